@@ -1,0 +1,59 @@
+"""The LIMS web application: REST under /api/v1, the zh-CN web UI under /, OpenAPI at /openapi.json."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import Engine
+
+from api.deps import SessionDep
+from lims.db import audit
+from lims.db.engine import make_engine, make_session_factory
+from lims.services import queries
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
+
+STATUS_ZH = {"registered": "已登记", "received": "已接收", "in_analysis": "检测中", "to_be_reviewed": "待审核",
+             "reviewed": "已审核", "approved": "已批准", "certified": "已批准", "reported": "已出报告",
+             "rejected": "已退回", "retest": "复检", "amended": "已更正", "superseded": "已替代"}
+
+
+def create_app(engine: Engine | None = None) -> FastAPI:
+    audit.install()
+    engine = engine or make_engine()
+    app = FastAPI(title="县级农产品质量安全检测 LIMS", version="0.1.0",
+                  description="样品、检测结果、审核签发与报告 / samples, results, review and reports")
+    app.state.session_factory = make_session_factory(engine)
+
+    @app.get("/api/v1/samples", tags=["samples"], summary="样品列表 / list samples")
+    def list_samples(s: SessionDep, status: str | None = None, task_code: str | None = None,
+                     limit: Annotated[int, Query(ge=1, le=500)] = 50,
+                     offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+        return queries.list_samples(s, status=status, task_code=task_code, limit=limit, offset=offset).__dict__
+
+    @app.get("/api/v1/results", tags=["results"], summary="检测结果列表 / list results")
+    def list_results(s: SessionDep, status: str | None = None, sample_code: str | None = None,
+                     limit: Annotated[int, Query(ge=1, le=500)] = 50,
+                     offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+        return queries.list_results(s, status=status, sample_code=sample_code, limit=limit,
+                                    offset=offset).__dict__
+
+    @app.get("/verify/{report_no}", tags=["reports"], summary="报告验证 / verify a report's hash")
+    def verify_report(report_no: str, s: SessionDep) -> dict[str, Any]:
+        found = queries.report_verification(s, report_no)
+        if found is None:
+            raise HTTPException(404, detail=f"report {report_no} not found")
+        return found
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def home(request: Request, s: SessionDep) -> HTMLResponse:
+        samples = queries.list_samples(s, limit=100)
+        results = queries.list_results(s, limit=200)
+        return TEMPLATES.TemplateResponse(request, "home.html", {
+            "samples": samples, "results": results, "status_zh": STATUS_ZH})
+
+    return app

@@ -1,0 +1,131 @@
+"""Batch QC maths: recovery, duplicates, blanks, matrix effect, identification, Westgard rules.
+
+Sources: SANTE/11312/2021 v2 (recovery 70–120 % in validation, 60–140 % routine; RT ±0.1 min;
+ion ratio ±30 % relative; ME % = (slope_matrix/slope_solvent − 1)·100); GB 23200 series
+(RT ±2.5 %; ion-ratio tolerance banded by relative abundance); Westgard et al., Clin. Chem.
+27 (1981) 493 (multirule); EPA SW-846 8000D §11.7 (CCV drift ≤ 20 %).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from calibration.errors import CalibrationError
+
+ROUTINE_RECOVERY_RANGE = (60.0, 140.0)
+VALIDATION_RECOVERY_RANGE = (70.0, 120.0)
+SANTE_RT_TOLERANCE_MIN = 0.1
+GB23200_RT_TOLERANCE_PERCENT = 2.5
+SANTE_ION_RATIO_TOLERANCE_PERCENT = 30.0
+CCV_MAX_DRIFT_PERCENT = 20.0
+
+
+def recovery_percent(found: float, spiked: float, native: float = 0.0) -> float:
+    """Recovery % = (found − native)/spiked × 100."""
+    if spiked <= 0:
+        raise CalibrationError(f"spiked amount must be > 0 (got {spiked})")
+    return (found - native) / spiked * 100.0
+
+
+def recovery_ok(recovery: float, limits: tuple[float, float] = ROUTINE_RECOVERY_RANGE) -> bool:
+    return limits[0] <= recovery <= limits[1]
+
+
+def relative_percent_difference(a: float, b: float) -> float:
+    """Duplicate RPD % = |a − b| / ((a + b)/2) × 100."""
+    mean = (a + b) / 2.0
+    if mean == 0:
+        return 0.0 if a == b else math.inf
+    return abs(a - b) / abs(mean) * 100.0
+
+
+def blank_contaminated(blank_value: float, reporting_limit: float, fraction: float = 0.3) -> bool:
+    """A blank is contaminated when it exceeds ``fraction`` of the reporting limit (SANTE: 30 % of the RL)."""
+    return blank_value > fraction * reporting_limit
+
+
+def matrix_effect_percent(slope_matrix: float, slope_solvent: float) -> float:
+    """ME % = (slope_matrix/slope_solvent − 1) × 100 (SANTE/11312/2021)."""
+    if slope_solvent == 0:
+        raise CalibrationError("solvent slope is zero")
+    return (slope_matrix / slope_solvent - 1.0) * 100.0
+
+
+def ccv_drift_ok(drift_percent: float, limit: float = CCV_MAX_DRIFT_PERCENT) -> bool:
+    return abs(drift_percent) <= limit
+
+
+def retention_time_ok(rt_min: float, reference_rt_min: float, rule: str = "sante") -> bool:
+    """SANTE: |ΔRT| ≤ 0.1 min; GB 23200: |ΔRT| ≤ 2.5 % of the reference RT."""
+    delta = abs(rt_min - reference_rt_min)
+    if rule == "sante":
+        return delta <= SANTE_RT_TOLERANCE_MIN + 1e-12
+    if rule == "gb23200":
+        return delta <= GB23200_RT_TOLERANCE_PERCENT / 100.0 * reference_rt_min + 1e-12
+    raise CalibrationError(f"unknown RT rule {rule!r} (sante | gb23200)")
+
+
+def gb23200_ion_ratio_tolerance_percent(reference_ratio_percent: float) -> float:
+    """GB 23200: relative abundance > 50 % → ±20 %; 20–50 % → ±25 %; 10–20 % → ±30 %; ≤ 10 % → ±50 %."""
+    r = reference_ratio_percent
+    if r > 50:
+        return 20.0
+    if r > 20:
+        return 25.0
+    if r > 10:
+        return 30.0
+    return 50.0
+
+
+def ion_ratio_ok(ratio: float, reference_ratio: float, rule: str = "sante") -> bool:
+    """Ion ratio (qualifier/quantifier) within tolerance, relative to the reference ratio."""
+    if reference_ratio <= 0:
+        raise CalibrationError("reference ion ratio must be > 0")
+    rel = abs(ratio - reference_ratio) / reference_ratio * 100.0
+    if rule == "sante":
+        return rel <= SANTE_ION_RATIO_TOLERANCE_PERCENT + 1e-9
+    if rule == "gb23200":
+        return rel <= gb23200_ion_ratio_tolerance_percent(reference_ratio * 100.0) + 1e-9
+    raise CalibrationError(f"unknown ion-ratio rule {rule!r} (sante | gb23200)")
+
+
+@dataclass(frozen=True)
+class WestgardResult:
+    status: str  # "accept" | "warning" | "reject"
+    violations: tuple[str, ...]
+
+
+def westgard(values: Sequence[float], mean: float, sd: float, run_ids: Sequence[object] | None = None) -> WestgardResult:
+    """Westgard multirule on control results in time order; the last value is the one judged.
+
+    1-2s warning; 1-3s, 2-2s (same side), R-4s (within one run), 4-1s (same side) and 10x
+    (same side of the mean) reject.
+    """
+    if sd <= 0:
+        raise CalibrationError(f"control SD must be > 0 (got {sd})")
+    if not values:
+        raise CalibrationError("no control values")
+    z = [(v - mean) / sd for v in values]
+    last = z[-1]
+    v: list[str] = []
+    if abs(last) > 3:
+        v.append("1-3s")
+    if len(z) >= 2 and ((z[-1] > 2 and z[-2] > 2) or (z[-1] < -2 and z[-2] < -2)):
+        v.append("2-2s")
+    if run_ids is not None:
+        same = [zz for zz, rid in zip(z, run_ids, strict=True) if rid == run_ids[-1]]
+    else:
+        same = z[-2:]
+    if len(same) >= 2 and max(same) > 2 and min(same) < -2:
+        v.append("R-4s")
+    if len(z) >= 4 and (all(t > 1 for t in z[-4:]) or all(t < -1 for t in z[-4:])):
+        v.append("4-1s")
+    if len(z) >= 10 and (all(t > 0 for t in z[-10:]) or all(t < 0 for t in z[-10:])):
+        v.append("10x")
+    if v:
+        return WestgardResult("reject", tuple(v))
+    if abs(last) > 2:
+        return WestgardResult("warning", ("1-2s",))
+    return WestgardResult("accept", ())

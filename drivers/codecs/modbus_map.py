@@ -1,0 +1,93 @@
+"""Modbus register maps declared in a profile's ``[modbus]`` section, decoded from register lists.
+
+Bytes inside a register are big-endian (Modbus Application Protocol v1.1b3 §4.2); the order of 16-bit words
+in 32-bit values varies by vendor: ABCD (high word first), CDAB (low word first), BADC and DCBA (bytes
+swapped inside each word). ABCD/CDAB go through pymodbus ``convert_from_registers(..., word_order=...)``;
+BADC/DCBA swap the bytes of each register first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pymodbus.client.mixin import ModbusClientMixin
+
+from drivers.errors import FieldError
+from drivers.profiles import Profile
+from drivers.profiles._dialects import ModbusDialect, RegisterSpec
+
+_DT = ModbusClientMixin.DATATYPE
+_TYPES = {"uint16": _DT.UINT16, "int16": _DT.INT16, "uint32": _DT.UINT32, "int32": _DT.INT32,
+          "float32": _DT.FLOAT32}
+
+
+@dataclass(frozen=True)
+class RegisterValue:
+    name: str
+    value: Any
+    unit: str | None
+
+
+def _dialect(profile: Profile) -> ModbusDialect:
+    if profile.modbus is None:
+        raise ValueError(f"profile {profile.name!r} is not a Modbus register map")
+    return profile.modbus
+
+
+def _swap_bytes(registers: Sequence[int]) -> list[int]:
+    return [((r & 0xFF) << 8) | (r >> 8) for r in registers]
+
+
+def decode_register(spec: RegisterSpec, registers: Sequence[int], word_order: str = "ABCD") -> Any:
+    """Decode one map entry from exactly ``spec.count`` registers (scale applied to numbers; bits → dict)."""
+    if len(registers) != spec.count:
+        raise FieldError(f"{len(registers)} registers for {spec.type}, expected {spec.count}", field=spec.name)
+    if any(not 0 <= r <= 0xFFFF for r in registers):
+        raise FieldError("register value outside 0..65535", field=spec.name)
+    if spec.type == "string":
+        raw = b"".join(r.to_bytes(2, "big") for r in registers)
+        try:
+            return raw.rstrip(b"\x00").decode("ascii")
+        except UnicodeDecodeError as exc:
+            raise FieldError(f"non-ASCII byte at {exc.start}", field=spec.name) from None
+    if spec.type == "bits":
+        return {name: bool(registers[0] >> bit & 1) for name, bit in spec.bits}
+    regs = list(registers)
+    if word_order in ("BADC", "DCBA"):
+        regs = _swap_bytes(regs)
+    order = "little" if word_order in ("CDAB", "DCBA") else "big"
+    value = ModbusClientMixin.convert_from_registers(regs, _TYPES[spec.type], word_order=order)
+    return value * spec.scale if spec.scale != 1.0 else value
+
+
+def decode_block(profile: Profile, table: str, start: int, registers: Sequence[int]) -> dict[str, RegisterValue]:
+    """Every map entry of ``table`` (``holding``/``input``) lying inside a block read from ``start``."""
+    d = _dialect(profile)
+    out = {}
+    for spec in d.registers.values():
+        if spec.table != table or spec.address < start or spec.address + spec.count > start + len(registers):
+            continue
+        i = spec.address - start
+        out[spec.name] = RegisterValue(spec.name, decode_register(spec, registers[i:i + spec.count], d.word_order),
+                                       spec.unit)
+    return out
+
+
+def encode_string(text: str, count: int) -> list[int]:
+    """ASCII text into ``count`` registers, first char in the high byte, NUL padded."""
+    raw = text.encode("ascii")
+    if len(raw) > 2 * count:
+        raise ValueError(f"{text!r} longer than {2 * count} characters")
+    raw = raw.ljust(2 * count, b"\x00")
+    return [int.from_bytes(raw[i:i + 2], "big") for i in range(0, len(raw), 2)]
+
+
+def block_span(profile: Profile, table: str) -> tuple[int, int]:
+    """(start, count) covering every entry of ``table`` — one read for a poll."""
+    specs = [s for s in _dialect(profile).registers.values() if s.table == table]
+    if not specs:
+        raise ValueError(f"profile {profile.name!r} maps no {table} registers")
+    start = min(s.address for s in specs)
+    return start, max(s.address + s.count for s in specs) - start

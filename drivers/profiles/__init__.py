@@ -1,0 +1,367 @@
+"""Device profiles declared as data (TOML files in this folder), validated when loaded.
+
+A profile names its dialect (``ascii_line``, ``binary_frame``, ``modbus``, ``astm``) and carries that
+dialect's section; a new model of an existing dialect is a new file, no code. Errors name the file and the
+dotted key (``line.records[1].fields[3].type``).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from drivers.errors import ProfileError
+
+PROFILE_DIR = Path(__file__).resolve().parent
+DIALECTS = ("ascii_line", "binary_frame", "modbus", "astm")
+FIELD_TYPES = ("int", "float", "str")
+LINE_CHECKSUMS = ("none", "xor8", "sum8")
+PARITIES = ("N", "E", "O", "M", "S")
+
+
+# --------------------------------------------------------------------------- dataclasses
+
+
+@dataclass(frozen=True)
+class SerialSettings:
+    """Serial line settings (pyserial names)."""
+
+    baudrate: int = 9600
+    bytesize: int = 8
+    parity: str = "N"
+    stopbits: float = 1
+    xonxoff: bool = False
+    rtscts: bool = False
+    timeout_s: float = 0.1
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One field of a record: conversion ``type`` (int/float/str), ``unit``, optional checks."""
+
+    name: str
+    type: str = "str"
+    unit: str | None = None
+    pattern: str | None = None
+    datetime_format: str | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    width: int | None = None
+
+    def convert(self, text: str) -> str | int | float:
+        """Convert and check one field's text; ``ValueError`` says why it is rejected."""
+        if self.width is not None and len(text) != self.width:
+            raise ValueError(f"expected {self.width} characters, got {len(text)}")
+        if self.pattern is not None and re.fullmatch(self.pattern, text) is None:
+            raise ValueError(f"{text!r} does not match /{self.pattern}/")
+        if self.datetime_format is not None:
+            try:
+                datetime.strptime(text, self.datetime_format)
+            except ValueError:
+                raise ValueError(f"{text!r} is not a date/time in format {self.datetime_format!r}") from None
+        value: str | int | float
+        if self.type == "int":
+            if re.fullmatch(r"[+-]?[0-9]+", text) is None:
+                raise ValueError(f"not an integer: {text!r}")
+            value = int(text)
+        elif self.type == "float":
+            if re.fullmatch(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?", text) is None:
+                raise ValueError(f"not a number: {text!r}")
+            value = float(text)
+        else:
+            return text
+        if self.minimum is not None and value < self.minimum:
+            raise ValueError(f"{text} is below the minimum {self.minimum:g}")
+        if self.maximum is not None and value > self.maximum:
+            raise ValueError(f"{text} is above the maximum {self.maximum:g}")
+        return value
+
+
+@dataclass(frozen=True)
+class RecordSpec:
+    """A record type of a line dialect: its tag, ordered fields and which fields carry sample/channel."""
+
+    tag: str
+    fields: tuple[FieldSpec, ...]
+    sample_id_field: str | None = None
+    channel_field: str | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class GroupSpec:
+    """How records of a line dialect group into one run: ``start`` … ``item``* … ``end``."""
+
+    start: str
+    item: str
+    end: str
+    key_field: str
+    count_field: str | None = None
+    expected_items_field: str | None = None
+
+
+@dataclass(frozen=True)
+class LineDialect:
+    """ASCII line dialect: ``<start><TAG><sep>field…[<marker>HH]<terminator>``."""
+
+    terminator: bytes
+    start: bytes
+    separator: str
+    checksum: str
+    checksum_marker: bytes
+    checksum_digits: int
+    encoding: str
+    max_line_bytes: int
+    resync_on_start: bool
+    records: dict[str, RecordSpec]
+    group: GroupSpec | None = None
+    checksum_covers_start: bool = False
+    checksum_covers_marker: bool = False
+    ack: bytes | None = None
+    nak: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A device profile. Exactly one dialect section (``line``, ``binary``, ``modbus``, ``astm``) is set."""
+
+    name: str
+    path: Path
+    dialect: str
+    manufacturer: str = ""
+    model: str = ""
+    description: str = ""
+    transport: str = "serial"
+    serial: SerialSettings = field(default_factory=SerialSettings)
+    line: LineDialect | None = None
+    binary: Any = None
+    modbus: Any = None
+    astm: Any = None
+
+
+# --------------------------------------------------------------------------- validation helpers
+
+
+class _Section:
+    """A TOML table with the dotted path to it, for error messages."""
+
+    def __init__(self, data: Any, file: str, key: str) -> None:
+        if not isinstance(data, dict):
+            raise ProfileError("expected a table", file=file, key=key or None)
+        self.data = data
+        self.file = file
+        self.key = key
+
+    def _k(self, name: str) -> str:
+        return f"{self.key}.{name}" if self.key else name
+
+    def error(self, name: str, message: str) -> ProfileError:
+        return ProfileError(message, file=self.file, key=self._k(name))
+
+    def get(self, name: str, kind: type | tuple[type, ...], default: Any = ..., *,
+            choices: tuple[Any, ...] | None = None) -> Any:
+        if name not in self.data:
+            if default is ...:
+                raise self.error(name, "required key is missing")
+            return default
+        value = self.data[name]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if isinstance(value, bool) and bool not in kinds:
+            raise self.error(name, f"expected {'/'.join(k.__name__ for k in kinds)}, got a boolean")
+        if not isinstance(value, kinds):
+            raise self.error(name, f"expected {'/'.join(k.__name__ for k in kinds)}, got {type(value).__name__}")
+        if choices is not None and value not in choices:
+            raise self.error(name, f"{value!r} is not one of {', '.join(map(repr, choices))}")
+        return value
+
+    def table(self, name: str, *, required: bool = True) -> _Section | None:
+        if name not in self.data:
+            if required:
+                raise self.error(name, "required table is missing")
+            return None
+        return _Section(self.data[name], self.file, self._k(name))
+
+    def tables(self, name: str) -> list[_Section]:
+        value = self.data.get(name)
+        if not isinstance(value, list) or not value:
+            raise self.error(name, "expected a non-empty array of tables")
+        return [_Section(item, self.file, f"{self._k(name)}[{i}]") for i, item in enumerate(value)]
+
+    def check_keys(self, allowed: set[str]) -> None:
+        unknown = sorted(set(self.data) - allowed)
+        if unknown:
+            raise self.error(unknown[0], f"unknown key (allowed: {', '.join(sorted(allowed))})")
+
+
+def _text_bytes(section: _Section, name: str, default: str, encoding: str = "latin-1") -> bytes:
+    text = section.get(name, str, default)
+    try:
+        return text.encode(encoding)
+    except UnicodeEncodeError:
+        raise section.error(name, f"not encodable as {encoding}") from None
+
+
+def _load_serial(section: _Section | None) -> SerialSettings:
+    if section is None:
+        return SerialSettings()
+    section.check_keys({"baudrate", "bytesize", "parity", "stopbits", "xonxoff", "rtscts", "timeout_s"})
+    return SerialSettings(
+        baudrate=section.get("baudrate", int, 9600),
+        bytesize=section.get("bytesize", int, 8, choices=(5, 6, 7, 8)),
+        parity=section.get("parity", str, "N", choices=PARITIES),
+        stopbits=section.get("stopbits", (int, float), 1, choices=(1, 1.5, 2)),
+        xonxoff=section.get("xonxoff", bool, False),
+        rtscts=section.get("rtscts", bool, False),
+        timeout_s=float(section.get("timeout_s", (int, float), 0.1)),
+    )
+
+
+def load_field(section: _Section) -> FieldSpec:
+    """Validate one field table (shared by the line and binary dialects)."""
+    section.check_keys({"name", "type", "unit", "pattern", "datetime_format", "min", "max", "width"})
+    pattern = section.get("pattern", str, None)
+    if pattern is not None:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise section.error("pattern", f"invalid regular expression: {exc}") from None
+    return FieldSpec(
+        name=section.get("name", str),
+        type=section.get("type", str, "str", choices=FIELD_TYPES),
+        unit=section.get("unit", str, None),
+        pattern=pattern,
+        datetime_format=section.get("datetime_format", str, None),
+        minimum=section.get("min", (int, float), None),
+        maximum=section.get("max", (int, float), None),
+        width=section.get("width", int, None),
+    )
+
+
+def _load_record(section: _Section) -> RecordSpec:
+    section.check_keys({"tag", "fields", "sample_id_field", "channel_field", "description"})
+    fields = tuple(load_field(f) for f in section.tables("fields"))
+    names = [f.name for f in fields]
+    if len(set(names)) != len(names):
+        raise section.error("fields", "duplicate field names")
+    sample = section.get("sample_id_field", str, None)
+    channel = section.get("channel_field", str, None)
+    for key, value in (("sample_id_field", sample), ("channel_field", channel)):
+        if value is not None and value not in names:
+            raise section.error(key, f"{value!r} is not one of this record's fields")
+    if channel is not None and next(f for f in fields if f.name == channel).type != "int":
+        raise section.error("channel_field", "the channel field must have type 'int'")
+    return RecordSpec(tag=section.get("tag", str), fields=fields, sample_id_field=sample,
+                      channel_field=channel, description=section.get("description", str, ""))
+
+
+def _load_line(section: _Section) -> LineDialect:
+    section.check_keys({"terminator", "start", "separator", "checksum", "checksum_marker", "checksum_digits",
+                        "encoding", "max_line_bytes", "resync_on_start", "records", "group",
+                        "checksum_covers_start", "checksum_covers_marker", "ack", "nak"})
+    encoding = section.get("encoding", str, "ascii")
+    try:
+        "".encode(encoding)
+    except LookupError:
+        raise section.error("encoding", f"unknown encoding {encoding!r}") from None
+    terminator = _text_bytes(section, "terminator", "\r\n")
+    if not terminator:
+        raise section.error("terminator", "must not be empty")
+    records: dict[str, RecordSpec] = {}
+    for rec in section.tables("records"):
+        spec = _load_record(rec)
+        if spec.tag in records:
+            raise rec.error("tag", f"duplicate record tag {spec.tag!r}")
+        records[spec.tag] = spec
+    group = None
+    gsec = section.table("group", required=False)
+    if gsec is not None:
+        gsec.check_keys({"start", "item", "end", "key_field", "count_field", "expected_items_field"})
+        group = GroupSpec(start=gsec.get("start", str), item=gsec.get("item", str), end=gsec.get("end", str),
+                          key_field=gsec.get("key_field", str), count_field=gsec.get("count_field", str, None),
+                          expected_items_field=gsec.get("expected_items_field", str, None))
+        for key, tag in (("start", group.start), ("item", group.item), ("end", group.end)):
+            if tag not in records:
+                raise gsec.error(key, f"record tag {tag!r} is not declared in records")
+            if group.key_field not in {f.name for f in records[tag].fields}:
+                raise gsec.error("key_field", f"record {tag!r} has no field {group.key_field!r}")
+        if group.count_field and group.count_field not in {f.name for f in records[group.end].fields}:
+            raise gsec.error("count_field", f"record {group.end!r} has no field {group.count_field!r}")
+        if group.expected_items_field and group.expected_items_field not in {
+                f.name for f in records[group.start].fields}:
+            raise gsec.error("expected_items_field", f"record {group.start!r} has no such field")
+    checksum = section.get("checksum", str, "none", choices=LINE_CHECKSUMS)
+    return LineDialect(
+        terminator=terminator,
+        start=_text_bytes(section, "start", ""),
+        separator=section.get("separator", str, ","),
+        checksum=checksum,
+        checksum_marker=_text_bytes(section, "checksum_marker", "*" if checksum != "none" else ""),
+        checksum_digits=section.get("checksum_digits", int, 2, choices=(2,)),
+        encoding=encoding,
+        max_line_bytes=section.get("max_line_bytes", int, 512),
+        resync_on_start=section.get("resync_on_start", bool, True),
+        records=records,
+        group=group,
+        checksum_covers_start=section.get("checksum_covers_start", bool, False),
+        checksum_covers_marker=section.get("checksum_covers_marker", bool, False),
+        ack=_text_bytes(section, "ack", "") or None,
+        nak=_text_bytes(section, "nak", "") or None,
+    )
+
+
+# dialect name -> (section name, loader); the binary/modbus/astm loaders register themselves here.
+SECTION_LOADERS: dict[str, tuple[str, Any]] = {"ascii_line": ("line", _load_line)}
+
+
+def _resolve(name_or_path: str | Path) -> Path:
+    text = str(name_or_path)
+    if "/" in text or "\\" in text or text.endswith(".toml"):
+        return Path(text)
+    return PROFILE_DIR / f"{text}.toml"
+
+
+def load_profile(name_or_path: str | Path) -> Profile:
+    """Load and validate a profile by name (file stem under ``drivers/profiles/``) or path."""
+    from drivers.profiles import _dialects  # noqa: F401  (registers the other dialect loaders)
+
+    path = _resolve(name_or_path)
+    file = str(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        known = ", ".join(sorted(p.stem for p in PROFILE_DIR.glob("*.toml")))
+        raise ProfileError(f"no such profile (known: {known})", file=file) from None
+    except OSError as exc:
+        raise ProfileError(f"cannot read: {exc.strerror or exc}", file=file) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ProfileError(f"not valid TOML: {exc}", file=file) from None
+    root = _Section(data, file, "")
+    meta = root.table("profile")
+    assert meta is not None
+    meta.check_keys({"name", "dialect", "manufacturer", "model", "description", "transport"})
+    dialect = meta.get("dialect", str, choices=DIALECTS)
+    section_name, loader = SECTION_LOADERS[dialect]
+    allowed = {"profile", "serial", section_name}
+    root.check_keys(allowed)
+    section = root.table(section_name)
+    return Profile(
+        name=meta.get("name", str, path.stem),
+        path=path,
+        dialect=dialect,
+        manufacturer=meta.get("manufacturer", str, ""),
+        model=meta.get("model", str, ""),
+        description=meta.get("description", str, ""),
+        transport=meta.get("transport", str, "serial", choices=("serial", "tcp", "tcp-server", "modbus-tcp",
+                                                                "modbus-rtu", "file")),
+        serial=_load_serial(root.table("serial", required=False)),
+        **{section_name: loader(section)},
+    )
+
+
+def available_profiles() -> list[str]:
+    """Names of the profiles shipped in ``drivers/profiles/``."""
+    return sorted(p.stem for p in PROFILE_DIR.glob("*.toml"))

@@ -1,0 +1,5 @@
+import sys
+
+from lims.cli import main
+
+sys.exit(main())

@@ -1,0 +1,240 @@
+"""`lims pt` (CONTRACTS.md): proficiency-testing statistics on CSV files.
+
+- ``lims pt assign CSV --method METHOD [--dof N] --json``: assigned value and robust SD per analyte.
+- ``lims pt score CSV --assigned X [--u-assigned U] (--sigma-pt S | --sigma horwitz | --sigma ffp=R)``.
+- ``lims pt homogeneity CSV --sigma-pt S``: ISO 13528:2022 Annex B check.
+
+Typed errors of :mod:`proficiency` become BadInput (exit 2) naming file, line and field.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from lims.cli.common import EXIT_FAILURE, EXIT_OK, BadInput, CsvRow, emit_json, read_csv
+from proficiency import homogeneity as hom
+from proficiency import robust, scores, sigma
+from proficiency.errors import NonConvergenceError, ProficiencyError
+
+ASSIGN_METHODS = ("algorithm-a", "median", "q-hampel", "mean", "algorithm-s")
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``lims pt assign|score|homogeneity``."""
+    pt = sub.add_parser("pt", help="proficiency testing (ISO 13528:2022) / 能力验证")
+    pt_sub = pt.add_subparsers(dest="pt_command", metavar="PT_COMMAND")
+    pt.set_defaults(handler=lambda _args: _usage(pt))
+
+    a = pt_sub.add_parser("assign", help="assigned value and robust SD per analyte")
+    a.add_argument("csv", metavar="CSV")
+    a.add_argument("--method", required=True, choices=ASSIGN_METHODS)
+    a.add_argument("--dof", type=int, default=None, help="degrees of freedom of each SD (algorithm-s)")
+    a.add_argument("--json", action="store_true")
+    a.set_defaults(handler=cmd_assign)
+
+    s = pt_sub.add_parser("score", help="z, z', zeta, En, D, D%% for each participant")
+    s.add_argument("csv", metavar="CSV")
+    s.add_argument("--assigned", required=True, type=float, help="assigned value x_pt")
+    s.add_argument("--u-assigned", type=float, default=0.0, help="standard uncertainty u(x_pt)")
+    g = s.add_mutually_exclusive_group(required=True)
+    g.add_argument("--sigma-pt", type=float, help="sigma_pt as a number")
+    g.add_argument("--sigma", help="'horwitz' (X in mg/kg) or 'ffp=R' (R a fraction, or 'R%%')")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(handler=cmd_score)
+
+    h = pt_sub.add_parser("homogeneity", help="ISO 13528 Annex B homogeneity check")
+    h.add_argument("csv", metavar="CSV")
+    h.add_argument("--sigma-pt", required=True, type=float)
+    h.add_argument("--json", action="store_true")
+    h.set_defaults(handler=cmd_homogeneity)
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return 2
+
+
+# ---------------------------------------------------------------------------- assign
+
+@dataclass
+class _Group:
+    analyte: str | None
+    first_line: int
+    values: list[float]
+
+
+def _groups(rows: list[CsvRow], path: str) -> list[_Group]:
+    groups: dict[str | None, _Group] = {}
+    for row in rows:
+        row.text("lab", file=path)
+        analyte = row.text("analyte", file=path, required=False) if "analyte" in row.values else None
+        value = row.number("result", file=path)
+        assert value is not None
+        grp = groups.setdefault(analyte, _Group(analyte, row.line, []))
+        grp.values.append(value)
+    return list(groups.values())
+
+
+def _estimate(method: str, values: list[float], dof: int | None) -> robust.RobustEstimate:
+    if method == "algorithm-a":
+        return robust.algorithm_a(values)
+    if method == "median":
+        return robust.median_estimate(values)
+    if method == "q-hampel":
+        return robust.q_hampel(values)
+    if method == "mean":
+        return robust.mean_sd(values)
+    assert dof is not None
+    return robust.algorithm_s(values, dof)
+
+
+def cmd_assign(args: argparse.Namespace) -> int:
+    path = args.csv
+    if args.method == "algorithm-s" and (args.dof is None or args.dof < 1):
+        raise BadInput("--dof N (a positive integer) is required with --method algorithm-s", field="--dof")
+    rows = read_csv(path, required=["lab", "result"], optional=["analyte", "uncertainty", "k"])
+    if not rows:
+        raise BadInput("no data rows", file=path, line=2, field="result")
+    out: list[dict[str, Any]] = []
+    for grp in _groups(rows, path):
+        try:
+            est = _estimate(args.method, grp.values, args.dof)
+        except NonConvergenceError as exc:
+            print(f"lims pt assign: {path}: analyte {grp.analyte!r}: {exc}", file=sys.stderr)
+            return EXIT_FAILURE
+        except ProficiencyError as exc:
+            where = f"analyte {grp.analyte!r}: " if grp.analyte is not None else ""
+            raise BadInput(f"{where}{exc}", file=path, line=grp.first_line, field="result") from None
+        entry: dict[str, Any] = {
+            "analyte": grp.analyte, "method": args.method, "n": est.n,
+            "assigned_value": est.location, "robust_sd": est.scale,
+            "u_assigned": robust.U_FACTOR * est.scale / math.sqrt(est.n),
+            "iterations": est.iterations,
+        }
+        if args.method == "median":
+            entry["made"] = est.made
+        out.append(entry)
+    doc = {"analytes": out}
+    if args.json:
+        emit_json(doc)
+    else:
+        for e in out:
+            print(f"{e['analyte'] or '-'}\t{e['method']}\tn={e['n']}\tx_pt={e['assigned_value']:.6g}\t"
+                  f"s*={e['robust_sd']:.6g}\tu={e['u_assigned']:.3g}")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------- score
+
+def _sigma_pt(args: argparse.Namespace) -> float:
+    """sigma_pt from --sigma-pt, or --sigma horwitz (8.4, X in mg/kg) / ffp=R (8.2)."""
+    if args.sigma_pt is not None:
+        if not (math.isfinite(args.sigma_pt) and args.sigma_pt > 0):
+            raise BadInput(f"sigma_pt must be a positive number (got {args.sigma_pt})", field="--sigma-pt")
+        return float(args.sigma_pt)
+    spec = args.sigma.strip().lower()
+    try:
+        if spec == "horwitz":
+            return sigma.horwitz_sigma_mg_kg(abs(args.assigned))
+        if spec.startswith("ffp="):
+            raw = spec[4:].strip()
+            try:
+                rsd = float(raw[:-1]) / 100.0 if raw.endswith("%") else float(raw)
+            except ValueError:
+                raise BadInput(f"RSD {raw!r} is not a number", field="--sigma") from None
+            if not (0 < rsd < 1):
+                raise BadInput(f"RSD {raw!r} must be a fraction (0.25) or a percentage (25%)", field="--sigma")
+            return sigma.ffp_sigma(args.assigned, rsd)
+    except ProficiencyError as exc:
+        raise BadInput(str(exc), field="--sigma") from None
+    raise BadInput(f"unknown sigma specification {args.sigma!r} (horwitz or ffp=R)", field="--sigma")
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    path = args.csv
+    for name, v in (("--assigned", args.assigned), ("--u-assigned", args.u_assigned)):
+        if not math.isfinite(v):
+            raise BadInput(f"not a finite number: {v}", field=name)
+    if args.u_assigned < 0:
+        raise BadInput("u(x_pt) must not be negative", field="--u-assigned")
+    sig = _sigma_pt(args)
+    if not sig > 0:
+        raise BadInput(f"sigma_pt evaluates to {sig}; it must be positive", field="--sigma")
+    rows = read_csv(path, required=["lab", "result"], optional=["uncertainty", "k"])
+    out: list[dict[str, Any]] = []
+    statistic = "z"
+    for row in rows:
+        lab = row.text("lab", file=path)
+        x = row.number("result", file=path)
+        big_u = row.number("uncertainty", file=path, required=False) if "uncertainty" in row.values else None
+        k = row.number("k", file=path, required=False) if "k" in row.values else None
+        if big_u is not None and big_u < 0:
+            raise BadInput("expanded uncertainty must not be negative", file=path, line=row.line, field="uncertainty")
+        if k is not None and not k > 0:
+            raise BadInput("coverage factor must be positive", file=path, line=row.line, field="k")
+        assert x is not None
+        try:
+            sc = scores.score_result(x, args.assigned, sig, args.u_assigned, expanded_u_result=big_u,
+                                     coverage_factor=2.0 if k is None else k)
+        except ProficiencyError as exc:
+            raise BadInput(str(exc), file=path, line=row.line, field="result") from None
+        statistic = sc.statistic
+        out.append({"lab": lab, "result": x, "z": sc.z, "z_prime": sc.z_prime, "zeta": sc.zeta, "en": sc.en,
+                    "d": sc.d, "d_percent": sc.d_percent, "class": sc.classification})
+    doc = {"assigned_value": args.assigned, "sigma_pt": sig, "statistic": statistic, "scores": out}
+    if args.json:
+        emit_json(doc)
+    else:
+        print(f"x_pt = {args.assigned:.6g}, sigma_pt = {sig:.6g}, classified by {statistic}")
+        for e in out:
+            print(f"{e['lab']}\t{e['result']:.6g}\tz={e['z']:.2f}\tz'={e['z_prime']:.2f}\t{e['class']}")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------- homogeneity
+
+def cmd_homogeneity(args: argparse.Namespace) -> int:
+    path = args.csv
+    if not (math.isfinite(args.sigma_pt) and args.sigma_pt > 0):
+        raise BadInput(f"sigma_pt must be positive (got {args.sigma_pt})", field="--sigma-pt")
+    rows = read_csv(path, required=["item", "replicate", "result"])
+    items: dict[str, dict[str, float]] = {}
+    first_line: dict[str, int] = {}
+    for row in rows:
+        item = row.text("item", file=path)
+        rep = row.text("replicate", file=path)
+        x = row.number("result", file=path)
+        assert item is not None and rep is not None and x is not None
+        reps = items.setdefault(item, {})
+        first_line.setdefault(item, row.line)
+        if rep in reps:
+            raise BadInput(f"item {item!r} replicate {rep!r} appears twice", file=path, line=row.line,
+                           field="replicate")
+        reps[rep] = x
+    if not items:
+        raise BadInput("no data rows", file=path, line=2, field="result")
+    m = max(len(r) for r in items.values())
+    for item, reps in items.items():
+        if len(reps) != m:
+            raise BadInput(f"item {item!r} has {len(reps)} replicate(s), others have {m} (balanced design needed)",
+                           file=path, line=first_line[item], field="replicate")
+    table = [list(reps.values()) for reps in items.values()]
+    try:
+        res = hom.homogeneity_check(table, args.sigma_pt)
+    except ProficiencyError as exc:
+        raise BadInput(str(exc), file=path, field="result") from None
+    doc = {"g": res.g, "m": res.m, "mean": res.mean, "s_x": res.s_x, "s_w": res.s_w, "s_s": res.s_s,
+           "criterion": res.criterion, "expanded_criterion": res.expanded_criterion, "passed": res.passed,
+           "passed_expanded": res.passed_expanded, "f1": res.f1, "f2": res.f2,
+           "f_statistic": res.f_statistic, "p_value": res.p_value}
+    if args.json:
+        emit_json(doc)
+    else:
+        verdict = "passed" if res.passed else ("passed (expanded criterion)" if res.passed_expanded else "FAILED")
+        print(f"g={res.g} m={res.m} s_s={res.s_s:.4g} criterion={res.criterion:.4g} "
+              f"expanded={res.expanded_criterion:.4g}: {verdict}")
+    return EXIT_OK

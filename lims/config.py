@@ -1,0 +1,37 @@
+"""One settings class for the whole product (environment variables prefixed ``LIMS_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///./var/lims.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LIMS_", extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    #: Database of the hub mode (`lims hub serve`); the main database when unset.
+    hub_database_url: str | None = None
+    #: Path of a CJK TrueType font (.ttf/.ttc) for reports; found automatically when unset.
+    cjk_font: Path | None = None
+    #: This lab's code as registered upstream (GB/T 2260 region + lab number).
+    lab_code: str = "LAB-DEMO"
+    #: Upstream hub base URL (county → province); empty disables delivery.
+    hub_url: str = ""
+    #: Ed25519 private key (PEM) used to sign upstream messages.
+    signing_key_path: Path = Path("var/keys/lab_ed25519.pem")
+    #: Folder for generated reports.
+    report_dir: Path = Path("var/reports")
+    #: Minutes a UI session stays valid.
+    session_minutes: int = 480
+    #: Failed logins allowed per user per 15 minutes before throttling.
+    login_max_failures: int = 5
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Persistence: engine/session factory, typed ORM models, audit trail."""

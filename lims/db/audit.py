@@ -1,0 +1,227 @@
+"""Append-only, hash-chained audit trail written in the same transaction as the change.
+
+Every insert, update and delete of every ORM record produces an :class:`AuditEvent` with who,
+when, what, old → new and why (21 CFR 11.10(e): never obscures the earlier value). Events are
+chained: ``hash = SHA-256(prev_hash ‖ canonical event)``; ``seq`` is gap-free, so an edit,
+deletion or reordering made directly in the database breaks :func:`verify_chain`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import event, insert, inspect, select, text
+from sqlalchemy.orm import Session
+
+from lims.db.models import FROZEN_RESULT_STATUSES, AuditEvent, Base, Report, Result, ResultStatus
+
+GENESIS_HASH = "0" * 64
+#: Tables whose rows are themselves evidence and are not echoed into the trail.
+_NOT_AUDITED = {AuditEvent.__tablename__}
+#: Columns that may still change on a certified result (its reporting life cycle).
+_RESULT_MUTABLE_WHEN_FROZEN = {"status"}
+_REPORT_MUTABLE_WHEN_ISSUED = {"status"}
+#: Advisory lock key that serialises appends to the chain on PostgreSQL.
+_PG_CHAIN_LOCK = 0x4C494D53
+
+
+class ImmutableRecordError(RuntimeError):
+    """A certified result or an issued report was about to be changed."""
+
+
+def canonical_json(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        # SQLite hands back naive UTC; PostgreSQL aware: hash both as the same UTC instant.
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+        return aware.astimezone(dt.UTC).isoformat(timespec="microseconds")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return {"sha256": hashlib.sha256(value).hexdigest(), "len": len(value)}
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def row_snapshot(obj: Base) -> dict[str, Any]:
+    """Column values of an ORM object (bytes summarised by their hash)."""
+    mapper = inspect(obj).mapper
+    return {c.key: getattr(obj, c.key) for c in mapper.column_attrs}
+
+
+def record_hash(obj: Base) -> str:
+    """SHA-256 of a record's canonical content; bound into signatures of that record."""
+    snap = row_snapshot(obj)
+    for volatile in ("status",):
+        snap.pop(volatile, None)
+    return hashlib.sha256(canonical_json(snap).encode()).hexdigest()
+
+
+def event_hash(prev_hash: str, seq: int, at: str, actor: str, action: str, table_name: str,
+               record_id: str, old: str, new: str, reason: str) -> str:
+    body = canonical_json([seq, at, actor, action, table_name, record_id, old, new, reason])
+    return hashlib.sha256((prev_hash + body).encode()).hexdigest()
+
+
+def _changes(obj: Base) -> tuple[dict[str, Any], dict[str, Any]]:
+    state = inspect(obj)
+    old: dict[str, Any] = {}
+    new: dict[str, Any] = {}
+    for attr in state.mapper.column_attrs:
+        hist = state.attrs[attr.key].history
+        if hist.has_changes():
+            old[attr.key] = hist.deleted[0] if hist.deleted else None
+            new[attr.key] = hist.added[0] if hist.added else None
+    return old, new
+
+
+def _guard_frozen(obj: Base) -> None:
+    """Refuse any change to certified results and issued reports (no code path may do it)."""
+    if isinstance(obj, Result):
+        hist = inspect(obj).attrs["status"].history
+        committed_status = hist.deleted[0] if hist.deleted else obj.status
+        if committed_status in FROZEN_RESULT_STATUSES:
+            old, new = _changes(obj)
+            changed = set(new) - _RESULT_MUTABLE_WHEN_FROZEN
+            if changed:
+                raise ImmutableRecordError(
+                    f"result {obj.id} is {committed_status}: {', '.join(sorted(changed))} cannot change; "
+                    "issue a new version instead")
+            if "status" in new and not _allowed_result_transition(committed_status, new["status"]):
+                raise ImmutableRecordError(
+                    f"result {obj.id}: status {committed_status} → {new['status']} is not allowed")
+    elif isinstance(obj, Report):
+        old, new = _changes(obj)
+        changed = set(new) - _REPORT_MUTABLE_WHEN_ISSUED
+        if changed or new.get("status", "superseded") != "superseded":
+            raise ImmutableRecordError(f"report {obj.report_no} v{obj.version} is issued and cannot change")
+
+
+def _allowed_result_transition(old: str, new: str) -> bool:
+    return (old, new) in {
+        (ResultStatus.CERTIFIED, ResultStatus.REPORTED),
+        (ResultStatus.CERTIFIED, ResultStatus.SUPERSEDED),
+        (ResultStatus.REPORTED, ResultStatus.SUPERSEDED),
+    }
+
+
+def _before_flush(session: Session, _ctx: Any, _instances: Any) -> None:
+    for obj in session.dirty:
+        if session.is_modified(obj, include_collections=False):
+            _guard_frozen(obj)
+    for obj in session.deleted:
+        if isinstance(obj, Result) and obj.status in FROZEN_RESULT_STATUSES:
+            raise ImmutableRecordError(f"result {obj.id} is {obj.status} and cannot be deleted")
+        if isinstance(obj, Report):
+            raise ImmutableRecordError(f"report {obj.report_no} is issued and cannot be deleted")
+
+
+def _after_flush(session: Session, _ctx: Any) -> None:
+    pending: list[tuple[str, str, str, dict[str, Any] | None, dict[str, Any] | None]] = []
+    for obj in session.new:
+        table = obj.__table__.name
+        if table in _NOT_AUDITED:
+            continue
+        pending.append(("create", table, _pk(obj), None, row_snapshot(obj)))
+    for obj in session.dirty:
+        table = obj.__table__.name
+        if table in _NOT_AUDITED or not session.is_modified(obj, include_collections=False):
+            continue
+        old, new = _changes(obj)
+        if new:
+            pending.append(("update", table, _pk(obj), old, new))
+    for obj in session.deleted:
+        table = obj.__table__.name
+        if table in _NOT_AUDITED:
+            continue
+        pending.append(("delete", table, _pk(obj), row_snapshot(obj), None))
+    extra = session.info.pop("audit_extra", [])
+    pending.extend(extra)
+    if pending:
+        append_events(session, pending)
+
+
+def _pk(obj: Base) -> str:
+    ident = inspect(obj).mapper.primary_key_from_instance(obj)
+    return ",".join(str(v) for v in ident)
+
+
+def append_events(session: Session,
+                  events: list[tuple[str, str, str, dict[str, Any] | None, dict[str, Any] | None]]) -> None:
+    """Append events to the chain through the session's connection (same transaction)."""
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_CHAIN_LOCK})
+    last = conn.execute(
+        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).first()
+    seq, prev = (last[0], last[1]) if last else (0, GENESIS_HASH)
+    actor = str(session.info.get("actor") or "system")
+    reason = str(session.info.get("reason") or "")
+    at = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+    rows = []
+    for action, table, record_id, old, new in events:
+        seq += 1
+        old_s = canonical_json(old) if old is not None else ""
+        new_s = canonical_json(new) if new is not None else ""
+        h = event_hash(prev, seq, at, actor, action, table, record_id, old_s, new_s, reason)
+        rows.append({"seq": seq, "at": at, "actor": actor, "action": action, "table_name": table,
+                     "record_id": record_id, "old": old_s, "new": new_s, "reason": reason,
+                     "prev_hash": prev, "hash": h})
+        prev = h
+    conn.execute(insert(AuditEvent), rows)
+
+
+def install(session_class: type[Session] = Session) -> None:
+    """Attach the audit hooks to every session of the given class (idempotent)."""
+    if not event.contains(session_class, "before_flush", _before_flush):
+        event.listen(session_class, "before_flush", _before_flush)
+        event.listen(session_class, "after_flush", _after_flush)
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    ok: bool
+    events: int
+    first_broken_seq: int | None
+    message: str
+
+
+def verify_chain(session: Session, batch: int = 5000) -> ChainCheck:
+    """Walk the chain in ``seq`` order, recomputing every hash."""
+    prev = GENESIS_HASH
+    expected_seq = 1
+    count = 0
+    last_id = -1
+    while True:
+        rows = session.execute(
+            select(AuditEvent).where(AuditEvent.seq > expected_seq - 1).order_by(AuditEvent.seq).limit(batch)
+        ).scalars().all()
+        if not rows:
+            break
+        for ev in rows:
+            if ev.seq != expected_seq:
+                return ChainCheck(False, count, expected_seq,
+                                  f"audit event seq {expected_seq} is missing (next present is {ev.seq})")
+            if ev.prev_hash != prev:
+                return ChainCheck(False, count, ev.seq,
+                                  f"audit event seq {ev.seq} (id {ev.id}): prev_hash does not match event "
+                                  f"{ev.seq - 1} (reordered or preceding event altered)")
+            h = event_hash(prev, ev.seq, ev.at, ev.actor, ev.action, ev.table_name, ev.record_id,
+                           ev.old, ev.new, ev.reason)
+            if h != ev.hash:
+                return ChainCheck(False, count, ev.seq,
+                                  f"audit event seq {ev.seq} (id {ev.id}, {ev.table_name} {ev.record_id}): "
+                                  "content does not match its hash (edited)")
+            prev = ev.hash
+            expected_seq += 1
+            count += 1
+            last_id = ev.id
+        session.expunge_all()
+    del last_id
+    return ChainCheck(True, count, None, f"{count} audit events intact")

@@ -1,0 +1,442 @@
+"""Typed ORM models of the first domain (SQLAlchemy 2).
+
+Names follow the domain: a *sample* carries its sampling record (GB/T 2260 region, sampling link,
+合格证 / 追溯码), an *analysis* is one analyte by one method on one sample, a *result* is a
+versioned value of an analysis (a correction is a new version that names the one it supersedes),
+a *raw capture* keeps every byte an instrument sent before it is parsed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dt.datetime: DateTime(timezone=True)}
+
+
+class Role(StrEnum):
+    TECHNICIAN = "technician"
+    REVIEWER = "reviewer"
+    APPROVER = "approver"
+    QA_MANAGER = "qa_manager"
+    ADMIN = "admin"
+
+
+class SampleStatus(StrEnum):
+    REGISTERED = "registered"
+    RECEIVED = "received"
+    IN_ANALYSIS = "in_analysis"
+    TO_BE_REVIEWED = "to_be_reviewed"
+    REVIEWED = "reviewed"
+    APPROVED = "approved"
+    REPORTED = "reported"
+    REJECTED = "rejected"
+    RETEST = "retest"
+    AMENDED = "amended"
+
+
+class ResultStatus(StrEnum):
+    TO_BE_REVIEWED = "to_be_reviewed"
+    REVIEWED = "reviewed"
+    CERTIFIED = "certified"
+    REPORTED = "reported"
+    REJECTED = "rejected"
+    RETEST = "retest"
+    SUPERSEDED = "superseded"
+
+
+#: Statuses in which a result's content is frozen (ISO/IEC 17025 7.5, 21 CFR 11.10(e)).
+FROZEN_RESULT_STATUSES = frozenset({ResultStatus.CERTIFIED, ResultStatus.REPORTED, ResultStatus.SUPERSEDED})
+
+
+class Lab(Base):
+    __tablename__ = "lab"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(String(300), default="")
+    region_code: Mapped[str] = mapped_column(String(12), default="")
+    cma_number: Mapped[str] = mapped_column(String(60), default="")
+
+
+class User(Base):
+    __tablename__ = "user_account"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lab_id: Mapped[int] = mapped_column(ForeignKey("lab.id"))
+    username: Mapped[str] = mapped_column(String(60), unique=True)
+    full_name: Mapped[str] = mapped_column(String(120))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    roles: Mapped[list[UserRole]] = relationship(back_populates="user", cascade="all, delete-orphan",
+                                                 lazy="selectin")
+
+    @property
+    def role_names(self) -> set[str]:
+        return {r.role for r in self.roles}
+
+
+class UserRole(Base):
+    __tablename__ = "user_role"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    role: Mapped[str] = mapped_column(String(20))
+    user: Mapped[User] = relationship(back_populates="roles")
+    __table_args__ = (UniqueConstraint("user_id", "role"),)
+
+
+class Method(Base):
+    __tablename__ = "method"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(60), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    standard: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))  # screening | confirmatory
+    unit: Mapped[str] = mapped_column(String(20), default="mg/kg")
+    lod: Mapped[float | None] = mapped_column(Float)
+    loq: Mapped[float | None] = mapped_column(Float)
+
+
+class MethodSignatory(Base):
+    """Who holds signatory authority (授权签字人) for a method."""
+
+    __tablename__ = "method_signatory"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    method_id: Mapped[int] = mapped_column(ForeignKey("method.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    __table_args__ = (UniqueConstraint("method_id", "user_id"),)
+
+
+class Analyte(Base):
+    __tablename__ = "analyte"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(60), unique=True)
+    name_zh: Mapped[str] = mapped_column(String(120))
+    name_en: Mapped[str] = mapped_column(String(120))
+    cas: Mapped[str] = mapped_column(String(30), default="")
+    kind: Mapped[str] = mapped_column(String(30), default="pesticide")  # pesticide | vet_drug | banned | group
+
+
+class Commodity(Base):
+    __tablename__ = "commodity"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(60), unique=True)
+    name_zh: Mapped[str] = mapped_column(String(120))
+    name_en: Mapped[str] = mapped_column(String(120))
+    category: Mapped[str] = mapped_column(String(120), default="")  # GB 2763-2021 Annex A
+
+
+class Limit(Base):
+    """A maximum residue limit or a ban, always with its source standard and edition."""
+
+    __tablename__ = "limit_entry"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    commodity_id: Mapped[int | None] = mapped_column(ForeignKey("commodity.id"))
+    analyte_id: Mapped[int] = mapped_column(ForeignKey("analyte.id"))
+    residue_definition: Mapped[str] = mapped_column(String(300), default="")
+    limit_type: Mapped[str] = mapped_column(String(20))  # MRL | banned
+    value_mg_kg: Mapped[float | None] = mapped_column(Float)
+    unit: Mapped[str] = mapped_column(String(20), default="mg/kg")
+    source_standard: Mapped[str] = mapped_column(String(100))
+    source_clause: Mapped[str] = mapped_column(String(200), default="")
+
+
+class Producer(Base):
+    """Supervision directory (监管名录库) entry: enterprise, cooperative or family farm."""
+
+    __tablename__ = "producer"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    credit_code: Mapped[str] = mapped_column(String(18), default="")  # 统一社会信用代码
+    kind: Mapped[str] = mapped_column(String(30), default="enterprise")
+    region_code: Mapped[str] = mapped_column(String(12), default="")
+    address: Mapped[str] = mapped_column(String(300), default="")
+
+
+class Instrument(Base):
+    __tablename__ = "instrument"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lab_id: Mapped[int] = mapped_column(ForeignKey("lab.id"))
+    code: Mapped[str] = mapped_column(String(60), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    profile: Mapped[str] = mapped_column(String(100))
+    transport_url: Mapped[str] = mapped_column(String(300), default="")
+    connected: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_message_at: Mapped[dt.datetime | None] = mapped_column()
+    message_count: Mapped[int] = mapped_column(Integer, default=0)
+    error_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Sample(Base):
+    __tablename__ = "sample"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(60), unique=True)
+    lab_id: Mapped[int] = mapped_column(ForeignKey("lab.id"))
+    commodity_id: Mapped[int] = mapped_column(ForeignKey("commodity.id"))
+    producer_id: Mapped[int | None] = mapped_column(ForeignKey("producer.id"))
+    task_code: Mapped[str] = mapped_column(String(60), default="")
+    description: Mapped[str] = mapped_column(String(300), default="")
+    quantity: Mapped[str] = mapped_column(String(60), default="")
+    sampled_at: Mapped[dt.datetime | None] = mapped_column()
+    sampling_place: Mapped[str] = mapped_column(String(300), default="")
+    region_code: Mapped[str] = mapped_column(String(12), default="")  # GB/T 2260
+    sampling_link: Mapped[str] = mapped_column(String(30), default="")  # 采收前 / 上市前 / 屠宰前 / ...
+    certificate_no: Mapped[str] = mapped_column(String(80), default="")  # 合格证
+    trace_code: Mapped[str] = mapped_column(String(80), default="")  # 追溯码
+    samplers: Mapped[str] = mapped_column(String(200), default="")
+    received_at: Mapped[dt.datetime | None] = mapped_column()
+    condition: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[str] = mapped_column(String(20), default=SampleStatus.REGISTERED)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    commodity: Mapped[Commodity] = relationship(lazy="joined")
+    producer: Mapped[Producer | None] = relationship(lazy="joined")
+    __table_args__ = (Index("ix_sample_status", "status"), Index("ix_sample_created", "created_at"))
+
+
+class Batch(Base):
+    __tablename__ = "batch"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(60), unique=True)
+    lab_id: Mapped[int] = mapped_column(ForeignKey("lab.id"))
+    method_id: Mapped[int] = mapped_column(ForeignKey("method.id"))
+    instrument_id: Mapped[int | None] = mapped_column(ForeignKey("instrument.id"))
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open | qc_passed | qc_failed | closed
+    qc_summary: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Analysis(Base):
+    __tablename__ = "analysis"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sample_id: Mapped[int] = mapped_column(ForeignKey("sample.id"))
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batch.id"))
+    method_id: Mapped[int] = mapped_column(ForeignKey("method.id"))
+    analyte_id: Mapped[int] = mapped_column(ForeignKey("analyte.id"))
+    kind: Mapped[str] = mapped_column(String(20), default="screening")  # screening | confirmatory
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    requested_by_analysis_id: Mapped[int | None] = mapped_column(ForeignKey("analysis.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    sample: Mapped[Sample] = relationship(lazy="joined")
+    method: Mapped[Method] = relationship(lazy="joined")
+    analyte: Mapped[Analyte] = relationship(lazy="joined")
+    __table_args__ = (Index("ix_analysis_sample", "sample_id"),)
+
+
+class Result(Base):
+    """One version of an analysis result. Content is frozen once certified."""
+
+    __tablename__ = "result"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    analysis_id: Mapped[int] = mapped_column(ForeignKey("analysis.id"))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("result.id"))
+    value: Mapped[float | None] = mapped_column(Float)  # in `unit`; None for qualitative / < LOD
+    value_text: Mapped[str] = mapped_column(String(60), default="")  # as reported, e.g. "0.12", "< LOQ"
+    unit: Mapped[str] = mapped_column(String(20), default="mg/kg")
+    qualitative: Mapped[str] = mapped_column(String(20), default="")  # negative | positive | invalid
+    inhibition_percent: Mapped[float | None] = mapped_column(Float)
+    lod: Mapped[float | None] = mapped_column(Float)
+    loq: Mapped[float | None] = mapped_column(Float)
+    expanded_uncertainty: Mapped[float | None] = mapped_column(Float)
+    coverage_factor: Mapped[float | None] = mapped_column(Float)
+    limit_id: Mapped[int | None] = mapped_column(ForeignKey("limit_entry.id"))
+    decision_rule: Mapped[str] = mapped_column(String(30), default="")
+    verdict: Mapped[str] = mapped_column(String(40), default="not_evaluated")
+    source: Mapped[str] = mapped_column(String(20), default="instrument")  # instrument | manual | calculated
+    reading_id: Mapped[int | None] = mapped_column(ForeignKey("reading.id"))
+    curve_id: Mapped[int | None] = mapped_column(Integer)
+    manual_reason: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default=ResultStatus.TO_BE_REVIEWED)
+    analyst_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    approver_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    analysis: Mapped[Analysis] = relationship(lazy="joined")
+    __table_args__ = (
+        UniqueConstraint("analysis_id", "version"),
+        Index("ix_result_status", "status"),
+    )
+
+
+class Signature(Base):
+    """An electronic signature bound to one record version (21 CFR 11.50, 11.70)."""
+
+    __tablename__ = "signature"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_type: Mapped[str] = mapped_column(String(30))
+    record_id: Mapped[int] = mapped_column(Integer)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    printed_name: Mapped[str] = mapped_column(String(120))
+    meaning: Mapped[str] = mapped_column(String(30))  # authorship | review | approval
+    signed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    record_hash: Mapped[str] = mapped_column(String(64))
+    __table_args__ = (Index("ix_signature_record", "record_type", "record_id"),)
+
+
+class RawCapture(Base):
+    """Bytes exactly as an instrument sent them, stored before any parsing."""
+
+    __tablename__ = "raw_capture"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instrument_id: Mapped[int] = mapped_column(ForeignKey("instrument.id"))
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    stream_offset: Mapped[int] = mapped_column(Integer, default=0)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+    profile: Mapped[str] = mapped_column(String(100))
+    parse_status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | parsed | error
+    error: Mapped[str] = mapped_column(Text, default="")
+    __table_args__ = (Index("ix_raw_capture_status", "parse_status"),)
+
+
+class Reading(Base):
+    """A parsed instrument reading linked to instrument, channel, sample ID and time."""
+
+    __tablename__ = "reading"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    raw_capture_id: Mapped[int] = mapped_column(ForeignKey("raw_capture.id"))
+    instrument_id: Mapped[int] = mapped_column(ForeignKey("instrument.id"))
+    record_type: Mapped[str] = mapped_column(String(30))
+    channel: Mapped[int | None] = mapped_column(Integer)
+    sample_code: Mapped[str | None] = mapped_column(String(60))
+    run_no: Mapped[str] = mapped_column(String(30), default="")
+    fields: Mapped[dict] = mapped_column(JSON)  # type: ignore[type-arg]
+    read_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Report(Base):
+    __tablename__ = "report"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_no: Mapped[str] = mapped_column(String(60))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("report.id"))
+    sample_id: Mapped[int] = mapped_column(ForeignKey("sample.id"))
+    lang: Mapped[str] = mapped_column(String(10), default="zh-CN")
+    path: Mapped[str] = mapped_column(String(400))
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    amendment_reason: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default="issued")  # issued | superseded
+    issued_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    __table_args__ = (UniqueConstraint("report_no", "version"),)
+
+
+class AuditEvent(Base):
+    """Append-only, hash-chained audit trail (21 CFR 11.10(e); ISO/IEC 17025 7.5)."""
+
+    __tablename__ = "audit_event"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, unique=True)
+    at: Mapped[str] = mapped_column(String(40))  # ISO-8601 with offset, hashed as written
+    actor: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(20))  # create | update | delete | sign | login ...
+    table_name: Mapped[str] = mapped_column(String(60))
+    record_id: Mapped[str] = mapped_column(String(60))
+    old: Mapped[str] = mapped_column(Text, default="")  # canonical JSON
+    new: Mapped[str] = mapped_column(Text, default="")  # canonical JSON
+    reason: Mapped[str] = mapped_column(Text, default="")
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class OutboxMessage(Base):
+    """Transactional outbox: queued in the same transaction that certified the result."""
+
+    __tablename__ = "outbox_message"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    idempotency_key: Mapped[str] = mapped_column(String(80), unique=True)
+    payload: Mapped[str] = mapped_column(Text)  # canonical JSON, signed as bytes
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | delivered | dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column()
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+
+class HubLabKey(Base):
+    """Hub side: a reporting lab's registered Ed25519 public key."""
+
+    __tablename__ = "hub_lab_key"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lab_code: Mapped[str] = mapped_column(String(40), unique=True)
+    public_key_pem: Mapped[str] = mapped_column(Text)
+
+
+class HubReceipt(Base):
+    """Hub side: one accepted upstream message, de-duplicated by Idempotency-Key."""
+
+    __tablename__ = "hub_receipt"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lab_code: Mapped[str] = mapped_column(String(40))
+    idempotency_key: Mapped[str] = mapped_column(String(80))
+    payload_sha256: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    __table_args__ = (UniqueConstraint("lab_code", "idempotency_key"),)
+
+
+class MonitoringTask(Base):
+    """A monitoring task (例行监测 / 专项监测 / 监督抽查 / 风险监测) with its issuing authority."""
+
+    __tablename__ = "monitoring_task"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(60), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    programme_type: Mapped[str] = mapped_column(String(30))  # routine | special | supervisory | risk
+    issuing_authority: Mapped[str] = mapped_column(String(200))
+    required_analytes: Mapped[list] = mapped_column(JSON, default=list)  # type: ignore[type-arg]
+    sampling_plan: Mapped[str] = mapped_column(Text, default="")
+    random_seed: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ApiToken(Base):
+    """UI session, API bearer token or instrument/hub API key; only the SHA-256 is stored."""
+
+    __tablename__ = "api_token"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    kind: Mapped[str] = mapped_column(String(20))  # session | bearer | api_key
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(120), default="")
+    expires_at: Mapped[dt.datetime | None] = mapped_column()
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class LoginFailure(Base):
+    """Failed logins, for throttling (per username, sliding window)."""
+
+    __tablename__ = "login_failure"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(60), index=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    remote: Mapped[str] = mapped_column(String(60), default="")
+
+
+# Models of other areas live in their own modules and share this metadata.
+from lims.db import models_auth, models_pt  # noqa: E402,F401

@@ -1,0 +1,77 @@
+"""Read models for lists and detail pages (paginated, filterable)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from lims.db.models import Analysis, Report, Result, Sample
+from lims.services.signoff import signatures_for
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    total: int
+    limit: int
+    offset: int
+
+
+def sample_row(x: Sample) -> dict[str, Any]:
+    return {"code": x.code, "commodity": x.commodity.name_zh, "commodity_code": x.commodity.code,
+            "producer": x.producer.name if x.producer else None, "task_code": x.task_code,
+            "status": x.status, "region_code": x.region_code, "sampling_link": x.sampling_link,
+            "sampled_at": x.sampled_at.isoformat() if x.sampled_at else None,
+            "received_at": x.received_at.isoformat() if x.received_at else None}
+
+
+def list_samples(s: Session, *, status: str | None = None, task_code: str | None = None,
+                 limit: int = 50, offset: int = 0) -> Page:
+    q = select(Sample)
+    if status:
+        q = q.where(Sample.status == status)
+    if task_code:
+        q = q.where(Sample.task_code == task_code)
+    total = s.execute(select(func.count()).select_from(q.subquery())).scalar_one()
+    rows = s.execute(q.order_by(Sample.id.desc()).limit(limit).offset(offset)).scalars().all()
+    return Page([sample_row(x) for x in rows], total, limit, offset)
+
+
+def result_row(s: Session, r: Result, *, with_signatures: bool = True) -> dict[str, Any]:
+    a: Analysis = r.analysis
+    row = {"id": r.id, "sample_code": a.sample.code, "analyte": a.analyte.name_zh, "analyte_code": a.analyte.code,
+           "method": a.method.code, "kind": a.kind, "version": r.version, "supersedes_id": r.supersedes_id,
+           "value": r.value, "value_text": r.value_text, "unit": r.unit, "qualitative": r.qualitative or None,
+           "inhibition_percent": r.inhibition_percent, "lod": r.lod, "loq": r.loq,
+           "expanded_uncertainty": r.expanded_uncertainty, "verdict": r.verdict,
+           "decision_rule": r.decision_rule, "status": r.status, "source": r.source,
+           "created_at": r.created_at.isoformat()}
+    if with_signatures:
+        row["signatures"] = [m.__dict__ for m in signatures_for(s, r.id)]
+    return row
+
+
+def list_results(s: Session, *, status: str | None = None, sample_code: str | None = None,
+                 limit: int = 50, offset: int = 0) -> Page:
+    q = select(Result)
+    if status:
+        q = q.where(Result.status == status)
+    if sample_code:
+        q = q.join(Analysis).join(Sample).where(Sample.code == sample_code)
+    total = s.execute(select(func.count()).select_from(q.subquery())).scalar_one()
+    rows = s.execute(q.order_by(Result.id.desc()).limit(limit).offset(offset)).scalars().all()
+    return Page([result_row(s, r) for r in rows], total, limit, offset)
+
+
+def report_verification(s: Session, report_no: str) -> dict[str, Any] | None:
+    rows = s.execute(select(Report).where(Report.report_no == report_no).order_by(Report.version)).scalars().all()
+    if not rows:
+        return None
+    return {"report_no": report_no,
+            "versions": [{"version": r.version, "status": r.status, "content_hash": r.content_hash,
+                          "file_sha256": r.file_sha256, "issued_at": r.issued_at.isoformat(),
+                          "supersedes_version": next((p.version for p in rows if p.id == r.supersedes_id), None),
+                          "amendment_reason": r.amendment_reason or None} for r in rows]}

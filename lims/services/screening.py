@@ -1,0 +1,79 @@
+"""Rapid screening results from enzyme-inhibition readings (GB/T 5009.199-2003).
+
+A run's control channel (channel 0) gives ΔA_control; every sample channel becomes a result of the
+sample's screening analysis, attached by sample ID. A positive screen (≥ 50 % inhibition) requests
+a confirmatory analysis automatically.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from calibration.rapid import ScreenCall, delta_absorbance, enzyme_inhibition
+from lims.db.models import Analysis, Method, Reading, Result, Sample, SampleStatus
+
+
+@dataclass
+class ScreeningOutcome:
+    results: list[int] = field(default_factory=list)
+    positives: list[str] = field(default_factory=list)
+    unmatched_readings: list[int] = field(default_factory=list)
+    invalid_runs: list[str] = field(default_factory=list)
+
+
+def results_from_readings(s: Session, reading_ids: list[int], *, item_record: str = "CH",
+                          analyst_id: int | None = None) -> ScreeningOutcome:
+    """Turn a run's readings into screening results (control first; one result per sample channel)."""
+    out = ScreeningOutcome()
+    readings = s.execute(select(Reading).where(Reading.id.in_(reading_ids), Reading.record_type == item_record)
+                         .order_by(Reading.id)).scalars().all()
+    runs: dict[tuple[int, str], list[Reading]] = {}
+    for r in readings:
+        runs.setdefault((r.instrument_id, r.run_no), []).append(r)
+    for (_inst, run_no), items in runs.items():
+        control = next((r for r in items if r.channel == 0), None)
+        if control is None:
+            out.invalid_runs.append(f"run {run_no}: no control channel")
+            continue
+        dA_control = delta_absorbance(float(control.fields["a0"]), float(control.fields["a3"]))
+        for r in items:
+            if r.channel == 0:
+                continue
+            analysis = s.execute(
+                select(Analysis).join(Sample).where(Sample.code == r.sample_code, Analysis.kind == "screening",
+                                                    Analysis.status.in_(("pending", "in_analysis")))
+            ).scalars().first()
+            if analysis is None:
+                out.unmatched_readings.append(r.id)
+                continue
+            call = enzyme_inhibition(dA_control, delta_absorbance(float(r.fields["a0"]), float(r.fields["a3"])))
+            result = Result(analysis_id=analysis.id, version=1, unit="%", qualitative=str(call.call),
+                            inhibition_percent=call.inhibition_percent,
+                            value=call.inhibition_percent if call.call != ScreenCall.INVALID else None,
+                            value_text=_screen_text(call.call, call.inhibition_percent),
+                            source="instrument", reading_id=r.id, analyst_id=analyst_id,
+                            decision_rule="GB/T 5009.199-2003 抑制率≥50%为阳性",
+                            verdict="screen_" + str(call.call))
+            s.add(result)
+            analysis.status = "to_be_reviewed"
+            analysis.sample.status = SampleStatus.TO_BE_REVIEWED
+            s.flush()
+            out.results.append(result.id)
+            if call.call == ScreenCall.POSITIVE:
+                out.positives.append(analysis.sample.code)
+                confirm = s.execute(select(Method.id).where(Method.kind == "confirmatory").order_by(Method.id)
+                                    ).scalars().first()
+                s.add(Analysis(sample_id=analysis.sample_id, method_id=confirm or analysis.method_id,
+                               analyte_id=analysis.analyte_id, kind="confirmatory", status="pending",
+                               requested_by_analysis_id=analysis.id))
+    return out
+
+
+def _screen_text(call: ScreenCall, pct: float) -> str:
+    if call == ScreenCall.INVALID:
+        return "无效 / invalid"
+    label = "阳性 / positive" if call == ScreenCall.POSITIVE else "阴性 / negative"
+    return f"{pct:.1f}% {label}"

@@ -1,0 +1,163 @@
+"""Review and approval with electronic signatures (21 CFR 11.50/11.70/11.200; ISO/IEC 17025 7.5).
+
+An e-signature is the signer's re-entered password plus a meaning; it is bound to the exact record
+content through ``record_hash``. Reviewer ≠ analyst; approver ≠ reviewer and holds signatory
+authority for the method. Approval certifies the result and, in the same transaction, queues its
+upstream message (transactional outbox).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lims.db.audit import record_hash
+from lims.db.models import (
+    Analysis,
+    MethodSignatory,
+    Result,
+    ResultStatus,
+    Role,
+    Sample,
+    SampleStatus,
+    Signature,
+    User,
+)
+from lims.security import AuthenticationError, verify_password
+from lims.services.errors import Conflict, Forbidden, NotFound
+from lims.services.upstream import queue_result_message
+
+TZ_CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
+
+MEANING_TEXT = {
+    "authorship": ("检验", "Tested by"),
+    "review": ("审核", "Reviewed by"),
+    "approval": ("批准", "Approved by"),
+}
+
+
+@dataclass(frozen=True)
+class SignatureManifestation:
+    """What is shown wherever a signed record is shown or printed (21 CFR 11.50)."""
+
+    printed_name: str
+    signed_at: str  # ISO-8601 with the timezone
+    meaning: str
+
+    @classmethod
+    def of(cls, sig: Signature) -> SignatureManifestation:
+        at = sig.signed_at
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=dt.UTC)
+        zh, en = MEANING_TEXT.get(sig.meaning, (sig.meaning, sig.meaning))
+        return cls(sig.printed_name, at.astimezone(TZ_CHINA).isoformat(timespec="seconds"), f"{zh} / {en}")
+
+
+def authenticate_signer(s: Session, username: str, password: str, role: Role) -> User:
+    user = s.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if user is None or not user.active or not verify_password(user.password_hash, password):
+        raise AuthenticationError("签名失败：用户名或密码错误 / signature refused: wrong username or password")
+    if role not in user.role_names:
+        raise Forbidden(f"{user.username} does not hold the role {role}")
+    return user
+
+
+def _sign(s: Session, user: User, result: Result, meaning: str) -> Signature:
+    sig = Signature(record_type="result", record_id=result.id, user_id=user.id, printed_name=user.full_name,
+                    meaning=meaning, record_hash=record_hash(result))
+    s.add(sig)
+    return sig
+
+
+def _load(s: Session, result_ids: list[int]) -> list[Result]:
+    results = s.execute(select(Result).where(Result.id.in_(result_ids)).order_by(Result.id)).scalars().all()
+    found = {r.id for r in results}
+    missing = [i for i in result_ids if i not in found]
+    if missing:
+        raise NotFound(f"result {missing[0]} does not exist", field="result_ids")
+    return list(results)
+
+
+def review_results(s: Session, result_ids: list[int], *, username: str, password: str) -> list[Signature]:
+    """Reviewer signs (meaning 'review'): to_be_reviewed → reviewed. Reviewer ≠ analyst."""
+    reviewer = authenticate_signer(s, username, password, Role.REVIEWER)
+    sigs = []
+    for r in _load(s, result_ids):
+        if r.status != ResultStatus.TO_BE_REVIEWED:
+            raise Conflict(f"result {r.id} is {r.status}, not to_be_reviewed", field="result_ids")
+        if r.analyst_id == reviewer.id:
+            raise Forbidden(f"result {r.id}: the reviewer must not be the analyst", field="result_ids")
+        r.reviewer_id = reviewer.id
+        r.status = ResultStatus.REVIEWED
+        sigs.append(_sign(s, reviewer, r, "review"))
+        _advance_sample(s, r.analysis.sample, SampleStatus.REVIEWED)
+    return sigs
+
+
+def approve_results(s: Session, result_ids: list[int], *, username: str, password: str,
+                    lab_code: str) -> list[Signature]:
+    """Approver signs (meaning 'approval'): reviewed → certified, queued upstream in the same transaction."""
+    approver = authenticate_signer(s, username, password, Role.APPROVER)
+    authorised = set(s.execute(select(MethodSignatory.method_id).where(MethodSignatory.user_id == approver.id))
+                     .scalars())
+    sigs = []
+    results = _load(s, result_ids)
+    for r in results:
+        if r.status != ResultStatus.REVIEWED:
+            raise Conflict(f"result {r.id} is {r.status}, not reviewed", field="result_ids")
+        if r.reviewer_id == approver.id or r.analyst_id == approver.id:
+            raise Forbidden(f"result {r.id}: the approver must differ from analyst and reviewer",
+                            field="result_ids")
+        if r.analysis.method_id not in authorised:
+            raise Forbidden(f"result {r.id}: {approver.username} holds no signatory authority for method "
+                            f"{r.analysis.method.code}", field="result_ids")
+        r.approver_id = approver.id
+        s.flush()
+        sigs.append(_sign(s, approver, r, "approval"))
+        r.status = ResultStatus.CERTIFIED
+        _advance_sample(s, r.analysis.sample, SampleStatus.APPROVED)
+        queue_result_message(s, r, lab_code=lab_code)
+    return sigs
+
+
+_ORDER = [SampleStatus.REGISTERED, SampleStatus.RECEIVED, SampleStatus.IN_ANALYSIS, SampleStatus.TO_BE_REVIEWED,
+          SampleStatus.REVIEWED, SampleStatus.APPROVED, SampleStatus.REPORTED]
+
+
+def _advance_sample(s: Session, sample: Sample, target: SampleStatus) -> None:
+    """A sample moves forward only when every current result of it has reached the target stage."""
+    if sample.status not in _ORDER or _ORDER.index(SampleStatus(sample.status)) >= _ORDER.index(target):
+        return
+    pending = s.execute(
+        select(Result.status).join(Analysis).where(Analysis.sample_id == sample.id,
+                                                   Result.status.not_in(("superseded", "rejected")))
+    ).scalars().all()
+    stage = {SampleStatus.REVIEWED: {"reviewed", "certified", "reported"},
+             SampleStatus.APPROVED: {"certified", "reported"},
+             SampleStatus.REPORTED: {"reported"}}[target]
+    if pending and all(p in stage for p in pending):
+        sample.status = target
+
+
+def signatures_for(s: Session, result_id: int) -> list[SignatureManifestation]:
+    sigs = s.execute(select(Signature).where(Signature.record_type == "result", Signature.record_id == result_id)
+                     .order_by(Signature.id)).scalars()
+    return [SignatureManifestation.of(x) for x in sigs]
+
+
+def author_results(s: Session, result_ids: list[int], *, username: str, password: str) -> list[Signature]:
+    """The technician signs authorship (检验) of results produced in their batch."""
+    tech = authenticate_signer(s, username, password, Role.TECHNICIAN)
+    sigs = []
+    for r in _load(s, result_ids):
+        if r.status != ResultStatus.TO_BE_REVIEWED:
+            raise Conflict(f"result {r.id} is {r.status}, not to_be_reviewed", field="result_ids")
+        if r.analyst_id not in (None, tech.id):
+            raise Forbidden(f"result {r.id} belongs to another analyst", field="result_ids")
+        r.analyst_id = tech.id
+        s.flush()
+        sigs.append(_sign(s, tech, r, "authorship"))
+    return sigs

@@ -1,0 +1,185 @@
+"""Vectorised scoring of a whole round: many analytes (rows) x many laboratories (columns).
+
+Missing results are NaN. Each analyte is treated exactly as :func:`proficiency.robust.algorithm_a`
+and :mod:`proficiency.scores` would treat it alone (same iteration kernel, same stopping rule per
+row); analytes that cannot be estimated (fewer than 2 results, no spread, no convergence) get NaN
+and a status code instead of an exception.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._validate import BoolArray, FloatArray, IntArray
+from .errors import ProficiencyError
+from .robust import (
+    ALGORITHM_A_FACTOR,
+    HUBER_K,
+    MADE_FACTOR,
+    METROLOGY_MAD_FACTOR,
+    METROLOGY_MAX_ITER,
+    METROLOGY_TOL,
+    STOPPING_RULES,
+    U_FACTOR,
+    StoppingRule,
+    algorithm_a_rows,
+    huber_consistency,
+)
+
+STATUS_OK = 0
+STATUS_TOO_FEW = 1
+STATUS_ZERO_SPREAD = 2
+STATUS_NOT_CONVERGED = 3
+
+
+@dataclass(frozen=True)
+class BatchEstimate:
+    """Per-analyte Algorithm A results (arrays of length = number of analytes)."""
+
+    location: FloatArray
+    scale: FloatArray
+    n: FloatArray
+    iterations: IntArray
+    u_assigned: FloatArray
+    status: IntArray
+
+
+@dataclass(frozen=True)
+class BatchScores:
+    """Scores, analytes x laboratories; NaN where there is no result (or no uncertainty for
+    zeta/E_n). ``uses_z_prime`` per analyte: u(x_pt) > 0.3 sigma_pt; ``score`` is z or z'."""
+
+    d: FloatArray
+    z: FloatArray
+    z_prime: FloatArray
+    score: FloatArray
+    uses_z_prime: BoolArray
+    zeta: FloatArray
+    en: FloatArray
+
+
+def _as_matrix(values: FloatArray, name: str) -> FloatArray:
+    a = np.asarray(values, dtype=float)
+    if a.ndim != 2:
+        raise ProficiencyError(f"{name}: a 2-D array (analytes x laboratories) is required, got shape {a.shape}")
+    if np.isinf(a).any():
+        raise ProficiencyError(f"{name}: infinite values; use NaN for a missing result")
+    return a
+
+
+def _row_median(x: FloatArray, n: FloatArray) -> FloatArray:
+    """Median of the finite values of each row (NaN sorts last); NaN for an empty row."""
+    srt = np.sort(x, axis=1)
+    cnt = n.astype(np.int64)
+    rows = np.arange(x.shape[0])
+    lo = np.clip((cnt - 1) // 2, 0, None)
+    hi = np.clip(cnt // 2, 0, x.shape[1] - 1)
+    med = (srt[rows, lo] + srt[rows, hi]) / 2.0
+    return np.where(cnt > 0, med, np.nan)
+
+
+def algorithm_a_batch(
+    results: FloatArray,
+    *,
+    rule: StoppingRule = "iso13528",
+    tol: float | None = None,
+    max_iter: int | None = None,
+    k: float = HUBER_K,
+) -> BatchEstimate:
+    """Algorithm A (ISO 13528:2022 C.3.1) for every row of ``results`` at once, + u(x_pt) (7.7.7)."""
+    if rule not in STOPPING_RULES:
+        raise ProficiencyError(f"stopping rule must be one of {', '.join(STOPPING_RULES)} (got {rule!r})")
+    x = _as_matrix(results, "results")
+    present = np.isfinite(x)
+    n = present.sum(axis=1).astype(float)
+    if rule == "metrology":
+        start_factor, factor = METROLOGY_MAD_FACTOR, huber_consistency(k)
+        tol_v = METROLOGY_TOL if tol is None else tol
+        limit = METROLOGY_MAX_ITER if max_iter is None else max_iter
+    else:
+        start_factor, factor = MADE_FACTOR, ALGORITHM_A_FACTOR
+        tol_v = 1e-10 if tol is None else tol
+        limit = 1000 if max_iter is None else max_iter
+    status = np.zeros(x.shape[0], dtype=np.int64)
+    enough = n >= 2
+    status[~enough] = STATUS_TOO_FEW
+    with np.errstate(all="ignore"):
+        x0 = _row_median(x, n)
+        s0 = start_factor * _row_median(np.abs(x - x0[:, None]), n)
+        spread = np.fmax.reduce(x, axis=1) - np.fmin.reduce(x, axis=1)
+        mean = np.where(present, x, 0.0).sum(axis=1) / n
+        sd = np.sqrt(np.where(present, (x - mean[:, None]) ** 2, 0.0).sum(axis=1) / (n - 1.0))
+    zero = enough & ~(spread > 0)
+    status[zero] = STATUS_ZERO_SPREAD
+    s0 = np.where(s0 == 0.0, sd, s0)
+    ok = status == STATUS_OK
+    x0 = np.where(ok, x0, np.nan)
+    s0 = np.where(ok, s0, np.nan)
+    filled = np.where(present, x, 0.0)
+    res = algorithm_a_rows(filled, present.astype(float), n, x0, s0, factor=factor, k=k, rule=rule,
+                           tol=tol_v, max_iter=limit, update_scale=True)
+    loc, sca = res.location.copy(), res.scale.copy()
+    nc = ok & ~res.converged
+    status[nc] = STATUS_NOT_CONVERGED
+    collapsed = ok & res.converged & ~(sca > 0)
+    status[collapsed] = STATUS_ZERO_SPREAD
+    bad = status != STATUS_OK
+    loc[bad] = np.nan
+    sca[bad] = np.nan
+    with np.errstate(all="ignore"):
+        u = U_FACTOR * sca / np.sqrt(n)
+    return BatchEstimate(loc, sca, n, res.iterations, u, status)
+
+
+def score_batch(
+    results: FloatArray,
+    assigned_value: FloatArray,
+    sigma_pt: FloatArray,
+    u_assigned: FloatArray,
+    *,
+    expanded_u: FloatArray | None = None,
+    coverage_factor: float | FloatArray = 2.0,
+    expanded_u_assigned: FloatArray | None = None,
+) -> BatchScores:
+    """D, z, z', zeta, E_n for all results (ISO 13528:2022 9.3 to 9.7), row-wise parameters.
+
+    ``expanded_u`` are the laboratories' U(x) with ``coverage_factor`` k (u = U/k for zeta);
+    U(x_pt) defaults to 2 u(x_pt). z' is chosen per analyte when u(x_pt) > 0.3 sigma_pt.
+    """
+    x = _as_matrix(results, "results")
+    xpt = np.asarray(assigned_value, dtype=float)[:, None]
+    sig = np.asarray(sigma_pt, dtype=float)
+    u = np.asarray(u_assigned, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = x - xpt
+        z = d / sig[:, None]
+        zp = d / np.hypot(sig, u)[:, None]
+        prime = u > 0.3 * sig
+        score = np.where(prime[:, None], zp, z)
+        if expanded_u is None:
+            zeta = np.full_like(x, np.nan)
+            en = np.full_like(x, np.nan)
+        else:
+            big_u = _as_matrix(expanded_u, "expanded uncertainties")
+            kf = np.asarray(coverage_factor, dtype=float)
+            big_u_pt = 2.0 * u if expanded_u_assigned is None else np.asarray(expanded_u_assigned, dtype=float)
+            zeta = d / np.sqrt((big_u / kf) ** 2 + (u * u)[:, None])
+            en = d / np.sqrt(big_u * big_u + (big_u_pt * big_u_pt)[:, None])
+    return BatchScores(d, z, zp, score, prime, zeta, en)
+
+
+def assess_round_batch(
+    results: FloatArray,
+    *,
+    expanded_u: FloatArray | None = None,
+    coverage_factor: float | FloatArray = 2.0,
+    sigma_pt: FloatArray | None = None,
+    rule: StoppingRule = "iso13528",
+) -> tuple[BatchEstimate, BatchScores]:
+    """Algorithm A consensus + u(x_pt) + all scores; sigma_pt defaults to s* (8.6)."""
+    est = algorithm_a_batch(results, rule=rule)
+    sig = est.scale if sigma_pt is None else np.asarray(sigma_pt, dtype=float)
+    return est, score_batch(results, est.location, sig, est.u_assigned, expanded_u=expanded_u,
+                            coverage_factor=coverage_factor)

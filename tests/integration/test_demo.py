@@ -1,0 +1,55 @@
+"""`lims demo` end to end as a user runs it: exit 0, summary.json, PDFs with embedded CJK fonts,
+and `lims audit verify` on the day's database."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+LIMS = [sys.executable, "-m", "lims.cli"]
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "day"
+    proc = subprocess.run([*LIMS, "demo", "--out", str(out)], capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out
+
+
+def test_summary_has_the_contract_keys(demo_dir: Path):
+    summary = json.loads((demo_dir / "summary.json").read_text(encoding="utf-8"))
+    for key in ("samples", "results", "results_from_instruments", "certified", "non_compliant", "reports",
+                "upstream_delivered", "upstream_pending", "pt_round", "qc_failures", "elapsed_s"):
+        assert key in summary
+    assert set(summary["pt_round"]) >= {"participants", "analytes", "scores"}
+    assert summary["results_from_instruments"] >= 1
+    assert summary["upstream_pending"] == 0 and summary["upstream_delivered"] == summary["certified"]
+    assert summary["raw_capture_errors"] == 1  # the injected malformed line, kept
+    assert summary["elapsed_s"] < 60
+
+
+def test_reports_are_chinese_with_embedded_fonts(demo_dir: Path):
+    summary = json.loads((demo_dir / "summary.json").read_text(encoding="utf-8"))
+    pdf = Path(summary["reports"][0])
+    assert pdf.is_file()
+    if shutil.which("pdftotext") is None or shutil.which("pdffonts") is None:
+        pytest.skip("poppler-utils not installed (.ci/run installs it)")
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "检验检测报告" in text and "本报告结果仅对所检样品负责" in text
+    fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True).stdout
+    rows = [ln.split() for ln in fonts.splitlines()[2:] if ln.strip()]
+    assert rows and all("yes" == r[-5] for r in rows), fonts
+
+
+def test_audit_verify_on_the_demo_database(demo_dir: Path):
+    env = {**os.environ, "LIMS_DATABASE_URL": f"sqlite:///{demo_dir / 'lims.db'}"}
+    proc = subprocess.run([*LIMS, "audit", "verify"], capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "intact" in proc.stdout
