@@ -10,7 +10,9 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 
+from api.auth_routes import router as auth_router
 from api.deps import SessionDep
+from api.security import FRAMEWORK_PUBLIC_PATHS, Permission, declare_public, public, require, require_ui
 from lims.db import audit
 from lims.db.engine import make_engine, make_session_factory
 from lims.services import queries
@@ -28,28 +30,34 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     app = FastAPI(title="县级农产品质量安全检测 LIMS", version="0.1.0",
                   description="样品、检测结果、审核签发与报告 / samples, results, review and reports")
     app.state.session_factory = make_session_factory(engine)
+    declare_public(app, *FRAMEWORK_PUBLIC_PATHS)
+    app.include_router(auth_router)
 
-    @app.get("/api/v1/samples", tags=["samples"], summary="样品列表 / list samples")
+    @app.get("/api/v1/samples", tags=["samples"], summary="样品列表 / list samples",
+             dependencies=[require(Permission.SAMPLES_READ)])
     def list_samples(s: SessionDep, status: str | None = None, task_code: str | None = None,
                      limit: Annotated[int, Query(ge=1, le=500)] = 50,
                      offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
         return queries.list_samples(s, status=status, task_code=task_code, limit=limit, offset=offset).__dict__
 
-    @app.get("/api/v1/results", tags=["results"], summary="检测结果列表 / list results")
+    @app.get("/api/v1/results", tags=["results"], summary="检测结果列表 / list results",
+             dependencies=[require(Permission.RESULTS_READ)])
     def list_results(s: SessionDep, status: str | None = None, sample_code: str | None = None,
                      limit: Annotated[int, Query(ge=1, le=500)] = 50,
                      offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
         return queries.list_results(s, status=status, sample_code=sample_code, limit=limit,
                                     offset=offset).__dict__
 
-    @app.get("/verify/{report_no}", tags=["reports"], summary="报告验证 / verify a report's hash")
+    @app.get("/verify/{report_no}", tags=["reports"], summary="报告验证 / verify a report's hash",
+             dependencies=[public()])
     def verify_report(report_no: str, s: SessionDep) -> dict[str, Any]:
         found = queries.report_verification(s, report_no)
         if found is None:
             raise HTTPException(404, detail=f"report {report_no} not found")
         return found
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False,
+             dependencies=[require_ui(Permission.SAMPLES_READ, Permission.RESULTS_READ)])
     def home(request: Request, s: SessionDep) -> HTMLResponse:
         samples = queries.list_samples(s, limit=100)
         results = queries.list_results(s, limit=200)

@@ -69,6 +69,19 @@ def _baseline_from_mask(y_s: np.ndarray, is_base: np.ndarray, w: int) -> np.ndar
     if idx.size < 2:
         return np.full_like(y_s, float(np.min(y_s)))
     vals = ndimage.uniform_filter1d(y_s[idx], size=min(w, idx.size), mode="nearest")
+    import os
+    if os.environ.get('SPL', '0') == '1' and idx.size > 10:
+        from scipy.interpolate import PchipInterpolator, CubicSpline
+        step = max(w // 4, 1)
+        ki = np.unique(np.concatenate([idx[::step], idx[-1:]]))
+        # knots: baseline indices, values from vals at those positions
+        kv = np.interp(ki, idx, vals)
+        # ensure knots flank gaps: add gap-edge indices
+        gaps = np.flatnonzero(np.diff(idx) > 1)
+        edges = np.unique(np.concatenate([idx[gaps], idx[gaps + 1]]))
+        ki2 = np.unique(np.concatenate([ki, edges]))
+        kv2 = np.interp(ki2, idx, vals)
+        return CubicSpline(ki2, kv2, bc_type='natural')(np.arange(y_s.size)) if os.environ.get('PCH','0')=='0' else PchipInterpolator(ki2, kv2)(np.arange(y_s.size))
     return np.interp(np.arange(y_s.size), idx, vals)
 
 
@@ -101,10 +114,13 @@ def integrate_chromatogram(times_min: np.ndarray, y: np.ndarray, *, smooth_point
     if peaks:
         # second pass: exclude the integrated spans from the baseline points
         mask = is_base.copy()
+        import os
+        tm = float(os.environ.get('TM', '0'))
         for p in peaks:
-            mask[p.start_index:p.end_index + 1] = False
+            mask[p.start_index:p.end_index + 1 + int(tm * (p.end_index - p.apex_index))] = False
         keep = np.zeros_like(mask)
-        for p in peaks:
+        if os.environ.get('KEEP', '1') == '1':
+          for p in peaks:
             keep[p.start_index] = keep[p.end_index] = True
         base = _baseline_from_mask(y_s, mask | keep, w)
         peaks = _find_and_bound(t, y, y_s, base, thr, sp, skim_ratio)
@@ -120,7 +136,10 @@ def _find_and_bound(t: np.ndarray, y: np.ndarray, y_s: np.ndarray, base: np.ndar
     if apex.size == 0:
         return []
     ar = np.arange(n)
-    le0 = yc_s <= 0
+    import os
+    kb = int(os.environ.get('KB', '1'))
+    yc_b = ndimage.uniform_filter1d(yc_s, size=kb * sp, mode='nearest') if kb > 1 else yc_s
+    le0 = yc_b <= 0
     nxt = np.minimum.accumulate(np.where(le0, ar, n - 1)[::-1])[::-1]
     prv = np.maximum.accumulate(np.where(le0, ar, 0))
     ts = t * 60.0

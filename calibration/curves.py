@@ -155,6 +155,11 @@ def _grad_theta(model: str, x: float, theta: np.ndarray) -> np.ndarray:
     return g[0]
 
 
+def parameter_gradient(model: str, x: float, theta: np.ndarray) -> np.ndarray:
+    """∂f/∂θ at one concentration (θ in ``PARAM_NAMES`` order)."""
+    return _grad_theta(model, x, theta)
+
+
 def _dfdx(model: str, x: float, theta: np.ndarray) -> float:
     if model == "linear":
         return float(theta[1])

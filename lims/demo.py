@@ -32,6 +32,7 @@ from lims.db.models import (
     Analysis,
     Analyte,
     Commodity,
+    Inspector,
     Instrument,
     Lab,
     Method,
@@ -52,6 +53,8 @@ from lims.security import hash_password
 from lims.services import reporting, signoff
 from lims.services.acquisition import LineAcquisition, read_serial_until
 from lims.services.hub import register_lab_key
+from lims.services.limits import import_starter_table
+from lims.services.sampling import uscc_complete
 from lims.services.screening import results_from_readings
 from lims.services.upstream import deliver_due, load_or_create_key, public_key_pem
 
@@ -78,6 +81,27 @@ DEMO_SAMPLES = (
 )
 
 
+COMMODITIES = (
+    ("JIUCAI", "韭菜", "Chinese chives", "蔬菜/鳞茎类蔬菜"),
+    ("QINCAI", "芹菜", "celery", "蔬菜/叶菜类蔬菜"),
+    ("BAICAI", "普通白菜", "pak choi", "蔬菜/叶菜类蔬菜"),
+    ("HUANGGUA", "黄瓜", "cucumber", "蔬菜/瓜类蔬菜"),
+    ("JIANGDOU", "豇豆", "cowpea", "蔬菜/豆类蔬菜"),
+    ("FANQIE", "番茄", "tomato", "蔬菜/茄果类蔬菜"),
+    ("ZHUROU", "猪肉", "pork (muscle)", "动物性食品/肉类"),
+)
+PRODUCERS = (
+    ("某县绿源蔬菜专业合作社", "cooperative"), ("某县青禾家庭农场", "family_farm"),
+    ("某县丰收农业开发有限公司", "enterprise"), ("某县李家湾种植专业合作社", "cooperative"),
+    ("某县清河生猪养殖场", "enterprise"), ("某县南坪家庭农场", "family_farm"),
+    ("某县金穗果蔬专业合作社", "cooperative"), ("某县田园鲜农业有限公司", "enterprise"),
+)
+CREDIT_PREFIX = {"cooperative": "93", "family_farm": "92", "enterprise": "91", "farmer": "92"}
+INSPECTORS = (("赵磊", "某县农业综合行政执法大队"), ("孙敏", "某县农业综合行政执法大队"),
+              ("周杰", "某县农产品质量安全监管站"), ("吴婷", "某县农产品质量安全监管站"),
+              ("郑凯", "某县农业综合行政执法大队"), ("冯雪", "某县农产品质量安全监管站"))
+
+
 @dataclass
 class DemoLog:
     steps: list[tuple[str, float]] = field(default_factory=list)
@@ -90,6 +114,8 @@ class DemoLog:
 
 
 def seed_reference(factory: sessionmaker[Session]) -> None:
+    """The demo lab: staff with roles, methods, commodities, producers (supervision directory),
+    inspectors, the instruments, a monitoring task and the cited starter MRL table."""
     with session_scope(factory, actor="demo:setup", reason="demo reference data") as s:
         lab = Lab(code=LAB_CODE, name="某县农产品质量安全检验检测站", address="四川省某县农业园区检测中心 3 楼",
                   region_code="511521", cma_number="2026230000XX")
@@ -103,31 +129,31 @@ def seed_reference(factory: sessionmaker[Session]) -> None:
             users[username] = u
         enzyme = Method(code="RAPID-EI", name="蔬菜中有机磷和氨基甲酸酯类农药残留量的快速检测（酶抑制法）",
                         standard="GB/T 5009.199-2003", kind="screening", unit="%")
-        gc = Method(code="GC-OP", name="植物源性食品中有机磷类农药残留量的测定 气相色谱法",
-                    standard="NY/T 761-2008", kind="confirmatory", unit="mg/kg")
-        s.add_all([enzyme, gc])
+        gc = Method(code="GC-OP", name="蔬菜和水果中有机磷类农药多残留的测定 气相色谱法",
+                    standard="NY/T 761-2008", kind="confirmatory", unit="mg/kg", lod=0.005, loq=0.01,
+                    decision_rule="simple_acceptance")
+        lc = Method(code="LC-BA", name="动物源性食品中β-受体激动剂残留量的测定 液相色谱-串联质谱法",
+                    standard="GB/T 22286-2008", kind="confirmatory", unit="µg/kg", lod=0.00025, loq=0.0005,
+                    decision_rule="simple_acceptance")
+        s.add_all([enzyme, gc, lc])
         s.add(Analyte(code="OP-CARB", name_zh="有机磷和氨基甲酸酯类农药", name_en="organophosphates and carbamates",
                       kind="group"))
-        for code, zh, en, cat in (("JIUCAI", "韭菜", "Chinese chives", "蔬菜/鳞茎类"),
-                                  ("QINCAI", "芹菜", "celery", "蔬菜/叶菜类"),
-                                  ("BAICAI", "普通白菜", "pak choi", "蔬菜/叶菜类"),
-                                  ("HUANGGUA", "黄瓜", "cucumber", "蔬菜/瓜类"),
-                                  ("JIANGDOU", "豇豆", "cowpea", "蔬菜/豆类"),
-                                  ("FANQIE", "番茄", "tomato", "蔬菜/茄果类")):
+        for code, zh, en, cat in COMMODITIES:
             s.add(Commodity(code=code, name_zh=zh, name_en=en, category=cat))
-        for name, credit, kind in (("某县绿源蔬菜专业合作社", "93511521MA6XXXXX1A", "cooperative"),
-                                   ("某县青禾家庭农场", "92511521MA6XXXXX2B", "family_farm"),
-                                   ("某县丰收农业开发有限公司", "91511521MA6XXXXX3C", "enterprise"),
-                                   ("某县李家湾种植基地", "93511521MA6XXXXX4D", "cooperative")):
-            s.add(Producer(name=name, credit_code=credit, kind=kind, region_code="511521"))
+        for i, (name, kind) in enumerate(PRODUCERS):
+            s.add(Producer(name=name, kind=kind, region_code="511521",
+                           credit_code=uscc_complete(f"{CREDIT_PREFIX[kind]}511521MA6C{i:05d}")))
+        for name, org in INSPECTORS:
+            s.add(Inspector(name=name, organisation=org))
         s.add(Instrument(lab_id=lab.id, code="EI-01", name="农药残留快速检测仪 16 通道",
                          profile="enzyme_ascii_16ch", transport_url=""))
         s.add(MonitoringTask(code="T2026-LX-11", name="2026 年第四季度蔬菜农药残留例行监测", programme_type="routine",
                              issuing_authority="某县农业农村局", required_analytes=["OP-CARB"],
                              sampling_plan="某县农业农村局 2026 年例行监测抽样计划（第四季度）"))
         s.flush()
-        s.add(MethodSignatory(method_id=enzyme.id, user_id=users["wangfang"].id))
-        s.add(MethodSignatory(method_id=gc.id, user_id=users["wangfang"].id))
+        for m in (enzyme, gc, lc):
+            s.add(MethodSignatory(method_id=m.id, user_id=users["wangfang"].id))
+        import_starter_table(s)
 
 
 def register_samples(factory: sessionmaker[Session]) -> list[str]:

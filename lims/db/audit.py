@@ -20,8 +20,10 @@ from sqlalchemy.orm import Session
 from lims.db.models import FROZEN_RESULT_STATUSES, AuditEvent, Base, Report, Result, ResultStatus
 
 GENESIS_HASH = "0" * 64
-#: Tables whose rows are themselves evidence and are not echoed into the trail.
-_NOT_AUDITED = {AuditEvent.__tablename__}
+#: Tables whose rows are themselves evidence and are not echoed into the trail: the trail itself, and raw
+#: instrument captures (append-only bytes with their SHA-256) with the readings derived from them, written
+#: at line rate (justification: lims/acquisition/__init__.py).
+_NOT_AUDITED = {AuditEvent.__tablename__, "raw_capture", "reading"}
 #: Columns that may still change on a certified result (its reporting life cycle).
 _RESULT_MUTABLE_WHEN_FROZEN = {"status"}
 _REPORT_MUTABLE_WHEN_ISSUED = {"status"}

@@ -116,6 +116,8 @@ class Method(Base):
     unit: Mapped[str] = mapped_column(String(20), default="mg/kg")
     lod: Mapped[float | None] = mapped_column(Float)
     loq: Mapped[float | None] = mapped_column(Float)
+    #: ISO/IEC 17025 7.8.6 decision rule applied to this method's results.
+    decision_rule: Mapped[str] = mapped_column(String(30), default="simple_acceptance")
 
 
 class MethodSignatory(Base):
@@ -235,6 +237,9 @@ class Analysis(Base):
     analyte_id: Mapped[int] = mapped_column(ForeignKey("analyte.id"))
     kind: Mapped[str] = mapped_column(String(20), default="screening")  # screening | confirmatory
     status: Mapped[str] = mapped_column(String(20), default="pending")
+    sample_mass_g: Mapped[float | None] = mapped_column(Float)
+    extract_volume_ml: Mapped[float | None] = mapped_column(Float)
+    dilution_factor: Mapped[float] = mapped_column(Float, default=1.0)
     requested_by_analysis_id: Mapped[int | None] = mapped_column(ForeignKey("analysis.id"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     sample: Mapped[Sample] = relationship(lazy="joined")
@@ -267,6 +272,8 @@ class Result(Base):
     reading_id: Mapped[int | None] = mapped_column(ForeignKey("reading.id"))
     curve_id: Mapped[int | None] = mapped_column(Integer)
     manual_reason: Mapped[str] = mapped_column(Text, default="")
+    #: Calculation trail (response, curve, mass, volume, dilution, recovery, rounding) as recorded.
+    details: Mapped[dict | None] = mapped_column(JSON)  # type: ignore[type-arg]
     status: Mapped[str] = mapped_column(String(20), default=ResultStatus.TO_BE_REVIEWED)
     analyst_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
@@ -307,7 +314,10 @@ class RawCapture(Base):
     profile: Mapped[str] = mapped_column(String(100))
     parse_status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | parsed | error
     error: Mapped[str] = mapped_column(Text, default="")
-    __table_args__ = (Index("ix_raw_capture_status", "parse_status"),)
+    source: Mapped[str] = mapped_column(String(300), default="")  # file name, peer, register block (0004_acq)
+    unit_sha256: Mapped[str | None] = mapped_column(String(64))  # the whole line/message/reply/file (0004_acq)
+    __table_args__ = (Index("ix_raw_capture_status", "parse_status"),
+                      Index("ix_raw_capture_unit", "instrument_id", "unit_sha256"))
 
 
 class Reading(Base):
@@ -436,6 +446,88 @@ class LoginFailure(Base):
     username: Mapped[str] = mapped_column(String(60), index=True)
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     remote: Mapped[str] = mapped_column(String(60), default="")
+
+
+
+class Inspector(Base):
+    """A sampling inspector (抽样人员) who may be drawn for 双随机 sampling."""
+
+    __tablename__ = "inspector"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(60))
+    organisation: Mapped[str] = mapped_column(String(200), default="")
+    credential_no: Mapped[str] = mapped_column(String(60), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class SamplingAssignment(Base):
+    """One line of a task's sampling plan: a producer drawn at random and the inspectors drawn for it."""
+
+    __tablename__ = "sampling_assignment"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("monitoring_task.id"))
+    producer_id: Mapped[int] = mapped_column(ForeignKey("producer.id"))
+    inspector_ids: Mapped[list] = mapped_column(JSON, default=list)  # type: ignore[type-arg]
+    sampling_link: Mapped[str] = mapped_column(String(30), default="")
+    status: Mapped[str] = mapped_column(String(20), default="planned")  # planned | sampled | cancelled
+    sample_id: Mapped[int | None] = mapped_column(ForeignKey("sample.id"))
+    draw_order: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CustodyEvent(Base):
+    """Chain of custody (样品流转): receipt, condition, storage, sub-samples, retention, disposal."""
+
+    __tablename__ = "custody_event"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sample_id: Mapped[int] = mapped_column(ForeignKey("sample.id"))
+    kind: Mapped[str] = mapped_column(String(20))  # received | stored | subsampled | retained | disposed | moved
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(120))
+    location: Mapped[str] = mapped_column(String(200), default="")
+    condition: Mapped[str] = mapped_column(String(200), default="")
+    sub_sample_code: Mapped[str] = mapped_column(String(60), default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+    __table_args__ = (Index("ix_custody_sample", "sample_id"),)
+
+
+class QcSample(Base):
+    """A batch QC sample and its outcome; a failed QC holds the batch's results."""
+
+    __tablename__ = "qc_sample"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batch.id"))
+    kind: Mapped[str] = mapped_column(String(30))  # reagent_blank | matrix_blank | spike | duplicate | ccv | reference_material
+    analyte_id: Mapped[int | None] = mapped_column(ForeignKey("analyte.id"))
+    nominal_value: Mapped[float | None] = mapped_column(Float)
+    measured_value: Mapped[float | None] = mapped_column(Float)
+    second_value: Mapped[float | None] = mapped_column(Float)
+    unit: Mapped[str] = mapped_column(String(20), default="mg/kg")
+    outcome: Mapped[str] = mapped_column(String(10), default="pending")  # pass | fail | pending
+    metric: Mapped[float | None] = mapped_column(Float)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class CalibrationCurve(Base):
+    """A versioned standard curve: points, model, weighting, parameters and acceptance outcome."""
+
+    __tablename__ = "calibration_curve"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batch.id"))
+    method_id: Mapped[int] = mapped_column(ForeignKey("method.id"))
+    analyte_id: Mapped[int] = mapped_column(ForeignKey("analyte.id"))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    model: Mapped[str] = mapped_column(String(20))
+    weight: Mapped[str] = mapped_column(String(10), default="none")
+    points: Mapped[list] = mapped_column(JSON)  # type: ignore[type-arg]
+    params: Mapped[dict] = mapped_column(JSON)  # type: ignore[type-arg]
+    residual_sd: Mapped[float | None] = mapped_column(Float)
+    r2: Mapped[float | None] = mapped_column(Float)
+    acceptance: Mapped[dict] = mapped_column(JSON)  # type: ignore[type-arg]
+    passed: Mapped[bool] = mapped_column(Boolean, default=False)
+    lod: Mapped[float | None] = mapped_column(Float)
+    loq: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 # Models of other areas live in their own modules and share this metadata.

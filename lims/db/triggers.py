@@ -12,7 +12,7 @@ RESULT_COLUMNS = (
     "id", "analysis_id", "version", "supersedes_id", "value", "value_text", "unit", "qualitative",
     "inhibition_percent", "lod", "loq", "expanded_uncertainty", "coverage_factor", "limit_id",
     "decision_rule", "verdict", "source", "reading_id", "curve_id", "manual_reason", "analyst_id",
-    "reviewer_id", "approver_id", "created_at",
+    "reviewer_id", "approver_id", "created_at", "details",
 )
 REPORT_COLUMNS = (
     "id", "report_no", "version", "supersedes_id", "sample_id", "lang", "path", "file_sha256",
@@ -21,11 +21,14 @@ REPORT_COLUMNS = (
 
 
 def _changed(columns: tuple[str, ...], dialect: str) -> str:
-    op = "IS DISTINCT FROM" if dialect == "postgresql" else "IS NOT"
-    return " OR ".join(f"OLD.{c} {op} NEW.{c}" for c in columns)
+    if dialect == "postgresql":  # compared as text: json has no equality operator
+        return " OR ".join(f"OLD.{c}::text IS DISTINCT FROM NEW.{c}::text" for c in columns)
+    return " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in columns)
 
 
-def create_statements(dialect: str) -> list[str]:
+def create_statements(dialect: str, result_columns: tuple[str, ...] = RESULT_COLUMNS,
+                      report_columns: tuple[str, ...] = REPORT_COLUMNS) -> list[str]:
+    """DDL of the triggers; migrations pass the column lists as they were at their revision."""
     if dialect == "postgresql":
         return [
             """CREATE OR REPLACE FUNCTION lims_forbid() RETURNS trigger AS $$
@@ -35,12 +38,12 @@ def create_statements(dialect: str) -> list[str]:
             FOR EACH ROW EXECUTE FUNCTION lims_forbid('audit trail is append-only')""",
             f"""CREATE TRIGGER result_frozen_update BEFORE UPDATE ON result FOR EACH ROW
             WHEN (OLD.status IN {_FROZEN} AND (OLD.status IS DISTINCT FROM NEW.status AND NOT ({_ALLOWED})
-                  OR {_changed(RESULT_COLUMNS, dialect)}))
+                  OR {_changed(result_columns, dialect)}))
             EXECUTE FUNCTION lims_forbid('certified result is immutable')""",
             f"""CREATE TRIGGER result_frozen_delete BEFORE DELETE ON result FOR EACH ROW
             WHEN (OLD.status IN {_FROZEN}) EXECUTE FUNCTION lims_forbid('certified result is immutable')""",
             f"""CREATE TRIGGER report_issued_update BEFORE UPDATE ON report FOR EACH ROW
-            WHEN (NEW.status <> 'superseded' OR {_changed(REPORT_COLUMNS, dialect)})
+            WHEN (NEW.status <> 'superseded' OR {_changed(report_columns, dialect)})
             EXECUTE FUNCTION lims_forbid('issued report is immutable')""",
             """CREATE TRIGGER report_issued_delete BEFORE DELETE ON report FOR EACH ROW
             EXECUTE FUNCTION lims_forbid('issued report is immutable')""",
@@ -52,12 +55,12 @@ def create_statements(dialect: str) -> list[str]:
         BEGIN SELECT RAISE(ABORT, 'lims: audit trail is append-only'); END""",
         f"""CREATE TRIGGER result_frozen_update BEFORE UPDATE ON result
         WHEN OLD.status IN {_FROZEN} AND ((OLD.status IS NOT NEW.status AND NOT ({_ALLOWED}))
-             OR {_changed(RESULT_COLUMNS, dialect)})
+             OR {_changed(result_columns, dialect)})
         BEGIN SELECT RAISE(ABORT, 'lims: certified result is immutable'); END""",
         f"""CREATE TRIGGER result_frozen_delete BEFORE DELETE ON result WHEN OLD.status IN {_FROZEN}
         BEGIN SELECT RAISE(ABORT, 'lims: certified result is immutable'); END""",
         f"""CREATE TRIGGER report_issued_update BEFORE UPDATE ON report
-        WHEN NEW.status <> 'superseded' OR {_changed(REPORT_COLUMNS, dialect)}
+        WHEN NEW.status <> 'superseded' OR {_changed(report_columns, dialect)}
         BEGIN SELECT RAISE(ABORT, 'lims: issued report is immutable'); END""",
         """CREATE TRIGGER report_issued_delete BEFORE DELETE ON report
         BEGIN SELECT RAISE(ABORT, 'lims: issued report is immutable'); END""",

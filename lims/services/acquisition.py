@@ -4,23 +4,48 @@ For every line the framer cuts from the stream, a :class:`RawCapture` row is com
 line is then parsed against the instrument's profile into a :class:`Reading`. A line that fails to
 parse stays as a capture with ``parse_status = 'error'`` and its typed error (byte offset included),
 and can be parsed again after a profile fix (:func:`reparse_captures`).
+
+The parse functions of the other dialects live here too, so that live acquisition (:mod:`lims.acquisition`)
+and re-parsing share one code path: :func:`parse_astm_message` (the frames of one E1381 session → one
+reading per E1394 R record), :func:`parse_binary_capture` (a GET_RESULT reply → one reading per channel),
+:func:`parse_modbus_capture` (a register block → one reading), :func:`parse_file_capture` (an export file →
+one reading per peak or trace), and :func:`reparse_instrument` dispatches on the instrument's profile.
+
+Capture ``parse_status``: ``pending`` (stored, not parsed yet), ``parsed``, ``error`` (content did not
+parse; kept with its typed error, re-parseable), ``rejected`` (damaged in transmission and asked again:
+an ASTM frame that was NAKed, a binary exchange without a valid reply), ``incomplete`` (part of a unit cut
+by a disconnect or reboot; the unit is sent again), ``duplicate`` (a unit received again — after a lost
+ACK, a resend or a restart — whose readings already exist).
 """
 
 from __future__ import annotations
 
 import hashlib
+import struct
+import tempfile
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from drivers.codecs.astm.frames import parse_frame
+from drivers.codecs.astm.records import Delimiters, Record, results_from_records, sender_of
+from drivers.codecs.binary import BinaryFrame, BinaryFramer, decode_payload
 from drivers.codecs.line import LineFramer, LineRecord, parse_line
-from drivers.errors import ProtocolError
+from drivers.codecs.modbus_map import decode_block
+from drivers.errors import DriverError, ProtocolError
+from drivers.files import ChromatogramFileError, read_chromatogram_file
 from drivers.profiles import Profile, load_profile
 from lims.db.engine import session_scope
 from lims.db.models import Instrument, RawCapture, Reading, utcnow
+
+#: ``RawCapture.profile`` of export files imported from a watch folder.
+FILE_PROFILE = "export_file"
 
 
 @dataclass
@@ -141,3 +166,239 @@ def read_serial_until(port, acquisition: LineAcquisition, *, end_record: str | N
         elif time.monotonic() - last > idle_timeout_s:
             break
     acquisition.close()
+
+
+# --------------------------------------------------------------------------- other dialects
+
+
+class ParseFailure(DriverError):
+    """A unit (message, reply, register block, file) whose content does not give readings."""
+
+
+def _fail(cap: RawCapture, exc: BaseException, status: str = "error") -> None:
+    cap.parse_status = status
+    cap.error = f"{type(exc).__name__}: {exc}"
+
+
+def astm_message_records(frames: Sequence[bytes], *, encoding: str = "latin-1") -> list[Record]:
+    """E1394 records of one session from its accepted frames (ETB frames continue a record)."""
+    text = bytearray()
+    offset = 0
+    for raw in frames:
+        frame = parse_frame(raw, offset=offset)
+        text += frame.text
+        offset += len(raw)
+    delimiters = Delimiters()
+    out = []
+    for line in bytes(text).decode(encoding).split("\r"):
+        if not line:
+            continue
+        if line[0] == "H":
+            delimiters = Delimiters.from_header(line)
+        out.append(Record(tuple(line.split(delimiters.field)), delimiters))
+    return out
+
+
+def astm_unit_sha256(records: Sequence[Record]) -> str:
+    """Identity of a message for de-duplication: every record except H (whose H.14 date-time a data system
+    may stamp anew when it sends the message again)."""
+    body = "\r".join(r.delimiters.field.join(r.fields) for r in records if r.type != "H")
+    return hashlib.sha256(body.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def parse_astm_message(s: Session, caps: Sequence[RawCapture], *, encoding: str = "latin-1") -> list[Reading]:
+    """One reading per R record of the session whose frames are ``caps`` (in order); each reading is linked
+    to the capture of the frame that ended its record. Raises :class:`ProtocolError` (captures marked)."""
+    try:
+        records = astm_message_records([c.data for c in caps], encoding=encoding)
+        results = results_from_records(records)
+    except ProtocolError as exc:
+        for c in caps:
+            _fail(c, exc)
+        raise
+    sender = sender_of(records)
+    comments: dict[int, list[str]] = {}
+    r_index = -1
+    for rec in records:
+        if rec.type == "R":
+            r_index += 1
+        elif rec.type == "C" and r_index >= 0:
+            comments.setdefault(r_index, []).append(rec.value(4))
+    last = caps[-1]
+    readings = []
+    for i, r in enumerate(results):
+        fields: dict[str, Any] = {"test_code": r.test_code, "value": r.value, "units": r.units, "flags": r.flags,
+                                  "status": r.status, "completed_at": r.completed_at, "instrument": r.instrument,
+                                  "sender": sender, "sequence": r.sequence}
+        if i in comments:
+            fields["comments"] = comments[i]
+        reading = Reading(raw_capture_id=last.id, instrument_id=last.instrument_id, record_type="R",
+                          channel=None, sample_code=r.sample_id, run_no=r.sequence, fields=fields,
+                          read_at=last.received_at or utcnow())
+        s.add(reading)
+        readings.append(reading)
+    for c in caps:
+        c.parse_status, c.error = "parsed", ""
+    s.flush()
+    return readings
+
+
+def binary_reply(profile: Profile, data: bytes) -> BinaryFrame:
+    """The last CRC-valid frame in an exchange's received bytes; :class:`ParseFailure` if none."""
+    frames = [f for f in BinaryFramer(profile).feed(data) if isinstance(f, BinaryFrame)]
+    if not frames:
+        raise ParseFailure(f"no CRC-valid frame in {len(data)} received bytes")
+    return frames[-1]
+
+
+def parse_binary_capture(s: Session, cap: RawCapture, profile: Profile) -> list[Reading]:
+    """Readings of a GET_RESULT-style reply: one per channel record (``channels`` group), or one for a
+    flat reply. The capture keeps every byte received for the request."""
+    try:
+        message = decode_payload(profile, binary_reply(profile, cap.data))
+        if message.command == "ERROR":
+            raise ParseFailure(f"device answered an error reply {message.fields}")
+    except DriverError as exc:
+        _fail(cap, exc)
+        return []
+    flat = {k: v for k, v in message.fields.items() if not isinstance(v, list)}
+    run_no = str(flat.get("run_no", ""))
+    groups = [v for v in message.fields.values() if isinstance(v, list)]
+    rows = groups[0] if groups else [{}]
+    readings = []
+    for row in rows:
+        fields = {**flat, **row}
+        reading = Reading(raw_capture_id=cap.id, instrument_id=cap.instrument_id, record_type=message.command,
+                          channel=row.get("channel"), sample_code=None, run_no=run_no, fields=fields,
+                          read_at=cap.received_at or utcnow())
+        s.add(reading)
+        readings.append(reading)
+    cap.parse_status, cap.error = "parsed", ""
+    s.flush()
+    return readings
+
+
+def registers_to_bytes(registers: Sequence[int]) -> bytes:
+    """Register values as the bytes on the wire (big-endian inside a register, Modbus §4.2)."""
+    return struct.pack(f">{len(registers)}H", *registers)
+
+
+def parse_modbus_capture(s: Session, cap: RawCapture, profile: Profile) -> list[Reading]:
+    """One reading from a register block; ``cap.source`` is ``"<table>:<start>"`` (e.g. ``input:0``)."""
+    try:
+        table, _, start = cap.source.partition(":")
+        if len(cap.data) % 2:
+            raise ParseFailure(f"register block of {len(cap.data)} bytes is not whole registers")
+        regs = list(struct.unpack(f">{len(cap.data) // 2}H", cap.data))
+        values = decode_block(profile, table, int(start or 0), regs)
+    except (DriverError, ValueError) as exc:
+        _fail(cap, exc)
+        return []
+    fields: dict[str, Any] = {}
+    sample = None
+    for name, rv in values.items():
+        fields[name] = rv.value
+        if name in ("result_sample_id", "sample_id") and isinstance(rv.value, str):
+            sample = rv.value or sample
+    counter = fields.get("result_counter")
+    reading = Reading(raw_capture_id=cap.id, instrument_id=cap.instrument_id, record_type="result",
+                      channel=None, sample_code=sample, run_no="" if counter is None else str(counter),
+                      fields=fields, read_at=cap.received_at or utcnow())
+    s.add(reading)
+    cap.parse_status, cap.error = "parsed", ""
+    s.flush()
+    return [reading]
+
+
+def parse_file_capture(s: Session, cap: RawCapture) -> list[Reading]:
+    """Readings of an export file kept in ``cap`` (``cap.source`` is its file name, which selects the
+    reader): one ``peak`` reading per row of each peak table, one ``trace`` reading per detector trace."""
+    name = Path(cap.source or "export.csv").name
+    with tempfile.TemporaryDirectory(prefix="lims-import-") as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(cap.data)
+        try:
+            chrom = read_chromatogram_file(path)
+        except (ChromatogramFileError, ValueError, OSError) as exc:
+            cap.parse_status = "error"
+            cap.error = f"{type(exc).__name__}: {str(exc).replace(str(path), name)}"
+            return []
+    readings = []
+    when = cap.received_at or utcnow()
+    meta = {"file": name, "source_format": chrom.source_format}
+    sample = chrom.metadata.get("sample_id") or chrom.metadata.get("sample_name") or None
+    for table in chrom.peak_tables:
+        for n, peak in enumerate(table.peaks, start=1):
+            fields = {**meta, "channel": table.channel, "area_units": table.area_units,
+                      "retention_time_min": peak.retention_time_min, "area": peak.area, "height": peak.height,
+                      "start_min": peak.start_min, "end_min": peak.end_min, "name": peak.name,
+                      "peak_type": peak.peak_type}
+            readings.append(Reading(raw_capture_id=cap.id, instrument_id=cap.instrument_id, record_type="peak",
+                                    channel=n, sample_code=sample, run_no="", fields=fields, read_at=when))
+    for trace in chrom.traces:
+        fields = {**meta, "channel": trace.channel, "units": trace.units, "points": int(len(trace.signal)),
+                  "start_min": float(trace.times_min[0]) if len(trace.times_min) else None,
+                  "end_min": float(trace.times_min[-1]) if len(trace.times_min) else None}
+        readings.append(Reading(raw_capture_id=cap.id, instrument_id=cap.instrument_id, record_type="trace",
+                                channel=None, sample_code=sample, run_no="", fields=fields, read_at=when))
+    s.add_all(readings)
+    cap.parse_status, cap.error = "parsed", ""
+    s.flush()
+    return readings
+
+
+def reparse_instrument(factory: sessionmaker[Session], code: str, *, actor: str,
+                       profile: Profile | str | None = None) -> AcquisitionStats:
+    """Parse again every capture in ``error`` of instrument ``code`` with its (fixed) profile, or with
+    ``profile`` when given. ASTM captures are re-parsed per message (frames sharing ``unit_sha256``).
+    One audit event records the re-parse (captures and readings themselves are evidence, not audited)."""
+    with factory() as s:
+        inst = s.execute(select(Instrument).where(Instrument.code == code)).scalar_one_or_none()
+        if inst is None:
+            raise LookupError(f"no instrument with code {code!r}")
+        instrument_id, profile_name = inst.id, inst.profile
+    prof = profile if isinstance(profile, Profile) else None
+    stats = AcquisitionStats()
+    reason = f"re-parse captures in error of instrument {code}"
+    with session_scope(factory, actor=actor, reason=reason) as s:
+        caps = s.execute(select(RawCapture).where(RawCapture.instrument_id == instrument_id,
+                                                  RawCapture.parse_status == "error")
+                         .order_by(RawCapture.id)).scalars().all()
+        astm_units: dict[str, list[RawCapture]] = {}
+        for cap in caps:
+            if cap.profile == FILE_PROFILE:
+                readings = parse_file_capture(s, cap)
+            else:
+                p = prof or load_profile(profile if isinstance(profile, str) else cap.profile or profile_name)
+                if p.dialect == "ascii_line":
+                    r = parse_capture(s, cap, p)
+                    readings = [r] if r is not None else []
+                elif p.dialect == "binary_frame":
+                    readings = parse_binary_capture(s, cap, p)
+                elif p.dialect == "modbus":
+                    readings = parse_modbus_capture(s, cap, p)
+                else:
+                    astm_units.setdefault(cap.unit_sha256 or f"capture {cap.id}", []).append(cap)
+                    continue
+            _count(stats, cap, readings)
+        for unit_caps in astm_units.values():
+            try:
+                readings = parse_astm_message(s, unit_caps)
+            except ProtocolError:
+                readings = []
+            for cap in unit_caps[:-1]:
+                _count(stats, cap, [None] if cap.parse_status == "parsed" else [])  # type: ignore[list-item]
+            _count(stats, unit_caps[-1], readings)
+        s.info["audit_extra"] = [("update", "raw_capture", f"instrument:{code}", None,
+                                  {"reparsed": len(caps), "readings": stats.readings, "errors": stats.errors})]
+        s.flush()
+    return stats
+
+
+def _count(stats: AcquisitionStats, cap: RawCapture, readings: list[Reading]) -> None:
+    if cap.parse_status == "parsed":
+        stats.readings += len([r for r in readings if r is not None])
+        stats.reading_ids.extend(r.id for r in readings if r is not None)
+    else:
+        stats.errors += 1
+        stats.error_messages.append(cap.error)

@@ -27,7 +27,8 @@ from lims.db.models import (
     User,
 )
 from lims.security import AuthenticationError, verify_password
-from lims.services.errors import Conflict, Forbidden, NotFound
+from lims.services.batches import batch_held
+from lims.services.errors import Conflict, Forbidden, InvalidInput, NotFound
 from lims.services.upstream import queue_result_message
 
 TZ_CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
@@ -36,6 +37,7 @@ MEANING_TEXT = {
     "authorship": ("检验", "Tested by"),
     "review": ("审核", "Reviewed by"),
     "approval": ("批准", "Approved by"),
+    "rejection": ("退回", "Rejected by"),
 }
 
 
@@ -90,6 +92,15 @@ def review_results(s: Session, result_ids: list[int], *, username: str, password
             raise Conflict(f"result {r.id} is {r.status}, not to_be_reviewed", field="result_ids")
         if r.analyst_id == reviewer.id:
             raise Forbidden(f"result {r.id}: the reviewer must not be the analyst", field="result_ids")
+        authored = s.execute(select(Signature.id).where(Signature.record_type == "result",
+                                                        Signature.record_id == r.id,
+                                                        Signature.meaning == "authorship")).first()
+        if authored is None:
+            raise Conflict(f"result {r.id} has not been signed by its analyst (authorship) yet",
+                           field="result_ids")
+        held = batch_held(s, r.analysis)
+        if held:
+            raise Conflict(f"result {r.id} is held: {held}", field="result_ids")
         r.reviewer_id = reviewer.id
         r.status = ResultStatus.REVIEWED
         sigs.append(_sign(s, reviewer, r, "review"))
@@ -118,6 +129,10 @@ def approve_results(s: Session, result_ids: list[int], *, username: str, passwor
         s.flush()
         sigs.append(_sign(s, approver, r, "approval"))
         r.status = ResultStatus.CERTIFIED
+        if r.supersedes_id is not None:
+            old = s.get(Result, r.supersedes_id)
+            if old is not None and old.status in (ResultStatus.CERTIFIED, ResultStatus.REPORTED):
+                old.status = ResultStatus.SUPERSEDED
         _advance_sample(s, r.analysis.sample, SampleStatus.APPROVED)
         queue_result_message(s, r, lab_code=lab_code)
     return sigs
@@ -161,3 +176,59 @@ def author_results(s: Session, result_ids: list[int], *, username: str, password
         s.flush()
         sigs.append(_sign(s, tech, r, "authorship"))
     return sigs
+
+
+def reject_results(s: Session, result_ids: list[int], *, username: str, password: str, reason: str,
+                   retest: bool = True) -> list[Signature]:
+    """Reviewer or approver sends results back (rejected), optionally asking for a re-test."""
+    if len(reason.strip()) < 5:
+        raise InvalidInput("a rejection needs a reason (at least 5 characters)", field="reason")
+    user = s.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    role = Role.APPROVER if user is not None and Role.APPROVER in user.role_names else Role.REVIEWER
+    signer = authenticate_signer(s, username, password, role)
+    sigs = []
+    for r in _load(s, result_ids):
+        if r.status not in (ResultStatus.TO_BE_REVIEWED, ResultStatus.REVIEWED):
+            raise Conflict(f"result {r.id} is {r.status}; only unreleased results can be rejected",
+                           field="result_ids")
+        r.status = ResultStatus.REJECTED
+        sigs.append(_sign(s, signer, r, "rejection"))
+        analysis = r.analysis
+        analysis.status = "pending" if retest else "rejected"
+        analysis.sample.status = SampleStatus.RETEST if retest else SampleStatus.REJECTED
+    return sigs
+
+
+def amend_result(s: Session, result_id: int, *, value: float | None, value_text: str, reason: str,
+                 analyst_id: int) -> Result:
+    """A correction of a certified result: a new version naming the one it supersedes, which stays
+    certified (and on its report) until the correction is approved (ISO/IEC 17025 7.5.2, 7.8.8)."""
+    if len(reason.strip()) < 5:
+        raise InvalidInput("an amendment needs a reason (at least 5 characters)", field="reason")
+    old = s.get(Result, result_id)
+    if old is None:
+        raise NotFound(f"result {result_id} does not exist", field="result_id")
+    if old.status not in (ResultStatus.CERTIFIED, ResultStatus.REPORTED):
+        raise Conflict(f"result {result_id} is {old.status}; only certified results are amended",
+                       field="result_id")
+    pending = s.execute(select(Result.id).where(Result.supersedes_id == old.id,
+                                                Result.status.not_in(("rejected",)))).first()
+    if pending:
+        raise Conflict(f"result {result_id} already has an amendment in progress", field="result_id")
+    new = Result(analysis_id=old.analysis_id, version=old.version + 1, supersedes_id=old.id, value=value,
+                 value_text=value_text, unit=old.unit, qualitative=old.qualitative,
+                 inhibition_percent=old.inhibition_percent, lod=old.lod, loq=old.loq, source=old.source,
+                 reading_id=old.reading_id, curve_id=old.curve_id, manual_reason=reason,
+                 details={**(old.details or {}), "amendment_reason": reason, "amends_result": old.id},
+                 analyst_id=analyst_id, status=ResultStatus.TO_BE_REVIEWED)
+    s.add(new)
+    s.flush()
+    if old.unit == "mg/kg":
+        from lims.services.limits import decide_result
+
+        decide_result(s, new, value_mg_kg=value, detected=value is not None, rule=old.decision_rule or None,
+                      decision_limit_mg_kg=old.lod)
+    else:
+        new.verdict, new.decision_rule = old.verdict, old.decision_rule
+    s.flush()
+    return new

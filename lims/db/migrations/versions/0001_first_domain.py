@@ -12,6 +12,18 @@ from alembic import op
 
 from lims.db import triggers
 
+#: Columns covered by the immutability triggers at this revision (frozen here on purpose).
+RESULT_COLUMNS_0001 = (
+    "id", "analysis_id", "version", "supersedes_id", "value", "value_text", "unit", "qualitative",
+    "inhibition_percent", "lod", "loq", "expanded_uncertainty", "coverage_factor", "limit_id",
+    "decision_rule", "verdict", "source", "reading_id", "curve_id", "manual_reason", "analyst_id",
+    "reviewer_id", "approver_id", "created_at",
+)
+REPORT_COLUMNS_0001 = (
+    "id", "report_no", "version", "supersedes_id", "sample_id", "lang", "path", "file_sha256",
+    "content_hash", "amendment_reason", "issued_at",
+)
+
 revision = '0001'
 down_revision = None
 branch_labels = None
@@ -382,7 +394,8 @@ def upgrade() -> None:
         batch_op.create_index('ix_result_status', ['status'], unique=False)
 
     # ### end Alembic commands ###
-    for statement in triggers.create_statements(op.get_bind().dialect.name):
+    for statement in triggers.create_statements(op.get_bind().dialect.name, RESULT_COLUMNS_0001,
+                                                REPORT_COLUMNS_0001):
         op.execute(statement)
 
 

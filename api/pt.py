@@ -1,0 +1,402 @@
+"""Proficiency testing (能力验证) endpoints under /api/v1/pt and the zh-CN result submission form.
+
+Routes call :mod:`lims.pt` services inside ``session_scope`` (the service owns the transaction: a
+refused request writes nothing). Service errors become 4xx with ``detail = {"message", "field"}``
+(and ``problems`` naming every bad row of a submission). Scores, charts and reports of a round that
+is not yet published are shown only to holders of ``pt:manage``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+from fastapi import APIRouter, File, HTTPException, Request, Response, UploadFile
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.deps import FactoryDep
+from api.security import Permission, Principal, ensure_csrf_cookie, require, require_ui
+from lims.db.engine import session_scope
+from lims.db.models_pt import PtRound, RoundStatus
+from lims.pt import charts, participant, provider, reports, views
+from lims.pt.submissions import RowProblem, SubmissionIn, SubmissionRejected, parse_row
+from lims.services.errors import ServiceError
+
+router = APIRouter(tags=["pt"])
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
+T = TypeVar("T")
+
+Reader = Annotated[Principal, require(Permission.PT_READ)]
+Manager = Annotated[Principal, require(Permission.PT_MANAGE)]
+Submitter = Annotated[Principal, require(Permission.PT_SUBMIT)]
+UiSubmitter = Annotated[Principal, require_ui(Permission.PT_SUBMIT)]
+
+
+def _error(e: ServiceError) -> HTTPException:
+    detail: dict[str, Any] = {"message": str(e), "field": e.field}
+    if isinstance(e, SubmissionRejected):
+        detail["problems"] = [{"line": p.line, "field": p.field, "message": p.message} for p in e.problems]
+    return HTTPException(e.status_code, detail=detail)
+
+
+def _run(factory: sessionmaker[Session], me: Principal, reason: str, fn: Callable[[Session], T]) -> T:
+    try:
+        with session_scope(factory, actor=me.username, reason=reason) as s:
+            return fn(s)
+    except ServiceError as e:
+        raise _error(e) from None
+
+
+def _read(factory: sessionmaker[Session], fn: Callable[[Session], T]) -> T:
+    try:
+        with factory() as s:
+            return fn(s)
+    except ServiceError as e:
+        raise _error(e) from None
+
+
+def _visible(s: Session, code: str, me: Principal) -> PtRound:
+    rnd = provider.get_round(s, code)
+    if rnd.status != RoundStatus.PUBLISHED and not me.can(Permission.PT_MANAGE):
+        raise HTTPException(403, detail={"message": f"round {code} is not published yet", "field": "round_code"})
+    return rnd
+
+
+# ---------------------------------------------------------------------------------------------- models
+
+class SchemeIn(BaseModel):
+    code: str = Field(min_length=1, max_length=60)
+    name: str = Field(min_length=1, max_length=200)
+    provider_name: str = Field(min_length=1, max_length=200)
+    description: str = ""
+
+
+class AnalyteIn(BaseModel):
+    code: str = Field(min_length=1, max_length=60)
+    name_zh: str = ""
+    unit: str = "mg/kg"
+    mrrl: float = Field(gt=0)
+    present: bool = True
+    assigned_method: Literal["consensus", "reference"] = "consensus"
+    reference_value: float | None = None
+    reference_u: float | None = None
+    sigma_method: Literal["ffp", "horwitz", "robust"] = "ffp"
+    ffp_rsd: float | None = 0.25
+
+
+class RoundIn(BaseModel):
+    scheme_code: str
+    code: str = Field(min_length=1, max_length=60)
+    title: str = Field(min_length=1, max_length=300)
+    matrix: str = ""
+    deadline: dt.datetime
+    analytes: list[AnalyteIn] = Field(min_length=1)
+
+
+class LabIn(BaseModel):
+    lab_code: str = Field(min_length=1, max_length=60)
+    lab_name: str = Field(min_length=1, max_length=200)
+    contact: str = ""
+
+
+class EnrolIn(BaseModel):
+    labs: list[LabIn] = Field(min_length=1)
+    seed: int | None = None
+
+
+class HomogeneityIn(BaseModel):
+    analyte: str
+    items: list[list[float]] = Field(min_length=2)
+    sigma_pt: float | None = Field(default=None, gt=0)
+
+
+class StabilityIn(BaseModel):
+    analyte: str
+    before: list[float] = Field(min_length=1)
+    after: list[float] = Field(min_length=1)
+    sigma_pt: float | None = Field(default=None, gt=0)
+
+
+class ResultIn(BaseModel):
+    participant_code: str = Field(min_length=1)
+    analyte: str = Field(min_length=1)
+    result: float | None = Field(default=None, ge=0, description="null = not detected")
+    unit: str = Field(min_length=1)
+    method: str = ""
+    loq: float | None = Field(default=None, gt=0)
+    expanded_uncertainty: float | None = Field(default=None, ge=0)
+    coverage_factor: float | None = Field(default=None, gt=0)
+    recovery_percent: float | None = Field(default=None, gt=0)
+
+
+class ResultsIn(BaseModel):
+    results: list[ResultIn] = Field(min_length=1)
+
+
+class ParticipationIn(BaseModel):
+    provider_name: str = Field(min_length=1)
+    round_code: str = Field(min_length=1)
+    round_date: dt.date
+    scheme_name: str = ""
+    lab_code: str | None = None
+    sample_code: str | None = None
+    participant_code: str = ""
+    responsible: str = ""
+
+
+class ExternalScoreIn(BaseModel):
+    analyte: str = Field(min_length=1)
+    unit: str = "mg/kg"
+    result: float
+    assigned_value: float
+    sigma_pt: float = Field(gt=0)
+    u_assigned: float | None = Field(default=None, ge=0)
+    expanded_uncertainty: float | None = Field(default=None, ge=0)
+    coverage_factor: float = Field(default=2.0, gt=0)
+    z: float | None = None
+    en: float | None = None
+    owner: str | None = None
+    due_date: dt.date | None = None
+
+
+class AdvanceIn(BaseModel):
+    status: Literal["root_cause", "action", "verified", "closed"]
+    note: str = Field(min_length=1)
+
+
+# ---------------------------------------------------------------------------------------------- provider
+
+@router.get("/api/v1/pt/rounds", summary="能力验证轮次列表 / list PT rounds")
+def list_rounds(me: Reader, factory: FactoryDep) -> dict[str, Any]:
+    def q(s: Session) -> dict[str, Any]:
+        rounds = s.execute(select(PtRound).order_by(PtRound.id)).scalars().all()
+        return {"items": [{"code": r.code, "title": r.title, "status": r.status, "provider": r.scheme.provider_name,
+                           "deadline": views.as_utc(r.deadline).isoformat()} for r in rounds]}
+    return _read(factory, q)
+
+
+@router.post("/api/v1/pt/schemes", status_code=201, summary="新建能力验证计划 / create a PT scheme")
+def create_scheme(body: SchemeIn, me: Manager, factory: FactoryDep) -> dict[str, Any]:
+    return _run(factory, me, "create PT scheme",
+                lambda s: {"code": provider.create_scheme(s, **body.model_dump()).code})
+
+
+@router.post("/api/v1/pt/rounds", status_code=201, summary="新建能力验证轮次 / create a PT round")
+def create_round(body: RoundIn, me: Manager, factory: FactoryDep) -> dict[str, Any]:
+    specs = [provider.AnalyteSpec(**a.model_dump()) for a in body.analytes]
+
+    def go(s: Session) -> dict[str, Any]:
+        provider.create_round(s, scheme_code=body.scheme_code, code=body.code, title=body.title,
+                              deadline=body.deadline, analytes=specs, matrix=body.matrix)
+        return views.round_view(s, body.code)
+    return _run(factory, me, f"create PT round {body.code}", go)
+
+
+@router.get("/api/v1/pt/rounds/{code}", summary="轮次详情 / a PT round")
+def get_round(code: str, me: Reader, factory: FactoryDep) -> dict[str, Any]:
+    return _read(factory, lambda s: views.round_view(s, code))
+
+
+@router.post("/api/v1/pt/rounds/{code}/participants", status_code=201, summary="登记参加者 / enrol participants")
+def enrol(code: str, body: EnrolIn, me: Manager, factory: FactoryDep) -> dict[str, Any]:
+    labs = [provider.LabEntry(**lab.model_dump()) for lab in body.labs]
+
+    def go(s: Session) -> dict[str, Any]:
+        out = provider.enrol_participants(s, code, labs, seed=body.seed)
+        return {"participants": [{"code": p.code, "lab_code": p.lab_code} for p in out],
+                "seed": provider.get_round(s, code).code_seed}
+    return _run(factory, me, f"enrol participants in {code}", go)
+
+
+@router.post("/api/v1/pt/rounds/{code}/homogeneity", summary="均匀性检验 / homogeneity study")
+def homogeneity(code: str, body: HomogeneityIn, me: Manager, factory: FactoryDep) -> dict[str, Any]:
+    return _run(factory, me, f"homogeneity {code}/{body.analyte}", lambda s: provider._jsonable(
+        provider.record_homogeneity(s, code, body.analyte, body.items, sigma_pt=body.sigma_pt)))
+
+
+@router.post("/api/v1/pt/rounds/{code}/stability", summary="稳定性检验 / stability study")
+def stability(code: str, body: StabilityIn, me: Manager, factory: FactoryDep) -> dict[str, Any]:
+    return _run(factory, me, f"stability {code}/{body.analyte}", lambda s: provider._jsonable(
+        provider.record_stability(s, code, body.analyte, body.before, body.after, sigma_pt=body.sigma_pt)))
+
+
+@router.post("/api/v1/pt/rounds/{code}/{action}", summary="开始/截止/评价/发布 / open, close, score, publish")
+def transition(code: str, action: Literal["open", "close", "score", "publish"], me: Manager,
+               factory: FactoryDep) -> dict[str, Any]:
+    def go(s: Session) -> dict[str, Any]:
+        doc: dict[str, Any] = {}
+        if action == "open":
+            provider.open_round(s, code)
+        elif action == "close":
+            provider.close_round(s, code)
+        elif action == "publish":
+            provider.publish_round(s, code)
+        else:
+            r = provider.score_round(s, code)
+            doc = {"scores": r.scores, "satisfactory": r.satisfactory, "questionable": r.questionable,
+                   "unsatisfactory": r.unsatisfactory, "en_actions": r.en_actions,
+                   "false_negatives": r.false_negatives, "false_positives": r.false_positives}
+        return {"code": code, "status": provider.get_round(s, code).status, **doc}
+    return _run(factory, me, f"{action} PT round {code}", go)
+
+
+@router.post("/api/v1/pt/rounds/{code}/results", summary="提交结果（JSON） / submit results")
+def submit_json(code: str, body: ResultsIn, me: Submitter, factory: FactoryDep) -> dict[str, Any]:
+    rows = [SubmissionIn(**r.model_dump(), line=i) for i, r in enumerate(body.results, start=1)]
+    return _run(factory, me, f"submit PT results {code}",
+                lambda s: {"accepted": len(provider.submit_results(s, code, rows, channel="api"))})
+
+
+@router.post("/api/v1/pt/rounds/{code}/results.csv", summary="上传结果 CSV / upload results as CSV")
+async def submit_csv(code: str, me: Submitter, factory: FactoryDep,
+                     file: Annotated[UploadFile, File(description="participant_code,analyte,result,unit,...")]
+                     ) -> dict[str, Any]:
+    data = await file.read()
+    return _run(factory, me, f"upload PT results {code}",
+                lambda s: {"accepted": len(provider.upload_csv(s, code, data))})
+
+
+@router.get("/api/v1/pt/rounds/{code}/scores", summary="评价结果 / scores")
+def get_scores(code: str, me: Reader, factory: FactoryDep, participant_code: str | None = None) -> dict[str, Any]:
+    def q(s: Session) -> dict[str, Any]:
+        _visible(s, code, me)
+        return views.scores_view(s, code, participant_code=participant_code)
+    return _read(factory, q)
+
+
+@router.get("/api/v1/pt/rounds/{code}/charts/{analyte}/{kind}.{fmt}", summary="图 / z chart or histogram")
+def chart(code: str, analyte: str, kind: Literal["z", "histogram"], fmt: Literal["svg", "png"], me: Reader,
+          factory: FactoryDep, highlight: str | None = None) -> Response:
+    def q(s: Session) -> Response:
+        rnd = _visible(s, code, me)
+        a = provider._analyte(rnd, analyte)
+        rows = [r for r in views.score_rows(s, rnd) if r["analyte"] == analyte]
+        if kind == "z":
+            d = charts.z_score_chart([(r["participant_code"], r["score"]) for r in rows if r["score"] is not None],
+                                     highlight=highlight, statistic=a.statistic or "z",
+                                     title=f"{a.name_zh or a.code} {a.statistic or 'z'}")
+        else:
+            own = next((r["result"] for r in rows if r["participant_code"] == highlight), None)
+            d = charts.histogram_chart([r["result"] for r in rows if r["result"] is not None],
+                                       assigned_value=a.assigned_value, sigma_pt=a.sigma_pt, unit=a.unit,
+                                       title=a.name_zh or a.code, highlight_value=own)
+        if fmt == "svg":
+            return Response(charts.to_svg(d), media_type="image/svg+xml")
+        return Response(charts.to_png(d), media_type="image/png")
+    return _read(factory, q)
+
+
+@router.get("/api/v1/pt/rounds/{code}/reports/{name}.pdf", summary="PDF 报告 / participant or summary report")
+def report_pdf(code: str, name: str, me: Reader, factory: FactoryDep) -> Response:
+    def q(s: Session) -> Response:
+        _visible(s, code, me)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "report.pdf"
+            if name == "summary":
+                reports.render_summary_report(s, code, path)
+            else:
+                reports.render_participant_report(s, code, name, path)
+            data = path.read_bytes()
+        return Response(data, media_type="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="{code}_{name}.pdf"'})
+    return _read(factory, q)
+
+
+# ---------------------------------------------------------------------------------------------- participant
+
+@router.post("/api/v1/pt/participations", status_code=201, summary="登记参加的能力验证 / record a participation")
+def create_participation(body: ParticipationIn, me: Manager, factory: FactoryDep) -> dict[str, Any]:
+    return _run(factory, me, f"record PT participation {body.round_code}",
+                lambda s: {"id": participant.record_participation(s, **body.model_dump()).id})
+
+
+@router.post("/api/v1/pt/participations/{participation_id}/scores", status_code=201,
+             summary="登记组织者反馈的得分 / record a score reported back")
+def create_external_score(participation_id: int, body: ExternalScoreIn, me: Manager,
+                          factory: FactoryDep) -> dict[str, Any]:
+    def go(s: Session) -> dict[str, Any]:
+        row = participant.record_external_score(s, participation_id, **body.model_dump())
+        return {"id": row.id, "statistic": row.statistic, "z": row.z, "en": row.en,
+                "classification": row.classification, "nonconformity_id": row.nonconformity_id}
+    return _run(factory, me, f"record PT score {body.analyte}", go)
+
+
+@router.get("/api/v1/pt/performance", summary="能力验证历史表现 / running performance per analyte")
+def performance(me: Reader, factory: FactoryDep, analyte: str | None = None, window: int = 5) -> dict[str, Any]:
+    return _read(factory, lambda s: {"items": [
+        {**p.__dict__, "round_date": p.round_date.isoformat()}
+        for p in participant.running_performance(s, analyte=analyte, window=window)]})
+
+
+@router.get("/api/v1/pt/nonconformities", summary="不符合项 / nonconformities")
+def nonconformities(me: Reader, factory: FactoryDep, status: str | None = None) -> dict[str, Any]:
+    return _read(factory, lambda s: {"items": [
+        {"id": n.id, "source": n.source, "source_ref": n.source_ref, "description": n.description,
+         "status": n.status, "owner": n.owner, "due_date": n.due_date.isoformat() if n.due_date else None}
+        for n in participant.list_nonconformities(s, status=status)]})
+
+
+@router.post("/api/v1/pt/nonconformities/{nc_id}/advance", summary="推进不符合项 / advance a nonconformity")
+def advance(nc_id: int, body: AdvanceIn, me: Manager, factory: FactoryDep) -> dict[str, Any]:
+    return _run(factory, me, f"nonconformity {nc_id} → {body.status}",
+                lambda s: {"id": nc_id, "status": participant.advance_nonconformity(
+                    s, nc_id, body.status, note=body.note).status})
+
+
+# ---------------------------------------------------------------------------------------------- web form
+
+FORM_FIELDS = ("result", "loq", "expanded_uncertainty", "coverage_factor", "recovery_percent")
+
+
+def _form_page(request: Request, response_status: int, factory: sessionmaker[Session], code: str,
+               *, values: dict[str, str], problems: list[RowProblem], accepted: int | None) -> HTMLResponse:
+    rnd_doc = _read(factory, lambda s: views.round_view(s, code))
+    page = TEMPLATES.TemplateResponse(request, "pt_submit.html", {
+        "round": rnd_doc, "values": values, "problems": problems, "accepted": accepted,
+        "status_zh": views.STATUS_ZH, "csrf": ""}, status_code=response_status)
+    token = ensure_csrf_cookie(request, page)
+    page.body = page.body.replace(b'name="csrf_token" value=""', f'name="csrf_token" value="{token}"'.encode())
+    page.headers["content-length"] = str(len(page.body))
+    return page
+
+
+@router.get("/pt/rounds/{code}/submit", response_class=HTMLResponse, include_in_schema=False)
+def submit_form(code: str, request: Request, me: UiSubmitter, factory: FactoryDep) -> HTMLResponse:
+    return _form_page(request, 200, factory, code, values={}, problems=[], accepted=None)
+
+
+@router.post("/pt/rounds/{code}/submit", response_class=HTMLResponse, include_in_schema=False)
+async def submit_form_post(code: str, request: Request, me: UiSubmitter, factory: FactoryDep) -> HTMLResponse:
+    form = await request.form()
+    values = {k: v for k, v in form.items() if isinstance(v, str)}
+    rnd_doc = _read(factory, lambda s: views.round_view(s, code))
+    problems: list[RowProblem] = []
+    rows: list[SubmissionIn] = []
+    for i, a in enumerate(rnd_doc["analytes"], start=1):
+        fields = {f: values.get(f"{f}__{a['code']}", "") for f in FORM_FIELDS}
+        if not any(fields.values()):
+            continue  # analyte not in this lab's scope
+        row = parse_row({"participant_code": values.get("participant_code", ""), "analyte": a["code"],
+                         "unit": a["unit"], "method": values.get("method", ""), **fields}, i, problems)
+        if row is not None:
+            rows.append(row)
+    accepted = None
+    if not problems and not rows:
+        problems.append(RowProblem(None, "result", "请至少填写一个分析物的结果 / enter at least one result"))
+    if not problems:
+        try:
+            with session_scope(factory, actor=me.username, reason=f"web submission {code}") as s:
+                accepted = len(provider.submit_results(s, code, rows, channel="web"))
+        except SubmissionRejected as e:
+            problems = list(e.problems)
+        except ServiceError as e:
+            problems = [RowProblem(None, e.field or "round_code", str(e))]
+    return _form_page(request, 422 if problems else 200, factory, code, values=values, problems=problems,
+                      accepted=accepted)

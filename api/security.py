@@ -1,0 +1,334 @@
+"""Access control of the web app: the permission catalogue, the role map, and `require(...)`.
+
+Every route declares what it needs, in one of three ways (a test walks ``app.routes`` and fails on a
+route that declares nothing — see :func:`route_access`):
+
+* ``dependencies=[require(Permission.SAMPLES_READ)]`` or a parameter
+  ``user: Annotated[Principal, require(Permission.RESULTS_APPROVE)]`` — an authenticated principal
+  holding every named permission; 401 (with ``WWW-Authenticate``, RFC 6750 §3) when there is none,
+  403 naming the missing permission otherwise;
+* ``require_ui(...)`` — the same for HTML pages, but an anonymous visitor is redirected to /login;
+* ``public()`` — deliberately open (report verification, the login form); framework routes without
+  dependencies (/openapi.json, /docs) are declared open with :func:`declare_public`.
+
+Credentials: ``Authorization: Bearer <token>`` (bearer tokens and API keys) or the UI session cookie
+(:data:`SESSION_COOKIE`, HttpOnly, SameSite=Lax). A cookie-authenticated unsafe request (POST, PUT,
+PATCH, DELETE) must also carry the double-submit CSRF token: header :data:`CSRF_HEADER` or form field
+:data:`CSRF_FIELD` equal to cookie :data:`CSRF_COOKIE` (OWASP CSRF Prevention Cheat Sheet,
+"double submit cookie").
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from lims.db.models import Role
+from lims.security import AuthenticationError
+from lims.services import auth
+
+SESSION_COOKIE = "lims_session"
+CSRF_COOKIE = "lims_csrf"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Framework routes that are open by declaration (FastAPI's own OpenAPI and docs pages).
+FRAMEWORK_PUBLIC_PATHS = ("/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")
+
+
+class Permission(StrEnum):
+    SAMPLES_READ = "samples:read"
+    SAMPLES_WRITE = "samples:write"
+    RESULTS_READ = "results:read"
+    RESULTS_ENTER = "results:enter"
+    RESULTS_REVIEW = "results:review"
+    RESULTS_APPROVE = "results:approve"
+    REPORTS_READ = "reports:read"
+    REPORTS_ISSUE = "reports:issue"
+    LIMITS_READ = "limits:read"
+    LIMITS_MANAGE = "limits:manage"
+    PT_READ = "pt:read"
+    PT_SUBMIT = "pt:submit"
+    PT_MANAGE = "pt:manage"
+    AUDIT_READ = "audit:read"
+    INSTRUMENTS_READ = "instruments:read"
+    INSTRUMENTS_WRITE = "instruments:write"
+    USERS_MANAGE = "users:manage"
+    TASKS_READ = "tasks:read"
+    TASKS_MANAGE = "tasks:manage"
+    #: Any authenticated principal, API keys included (who am I).
+    AUTHENTICATED = "authenticated"
+    #: A person's own account: own tokens, logout (every role; never an API key).
+    ACCOUNT_SELF = "account:self"
+    #: Deliberately open; never granted, only declared with :func:`public`.
+    PUBLIC = "public"
+
+
+P = Permission
+#: What every lab role may read (the lab's own records; ISO/IEC 17025 staff need them to work).
+_LAB_READ = frozenset({P.AUTHENTICATED, P.ACCOUNT_SELF, P.SAMPLES_READ, P.RESULTS_READ, P.REPORTS_READ, P.LIMITS_READ,
+                       P.TASKS_READ, P.PT_READ, P.INSTRUMENTS_READ})
+
+#: Least privilege per role; a user holding several roles gets the union. Segregation of duties
+#: (issue: reviewer ≠ analyst, approver ≠ reviewer) is enforced per record by lims.services.signoff;
+#: here: technicians enter but never review or approve, reviewers review, approvers approve and issue
+#: reports, the QA manager runs PT, limits, audits, tasks and instrument records, and the administrator
+#: manages accounts but holds no review/approve/issue rights unless also given those roles.
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.TECHNICIAN: _LAB_READ | {P.SAMPLES_WRITE, P.RESULTS_ENTER, P.PT_SUBMIT},
+    Role.REVIEWER: _LAB_READ | {P.RESULTS_REVIEW},
+    Role.APPROVER: _LAB_READ | {P.RESULTS_APPROVE, P.REPORTS_ISSUE},
+    Role.QA_MANAGER: _LAB_READ | {P.PT_MANAGE, P.PT_SUBMIT, P.LIMITS_MANAGE, P.AUDIT_READ, P.TASKS_MANAGE,
+                                  P.INSTRUMENTS_WRITE},
+    Role.ADMIN: _LAB_READ | {P.USERS_MANAGE, P.AUDIT_READ, P.INSTRUMENTS_WRITE},
+}
+
+#: An API key (instrument, hub) never holds more than this, whatever its service user's roles:
+#: it may deliver readings and results and read what it needs to match them, nothing else.
+API_KEY_PERMISSIONS = frozenset({P.AUTHENTICATED, P.SAMPLES_READ, P.RESULTS_READ, P.RESULTS_ENTER,
+                                 P.INSTRUMENTS_READ, P.INSTRUMENTS_WRITE, P.TASKS_READ, P.LIMITS_READ})
+
+
+def permissions_for(roles: Iterable[str], token_kind: str = auth.TokenKind.BEARER) -> frozenset[Permission]:
+    """Effective permissions of a principal with these roles presenting this kind of token."""
+    granted: set[Permission] = set()
+    for r in roles:
+        try:
+            granted |= ROLE_PERMISSIONS[Role(r)]
+        except ValueError:
+            continue  # an unknown role string grants nothing
+    if token_kind == auth.TokenKind.API_KEY:
+        granted &= API_KEY_PERMISSIONS
+    return frozenset(granted)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller of one request (detached from the database session)."""
+
+    user_id: int
+    username: str
+    full_name: str
+    roles: frozenset[str]
+    permissions: frozenset[Permission]
+    token_id: int
+    token_kind: str
+    via_cookie: bool
+
+    def can(self, permission: Permission | str) -> bool:
+        return Permission(permission) in self.permissions
+
+
+@dataclass(frozen=True)
+class RouteAccess:
+    """What a route declares: the permissions it needs, or that it is public; ``ui`` redirects."""
+
+    permissions: frozenset[Permission]
+    public: bool
+    ui: bool = False
+
+
+@dataclass(frozen=True)
+class _Credentials:
+    principal: Principal | None
+    error: str | None  # why presented credentials were refused (None: nothing presented)
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return ""  # presented but malformed
+    return value.strip()
+
+
+#: Declares the bearer scheme in the OpenAPI document (Swagger's "Authorize"); parsing is ours.
+_openapi_bearer = HTTPBearer(auto_error=False, scheme_name="bearer",
+                             description="bearer token (POST /api/v1/auth/login) or instrument/hub API key")
+
+
+def _resolve_credentials(request: Request,
+                         _doc: Annotated[HTTPAuthorizationCredentials | None, Depends(_openapi_bearer)]
+                         ) -> _Credentials:
+    """Sync (runs in the thread pool): look up the bearer token or the session cookie."""
+    bearer = _bearer(request)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if bearer is None and not cookie:
+        return _Credentials(None, None)
+    if bearer == "":
+        return _Credentials(None, "Authorization header: expected 'Bearer <token>'")
+    token = bearer if bearer is not None else cookie
+    assert token is not None
+    factory = request.app.state.session_factory
+    try:
+        with factory() as s:
+            found = auth.resolve_token(s, token)
+            user = found.user
+            kind = str(found.kind)
+            if bearer is not None and kind == auth.TokenKind.SESSION:
+                raise AuthenticationError("token: a UI session is not an API token")
+            if bearer is None and kind != auth.TokenKind.SESSION:
+                raise AuthenticationError("token: the session cookie holds no UI session")
+            principal = Principal(user.id, user.username, user.full_name, frozenset(user.role_names),
+                                  permissions_for(user.role_names, kind), found.token_id, kind,
+                                  via_cookie=bearer is None)
+    except AuthenticationError as e:
+        return _Credentials(None, str(e))
+    return _Credentials(principal, None)
+
+
+CredentialsDep = Annotated[_Credentials, Depends(_resolve_credentials)]
+
+
+def _unauthenticated(request: Request, error: str | None, *, ui: bool) -> HTTPException:
+    if ui:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return HTTPException(303, detail="login required", headers={"Location": f"/login?next={quote(target)}"})
+    challenge = 'Bearer realm="lims"'
+    if error:
+        challenge += ', error="invalid_token", error_description="' + error.replace('"', "'") + '"'
+    detail = f"authentication required: {error}" if error else "authentication required"
+    return HTTPException(401, detail=detail, headers={"WWW-Authenticate": challenge})
+
+
+async def check_csrf(request: Request) -> None:
+    """Double-submit check: header or form field equal to the CSRF cookie, else 403."""
+    expected = request.cookies.get(CSRF_COOKIE, "")
+    presented = request.headers.get(CSRF_HEADER, "")
+    if not presented and request.headers.get("content-type", "").startswith(
+            ("application/x-www-form-urlencoded", "multipart/form-data")):
+        form = await request.form()
+        value = form.get(CSRF_FIELD, "")
+        presented = value if isinstance(value, str) else ""
+    if not expected or not presented or not secrets.compare_digest(expected, presented):
+        raise HTTPException(403, detail=f"CSRF token missing or wrong: send header {CSRF_HEADER} or form field "
+                                        f"{CSRF_FIELD} equal to cookie {CSRF_COOKIE}")
+
+
+def _make_checker(permissions: frozenset[Permission], *, ui: bool) -> Callable[..., Any]:
+    async def check(request: Request, creds: CredentialsDep) -> Principal:
+        principal = creds.principal
+        if principal is None:
+            raise _unauthenticated(request, creds.error, ui=ui)
+        if principal.via_cookie and request.method not in SAFE_METHODS:
+            await check_csrf(request)
+        missing = sorted(p.value for p in permissions - principal.permissions)
+        if missing:
+            roles = ", ".join(sorted(principal.roles)) or "none"
+            raise HTTPException(403, detail=f"permission {', '.join(missing)} required "
+                                            f"(user {principal.username}, roles: {roles})")
+        return principal
+
+    check.access = RouteAccess(permissions, public=False, ui=ui)  # type: ignore[attr-defined]
+    check.__name__ = "require_" + "_".join(p.value.replace(":", "_") for p in sorted(permissions))
+    return check
+
+
+def require(*permissions: Permission | str) -> Any:
+    """A dependency needing an authenticated principal with every permission named.
+
+    Use it in ``dependencies=[require(...)]`` or as ``Annotated[Principal, require(...)]``.
+    """
+    if not permissions:
+        raise ValueError("require(): name at least one permission (or use public())")
+    perms = frozenset(Permission(p) for p in permissions)
+    if Permission.PUBLIC in perms:
+        raise ValueError("require(): 'public' is declared with public(), not required")
+    return Depends(_make_checker(perms, ui=False))
+
+
+def require_ui(*permissions: Permission | str) -> Any:
+    """Like :func:`require` for HTML pages: an anonymous visitor is redirected (303) to /login."""
+    perms = frozenset(Permission(p) for p in permissions or (Permission.AUTHENTICATED,))
+    return Depends(_make_checker(perms, ui=True))
+
+
+def _public_marker() -> None:
+    """Marks a route as deliberately open."""
+
+
+_public_marker.access = RouteAccess(frozenset(), public=True)  # type: ignore[attr-defined]
+
+
+def public() -> Any:
+    """Declare a route deliberately open: ``dependencies=[public()]``."""
+    return Depends(_public_marker)
+
+
+def declare_public(app: FastAPI, *paths: str) -> None:
+    """Declare routes without dependencies (framework pages, static mounts) open by path."""
+    current: set[str] = getattr(app.state, "public_paths", set())
+    app.state.public_paths = current | set(paths)
+
+
+def _walk(dependant: Any) -> Iterator[RouteAccess]:
+    for dep in getattr(dependant, "dependencies", ()):
+        access = getattr(dep.call, "access", None)
+        if isinstance(access, RouteAccess):
+            yield access
+        yield from _walk(dep)
+
+
+@dataclass(frozen=True)
+class AppRoute:
+    """One effective route of an app (included routers flattened, their dependencies applied)."""
+
+    path: str
+    methods: frozenset[str]
+    kind: str  # "http" | "websocket" | "mount" | "other"
+    dependant: Any
+
+
+def iter_routes(app: FastAPI) -> Iterator[AppRoute]:
+    """Every route the app serves, with prefixes and router-level dependencies applied."""
+    try:
+        from fastapi.routing import iter_route_contexts  # FastAPI ≥ 0.16x: lazily included routers
+    except ImportError:  # pragma: no cover - older FastAPI keeps flat routes
+        contexts: Iterable[Any] = app.routes
+    else:
+        contexts = iter_route_contexts(app.routes)
+    for rc in contexts:
+        path = getattr(rc, "path", None) or ""
+        methods = getattr(rc, "methods", None)
+        dependant = getattr(rc, "dependant", None)
+        original = getattr(rc, "original_route", rc)
+        name = type(original).__name__
+        kind = ("websocket" if "WebSocket" in name else "mount" if name == "Mount"
+                else "http" if methods else "other")
+        yield AppRoute(path, frozenset(methods or ()), kind, dependant)
+
+
+def route_access(app: FastAPI, route: AppRoute) -> RouteAccess | None:
+    """The access a route declares, or None when it declares nothing (a test fails on that)."""
+    found = list(_walk(route.dependant))
+    if not found:
+        if route.path in getattr(app.state, "public_paths", set()):
+            return RouteAccess(frozenset(), public=True)
+        return None
+    perms: frozenset[Permission] = frozenset().union(*(a.permissions for a in found))
+    return RouteAccess(perms, public=all(a.public for a in found), ui=any(a.ui for a in found))
+
+
+def ensure_csrf_cookie(request: Request, response: Response) -> str:
+    """The CSRF token to embed in a form (sets the cookie when the browser has none yet)."""
+    token = request.cookies.get(CSRF_COOKIE)
+    if not token or len(token) > 100:
+        token = secrets.token_urlsafe(32)
+        response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict", path="/",
+                            secure=request.url.scheme == "https")
+    return token
+
+
+#: Any authenticated caller (API keys included).
+CurrentUser = Annotated[Principal, require(Permission.AUTHENTICATED)]
+#: A person acting on their own account (not an API key).
+AccountUser = Annotated[Principal, require(Permission.ACCOUNT_SELF)]

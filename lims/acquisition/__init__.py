@@ -1,0 +1,27 @@
+"""`lims acquire`: every configured instrument's driver in one process, raw bytes first.
+
+- :mod:`.config` — the TOML configuration (instruments, transports, watch folders), validated on load;
+- :mod:`.links` — byte links from transport URLs (serial, TCP client/server) and Modbus links;
+- :mod:`.store` — durable raw captures and instrument status;
+- :mod:`.runners` — one runner per dialect (ASCII line, ASTM E1381/E1394, binary request/response,
+  Modbus polling) and the export-file watch folder;
+- :mod:`.service` — runs them concurrently (one thread each; a crashing runner is restarted with backoff
+  and never stops the others) and re-parses captures in error.
+
+Raw bytes are committed before anything is acknowledged or parsed: an ASTM frame is ACKed only after its
+capture row is committed; a line, reply, register block or file is committed before it is parsed.
+
+Why ``raw_capture`` and ``reading`` rows are not echoed into the audit trail (``lims.db.audit._NOT_AUDITED``):
+a raw capture is itself append-only evidence — the exact bytes with their SHA-256, never edited — and a
+reading is derived deterministically from its capture (re-deriving it gives the same reading), so an audit
+event per row would only copy them while serialising every instrument's writes on the chain's lock (one
+append per ASTM frame at line rate). What a person does to them is audited: a re-parse appends one audit
+event naming the instrument and the counts, and results made from readings are audited as usual.
+Instrument status counters (connected, last message, counts) are telemetry updated in place with a plain
+UPDATE, not record changes.
+"""
+
+from lims.acquisition.config import AcquireConfig, ConfigError, load_config, parse_config
+from lims.acquisition.service import AcquisitionService, InstrumentStats
+
+__all__ = ["AcquireConfig", "AcquisitionService", "ConfigError", "InstrumentStats", "load_config", "parse_config"]

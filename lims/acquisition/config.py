@@ -1,0 +1,279 @@
+"""The `lims acquire` configuration file (TOML), validated when loaded; every error names the file and the
+dotted key (``instrument[2].transport``).
+
+Example::
+
+    [acquire]
+    lab = "LAB-DEMO"              # lab code of instruments created from this file
+    create_instruments = true     # add missing instruments to the database (default true)
+    # database_url = "postgresql+psycopg://lims@db/lims"   # default: LIMS_DATABASE_URL
+
+    [[instrument]]
+    code = "EI-01"
+    name = "酶抑制率速测仪 16 通道"
+    profile = "enzyme_ascii_16ch"          # a profile name (drivers/profiles) or a .toml path
+    transport = "/dev/ttyUSB0"             # serial device (profile's line settings; overrides below)
+    baudrate = 9600
+
+    [[instrument]]
+    code = "RT-01"
+    profile = "rapid_binary_16ch"
+    transport = "socket://192.168.1.50:4001"   # serial-to-Ethernet converter, raw TCP client
+    poll_interval_s = 1.0                      # request/response devices
+
+    [[instrument]]
+    code = "GC-01"
+    profile = "astm_gc_datasystem"
+    transport = "tcp-listen://0.0.0.0:5030"    # the data system connects to the LIMS
+
+    [[instrument]]
+    code = "PH-01"
+    profile = "modbus_photometric"
+    transport = "modbus-tcp://192.168.1.60:502?device_id=1"   # or modbus-rtu:///dev/ttyUSB1?baud=9600
+    poll_interval_s = 0.5
+
+    [[watch]]
+    instrument = "GC-02"                       # captures and readings are linked to this instrument
+    folder = "/srv/exports/gc02"               # .cdf / .txt / .csv exports
+    # quarantine = "/srv/exports/gc02/quarantine"   (default: <folder>/quarantine)
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from drivers.errors import ProfileError
+from drivers.profiles import Profile, load_profile
+
+SERIAL_KEYS = {"baudrate": int, "bytesize": int, "parity": str, "stopbits": (int, float), "xonxoff": bool,
+               "rtscts": bool}
+TRANSPORT_KINDS = ("serial", "tcp", "tcp-listen", "modbus-tcp", "modbus-rtu")
+DEFAULT_PATTERNS = ("*.cdf", "*.CDF", "*.txt", "*.TXT", "*.csv", "*.CSV")
+
+
+class ConfigError(ValueError):
+    """The acquisition configuration is invalid; the message names the file and the key."""
+
+    def __init__(self, message: str, *, file: str, key: str | None = None) -> None:
+        self.file, self.key, self.detail = file, key, message
+        super().__init__(f"{file}: key '{key}': {message}" if key else f"{file}: {message}")
+
+
+@dataclass(frozen=True)
+class TransportSpec:
+    """Where an instrument is: ``kind`` in :data:`TRANSPORT_KINDS` and its address parts."""
+
+    kind: str
+    url: str
+    path: str | None = None
+    host: str | None = None
+    port: int | None = None
+    params: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InstrumentConfig:
+    code: str
+    name: str
+    profile: Profile
+    transport: TransportSpec
+    poll_interval_s: float = 1.0
+    timeout_s: float | None = None
+    serial_overrides: dict[str, Any] = field(default_factory=dict)
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class WatchConfig:
+    instrument: str
+    folder: Path
+    quarantine: Path
+    interval_s: float = 2.0
+    settle_s: float = 1.0
+    patterns: tuple[str, ...] = DEFAULT_PATTERNS
+
+
+@dataclass(frozen=True)
+class AcquireConfig:
+    path: str
+    lab_code: str
+    create_instruments: bool
+    database_url: str | None
+    instruments: tuple[InstrumentConfig, ...]
+    watches: tuple[WatchConfig, ...]
+    status_interval_s: float = 0.5
+
+
+def parse_transport(url: str, *, file: str, key: str) -> TransportSpec:
+    """Parse a transport URL (see the module docstring); ``ConfigError`` says what is wrong with it."""
+    def bad(msg: str) -> ConfigError:
+        return ConfigError(f"{msg} (got {url!r})", file=file, key=key)
+
+    if not url:
+        raise bad("transport is empty")
+    if "://" not in url or url.startswith(("loop://", "rfc2217://", "spy://", "hwgrep://", "alt://")):
+        return TransportSpec("serial", url, path=url)
+    parts = urlsplit(url)
+    params = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+    scheme = parts.scheme
+    if scheme in ("socket", "tcp-listen", "modbus-tcp"):
+        try:
+            port = parts.port
+        except ValueError:
+            raise bad("port is not a number in 1..65535") from None
+        if not parts.hostname or port is None:
+            raise bad(f"{scheme}:// needs host:port")
+        kind = {"socket": "tcp", "tcp-listen": "tcp-listen", "modbus-tcp": "modbus-tcp"}[scheme]
+        return TransportSpec(kind, url, host=parts.hostname, port=port, params=params)
+    if scheme == "modbus-rtu":
+        if not parts.path:
+            raise bad("modbus-rtu:// needs a serial device path, e.g. modbus-rtu:///dev/ttyUSB0?baud=9600")
+        return TransportSpec("modbus-rtu", url, path=parts.path, params=params)
+    raise bad(f"unknown scheme {scheme!r}: use a device path, socket://, tcp-listen://, modbus-tcp:// or "
+              "modbus-rtu://")
+
+
+class _Table:
+    def __init__(self, data: Any, file: str, key: str) -> None:
+        if not isinstance(data, dict):
+            raise ConfigError("expected a table", file=file, key=key or None)
+        self.data, self.file, self.key = data, file, key
+
+    def k(self, name: str) -> str:
+        return f"{self.key}.{name}" if self.key else name
+
+    def error(self, name: str, message: str) -> ConfigError:
+        return ConfigError(message, file=self.file, key=self.k(name))
+
+    def get(self, name: str, kind: Any, default: Any = ...) -> Any:
+        if name not in self.data:
+            if default is ...:
+                raise self.error(name, "required key is missing")
+            return default
+        value = self.data[name]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
+            names = "/".join(k.__name__ for k in kinds)
+            raise self.error(name, f"expected {names}, got {type(value).__name__} {value!r}")
+        return value
+
+    def positive(self, name: str, default: float | None) -> float | None:
+        value = self.get(name, (int, float), default)
+        if value is not None and value <= 0:
+            raise self.error(name, f"must be > 0, got {value!r}")
+        return float(value) if value is not None else None
+
+    def check_keys(self, allowed: set[str]) -> None:
+        unknown = sorted(set(self.data) - allowed)
+        if unknown:
+            raise self.error(unknown[0], f"unknown key (allowed: {', '.join(sorted(allowed))})")
+
+
+def _instrument(t: _Table) -> InstrumentConfig:
+    t.check_keys({"code", "name", "profile", "transport", "poll_interval_s", "timeout_s", "enabled",
+                  *SERIAL_KEYS})
+    code = t.get("code", str)
+    if not code.strip() or len(code) > 60:
+        raise t.error("code", "must be 1-60 characters")
+    try:
+        profile = load_profile(t.get("profile", str))
+    except ProfileError as exc:
+        raise t.error("profile", str(exc)) from None
+    transport = parse_transport(t.get("transport", str), file=t.file, key=t.k("transport"))
+    is_modbus = transport.kind.startswith("modbus")
+    if (profile.dialect == "modbus") != is_modbus:
+        raise t.error("transport", f"profile {profile.name!r} is dialect {profile.dialect!r}: "
+                      + ("use modbus-tcp:// or modbus-rtu://" if profile.dialect == "modbus"
+                         else "a modbus-* transport does not carry it"))
+    if "device_id" in transport.params:
+        try:
+            device_id = int(transport.params["device_id"])
+        except ValueError:
+            device_id = -1
+        if not 0 <= device_id <= 247:
+            raise t.error("transport", f"device_id must be 0..247, got {transport.params['device_id']!r}")
+    for p in ("baud", "timeout_s"):
+        if p in transport.params:
+            try:
+                float(transport.params[p])
+            except ValueError:
+                raise t.error("transport", f"{p} must be a number, got {transport.params[p]!r}") from None
+    overrides = {}
+    for name, kind in SERIAL_KEYS.items():
+        if name in t.data:
+            overrides[name] = t.get(name, kind)
+    if "parity" in overrides and overrides["parity"] not in ("N", "E", "O", "M", "S"):
+        raise t.error("parity", "must be one of N, E, O, M, S")
+    return InstrumentConfig(code=code, name=t.get("name", str, code), profile=profile, transport=transport,
+                            poll_interval_s=t.positive("poll_interval_s", 1.0) or 1.0,
+                            timeout_s=t.positive("timeout_s", None), serial_overrides=overrides,
+                            enabled=t.get("enabled", bool, True))
+
+
+def _watch(t: _Table, base: Path) -> WatchConfig:
+    t.check_keys({"instrument", "folder", "quarantine", "interval_s", "settle_s", "patterns"})
+    folder = base / t.get("folder", str)
+    quarantine = base / t.get("quarantine", str, str(folder / "quarantine"))
+    patterns = t.get("patterns", list, list(DEFAULT_PATTERNS))
+    if not patterns or not all(isinstance(p, str) and p for p in patterns):
+        raise t.error("patterns", "expected a non-empty list of glob patterns")
+    settle = t.get("settle_s", (int, float), 1.0)
+    if settle < 0:
+        raise t.error("settle_s", "must be >= 0")
+    return WatchConfig(instrument=t.get("instrument", str), folder=folder, quarantine=quarantine,
+                       interval_s=t.positive("interval_s", 2.0) or 2.0, settle_s=float(settle),
+                       patterns=tuple(patterns))
+
+
+def parse_config(text: str, *, file: str = "<config>", base: Path | None = None) -> AcquireConfig:
+    """Validate a configuration document (relative watch folders are taken from ``base``)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", file=file) from None
+    root = _Table(data, file, "")
+    root.check_keys({"acquire", "instrument", "watch"})
+    head = _Table(data.get("acquire", {}), file, "acquire")
+    head.check_keys({"lab", "create_instruments", "database_url", "status_interval_s"})
+    instruments = []
+    raw_instruments = data.get("instrument", [])
+    if not isinstance(raw_instruments, list):
+        raise ConfigError("expected an array of tables [[instrument]]", file=file, key="instrument")
+    for i, item in enumerate(raw_instruments):
+        instruments.append(_instrument(_Table(item, file, f"instrument[{i}]")))
+    codes = [c.code for c in instruments]
+    for i, code in enumerate(codes):
+        if code in codes[:i]:
+            raise ConfigError(f"instrument code {code!r} appears twice", file=file, key=f"instrument[{i}].code")
+    listen = [(c.transport.host, c.transport.port) for c in instruments if c.transport.kind == "tcp-listen"]
+    for i, c in enumerate(instruments):
+        if c.transport.kind == "tcp-listen" and listen.count((c.transport.host, c.transport.port)) > 1:
+            raise ConfigError("two instruments listen on the same address", file=file,
+                              key=f"instrument[{i}].transport")
+    raw_watches = data.get("watch", [])
+    if not isinstance(raw_watches, list):
+        raise ConfigError("expected an array of tables [[watch]]", file=file, key="watch")
+    watches = [_watch(_Table(w, file, f"watch[{i}]"), base or Path(".")) for i, w in enumerate(raw_watches)]
+    if not instruments and not watches:
+        raise ConfigError("no [[instrument]] and no [[watch]] configured", file=file)
+    return AcquireConfig(path=file, lab_code=head.get("lab", str, "LAB-DEMO"),
+                         create_instruments=head.get("create_instruments", bool, True),
+                         database_url=head.get("database_url", str, None), instruments=tuple(instruments),
+                         watches=tuple(watches),
+                         status_interval_s=head.positive("status_interval_s", 0.5) or 0.5)
+
+
+def load_config(path: str | Path) -> AcquireConfig:
+    """Read and validate a configuration file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror or exc}", file=str(p)) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text (byte offset {exc.start})", file=str(p)) from None
+    return parse_config(text, file=str(p), base=p.resolve().parent)

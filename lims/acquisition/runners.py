@@ -1,0 +1,596 @@
+"""One runner per dialect; each owns one instrument's link and runs on its own thread until ``stop``.
+
+Every runner stores raw bytes before it acknowledges or parses them (see :mod:`lims.acquisition`).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from drivers.codecs.astm.link import (
+    COMPUTER,
+    AstmLink,
+    DuplicateFrame,
+    FrameAccepted,
+    FrameRejected,
+    SessionEnded,
+    SessionStarted,
+)
+from drivers.codecs.binary import BinaryMessage, RequestSession, encode_fields
+from drivers.codecs.line import LineFramer, RawLine
+from drivers.codecs.modbus_map import block_span, decode_block
+from drivers.errors import DriverError, LinkTimeout, ProtocolError, TransportError
+from drivers.profiles import Profile
+from drivers.transports.modbus import ModbusLink
+from drivers.transports.tcp import ConnectionLost
+from lims.acquisition.config import InstrumentConfig, WatchConfig
+from lims.acquisition.links import ByteLink, ListenLink
+from lims.acquisition.store import CaptureStore, NewCapture, StatusTracker, sha256_hex
+from lims.db.engine import session_scope
+from lims.db.models import RawCapture
+from lims.services.acquisition import (
+    FILE_PROFILE,
+    astm_message_records,
+    astm_unit_sha256,
+    parse_astm_message,
+    parse_binary_capture,
+    parse_capture,
+    parse_file_capture,
+    parse_modbus_capture,
+    registers_to_bytes,
+)
+
+log = logging.getLogger("lims.acquire")
+READ_TIMEOUT_S = 0.05
+
+
+@dataclass
+class RunnerStats:
+    """Counters a runner keeps (printed by ``lims acquire --json`` and read by the benchmarks)."""
+
+    captures: int = 0
+    readings: int = 0
+    errors: int = 0
+    duplicates: int = 0
+    bytes_in: int = 0
+    reconnects: int = 0
+    polls: int = 0
+    missed_polls: int = 0
+    failed_polls: int = 0
+    max_poll_latency_s: float = 0.0
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+class Runner:
+    """Base: ``run()`` until ``stop`` is set."""
+
+    def __init__(self, code: str, store: CaptureStore, status: StatusTracker, stop: threading.Event) -> None:
+        self.code = code
+        self.store = store
+        self.status = status
+        self.stop = stop
+        self.stats = RunnerStats()
+
+    @property
+    def factory(self) -> sessionmaker[Session]:
+        return self.store.factory
+
+    def run(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the link (called once the thread ended)."""
+
+
+class StreamRunner(Runner):
+    """Runners over a byte link: connect, read, hand bytes to :meth:`on_bytes`; on a lost link the
+    partial unit is discarded (:meth:`on_disconnect`) and the link reconnects with backoff."""
+
+    def __init__(self, cfg: InstrumentConfig, link: ByteLink, store: CaptureStore, status: StatusTracker,
+                 stop: threading.Event) -> None:
+        super().__init__(cfg.code, store, status, stop)
+        self.cfg = cfg
+        self.profile: Profile = cfg.profile
+        self.link = link
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            if not self.link.connect(self.stop):
+                return
+            self.status.connected(True)
+            self.on_connect()
+            try:
+                while not self.stop.is_set():
+                    data = self.link.read(READ_TIMEOUT_S)
+                    if data:
+                        self.stats.bytes_in += len(data)
+                    self.on_bytes(data, time.monotonic())
+            except ConnectionLost as exc:
+                log.warning("%s: %s", self.code, exc)
+                self.stats.reconnects += 1
+                self.status.error()
+            finally:
+                self.on_disconnect()
+                self.status.connected(False)
+                self.link.close()
+
+    def on_connect(self) -> None: ...
+
+    def on_bytes(self, data: bytes, now: float) -> None:
+        raise NotImplementedError
+
+    def on_disconnect(self) -> None: ...
+
+    def close(self) -> None:
+        self.link.close()
+        if isinstance(self.link, ListenLink):
+            self.link.shutdown()
+
+
+# --------------------------------------------------------------------------- ASCII lines
+
+
+class LineRunner(StreamRunner):
+    """ASCII line dialects: each line committed, then parsed (a line already parsed before — resent after
+    a NAK, a disconnect or a reboot — becomes a ``duplicate`` capture), then ACK/NAK when the profile
+    declares them (``line.ack``/``line.nak``): NAK only for a damaged line (checksum/framing), ACK for a
+    line whose checksum is good even if its content did not parse (resending would not change it)."""
+
+    def on_connect(self) -> None:
+        self.framer = LineFramer(self.profile)
+
+    def on_bytes(self, data: bytes, now: float) -> None:
+        if data:
+            self._store(self.framer.feed(data), complete=True)
+
+    def on_disconnect(self) -> None:
+        if hasattr(self, "framer"):
+            self._store(self.framer.flush(), complete=False)
+            self.framer = LineFramer(self.profile)
+
+    def _store(self, lines: list[RawLine], *, complete: bool) -> None:
+        if not lines:
+            return
+        items = [NewCapture(ln.raw, ln.offset, unit_sha256=sha256_hex(ln.raw)) if complete else
+                 NewCapture(ln.raw, ln.offset, status="incomplete", error="line cut by a lost link")
+                 for ln in lines]
+        ids = self.store.add(items)  # 1. raw bytes, committed
+        self.stats.captures += len(ids)
+        self.status.message(len(ids))
+        if not complete:
+            return
+        replies = []
+        with session_scope(self.factory, actor=self.store.actor) as s:  # 2. parse
+            for cap_id in ids:
+                cap = s.get(RawCapture, cap_id)
+                assert cap is not None and cap.unit_sha256 is not None
+                if self.store.unit_seen(s, cap.unit_sha256, exclude_id=cap.id):
+                    cap.parse_status = "duplicate"
+                    self.stats.duplicates += 1
+                elif parse_capture(s, cap, self.profile) is None:
+                    self.stats.errors += 1
+                    self.status.error()
+                else:
+                    self.stats.readings += 1
+                replies.append(self._reply(cap))
+        for reply in replies:  # 3. acknowledge what is stored
+            if reply:
+                self.link.write(reply)
+
+    def _reply(self, cap: RawCapture) -> bytes | None:
+        d = self.profile.line
+        assert d is not None
+        if d.ack is None or not cap.data.startswith(d.start):
+            return None
+        damaged = cap.parse_status == "error" and cap.error.startswith(("ChecksumError", "FramingError"))
+        return d.nak if damaged else d.ack
+
+
+# --------------------------------------------------------------------------- ASTM E1381 / E1394
+
+
+class AstmRunner(StreamRunner):
+    """ASTM E1381 receiver (the LIMS is the computer system): every accepted frame is committed as a
+    capture and only then ACKed (``AstmLink.ack``); a NAKed frame is kept as ``rejected``; at EOT the
+    session's frames are parsed into one reading per R record (a message received before, e.g. resent
+    after a lost link, becomes ``duplicate``); frames of a session cut by a lost link or the 30 s receiver
+    timeout are marked ``incomplete`` (the data system sends the message again in a new session)."""
+
+    def on_connect(self) -> None:
+        a = self.profile.astm
+        self.astm = AstmLink(COMPUTER, sender_timeout_s=a.sender_timeout_s, receiver_timeout_s=a.receiver_timeout_s,
+                             busy_retry_s=a.busy_retry_s)
+        self.session: list[int] = []
+
+    def on_bytes(self, data: bytes, now: float) -> None:
+        events = self.astm.feed(data, now) if data else self.astm.tick(now)
+        for ev in events:
+            if isinstance(ev, FrameAccepted):
+                try:
+                    cap_id = self.store.add_one(NewCapture(ev.frame.raw, ev.frame.offset))
+                except Exception:
+                    self.astm.nak(now)  # not stored: the sender must send it again
+                    self.link.write(self.astm.data_to_send())
+                    raise
+                self.astm.ack(now)
+                self.session.append(cap_id)
+                self.stats.captures += 1
+                self.status.message()
+            elif isinstance(ev, FrameRejected):
+                self.store.add_one(NewCapture(ev.raw, ev.offset, status="rejected", error=str(ev.error)))
+                self.stats.errors += 1
+                self.status.error()
+            elif isinstance(ev, DuplicateFrame):
+                self.store.add_one(NewCapture(ev.frame.raw, ev.frame.offset, status="duplicate",
+                                              error="retransmission of the last frame (ACK lost)"))
+                self.stats.duplicates += 1
+            elif isinstance(ev, SessionStarted):
+                self._abandon("a new session started before EOT")
+            elif isinstance(ev, SessionEnded):
+                if ev.timed_out:
+                    self._abandon("receiver timeout (30 s without a frame)")
+                else:
+                    self._finish_session()
+        out = self.astm.data_to_send()
+        if out:
+            self.link.write(out)
+
+    def on_disconnect(self) -> None:
+        if hasattr(self, "session"):
+            self._abandon("link lost during the session")
+
+    def _abandon(self, why: str) -> None:
+        ids, self.session = self.session, []
+        if not ids:
+            return
+        with session_scope(self.factory, actor=self.store.actor) as s:
+            for cap_id in ids:
+                cap = s.get(RawCapture, cap_id)
+                assert cap is not None
+                cap.parse_status, cap.error = "incomplete", why
+
+    def _finish_session(self) -> None:
+        ids, self.session = self.session, []
+        if not ids:
+            return
+        encoding = self.profile.astm.encoding
+        with session_scope(self.factory, actor=self.store.actor) as s:
+            caps = [s.get(RawCapture, i) for i in ids]
+            assert all(c is not None for c in caps)
+            try:
+                unit = astm_unit_sha256(astm_message_records([c.data for c in caps], encoding=encoding))  # type: ignore[union-attr]
+            except ProtocolError:
+                unit = sha256_hex(b"".join(c.data for c in caps))  # type: ignore[union-attr]
+            for c in caps:
+                c.unit_sha256 = unit  # type: ignore[union-attr]
+            if self.store.unit_seen(s, unit):
+                for c in caps:
+                    c.parse_status = "duplicate"  # type: ignore[union-attr]
+                self.stats.duplicates += 1
+                return
+            try:
+                readings = parse_astm_message(s, caps, encoding=encoding)  # type: ignore[arg-type]
+            except ProtocolError:
+                self.stats.errors += 1
+                self.status.error()
+                return
+            self.stats.readings += len(readings)
+
+
+# --------------------------------------------------------------------------- binary request/response
+
+
+class BinaryRunner(StreamRunner):
+    """Binary request/response dialects (profile commands ``GET_STATUS``, ``GET_RESULT``, ``ACK_RESULT``):
+    every ``poll_interval_s`` ask the status; when a result is ready (state 2) fetch it, commit the bytes
+    received for the request, parse them, and only then confirm it with ``ACK_RESULT``. A reply that fails
+    its CRC or does not come within the timeout is asked again (up to ``MAX_ATTEMPTS`` times per poll);
+    the bytes of such an exchange are kept as a ``rejected`` capture."""
+
+    MAX_ATTEMPTS = 12
+    READY_STATE = 2
+
+    def on_connect(self) -> None:
+        self.session = RequestSession(self.profile, timeout_s=self.cfg.timeout_s)
+        self.next_poll = 0.0
+
+    def on_bytes(self, data: bytes, now: float) -> None:
+        if now < self.next_poll:
+            return
+        self.next_poll = now + self.cfg.poll_interval_s
+        self.stats.polls += 1
+        cmds = self.profile.binary.commands
+        if "GET_STATUS" in cmds:
+            status, _ = self._exchange("GET_STATUS", b"", store=False)
+            if status is None or status.fields.get("state") != self.READY_STATE:
+                return
+        for _ in range(self.MAX_ATTEMPTS):
+            reply, cap_id = self._exchange("GET_RESULT", b"", store=True)
+            if reply is not None and reply.command == "GET_RESULT":
+                break
+            if reply is not None and reply.command == "ERROR":
+                return
+        else:
+            self.stats.failed_polls += 1
+            return
+        run_no = reply.fields.get("run_no")
+        self._parse(cap_id)
+        if "ACK_RESULT" in cmds and run_no is not None:
+            payload = encode_fields(self.profile, "ACK_RESULT", {"run_no": run_no})
+            for _ in range(self.MAX_ATTEMPTS):
+                ack, _ = self._exchange("ACK_RESULT", payload, store=False)
+                if ack is not None and ack.command == "ACK_RESULT" and ack.fields.get("run_no") == run_no:
+                    break
+
+    def _exchange(self, command: str, payload: bytes, *, store: bool) -> tuple[BinaryMessage | None, int | None]:
+        """Send one request and collect every byte until the reply or the timeout."""
+        now = time.monotonic()
+        self.link.write(self.session.request(command, payload, now=now))
+        received = bytearray()
+        reply: BinaryMessage | None = None
+        errors: list[str] = []
+        while reply is None and not self.stop.is_set():
+            data = self.link.read(READ_TIMEOUT_S)
+            now = time.monotonic()
+            if data:
+                self.stats.bytes_in += len(data)
+                received += data
+                reply, rejected = self.session.feed(data, now)
+                errors += [str(r.error) for r in rejected]
+            if reply is None and self.session.timed_out(now):
+                errors.append(f"no valid reply to {command} within the timeout")
+                break
+        if reply is None:
+            self.session = RequestSession(self.profile, timeout_s=self.cfg.timeout_s)
+        cap_id = None
+        if store or (reply is None and received):
+            status = "pending" if reply is not None else "rejected"
+            unit = sha256_hex(bytes(received)) if reply is not None else None
+            cap_id = self.store.add_one(NewCapture(bytes(received), source=command, status=status,
+                                                   error="; ".join(errors)[:2000] if reply is None else "",
+                                                   unit_sha256=unit))
+            self.stats.captures += 1
+            self.status.message()
+        if reply is None:
+            self.stats.errors += 1
+            self.status.error()
+        return reply, cap_id
+
+    def _parse(self, cap_id: int | None) -> None:
+        if cap_id is None:
+            return
+        with session_scope(self.factory, actor=self.store.actor) as s:
+            cap = s.get(RawCapture, cap_id)
+            assert cap is not None
+            frame_unit = _reply_unit(self.profile, cap.data)
+            cap.unit_sha256 = frame_unit
+            if self.store.unit_seen(s, frame_unit, exclude_id=cap.id):
+                cap.parse_status = "duplicate"
+                self.stats.duplicates += 1
+                return
+            readings = parse_binary_capture(s, cap, self.profile)
+            if cap.parse_status == "parsed":
+                self.stats.readings += len(readings)
+            else:
+                self.stats.errors += 1
+                self.status.error()
+
+
+def _reply_unit(profile: Profile, data: bytes) -> str:
+    """A reply's identity is its valid frame (noise around it differs between transmissions)."""
+    from lims.services.acquisition import binary_reply
+
+    try:
+        return sha256_hex(binary_reply(profile, data).raw)
+    except DriverError:
+        return sha256_hex(data)
+
+
+# --------------------------------------------------------------------------- Modbus polling
+
+
+class ModbusRunner(Runner):
+    """Polls the input-register block of a Modbus profile every ``poll_interval_s`` on a fixed schedule.
+    A new result (``result_counter`` changed while ``result_available`` is set, or — without those
+    registers — any change outside status bits) is committed as a register-block capture, then parsed.
+    A poll that fails (timeout, CRC error, exception response) or starts later than one interval after
+    its slot counts as missed."""
+
+    def __init__(self, cfg: InstrumentConfig, link: ModbusLink, store: CaptureStore, status: StatusTracker,
+                 stop: threading.Event) -> None:
+        super().__init__(cfg.code, store, status, stop)
+        self.cfg = cfg
+        self.profile = cfg.profile
+        self.link = link
+        self.start, self.count = block_span(self.profile, "input")
+        self.last_unit: str | None = None
+        regs = self.profile.modbus.registers
+        self.status_names = {n for n, r in regs.items() if r.table == "input" and r.type == "bits"}
+
+    def run(self) -> None:
+        interval = self.cfg.poll_interval_s
+        while not self.stop.is_set():
+            if not self.link.connect(self.stop):
+                return
+            self.status.connected(True)
+            due = time.monotonic()
+            try:
+                while not self.stop.is_set():
+                    now = time.monotonic()
+                    if now < due:
+                        self.stop.wait(due - now)
+                        continue
+                    if now - due > interval:
+                        skipped = int((now - due) // interval)
+                        self.stats.missed_polls += skipped
+                        due += skipped * interval
+                    self._poll(due)
+                    due += interval
+            except ConnectionLost as exc:
+                log.warning("%s: %s", self.code, exc)
+                self.stats.reconnects += 1
+                self.status.error()
+            finally:
+                self.status.connected(False)
+                self.link.close()
+
+    def _poll(self, due: float) -> None:
+        self.stats.polls += 1
+        try:
+            regs = self.link.read_input_registers(self.start, self.count)
+        except (LinkTimeout, TransportError) as exc:
+            if isinstance(exc, ConnectionLost):
+                raise
+            self.stats.failed_polls += 1
+            self.stats.missed_polls += 1
+            self.status.error()
+            log.info("%s: poll failed: %s", self.code, exc)
+            return
+        latency = time.monotonic() - due
+        self.stats.max_poll_latency_s = max(self.stats.max_poll_latency_s, latency)
+        try:
+            values = decode_block(self.profile, "input", self.start, regs)
+        except DriverError:
+            values = {}
+        counter = values.get("result_counter")
+        flags = values.get("status")
+        available = True
+        if flags is not None and isinstance(flags.value, dict) and "result_available" in flags.value:
+            available = bool(flags.value["result_available"])
+        if counter is not None and (not available or counter.value == 0):
+            return
+        unit = self._unit(regs)
+        if unit == self.last_unit:
+            return
+        self.last_unit = unit
+        data = registers_to_bytes(regs)
+        cap_id = self.store.add_one(NewCapture(data, source=f"input:{self.start}", unit_sha256=unit))
+        self.stats.captures += 1
+        self.status.message()
+        with session_scope(self.factory, actor=self.store.actor) as s:
+            cap = s.get(RawCapture, cap_id)
+            assert cap is not None
+            if self.store.unit_seen(s, unit, exclude_id=cap.id):
+                cap.parse_status = "duplicate"
+                self.stats.duplicates += 1
+                return
+            readings = parse_modbus_capture(s, cap, self.profile)
+            if cap.parse_status == "parsed":
+                self.stats.readings += len(readings)
+            else:
+                self.stats.errors += 1
+                self.status.error()
+
+    def _unit(self, regs: list[int]) -> str:
+        """Identity of the result in a block: every register except status bits (which change while the
+        same result stays on display)."""
+        skip: set[int] = set()
+        for name in self.status_names:
+            spec = self.profile.modbus.registers[name]
+            skip.update(range(spec.address - self.start, spec.address - self.start + spec.count))
+        for name in ("error",):
+            spec = self.profile.modbus.registers.get(name)
+            if spec is not None and spec.table == "input":
+                skip.update(range(spec.address - self.start, spec.address - self.start + spec.count))
+        kept = [r for i, r in enumerate(regs) if i not in skip]
+        return sha256_hex(registers_to_bytes(kept))
+
+    def close(self) -> None:
+        self.link.close()
+
+
+# --------------------------------------------------------------------------- watch folder
+
+
+class WatchFolderRunner(Runner):
+    """Imports chromatography export files dropped into a folder, once each by SHA-256 of the content: the
+    file's bytes are committed as a capture (``source`` = file name), then read with
+    :func:`drivers.files.read_chromatogram_file`; a malformed file is moved to the quarantine folder with a
+    ``<name>.reason.txt`` beside it (its capture stays in ``error`` and can be re-parsed). A file still
+    being written (modified less than ``settle_s`` ago) waits for the next scan."""
+
+    def __init__(self, cfg: WatchConfig, store: CaptureStore, status: StatusTracker, stop: threading.Event) -> None:
+        super().__init__(cfg.instrument, store, status, stop)
+        self.cfg = cfg
+        self._seen: dict[tuple[str, int, int], str] = {}
+
+    def run(self) -> None:
+        self.status.connected(True)
+        while not self.stop.is_set():
+            self.scan()
+            self.stop.wait(self.cfg.interval_s)
+        self.status.connected(False)
+
+    def scan(self) -> int:
+        """One pass over the folder; returns the number of files imported."""
+        folder = self.cfg.folder
+        if not folder.is_dir():
+            return 0
+        files = sorted({p for pat in self.cfg.patterns for p in folder.glob(pat) if p.is_file()})
+        imported = 0
+        now = time.time()
+        for path in files:
+            try:
+                st = path.stat()
+            except OSError:
+                continue
+            if now - st.st_mtime < self.cfg.settle_s:
+                continue
+            key = (path.name, st.st_size, st.st_mtime_ns)
+            if key in self._seen:
+                continue
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                log.warning("%s: cannot read %s: %s", self.code, path, exc)
+                continue
+            unit = sha256_hex(data)
+            self._seen[key] = unit
+            if self._known(unit):
+                continue
+            self._import(path, data, unit)
+            imported += 1
+        return imported
+
+    def _known(self, unit: str) -> bool:
+        from sqlalchemy import select
+
+        with self.factory() as s:
+            q = select(RawCapture.id).where(RawCapture.instrument_id == self.store.instrument_id,
+                                            RawCapture.unit_sha256 == unit, RawCapture.profile == FILE_PROFILE)
+            return s.execute(q.limit(1)).first() is not None
+
+    def _import(self, path: Path, data: bytes, unit: str) -> None:
+        cap_id = self.store.add_one(NewCapture(data, source=path.name, unit_sha256=unit))
+        self.stats.captures += 1
+        self.status.message()
+        with session_scope(self.factory, actor=self.store.actor) as s:
+            cap = s.get(RawCapture, cap_id)
+            assert cap is not None
+            readings = parse_file_capture(s, cap)
+            ok, error = cap.parse_status == "parsed", cap.error
+        if ok:
+            self.stats.readings += len(readings)
+            return
+        self.stats.errors += 1
+        self.status.error()
+        self._quarantine(path, error)
+
+    def _quarantine(self, path: Path, reason: str) -> None:
+        q = self.cfg.quarantine
+        q.mkdir(parents=True, exist_ok=True)
+        target = q / path.name
+        n = 1
+        while target.exists():
+            target = q / f"{path.stem}.{n}{path.suffix}"
+            n += 1
+        shutil.move(str(path), target)
+        target.with_name(target.name + ".reason.txt").write_text(reason + "\n", encoding="utf-8")
+        log.warning("%s: %s quarantined: %s", self.code, path.name, reason)

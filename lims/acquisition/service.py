@@ -1,0 +1,166 @@
+"""Runs every configured instrument concurrently (one thread each) and supervises them: a runner that
+crashes is logged, counted as an error on its instrument and restarted after a backoff delay — it never
+stops the other instruments."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from drivers.transports.backoff import Backoff, Retrier
+from lims.acquisition.config import AcquireConfig, InstrumentConfig
+from lims.acquisition.links import open_byte_link, open_modbus_link
+from lims.acquisition.runners import (
+    AstmRunner,
+    BinaryRunner,
+    LineRunner,
+    ModbusRunner,
+    Runner,
+    WatchFolderRunner,
+)
+from lims.acquisition.store import CaptureStore, StatusTracker
+from lims.db.engine import session_scope
+from lims.db.models import Instrument, Lab
+from lims.services.acquisition import FILE_PROFILE
+
+log = logging.getLogger("lims.acquire")
+RESTART_BACKOFF = Backoff(base_s=0.5, cap_s=30.0)
+
+
+class UnknownInstrument(LookupError):
+    """An instrument of the configuration is not in the database and may not be created."""
+
+
+@dataclass(frozen=True)
+class InstrumentStats:
+    code: str
+    kind: str
+    crashes: int
+    stats: dict[str, Any]
+
+
+def ensure_instruments(factory: sessionmaker[Session], config: AcquireConfig) -> dict[str, tuple[int, str]]:
+    """Instrument ids (and profile names) of every configured instrument and watch folder, creating the
+    missing ones when ``create_instruments`` is on; :class:`UnknownInstrument` names the first missing."""
+    wanted: dict[str, tuple[str, str, str]] = {c.code: (c.name, c.profile.name, c.transport.url)
+                                               for c in config.instruments}
+    for w in config.watches:
+        wanted.setdefault(w.instrument, (w.instrument, FILE_PROFILE, str(w.folder)))
+    out: dict[str, tuple[int, str]] = {}
+    with session_scope(factory, actor="acquire", reason=f"instruments of {config.path}") as s:
+        for code, (name, profile, url) in wanted.items():
+            inst = s.execute(select(Instrument).where(Instrument.code == code)).scalar_one_or_none()
+            if inst is None:
+                if not config.create_instruments:
+                    raise UnknownInstrument(f"{config.path}: instrument {code!r} is not in the database "
+                                            "(set [acquire] create_instruments = true to add it)")
+                lab = s.execute(select(Lab).where(Lab.code == config.lab_code)).scalar_one_or_none()
+                if lab is None:
+                    lab = Lab(code=config.lab_code, name=config.lab_code)
+                    s.add(lab)
+                    s.flush()
+                inst = Instrument(lab_id=lab.id, code=code, name=name, profile=profile, transport_url=url)
+                s.add(inst)
+                s.flush()
+            out[code] = (inst.id, inst.profile)
+    return out
+
+
+class AcquisitionService:
+    """Build runners from a configuration and run them on threads until :meth:`stop`."""
+
+    def __init__(self, config: AcquireConfig, factory: sessionmaker[Session]) -> None:
+        self.config = config
+        self.factory = factory
+        self.stop_event = threading.Event()
+        self.runners: dict[str, Runner] = {}
+        self.crashes: dict[str, int] = {}
+        self._threads: list[threading.Thread] = []
+        self._ids: dict[str, tuple[int, str]] = {}
+
+    def prepare(self) -> None:
+        self._ids = ensure_instruments(self.factory, self.config)
+
+    def _runner(self, cfg: InstrumentConfig) -> Runner:
+        inst_id, _ = self._ids[cfg.code]
+        store = CaptureStore(self.factory, inst_id, cfg.code, cfg.profile.name)
+        status = StatusTracker(self.factory, inst_id, interval_s=self.config.status_interval_s)
+        dialect = cfg.profile.dialect
+        if dialect == "modbus":
+            return ModbusRunner(cfg, open_modbus_link(cfg), store, status, self.stop_event)
+        link = open_byte_link(cfg)
+        cls = {"ascii_line": LineRunner, "astm": AstmRunner, "binary_frame": BinaryRunner}[dialect]
+        return cls(cfg, link, store, status, self.stop_event)
+
+    def start(self) -> None:
+        """Prepare the database and start one thread per instrument and watch folder."""
+        if not self._ids:
+            self.prepare()
+        for cfg in self.config.instruments:
+            if cfg.enabled:
+                self._spawn(cfg.code, lambda cfg=cfg: self._runner(cfg))
+        for w in self.config.watches:
+            inst_id, _ = self._ids[w.instrument]
+
+            def make(w=w, inst_id=inst_id) -> Runner:
+                return WatchFolderRunner(w, CaptureStore(self.factory, inst_id, w.instrument, FILE_PROFILE),
+                                         StatusTracker(self.factory, inst_id), self.stop_event)
+            self._spawn(f"watch:{w.instrument}:{w.folder}", make)
+
+    def _spawn(self, name: str, make: Any) -> None:
+        t = threading.Thread(target=self._supervise, args=(name, make), name=f"acquire {name}", daemon=True)
+        self._threads.append(t)
+        t.start()
+
+    def _supervise(self, name: str, make: Any) -> None:
+        retrier = Retrier(RESTART_BACKOFF, random.Random())
+        self.crashes[name] = 0
+        while not self.stop_event.is_set():
+            runner: Runner | None = None
+            try:
+                runner = make()
+                self.runners[name] = runner
+                runner.run()
+                return
+            except Exception:  # a crashing driver must not stop the others: log, count, restart
+                self.crashes[name] += 1
+                log.exception("%s: runner crashed; restarting", name)
+                if runner is not None:
+                    try:
+                        runner.status.error()
+                        runner.status.connected(False)
+                    except Exception:
+                        log.exception("%s: cannot record the crash in the database", name)
+                retrier.failed(self.stop_event)
+            finally:
+                if runner is not None:
+                    try:
+                        runner.close()
+                        runner.status.flush(force=True)
+                    except Exception:
+                        log.exception("%s: closing failed", name)
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        self.stop_event.set()
+        deadline = time.monotonic() + timeout_s
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+
+    def run(self, duration_s: float | None = None) -> None:
+        """Start, run until :meth:`stop` is called from elsewhere (or ``duration_s`` passed), stop."""
+        self.start()
+        try:
+            self.stop_event.wait(duration_s)
+        finally:
+            self.stop()
+
+    def report(self) -> list[InstrumentStats]:
+        return [InstrumentStats(name, type(r).__name__, self.crashes.get(name, 0), asdict(r.stats))
+                for name, r in sorted(self.runners.items())]

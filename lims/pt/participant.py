@@ -1,0 +1,221 @@
+"""Participant side: rounds of any provider this lab took part in, the scores reported back,
+running performance per analyte, and nonconformities opened by unsatisfactory scores.
+
+An unsatisfactory score (|z| ≥ 3, ISO 13528:2022 9.4.2; or |E_n| ≥ 1, 9.7.2) opens a
+nonconformity record in the same transaction (ISO/IEC 17025:2017 7.10 nonconforming work, 8.7
+corrective action: react, root cause, implement, verify effectiveness). The PT sample runs through
+the normal sample workflow and is linked here by its sample code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lims.db.models import Lab, Sample
+from lims.db.models_pt import Nonconformity, NonconformityStatus, PtExternalScore, PtParticipation
+from lims.services.errors import Conflict, InvalidInput, NotFound
+from proficiency import combined, scores
+from proficiency.errors import ProficiencyError
+
+#: Days given to the corrective action of a PT nonconformity unless another due date is given.
+DEFAULT_DUE_DAYS = 30
+NC_ORDER = (NonconformityStatus.OPEN, NonconformityStatus.ROOT_CAUSE, NonconformityStatus.ACTION,
+            NonconformityStatus.VERIFIED, NonconformityStatus.CLOSED)
+#: Label of this laboratory's series in the running performance (one series per analyte).
+OWN_LAB = "本实验室"
+
+
+def _sample_id(s: Session, sample_code: str | None) -> int | None:
+    if not sample_code:
+        return None
+    sid = s.execute(select(Sample.id).where(Sample.code == sample_code)).scalar_one_or_none()
+    if sid is None:
+        raise NotFound(f"sample {sample_code} is not registered", field="sample_code")
+    return sid
+
+
+def record_participation(s: Session, *, provider_name: str, round_code: str, round_date: dt.date,
+                         scheme_name: str = "", lab_code: str | None = None, sample_code: str | None = None,
+                         participant_code: str = "", responsible: str = "") -> PtParticipation:
+    """Record a round of any provider; ``sample_code`` links the PT sample registered as a normal sample."""
+    if not provider_name.strip():
+        raise InvalidInput("provider name is missing", field="provider_name")
+    if not round_code.strip():
+        raise InvalidInput("round code is missing", field="round_code")
+    if s.execute(select(PtParticipation.id).where(PtParticipation.provider_name == provider_name,
+                                                  PtParticipation.round_code == round_code)).first():
+        raise Conflict(f"round {round_code} of {provider_name} is already recorded", field="round_code")
+    lab_id = None
+    if lab_code:
+        lab_id = s.execute(select(Lab.id).where(Lab.code == lab_code)).scalar_one_or_none()
+        if lab_id is None:
+            raise NotFound(f"lab {lab_code} not found", field="lab_code")
+    p = PtParticipation(provider_name=provider_name, round_code=round_code, scheme_name=scheme_name, lab_id=lab_id,
+                        sample_id=_sample_id(s, sample_code), participant_code=participant_code,
+                        round_date=round_date, responsible=responsible)
+    s.add(p)
+    s.flush()
+    return p
+
+
+def get_participation(s: Session, participation_id: int) -> PtParticipation:
+    p = s.get(PtParticipation, participation_id)
+    if p is None:
+        raise NotFound(f"participation {participation_id} not found", field="participation_id")
+    return p
+
+
+def link_sample(s: Session, participation_id: int, sample_code: str) -> PtParticipation:
+    """Link the PT sample (registered and tested in the normal workflow) to the participation."""
+    p = get_participation(s, participation_id)
+    p.sample_id = _sample_id(s, sample_code)
+    return p
+
+
+def _finite(name: str, value: float | None, *, positive: bool = False) -> None:
+    if value is None:
+        return
+    if not math.isfinite(value) or (positive and value <= 0) or value < 0:
+        rel = "> 0" if positive else ">= 0"
+        raise InvalidInput(f"{name} must be a finite number {rel} (got {value!r})", field=name)
+
+
+def is_unsatisfactory(z: float, en: float | None) -> bool:
+    """|z| ≥ 3 (9.4.2) or |E_n| ≥ 1 (9.7.2)."""
+    return scores.classify_z(z) == scores.UNSATISFACTORY or (en is not None and scores.en_action(en))
+
+
+def record_external_score(s: Session, participation_id: int, *, analyte: str, result: float, assigned_value: float,
+                          sigma_pt: float, unit: str = "mg/kg", u_assigned: float | None = None,
+                          expanded_uncertainty: float | None = None, coverage_factor: float = 2.0,
+                          z: float | None = None, en: float | None = None, owner: str | None = None,
+                          due_date: dt.date | None = None, today: dt.date | None = None) -> PtExternalScore:
+    """Store the provider's score for one analyte (computed with :func:`proficiency.scores.score_result`
+    from x_pt, σ_pt and u(x_pt) when the provider gave none). An unsatisfactory score opens a
+    nonconformity in the same transaction."""
+    p = get_participation(s, participation_id)
+    if not analyte.strip():
+        raise InvalidInput("analyte is missing", field="analyte")
+    _finite("result", result)
+    _finite("assigned_value", assigned_value)
+    _finite("sigma_pt", sigma_pt, positive=True)
+    _finite("u_assigned", u_assigned)
+    _finite("expanded_uncertainty", expanded_uncertainty)
+    _finite("coverage_factor", coverage_factor, positive=True)
+    for name, v in (("z", z), ("en", en)):
+        if v is not None and not math.isfinite(v):
+            raise InvalidInput(f"{name} must be a finite number (got {v!r})", field=name)
+    if s.execute(select(PtExternalScore.id).where(PtExternalScore.participation_id == p.id,
+                                                  PtExternalScore.analyte == analyte)).first():
+        raise Conflict(f"{analyte} of round {p.round_code} already has a score", field="analyte")
+    try:
+        ps = scores.score_result(result, assigned_value, sigma_pt, u_assigned or 0.0,
+                                 expanded_u_result=expanded_uncertainty, coverage_factor=coverage_factor)
+    except ProficiencyError as exc:
+        raise InvalidInput(str(exc), field="sigma_pt" if "sigma" in str(exc) else "result") from None
+    statistic = ps.statistic if z is None else "z"
+    z_value = ps.score if z is None else z
+    en_value = ps.en if en is None else en
+    row = PtExternalScore(participation_id=p.id, analyte=analyte, unit=unit, result=result,
+                          assigned_value=assigned_value, sigma_pt=sigma_pt, u_assigned=u_assigned,
+                          expanded_uncertainty=expanded_uncertainty, statistic=statistic, z=z_value, en=en_value,
+                          classification=scores.classify_z(z_value))
+    s.add(row)
+    if is_unsatisfactory(z_value, en_value):
+        today = today or dt.date.today()
+        en_text = f"，En = {en_value:.2f}" if en_value is not None else ""
+        nc = Nonconformity(
+            source="pt", source_ref=f"{p.provider_name} / {p.round_code} / {analyte}",
+            description=(f"能力验证结果不满意：{p.provider_name} {p.round_code}，{analyte} 结果 {result:g} {unit}，"
+                         f"指派值 {assigned_value:g}，σ_pt {sigma_pt:g}，{statistic} = {z_value:.2f}{en_text}。"
+                         "需分析根本原因并采取纠正措施（ISO/IEC 17025:2017 7.10, 8.7）。"),
+            owner=owner or p.responsible, due_date=due_date or today + dt.timedelta(days=DEFAULT_DUE_DAYS))
+        s.add(nc)
+        s.flush()
+        row.nonconformity_id = nc.id
+    s.flush()
+    return row
+
+
+@dataclass(frozen=True)
+class PerformancePoint:
+    analyte: str
+    round_code: str
+    round_date: dt.date
+    z: float
+    classification: str
+    n: int
+    rsz: float
+    ssz: float
+    az2: float
+
+
+def running_performance(s: Session, *, analyte: str | None = None, window: int = 5) -> list[PerformancePoint]:
+    """This lab's scores over time with running RSZ, SSZ and AZ² per analyte over the last ``window``
+    rounds (:func:`proficiency.combined.running_performance`)."""
+    q = (select(PtExternalScore, PtParticipation)
+         .join(PtParticipation, PtParticipation.id == PtExternalScore.participation_id)
+         .order_by(PtParticipation.round_date, PtParticipation.id))
+    if analyte is not None:
+        q = q.where(PtExternalScore.analyte == analyte)
+    rows = s.execute(q).all()
+    records, meta = [], {}
+    for i, (sc, part) in enumerate(rows):
+        order = float(i)  # rows come in date order; ties keep the order they were recorded in
+        records.append(combined.ScoreRecord(OWN_LAB, sc.analyte, order, sc.z))
+        meta[(sc.analyte, order)] = (part.round_code, part.round_date, sc.z, sc.classification)
+    try:
+        running = combined.running_performance(records, window=window)
+    except ProficiencyError as exc:
+        raise InvalidInput(str(exc), field="window") from None
+    out = []
+    for r in running:
+        code, date, z, cls = meta[(r.analyte, r.order)]
+        out.append(PerformancePoint(r.analyte, code, date, z, cls, r.n, r.rsz, r.ssz, r.az2))
+    return out
+
+
+def get_nonconformity(s: Session, nc_id: int) -> Nonconformity:
+    nc = s.get(Nonconformity, nc_id)
+    if nc is None:
+        raise NotFound(f"nonconformity {nc_id} not found", field="nonconformity_id")
+    return nc
+
+
+def advance_nonconformity(s: Session, nc_id: int, status: str, *, note: str,
+                          now: dt.datetime | None = None) -> Nonconformity:
+    """Move a nonconformity one step: open → root_cause → action → verified → closed (8.7.1).
+
+    ``note`` is the root cause, the action taken or the verification of its effectiveness."""
+    nc = get_nonconformity(s, nc_id)
+    if status not in NC_ORDER:
+        raise InvalidInput(f"status must be one of {', '.join(NC_ORDER)}", field="status")
+    current = NC_ORDER.index(NonconformityStatus(nc.status))
+    if NC_ORDER.index(NonconformityStatus(status)) != current + 1:
+        nxt = NC_ORDER[current + 1] if current + 1 < len(NC_ORDER) else "none"
+        raise Conflict(f"nonconformity {nc_id} is {nc.status}: the next step is {nxt}", field="status")
+    if not note.strip():
+        raise InvalidInput("a note is required (root cause, action or verification)", field="note")
+    if status == NonconformityStatus.ROOT_CAUSE:
+        nc.root_cause = note
+    elif status == NonconformityStatus.ACTION:
+        nc.action = note
+    elif status == NonconformityStatus.VERIFIED:
+        nc.verification = note
+    else:
+        nc.verification = f"{nc.verification}\n关闭 / closed: {note}".strip()
+        nc.closed_at = now or dt.datetime.now(dt.UTC)
+    nc.status = status
+    return nc
+
+
+def list_nonconformities(s: Session, *, status: str | None = None) -> list[Nonconformity]:
+    q = select(Nonconformity).order_by(Nonconformity.id)
+    if status is not None:
+        q = q.where(Nonconformity.status == status)
+    return list(s.execute(q).scalars())

@@ -1,0 +1,574 @@
+"""Provider side of proficiency testing (ISO/IEC 17043; statistics ISO 13528:2022 via :mod:`proficiency`).
+
+A round goes draft → open → closed → scored → published. Results are accepted only while the
+round is open and before its deadline. Scoring takes, per analyte, the assigned value by consensus
+(Algorithm A, C.3.1) or from a reference value with its standard uncertainty, σ_pt by fitness for
+purpose (RSD, e.g. 25 % as in EU pesticide PTs), Thompson-modified Horwitz or the robust SD, and
+scores every result (z, or z′ when u(x_pt) > 0.3 σ_pt, ζ, E_n); multi-residue rounds also judge
+false positives/negatives against the MRRL and combine scores per participant (AZ², RSZ, SSZ).
+
+Functions take an open :class:`~sqlalchemy.orm.Session`; the caller owns the transaction
+(``session_scope``), so a refused step writes nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+import random
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lims.db.models_pt import (
+    PtItemMeasurement,
+    PtParticipant,
+    PtRound,
+    PtRoundAnalyte,
+    PtScheme,
+    PtScore,
+    PtSubmission,
+    PtTestItem,
+    RoundStatus,
+)
+from lims.pt.submissions import RowProblem, SubmissionIn, SubmissionRejected, parse_submission_csv
+from lims.services.errors import Conflict, InvalidInput, NotFound
+from proficiency import combined, homogeneity, robust, scores, sigma
+from proficiency.errors import ProficiencyError
+
+ASSIGNED_METHODS = ("consensus", "reference")
+SIGMA_METHODS = ("ffp", "horwitz", "robust")
+#: Units Horwitz accepts, as factors to mg/kg.
+UNIT_TO_MG_KG = {"mg/kg": 1.0, "µg/kg": 1e-3, "ug/kg": 1e-3, "μg/kg": 1e-3}
+#: Anonymous participant codes are drawn from this range (4 digits), shuffled by the round's seed.
+CODE_SPACE = range(1000, 10000)
+CODE_PREFIX = "P"
+
+
+def _now(now: dt.datetime | None) -> dt.datetime:
+    return as_utc(now) if now is not None else dt.datetime.now(dt.UTC)
+
+
+def as_utc(value: dt.datetime) -> dt.datetime:
+    """SQLite hands back naive UTC; PostgreSQL aware. Compare both as aware UTC."""
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+# ----------------------------------------------------------------------------------------------
+# scheme, round, analytes
+# ----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AnalyteSpec:
+    """Scope of one analyte in a round and the choice of assigned value and σ_pt."""
+
+    code: str
+    mrrl: float
+    unit: str = "mg/kg"
+    name_zh: str = ""
+    present: bool = True
+    assigned_method: str = "consensus"
+    reference_value: float | None = None
+    reference_u: float | None = None
+    sigma_method: str = "ffp"
+    ffp_rsd: float | None = sigma.EU_PESTICIDE_FFP_RSD
+
+
+def _check_spec(spec: AnalyteSpec, where: str) -> None:
+    if not spec.code.strip():
+        raise InvalidInput("analyte code is missing", field=f"{where}.code")
+    if not (math.isfinite(spec.mrrl) and spec.mrrl > 0):
+        raise InvalidInput(f"MRRL must be a positive number (got {spec.mrrl!r})", field=f"{where}.mrrl")
+    if spec.assigned_method not in ASSIGNED_METHODS:
+        raise InvalidInput(f"assigned_method must be one of {', '.join(ASSIGNED_METHODS)}",
+                           field=f"{where}.assigned_method")
+    if spec.sigma_method not in SIGMA_METHODS:
+        raise InvalidInput(f"sigma_method must be one of {', '.join(SIGMA_METHODS)}", field=f"{where}.sigma_method")
+    if spec.assigned_method == "reference":
+        if spec.reference_value is None or not math.isfinite(spec.reference_value) or spec.reference_value < 0:
+            raise InvalidInput("a reference assigned value needs reference_value >= 0",
+                               field=f"{where}.reference_value")
+        if spec.reference_u is None or not math.isfinite(spec.reference_u) or spec.reference_u < 0:
+            raise InvalidInput("a reference assigned value needs its standard uncertainty reference_u >= 0",
+                               field=f"{where}.reference_u")
+    if spec.sigma_method == "ffp" and (spec.ffp_rsd is None or not (0 < spec.ffp_rsd < 1)):
+        raise InvalidInput("fitness-for-purpose σ_pt needs ffp_rsd between 0 and 1 (e.g. 0.25)",
+                           field=f"{where}.ffp_rsd")
+    if spec.sigma_method == "horwitz" and spec.unit not in UNIT_TO_MG_KG:
+        raise InvalidInput(f"Horwitz σ_pt needs a mass-fraction unit ({', '.join(UNIT_TO_MG_KG)})",
+                           field=f"{where}.unit")
+
+
+def create_scheme(s: Session, *, code: str, name: str, provider_name: str, description: str = "") -> PtScheme:
+    if s.execute(select(PtScheme.id).where(PtScheme.code == code)).first():
+        raise Conflict(f"PT scheme {code} already exists", field="code")
+    scheme = PtScheme(code=code, name=name, provider_name=provider_name, description=description)
+    s.add(scheme)
+    s.flush()
+    return scheme
+
+
+def create_round(s: Session, *, scheme_code: str, code: str, title: str, deadline: dt.datetime,
+                 analytes: Sequence[AnalyteSpec], matrix: str = "") -> PtRound:
+    """A new round in status draft with its analytes (unit, MRRL, assigned-value and σ_pt choice)."""
+    scheme = s.execute(select(PtScheme).where(PtScheme.code == scheme_code)).scalar_one_or_none()
+    if scheme is None:
+        raise NotFound(f"PT scheme {scheme_code} not found", field="scheme_code")
+    if not code.strip():
+        raise InvalidInput("round code is missing", field="code")
+    if s.execute(select(PtRound.id).where(PtRound.code == code)).first():
+        raise Conflict(f"PT round {code} already exists", field="code")
+    if deadline.tzinfo is None:
+        raise InvalidInput("deadline needs a time zone (e.g. +08:00)", field="deadline")
+    if not analytes:
+        raise InvalidInput("a round needs at least one analyte", field="analytes")
+    seen: set[str] = set()
+    for i, spec in enumerate(analytes):
+        _check_spec(spec, f"analytes[{i}]")
+        if spec.code in seen:
+            raise InvalidInput(f"analyte {spec.code} is listed twice", field=f"analytes[{i}].code")
+        seen.add(spec.code)
+    rnd = PtRound(scheme_id=scheme.id, code=code, title=title, matrix=matrix, deadline=as_utc(deadline),
+                  status=RoundStatus.DRAFT)
+    s.add(rnd)
+    s.flush()
+    for i, spec in enumerate(analytes):
+        s.add(PtRoundAnalyte(round_id=rnd.id, position=i, **dataclasses.asdict(spec)))
+    s.flush()
+    s.refresh(rnd)
+    return rnd
+
+
+def get_round(s: Session, code: str) -> PtRound:
+    rnd = s.execute(select(PtRound).where(PtRound.code == code)).scalar_one_or_none()
+    if rnd is None:
+        raise NotFound(f"PT round {code} not found", field="round_code")
+    return rnd
+
+
+def _analyte(rnd: PtRound, code: str, field: str = "analyte") -> PtRoundAnalyte:
+    for a in rnd.analytes:
+        if a.code == code:
+            return a
+    raise NotFound(f"analyte {code} is not in round {rnd.code}", field=field)
+
+
+def _require_status(rnd: PtRound, allowed: Sequence[str], action: str) -> None:
+    if rnd.status not in allowed:
+        raise Conflict(f"round {rnd.code} is {rnd.status}: cannot {action} (needs {' or '.join(allowed)})",
+                       field="status")
+
+
+def open_round(s: Session, code: str, *, now: dt.datetime | None = None) -> PtRound:
+    rnd = get_round(s, code)
+    _require_status(rnd, [RoundStatus.DRAFT], "open it")
+    if as_utc(rnd.deadline) <= _now(now):
+        raise Conflict(f"round {code}: the deadline {rnd.deadline.isoformat()} has already passed", field="deadline")
+    rnd.status = RoundStatus.OPEN
+    rnd.opened_at = _now(now)
+    return rnd
+
+
+def close_round(s: Session, code: str, *, now: dt.datetime | None = None) -> PtRound:
+    rnd = get_round(s, code)
+    _require_status(rnd, [RoundStatus.OPEN], "close it")
+    rnd.status = RoundStatus.CLOSED
+    rnd.closed_at = _now(now)
+    return rnd
+
+
+def publish_round(s: Session, code: str, *, now: dt.datetime | None = None) -> PtRound:
+    rnd = get_round(s, code)
+    _require_status(rnd, [RoundStatus.SCORED], "publish it")
+    rnd.status = RoundStatus.PUBLISHED
+    rnd.published_at = _now(now)
+    return rnd
+
+
+# ----------------------------------------------------------------------------------------------
+# participants
+# ----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LabEntry:
+    lab_code: str
+    lab_name: str
+    contact: str = ""
+
+
+def anonymous_codes(seed: int, start: int, count: int) -> list[str]:
+    """Codes ``start .. start+count-1`` of the round's shuffled code space (reproducible from ``seed``)."""
+    pool = list(CODE_SPACE)
+    random.Random(seed).shuffle(pool)
+    if start + count > len(pool):
+        raise InvalidInput(f"at most {len(pool)} participants per round", field="participants")
+    return [f"{CODE_PREFIX}{n}" for n in pool[start:start + count]]
+
+
+def enrol_participants(s: Session, round_code: str, labs: Sequence[LabEntry], *,
+                       seed: int | None = None) -> list[PtParticipant]:
+    """Enrol labs under random anonymous codes. The round's seed is drawn once (or taken from
+    ``seed``) and recorded, so the codes can be reproduced from the seed and the enrolment order."""
+    rnd = get_round(s, round_code)
+    _require_status(rnd, [RoundStatus.DRAFT, RoundStatus.OPEN], "enrol participants")
+    if rnd.code_seed is None:
+        rnd.code_seed = seed if seed is not None else secrets.randbelow(2**31)
+    elif seed is not None and seed != rnd.code_seed:
+        raise Conflict(f"round {round_code} already uses code seed {rnd.code_seed}", field="seed")
+    existing = s.execute(select(PtParticipant.lab_code).where(PtParticipant.round_id == rnd.id)).scalars().all()
+    taken = set(existing)
+    for i, lab in enumerate(labs):
+        if not lab.lab_code.strip():
+            raise InvalidInput("lab code is missing", field=f"labs[{i}].lab_code")
+        if lab.lab_code in taken:
+            raise Conflict(f"lab {lab.lab_code} is already enrolled in {round_code}", field=f"labs[{i}].lab_code")
+        taken.add(lab.lab_code)
+    codes = anonymous_codes(rnd.code_seed, len(existing), len(labs))
+    out = [PtParticipant(round_id=rnd.id, code=c, lab_code=lab.lab_code, lab_name=lab.lab_name, contact=lab.contact)
+           for c, lab in zip(codes, labs, strict=True)]
+    s.add_all(out)
+    s.flush()
+    return out
+
+
+def participants(s: Session, rnd: PtRound) -> list[PtParticipant]:
+    return list(s.execute(select(PtParticipant).where(PtParticipant.round_id == rnd.id)
+                          .order_by(PtParticipant.code)).scalars())
+
+
+# ----------------------------------------------------------------------------------------------
+# homogeneity and stability (ISO 13528:2022 Annex B)
+# ----------------------------------------------------------------------------------------------
+
+def _item(s: Session, rnd: PtRound, code: str) -> PtTestItem:
+    item = s.execute(select(PtTestItem).where(PtTestItem.round_id == rnd.id, PtTestItem.code == code)
+                     ).scalar_one_or_none()
+    if item is None:
+        item = PtTestItem(round_id=rnd.id, code=code)
+        s.add(item)
+        s.flush()
+    return item
+
+
+def _planning_sigma(a: PtRoundAnalyte, level: float, sigma_pt: float | None) -> float:
+    """σ_pt for a check made before the round is scored: given, or from the σ_pt method at ``level``."""
+    if sigma_pt is not None:
+        if not (math.isfinite(sigma_pt) and sigma_pt > 0):
+            raise InvalidInput(f"sigma_pt must be positive (got {sigma_pt!r})", field="sigma_pt")
+        return sigma_pt
+    if a.sigma_method == "ffp":
+        return sigma.ffp_sigma(level, a.ffp_rsd or sigma.EU_PESTICIDE_FFP_RSD)
+    if a.sigma_method == "horwitz":
+        f = UNIT_TO_MG_KG[a.unit]
+        return sigma.horwitz_sigma_mg_kg(level * f) / f
+    raise InvalidInput(f"analyte {a.code} takes σ_pt from the participants' robust SD: give sigma_pt "
+                       "for the homogeneity/stability check", field="sigma_pt")
+
+
+def _jsonable(obj: Any) -> dict[str, Any]:
+    return {k: (bool(v) if isinstance(v, bool) else v) for k, v in dataclasses.asdict(obj).items()}
+
+
+def record_homogeneity(s: Session, round_code: str, analyte_code: str, items: Sequence[Sequence[float]], *,
+                       sigma_pt: float | None = None) -> homogeneity.HomogeneityResult:
+    """Store a g × m homogeneity study (items H01…) and check it (B.2, B.3).
+
+    σ_pt is the given one or follows the analyte's σ_pt method at the study's mean; the check is
+    repeated with the round's final σ_pt when the round is scored."""
+    rnd = get_round(s, round_code)
+    _require_status(rnd, [RoundStatus.DRAFT, RoundStatus.OPEN, RoundStatus.CLOSED], "record homogeneity data")
+    a = _analyte(rnd, analyte_code)
+    try:
+        level = sum(sum(r) for r in items) / sum(len(r) for r in items)
+        result = homogeneity.homogeneity_check(items, _planning_sigma(a, level, sigma_pt))
+    except ZeroDivisionError:
+        raise InvalidInput("homogeneity: no measurements given", field="items") from None
+    except ProficiencyError as exc:
+        raise InvalidInput(str(exc), field="items") from None
+    _delete_measurements(s, a, ("homogeneity",))
+    for i, replicates in enumerate(items, start=1):
+        item = _item(s, rnd, f"H{i:02d}")
+        for j, value in enumerate(replicates, start=1):
+            s.add(PtItemMeasurement(item_id=item.id, round_analyte_id=a.id, study="homogeneity",
+                                    replicate=j, value=float(value)))
+    a.homogeneity = _jsonable(result)
+    s.flush()
+    return result
+
+
+def record_stability(s: Session, round_code: str, analyte_code: str, before: Sequence[float],
+                     after: Sequence[float], *, sigma_pt: float | None = None) -> homogeneity.StabilityResult:
+    """Store a stability study (items S01…, results before and after) and check it (B.5.1)."""
+    rnd = get_round(s, round_code)
+    _require_status(rnd, [RoundStatus.DRAFT, RoundStatus.OPEN, RoundStatus.CLOSED], "record stability data")
+    a = _analyte(rnd, analyte_code)
+    try:
+        level = sum(before) / len(before)
+        result = homogeneity.stability_check(before, after, _planning_sigma(a, level, sigma_pt))
+    except ZeroDivisionError:
+        raise InvalidInput("stability: no results before storage", field="before") from None
+    except ProficiencyError as exc:
+        raise InvalidInput(str(exc), field="after" if "after" in str(exc) else "before") from None
+    _delete_measurements(s, a, ("stability_before", "stability_after"))
+    for study, values in (("stability_before", before), ("stability_after", after)):
+        for i, value in enumerate(values, start=1):
+            item = _item(s, rnd, f"S{i:02d}")
+            s.add(PtItemMeasurement(item_id=item.id, round_analyte_id=a.id, study=study, replicate=1,
+                                    value=float(value)))
+    a.stability = _jsonable(result)
+    s.flush()
+    return result
+
+
+def _delete_measurements(s: Session, a: PtRoundAnalyte, studies: Sequence[str]) -> None:
+    """Replace a study: ORM deletes, so the audit trail keeps the earlier values."""
+    for m in s.execute(select(PtItemMeasurement).where(PtItemMeasurement.round_analyte_id == a.id,
+                                                       PtItemMeasurement.study.in_(studies))).scalars():
+        s.delete(m)
+    s.flush()
+
+
+def _measurements(s: Session, a: PtRoundAnalyte, study: str) -> dict[str, list[float]]:
+    rows = s.execute(select(PtTestItem.code, PtItemMeasurement.value)
+                     .join(PtTestItem, PtTestItem.id == PtItemMeasurement.item_id)
+                     .where(PtItemMeasurement.round_analyte_id == a.id, PtItemMeasurement.study == study)
+                     .order_by(PtTestItem.code, PtItemMeasurement.replicate)).all()
+    out: dict[str, list[float]] = {}
+    for code, value in rows:
+        out.setdefault(code, []).append(value)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# submissions
+# ----------------------------------------------------------------------------------------------
+
+def _accepting(rnd: PtRound, now: dt.datetime) -> None:
+    if rnd.status != RoundStatus.OPEN:
+        raise Conflict(f"round {rnd.code} is {rnd.status}: results are not accepted", field="round_code")
+    if now > as_utc(rnd.deadline):
+        raise Conflict(f"round {rnd.code}: the deadline {as_utc(rnd.deadline).isoformat()} has passed; "
+                       "results are no longer accepted", field="deadline")
+
+
+def submit_results(s: Session, round_code: str, rows: Sequence[SubmissionIn], *, channel: str = "api",
+                   now: dt.datetime | None = None) -> list[PtSubmission]:
+    """Accept results while the round is open and before its deadline. Every row is checked against
+    the round (participant, analyte, unit, LOQ, duplicates); any problem refuses all rows.
+    A participant may replace its own result until the deadline (the audit trail keeps the old one)."""
+    rnd = get_round(s, round_code)
+    now_utc = _now(now)
+    _accepting(rnd, now_utc)
+    if not rows:
+        raise InvalidInput("no results given", field="results")
+    by_code = {p.code: p for p in participants(s, rnd)}
+    analytes = {a.code: a for a in rnd.analytes}
+    problems: list[RowProblem] = []
+    seen: dict[tuple[str, str], int | None] = {}
+    for i, row in enumerate(rows, start=1):
+        line = row.line if row.line is not None else i
+        if row.participant_code not in by_code:
+            problems.append(RowProblem(line, "participant_code",
+                                       f"{row.participant_code!r} is not a participant of {round_code}"))
+        a = analytes.get(row.analyte)
+        if a is None:
+            problems.append(RowProblem(line, "analyte", f"{row.analyte!r} is not an analyte of {round_code}"))
+        elif row.unit != a.unit:
+            problems.append(RowProblem(line, "unit", f"{a.code} is reported in {a.unit} (got {row.unit!r})"))
+        if row.result is not None and row.loq is not None and row.result < row.loq:
+            problems.append(RowProblem(line, "result", f"{row.result:g} is below the LOQ {row.loq:g}: "
+                                       "report it as not detected (empty result)"))
+        if row.coverage_factor is not None and row.expanded_uncertainty is None:
+            problems.append(RowProblem(line, "expanded_uncertainty", "a coverage factor needs its expanded uncertainty"))
+        key = (row.participant_code, row.analyte)
+        if key in seen:
+            problems.append(RowProblem(line, "analyte", f"second result of {row.participant_code} for {row.analyte} "
+                                       f"(first on line {seen[key]})"))
+        seen[key] = line
+    if problems:
+        raise SubmissionRejected(problems, source="submission")
+    existing = {(sub.participant_id, sub.round_analyte_id): sub for sub in s.execute(
+        select(PtSubmission).join(PtParticipant).where(PtParticipant.round_id == rnd.id)).scalars()}
+    out: list[PtSubmission] = []
+    for row in rows:
+        p, a = by_code[row.participant_code], analytes[row.analyte]
+        values = dict(result=row.result, unit=row.unit, method=row.method, loq=row.loq,
+                      expanded_uncertainty=row.expanded_uncertainty,
+                      coverage_factor=row.coverage_factor if row.coverage_factor is not None
+                      else (2.0 if row.expanded_uncertainty is not None else None),
+                      recovery_percent=row.recovery_percent, channel=channel, submitted_at=now_utc)
+        sub = existing.get((p.id, a.id))
+        if sub is None:
+            sub = PtSubmission(participant_id=p.id, round_analyte_id=a.id, **values)
+            s.add(sub)
+        else:
+            for k, v in values.items():
+                setattr(sub, k, v)
+        out.append(sub)
+    s.flush()
+    return out
+
+
+def upload_csv(s: Session, round_code: str, data: bytes | str, *, now: dt.datetime | None = None) -> list[PtSubmission]:
+    """CSV upload: parse, check every row (line and field named), then write all or nothing."""
+    rnd = get_round(s, round_code)
+    _accepting(rnd, _now(now))
+    return submit_results(s, round_code, parse_submission_csv(data), channel="csv", now=now)
+
+
+# ----------------------------------------------------------------------------------------------
+# scoring
+# ----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AnalyteOutcome:
+    code: str
+    present: bool
+    n: int
+    assigned_value: float | None
+    u_assigned: float | None
+    sigma_pt: float | None
+    robust_sd: float | None
+    statistic: str | None
+    homogeneity_passed: bool | None
+    stability_passed: bool | None
+
+
+@dataclass(frozen=True)
+class RoundScoring:
+    round_code: str
+    analytes: tuple[AnalyteOutcome, ...]
+    scores: int
+    satisfactory: int
+    questionable: int
+    unsatisfactory: int
+    en_actions: int
+    false_negatives: int
+    false_positives: int
+
+
+def _sigma_pt(a: PtRoundAnalyte, xpt: float, robust_sd: float | None) -> float:
+    if a.sigma_method == "ffp":
+        return sigma.ffp_sigma(xpt, a.ffp_rsd or sigma.EU_PESTICIDE_FFP_RSD)
+    if a.sigma_method == "horwitz":
+        f = UNIT_TO_MG_KG[a.unit]
+        return sigma.horwitz_sigma_mg_kg(xpt * f) / f
+    if robust_sd is None:
+        raise ProficiencyError("σ_pt from the robust SD needs at least two differing results")
+    return sigma.limited_sigma(robust_sd)
+
+
+def _assign(a: PtRoundAnalyte, values: list[float]) -> tuple[float, float, float | None]:
+    """(x_pt, u(x_pt), robust SD s*) for one analyte."""
+    est: robust.RobustEstimate | None = None
+    if a.assigned_method == "consensus" or len(values) >= 2:
+        try:
+            est = robust.algorithm_a(values)
+        except ProficiencyError:
+            if a.assigned_method == "consensus":
+                raise
+    if a.assigned_method == "reference":
+        assert a.reference_value is not None and a.reference_u is not None
+        return a.reference_value, a.reference_u, est.scale if est else None
+    assert est is not None
+    return est.location, est.u_assigned, est.scale
+
+
+def score_round(s: Session, round_code: str, *, now: dt.datetime | None = None) -> RoundScoring:
+    """Assign values, σ_pt, score every result and combine scores (round closed, or re-scored)."""
+    rnd = get_round(s, round_code)
+    _require_status(rnd, [RoundStatus.CLOSED, RoundStatus.SCORED], "score it")
+    parts = participants(s, rnd)
+    subs = list(s.execute(select(PtSubmission).join(PtParticipant).where(PtParticipant.round_id == rnd.id)
+                          .order_by(PtSubmission.id)).scalars())
+    by_analyte: dict[int, list[PtSubmission]] = {}
+    for sub in subs:
+        by_analyte.setdefault(sub.round_analyte_id, []).append(sub)
+    for old in s.execute(select(PtScore).where(PtScore.round_analyte_id.in_([a.id for a in rnd.analytes]))
+                         ).scalars():
+        s.delete(old)  # re-scoring: ORM deletes keep the earlier scores in the audit trail
+    s.flush()
+    score_rows: dict[int, PtScore] = {}
+    outcomes: list[AnalyteOutcome] = []
+    for a in rnd.analytes:
+        rows = by_analyte.get(a.id, [])
+        numeric = [sub for sub in rows if sub.result is not None]
+        for attr in ("assigned_value", "u_assigned", "sigma_pt", "robust_sd", "statistic"):
+            setattr(a, attr, None)
+        a.n_results = len(numeric)
+        if a.present:
+            try:
+                xpt, u, s_star = _assign(a, [float(sub.result) for sub in numeric if sub.result is not None])
+                sig = _sigma_pt(a, xpt, s_star)
+                a.assigned_value, a.u_assigned, a.sigma_pt, a.robust_sd = xpt, u, sig, s_star
+                a.statistic = "z" if sigma.uncertainty_negligible(u, sig) else "z'"
+                _recheck_items(s, a, sig)
+                for sub in numeric:
+                    assert sub.result is not None
+                    ps = scores.score_result(sub.result, xpt, sig, u, expanded_u_result=sub.expanded_uncertainty,
+                                             coverage_factor=sub.coverage_factor or 2.0)
+                    score_rows[sub.id] = PtScore(
+                        submission_id=sub.id, participant_id=sub.participant_id, round_analyte_id=a.id,
+                        d=ps.d, d_percent=ps.d_percent, z=ps.z, z_prime=ps.z_prime, statistic=ps.statistic,
+                        score=ps.score, classification=ps.classification, zeta=ps.zeta, en=ps.en,
+                        en_action=ps.en_action)
+            except ProficiencyError as exc:
+                raise InvalidInput(f"analyte {a.code}: {exc}", field=f"analytes.{a.code}") from None
+        outcomes.append(AnalyteOutcome(
+            a.code, a.present, len(numeric), a.assigned_value, a.u_assigned, a.sigma_pt, a.robust_sd, a.statistic,
+            (a.homogeneity or {}).get("passed"), (a.stability or {}).get("passed")))
+    # detections and combined scores per participant
+    mrrl = {a.code: a.mrrl for a in rnd.analytes}
+    assigned = {a.code: a.assigned_value for a in rnd.analytes if a.present and a.assigned_value is not None}
+    code_of = {a.id: a.code for a in rnd.analytes}
+    fn = fp = 0
+    for p in parts:
+        mine = [sub for sub in subs if sub.participant_id == p.id]
+        if not mine:
+            p.az2 = p.rsz = p.ssz = None
+            p.false_negatives = p.false_positives = None
+            continue
+        summary = combined.judge_detections(
+            assigned, {code_of[sub.round_analyte_id]: sub.result for sub in mine}, mrrl,
+            analytes=[code_of[sub.round_analyte_id] for sub in mine])
+        outcome = {j.analyte: j.outcome for j in summary.judgements}
+        for sub in mine:
+            row = score_rows.get(sub.id) or PtScore(submission_id=sub.id, participant_id=p.id,
+                                                     round_analyte_id=sub.round_analyte_id)
+            row.detection = outcome[code_of[sub.round_analyte_id]]
+            score_rows[sub.id] = row
+        zs = [score_rows[sub.id].score for sub in mine if score_rows[sub.id].score is not None]
+        if zs:
+            p.az2 = combined.average_squared_z(zs)  # type: ignore[arg-type]
+            p.rsz = combined.rescaled_sum_z(zs)  # type: ignore[arg-type]
+            p.ssz = combined.sum_squared_z(zs)  # type: ignore[arg-type]
+        else:
+            p.az2 = p.rsz = p.ssz = None
+        p.false_negatives, p.false_positives = summary.false_negatives, summary.false_positives
+        fn += summary.false_negatives
+        fp += summary.false_positives
+    s.add_all(score_rows.values())
+    rnd.status = RoundStatus.SCORED
+    rnd.scored_at = _now(now)
+    s.flush()
+    classes = [r.classification for r in score_rows.values() if r.classification]
+    return RoundScoring(
+        round_code, tuple(outcomes), len(classes), classes.count(scores.SATISFACTORY),
+        classes.count(scores.QUESTIONABLE), classes.count(scores.UNSATISFACTORY),
+        sum(1 for r in score_rows.values() if r.en_action), fn, fp)
+
+
+def _recheck_items(s: Session, a: PtRoundAnalyte, sig: float) -> None:
+    """Repeat the homogeneity and stability checks with the round's σ_pt (Annex B uses σ_pt)."""
+    hom = _measurements(s, a, "homogeneity")
+    if hom:
+        a.homogeneity = _jsonable(homogeneity.homogeneity_check(list(hom.values()), sig))
+    before = [v for vs in _measurements(s, a, "stability_before").values() for v in vs]
+    after = [v for vs in _measurements(s, a, "stability_after").values() for v in vs]
+    if before and after:
+        a.stability = _jsonable(homogeneity.stability_check(before, after, sig))

@@ -1,0 +1,277 @@
+"""Batches (worklists), standard curves, confirmatory quantitation and batch QC.
+
+A batch groups analyses run together on one instrument with its calibration standards and QC
+samples (reagent/matrix blank, spike, duplicate, CCV, reference material). Curves are stored as
+versioned records; every quantified result links to the exact curve it came from and keeps its
+calculation trail. A failed QC holds the batch: its results cannot be reviewed until the batch is
+re-run (SANTE/11312/2021; ISO/IEC 17025 7.7).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from calibration import qc as qcm
+from calibration.curves import acceptance, detection_limits, fit_curve, inverse_predict
+from calibration.quantify import report_value, sample_concentration_mg_kg
+from lims.db.models import (
+    Analysis,
+    Analyte,
+    Batch,
+    CalibrationCurve,
+    Instrument,
+    Lab,
+    Method,
+    QcSample,
+    Result,
+    Sample,
+    SampleStatus,
+)
+from lims.services.errors import Conflict, InvalidInput, NotFound
+from lims.services.limits import decide_result
+
+QC_KINDS = ("reagent_blank", "matrix_blank", "spike", "duplicate", "ccv", "reference_material")
+
+
+@dataclass(frozen=True)
+class QcOutcome:
+    passed: bool
+    failures: tuple[str, ...]
+
+
+def create_batch(s: Session, *, code: str, method_code: str, instrument_code: str | None,
+                 analysis_ids: list[int]) -> Batch:
+    if s.execute(select(Batch.id).where(Batch.code == code)).first():
+        raise Conflict(f"batch {code} already exists", field="code")
+    method = s.execute(select(Method).where(Method.code == method_code)).scalar_one_or_none()
+    if method is None:
+        raise InvalidInput(f"unknown method {method_code!r}", field="method_code")
+    instrument = None
+    if instrument_code:
+        instrument = s.execute(select(Instrument).where(Instrument.code == instrument_code)).scalar_one_or_none()
+        if instrument is None:
+            raise InvalidInput(f"unknown instrument {instrument_code!r}", field="instrument_code")
+    lab = s.execute(select(Lab).order_by(Lab.id)).scalars().first()
+    assert lab is not None
+    batch = Batch(code=code, lab_id=lab.id, method_id=method.id, instrument_id=instrument.id if instrument else None)
+    s.add(batch)
+    s.flush()
+    for aid in analysis_ids:
+        a = s.get(Analysis, aid)
+        if a is None:
+            raise NotFound(f"analysis {aid} does not exist", field="analysis_ids")
+        if a.method_id != method.id:
+            raise InvalidInput(f"analysis {aid} uses another method", field="analysis_ids")
+        if a.batch_id is not None:
+            raise Conflict(f"analysis {aid} is already in batch {a.batch_id}", field="analysis_ids")
+        a.batch_id = batch.id
+        a.status = "in_analysis"
+        a.sample.status = SampleStatus.IN_ANALYSIS
+    return batch
+
+
+def store_curve(s: Session, *, batch: Batch, analyte_code: str, concentrations: list[float],
+                responses: list[float], model: str = "linear", weight: str = "none") -> CalibrationCurve:
+    """Fit and store a new curve version; its acceptance outcome is recorded with it."""
+    analyte = s.execute(select(Analyte).where(Analyte.code == analyte_code)).scalar_one_or_none()
+    if analyte is None:
+        raise InvalidInput(f"unknown analyte {analyte_code!r}", field="analyte_code")
+    fit = fit_curve(concentrations, responses, model=model, weight=weight)
+    acc = acceptance(fit)
+    limits = detection_limits(fit) if model == "linear" and weight == "none" else None
+    previous = s.execute(select(CalibrationCurve).where(
+        CalibrationCurve.batch_id == batch.id, CalibrationCurve.analyte_id == analyte.id)
+        .order_by(CalibrationCurve.version.desc())).scalars().first()
+    curve = CalibrationCurve(
+        batch_id=batch.id, method_id=batch.method_id, analyte_id=analyte.id,
+        version=(previous.version + 1) if previous else 1, model=model, weight=weight,
+        points=[[float(x), float(y)] for x, y in zip(concentrations, responses, strict=True)],
+        params={k: float(v) for k, v in fit.params.items()}, residual_sd=float(fit.residual_sd),
+        r2=float(fit.r2), passed=bool(acc.passed),
+        acceptance={"passed": bool(acc.passed), "checks": [
+            {"name": c.name, "passed": bool(c.passed), "value": _num(c.value), "limit": _num(c.limit)} for c in acc.checks]},
+        lod=limits.detection_limit if limits else None, loq=limits.quantification_limit if limits else None)
+    s.add(curve)
+    s.flush()
+    return curve
+
+
+def _num(v: object) -> float | None:
+    if isinstance(v, (int, float)) and math.isfinite(float(v)):
+        return float(v)
+    return None
+
+
+def _fit_of(curve: CalibrationCurve):  # type: ignore[no-untyped-def]
+    xs = [p[0] for p in curve.points]
+    ys = [p[1] for p in curve.points]
+    return fit_curve(xs, ys, model=curve.model, weight=curve.weight)
+
+
+def quantify(s: Session, *, analysis_id: int, curve_id: int, response: float, sample_mass_g: float,
+             extract_volume_ml: float, dilution_factor: float = 1.0, recovery_percent: float | None = None,
+             analyst_id: int | None = None, lod_mg_kg: float | None = None, loq_mg_kg: float | None = None,
+             reading_id: int | None = None) -> Result:
+    """Response → extract concentration (mg/L) by the curve → mg/kg in the sample → decision."""
+    analysis = s.get(Analysis, analysis_id)
+    if analysis is None:
+        raise NotFound(f"analysis {analysis_id} does not exist", field="analysis_id")
+    curve = s.get(CalibrationCurve, curve_id)
+    if curve is None:
+        raise NotFound(f"curve {curve_id} does not exist", field="curve_id")
+    if curve.analyte_id != analysis.analyte_id:
+        raise InvalidInput("the curve is for another analyte", field="curve_id")
+    if not curve.passed:
+        raise Conflict(f"curve {curve_id} failed its acceptance criteria; recalibrate", field="curve_id")
+    fit = _fit_of(curve)
+    pred = inverse_predict(fit, response)
+    details: dict[str, object] = {"response": response, "curve_id": curve.id, "curve_version": curve.version,
+                                  "sample_mass_g": sample_mass_g, "extract_volume_ml": extract_volume_ml,
+                                  "dilution_factor": dilution_factor, "recovery_percent": recovery_percent}
+    if pred.out_of_range == "above_highest_level":
+        raise Conflict(f"response {response} is above the highest calibration level: dilute the extract and "
+                       "re-inject (no extrapolation)", field="response")
+    if pred.concentration is None:
+        x_extract = 0.0  # below the lowest level / not invertible → reported against LOD/LOQ
+        details["note"] = pred.note or pred.out_of_range
+    else:
+        x_extract = max(pred.concentration, 0.0)
+        details["extract_mg_l"] = x_extract
+        details["extract_ci"] = [pred.ci_low, pred.ci_high]
+    mg_kg = sample_concentration_mg_kg(x_extract, extract_volume_ml, sample_mass_g, dilution_factor,
+                                       recovery_percent)
+    lod = lod_mg_kg if lod_mg_kg is not None else analysis.method.lod
+    loq = loq_mg_kg if loq_mg_kg is not None else analysis.method.loq
+    reported = report_value(mg_kg, lod, loq)
+    text = {"ND": f"未检出（<{lod:g}）" if lod is not None else "未检出",
+            "<LOQ": f"<{loq:g}（定量限）" if loq is not None else "<LOQ"}.get(reported.qualifier, reported.text)
+    details["mg_kg_unrounded"] = mg_kg
+    analysis.sample_mass_g = sample_mass_g
+    analysis.extract_volume_ml = extract_volume_ml
+    analysis.dilution_factor = dilution_factor
+    value = float(reported.value) if reported.value is not None else None
+    result = Result(analysis_id=analysis.id, version=1, value=value, value_text=text, unit="mg/kg", lod=lod,
+                    loq=loq, source="calculated", curve_id=curve.id, analyst_id=analyst_id, details=details,
+                    reading_id=reading_id)
+    s.add(result)
+    s.flush()
+    decide_result(s, result, value_mg_kg=value, detected=reported.qualifier != "ND",
+                  decision_limit_mg_kg=lod)
+    analysis.status = "to_be_reviewed"
+    analysis.sample.status = SampleStatus.TO_BE_REVIEWED
+    s.flush()
+    return result
+
+
+def add_qc(s: Session, batch_code: str, *, kind: str, analyte_code: str | None = None,
+           nominal_value: float | None = None, measured_value: float | None = None,
+           second_value: float | None = None, reporting_limit: float | None = None) -> QcSample:
+    """Record a QC sample and judge it at once (recovery 60–120 %, RPD ≤ 20 %, blank < 30 % of RL,
+    CCV drift ≤ 20 %, reference material within ±20 % — the routine limits of SANTE/11312/2021)."""
+    if kind not in QC_KINDS:
+        raise InvalidInput(f"unknown QC kind {kind!r}; one of {', '.join(QC_KINDS)}", field="kind")
+    batch = s.execute(select(Batch).where(Batch.code == batch_code)).scalar_one_or_none()
+    if batch is None:
+        raise NotFound(f"batch {batch_code} does not exist", field="batch_code")
+    analyte = None
+    if analyte_code:
+        analyte = s.execute(select(Analyte).where(Analyte.code == analyte_code)).scalar_one_or_none()
+        if analyte is None:
+            raise InvalidInput(f"unknown analyte {analyte_code!r}", field="analyte_code")
+    if measured_value is None:
+        raise InvalidInput("a QC sample needs its measured value", field="measured_value")
+    passed, metric, detail = _judge(kind, nominal_value, measured_value, second_value, reporting_limit)
+    q = QcSample(batch_id=batch.id, kind=kind, analyte_id=analyte.id if analyte else None,
+                 nominal_value=nominal_value, measured_value=measured_value, second_value=second_value,
+                 outcome="pass" if passed else "fail", metric=metric, detail=detail)
+    s.add(q)
+    s.flush()
+    return q
+
+
+def _judge(kind: str, nominal: float | None, measured: float, second: float | None,
+           reporting_limit: float | None) -> tuple[bool, float | None, str]:
+    if kind in ("reagent_blank", "matrix_blank"):
+        if reporting_limit is None:
+            raise InvalidInput("a blank is judged against the reporting limit", field="reporting_limit")
+        bad = qcm.blank_contaminated(measured, reporting_limit)
+        return not bad, measured, f"blank {measured:g} vs 30 % of reporting limit {reporting_limit:g}"
+    if kind == "duplicate":
+        if second is None:
+            raise InvalidInput("a duplicate needs its second value", field="second_value")
+        rpd = qcm.relative_percent_difference(measured, second)
+        return rpd <= 20.0, rpd, f"RPD {rpd:.1f} % (≤ 20 %)"
+    if nominal is None:
+        raise InvalidInput(f"{kind} needs its nominal value", field="nominal_value")
+    if kind == "spike":
+        rec = qcm.recovery_percent(measured, nominal)
+        return qcm.recovery_ok(rec), rec, f"recovery {rec:.1f} % (60–140 % routine)"
+    drift = (measured - nominal) / nominal * 100.0
+    if kind == "ccv":
+        return qcm.ccv_drift_ok(abs(drift)), drift, f"CCV drift {drift:+.1f} % (|drift| ≤ 20 %)"
+    return abs(drift) <= 20.0, drift, f"reference material bias {drift:+.1f} % (≤ ±20 %)"
+
+
+def evaluate_batch_qc(s: Session, batch_code: str) -> QcOutcome:
+    """Close the batch's QC: any failure holds every result of the batch (qc_failed)."""
+    batch = s.execute(select(Batch).where(Batch.code == batch_code)).scalar_one_or_none()
+    if batch is None:
+        raise NotFound(f"batch {batch_code} does not exist", field="batch_code")
+    qcs = s.execute(select(QcSample).where(QcSample.batch_id == batch.id).order_by(QcSample.id)).scalars().all()
+    if not qcs:
+        raise Conflict(f"batch {batch_code} has no QC samples", field="batch_code")
+    failures = tuple(f"{q.kind}: {q.detail}" for q in qcs if q.outcome == "fail")
+    batch.status = "qc_failed" if failures else "qc_passed"
+    batch.qc_summary = "; ".join(failures) if failures else f"{len(qcs)} QC samples passed"
+    s.flush()
+    return QcOutcome(not failures, failures)
+
+
+def batch_held(s: Session, analysis: Analysis) -> str | None:
+    """Why the analysis's batch holds its results, or None."""
+    if analysis.batch_id is None:
+        return None
+    batch = s.get(Batch, analysis.batch_id)
+    if batch is None or batch.status == "qc_passed":
+        return None
+    if batch.status == "qc_failed":
+        return f"batch {batch.code} failed QC: {batch.qc_summary}"
+    if batch.status == "open" and analysis.kind == "confirmatory":
+        return f"batch {batch.code} QC not yet evaluated"
+    return None
+
+
+def enter_manual_result(s: Session, *, analysis_id: int, value_text: str, value: float | None, unit: str,
+                        reason: str, analyst_id: int) -> Result:
+    """Manual entry is the exception: a reason is required and the entry is audited."""
+    if len(reason.strip()) < 5:
+        raise InvalidInput("manual entry needs a reason (at least 5 characters)", field="reason")
+    analysis = s.get(Analysis, analysis_id)
+    if analysis is None:
+        raise NotFound(f"analysis {analysis_id} does not exist", field="analysis_id")
+    if value is not None and (not math.isfinite(value) or value < 0):
+        raise InvalidInput("value must be a finite number ≥ 0", field="value")
+    if not value_text.strip():
+        raise InvalidInput("value_text is required", field="value_text")
+    existing = s.execute(select(Result.id).where(Result.analysis_id == analysis_id,
+                                                 Result.status.not_in(("superseded", "rejected")))).first()
+    if existing:
+        raise Conflict(f"analysis {analysis_id} already has a current result", field="analysis_id")
+    version = (s.execute(select(Result.version).where(Result.analysis_id == analysis_id)
+                         .order_by(Result.version.desc())).scalars().first() or 0) + 1
+    result = Result(analysis_id=analysis.id, version=version, value=value, value_text=value_text, unit=unit,
+                    source="manual", manual_reason=reason, analyst_id=analyst_id)
+    s.add(result)
+    s.flush()
+    if unit == "mg/kg" and analysis.kind == "confirmatory":
+        decide_result(s, result, value_mg_kg=value, detected=value is not None, decision_limit_mg_kg=analysis.method.lod)
+    analysis.status = "to_be_reviewed"
+    sample = s.get(Sample, analysis.sample_id)
+    assert sample is not None
+    sample.status = SampleStatus.TO_BE_REVIEWED
+    s.flush()
+    return result

@@ -1,0 +1,270 @@
+"""Monitoring tasks, the 双随机 sampling plan, sample registration with its sampling record, and the
+chain of custody.
+
+双随机 (random draw of the producers to inspect and of the inspectors who go): the draw uses a
+seeded PRNG over the directory sorted by id, and the seed is recorded on the task, so the plan
+can be reproduced and audited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lims.db.models import (
+    Analysis,
+    Analyte,
+    Commodity,
+    CustodyEvent,
+    Inspector,
+    Lab,
+    Method,
+    MonitoringTask,
+    Producer,
+    Sample,
+    SampleStatus,
+    SamplingAssignment,
+)
+from lims.services.errors import Conflict, InvalidInput, NotFound
+
+PROGRAMME_TYPES = {"routine": "例行监测", "special": "专项监测", "supervisory": "监督抽查", "risk": "风险监测"}
+SAMPLING_LINKS = {"production_base": "生产基地", "before_harvest": "采收前", "before_market": "上市前",
+                  "before_slaughter": "屠宰前", "wholesale": "批发市场", "retail": "零售市场"}
+PRODUCER_KINDS = {"enterprise": "企业", "cooperative": "农民专业合作社", "family_farm": "家庭农场",
+                  "farmer": "种养殖户"}
+CUSTODY_KINDS = ("received", "stored", "subsampled", "moved", "retained", "disposed")
+
+# GB 32100-2015 统一社会信用代码: 18 characters from this alphabet, last one a check character.
+_USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+
+
+def uscc_valid(code: str) -> bool:
+    """Check character of a unified social credit code (GB 32100-2015 §4.2, modulus 31)."""
+    if len(code) != 18 or any(c not in _USCC_ALPHABET for c in code):
+        return False
+    total = sum(_USCC_ALPHABET.index(c) * w for c, w in zip(code[:17], _USCC_WEIGHTS, strict=True))
+    return _USCC_ALPHABET[(31 - total % 31) % 31] == code[17]
+
+
+def uscc_complete(first17: str) -> str:
+    """Append the GB 32100-2015 check character to the first 17 characters of a credit code."""
+    total = sum(_USCC_ALPHABET.index(c) * w for c, w in zip(first17, _USCC_WEIGHTS, strict=True))
+    return first17 + _USCC_ALPHABET[(31 - total % 31) % 31]
+
+
+def region_code_valid(code: str) -> bool:
+    """A GB/T 2260 administrative division code: six digits, province part 11–82."""
+    return len(code) == 6 and code.isdigit() and 11 <= int(code[:2]) <= 82
+
+
+@dataclass(frozen=True)
+class PlanLine:
+    draw_order: int
+    producer_id: int
+    producer_name: str
+    inspector_ids: tuple[int, ...]
+    inspector_names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SamplingPlan:
+    task_code: str
+    seed: int
+    lines: tuple[PlanLine, ...]
+
+
+def create_task(s: Session, *, code: str, name: str, programme_type: str, issuing_authority: str,
+                required_analytes: list[str], sampling_plan: str = "") -> MonitoringTask:
+    if programme_type not in PROGRAMME_TYPES:
+        raise InvalidInput(f"unknown programme type {programme_type!r}; one of {', '.join(PROGRAMME_TYPES)}",
+                           field="programme_type")
+    if s.execute(select(MonitoringTask.id).where(MonitoringTask.code == code)).first():
+        raise Conflict(f"task {code} already exists", field="code")
+    for a in required_analytes:
+        if s.execute(select(Analyte.id).where(Analyte.code == a)).first() is None:
+            raise InvalidInput(f"unknown analyte code {a!r}", field="required_analytes")
+    task = MonitoringTask(code=code, name=name, programme_type=programme_type, issuing_authority=issuing_authority,
+                          required_analytes=list(required_analytes), sampling_plan=sampling_plan)
+    s.add(task)
+    s.flush()
+    return task
+
+
+def create_producer(s: Session, *, name: str, credit_code: str, kind: str, region_code: str,
+                    address: str = "") -> Producer:
+    if kind not in PRODUCER_KINDS:
+        raise InvalidInput(f"unknown producer kind {kind!r}; one of {', '.join(PRODUCER_KINDS)}", field="kind")
+    if credit_code and not uscc_valid(credit_code):
+        raise InvalidInput(f"{credit_code!r} is not a valid unified social credit code (GB 32100-2015)",
+                           field="credit_code")
+    if not region_code_valid(region_code):
+        raise InvalidInput(f"{region_code!r} is not a GB/T 2260 region code", field="region_code")
+    p = Producer(name=name, credit_code=credit_code, kind=kind, region_code=region_code, address=address)
+    s.add(p)
+    s.flush()
+    return p
+
+
+def draw_sampling_plan(s: Session, task_code: str, *, producers: int, inspectors_per_visit: int = 2,
+                       seed: int | None = None, region_prefix: str = "", kinds: tuple[str, ...] = (),
+                       sampling_link: str = "before_harvest") -> SamplingPlan:
+    """Draw producers and inspectors at random (双随机), reproducibly; the seed is recorded on the task."""
+    task = s.execute(select(MonitoringTask).where(MonitoringTask.code == task_code)).scalar_one_or_none()
+    if task is None:
+        raise NotFound(f"task {task_code} does not exist", field="task_code")
+    if sampling_link not in SAMPLING_LINKS:
+        raise InvalidInput(f"unknown sampling link {sampling_link!r}", field="sampling_link")
+    if s.execute(select(SamplingAssignment.id).where(SamplingAssignment.task_id == task.id)).first():
+        raise Conflict(f"task {task_code} already has a sampling plan (seed {task.random_seed})", field="task_code")
+    q = select(Producer).order_by(Producer.id)
+    if region_prefix:
+        q = q.where(Producer.region_code.startswith(region_prefix))
+    if kinds:
+        q = q.where(Producer.kind.in_(kinds))
+    directory = s.execute(q).scalars().all()
+    staff = s.execute(select(Inspector).where(Inspector.active.is_(True)).order_by(Inspector.id)).scalars().all()
+    if producers < 1 or producers > len(directory):
+        raise InvalidInput(f"cannot draw {producers} producers from a directory of {len(directory)}",
+                           field="producers")
+    if inspectors_per_visit < 2 or inspectors_per_visit > len(staff):
+        raise InvalidInput(f"each visit needs at least 2 inspectors; {len(staff)} available",
+                           field="inspectors_per_visit")
+    seed = secrets.randbits(31) if seed is None else seed
+    rng = random.Random(seed)
+    chosen = rng.sample(list(directory), producers)
+    lines = []
+    for order, producer in enumerate(chosen, start=1):
+        team = rng.sample(list(staff), inspectors_per_visit)
+        s.add(SamplingAssignment(task_id=task.id, producer_id=producer.id, inspector_ids=[i.id for i in team],
+                                 sampling_link=sampling_link, draw_order=order))
+        lines.append(PlanLine(order, producer.id, producer.name, tuple(i.id for i in team),
+                              tuple(i.name for i in team)))
+    task.random_seed = seed
+    s.flush()
+    return SamplingPlan(task.code, seed, tuple(lines))
+
+
+def register_sample(s: Session, *, code: str, commodity_code: str, task_code: str = "",
+                    producer_id: int | None = None, assignment_id: int | None = None,
+                    sampled_at: dt.datetime, sampling_place: str, region_code: str, sampling_link: str,
+                    samplers: list[str], certificate_no: str = "", trace_code: str = "", description: str = "",
+                    quantity: str = "", requested: list[tuple[str, str]] | None = None) -> Sample:
+    """Register a sample with its sampling record; ``requested`` = [(analyte_code, method_code)]."""
+    if s.execute(select(Sample.id).where(Sample.code == code)).first():
+        raise Conflict(f"sample {code} already exists", field="code")
+    commodity = s.execute(select(Commodity).where(Commodity.code == commodity_code)).scalar_one_or_none()
+    if commodity is None:
+        raise InvalidInput(f"unknown commodity code {commodity_code!r}", field="commodity_code")
+    if not region_code_valid(region_code):
+        raise InvalidInput(f"{region_code!r} is not a GB/T 2260 region code", field="region_code")
+    if sampling_link not in SAMPLING_LINKS:
+        raise InvalidInput(f"unknown sampling link {sampling_link!r}; one of {', '.join(SAMPLING_LINKS)}",
+                           field="sampling_link")
+    if len([x for x in samplers if x.strip()]) < 2:
+        raise InvalidInput("at least two samplers must sign the sampling record", field="samplers")
+    if sampled_at.tzinfo is None:
+        raise InvalidInput("sampled_at must carry a timezone", field="sampled_at")
+    assignment = None
+    if assignment_id is not None:
+        assignment = s.get(SamplingAssignment, assignment_id)
+        if assignment is None:
+            raise NotFound(f"sampling assignment {assignment_id} does not exist", field="assignment_id")
+        if assignment.status != "planned":
+            raise Conflict(f"sampling assignment {assignment_id} is {assignment.status}", field="assignment_id")
+        producer_id = assignment.producer_id
+    if producer_id is not None and s.get(Producer, producer_id) is None:
+        raise NotFound(f"producer {producer_id} does not exist", field="producer_id")
+    task = None
+    if task_code:
+        task = s.execute(select(MonitoringTask).where(MonitoringTask.code == task_code)).scalar_one_or_none()
+        if task is None:
+            raise NotFound(f"task {task_code} does not exist", field="task_code")
+    lab = s.execute(select(Lab).order_by(Lab.id)).scalars().first()
+    if lab is None:
+        raise Conflict("no laboratory is configured")
+    sample = Sample(code=code, lab_id=lab.id, commodity_id=commodity.id, producer_id=producer_id,
+                    task_code=task_code, sampled_at=sampled_at, sampling_place=sampling_place,
+                    region_code=region_code, sampling_link=SAMPLING_LINKS[sampling_link],
+                    certificate_no=certificate_no, trace_code=trace_code, samplers="、".join(samplers),
+                    description=description or commodity.name_zh, quantity=quantity,
+                    status=SampleStatus.REGISTERED)
+    s.add(sample)
+    s.flush()
+    if assignment is not None:
+        assignment.status = "sampled"
+        assignment.sample_id = sample.id
+    for analyte_code, method_code in requested or []:
+        analyte = s.execute(select(Analyte).where(Analyte.code == analyte_code)).scalar_one_or_none()
+        method = s.execute(select(Method).where(Method.code == method_code)).scalar_one_or_none()
+        if analyte is None:
+            raise InvalidInput(f"unknown analyte code {analyte_code!r}", field="requested")
+        if method is None:
+            raise InvalidInput(f"unknown method code {method_code!r}", field="requested")
+        s.add(Analysis(sample_id=sample.id, method_id=method.id, analyte_id=analyte.id, kind=method.kind,
+                       status="pending"))
+    s.flush()
+    return sample
+
+
+def receive_sample(s: Session, code: str, *, actor: str, condition: str, storage: str,
+                   at: dt.datetime | None = None) -> Sample:
+    sample = _sample(s, code)
+    if sample.status != SampleStatus.REGISTERED:
+        raise Conflict(f"sample {code} is {sample.status}, not registered", field="code")
+    if not condition.strip():
+        raise InvalidInput("the condition on receipt must be recorded", field="condition")
+    sample.received_at = at or dt.datetime.now(dt.UTC)
+    sample.condition = condition
+    sample.status = SampleStatus.RECEIVED
+    s.add(CustodyEvent(sample_id=sample.id, kind="received", actor=actor, condition=condition, location=storage,
+                       at=sample.received_at))
+    s.flush()
+    return sample
+
+
+def custody(s: Session, code: str, *, kind: str, actor: str, location: str = "", note: str = "",
+            sub_sample_code: str = "") -> CustodyEvent:
+    if kind not in CUSTODY_KINDS:
+        raise InvalidInput(f"unknown custody event {kind!r}; one of {', '.join(CUSTODY_KINDS)}", field="kind")
+    sample = _sample(s, code)
+    if kind == "subsampled" and not sub_sample_code:
+        raise InvalidInput("a sub-sample needs its own code", field="sub_sample_code")
+    disposed = s.execute(select(CustodyEvent.id).where(CustodyEvent.sample_id == sample.id,
+                                                       CustodyEvent.kind == "disposed")).first()
+    if disposed:
+        raise Conflict(f"sample {code} was disposed of; no further custody events", field="kind")
+    ev = CustodyEvent(sample_id=sample.id, kind=kind, actor=actor, location=location, note=note,
+                      sub_sample_code=sub_sample_code)
+    s.add(ev)
+    s.flush()
+    return ev
+
+
+def _sample(s: Session, code: str) -> Sample:
+    sample = s.execute(select(Sample).where(Sample.code == code)).scalar_one_or_none()
+    if sample is None:
+        raise NotFound(f"sample {code} does not exist", field="code")
+    return sample
+
+
+def producer_history(s: Session, producer_id: int) -> list[dict[str, object]]:
+    """Every sample of a producer with its current results and verdicts (for credit records)."""
+    from lims.db.models import Result
+
+    if s.get(Producer, producer_id) is None:
+        raise NotFound(f"producer {producer_id} does not exist", field="producer_id")
+    out = []
+    for sample in s.execute(select(Sample).where(Sample.producer_id == producer_id).order_by(Sample.id)).scalars():
+        results = s.execute(select(Result).join(Analysis).where(
+            Analysis.sample_id == sample.id, Result.status.not_in(("superseded", "rejected")))).scalars().all()
+        out.append({"sample": sample.code, "commodity": sample.commodity.name_zh, "task": sample.task_code,
+                    "sampled_at": sample.sampled_at.isoformat() if sample.sampled_at else None,
+                    "results": [{"analyte": r.analysis.analyte.name_zh, "value_text": r.value_text,
+                                 "verdict": r.verdict, "status": r.status} for r in results]})
+    return out
