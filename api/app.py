@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 
 from api.auth_routes import router as auth_router
 from api.deps import SessionDep
+from api.lifecycle import router as lifecycle_router
 from api.security import FRAMEWORK_PUBLIC_PATHS, Permission, declare_public, public, require, require_ui
 from lims.db import audit
 from lims.db.engine import make_engine, make_session_factory
@@ -32,6 +33,8 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     app.state.session_factory = make_session_factory(engine)
     declare_public(app, *FRAMEWORK_PUBLIC_PATHS)
     app.include_router(auth_router)
+    app.include_router(lifecycle_router)
+    app.include_router(__import__("api.instruments", fromlist=["router"]).router)  # lims acquire status
 
     @app.get("/api/v1/samples", tags=["samples"], summary="样品列表 / list samples",
              dependencies=[require(Permission.SAMPLES_READ)])

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session, sessionmaker
+
+from calibration.errors import CalibrationError
+from lims.db.engine import session_scope
+from lims.security import AuthenticationError
+from lims.services.errors import ServiceError
 
 
 def get_factory(request: Request) -> sessionmaker[Session]:
@@ -20,3 +25,36 @@ def get_session(request: Request) -> Iterator[Session]:
 
 SessionDep = Annotated[Session, Depends(get_session)]
 FactoryDep = Annotated[sessionmaker[Session], Depends(get_factory)]
+
+
+T = TypeVar("T")
+
+
+def service_error(e: ServiceError) -> HTTPException:
+    """A service error as a 4xx naming the field: ``detail = {"message", "field"}``."""
+    detail: dict[str, Any] = {"message": str(e), "field": e.field}
+    problems = getattr(e, "problems", None)
+    if problems:
+        detail["problems"] = [{"line": p.line, "field": p.field, "message": p.message} for p in problems]
+    return HTTPException(e.status_code, detail=detail)
+
+
+def run_service(factory: sessionmaker[Session], actor: str, reason: str, fn: Callable[[Session], T]) -> T:
+    """One unit of work for a write: commits on success; a refused request writes nothing."""
+    try:
+        with session_scope(factory, actor=actor, reason=reason) as s:
+            return fn(s)
+    except ServiceError as e:
+        raise service_error(e) from None
+    except AuthenticationError as e:  # an e-signature with the wrong password
+        raise HTTPException(403, detail={"message": str(e), "field": "password"}) from None
+    except CalibrationError as e:
+        raise HTTPException(422, detail={"message": str(e), "field": getattr(e, "field", None)}) from None
+
+
+def read_service(factory: sessionmaker[Session], fn: Callable[[Session], T]) -> T:
+    try:
+        with factory() as s:
+            return fn(s)
+    except ServiceError as e:
+        raise service_error(e) from None

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.deps import FactoryDep
-from api.security import Permission, Principal, ensure_csrf_cookie, require, require_ui
+from api.security import CSRF_FIELD, Permission, Principal, ensure_csrf_cookie, require, require_ui
 from lims.db.engine import session_scope
 from lims.db.models_pt import PtRound, RoundStatus
 from lims.pt import charts, participant, provider, reports, views
@@ -178,7 +178,7 @@ def list_rounds(me: Reader, factory: FactoryDep) -> dict[str, Any]:
     def q(s: Session) -> dict[str, Any]:
         rounds = s.execute(select(PtRound).order_by(PtRound.id)).scalars().all()
         return {"items": [{"code": r.code, "title": r.title, "status": r.status, "provider": r.scheme.provider_name,
-                           "deadline": views.as_utc(r.deadline).isoformat()} for r in rounds]}
+                           "deadline": provider.as_utc(r.deadline).isoformat()} for r in rounds]}
     return _read(factory, q)
 
 
@@ -217,16 +217,33 @@ def enrol(code: str, body: EnrolIn, me: Manager, factory: FactoryDep) -> dict[st
 
 @router.post("/api/v1/pt/rounds/{code}/homogeneity", summary="均匀性检验 / homogeneity study")
 def homogeneity(code: str, body: HomogeneityIn, me: Manager, factory: FactoryDep) -> dict[str, Any]:
-    return _run(factory, me, f"homogeneity {code}/{body.analyte}", lambda s: provider._jsonable(
+    return _run(factory, me, f"homogeneity {code}/{body.analyte}", lambda s: provider.as_json(
         provider.record_homogeneity(s, code, body.analyte, body.items, sigma_pt=body.sigma_pt)))
 
 
 @router.post("/api/v1/pt/rounds/{code}/stability", summary="稳定性检验 / stability study")
 def stability(code: str, body: StabilityIn, me: Manager, factory: FactoryDep) -> dict[str, Any]:
-    return _run(factory, me, f"stability {code}/{body.analyte}", lambda s: provider._jsonable(
+    return _run(factory, me, f"stability {code}/{body.analyte}", lambda s: provider.as_json(
         provider.record_stability(s, code, body.analyte, body.before, body.after, sigma_pt=body.sigma_pt)))
 
 
+@router.post("/api/v1/pt/rounds/{code}/results", summary="提交结果（JSON） / submit results")
+def submit_json(code: str, body: ResultsIn, me: Submitter, factory: FactoryDep) -> dict[str, Any]:
+    rows = [SubmissionIn(**r.model_dump(), line=i) for i, r in enumerate(body.results, start=1)]
+    return _run(factory, me, f"submit PT results {code}",
+                lambda s: {"accepted": len(provider.submit_results(s, code, rows, channel="api"))})
+
+
+@router.post("/api/v1/pt/rounds/{code}/results.csv", summary="上传结果 CSV / upload results as CSV")
+async def submit_csv(code: str, me: Submitter, factory: FactoryDep,
+                     file: Annotated[UploadFile, File(description="participant_code,analyte,result,unit,...")]
+                     ) -> dict[str, Any]:
+    data = await file.read()
+    return _run(factory, me, f"upload PT results {code}",
+                lambda s: {"accepted": len(provider.upload_csv(s, code, data))})
+
+
+# declared after /results and /results.csv, which the {action} pattern would otherwise shadow
 @router.post("/api/v1/pt/rounds/{code}/{action}", summary="开始/截止/评价/发布 / open, close, score, publish")
 def transition(code: str, action: Literal["open", "close", "score", "publish"], me: Manager,
                factory: FactoryDep) -> dict[str, Any]:
@@ -247,22 +264,6 @@ def transition(code: str, action: Literal["open", "close", "score", "publish"], 
     return _run(factory, me, f"{action} PT round {code}", go)
 
 
-@router.post("/api/v1/pt/rounds/{code}/results", summary="提交结果（JSON） / submit results")
-def submit_json(code: str, body: ResultsIn, me: Submitter, factory: FactoryDep) -> dict[str, Any]:
-    rows = [SubmissionIn(**r.model_dump(), line=i) for i, r in enumerate(body.results, start=1)]
-    return _run(factory, me, f"submit PT results {code}",
-                lambda s: {"accepted": len(provider.submit_results(s, code, rows, channel="api"))})
-
-
-@router.post("/api/v1/pt/rounds/{code}/results.csv", summary="上传结果 CSV / upload results as CSV")
-async def submit_csv(code: str, me: Submitter, factory: FactoryDep,
-                     file: Annotated[UploadFile, File(description="participant_code,analyte,result,unit,...")]
-                     ) -> dict[str, Any]:
-    data = await file.read()
-    return _run(factory, me, f"upload PT results {code}",
-                lambda s: {"accepted": len(provider.upload_csv(s, code, data))})
-
-
 @router.get("/api/v1/pt/rounds/{code}/scores", summary="评价结果 / scores")
 def get_scores(code: str, me: Reader, factory: FactoryDep, participant_code: str | None = None) -> dict[str, Any]:
     def q(s: Session) -> dict[str, Any]:
@@ -276,7 +277,7 @@ def chart(code: str, analyte: str, kind: Literal["z", "histogram"], fmt: Literal
           factory: FactoryDep, highlight: str | None = None) -> Response:
     def q(s: Session) -> Response:
         rnd = _visible(s, code, me)
-        a = provider._analyte(rnd, analyte)
+        a = provider.round_analyte(rnd, analyte)
         rows = [r for r in views.score_rows(s, rnd) if r["analyte"] == analyte]
         if kind == "z":
             d = charts.z_score_chart([(r["participant_code"], r["score"]) for r in rows if r["score"] is not None],
@@ -358,12 +359,12 @@ FORM_FIELDS = ("result", "loq", "expanded_uncertainty", "coverage_factor", "reco
 def _form_page(request: Request, response_status: int, factory: sessionmaker[Session], code: str,
                *, values: dict[str, str], problems: list[RowProblem], accepted: int | None) -> HTMLResponse:
     rnd_doc = _read(factory, lambda s: views.round_view(s, code))
+    holder = Response()
+    token = ensure_csrf_cookie(request, holder)
     page = TEMPLATES.TemplateResponse(request, "pt_submit.html", {
         "round": rnd_doc, "values": values, "problems": problems, "accepted": accepted,
-        "status_zh": views.STATUS_ZH, "csrf": ""}, status_code=response_status)
-    token = ensure_csrf_cookie(request, page)
-    page.body = page.body.replace(b'name="csrf_token" value=""', f'name="csrf_token" value="{token}"'.encode())
-    page.headers["content-length"] = str(len(page.body))
+        "status_zh": views.STATUS_ZH, "csrf_field": CSRF_FIELD, "csrf": token}, status_code=response_status)
+    page.raw_headers.extend(h for h in holder.raw_headers if h[0] == b"set-cookie")
     return page
 
 

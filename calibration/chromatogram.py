@@ -12,6 +12,8 @@ above the baseline at the apex.
    valley stays above the baseline are split by a perpendicular drop at the valley, or — for a
    small rider (height < ``skim_ratio`` × parent) — by a tangent skim from the valley.
 5. Area: trapezoidal integral of the raw signal minus baseline (minus the skim line for riders).
+   A resolved (BB) peak is re-integrated against a local quadratic baseline fitted on both sides,
+   with its end extended into the tail (see ``_refine_resolved``).
 """
 
 from __future__ import annotations
@@ -69,19 +71,6 @@ def _baseline_from_mask(y_s: np.ndarray, is_base: np.ndarray, w: int) -> np.ndar
     if idx.size < 2:
         return np.full_like(y_s, float(np.min(y_s)))
     vals = ndimage.uniform_filter1d(y_s[idx], size=min(w, idx.size), mode="nearest")
-    import os
-    if os.environ.get('SPL', '0') == '1' and idx.size > 10:
-        from scipy.interpolate import PchipInterpolator, CubicSpline
-        step = max(w // 4, 1)
-        ki = np.unique(np.concatenate([idx[::step], idx[-1:]]))
-        # knots: baseline indices, values from vals at those positions
-        kv = np.interp(ki, idx, vals)
-        # ensure knots flank gaps: add gap-edge indices
-        gaps = np.flatnonzero(np.diff(idx) > 1)
-        edges = np.unique(np.concatenate([idx[gaps], idx[gaps + 1]]))
-        ki2 = np.unique(np.concatenate([ki, edges]))
-        kv2 = np.interp(ki2, idx, vals)
-        return CubicSpline(ki2, kv2, bc_type='natural')(np.arange(y_s.size)) if os.environ.get('PCH','0')=='0' else PchipInterpolator(ki2, kv2)(np.arange(y_s.size))
     return np.interp(np.arange(y_s.size), idx, vals)
 
 
@@ -114,16 +103,14 @@ def integrate_chromatogram(times_min: np.ndarray, y: np.ndarray, *, smooth_point
     if peaks:
         # second pass: exclude the integrated spans from the baseline points
         mask = is_base.copy()
-        import os
-        tm = float(os.environ.get('TM', '0'))
         for p in peaks:
-            mask[p.start_index:p.end_index + 1 + int(tm * (p.end_index - p.apex_index))] = False
+            mask[p.start_index:p.end_index + 1] = False
         keep = np.zeros_like(mask)
-        if os.environ.get('KEEP', '1') == '1':
-          for p in peaks:
+        for p in peaks:
             keep[p.start_index] = keep[p.end_index] = True
         base = _baseline_from_mask(y_s, mask | keep, w)
         peaks = _find_and_bound(t, y, y_s, base, thr, sp, skim_ratio)
+        peaks = [_refine_resolved(t, y, p, peaks, w, base) if p.baseline_code == "BB" else p for p in peaks]
     return Integration(tuple(peaks), base, sigma)
 
 
@@ -136,10 +123,7 @@ def _find_and_bound(t: np.ndarray, y: np.ndarray, y_s: np.ndarray, base: np.ndar
     if apex.size == 0:
         return []
     ar = np.arange(n)
-    import os
-    kb = int(os.environ.get('KB', '1'))
-    yc_b = ndimage.uniform_filter1d(yc_s, size=kb * sp, mode='nearest') if kb > 1 else yc_s
-    le0 = yc_b <= 0
+    le0 = yc_s <= 0
     nxt = np.minimum.accumulate(np.where(le0, ar, n - 1)[::-1])[::-1]
     prv = np.maximum.accumulate(np.where(le0, ar, 0))
     ts = t * 60.0
@@ -183,18 +167,24 @@ def _find_and_bound(t: np.ndarray, y: np.ndarray, y_s: np.ndarray, base: np.ndar
             s_, e_ = int(seg[np.argmax(slope)]), v
         else:
             continue
-        line = np.interp(ts[s_:e_ + 1], [ts[s_], ts[e_]], [yc_s[s_], yc_s[e_]])
+        skim = None
+        if parent < r:
+            skim = _exponential_skim(ts, yc_s, int(apex[parent]), v, int(apex[r]), int(end[r]))
+        if skim is not None:
+            s_, e_, line = skim
+        else:
+            line = np.interp(ts[s_:e_ + 1], [ts[s_], ts[e_]], [yc_s[s_], yc_s[e_]])
         under = float(np.trapezoid(line, ts[s_:e_ + 1]))
-        rider_total = float(cum[e_] - cum[s_])
-        rest = float(area[r]) - rider_total  # part of the rider's old span that now belongs to the parent
-        area[r] = rider_total - under
-        area[parent] += under + rest
+        rider = float(cum[e_] - cum[s_]) - under
+        # the parent takes everything the rider no longer claims (total area is conserved)
+        area[parent] += float(area[r]) - rider
+        area[r] = rider
         if parent < r:
             end[parent] = end[r]
         else:
             start[parent] = start[r]
         start[r], end[r] = s_, e_
-        hgt[r] = yc_s[apex[r]] - float(np.interp(ts[apex[r]], [ts[s_], ts[e_]], [yc_s[s_], yc_s[e_]]))
+        hgt[r] = yc_s[apex[r]] - float(line[apex[r] - s_])
         skimmed[r] = True
     out = []
     for i in range(k):
@@ -209,6 +199,76 @@ def _find_and_bound(t: np.ndarray, y: np.ndarray, y_s: np.ndarray, base: np.ndar
         out.append(Peak(float(rt), float(area[i]), float(hgt[i]), float(t[start[i]]), float(t[end[i]]), a,
                         int(start[i]), int(end[i]), code))
     return out
+
+
+#: Resolved peaks: the integration end is extended by this fraction of the apex-to-end span
+#: (the tail of a tailing peak), and the local baseline is a quadratic fitted to this many
+#: baseline windows (``baseline_window_min``) on each side.
+TAIL_EXTENSION = 0.5
+LOCAL_BASELINE_WINDOWS = 1.5
+
+
+def _refine_resolved(t: np.ndarray, y: np.ndarray, pk: Peak, peaks: Sequence[Peak], w: int,
+                     base: np.ndarray) -> Peak:
+    """Re-integrate a resolved (BB) peak against a local quadratic baseline.
+
+    The quadratic is fitted to the raw signal in windows before the start and after the extended
+    end (away from every other peak), which follows a curved drift and is not biased by the peak's
+    own tail; the end is extended by ``TAIL_EXTENSION`` × (end − apex) so the tail that the
+    zero-crossing test cut off is integrated. ``base`` is updated in place under the peak.
+    """
+    n = y.size
+    s0, e0, a = pk.start_index, pk.end_index, pk.apex_index
+    end = min(e0 + int(TAIL_EXTENSION * (e0 - a)), n - 1)
+    later = [q.start_index for q in peaks if q.start_index > a]
+    if later:
+        end = min(end, min(later))
+    span = int(LOCAL_BASELINE_WINDOWS * w)
+    busy = np.zeros(n, dtype=bool)
+    for q in peaks:
+        busy[max(q.start_index - 2, 0):min(q.end_index + 3, n)] = True
+    left = np.arange(max(s0 - span, 0), s0)
+    right = np.arange(end + 1, min(end + 1 + span, n))
+    if left.size < 10 or right.size < 10:
+        return pk
+    idx = np.concatenate([left, right])
+    idx = idx[~busy[idx]]
+    if idx.size < 20:
+        return pk
+    tc = t[a]
+    coef = np.polyfit(t[idx] - tc, y[idx], 2)
+    seg = slice(s0, end + 1)
+    local = np.polyval(coef, t[seg] - tc)
+    base[seg] = local
+    area = float(np.trapezoid(y[seg] - local, t[seg] * 60.0))
+    return Peak(pk.retention_time_min, area, pk.height, pk.start_min, float(t[end]), a, s0, end,
+                pk.baseline_code)
+
+
+def _exponential_skim(ts: np.ndarray, yc_s: np.ndarray, parent_apex: int, valley: int, rider_apex: int,
+                      rider_end: int) -> tuple[int, int, np.ndarray] | None:
+    """Exponential skim of a rider on a parent's tail (the ChemStation "exponential skim").
+
+    The parent's tail before the rider is fitted by ln y = c0 + c1·t (an exponentially modified
+    Gaussian decays exponentially there); the rider starts one valley-to-apex distance before the
+    valley and ends where the signal falls back onto the extrapolated tail. Returns (start, end,
+    skim curve over start..end) or None when the tail is not a clean exponential decay.
+    """
+    g = max(rider_apex - valley, 2)
+    s_ = max(valley - g, parent_apex + 1)
+    lo = parent_apex + (s_ - parent_apex) // 3
+    seg = np.arange(lo, s_ + 1)
+    seg = seg[yc_s[seg] > 0]
+    if seg.size < 8:
+        return None
+    c1, c0 = np.polyfit(ts[seg], np.log(yc_s[seg]), 1)
+    if not c1 < 0:
+        return None
+    after = np.arange(rider_apex, min(rider_end + 4 * g, yc_s.size))
+    tail = np.exp(c0 + c1 * ts[after])
+    back = np.flatnonzero(yc_s[after] <= tail)
+    e_ = int(after[back[0]]) if back.size else int(after[-1])
+    return s_, e_, np.exp(c0 + c1 * ts[s_:e_ + 1])
 
 
 def assign_peaks(peaks: Sequence[Peak], windows: Sequence[RetentionWindow]) -> dict[str, Peak | None]:

@@ -112,6 +112,7 @@ class StreamRunner(Runner):
                     if data:
                         self.stats.bytes_in += len(data)
                     self.on_bytes(data, time.monotonic())
+                    self.status.flush()
             except ConnectionLost as exc:
                 log.warning("%s: %s", self.code, exc)
                 self.stats.reconnects += 1
@@ -432,6 +433,7 @@ class ModbusRunner(Runner):
                         self.stats.missed_polls += skipped
                         due += skipped * interval
                     self._poll(due)
+                    self.status.flush()
                     due += interval
             except ConnectionLost as exc:
                 log.warning("%s: %s", self.code, exc)
@@ -525,6 +527,7 @@ class WatchFolderRunner(Runner):
         self.status.connected(True)
         while not self.stop.is_set():
             self.scan()
+            self.status.flush()
             self.stop.wait(self.cfg.interval_s)
         self.status.connected(False)
 

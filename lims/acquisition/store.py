@@ -69,7 +69,9 @@ class CaptureStore:
 
 class StatusTracker:
     """Instrument status (connected, last message, message and error counts), accumulated in memory and
-    written at most every ``interval_s`` (or at once when ``connected`` changes) with a plain UPDATE."""
+    written by :meth:`flush` at most every ``interval_s`` (at once when ``connected`` changes) with a plain
+    UPDATE. Runners call :meth:`flush` between units, never inside an open transaction (on SQLite a second
+    writer in the same thread would wait for itself)."""
 
     def __init__(self, factory: sessionmaker[Session], instrument_id: int, *, interval_s: float = 0.5) -> None:
         self.factory = factory
@@ -91,14 +93,12 @@ class StatusTracker:
             self.messages_total += n
             self._last = utcnow()
             self._dirty = True
-        self.flush()
 
     def error(self, n: int = 1) -> None:
         with self._lock:
             self._errors += n
             self.errors_total += n
             self._dirty = True
-        self.flush()
 
     def connected(self, value: bool) -> None:
         with self._lock:

@@ -151,7 +151,7 @@ def get_round(s: Session, code: str) -> PtRound:
     return rnd
 
 
-def _analyte(rnd: PtRound, code: str, field: str = "analyte") -> PtRoundAnalyte:
+def round_analyte(rnd: PtRound, code: str, field: str = "analyte") -> PtRoundAnalyte:
     for a in rnd.analytes:
         if a.code == code:
             return a
@@ -270,7 +270,7 @@ def _planning_sigma(a: PtRoundAnalyte, level: float, sigma_pt: float | None) -> 
                        "for the homogeneity/stability check", field="sigma_pt")
 
 
-def _jsonable(obj: Any) -> dict[str, Any]:
+def as_json(obj: Any) -> dict[str, Any]:
     return {k: (bool(v) if isinstance(v, bool) else v) for k, v in dataclasses.asdict(obj).items()}
 
 
@@ -282,7 +282,7 @@ def record_homogeneity(s: Session, round_code: str, analyte_code: str, items: Se
     repeated with the round's final σ_pt when the round is scored."""
     rnd = get_round(s, round_code)
     _require_status(rnd, [RoundStatus.DRAFT, RoundStatus.OPEN, RoundStatus.CLOSED], "record homogeneity data")
-    a = _analyte(rnd, analyte_code)
+    a = round_analyte(rnd, analyte_code)
     try:
         level = sum(sum(r) for r in items) / sum(len(r) for r in items)
         result = homogeneity.homogeneity_check(items, _planning_sigma(a, level, sigma_pt))
@@ -296,7 +296,7 @@ def record_homogeneity(s: Session, round_code: str, analyte_code: str, items: Se
         for j, value in enumerate(replicates, start=1):
             s.add(PtItemMeasurement(item_id=item.id, round_analyte_id=a.id, study="homogeneity",
                                     replicate=j, value=float(value)))
-    a.homogeneity = _jsonable(result)
+    a.homogeneity = as_json(result)
     s.flush()
     return result
 
@@ -306,7 +306,7 @@ def record_stability(s: Session, round_code: str, analyte_code: str, before: Seq
     """Store a stability study (items S01…, results before and after) and check it (B.5.1)."""
     rnd = get_round(s, round_code)
     _require_status(rnd, [RoundStatus.DRAFT, RoundStatus.OPEN, RoundStatus.CLOSED], "record stability data")
-    a = _analyte(rnd, analyte_code)
+    a = round_analyte(rnd, analyte_code)
     try:
         level = sum(before) / len(before)
         result = homogeneity.stability_check(before, after, _planning_sigma(a, level, sigma_pt))
@@ -320,7 +320,7 @@ def record_stability(s: Session, round_code: str, analyte_code: str, before: Seq
             item = _item(s, rnd, f"S{i:02d}")
             s.add(PtItemMeasurement(item_id=item.id, round_analyte_id=a.id, study=study, replicate=1,
                                     value=float(value)))
-    a.stability = _jsonable(result)
+    a.stability = as_json(result)
     s.flush()
     return result
 
@@ -567,8 +567,8 @@ def _recheck_items(s: Session, a: PtRoundAnalyte, sig: float) -> None:
     """Repeat the homogeneity and stability checks with the round's σ_pt (Annex B uses σ_pt)."""
     hom = _measurements(s, a, "homogeneity")
     if hom:
-        a.homogeneity = _jsonable(homogeneity.homogeneity_check(list(hom.values()), sig))
+        a.homogeneity = as_json(homogeneity.homogeneity_check(list(hom.values()), sig))
     before = [v for vs in _measurements(s, a, "stability_before").values() for v in vs]
     after = [v for vs in _measurements(s, a, "stability_after").values() for v in vs]
     if before and after:
-        a.stability = _jsonable(homogeneity.stability_check(before, after, sig))
+        a.stability = as_json(homogeneity.stability_check(before, after, sig))

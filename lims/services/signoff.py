@@ -25,6 +25,7 @@ from lims.db.models import (
     SampleStatus,
     Signature,
     User,
+    utcnow,
 )
 from lims.security import AuthenticationError, verify_password
 from lims.services.batches import batch_held
@@ -69,7 +70,7 @@ def authenticate_signer(s: Session, username: str, password: str, role: Role) ->
 
 def _sign(s: Session, user: User, result: Result, meaning: str) -> Signature:
     sig = Signature(record_type="result", record_id=result.id, user_id=user.id, printed_name=user.full_name,
-                    meaning=meaning, record_hash=record_hash(result))
+                    meaning=meaning, record_hash=record_hash(result), signed_at=utcnow())
     s.add(sig)
     return sig
 

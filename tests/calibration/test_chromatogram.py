@@ -60,7 +60,8 @@ def test_small_rider_is_tangent_skimmed() -> None:
     big = max(res.peaks, key=lambda p: p.area)
     small = next(p for p in res.peaks if p.baseline_code == "T")
     assert big.area == pytest.approx(5000, rel=0.02)
-    assert small.area == pytest.approx(10 * 2 * np.sqrt(2 * np.pi), rel=0.2)  # a skim cuts the rider's foot
+    # exponential skim of the EMG tail: within 5 % (a straight tangent cut ~13 % of the rider)
+    assert small.area == pytest.approx(10 * 2 * np.sqrt(2 * np.pi), rel=0.05)
 
 
 def test_retention_windows() -> None:

@@ -8,14 +8,14 @@ import struct
 import time
 from collections.abc import Callable
 
-from sqlalchemy import func, select
-
 from hardware_sim.astm import AstmMessage, AstmResult, AstmSenderSim
 from hardware_sim.binary_tester import BinaryTesterSim
 from hardware_sim.enzyme import EnzymeTesterSim, SimSample
 from hardware_sim.faults import Faults
 from hardware_sim.gold import GoldReaderSim, GoldStrip
 from hardware_sim.modbus_analyzer import CMD_START, ModbusAnalyzerSim, PlannedResult, string_to_registers
+from sqlalchemy import func, select
+
 from lims.acquisition import AcquisitionService, parse_config
 from lims.db.models import Instrument, RawCapture, Reading
 
@@ -223,7 +223,7 @@ def test_modbus_tcp_polling_reads_each_result_once(db_factory):
     try:
         for sample in ("S-A", "S-B"):
             _start_measurement(sim, sample)
-            assert _wait(lambda: any(r.sample_code == sample for r in _readings(db_factory)), 5)
+            assert _wait(lambda s=sample: any(r.sample_code == s for r in _readings(db_factory)), 5)
         time.sleep(0.3)  # more polls of the same result must not add readings
     finally:
         service.stop()
