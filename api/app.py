@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from api.auth_routes import router as auth_router
 from api.deps import SessionDep
 from api.lifecycle import router as lifecycle_router
+from api.pt import router as pt_router
 from api.security import FRAMEWORK_PUBLIC_PATHS, Permission, declare_public, public, require, require_ui
 from lims.db import audit
 from lims.db.engine import make_engine, make_session_factory
@@ -34,6 +35,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     declare_public(app, *FRAMEWORK_PUBLIC_PATHS)
     app.include_router(auth_router)
     app.include_router(lifecycle_router)
+    app.include_router(pt_router)
     app.include_router(__import__("api.instruments", fromlist=["router"]).router)  # lims acquire status
 
     @app.get("/api/v1/samples", tags=["samples"], summary="样品列表 / list samples",

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage, signal
+from scipy import ndimage, signal  # type: ignore[import-untyped,unused-ignore]
 
 from calibration.errors import CalibrationError
 
@@ -58,7 +58,7 @@ def estimate_noise(y: np.ndarray) -> float:
     """σ of white noise from the MAD of first differences: σ = 1.4826·MAD(Δy)/√2."""
     d = np.diff(y)
     mad = float(np.median(np.abs(d - np.median(d))))
-    return 1.4826 * mad / np.sqrt(2.0)
+    return 1.4826 * mad / float(np.sqrt(2.0))
 
 
 def _odd(n: float, lo: int = 3) -> int:
@@ -71,7 +71,7 @@ def _baseline_from_mask(y_s: np.ndarray, is_base: np.ndarray, w: int) -> np.ndar
     if idx.size < 2:
         return np.full_like(y_s, float(np.min(y_s)))
     vals = ndimage.uniform_filter1d(y_s[idx], size=min(w, idx.size), mode="nearest")
-    return np.interp(np.arange(y_s.size), idx, vals)
+    return np.asarray(np.interp(np.arange(y_s.size), idx, vals), dtype=float)
 
 
 def integrate_chromatogram(times_min: np.ndarray, y: np.ndarray, *, smooth_points: int = 11,

@@ -27,10 +27,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import linalg, stats
+from scipy import linalg, stats  # type: ignore[import-untyped,unused-ignore]
 
 from calibration.errors import CalibrationError
 from calibration.logistic import fit_logistic_batch, logistic_grad_natural, logistic_value
+
+#: Points may be given as any sequence of numbers or a 1-D numpy array.
+FloatArray = Sequence[float] | np.ndarray
 
 MODELS = ("linear", "linear-origin", "quadratic", "4pl", "5pl", "avg-rf")
 WEIGHTS = ("none", "1/x", "1/x2", "1/y", "1/y2")
@@ -134,11 +137,11 @@ class Acceptance:
 def model_value(model: str, x: np.ndarray, theta: np.ndarray) -> np.ndarray:
     """f(x; θ) for any supported model (θ in ``PARAM_NAMES`` order)."""
     if model == "linear":
-        return theta[0] + theta[1] * x
+        return np.asarray(theta[0] + theta[1] * x, dtype=float)
     if model in ("linear-origin", "avg-rf"):
-        return theta[0] * x
+        return np.asarray(theta[0] * x, dtype=float)
     if model == "quadratic":
-        return theta[0] + theta[1] * x + theta[2] * x * x
+        return np.asarray(theta[0] + theta[1] * x + theta[2] * x * x, dtype=float)
     if model in ("4pl", "5pl"):
         return logistic_value(x, theta)
     raise CalibrationError(f"unknown model {model!r} (expected one of {', '.join(MODELS)})")
@@ -152,7 +155,7 @@ def _grad_theta(model: str, x: float, theta: np.ndarray) -> np.ndarray:
     if model == "quadratic":
         return np.array([1.0, x, x * x])
     g, _ = logistic_grad_natural(np.array([x]), theta)
-    return g[0]
+    return np.asarray(g[0], dtype=float)
 
 
 def parameter_gradient(model: str, x: float, theta: np.ndarray) -> np.ndarray:
@@ -200,7 +203,7 @@ def _weight_at(weight: str, x: float, y: float, fit: CurveFit) -> float:
 
 # --------------------------------------------------------------------------- fitting
 
-def _as_points(concentrations: Sequence[float], responses: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+def _as_points(concentrations: FloatArray, responses: FloatArray) -> tuple[np.ndarray, np.ndarray]:
     x = np.asarray(concentrations, dtype=float).ravel()
     y = np.asarray(responses, dtype=float).ravel()
     if x.shape != y.shape:
@@ -237,7 +240,7 @@ def _solve_linear(design: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.
     return beta, xtwx_inv, rss
 
 
-def fit_curve(concentrations: Sequence[float], responses: Sequence[float], model: str = "linear",
+def fit_curve(concentrations: FloatArray, responses: FloatArray, model: str = "linear",
               weight: str = "none") -> CurveFit:
     """Fit a standard curve (see the module docstring for models and weights).
 

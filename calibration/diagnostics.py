@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats  # type: ignore[import-untyped,unused-ignore]
 
-from calibration.curves import PARAM_NAMES, CurveFit, fit_curve, parameter_gradient
+from calibration.curves import PARAM_NAMES, CurveFit, FloatArray, fit_curve, parameter_gradient
 from calibration.errors import CalibrationError
 
 #: DIN 38402-51 / ISO 8466-1: Mandel's test at the 99 % level.
@@ -43,7 +43,7 @@ class MandelTest:
     quadratic_better: bool
 
 
-def mandel_test(concentrations: Sequence[float], responses: Sequence[float], *, alpha: float = MANDEL_ALPHA,
+def mandel_test(concentrations: FloatArray, responses: FloatArray, *, alpha: float = MANDEL_ALPHA,
                 weight: str = "none") -> MandelTest:
     """Mandel's test (DIN 38402-51 / ISO 8466-1) of a straight line against a quadratic."""
     if not 0.0 < alpha < 1.0:

@@ -44,7 +44,7 @@ def logistic_value(x: np.ndarray, theta: np.ndarray) -> np.ndarray:
     b, top, e, h = theta[0], theta[1], theta[2], theta[3]
     g = theta[4] if len(theta) > 4 else 1.0
     t, _ = _t(np.asarray(x, dtype=float), np.log(e), h)
-    return b + (top - b) * (1.0 + t) ** (-g)
+    return np.asarray(b + (top - b) * (1.0 + t) ** (-g), dtype=float)
 
 
 def logistic_grad_natural(x: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

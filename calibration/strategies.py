@@ -19,13 +19,19 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import stats  # type: ignore[import-untyped,unused-ignore]
 
-from calibration.curves import CurveFit, Prediction, continuing_calibration_drift, fit_curve, inverse_predict
+from calibration.curves import (
+    CurveFit,
+    FloatArray,
+    Prediction,
+    continuing_calibration_drift,
+    fit_curve,
+    inverse_predict,
+)
 from calibration.errors import CalibrationError
 from calibration.qc import CCV_MAX_DRIFT_PERCENT, matrix_effect_percent
 
@@ -47,7 +53,7 @@ class InternalStandardCalibration:
     response_ratios: tuple[float, ...]
 
 
-def response_ratios(analyte_responses: Sequence[float], is_responses: Sequence[float]) -> np.ndarray:
+def response_ratios(analyte_responses: FloatArray, is_responses: FloatArray) -> np.ndarray:
     """Analyte/IS response ratios; an IS response ≤ 0 or non-finite is an error naming the point."""
     a = np.asarray(analyte_responses, dtype=float).ravel()
     s = np.asarray(is_responses, dtype=float).ravel()
@@ -58,11 +64,11 @@ def response_ratios(analyte_responses: Sequence[float], is_responses: Sequence[f
         i = int(bad[0])
         raise CalibrationError(f"internal-standard response must be > 0 (got {s[i]:g})", point=i,
                                field="is_response")
-    return a / s
+    return np.asarray(a / s, dtype=float)
 
 
-def fit_internal_standard(concentrations: Sequence[float], analyte_responses: Sequence[float],
-                          is_responses: Sequence[float], *, is_concentrations: Sequence[float] | None = None,
+def fit_internal_standard(concentrations: FloatArray, analyte_responses: FloatArray,
+                          is_responses: FloatArray, *, is_concentrations: FloatArray | None = None,
                           model: str = "linear", weight: str = "none") -> InternalStandardCalibration:
     """Fit response ratio (analyte/IS) against concentration, or against the concentration ratio
     when ``is_concentrations`` (the IS concentration in each standard) is given."""
@@ -125,8 +131,8 @@ class MatrixEffect:
     slope_p: float
 
 
-def matrix_effect(solvent_concentrations: Sequence[float], solvent_responses: Sequence[float],
-                  matrix_concentrations: Sequence[float], matrix_responses: Sequence[float], *,
+def matrix_effect(solvent_concentrations: FloatArray, solvent_responses: FloatArray,
+                  matrix_concentrations: FloatArray, matrix_responses: FloatArray, *,
                   model: str = "linear", weight: str = "none",
                   threshold_percent: float = MATRIX_EFFECT_THRESHOLD_PERCENT) -> MatrixEffect:
     """Fit both curves and compute ME % = (b_matrix/b_solvent − 1)·100 (SANTE/11312/2021 v2)."""
@@ -159,7 +165,7 @@ class StandardAddition:
     dof: int
 
 
-def standard_addition(added_concentrations: Sequence[float], responses: Sequence[float], *,
+def standard_addition(added_concentrations: FloatArray, responses: FloatArray, *,
                       alpha: float = 0.05) -> StandardAddition:
     """Unweighted addition line y = a + b·x_added; x_E = a/b and
     s_xE = (s_y/x / b)·√(1/n + ȳ²/(b²·Σ(x − x̄)²)) (Miller & Miller §5.9)."""
@@ -200,8 +206,8 @@ class BracketingCalibration:
     passed: bool
 
 
-def bracketing_calibration(before_concentrations: Sequence[float], before_responses: Sequence[float],
-                           after_concentrations: Sequence[float], after_responses: Sequence[float], *,
+def bracketing_calibration(before_concentrations: FloatArray, before_responses: FloatArray,
+                           after_concentrations: FloatArray, after_responses: FloatArray, *,
                            model: str = "linear", weight: str = "none", mode: str = "combined",
                            max_drift_percent: float = CCV_MAX_DRIFT_PERCENT) -> BracketingCalibration:
     """Bracketing calibration: ``mode`` ``"combined"`` fits all points of both sets; ``"average"``
@@ -291,7 +297,7 @@ def two_point_concentration(low_concentration: float, low_response: float, high_
     if low_response <= sample_response <= high_response:
         return PointCalibration("two-point", c, True, None, c)
     if sample_response > high_response:
-        dev = 100.0 * (sample_response / high_response - 1.0)
+        dev: float | None = 100.0 * (sample_response / high_response - 1.0)
         note = "response above the high standard: dilute the extract and re-inject"
     else:
         dev = 100.0 * (sample_response / low_response - 1.0) if low_response > 0 else None

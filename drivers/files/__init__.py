@@ -12,7 +12,7 @@ the traces (time in minutes, signal) and/or peak tables it holds:
 
 from drivers.files.errors import ChromatogramFileError
 from drivers.files.model import ChromatogramFile, ExportedPeak, PeakTable, Trace
-from drivers.files.readers import read_chromatogram_file
+from drivers.files.readers import read_chromatogram_bytes, read_chromatogram_file
 
 __all__ = ["ChromatogramFile", "ChromatogramFileError", "ExportedPeak", "PeakTable", "Trace",
-           "read_chromatogram_file"]
+           "read_chromatogram_bytes", "read_chromatogram_file"]

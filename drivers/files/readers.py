@@ -28,10 +28,16 @@ def read_chromatogram_file(path: str | Path) -> ChromatogramFile:
         raw = p.read_bytes()
     except OSError as exc:
         raise ChromatogramFileError(f"cannot read file: {exc.strerror or exc}", file=name) from None
+    return read_chromatogram_bytes(raw, name)
+
+
+def read_chromatogram_bytes(raw: bytes, name: str) -> ChromatogramFile:
+    """Read an export from its bytes (e.g. a stored raw capture); ``name`` is the file name it had."""
+    p = Path(name)
     if not raw:
         raise ChromatogramFileError("file is empty", file=name, byte_offset=0)
     if raw[:4] in _NETCDF_MAGIC:
-        return read_andi_netcdf(p)
+        return read_andi_netcdf(io.BytesIO(raw), name=name)
     text = _decode(raw, name)
     if _CHROM_SECTION.search(text.replace("\r", ""), 0) or "[Header]" in text or re.search(
             r"^\[(LC|GC) Chromatogram\(", text, re.M):
@@ -80,14 +86,15 @@ def _opt_num(text: str) -> float | None:
 
 # --------------------------------------------------------------------------- AIA / ANDI netCDF
 
-def read_andi_netcdf(path: str | Path) -> ChromatogramFile:
+def read_andi_netcdf(path: str | Path | io.BytesIO, *, name: str | None = None) -> ChromatogramFile:
     """AIA/ANDI chromatography netCDF (ASTM E1947): trace from ``ordinate_values`` sampled every
     ``actual_sampling_interval`` s after ``actual_delay_time`` s; peak table from ``peak_*``."""
     from scipy.io import netcdf_file
 
-    name = str(path)
+    source = path if isinstance(path, io.BytesIO) else str(path)
+    name = name or str(path)
     try:
-        nc = netcdf_file(name, "r", mmap=False)
+        nc = netcdf_file(source, "r", mmap=False)
     except Exception as exc:  # scipy raises TypeError/ValueError/OSError on corrupt headers
         raise ChromatogramFileError(f"not a readable classic netCDF file ({exc})", file=name, byte_offset=0) from None
     try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from calibration import qc as qcm
@@ -100,6 +100,12 @@ def store_curve(s: Session, *, batch: Batch, analyte_code: str, concentrations: 
     return curve
 
 
+def next_result_version(s: Session, analysis_id: int) -> int:
+    """Versions of an analysis's results count up across re-tests and amendments."""
+    last = s.execute(select(func.max(Result.version)).where(Result.analysis_id == analysis_id)).scalar_one()
+    return int(last or 0) + 1
+
+
 def _num(v: object) -> float | None:
     if isinstance(v, (int, float)) and math.isfinite(float(v)):
         return float(v)
@@ -154,7 +160,8 @@ def quantify(s: Session, *, analysis_id: int, curve_id: int, response: float, sa
     analysis.extract_volume_ml = extract_volume_ml
     analysis.dilution_factor = dilution_factor
     value = float(reported.value) if reported.value is not None else None
-    result = Result(analysis_id=analysis.id, version=1, value=value, value_text=text, unit="mg/kg", lod=lod,
+    result = Result(analysis_id=analysis.id, version=next_result_version(s, analysis.id), value=value,
+                    value_text=text, unit="mg/kg", lod=lod,
                     loq=loq, source="calculated", curve_id=curve.id, analyst_id=analyst_id, details=details,
                     reading_id=reading_id)
     s.add(result)
@@ -261,9 +268,7 @@ def enter_manual_result(s: Session, *, analysis_id: int, value_text: str, value:
                                                  Result.status.not_in(("superseded", "rejected")))).first()
     if existing:
         raise Conflict(f"analysis {analysis_id} already has a current result", field="analysis_id")
-    version = (s.execute(select(Result.version).where(Result.analysis_id == analysis_id)
-                         .order_by(Result.version.desc())).scalars().first() or 0) + 1
-    result = Result(analysis_id=analysis.id, version=version, value=value, value_text=value_text, unit=unit,
+    result = Result(analysis_id=analysis.id, version=next_result_version(s, analysis_id), value=value, value_text=value_text, unit=unit,
                     source="manual", manual_reason=reason, analyst_id=analyst_id)
     s.add(result)
     s.flush()

@@ -13,7 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from calibration.rapid import ScreenCall, delta_absorbance, enzyme_inhibition
-from lims.db.models import Analysis, Method, Reading, Result, Sample, SampleStatus
+from lims.db.models import Analysis, Analyte, Method, MonitoringTask, Reading, Result, Sample, SampleStatus
+from lims.services.batches import next_result_version
 
 
 @dataclass
@@ -50,7 +51,7 @@ def results_from_readings(s: Session, reading_ids: list[int], *, item_record: st
                 out.unmatched_readings.append(r.id)
                 continue
             call = enzyme_inhibition(dA_control, delta_absorbance(float(r.fields["a0"]), float(r.fields["a3"])))
-            result = Result(analysis_id=analysis.id, version=1, unit="%", qualitative=str(call.call),
+            result = Result(analysis_id=analysis.id, version=next_result_version(s, analysis.id), unit="%", qualitative=str(call.call),
                             inhibition_percent=call.inhibition_percent,
                             value=call.inhibition_percent if call.call != ScreenCall.INVALID else None,
                             value_text=_screen_text(call.call, call.inhibition_percent),
@@ -64,12 +65,27 @@ def results_from_readings(s: Session, reading_ids: list[int], *, item_record: st
             out.results.append(result.id)
             if call.call == ScreenCall.POSITIVE:
                 out.positives.append(analysis.sample.code)
-                confirm = s.execute(select(Method.id).where(Method.kind == "confirmatory").order_by(Method.id)
-                                    ).scalars().first()
-                s.add(Analysis(sample_id=analysis.sample_id, method_id=confirm or analysis.method_id,
-                               analyte_id=analysis.analyte_id, kind="confirmatory", status="pending",
-                               requested_by_analysis_id=analysis.id))
+                request_confirmation(s, analysis)
     return out
+
+
+def request_confirmation(s: Session, screening: Analysis) -> list[Analysis]:
+    """A positive screen requests confirmatory analyses automatically: one per specific analyte the
+    sample's monitoring task requires (or the screened analyte itself), by the first confirmatory method."""
+    method_id = s.execute(select(Method.id).where(Method.kind == "confirmatory").order_by(Method.id)
+                          ).scalars().first() or screening.method_id
+    task = s.execute(select(MonitoringTask).where(MonitoringTask.code == screening.sample.task_code)
+                     ).scalar_one_or_none()
+    codes = list(task.required_analytes) if task else []
+    analytes = [a for a in s.execute(select(Analyte).where(Analyte.code.in_(codes))).scalars() if a.kind != "group"]
+    created = []
+    for analyte_id in [a.id for a in analytes] or [screening.analyte_id]:
+        a = Analysis(sample_id=screening.sample_id, method_id=method_id, analyte_id=analyte_id,
+                     kind="confirmatory", status="pending", requested_by_analysis_id=screening.id)
+        s.add(a)
+        created.append(a)
+    s.flush()
+    return created
 
 
 def _screen_text(call: ScreenCall, pct: float) -> str:

@@ -196,6 +196,8 @@ def reject_results(s: Session, result_ids: list[int], *, username: str, password
         sigs.append(_sign(s, signer, r, "rejection"))
         analysis = r.analysis
         analysis.status = "pending" if retest else "rejected"
+        if retest:
+            analysis.batch_id = None  # free to join a re-run batch; the held batch keeps its record
         analysis.sample.status = SampleStatus.RETEST if retest else SampleStatus.REJECTED
     return sigs
 

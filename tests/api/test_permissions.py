@@ -70,17 +70,31 @@ def _request(client: TestClient, method: str, path: str, token: str | None):
     return client.request(method, _fill(path), **kwargs)  # type: ignore[arg-type]
 
 
+@dataclass
+class Matrix:
+    app: FastAPI
+    client: TestClient
+    callers: list[Caller]
+    pools: dict[str, list[str]]
+
+    def fresh_token(self, caller: Caller) -> str:
+        """A new token per request, so a route that revokes the caller's token cannot skew the rest."""
+        return self.pools[caller.username].pop()
+
+
+_PEOPLE = {f"only-{r.value}": [r] for r in Role} | {"every-role": list(Role)}
+
+
 @pytest.fixture
-def matrix(db_engine: Engine, db_factory: sessionmaker[Session]):
-    """The app, one person per single role plus one holding every role (each logged in through the API),
-    and an instrument's API key whose service user holds every role."""
+def matrix(db_engine: Engine, db_factory: sessionmaker[Session]) -> Matrix:
+    """The app, one person per single role plus one holding every role, and an instrument's API key whose
+    service user holds every role; tokens are minted in bulk (one per route and method)."""
     with session_scope(db_factory, actor="test:setup") as s:
         lab = Lab(code="LAB-PERM", name="权限矩阵测试站")
         s.add(lab)
         s.flush()
         shared_hash = hash_password(PASSWORD)  # one argon2 hash for all test people (keeps the test fast)
-        people = {f"only-{r.value}": [r] for r in Role} | {"every-role": list(Role)}
-        for username, roles in people.items():
+        for username, roles in _PEOPLE.items():
             s.add(User(lab_id=lab.id, username=username, full_name=username, password_hash=shared_hash,
                        roles=[UserRole(role=r.value) for r in roles]))
         svc = auth.create_service_user(s, "instrument-gc01", "GC-01", [r.value for r in Role], lab_id=lab.id)
@@ -90,25 +104,19 @@ def matrix(db_engine: Engine, db_factory: sessionmaker[Session]):
         s.flush()
         assert auth.create_api_key(s, admin_like, svc, label="matrix").kind == auth.TokenKind.API_KEY
     app = create_app(db_engine)
-    client = TestClient(app, raise_server_exceptions=False)
-    callers = []
-    for username, roles in people.items():
-        r = client.post("/api/v1/auth/login", json={"username": username, "password": PASSWORD})
-        assert r.status_code == 200, r.text
-        assert client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {r.json()['token']}"}
-                          ).json()["username"] == username
-        callers.append(Caller(username, username, auth.TokenKind.BEARER,
-                              permissions_for([x.value for x in roles], auth.TokenKind.BEARER)))
+    callers = [Caller(username, username, auth.TokenKind.BEARER,
+                      permissions_for([x.value for x in roles], auth.TokenKind.BEARER))
+               for username, roles in _PEOPLE.items()]
     callers.append(Caller("api-key(every role)", "instrument-gc01", auth.TokenKind.API_KEY,
                           permissions_for([r.value for r in Role], auth.TokenKind.API_KEY)))
-
-    def fresh_token(caller: Caller) -> str:
-        """A new token per request, so a route that revokes the caller's token cannot skew the rest."""
-        with session_scope(db_factory, actor=caller.username) as s:
-            return auth.issue_token(s, auth.get_user(s, caller.username), caller.kind,
-                                    expires_at=None, label="matrix").token
-
-    return app, client, callers, fresh_token
+    n = len(_http_routes(app)) + 1
+    pools: dict[str, list[str]] = {}
+    with session_scope(db_factory, actor="test:setup") as s:
+        for c in callers:
+            user = auth.get_user(s, c.username)
+            pools[c.username] = [auth.issue_token(s, user, c.kind, expires_at=None, label="matrix").token
+                                 for _ in range(n)]
+    return Matrix(app, TestClient(app, raise_server_exceptions=False), callers, pools)
 
 
 def test_every_route_declares_its_permission(db_engine):
@@ -155,7 +163,12 @@ def test_role_map_is_least_privilege():
 
 
 def test_permission_matrix_every_route_times_every_role(matrix):
-    app, client, callers, fresh_token = matrix
+    app, client, callers, fresh_token = matrix.app, matrix.client, matrix.callers, matrix.fresh_token
+    for username in _PEOPLE:  # each person can log in through the API and is known by their token
+        r = client.post("/api/v1/auth/login", json={"username": username, "password": PASSWORD})
+        assert r.status_code == 200, r.text
+        me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {r.json()['token']}"}).json()
+        assert me["username"] == username
     mismatches: list[str] = []
     checked = 0
     for route, method in _http_routes(app):
@@ -190,7 +203,7 @@ def test_permission_matrix_every_route_times_every_role(matrix):
 
 
 def test_an_unknown_or_malformed_token_is_401_everywhere(matrix):
-    app, client, _callers, _fresh = matrix
+    app, client = matrix.app, matrix.client
     for route, method in _http_routes(app):
         access = route_access(app, route)
         if access is None or access.public or access.ui:
@@ -204,8 +217,8 @@ def test_an_unknown_or_malformed_token_is_401_everywhere(matrix):
 
 def test_no_route_leaks_a_traceback_on_bad_input(matrix):
     """Every route, called by a principal holding every permission, with hostile input: a clean 4xx."""
-    app, client, callers, fresh_token = matrix
-    everyone = next(c for c in callers if c.name == "every-role")
+    app, client, fresh_token = matrix.app, matrix.client, matrix.fresh_token
+    everyone = next(c for c in matrix.callers if c.name == "every-role")
     bodies = [b"{not json", b'{"username": 12, "password": null, "roles": "x", "kind": "root"}',
               b'["a"]', b'{"username": "' + b"x" * 5000 + b'"}']
     for route, method in _http_routes(app):

@@ -81,7 +81,8 @@ def test_provider_round_through_the_api(client, db_factory):
                 "expanded_uncertainty": v / 2, "coverage_factor": 2} for c, v in zip(codes, VALUES, strict=True)]
     r = client.post("/api/v1/pt/rounds/PT-API-1/results", json={"results": results}, headers=tech)
     assert r.status_code == 200 and r.json() == {"accepted": 8}
-    csv = "participant_code,analyte,result,unit\n" + "".join(f"{c},omethoate,0.05,mg/kg\n" for c in codes[:3])
+    csv = "participant_code,analyte,result,unit\n" + "".join(
+        f"{c},omethoate,{v},mg/kg\n" for c, v in zip(codes[:3], (0.049, 0.052, 0.05), strict=True))
     r = client.post("/api/v1/pt/rounds/PT-API-1/results.csv", files={"file": ("r.csv", csv.encode(), "text/csv")},
                     headers=tech)
     assert r.status_code == 200 and r.json() == {"accepted": 3}

@@ -1,0 +1,112 @@
+"""Chromatograph export files into the record: the file's bytes are kept as a raw capture (by
+content hash, once), the trace is baseline-corrected and integrated (calibration/), and each peak
+found in an analyte's retention-time window becomes a reading. A manual re-integration is a new
+reading that names the automatic one it replaces; the automatic one is kept (ISO/IEC 17025 7.5,
+7.11.3; 21 CFR 11.10(e))."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from calibration.chromatogram import RetentionWindow, assign_peaks, integrate_chromatogram
+from drivers.files import read_chromatogram_bytes, read_chromatogram_file
+from lims.db.models import Instrument, RawCapture, Reading
+from lims.services.errors import Conflict, InvalidInput, NotFound
+
+
+@dataclass(frozen=True)
+class ImportedRun:
+    capture_id: int
+    sample_code: str
+    peaks: dict[str, int | None]  # analyte → reading id (None: no peak in its window)
+    duplicate: bool
+
+
+def import_run(s: Session, path: Path, *, instrument_code: str, sample_code: str,
+               windows: list[RetentionWindow], channel: str | None = None) -> ImportedRun:
+    """Store the export file (once per content hash), integrate it, record one reading per analyte peak."""
+    inst = s.execute(select(Instrument).where(Instrument.code == instrument_code)).scalar_one_or_none()
+    if inst is None:
+        raise NotFound(f"instrument {instrument_code} does not exist", field="instrument_code")
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    existing = s.execute(select(RawCapture).where(RawCapture.sha256 == digest,
+                                                  RawCapture.instrument_id == inst.id)).scalars().first()
+    if existing is not None:
+        readings = s.execute(select(Reading).where(Reading.raw_capture_id == existing.id)).scalars().all()
+        return ImportedRun(existing.id, sample_code, {r.fields["analyte"]: r.id for r in readings}, True)
+    cap = RawCapture(instrument_id=inst.id, data=data, sha256=digest, profile=f"file:{path.suffix.lstrip('.')}",
+                     stream_offset=0)
+    s.add(cap)
+    s.flush()
+    try:
+        parsed = read_chromatogram_file(path)
+    except Exception as exc:  # noqa: BLE001 - any reader error is kept with the capture
+        cap.parse_status, cap.error = "error", f"{type(exc).__name__}: {exc}"
+        raise InvalidInput(f"{path.name}: {exc}", field="file") from None
+    traces = [t for t in parsed.traces if channel is None or t.channel == channel]
+    if not traces:
+        cap.parse_status, cap.error = "error", "no chromatogram trace in the file"
+        raise InvalidInput(f"{path.name}: no trace{f' named {channel}' if channel else ''}", field="file")
+    trace = traces[0]
+    integ = integrate_chromatogram(np.asarray(trace.times_min), np.asarray(trace.signal))
+    assigned = assign_peaks(integ.peaks, windows)
+    cap.parse_status = "parsed"
+    out: dict[str, int | None] = {}
+    for analyte, peak in assigned.items():
+        if peak is None:
+            out[analyte] = None
+            continue
+        rd = Reading(raw_capture_id=cap.id, instrument_id=inst.id, record_type="PEAK", channel=None,
+                     sample_code=sample_code, run_no=path.name,
+                     fields={"analyte": analyte, "retention_time_min": peak.retention_time_min, "area": peak.area,
+                             "height": peak.height, "start_min": peak.start_min, "end_min": peak.end_min,
+                             "baseline_code": peak.baseline_code, "integration": "automatic",
+                             "noise_sd": integ.noise_sd, "format": parsed.source_format})
+        s.add(rd)
+        s.flush()
+        out[analyte] = rd.id
+    inst.message_count += 1
+    return ImportedRun(cap.id, sample_code, out, False)
+
+
+def reintegrate(s: Session, reading_id: int, *, start_min: float, end_min: float, reason: str) -> Reading:
+    """Manual re-integration between two times (straight baseline): a new reading; the automatic kept."""
+    if len(reason.strip()) < 5:
+        raise InvalidInput("a manual re-integration needs a reason", field="reason")
+    auto = s.get(Reading, reading_id)
+    if auto is None or auto.record_type != "PEAK":
+        raise NotFound(f"peak reading {reading_id} does not exist", field="reading_id")
+    if end_min <= start_min:
+        raise InvalidInput("end must be after start", field="end_min")
+    already = s.execute(select(Reading.id).where(Reading.record_type == "PEAK_MANUAL",
+                                                 Reading.run_no == f"replaces:{reading_id}")).first()
+    if already:
+        raise Conflict(f"peak {reading_id} was already re-integrated", field="reading_id")
+    cap = s.get(RawCapture, auto.raw_capture_id)
+    assert cap is not None
+    trace = read_chromatogram_bytes(cap.data, auto.run_no).traces[0]
+    t = np.asarray(trace.times_min)
+    y = np.asarray(trace.signal)
+    sel = (t >= start_min) & (t <= end_min)
+    if sel.sum() < 3:
+        raise InvalidInput("the interval holds fewer than 3 points", field="start_min")
+    ts, ys = t[sel], y[sel]
+    base = ys[0] + (ys[-1] - ys[0]) * (ts - ts[0]) / (ts[-1] - ts[0])
+    above = ys - base
+    area = float(np.trapezoid(above, ts * 60.0))
+    apex = int(np.argmax(above))
+    manual = Reading(raw_capture_id=auto.raw_capture_id, instrument_id=auto.instrument_id,
+                     record_type="PEAK_MANUAL", sample_code=auto.sample_code, run_no=f"replaces:{reading_id}",
+                     fields={**auto.fields, "area": area, "height": float(above[apex]),
+                             "retention_time_min": float(ts[apex]), "start_min": start_min, "end_min": end_min,
+                             "integration": "manual", "reason": reason, "automatic_area": auto.fields["area"]})
+    s.add(manual)
+    s.flush()
+    return manual
