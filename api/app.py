@@ -14,7 +14,15 @@ from api.auth_routes import router as auth_router
 from api.deps import SessionDep
 from api.lifecycle import router as lifecycle_router
 from api.pt import router as pt_router
-from api.security import FRAMEWORK_PUBLIC_PATHS, Permission, declare_public, public, require, require_ui
+from api.security import (
+    FRAMEWORK_PUBLIC_PATHS,
+    Permission,
+    RejectNulBytes,
+    declare_public,
+    public,
+    require,
+    require_ui,
+)
 from lims.db import audit
 from lims.db.engine import make_engine, make_session_factory
 from lims.services import queries
@@ -33,6 +41,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
                   description="样品、检测结果、审核签发与报告 / samples, results, review and reports")
     app.state.session_factory = make_session_factory(engine)
     declare_public(app, *FRAMEWORK_PUBLIC_PATHS)
+    app.add_middleware(RejectNulBytes)
     app.include_router(auth_router)
     app.include_router(lifecycle_router)
     app.include_router(pt_router)

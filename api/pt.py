@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.deps import FactoryDep
+from api.deps import FactoryDep, read_service, run_service
 from api.security import CSRF_FIELD, Permission, Principal, ensure_csrf_cookie, require, require_ui
 from lims.db.engine import session_scope
 from lims.db.models_pt import PtRound, RoundStatus
@@ -39,27 +39,8 @@ Submitter = Annotated[Principal, require(Permission.PT_SUBMIT)]
 UiSubmitter = Annotated[Principal, require_ui(Permission.PT_SUBMIT)]
 
 
-def _error(e: ServiceError) -> HTTPException:
-    detail: dict[str, Any] = {"message": str(e), "field": e.field}
-    if isinstance(e, SubmissionRejected):
-        detail["problems"] = [{"line": p.line, "field": p.field, "message": p.message} for p in e.problems]
-    return HTTPException(e.status_code, detail=detail)
-
-
 def _run(factory: sessionmaker[Session], me: Principal, reason: str, fn: Callable[[Session], T]) -> T:
-    try:
-        with session_scope(factory, actor=me.username, reason=reason) as s:
-            return fn(s)
-    except ServiceError as e:
-        raise _error(e) from None
-
-
-def _read(factory: sessionmaker[Session], fn: Callable[[Session], T]) -> T:
-    try:
-        with factory() as s:
-            return fn(s)
-    except ServiceError as e:
-        raise _error(e) from None
+    return run_service(factory, me.username, reason, fn)
 
 
 def _visible(s: Session, code: str, me: Principal) -> PtRound:
@@ -179,7 +160,7 @@ def list_rounds(me: Reader, factory: FactoryDep) -> dict[str, Any]:
         rounds = s.execute(select(PtRound).order_by(PtRound.id)).scalars().all()
         return {"items": [{"code": r.code, "title": r.title, "status": r.status, "provider": r.scheme.provider_name,
                            "deadline": provider.as_utc(r.deadline).isoformat()} for r in rounds]}
-    return _read(factory, q)
+    return read_service(factory, q)
 
 
 @router.post("/api/v1/pt/schemes", status_code=201, summary="新建能力验证计划 / create a PT scheme")
@@ -201,7 +182,7 @@ def create_round(body: RoundIn, me: Manager, factory: FactoryDep) -> dict[str, A
 
 @router.get("/api/v1/pt/rounds/{code}", summary="轮次详情 / a PT round")
 def get_round(code: str, me: Reader, factory: FactoryDep) -> dict[str, Any]:
-    return _read(factory, lambda s: views.round_view(s, code))
+    return read_service(factory, lambda s: views.round_view(s, code))
 
 
 @router.post("/api/v1/pt/rounds/{code}/participants", status_code=201, summary="登记参加者 / enrol participants")
@@ -269,7 +250,7 @@ def get_scores(code: str, me: Reader, factory: FactoryDep, participant_code: str
     def q(s: Session) -> dict[str, Any]:
         _visible(s, code, me)
         return views.scores_view(s, code, participant_code=participant_code)
-    return _read(factory, q)
+    return read_service(factory, q)
 
 
 @router.get("/api/v1/pt/rounds/{code}/charts/{analyte}/{kind}.{fmt}", summary="图 / z chart or histogram")
@@ -291,7 +272,7 @@ def chart(code: str, analyte: str, kind: Literal["z", "histogram"], fmt: Literal
         if fmt == "svg":
             return Response(charts.to_svg(d), media_type="image/svg+xml")
         return Response(charts.to_png(d), media_type="image/png")
-    return _read(factory, q)
+    return read_service(factory, q)
 
 
 @router.get("/api/v1/pt/rounds/{code}/reports/{name}.pdf", summary="PDF 报告 / participant or summary report")
@@ -307,7 +288,7 @@ def report_pdf(code: str, name: str, me: Reader, factory: FactoryDep) -> Respons
             data = path.read_bytes()
         return Response(data, media_type="application/pdf",
                         headers={"Content-Disposition": f'inline; filename="{code}_{name}.pdf"'})
-    return _read(factory, q)
+    return read_service(factory, q)
 
 
 # ---------------------------------------------------------------------------------------------- participant
@@ -331,14 +312,14 @@ def create_external_score(participation_id: int, body: ExternalScoreIn, me: Mana
 
 @router.get("/api/v1/pt/performance", summary="能力验证历史表现 / running performance per analyte")
 def performance(me: Reader, factory: FactoryDep, analyte: str | None = None, window: int = 5) -> dict[str, Any]:
-    return _read(factory, lambda s: {"items": [
+    return read_service(factory, lambda s: {"items": [
         {**p.__dict__, "round_date": p.round_date.isoformat()}
         for p in participant.running_performance(s, analyte=analyte, window=window)]})
 
 
 @router.get("/api/v1/pt/nonconformities", summary="不符合项 / nonconformities")
 def nonconformities(me: Reader, factory: FactoryDep, status: str | None = None) -> dict[str, Any]:
-    return _read(factory, lambda s: {"items": [
+    return read_service(factory, lambda s: {"items": [
         {"id": n.id, "source": n.source, "source_ref": n.source_ref, "description": n.description,
          "status": n.status, "owner": n.owner, "due_date": n.due_date.isoformat() if n.due_date else None}
         for n in participant.list_nonconformities(s, status=status)]})
@@ -358,7 +339,7 @@ FORM_FIELDS = ("result", "loq", "expanded_uncertainty", "coverage_factor", "reco
 
 def _form_page(request: Request, response_status: int, factory: sessionmaker[Session], code: str,
                *, values: dict[str, str], problems: list[RowProblem], accepted: int | None) -> HTMLResponse:
-    rnd_doc = _read(factory, lambda s: views.round_view(s, code))
+    rnd_doc = read_service(factory, lambda s: views.round_view(s, code))
     holder = Response()
     token = ensure_csrf_cookie(request, holder)
     page = TEMPLATES.TemplateResponse(request, "pt_submit.html", {
@@ -377,7 +358,7 @@ def submit_form(code: str, request: Request, me: UiSubmitter, factory: FactoryDe
 async def submit_form_post(code: str, request: Request, me: UiSubmitter, factory: FactoryDep) -> HTMLResponse:
     form = await request.form()
     values = {k: v for k, v in form.items() if isinstance(v, str)}
-    rnd_doc = _read(factory, lambda s: views.round_view(s, code))
+    rnd_doc = read_service(factory, lambda s: views.round_view(s, code))
     problems: list[RowProblem] = []
     rows: list[SubmissionIn] = []
     for i, a in enumerate(rnd_doc["analytes"], start=1):

@@ -28,6 +28,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from lims.db.models import Role
@@ -332,3 +333,24 @@ def ensure_csrf_cookie(request: Request, response: Response) -> str:
 CurrentUser = Annotated[Principal, require(Permission.AUTHENTICATED)]
 #: A person acting on their own account (not an API key).
 AccountUser = Annotated[Principal, require(Permission.ACCOUNT_SELF)]
+
+
+class RejectNulBytes:
+    """ASGI middleware: 400 for a NUL byte (%00) in the path or query string.
+
+    PostgreSQL text cannot hold NUL (psycopg raises DataError → 500), SQLite stores it silently; neither
+    is a valid identifier here. Install with ``app.add_middleware(RejectNulBytes)``.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            where = ("path" if "\x00" in scope.get("path", "") else
+                     "query" if b"%00" in scope.get("query_string", b"") else None)
+            if where is not None:
+                response = JSONResponse({"detail": f"{where}: NUL bytes (%00) are not allowed"}, status_code=400)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

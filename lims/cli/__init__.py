@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "lims.cli.astm",
     "lims.cli.sim",
     "lims.cli.acquire",
+    "lims.cli.user",
 )
 
 

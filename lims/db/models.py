@@ -213,7 +213,8 @@ class Sample(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     commodity: Mapped[Commodity] = relationship(lazy="joined")
     producer: Mapped[Producer | None] = relationship(lazy="joined")
-    __table_args__ = (Index("ix_sample_status", "status"), Index("ix_sample_created", "created_at"))
+    __table_args__ = (Index("ix_sample_status", "status"), Index("ix_sample_created", "created_at"),
+                      Index("ix_sample_status_id", "status", "id"))
 
 
 class Batch(Base):
@@ -283,6 +284,7 @@ class Result(Base):
     __table_args__ = (
         UniqueConstraint("analysis_id", "version"),
         Index("ix_result_status", "status"),
+        Index("ix_result_status_id", "status", "id"),
     )
 
 

@@ -102,8 +102,16 @@ def store_curve(s: Session, *, batch: Batch, analyte_code: str, concentrations: 
 
 def next_result_version(s: Session, analysis_id: int) -> int:
     """Versions of an analysis's results count up across re-tests and amendments."""
-    last = s.execute(select(func.max(Result.version)).where(Result.analysis_id == analysis_id)).scalar_one()
-    return int(last or 0) + 1
+    return latest_result_versions(s, [analysis_id]).get(analysis_id, 0) + 1
+
+
+def latest_result_versions(s: Session, analysis_ids: list[int]) -> dict[int, int]:
+    """The highest result version of each analysis (absent: no result yet), in one query."""
+    if not analysis_ids:
+        return {}
+    rows = s.execute(select(Result.analysis_id, func.max(Result.version)).where(
+        Result.analysis_id.in_(analysis_ids)).group_by(Result.analysis_id)).all()
+    return {int(a): int(v) for a, v in rows}
 
 
 def _num(v: object) -> float | None:

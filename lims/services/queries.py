@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lims.db.models import Analysis, Report, Result, Sample
-from lims.services.signoff import signatures_for
+from lims.db.models import Analysis, Report, Result, Sample, Signature
+from lims.services.signoff import SignatureManifestation, signatures_for
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,8 @@ def list_samples(s: Session, *, status: str | None = None, task_code: str | None
     return Page([sample_row(x) for x in rows], total, limit, offset)
 
 
-def result_row(s: Session, r: Result, *, with_signatures: bool = True) -> dict[str, Any]:
+def result_row(s: Session, r: Result, *, with_signatures: bool = True,
+               signatures: dict[int, list[dict[str, Any]]] | None = None) -> dict[str, Any]:
     a: Analysis = r.analysis
     row = {"id": r.id, "sample_code": a.sample.code, "analyte": a.analyte.name_zh, "analyte_code": a.analyte.code,
            "method": a.method.code, "kind": a.kind, "version": r.version, "supersedes_id": r.supersedes_id,
@@ -49,9 +50,22 @@ def result_row(s: Session, r: Result, *, with_signatures: bool = True) -> dict[s
            "expanded_uncertainty": r.expanded_uncertainty, "verdict": r.verdict,
            "decision_rule": r.decision_rule, "status": r.status, "source": r.source,
            "created_at": r.created_at.isoformat()}
-    if with_signatures:
+    if signatures is not None:
+        row["signatures"] = signatures.get(r.id, [])
+    elif with_signatures:
         row["signatures"] = [m.__dict__ for m in signatures_for(s, r.id)]
     return row
+
+
+def signatures_by_result(s: Session, result_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """Signature manifestations of many results in one query (list pages)."""
+    out: dict[int, list[dict[str, Any]]] = {}
+    if not result_ids:
+        return out
+    for sig in s.execute(select(Signature).where(Signature.record_type == "result",
+                                                 Signature.record_id.in_(result_ids)).order_by(Signature.id)).scalars():
+        out.setdefault(sig.record_id, []).append(SignatureManifestation.of(sig).__dict__)
+    return out
 
 
 def list_results(s: Session, *, status: str | None = None, sample_code: str | None = None,
@@ -63,7 +77,8 @@ def list_results(s: Session, *, status: str | None = None, sample_code: str | No
         q = q.join(Analysis).join(Sample).where(Sample.code == sample_code)
     total = s.execute(select(func.count()).select_from(q.subquery())).scalar_one()
     rows = s.execute(q.order_by(Result.id.desc()).limit(limit).offset(offset)).scalars().all()
-    return Page([result_row(s, r) for r in rows], total, limit, offset)
+    sigs = signatures_by_result(s, [r.id for r in rows])
+    return Page([result_row(s, r, signatures=sigs) for r in rows], total, limit, offset)
 
 
 def report_verification(s: Session, report_no: str) -> dict[str, Any] | None:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from calibration.rapid import ScreenCall, delta_absorbance, enzyme_inhibition
 from lims.db.models import Analysis, Analyte, Method, MonitoringTask, Reading, Result, Sample, SampleStatus
-from lims.services.batches import next_result_version
+from lims.services.batches import latest_result_versions
 
 
 @dataclass
@@ -34,6 +34,15 @@ def results_from_readings(s: Session, reading_ids: list[int], *, item_record: st
     runs: dict[tuple[int, str], list[Reading]] = {}
     for r in readings:
         runs.setdefault((r.instrument_id, r.run_no), []).append(r)
+    # one query for every sample's open screening analysis, one for the result versions so far
+    codes = {r.sample_code for r in readings if r.channel != 0 and r.sample_code}
+    open_analyses: dict[str, Analysis] = {}
+    for a in s.execute(select(Analysis).join(Sample).where(
+            Sample.code.in_(codes), Analysis.kind == "screening", Analysis.status.in_(("pending", "in_analysis")))
+            .order_by(Analysis.id)).scalars():
+        open_analyses.setdefault(a.sample.code, a)
+    versions = latest_result_versions(s, [a.id for a in open_analyses.values()])
+    created: list[tuple[Result, Analysis, ScreenCall]] = []
     for (_inst, run_no), items in runs.items():
         control = next((r for r in items if r.channel == 0), None)
         if control is None:
@@ -43,16 +52,14 @@ def results_from_readings(s: Session, reading_ids: list[int], *, item_record: st
         for r in items:
             if r.channel == 0:
                 continue
-            analysis = s.execute(
-                select(Analysis).join(Sample).where(Sample.code == r.sample_code, Analysis.kind == "screening",
-                                                    Analysis.status.in_(("pending", "in_analysis")))
-            ).scalars().first()
+            analysis = open_analyses.pop(r.sample_code or "", None)
             if analysis is None:
                 out.unmatched_readings.append(r.id)
                 continue
             call = enzyme_inhibition(dA_control, delta_absorbance(float(r.fields["a0"]), float(r.fields["a3"])))
-            result = Result(analysis_id=analysis.id, version=next_result_version(s, analysis.id), unit="%", qualitative=str(call.call),
-                            inhibition_percent=call.inhibition_percent,
+            versions[analysis.id] = versions.get(analysis.id, 0) + 1
+            result = Result(analysis_id=analysis.id, version=versions[analysis.id], unit="%",
+                            qualitative=str(call.call), inhibition_percent=call.inhibition_percent,
                             value=call.inhibition_percent if call.call != ScreenCall.INVALID else None,
                             value_text=_screen_text(call.call, call.inhibition_percent),
                             source="instrument", reading_id=r.id, analyst_id=analyst_id,
@@ -61,11 +68,13 @@ def results_from_readings(s: Session, reading_ids: list[int], *, item_record: st
             s.add(result)
             analysis.status = "to_be_reviewed"
             analysis.sample.status = SampleStatus.TO_BE_REVIEWED
-            s.flush()
-            out.results.append(result.id)
-            if call.call == ScreenCall.POSITIVE:
-                out.positives.append(analysis.sample.code)
-                request_confirmation(s, analysis)
+            created.append((result, analysis, call.call))
+    s.flush()
+    for result, analysis, call_value in created:
+        out.results.append(result.id)
+        if call_value == ScreenCall.POSITIVE:
+            out.positives.append(analysis.sample.code)
+            request_confirmation(s, analysis)
     return out
 
 

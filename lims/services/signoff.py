@@ -84,38 +84,45 @@ def _load(s: Session, result_ids: list[int]) -> list[Result]:
     return list(results)
 
 
+def _signed_ids(s: Session, result_ids: list[int], meaning: str) -> set[int]:
+    return set(s.execute(select(Signature.record_id).where(
+        Signature.record_type == "result", Signature.record_id.in_(result_ids), Signature.meaning == meaning))
+        .scalars())
+
+
 def review_results(s: Session, result_ids: list[int], *, username: str, password: str) -> list[Signature]:
-    """Reviewer signs (meaning 'review'): to_be_reviewed → reviewed. Reviewer ≠ analyst."""
+    """Reviewer signs (meaning 'review'): to_be_reviewed → reviewed. Reviewer ≠ analyst.
+    All results are checked before any is signed: one refused result refuses the whole request."""
     reviewer = authenticate_signer(s, username, password, Role.REVIEWER)
-    sigs = []
-    for r in _load(s, result_ids):
+    results = _load(s, result_ids)
+    authored = _signed_ids(s, result_ids, "authorship")
+    for r in results:
         if r.status != ResultStatus.TO_BE_REVIEWED:
             raise Conflict(f"result {r.id} is {r.status}, not to_be_reviewed", field="result_ids")
         if r.analyst_id == reviewer.id:
             raise Forbidden(f"result {r.id}: the reviewer must not be the analyst", field="result_ids")
-        authored = s.execute(select(Signature.id).where(Signature.record_type == "result",
-                                                        Signature.record_id == r.id,
-                                                        Signature.meaning == "authorship")).first()
-        if authored is None:
+        if r.id not in authored:
             raise Conflict(f"result {r.id} has not been signed by its analyst (authorship) yet",
                            field="result_ids")
         held = batch_held(s, r.analysis)
         if held:
             raise Conflict(f"result {r.id} is held: {held}", field="result_ids")
+    sigs = []
+    for r in results:
         r.reviewer_id = reviewer.id
         r.status = ResultStatus.REVIEWED
         sigs.append(_sign(s, reviewer, r, "review"))
-        _advance_sample(s, r.analysis.sample, SampleStatus.REVIEWED)
+    _advance_samples(s, {r.analysis.sample for r in results}, SampleStatus.REVIEWED)
     return sigs
 
 
 def approve_results(s: Session, result_ids: list[int], *, username: str, password: str,
                     lab_code: str) -> list[Signature]:
-    """Approver signs (meaning 'approval'): reviewed → certified, queued upstream in the same transaction."""
+    """Approver signs (meaning 'approval'): reviewed → certified, queued upstream in the same transaction.
+    All results are checked before any is signed."""
     approver = authenticate_signer(s, username, password, Role.APPROVER)
     authorised = set(s.execute(select(MethodSignatory.method_id).where(MethodSignatory.user_id == approver.id))
                      .scalars())
-    sigs = []
     results = _load(s, result_ids)
     for r in results:
         if r.status != ResultStatus.REVIEWED:
@@ -126,36 +133,45 @@ def approve_results(s: Session, result_ids: list[int], *, username: str, passwor
         if r.analysis.method_id not in authorised:
             raise Forbidden(f"result {r.id}: {approver.username} holds no signatory authority for method "
                             f"{r.analysis.method.code}", field="result_ids")
+    superseded = {r.supersedes_id for r in results if r.supersedes_id is not None}
+    olds = {o.id: o for o in s.execute(select(Result).where(Result.id.in_(superseded))).scalars()} if superseded \
+        else {}
+    sigs = []
+    for r in results:
         r.approver_id = approver.id
-        s.flush()
-        sigs.append(_sign(s, approver, r, "approval"))
+        sigs.append(_sign(s, approver, r, "approval"))  # bound to the content as certified
         r.status = ResultStatus.CERTIFIED
-        if r.supersedes_id is not None:
-            old = s.get(Result, r.supersedes_id)
-            if old is not None and old.status in (ResultStatus.CERTIFIED, ResultStatus.REPORTED):
-                old.status = ResultStatus.SUPERSEDED
-        _advance_sample(s, r.analysis.sample, SampleStatus.APPROVED)
+        old = olds.get(r.supersedes_id) if r.supersedes_id is not None else None
+        if old is not None and old.status in (ResultStatus.CERTIFIED, ResultStatus.REPORTED):
+            old.status = ResultStatus.SUPERSEDED
         queue_result_message(s, r, lab_code=lab_code)
+    _advance_samples(s, {r.analysis.sample for r in results}, SampleStatus.APPROVED)
     return sigs
 
 
 _ORDER = [SampleStatus.REGISTERED, SampleStatus.RECEIVED, SampleStatus.IN_ANALYSIS, SampleStatus.TO_BE_REVIEWED,
           SampleStatus.REVIEWED, SampleStatus.APPROVED, SampleStatus.REPORTED]
+_STAGE = {SampleStatus.REVIEWED: {"reviewed", "certified", "reported"},
+          SampleStatus.APPROVED: {"certified", "reported"},
+          SampleStatus.REPORTED: {"reported"}}
 
 
-def _advance_sample(s: Session, sample: Sample, target: SampleStatus) -> None:
-    """A sample moves forward only when every current result of it has reached the target stage."""
-    if sample.status not in _ORDER or _ORDER.index(SampleStatus(sample.status)) >= _ORDER.index(target):
+def _advance_samples(s: Session, samples: set[Sample], target: SampleStatus) -> None:
+    """A sample moves forward only when every current result of it has reached the target stage
+    (one query for all the samples)."""
+    movable = {x.id: x for x in samples
+               if x.status in _ORDER and _ORDER.index(SampleStatus(x.status)) < _ORDER.index(target)}
+    if not movable:
         return
-    pending = s.execute(
-        select(Result.status).join(Analysis).where(Analysis.sample_id == sample.id,
-                                                   Result.status.not_in(("superseded", "rejected")))
-    ).scalars().all()
-    stage = {SampleStatus.REVIEWED: {"reviewed", "certified", "reported"},
-             SampleStatus.APPROVED: {"certified", "reported"},
-             SampleStatus.REPORTED: {"reported"}}[target]
-    if pending and all(p in stage for p in pending):
-        sample.status = target
+    statuses: dict[int, list[str]] = {}
+    for sample_id, status in s.execute(
+            select(Analysis.sample_id, Result.status).join(Analysis).where(
+                Analysis.sample_id.in_(list(movable)), Result.status.not_in(("superseded", "rejected")))).all():
+        statuses.setdefault(sample_id, []).append(status)
+    for sample_id, sample in movable.items():
+        current = statuses.get(sample_id, [])
+        if current and all(p in _STAGE[target] for p in current):
+            sample.status = target
 
 
 def signatures_for(s: Session, result_id: int) -> list[SignatureManifestation]:
@@ -167,14 +183,15 @@ def signatures_for(s: Session, result_id: int) -> list[SignatureManifestation]:
 def author_results(s: Session, result_ids: list[int], *, username: str, password: str) -> list[Signature]:
     """The technician signs authorship (检验) of results produced in their batch."""
     tech = authenticate_signer(s, username, password, Role.TECHNICIAN)
-    sigs = []
-    for r in _load(s, result_ids):
+    results = _load(s, result_ids)
+    for r in results:
         if r.status != ResultStatus.TO_BE_REVIEWED:
             raise Conflict(f"result {r.id} is {r.status}, not to_be_reviewed", field="result_ids")
         if r.analyst_id not in (None, tech.id):
             raise Forbidden(f"result {r.id} belongs to another analyst", field="result_ids")
+    sigs = []
+    for r in results:
         r.analyst_id = tech.id
-        s.flush()
         sigs.append(_sign(s, tech, r, "authorship"))
     return sigs
 

@@ -5,13 +5,23 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Annotated
 
 import pytest
+from fastapi import FastAPI, Form
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from api.app import create_app
-from api.security import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE
+from api.security import (
+    CSRF_COOKIE,
+    CSRF_HEADER,
+    SESSION_COOKIE,
+    Permission,
+    RejectNulBytes,
+    public,
+    require_ui,
+)
 from lims import demo
 from lims.config import Settings
 from lims.db.engine import session_scope
@@ -218,3 +228,41 @@ def test_login_rejects_bad_input_without_a_traceback(client):
         assert "Traceback" not in r.text
     r = client.post("/login", data={"username": "x" * 300, "password": "y", "csrf_token": "z"})
     assert r.status_code < 500 and "Traceback" not in r.text
+
+
+def test_cookie_form_posts_carry_the_csrf_field(client, db_factory):
+    """A UI form posted with the session cookie passes with the double-submit field, not without it."""
+    app = FastAPI()
+    app.state.session_factory = db_factory
+
+    @app.post("/form", dependencies=[require_ui(Permission.SAMPLES_WRITE)])
+    def form_post(note: Annotated[str, Form()] = "") -> dict[str, str]:
+        return {"note": note}
+
+    with session_scope(db_factory, actor="zhangwei") as s:
+        session_token = auth.issue_token(s, auth.get_user(s, "zhangwei"), auth.TokenKind.SESSION,
+                                         expires_at=None).token
+    ui = TestClient(app, cookies={SESSION_COOKIE: session_token, CSRF_COOKIE: "t0k3n-value"})
+    assert ui.post("/form", data={"note": "x"}).status_code == 403
+    assert ui.post("/form", data={"note": "x", "csrf_token": "other"}).status_code == 403
+    r = ui.post("/form", data={"note": "x", "csrf_token": "t0k3n-value"})
+    assert r.status_code == 200 and r.json() == {"note": "x"}
+    anonymous = TestClient(app)
+    r = anonymous.post("/form", data={"note": "x"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/login?next=/form"
+
+
+def test_nul_bytes_in_path_or_query_are_a_clean_400():
+    app = FastAPI()
+    app.add_middleware(RejectNulBytes)
+
+    @app.get("/items/{code}", dependencies=[public()])
+    def item(code: str, q: str = "") -> dict[str, str]:
+        return {"code": code, "q": q}
+
+    c = TestClient(app)
+    r = c.get("/items/a%00b")
+    assert r.status_code == 400 and r.json()["detail"].startswith("path:")
+    r = c.get("/items/ab", params={"q": "x\x00y"})
+    assert r.status_code == 400 and r.json()["detail"].startswith("query:")
+    assert c.get("/items/ab", params={"q": "x%y"}).json() == {"code": "ab", "q": "x%y"}

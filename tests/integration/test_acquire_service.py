@@ -60,6 +60,11 @@ def test_kill_9_mid_stream_every_acked_frame_is_in_the_database(db_url, db_facto
     assert sum(acked.values()) >= 60 and not missing
 
 
+def _count(factory) -> int:
+    with factory() as s:
+        return len(s.execute(select(RawCapture.id)).all())
+
+
 CSV_TRACE = "time,signal\n" + "\n".join(f"{i * 0.01:.2f},{1.0 if 100 <= i <= 110 else 0.0}" for i in range(300)) + "\n"
 
 
@@ -122,7 +127,7 @@ def test_cli_reparse_keeps_errors_and_reports(db_url, db_factory, monkeypatch, c
     service.start()
     try:
         assert sim.wait(5)
-        assert _wait(lambda: len(db_factory().execute(select(RawCapture)).all()) == len(sim.lines), 5)
+        assert _wait(lambda: _count(db_factory) == len(sim.lines), 5)
     finally:
         service.stop()
         sim.stop()

@@ -1,0 +1,81 @@
+"""`lims lab init` and `lims user create`: set up a real lab's first accounts (no default passwords).
+
+The password is read from the terminal (twice), or from the environment variable named by
+``--password-env`` for unattended installs; it is never taken as a command-line argument."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+
+from sqlalchemy import select
+
+from lims.cli.common import BadInput
+from lims.db import audit
+from lims.db.engine import make_engine, make_session_factory, session_scope
+from lims.db.models import Lab, Role
+from lims.services.auth import create_user
+from lims.services.errors import ServiceError
+from lims.services.sampling import region_code_valid
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    lab = sub.add_parser("lab", help="实验室信息 / laboratory")
+    lsub = lab.add_subparsers(dest="lab_command", metavar="ACTION", required=True)
+    init = lsub.add_parser("init", help="create this laboratory's record")
+    init.add_argument("--code", required=True)
+    init.add_argument("--name", required=True)
+    init.add_argument("--address", required=True)
+    init.add_argument("--region-code", required=True, help="GB/T 2260 code, six digits")
+    init.add_argument("--cma-number", default="")
+    init.set_defaults(handler=_lab_init)
+
+    user = sub.add_parser("user", help="用户管理 / user accounts")
+    usub = user.add_subparsers(dest="user_command", metavar="ACTION", required=True)
+    create = usub.add_parser("create", help="create a user account")
+    create.add_argument("username")
+    create.add_argument("--full-name", required=True, help="printed in e-signatures")
+    create.add_argument("--role", action="append", required=True, choices=[r.value for r in Role])
+    create.add_argument("--password-env", help="read the password from this environment variable")
+    create.set_defaults(handler=_user_create)
+
+
+def _factory():  # type: ignore[no-untyped-def]
+    audit.install()
+    return make_session_factory(make_engine())
+
+
+def _lab_init(args: argparse.Namespace) -> int:
+    if not region_code_valid(args.region_code):
+        raise BadInput(f"{args.region_code!r} is not a GB/T 2260 region code", field="--region-code")
+    factory = _factory()
+    with session_scope(factory, actor="cli:lab-init", reason="laboratory set-up") as s:
+        if s.execute(select(Lab.id).where(Lab.code == args.code)).first():
+            raise BadInput(f"laboratory {args.code} already exists", field="--code")
+        s.add(Lab(code=args.code, name=args.name, address=args.address, region_code=args.region_code,
+                  cma_number=args.cma_number))
+    print(f"laboratory {args.code} created")
+    return 0
+
+
+def _user_create(args: argparse.Namespace) -> int:
+    if args.password_env:
+        password = os.environ.get(args.password_env)
+        if not password:
+            raise BadInput(f"environment variable {args.password_env} is empty or unset", field="--password-env")
+    else:
+        if not sys.stdin.isatty():
+            raise BadInput("no terminal to ask for the password; use --password-env", field="--password-env")
+        password = getpass.getpass("密码 / password: ")
+        if password != getpass.getpass("再次输入 / again: "):
+            raise BadInput("the two passwords differ", field="password")
+    factory = _factory()
+    try:
+        with session_scope(factory, actor="cli:user-create", reason="account set-up") as s:
+            user = create_user(s, args.username, args.full_name, password, args.role)
+            print(f"user {user.username} created with roles {', '.join(sorted(args.role))}")
+    except ServiceError as e:
+        raise BadInput(str(e), field=e.field) from None
+    return 0
