@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 
 from api.auth_routes import router as auth_router
 from api.deps import SessionDep
+from api.instruments import router as instruments_router
 from api.lifecycle import router as lifecycle_router
 from api.pt import router as pt_router
 from api.security import (
@@ -45,7 +46,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     app.include_router(auth_router)
     app.include_router(lifecycle_router)
     app.include_router(pt_router)
-    app.include_router(__import__("api.instruments", fromlist=["router"]).router)  # lims acquire status
+    app.include_router(instruments_router)  # lims acquire status
 
     @app.get("/api/v1/samples", tags=["samples"], summary="样品列表 / list samples",
              dependencies=[require(Permission.SAMPLES_READ)])

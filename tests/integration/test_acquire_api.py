@@ -6,10 +6,10 @@ from __future__ import annotations
 import time
 
 from fastapi.testclient import TestClient
-
-from api.app import create_app
 from hardware_sim.enzyme import EnzymeTesterSim, SimSample
 from hardware_sim.faults import Faults
+
+from api.app import create_app
 from lims.acquisition import AcquisitionService, parse_config
 from lims.demo import PASSWORDS, register_samples, seed_reference
 
