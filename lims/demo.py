@@ -18,16 +18,21 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from hardware_sim.astm import AstmMessage, AstmResult, AstmSenderSim
 from hardware_sim.chromatogram import ChromatogramSpec, write_all
 from hardware_sim.chromatogram import Peak as ChromPeak
 from hardware_sim.enzyme import EnzymeTesterSim, SimSample
 from hardware_sim.faults import Faults
+from hardware_sim.modbus_analyzer import ModbusAnalyzerSim, PlannedResult
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from calibration.chromatogram import RetentionWindow
+from drivers.codecs.modbus_map import encode_string
 from drivers.profiles import load_profile
+from drivers.transports.modbus import ModbusLink
 from drivers.transports.serial import open_serial_for_profile
+from lims.acquisition import AcquisitionService, parse_config
 from lims.db import audit
 from lims.db.engine import make_engine, make_session_factory, session_scope
 from lims.db.migrate import upgrade
@@ -58,7 +63,7 @@ from lims.db.models import (
 )
 from lims.loopback import LoopbackHub
 from lims.security import hash_password
-from lims.services import batches, chromatography, reporting, sampling, signoff
+from lims.services import attach, batches, chromatography, reporting, sampling, signoff
 from lims.services.acquisition import LineAcquisition, read_serial_until
 from lims.services.hub import register_lab_key
 from lims.services.limits import import_starter_table
@@ -156,6 +161,10 @@ def seed_reference(factory: sessionmaker[Session]) -> None:
             s.add(Inspector(name=name, organisation=org))
         s.add(Instrument(lab_id=lab.id, code="EI-01", name="农药残留快速检测仪 16 通道",
                          profile="enzyme_ascii_16ch", transport_url=""))
+        s.add(Instrument(lab_id=lab.id, code="PH-01", name="农药残留光度分析仪（Modbus）",
+                         profile="modbus_photometric", transport_url=""))
+        s.add(Instrument(lab_id=lab.id, code="LC-01", name="液相色谱-串联质谱仪数据系统（ASTM）",
+                         profile="astm_gc_datasystem", transport_url=""))
         s.add(MonitoringTask(code="T2026-LX-11", name="2026 年第四季度蔬菜农药残留例行监测", programme_type="routine",
                              issuing_authority="某县农业农村局", required_analytes=["OP-CARB"],
                              sampling_plan="某县农业农村局 2026 年例行监测抽样计划（第四季度）"))
@@ -356,6 +365,79 @@ class DemoDay:
             return list(s.execute(select(Sample.code).join(Analysis).join(Result)
                                   .where(Analysis.kind == "screening")).scalars())
 
+    # -- 2b. the Modbus photometric analyzer and the LC-MS/MS data system (ASTM over TCP) -----------
+    def acquire_service_day(self, photometer_codes: list[str]) -> None:
+        """`lims acquire`'s service runs both instruments concurrently: the LIMS downloads each sample ID
+        to the photometer over Modbus TCP and starts it; the LC-MS/MS data system sends the pork results
+        by ASTM E1381/E1394 over TCP. Raw bytes are committed before anything is parsed or ACKed."""
+        truth = dict(zip(self.veg, (p for _c, p in VEG_DAY), strict=True))
+        photometer = ModbusAnalyzerSim([PlannedResult(truth[c], 0.0) for c in photometer_codes], measure_time_s=0.2,
+                                       seed=3)
+        mb_port = photometer.start_tcp()
+        now = dt.datetime.now(TZ).replace(tzinfo=None)
+        lcms = AstmSenderSim([AstmMessage(code, (AstmResult("CLENBUTEROL", "ND", units="µg/kg"),),
+                                          method="GB/T22286", operator="zhangwei", instrument_id="LC-01",
+                                          completed_at=now) for code in self.pork],
+                             reply_timeout_s=2.0, busy_retry_s=0.5)
+        astm_port = lcms.start_tcp()
+        config = parse_config(
+            f"""[acquire]
+lab = "{LAB_CODE}"
+status_interval_s = 0.2
+[[instrument]]
+code = "PH-01"
+profile = "modbus_photometric"
+transport = "modbus-tcp://127.0.0.1:{mb_port}?device_id=1"
+poll_interval_s = 0.1
+[[instrument]]
+code = "LC-01"
+profile = "astm_gc_datasystem"
+transport = "socket://127.0.0.1:{astm_port}"
+""", file="demo-acquire.toml")
+        service = AcquisitionService(config, self.factory)
+        service.start()
+        worklist = ModbusLink.tcp("127.0.0.1", mb_port, device_id=1, timeout_s=1.0)
+        try:
+            worklist.connect()
+            for code in photometer_codes:
+                worklist.write_registers(2, encode_string(code, 8))
+                worklist.write_registers(0, [1])  # COMMAND = start measurement
+                self._wait_reading(lambda c=code: select(Reading.id).where(Reading.sample_code == c), 10.0)
+            self._wait_reading(lambda: select(func.count()).select_from(Reading).where(
+                Reading.record_type == "R", Reading.sample_code.in_(self.pork)), 15.0, count=len(self.pork))
+        finally:
+            worklist.close()
+            service.stop()
+            photometer.stop()
+            lcms.stop()
+        tech = self.user_id("zhangwei")
+        with self.factory() as s:
+            ph = list(s.execute(select(Reading.id).join(Instrument).where(Instrument.code == "PH-01")).scalars())
+            lc = list(s.execute(select(Reading.id).join(Instrument).where(Instrument.code == "LC-01")).scalars())
+        with self.uow("zhangwei", "photometer screening results") as s:
+            screened = attach.results_from_photometer(s, ph, analyst_id=tech)
+        with self.uow("zhangwei", "LC-MS/MS results") as s:
+            confirmed = attach.results_from_astm(s, lc, analyst_id=tech)
+        with self.uow("zhangwei", "authorship") as s:
+            signoff.author_results(s, screened.results + confirmed.results, username="zhangwei",
+                                   password=PASSWORDS["zhangwei"])
+        self.results += screened.results + confirmed.results
+        self.positives += screened.positives
+        self.log.step(f"Modbus TCP photometer (port {mb_port}): {len(screened.results)} screening results "
+                      f"(float32 CDAB); LC-MS/MS over ASTM/TCP (port {astm_port}): {len(confirmed.results)} "
+                      f"clenbuterol results, {lcms.acks_received} frames ACKed after commit")
+
+    def _wait_reading(self, query, timeout_s: float, count: int = 1) -> None:  # type: ignore[no-untyped-def]
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end:
+            with self.factory() as s:
+                rows = s.execute(query()).scalars().all()
+                n = rows[0] if rows and isinstance(rows[0], int) and count > 1 else len(rows)
+                if n >= count:
+                    return
+            time.sleep(0.05)
+        raise RuntimeError(f"instrument data did not arrive within {timeout_s:.0f} s")
+
     # -- 3. confirmatory GC batch: export files → integration → standard curve → mg/kg ------------
     def _chromatogram(self, stem: str, conc_mg_l: float, seed: int) -> Path:
         peaks = [ChromPeak("internal check", 5.10, 30000.0, sigma_s=2.2)]
@@ -464,6 +546,7 @@ class DemoDay:
         """The technician finds the celery extract was diluted 1:1 before injection and not entered."""
         with self.factory() as s:
             r = s.execute(select(Result).join(Analysis).where(Analysis.kind == "confirmatory",
+                                                              Result.curve_id.is_not(None),
                                                               Result.status == "reported")).scalars().first()
             if r is None:
                 return
@@ -556,7 +639,8 @@ class DemoDay:
 def run_demo(out_dir: Path) -> dict[str, Any]:
     day = DemoDay(out_dir)
     day.plan_and_register()
-    day.screen_enzyme(day.veg)
+    day.screen_enzyme(day.veg[:4])
+    day.acquire_service_day(day.veg[4:])
     day.confirm_gc()
     day.sign_off()
     day.issue_reports()

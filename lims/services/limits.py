@@ -22,6 +22,9 @@ from lims.limits import (
     parse_limits_csv,
 )
 
+#: Result units → how many of them make 1 mg/kg.
+UNIT_PER_MG_KG = {"mg/kg": 1.0, "µg/kg": 1000.0, "μg/kg": 1000.0, "ug/kg": 1000.0}
+
 #: Verdict names of lims.limits → the names recorded on results and printed on reports.
 VERDICT_NAMES = {"banned_detected": "banned_substance_detected"}
 
@@ -122,7 +125,7 @@ def decide_result(s: Session, result: Result, *, value_mg_kg: float | None, dete
     if value_mg_kg is not None:
         unc = expanded_uncertainty(value_mg_kg)
         u = unc.expanded
-        result.expanded_uncertainty = u if result.unit == "mg/kg" else None
+        result.expanded_uncertainty = u * UNIT_PER_MG_KG.get(result.unit, 1.0)
         result.coverage_factor = unc.k
     decision = evaluate(value_mg_kg, u, _as_row(limit, s) if limit else None, rule_value,
                         decision_limit_mg_kg=decision_limit_mg_kg, detected=detected)

@@ -61,7 +61,7 @@ def results_from_readings(s: Session, reading_ids: list[int], *, item_record: st
             result = Result(analysis_id=analysis.id, version=versions[analysis.id], unit="%",
                             qualitative=str(call.call), inhibition_percent=call.inhibition_percent,
                             value=call.inhibition_percent if call.call != ScreenCall.INVALID else None,
-                            value_text=_screen_text(call.call, call.inhibition_percent),
+                            value_text=screen_text(call.call, call.inhibition_percent),
                             source="instrument", reading_id=r.id, analyst_id=analyst_id,
                             decision_rule="GB/T 5009.199-2003 抑制率≥50%为阳性",
                             verdict="screen_" + str(call.call))
@@ -97,7 +97,7 @@ def request_confirmation(s: Session, screening: Analysis) -> list[Analysis]:
     return created
 
 
-def _screen_text(call: ScreenCall, pct: float) -> str:
+def screen_text(call: ScreenCall, pct: float) -> str:
     if call == ScreenCall.INVALID:
         return "无效 / invalid"
     label = "阳性 / positive" if call == ScreenCall.POSITIVE else "阴性 / negative"

@@ -1,0 +1,125 @@
+"""Instrument readings become results of the sample they name, automatically.
+
+- A photometric residue analyzer (Modbus) reports the inhibition % it measured against its own
+  control: the screening call follows GB/T 5009.199-2003 (≥ 50 % positive → confirmation requested).
+- A GC/LC data system (ASTM E1394) reports final values per analyte: R.3 test code → analyte, R.4 value
+  (``ND`` = not detected), R.5 unit; the value is judged against its limit at once.
+A reading naming no open analysis stays unattached and is reported, never dropped.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from calibration.rapid import POSITIVE_THRESHOLD_PERCENT, ScreenCall
+from lims.db.models import Analysis, Analyte, Reading, Result, Sample, SampleStatus
+from lims.services.batches import latest_result_versions
+from lims.services.limits import UNIT_PER_MG_KG, decide_result
+from lims.services.screening import request_confirmation, screen_text
+
+
+@dataclass
+class AttachOutcome:
+    results: list[int] = field(default_factory=list)
+    positives: list[str] = field(default_factory=list)
+    unmatched_readings: list[int] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def _open_analyses(s: Session, codes: set[str], kind: str) -> dict[tuple[str, str], Analysis]:
+    found: dict[tuple[str, str], Analysis] = {}
+    for a in s.execute(select(Analysis).join(Sample).where(
+            Sample.code.in_(codes), Analysis.kind == kind, Analysis.status.in_(("pending", "in_analysis")))
+            .order_by(Analysis.id)).scalars():
+        found.setdefault((a.sample.code, a.analyte.code), a)
+    return found
+
+
+def results_from_photometer(s: Session, reading_ids: list[int], *, analyst_id: int | None = None) -> AttachOutcome:
+    out = AttachOutcome()
+    readings = s.execute(select(Reading).where(Reading.id.in_(reading_ids)).order_by(Reading.id)).scalars().all()
+    analyses = _open_analyses(s, {r.sample_code for r in readings if r.sample_code}, "screening")
+    by_sample = {code: a for (code, _analyte), a in analyses.items()}
+    versions = latest_result_versions(s, [a.id for a in by_sample.values()])
+    made = []
+    for r in readings:
+        analysis = by_sample.pop(r.sample_code or "", None)
+        pct = r.fields.get("inhibition_percent")
+        if analysis is None or not isinstance(pct, (int, float)) or not math.isfinite(pct):
+            out.unmatched_readings.append(r.id)
+            continue
+        call = ScreenCall.POSITIVE if pct >= POSITIVE_THRESHOLD_PERCENT else ScreenCall.NEGATIVE
+        versions[analysis.id] = versions.get(analysis.id, 0) + 1
+        result = Result(analysis_id=analysis.id, version=versions[analysis.id], unit="%", qualitative=str(call),
+                        inhibition_percent=float(pct), value=float(pct), value_text=screen_text(call, float(pct)),
+                        source="instrument", reading_id=r.id, analyst_id=analyst_id,
+                        decision_rule="GB/T 5009.199-2003 抑制率≥50%为阳性", verdict="screen_" + str(call),
+                        details={"device_estimate_mg_kg": r.fields.get("concentration_mg_kg")})
+        s.add(result)
+        analysis.status = "to_be_reviewed"
+        analysis.sample.status = SampleStatus.TO_BE_REVIEWED
+        made.append((result, analysis, call))
+    s.flush()
+    for result, analysis, call in made:
+        out.results.append(result.id)
+        if call == ScreenCall.POSITIVE:
+            out.positives.append(analysis.sample.code)
+            request_confirmation(s, analysis)
+    return out
+
+
+def results_from_astm(s: Session, reading_ids: list[int], *, analyst_id: int | None = None) -> AttachOutcome:
+    out = AttachOutcome()
+    readings = s.execute(select(Reading).where(Reading.id.in_(reading_ids), Reading.record_type == "R")
+                         .order_by(Reading.id)).scalars().all()
+    analyses = _open_analyses(s, {r.sample_code for r in readings if r.sample_code}, "confirmatory")
+    known = {a.code for a in s.execute(select(Analyte)).scalars()}
+    versions = latest_result_versions(s, [a.id for a in analyses.values()])
+    for r in readings:
+        code = str(r.fields.get("test_code", "")).upper()
+        analysis = analyses.pop((r.sample_code or "", code), None)
+        if analysis is None:
+            out.unmatched_readings.append(r.id)
+            if code not in known:
+                out.problems.append(f"reading {r.id}: unknown test code {code!r}")
+            continue
+        raw = str(r.fields.get("value", "")).strip()
+        unit = str(r.fields.get("units") or analysis.method.unit)
+        per_mg = UNIT_PER_MG_KG.get(unit)
+        if per_mg is None:
+            out.problems.append(f"reading {r.id}: unit {unit!r} is not a mass fraction")
+            out.unmatched_readings.append(r.id)
+            continue
+        if raw.upper() in ("ND", "N.D.", "<LOD"):
+            value, text, detected = None, "未检出", False
+            lod = analysis.method.lod
+            if lod is not None:
+                text = f"未检出（<{lod * per_mg:g}）"
+        else:
+            try:
+                value = float(raw)
+            except ValueError:
+                out.problems.append(f"reading {r.id}: value {raw!r} is not a number")
+                out.unmatched_readings.append(r.id)
+                continue
+            text, detected = raw, True
+        versions[analysis.id] = versions.get(analysis.id, 0) + 1
+        result = Result(analysis_id=analysis.id, version=versions[analysis.id], value=value, value_text=text,
+                        unit=unit, source="instrument", reading_id=r.id, analyst_id=analyst_id,
+                        lod=analysis.method.lod * per_mg if analysis.method.lod is not None else None,
+                        loq=analysis.method.loq * per_mg if analysis.method.loq is not None else None,
+                        details={"astm": {k: r.fields.get(k) for k in ("test_code", "value", "units", "flags",
+                                                                         "status", "completed_at", "instrument")}})
+        s.add(result)
+        s.flush()
+        decide_result(s, result, value_mg_kg=None if value is None else value / per_mg, detected=detected,
+                      decision_limit_mg_kg=analysis.method.lod)
+        analysis.status = "to_be_reviewed"
+        analysis.sample.status = SampleStatus.TO_BE_REVIEWED
+        out.results.append(result.id)
+    s.flush()
+    return out
