@@ -30,8 +30,12 @@ def test_summary_has_the_contract_keys(demo_dir: Path):
         assert key in summary
     assert set(summary["pt_round"]) >= {"participants", "analytes", "scores"}
     assert summary["results_from_instruments"] >= 1
-    assert summary["upstream_pending"] == 0 and summary["upstream_delivered"] == summary["certified"]
+    # every certified version went upstream, the superseded one of the amendment included
+    assert summary["upstream_pending"] == 0
+    assert summary["upstream_delivered"] == summary["certified"] + len(summary["amended_reports"])
     assert summary["raw_capture_errors"] == 1  # the injected malformed line, kept
+    assert summary["non_compliant"] == 1 and summary["qc_failures"] == 1
+    assert summary["pt_round"]["scores"] > 0 and len(summary["amended_reports"]) == 1
     assert summary["elapsed_s"] < 60
 
 

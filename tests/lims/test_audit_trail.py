@@ -88,7 +88,7 @@ def _certified_result(factory):
     from lims.db.models import Analysis, Reading, RawCapture, Instrument
 
     with session_scope(factory, actor="zhangwei") as s:
-        inst = s.execute(select(Instrument)).scalar_one()
+        inst = s.execute(select(Instrument).where(Instrument.code == "EI-01")).scalar_one()
         analysis = s.execute(select(Analysis)).scalars().first()
         cap = RawCapture(instrument_id=inst.id, data=b"x", sha256="0" * 64, profile="p")
         s.add(cap)
