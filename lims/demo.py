@@ -199,13 +199,13 @@ def register_samples(factory: sessionmaker[Session]) -> list[str]:
     return codes
 
 
-def acquire_enzyme_run(factory: sessionmaker[Session], log: DemoLog) -> LineAcquisition:
+def run_enzyme_tester(factory: sessionmaker[Session], samples: list[SimSample], *, run_no: int, seed: int,
+                      faults: Faults | None = None) -> tuple[EnzymeTesterSim, LineAcquisition, str]:
+    """One run of the simulated enzyme-inhibition tester on a pty pair, read by the driver exactly as it
+    would read /dev/ttyUSB0; raw lines are committed before they are parsed."""
     profile = load_profile("enzyme_ascii_16ch")
-    samples = [SimSample(i + 1, code, pct) for i, (code, _c, _p, pct) in enumerate(DEMO_SAMPLES)]
-    # Line index 3 (the CH line of channel 02) is sent malformed; the run must still complete for the others.
-    sim = EnzymeTesterSim(samples, run_no=1, seed=20261128, faults=Faults(malformed_lines=(3,)))
+    sim = EnzymeTesterSim(samples, run_no=run_no, seed=seed, faults=faults)
     path = sim.start_pty()
-    log.step(f"simulated enzyme-inhibition tester on pty {path} (9600 8N1)")
     acquisition = LineAcquisition(factory, "EI-01", profile)
     port = open_serial_for_profile(path, profile, timeout=0.2)
     try:
@@ -213,7 +213,7 @@ def acquire_enzyme_run(factory: sessionmaker[Session], log: DemoLog) -> LineAcqu
     finally:
         port.close()
         sim.stop()
-    return acquisition
+    return sim, acquisition, path
 
 
 
@@ -317,18 +317,10 @@ class DemoDay:
     # -- 2. rapid screening on the enzyme-inhibition tester (pty serial) ---------------------------
     def screen_enzyme(self, codes: list[str]) -> None:
         truth = dict(zip(self.veg, (p for _c, p in VEG_DAY), strict=True))
-        profile = load_profile("enzyme_ascii_16ch")
         samples = [SimSample(i + 1, code, truth[code]) for i, code in enumerate(codes)]
         # the CH line of the second sample is corrupted on the wire; its raw capture is kept with the error
-        sim = EnzymeTesterSim(samples, run_no=1, seed=20261128, faults=Faults(malformed_lines=(3,)))
-        path = sim.start_pty()
-        acquisition = LineAcquisition(self.factory, "EI-01", profile)
-        port = open_serial_for_profile(path, profile, timeout=0.2)
-        try:
-            read_serial_until(port, acquisition, end_record="END", runs=1, idle_timeout_s=5.0)
-        finally:
-            port.close()
-            sim.stop()
+        _sim, acquisition, path = run_enzyme_tester(self.factory, samples, run_no=1, seed=20261128,
+                                                    faults=Faults(malformed_lines=(3,)))
         st = acquisition.stats
         self.capture_errors += st.error_messages
         self.log.step(f"enzyme tester on pty {path}: {st.captures} raw lines stored, {st.readings} parsed, "
@@ -341,15 +333,8 @@ class DemoDay:
         screened = set(self._screened())
         lost = [c for c in codes if c not in screened]
         if lost:
-            rerun = EnzymeTesterSim([SimSample(i + 1, c, truth[c]) for i, c in enumerate(lost)], run_no=2, seed=7)
-            path = rerun.start_pty()
-            acq2 = LineAcquisition(self.factory, "EI-01", profile)
-            port = open_serial_for_profile(path, profile, timeout=0.2)
-            try:
-                read_serial_until(port, acq2, end_record="END", runs=1, idle_timeout_s=5.0)
-            finally:
-                port.close()
-                rerun.stop()
+            _sim, acq2, _path = run_enzyme_tester(
+                self.factory, [SimSample(i + 1, c, truth[c]) for i, c in enumerate(lost)], run_no=2, seed=7)
             with self.uow("zhangwei", "screening re-run of a sample whose line was corrupted") as s:
                 outcome2 = results_from_readings(s, acq2.stats.reading_ids, analyst_id=tech)
             ids += outcome2.results

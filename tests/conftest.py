@@ -88,3 +88,16 @@ def db_engine(db_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def db_factory(db_engine: Engine) -> sessionmaker[Session]:
     return make_session_factory(db_engine)
+
+
+@pytest.fixture
+def login():
+    """``login(client, username)`` → bearer headers for a demo user (lims.demo.PASSWORDS)."""
+    from lims.demo import PASSWORDS
+
+    def _login(client, username: str) -> dict[str, str]:
+        r = client.post("/api/v1/auth/login", json={"username": username, "password": PASSWORDS[username]})
+        assert r.status_code == 200, r.text
+        return {"Authorization": f"Bearer {r.json()['token']}"}
+
+    return _login

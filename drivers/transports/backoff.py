@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from drivers.errors import TransportError
 
 
 @dataclass(frozen=True)
@@ -58,3 +61,16 @@ class Retrier:
     def succeeded(self) -> None:
         """The link works again: the next failure starts from the first delay."""
         self.attempt = 0
+
+    def until_open(self, open_once: Callable[[], None], stop: threading.Event | None = None) -> bool:
+        """Call ``open_once`` until it stops raising TransportError, backing off between attempts;
+        False if ``stop`` was set first."""
+        while stop is None or not stop.is_set():
+            try:
+                open_once()
+            except TransportError:
+                self.failed(stop)
+                continue
+            self.succeeded()
+            return True
+        return False

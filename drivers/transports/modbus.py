@@ -86,15 +86,7 @@ class ModbusLink:
 
     def connect(self, stop: threading.Event | None = None) -> bool:
         """Connect with backoff (full jitter, capped); False if ``stop`` was set first."""
-        while stop is None or not stop.is_set():
-            try:
-                self.open()
-            except TransportError:
-                self.retrier.failed(stop)
-                continue
-            self.retrier.succeeded()
-            return True
-        return False
+        return self.retrier.until_open(self.open, stop)
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:

@@ -96,15 +96,7 @@ class TcpClient:
 
     def connect(self, stop: threading.Event | None = None) -> bool:
         """Connect, retrying with capped exponential backoff and full jitter; False if ``stop`` was set."""
-        while stop is None or not stop.is_set():
-            try:
-                self.open()
-            except TransportError:
-                self.retrier.failed(stop)
-                continue
-            self.retrier.succeeded()
-            return True
-        return False
+        return self.retrier.until_open(self.open, stop)
 
     def _require(self) -> socket.socket:
         if self._sock is None:

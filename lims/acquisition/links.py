@@ -59,15 +59,7 @@ class SerialLink:
                                             **{**self.overrides, "timeout": self.read_timeout_s})
 
     def connect(self, stop: threading.Event | None = None) -> bool:
-        while stop is None or not stop.is_set():
-            try:
-                self.open()
-            except TransportError:
-                self.retrier.failed(stop)
-                continue
-            self.retrier.succeeded()
-            return True
-        return False
+        return self.retrier.until_open(self.open, stop)
 
     def read(self, timeout_s: float) -> bytes:
         if self.port is None:

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from drivers.transports.backoff import Backoff
 from lims.db.audit import canonical_json
 from lims.db.engine import session_scope
 from lims.db.models import OutboxMessage, Result, utcnow
@@ -148,8 +149,8 @@ def verify_request(public_pem: str, body: bytes, headers: dict[str, str]) -> Non
 
 def full_jitter_delay(attempt: int, *, base: float = BACKOFF_BASE_S, cap: float = BACKOFF_CAP_S,
                       rng: random.Random | None = None) -> float:
-    """sleep = random(0, min(cap, base · 2^attempt)) (AWS "full jitter")."""
-    return (rng or random).uniform(0.0, min(cap, base * (2 ** attempt)))
+    """sleep = random(0, min(cap, base · 2^attempt)) (AWS "full jitter"; the drivers' reconnect policy)."""
+    return Backoff(base_s=base, cap_s=cap, factor=2.0).delay(attempt, rng)
 
 
 @dataclass

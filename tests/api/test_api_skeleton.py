@@ -5,21 +5,15 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from lims.demo import PASSWORDS, register_samples, seed_reference
+from lims.demo import register_samples, seed_reference
 
 
-def _login(client: TestClient, username: str) -> dict[str, str]:
-    r = client.post("/api/v1/auth/login", json={"username": username, "password": PASSWORDS[username]})
-    assert r.status_code == 200, r.text
-    return {"Authorization": f"Bearer {r.json()['token']}"}
-
-
-def test_samples_results_page_and_openapi(db_engine, db_factory):
+def test_samples_results_page_and_openapi(db_engine, db_factory, login):
     seed_reference(db_factory)
     register_samples(db_factory)
     client = TestClient(create_app(db_engine))
     assert client.get("/api/v1/samples").status_code == 401
-    h = _login(client, "zhangwei")
+    h = login(client, "zhangwei")
     r = client.get("/api/v1/samples", params={"limit": 2}, headers=h)
     assert r.status_code == 200
     body = r.json()

@@ -11,16 +11,10 @@ from hardware_sim.faults import Faults
 
 from api.app import create_app
 from lims.acquisition import AcquisitionService, parse_config
-from lims.demo import PASSWORDS, register_samples, seed_reference
+from lims.demo import register_samples, seed_reference
 
 
-def _login(client: TestClient, username: str) -> dict[str, str]:
-    r = client.post("/api/v1/auth/login", json={"username": username, "password": PASSWORDS[username]})
-    assert r.status_code == 200, r.text
-    return {"Authorization": f"Bearer {r.json()['token']}"}
-
-
-def test_status_captures_in_error_and_reparse(db_engine, db_factory):
+def test_status_captures_in_error_and_reparse(db_engine, db_factory, login):
     seed_reference(db_factory)
     register_samples(db_factory)
     sim = EnzymeTesterSim([SimSample(1, "S-1", 20.0), SimSample(2, "S-2", 60.0)], seed=8,
@@ -37,7 +31,7 @@ def test_status_captures_in_error_and_reparse(db_engine, db_factory):
         sim.stop()
     client = TestClient(create_app(db_engine))
     assert client.get("/api/v1/instruments").status_code == 401
-    tech = _login(client, "zhangwei")
+    tech = login(client, "zhangwei")
     doc = client.get("/api/v1/instruments", headers=tech).json()
     inst = next(i for i in doc["instruments"] if i["code"] == "EI-API")
     assert inst["message_count"] == len(sim.lines) and inst["error_count"] == 1
@@ -46,7 +40,7 @@ def test_status_captures_in_error_and_reparse(db_engine, db_factory):
     assert [c["data_latin1"].encode("latin-1") for c in caps] == [sim.log[2]]
     assert "byte offset" in caps[0]["error"]
     assert client.post("/api/v1/instruments/EI-API/reparse", headers=tech).status_code == 403
-    qa = _login(client, "wangfang")
+    qa = login(client, "wangfang")
     r = client.post("/api/v1/instruments/EI-API/reparse", headers=qa)
     assert r.status_code == 200 and r.json()["errors"] == 1 and r.json()["readings"] == 0
     assert client.post("/api/v1/instruments/NOPE/reparse", headers=qa).status_code == 404

@@ -3,33 +3,23 @@ screening results. A malformed line is kept as a raw capture with its error; the
 
 from __future__ import annotations
 
+from hardware_sim.enzyme import SimSample
+from hardware_sim.faults import Faults
 from sqlalchemy import select
 
 from drivers.profiles import load_profile
-from drivers.transports.serial import open_serial_for_profile
-from hardware_sim.enzyme import EnzymeTesterSim, SimSample
-from hardware_sim.faults import Faults
 from lims.db.engine import session_scope
 from lims.db.models import RawCapture, Reading, Result
-from lims.demo import DEMO_SAMPLES, register_samples, seed_reference
-from lims.services.acquisition import LineAcquisition, read_serial_until, reparse_captures
+from lims.demo import DEMO_SAMPLES, register_samples, run_enzyme_tester, seed_reference
+from lims.services.acquisition import reparse_captures
 from lims.services.screening import results_from_readings
 
 
 def _run(factory, faults):
     seed_reference(factory)
     register_samples(factory)
-    profile = load_profile("enzyme_ascii_16ch")
     samples = [SimSample(i + 1, code, pct) for i, (code, _c, _p, pct) in enumerate(DEMO_SAMPLES)]
-    sim = EnzymeTesterSim(samples, seed=7, faults=faults)
-    path = sim.start_pty()
-    acq = LineAcquisition(factory, "EI-01", profile)
-    port = open_serial_for_profile(path, profile, timeout=0.2)
-    try:
-        read_serial_until(port, acq, end_record="END", runs=1, idle_timeout_s=5.0)
-    finally:
-        port.close()
-        sim.stop()
+    sim, acq, _path = run_enzyme_tester(factory, samples, run_no=1, seed=7, faults=faults)
     return sim, acq
 
 

@@ -85,7 +85,7 @@ def test_direct_sql_tampering_is_detected(db_engine, db_factory, tamper):
 def _certified_result(factory):
     seed_reference(factory)
     register_samples(factory)
-    from lims.db.models import Analysis, Reading, RawCapture, Instrument
+    from lims.db.models import Analysis, Instrument, RawCapture, Reading
 
     with session_scope(factory, actor="zhangwei") as s:
         inst = s.execute(select(Instrument).where(Instrument.code == "EI-01")).scalar_one()
