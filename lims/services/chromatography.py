@@ -15,7 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from calibration.chromatogram import RetentionWindow, assign_peaks, integrate_chromatogram
-from drivers.files import read_chromatogram_bytes, read_chromatogram_file
+from drivers.files import ChromatogramFileError, read_chromatogram_bytes
+from lims.db.audit import append_events
 from lims.db.models import Instrument, RawCapture, Reading
 from lims.services.errors import Conflict, InvalidInput, NotFound
 
@@ -26,6 +27,7 @@ class ImportedRun:
     sample_code: str
     peaks: dict[str, int | None]  # analyte → reading id (None: no peak in its window)
     duplicate: bool
+    error: str = ""  # why the file could not be read (its capture is kept with this error)
 
 
 def import_run(s: Session, path: Path, *, instrument_code: str, sample_code: str,
@@ -46,14 +48,15 @@ def import_run(s: Session, path: Path, *, instrument_code: str, sample_code: str
     s.add(cap)
     s.flush()
     try:
-        parsed = read_chromatogram_file(path)
-    except Exception as exc:  # noqa: BLE001 - any reader error is kept with the capture
+        parsed = read_chromatogram_bytes(data, str(path))
+    except ChromatogramFileError as exc:  # kept with the capture, never lost
         cap.parse_status, cap.error = "error", f"{type(exc).__name__}: {exc}"
-        raise InvalidInput(f"{path.name}: {exc}", field="file") from None
+        return ImportedRun(cap.id, sample_code, {}, False, cap.error)
     traces = [t for t in parsed.traces if channel is None or t.channel == channel]
     if not traces:
-        cap.parse_status, cap.error = "error", "no chromatogram trace in the file"
-        raise InvalidInput(f"{path.name}: no trace{f' named {channel}' if channel else ''}", field="file")
+        cap.parse_status = "error"
+        cap.error = f"{path.name}: no chromatogram trace{f' named {channel}' if channel else ''} in the file"
+        return ImportedRun(cap.id, sample_code, {}, False, cap.error)
     trace = traces[0]
     integ = integrate_chromatogram(np.asarray(trace.times_min), np.asarray(trace.signal))
     assigned = assign_peaks(integ.peaks, windows)
@@ -109,4 +112,10 @@ def reintegrate(s: Session, reading_id: int, *, start_min: float, end_min: float
                              "integration": "manual", "reason": reason, "automatic_area": auto.fields["area"]})
     s.add(manual)
     s.flush()
+    # readings are not echoed into the trail row by row (lims.acquisition); a person's re-integration is
+    append_events(s, [("reintegrate", "reading", str(manual.id),
+                       {"reading_id": auto.id, "area": auto.fields["area"], "start_min": auto.fields["start_min"],
+                        "end_min": auto.fields["end_min"], "integration": "automatic"},
+                       {"reading_id": manual.id, "area": area, "start_min": start_min, "end_min": end_min,
+                        "integration": "manual", "reason": reason})])
     return manual
