@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.deps import FactoryDep, read_service, run_service
@@ -183,9 +183,7 @@ class LimitsCsvIn(BaseModel):
 # ------------------------------------------------------------------------------------ helpers
 
 def _page(q: Any, s: Session, limit: int, offset: int, row: Any) -> dict[str, Any]:
-    total = s.execute(select(func.count()).select_from(q.subquery())).scalar_one()
-    items = [row(x) for x in s.execute(q.limit(limit).offset(offset)).scalars()]
-    return {"items": items, "total": total, "limit": limit, "offset": offset}
+    return queries.page(s, q, limit, offset, row).__dict__
 
 
 def _task_row(t: MonitoringTask) -> dict[str, Any]:

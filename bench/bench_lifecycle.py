@@ -71,9 +71,10 @@ def bulk_load(engine, n_results: int) -> None:  # type: ignore[no-untyped-def]
         c.execute(text("ANALYZE"))
 
 
-def serve(url: str, port: int) -> subprocess.Popen[bytes]:
+def serve(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "LIMS_DATABASE_URL": url}
-    proc = subprocess.Popen([sys.executable, "-m", "lims.cli", "serve", "--port", str(port)], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "lims.cli", "serve", "--port", str(port), "--workers",
+                             str(workers)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(100):
         try:
@@ -123,6 +124,7 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--port", type=int, default=8765)
+    ap.add_argument("--workers", type=int, default=2, help="lims serve worker processes")
     ap.add_argument("--profile", action="store_true", help="cProfile the ingest and approval steps")
     args = ap.parse_args()
     admin = make_engine(PG)
@@ -139,7 +141,7 @@ def main() -> None:
     bulk_load(engine, args.results)
     print(f"bulk-loaded {args.results:,} results in {time.perf_counter() - t0:.1f} s")
 
-    proc = serve(url, args.port) if args.seconds > 0 else None
+    proc = serve(url, args.port, args.workers) if args.seconds > 0 else None
     try:
         if proc is None:
             raise _SkipLoad

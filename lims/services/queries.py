@@ -11,6 +11,10 @@ from sqlalchemy.orm import Session
 from lims.db.models import Analysis, Report, Result, Sample, Signature
 from lims.services.signoff import SignatureManifestation, signatures_for
 
+#: Lists count their matches exactly up to this many; beyond it ``total_exact`` is false. Counting a
+#: million rows on every page view would cost more than the page itself.
+COUNT_CAP = 10_000
+
 
 @dataclass(frozen=True)
 class Page:
@@ -18,6 +22,20 @@ class Page:
     total: int
     limit: int
     offset: int
+    total_exact: bool = True
+
+
+def count_capped(s: Session, q: Any, cap: int = COUNT_CAP) -> tuple[int, bool]:
+    """How many rows ``q`` matches, counted up to ``cap`` (+1 to know whether there are more)."""
+    n = s.execute(select(func.count()).select_from(q.order_by(None).limit(cap + 1).subquery())).scalar_one()
+    return (min(n, cap), n <= cap)
+
+
+def page(s: Session, q: Any, limit: int, offset: int, row: Any) -> Page:
+    """One page of ``q`` (already ordered) shaped by ``row``, with its capped count."""
+    total, exact = count_capped(s, q)
+    items = [row(x) for x in s.execute(q.limit(limit).offset(offset)).scalars()]
+    return Page(items, total, limit, offset, exact)
 
 
 def sample_row(x: Sample) -> dict[str, Any]:
@@ -35,9 +53,7 @@ def list_samples(s: Session, *, status: str | None = None, task_code: str | None
         q = q.where(Sample.status == status)
     if task_code:
         q = q.where(Sample.task_code == task_code)
-    total = s.execute(select(func.count()).select_from(q.subquery())).scalar_one()
-    rows = s.execute(q.order_by(Sample.id.desc()).limit(limit).offset(offset)).scalars().all()
-    return Page([sample_row(x) for x in rows], total, limit, offset)
+    return page(s, q.order_by(Sample.id.desc()), limit, offset, sample_row)
 
 
 def result_row(s: Session, r: Result, *, with_signatures: bool = True,
@@ -75,10 +91,10 @@ def list_results(s: Session, *, status: str | None = None, sample_code: str | No
         q = q.where(Result.status == status)
     if sample_code:
         q = q.join(Analysis).join(Sample).where(Sample.code == sample_code)
-    total = s.execute(select(func.count()).select_from(q.subquery())).scalar_one()
+    total, exact = count_capped(s, q)
     rows = s.execute(q.order_by(Result.id.desc()).limit(limit).offset(offset)).scalars().all()
     sigs = signatures_by_result(s, [r.id for r in rows])
-    return Page([result_row(s, r, signatures=sigs) for r in rows], total, limit, offset)
+    return Page([result_row(s, r, signatures=sigs) for r in rows], total, limit, offset, exact)
 
 
 def report_verification(s: Session, report_no: str) -> dict[str, Any] | None:
