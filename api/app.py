@@ -11,19 +11,22 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 
 from api.auth_routes import router as auth_router
-from api.deps import SessionDep
+from api.deps import FactoryDep, SessionDep
 from api.instruments import router as instruments_router
 from api.lifecycle import router as lifecycle_router
 from api.pt import router as pt_router
 from api.security import (
     FRAMEWORK_PUBLIC_PATHS,
     Permission,
+    Principal,
     RejectNulBytes,
     declare_public,
     public,
     require,
     require_ui,
 )
+from api.ui import dashboard_page
+from api.ui import router as ui_router
 from lims.db import audit
 from lims.db.engine import make_engine, make_session_factory
 from lims.services import queries
@@ -47,6 +50,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     app.include_router(lifecycle_router)
     app.include_router(pt_router)
     app.include_router(instruments_router)  # lims acquire status
+    app.include_router(ui_router)  # the zh-CN web UI pages
 
     @app.get("/api/v1/samples", tags=["samples"], summary="样品列表 / list samples",
              dependencies=[require(Permission.SAMPLES_READ)])
@@ -71,12 +75,9 @@ def create_app(engine: Engine | None = None) -> FastAPI:
             raise HTTPException(404, detail=f"report {report_no} not found")
         return found
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False,
-             dependencies=[require_ui(Permission.SAMPLES_READ, Permission.RESULTS_READ)])
-    def home(request: Request, s: SessionDep) -> HTMLResponse:
-        samples = queries.list_samples(s, limit=100)
-        results = queries.list_results(s, limit=200)
-        return TEMPLATES.TemplateResponse(request, "home.html", {
-            "samples": samples, "results": results, "status_zh": STATUS_ZH})
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def home(request: Request, factory: FactoryDep,
+             me: Annotated[Principal, require_ui(Permission.SAMPLES_READ, Permission.RESULTS_READ)]) -> HTMLResponse:
+        return dashboard_page(request, me, factory)
 
     return app

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, File, HTTPException, Request, Response, UploadFile
+from fastapi import APIRouter, File, HTTPException, Query, Request, Response, UploadFile
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.deps import FactoryDep, read_service, run_service
 from api.security import CSRF_FIELD, Permission, Principal, ensure_csrf_cookie, require, require_ui
 from lims.db.engine import session_scope
-from lims.db.models_pt import PtRound, RoundStatus
+from lims.db.models_pt import PtRound, PtSubmission, RoundStatus
 from lims.pt import charts, participant, provider, reports, views
 from lims.pt.submissions import RowProblem, SubmissionIn, SubmissionRejected, parse_row
 from lims.services.errors import ServiceError
@@ -147,6 +147,21 @@ class ExternalScoreIn(BaseModel):
     due_date: dt.date | None = None
 
 
+class PtSampleIn(BaseModel):
+    """The PT test item registered as a normal sample (fields of ``POST /api/v1/samples``)."""
+
+    code: str = Field(min_length=1, max_length=60, pattern=r"^[A-Za-z0-9_-]+$")
+    commodity_code: str = Field(min_length=1)
+    sampled_at: dt.datetime = Field(description="when the provider dispatched the item (with its time zone)")
+    region_code: str
+    sampling_link: str
+    samplers: list[str]
+    sampling_place: str = Field(default="", max_length=300)
+    description: str = Field(default="", max_length=300)
+    quantity: str = Field(default="", max_length=60)
+    requested: list[tuple[str, str]] = Field(default_factory=list, description="[(analyte_code, method_code)]")
+
+
 class AdvanceIn(BaseModel):
     status: Literal["root_cause", "action", "verified", "closed"]
     note: str = Field(min_length=1)
@@ -212,7 +227,15 @@ def stability(code: str, body: StabilityIn, me: Manager, factory: FactoryDep) ->
 def submit_json(code: str, body: ResultsIn, me: Submitter, factory: FactoryDep) -> dict[str, Any]:
     rows = [SubmissionIn(**r.model_dump(), line=i) for i, r in enumerate(body.results, start=1)]
     return _run(factory, me, f"submit PT results {code}",
-                lambda s: {"accepted": len(provider.submit_results(s, code, rows, channel="api"))})
+                lambda s: _accepted(s, provider.submit_results(s, code, rows, channel="api")))
+
+
+def _accepted(s: Session, subs: list[PtSubmission]) -> dict[str, Any]:
+    """How many results were accepted, and those converted to the analyte's unit (as submitted → recorded)."""
+    conv = provider.unit_conversions(s, subs)
+    converted = [{"line": i, "as_submitted": conv[sub.id], "result": sub.result, "unit": sub.unit}
+                 for i, sub in enumerate(subs, start=1) if sub.id in conv]
+    return {"accepted": len(subs), "converted": converted}
 
 
 @router.post("/api/v1/pt/rounds/{code}/results.csv", summary="上传结果 CSV / upload results as CSV")
@@ -220,8 +243,7 @@ async def submit_csv(code: str, me: Submitter, factory: FactoryDep,
                      file: Annotated[UploadFile, File(description="participant_code,analyte,result,unit,...")]
                      ) -> dict[str, Any]:
     data = await file.read()
-    return _run(factory, me, f"upload PT results {code}",
-                lambda s: {"accepted": len(provider.upload_csv(s, code, data))})
+    return _run(factory, me, f"upload PT results {code}", lambda s: _accepted(s, provider.upload_csv(s, code, data)))
 
 
 # declared after /results and /results.csv, which the {action} pattern would otherwise shadow
@@ -299,6 +321,26 @@ def create_participation(body: ParticipationIn, me: Manager, factory: FactoryDep
                 lambda s: {"id": participant.record_participation(s, **body.model_dump()).id})
 
 
+@router.get("/api/v1/pt/participations", summary="参加的能力验证 / participations with scores and nonconformities")
+def list_participations(me: Reader, factory: FactoryDep) -> dict[str, Any]:
+    return read_service(factory, lambda s: {"items": views.participations_view(s)})
+
+
+@router.get("/api/v1/pt/participations/{participation_id}", summary="一次能力验证参加记录 / a participation")
+def get_participation(participation_id: int, me: Reader, factory: FactoryDep) -> dict[str, Any]:
+    return read_service(factory, lambda s: views.participation_view(s, participation_id))
+
+
+@router.post("/api/v1/pt/participations/{participation_id}/sample", status_code=201,
+             summary="登记能力验证样品 / register the PT sample as a normal sample")
+def register_pt_sample(participation_id: int, body: PtSampleIn, me: Manager, factory: FactoryDep) -> dict[str, Any]:
+    def go(s: Session) -> dict[str, Any]:
+        sample = participant.register_pt_sample(
+            s, participation_id, **{**body.model_dump(), "requested": [tuple(r) for r in body.requested]})
+        return {"participation_id": participation_id, "sample_code": sample.code, "status": sample.status}
+    return _run(factory, me, f"register PT sample {body.code}", go)
+
+
 @router.post("/api/v1/pt/participations/{participation_id}/scores", status_code=201,
              summary="登记组织者反馈的得分 / record a score reported back")
 def create_external_score(participation_id: int, body: ExternalScoreIn, me: Manager,
@@ -315,6 +357,18 @@ def performance(me: Reader, factory: FactoryDep, analyte: str | None = None, win
     return read_service(factory, lambda s: {"items": [
         {**p.__dict__, "round_date": p.round_date.isoformat()}
         for p in participant.running_performance(s, analyte=analyte, window=window)]})
+
+
+@router.get("/api/v1/pt/performance/chart", summary="得分趋势图 / a lab's scores over time for one analyte")
+def performance_chart(me: Reader, factory: FactoryDep, analyte: Annotated[str, Query(min_length=1)],
+                      fmt: Annotated[Literal["svg", "png"], Query(alias="format")] = "svg",
+                      window: Annotated[int, Query(ge=1, le=50)] = 5, lab_code: str | None = None) -> Response:
+    def q(s: Session) -> Response:
+        d = participant.performance_chart(s, analyte, window=window, lab_code=lab_code)
+        if fmt == "svg":
+            return Response(charts.to_svg(d), media_type="image/svg+xml")
+        return Response(charts.to_png(d), media_type="image/png")
+    return read_service(factory, q)
 
 
 @router.get("/api/v1/pt/nonconformities", summary="不符合项 / nonconformities")

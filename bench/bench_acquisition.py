@@ -1,13 +1,25 @@
 """Acquisition benchmarks (run by hand; figures go in the closing note).
 
-1. A sustained 115200-baud ASTM E1381 stream over a pty into the database: the simulated data system
-   (hardware_sim AstmSenderSim) is paced at the line rate (10 bits per byte, 8N1); `lims acquire` runs as
-   its own process. Printed: payload throughput as % of the line rate, the same for a null receiver that
-   ACKs every frame at once without storing anything (the peer: what the stop-and-wait protocol itself
-   allows), their ratio, loss (frames the sender saw ACKed but missing from the database: must be 0) and
-   the acquisition process' CPU as % of one core (from /proc/<pid>/stat over the measured window).
-2. Modbus TCP polling of 8 simulated analyzers at 10 Hz each: polls done vs scheduled, missed polls
-   (failed or later than one interval), acquisition CPU %.
+1. A sustained 115200-baud ASTM E1381 stream over a pty into the database. The simulated data system
+   (hardware_sim AstmSenderSim) holds each write for its time on a 115200-baud 8N1 wire (10 bits per byte);
+   `lims acquire` runs as its own process, SQLite in WAL mode. Printed, as payload throughput (frame bytes
+   the sender saw ACKed, per second):
+
+   - the stop-and-wait bound: E1381 is stop-and-wait (LIS01-A2 §8.3: the sender sends one frame and waits
+     for its ACK before the next; ENQ, its ACK and EOT frame every message). Even with zero processing and
+     zero turnaround, each frame of L bytes occupies the line for L + 1 byte times (its ACK must arrive
+     before the next frame starts) and each message 3 byte times more, so the payload can never fill the
+     raw line rate — the bound is computed from the corpus' frame sizes;
+   - the instant-ACK receiver (the peer, same process run): ACKs every ENQ and frame the moment it reads
+     it, checks nothing, stores nothing. What it reaches is what the protocol plus this simulator, pty and
+     scheduler allow (every frame adds the sender's and the pty's turnaround): the practical ceiling of any
+     receiver. It is measured before and after the acquisition run, so load drift on a shared machine shows;
+   - `lims acquire`, which ACKs a frame only once its raw capture is committed: as % of raw line rate and
+     as ratio to the instant-ACK ceiling; loss = frames the sender saw ACKed but missing from the database
+     (must be 0); CPU of the acquisition process as % of one core (from /proc/<pid>/stat over the window).
+2. Modbus TCP polling of 8 simulated analyzers at 10 Hz each: polls done vs scheduled, counted from each
+   instrument's first poll (start-up is not polling time), missed polls (failed or later than one
+   interval), CPU % of the acquisition process over a window that starts once every analyzer is connected.
 
     .venv/bin/python bench/bench_acquisition.py [--seconds 20] [--modbus-seconds 60]
 """
@@ -29,11 +41,12 @@ from pathlib import Path
 
 from hardware_sim.astm import AstmMessage, AstmResult, AstmSenderSim
 from hardware_sim.modbus_analyzer import ModbusAnalyzerSim, PlannedResult
+from sqlalchemy import Engine, func
 from sqlalchemy import select as sql_select
 
 from lims.db.engine import make_engine, make_session_factory
 from lims.db.migrate import upgrade
-from lims.db.models import RawCapture
+from lims.db.models import Instrument, RawCapture
 
 ROOT = Path(__file__).resolve().parents[1]
 BAUD = 115200
@@ -94,15 +107,32 @@ def null_receiver(path: str, stop: threading.Event) -> None:
         os.close(fd)
 
 
-def bench_astm(seconds: float, tmp: Path) -> None:
-    n = int(seconds * LINE_BYTES_PER_S / 200) + 200
+def stop_and_wait_bound(sim: AstmSenderSim) -> float:
+    """Payload fraction of the line with zero processing and zero turnaround: per message, ENQ + its ACK
+    + EOT, and per frame its bytes + its ACK, all at the line rate (LIS01-A2 §8.2-8.3)."""
+    payload = sum(len(f) for frames in sim.frames for f in frames)
+    overhead = sum(3 + len(frames) for frames in sim.frames)
+    return payload / (payload + overhead)
+
+
+def _instant_ack(n: int, seconds: float) -> float:
     peer = PacedSender(_messages(n), reply_timeout_s=2.0, busy_retry_s=0.5)
     stop = threading.Event()
     t = threading.Thread(target=null_receiver, args=(peer.start_pty(), stop), daemon=True)
     t.start()
-    peer_rate, _ = _window(peer, min(seconds, 5.0), None)
-    stop.set()
-    peer.stop()
+    try:
+        rate, _ = _window(peer, seconds, None)
+    finally:
+        stop.set()
+        peer.stop()
+        t.join(2)
+    return rate
+
+
+def bench_astm(seconds: float, tmp: Path) -> None:
+    n = int(seconds * LINE_BYTES_PER_S / 200) + 200
+    peer_s = max(2.0, seconds / 2)
+    ceiling_before = _instant_ack(n, peer_s)
 
     db = tmp / "astm.db"
     engine = make_engine(f"sqlite:///{db}")
@@ -114,31 +144,49 @@ def bench_astm(seconds: float, tmp: Path) -> None:
                    'baudrate = 115200\n')
     proc = subprocess.Popen([sys.executable, "-m", "lims.cli", "acquire", "--config", str(cfg)], cwd=ROOT,
                             env={**os.environ, "LIMS_DATABASE_URL": f"sqlite:///{db}"},
-                            stdout=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         rate, cpu = _window(sim, seconds, proc.pid)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(15)
         sim.stop()
+    ceiling_after = _instant_ack(n, peer_s)
+    ceiling = (ceiling_before + ceiling_after) / 2
     acked = Counter(sim.acked_frames)
     with make_session_factory(engine)() as s:
         stored = Counter(s.execute(sql_select(RawCapture.data).where(
             RawCapture.parse_status.in_(("parsed", "pending", "incomplete")))).scalars())
     lost = sum((acked - stored).values())
-    print(f"ASTM 115200 baud over a pty, {seconds:g} s, SQLite WAL:")
-    print(f"  lims acquire : {rate:8.0f} payload B/s = {100 * rate / LINE_BYTES_PER_S:5.1f} % of line rate")
-    print(f"  null receiver: {peer_rate:8.0f} payload B/s = {100 * peer_rate / LINE_BYTES_PER_S:5.1f} % of line "
-          "rate (stop-and-wait ceiling)")
-    print(f"  ratio acquire / null receiver: {rate / peer_rate:.3f}")
+    engine.dispose()
+    mean_frame = sum(map(len, sim.acked_frames)) / max(1, len(sim.acked_frames))
+
+    def pct(r: float) -> str:
+        return f"{r:8.0f} payload B/s = {100 * r / LINE_BYTES_PER_S:5.1f} % of raw line rate"
+
+    print(f"ASTM E1381 at {BAUD} baud 8N1 over a pty ({LINE_BYTES_PER_S:.0f} B/s raw), {seconds:g} s, SQLite WAL; "
+          f"frames of {mean_frame:.0f} B on average:")
+    print(f"  stop-and-wait bound (zero latency) :          {100 * stop_and_wait_bound(sim):5.1f} % of raw line rate")
+    print(f"  instant-ACK receiver (ceiling)     : {pct(ceiling)}  (before {100 * ceiling_before / LINE_BYTES_PER_S:.1f} %,"
+          f" after {100 * ceiling_after / LINE_BYTES_PER_S:.1f} %)")
+    print(f"  lims acquire (ACK after commit)    : {pct(rate)}")
+    print(f"  ratio lims acquire / instant-ACK ceiling: {rate / ceiling:.3f}")
     print(f"  frames ACKed {sum(acked.values())}, lost {lost}; acquisition CPU {100 * (cpu or 0):.1f} % of one core")
+    print("  (100 % of the raw line rate is out of reach for any E1381 receiver: the sender waits for each ACK,\n"
+          "   so the line idles for the ACK and every turnaround; the instant-ACK figure is the measured ceiling)")
+
+
+def _all_connected(engine: Engine, n: int) -> bool:
+    with engine.connect() as c:
+        return c.execute(sql_select(func.count()).select_from(Instrument).where(Instrument.connected)).scalar_one() >= n
 
 
 def bench_modbus(seconds: float, tmp: Path, analyzers: int = 8, hz: float = 10.0) -> None:
     sims = [ModbusAnalyzerSim([PlannedResult(30.0 + i, 0.1)], measure_time_s=0.5, seed=i) for i in range(analyzers)]
     ports = [s.start_tcp() for s in sims]
     db = tmp / "modbus.db"
-    upgrade(make_engine(f"sqlite:///{db}"))
+    engine = make_engine(f"sqlite:///{db}")
+    upgrade(engine)
     cfg = tmp / "modbus.toml"
     cfg.write_text("".join(f'[[instrument]]\ncode = "PH-{i}"\nprofile = "modbus_photometric"\n'
                            f'transport = "modbus-tcp://127.0.0.1:{p}?device_id=1"\npoll_interval_s = {1 / hz}\n'
@@ -147,7 +195,9 @@ def bench_modbus(seconds: float, tmp: Path, analyzers: int = 8, hz: float = 10.0
                             cwd=ROOT, env={**os.environ, "LIMS_DATABASE_URL": f"sqlite:///{db}"},
                             stdout=subprocess.PIPE)
     try:
-        time.sleep(3.0)  # imports and connections
+        deadline = time.monotonic() + 30
+        while not _all_connected(engine, analyzers) and time.monotonic() < deadline:
+            time.sleep(0.1)
         c0, t0 = _cpu_s(proc.pid), time.monotonic()
         time.sleep(seconds)
         cpu = (_cpu_s(proc.pid) - c0) / (time.monotonic() - t0)
@@ -156,14 +206,19 @@ def bench_modbus(seconds: float, tmp: Path, analyzers: int = 8, hz: float = 10.0
         out, _ = proc.communicate(timeout=15)
         for s in sims:
             s.stop()
+        engine.dispose()
     stats = json.loads(out)["instruments"]
     polls = sum(i["polls"] for i in stats)
+    scheduled = sum(round(i["polling_s"] * hz) + 1 for i in stats if i["polls"])
     missed = sum(i["missed_polls"] for i in stats)
     failed = sum(i["failed_polls"] for i in stats)
     worst = max(i["max_poll_latency_s"] for i in stats)
-    print(f"Modbus TCP, {analyzers} analyzers at {hz:g} Hz, {seconds:g} s measured (+ ~3 s start-up polls):")
-    print(f"  polls {polls}, missed {missed} (failed {failed}), worst poll latency {1000 * worst:.1f} ms "
-          f"(interval {1000 / hz:.0f} ms); acquisition CPU {100 * cpu:.1f} % of one core")
+    span = sum(i["polling_s"] for i in stats) / len(stats)
+    print(f"Modbus TCP, {analyzers} analyzers at {hz:g} Hz, polled {span:.1f} s each on average "
+          f"(counted from each one's first poll):")
+    print(f"  polls {polls} of {scheduled} scheduled, missed {missed} (failed {failed}), worst poll latency "
+          f"{1000 * worst:.1f} ms (interval {1000 / hz:.0f} ms); acquisition CPU {100 * cpu:.1f} % of one core "
+          f"over {seconds:g} s once all were connected")
 
 
 def main() -> None:

@@ -5,12 +5,17 @@ Every runner stores raw bytes before it acknowledges or parses them (see :mod:`l
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import shutil
 import threading
 import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -34,12 +39,12 @@ from lims.acquisition.config import InstrumentConfig, WatchConfig
 from lims.acquisition.links import ByteLink, ListenLink
 from lims.acquisition.store import CaptureStore, NewCapture, StatusTracker, sha256_hex
 from lims.db.engine import session_scope
-from lims.db.models import RawCapture
+from lims.db.models import RawCapture, utcnow
 from lims.services.acquisition import (
     FILE_PROFILE,
     astm_message_records,
+    astm_reading_values,
     astm_unit_sha256,
-    parse_astm_message,
     parse_binary_capture,
     parse_capture,
     parse_file_capture,
@@ -65,6 +70,7 @@ class RunnerStats:
     missed_polls: int = 0
     failed_polls: int = 0
     max_poll_latency_s: float = 0.0
+    polling_s: float = 0.0  # from the first poll's slot to the last one's (polls scheduled = polling_s / interval + 1)
     extra: dict[str, int] = field(default_factory=dict)
 
 
@@ -86,7 +92,8 @@ class Runner:
         raise NotImplementedError
 
     def close(self) -> None:
-        """Release the link (called once the thread ended)."""
+        """Release the link and the store's connection (called once the thread ended)."""
+        self.store.close()
 
 
 class StreamRunner(Runner):
@@ -112,7 +119,7 @@ class StreamRunner(Runner):
                     if data:
                         self.stats.bytes_in += len(data)
                     self.on_bytes(data, time.monotonic())
-                    self.status.flush()
+                    self.after_bytes(data)
             except ConnectionLost as exc:
                 log.warning("%s: %s", self.code, exc)
                 self.stats.reconnects += 1
@@ -127,12 +134,17 @@ class StreamRunner(Runner):
     def on_bytes(self, data: bytes, now: float) -> None:
         raise NotImplementedError
 
+    def after_bytes(self, data: bytes) -> None:
+        """Between reads (``data`` is what was just handled): write the status telemetry when due."""
+        self.status.flush()
+
     def on_disconnect(self) -> None: ...
 
     def close(self) -> None:
         self.link.close()
         if isinstance(self.link, ListenLink):
             self.link.shutdown()
+        super().close()
 
 
 # --------------------------------------------------------------------------- ASCII lines
@@ -197,33 +209,43 @@ class LineRunner(StreamRunner):
 # --------------------------------------------------------------------------- ASTM E1381 / E1394
 
 
+@dataclass(frozen=True)
+class _StoredFrame:
+    """A committed frame of the open ASTM session."""
+
+    capture_id: int
+    data: bytes
+    received_at: dt.datetime
+
+
 class AstmRunner(StreamRunner):
     """ASTM E1381 receiver (the LIMS is the computer system): every accepted frame is committed as a
     capture and only then ACKed (``AstmLink.ack``); a NAKed frame is kept as ``rejected``; at EOT the
     session's frames are parsed into one reading per R record (a message received before, e.g. resent
     after a lost link, becomes ``duplicate``); frames of a session cut by a lost link or the 30 s receiver
-    timeout are marked ``incomplete`` (the data system sends the message again in a new session)."""
+    timeout are marked ``incomplete`` (the data system sends the message again in a new session).
+
+    E1381 is stop-and-wait (§8.3: one frame, then wait for its ACK), so the time from a frame's last byte
+    to its ACK is dead time on the line. Only the capture INSERT and its commit stand in it
+    (:class:`~lims.acquisition.store.CaptureStore`); the session's frames are kept in memory, and the rest —
+    parsing a finished message into readings, marking captures, status telemetry — is deferred work done
+    right after an ACK that lets the sender transmit a frame (the next frame is then on the wire for its
+    whole length) or while the line is quiet. It is never done at EOT, where the sender's next ENQ would
+    wait for it. Deferred work is done in order, and before the link closes.
+    """
 
     def on_connect(self) -> None:
         a = self.profile.astm
         self.astm = AstmLink(COMPUTER, sender_timeout_s=a.sender_timeout_s, receiver_timeout_s=a.receiver_timeout_s,
                              busy_retry_s=a.busy_retry_s)
-        self.session: list[int] = []
+        self.session: list[_StoredFrame] = []
+        self.deferred: deque[Callable[[], None]] = deque()
 
     def on_bytes(self, data: bytes, now: float) -> None:
         events = self.astm.feed(data, now) if data else self.astm.tick(now)
         for ev in events:
             if isinstance(ev, FrameAccepted):
-                try:
-                    cap_id = self.store.add_one(NewCapture(ev.frame.raw, ev.frame.offset))
-                except Exception:
-                    self.astm.nak(now)  # not stored: the sender must send it again
-                    self.link.write(self.astm.data_to_send())
-                    raise
-                self.astm.ack(now)
-                self.session.append(cap_id)
-                self.stats.captures += 1
-                self.status.message()
+                self._accept(ev, now)
             elif isinstance(ev, FrameRejected):
                 self.store.add_one(NewCapture(ev.raw, ev.offset, status="rejected", error=str(ev.error)))
                 self.stats.errors += 1
@@ -233,56 +255,82 @@ class AstmRunner(StreamRunner):
                                               error="retransmission of the last frame (ACK lost)"))
                 self.stats.duplicates += 1
             elif isinstance(ev, SessionStarted):
-                self._abandon("a new session started before EOT")
+                self._defer_abandon("a new session started before EOT")
             elif isinstance(ev, SessionEnded):
                 if ev.timed_out:
-                    self._abandon("receiver timeout (30 s without a frame)")
+                    self._defer_abandon("receiver timeout (30 s without a frame)")
                 else:
-                    self._finish_session()
+                    frames, self.session = self.session, []
+                    if frames:
+                        self.deferred.append(partial(self._finish_session, frames))
         out = self.astm.data_to_send()
         if out:
             self.link.write(out)
 
+    def _accept(self, ev: FrameAccepted, now: float) -> None:
+        """Commit the frame's capture, then ACK it at once (the only work between a frame and its ACK)."""
+        received_at = utcnow()
+        try:
+            cap_id = self.store.add_one(NewCapture(ev.frame.raw, ev.frame.offset, received_at=received_at))
+        except Exception:
+            self.astm.nak(now)  # not stored: the sender must send it again
+            self.link.write(self.astm.data_to_send())
+            raise
+        self.astm.ack(now)
+        self.link.write(self.astm.data_to_send())
+        self.session.append(_StoredFrame(cap_id, ev.frame.raw, received_at))
+        self.stats.captures += 1
+        self.status.message()
+
+    def after_bytes(self, data: bytes) -> None:
+        """Deferred work and telemetry, only while the sender is busy sending a frame or the line is quiet."""
+        if data and self.astm.state != AstmLink.RECEIVING:
+            return
+        self.run_deferred()
+        self.status.flush()
+
+    def run_deferred(self) -> None:
+        while self.deferred:
+            self.deferred.popleft()()
+
     def on_disconnect(self) -> None:
         if hasattr(self, "session"):
-            self._abandon("link lost during the session")
+            self._defer_abandon("link lost during the session")
+            self.run_deferred()
 
-    def _abandon(self, why: str) -> None:
-        ids, self.session = self.session, []
-        if not ids:
-            return
-        with session_scope(self.factory, actor=self.store.actor) as s:
-            for cap_id in ids:
-                cap = s.get(RawCapture, cap_id)
-                assert cap is not None
-                cap.parse_status, cap.error = "incomplete", why
+    def _defer_abandon(self, why: str) -> None:
+        ids = [f.capture_id for f in self.session]
+        self.session = []
+        if ids:
+            self.deferred.append(partial(self.store.mark, ids, "incomplete", error=why))
 
-    def _finish_session(self) -> None:
-        ids, self.session = self.session, []
-        if not ids:
-            return
+    def _finish_session(self, frames: list[_StoredFrame]) -> None:
+        """Parse a finished session's frames (kept in memory: no SELECT of the captures) into readings."""
         encoding = self.profile.astm.encoding
-        with session_scope(self.factory, actor=self.store.actor) as s:
-            caps = [s.get(RawCapture, i) for i in ids]
-            assert all(c is not None for c in caps)
+        values: list[dict[str, Any]] = []
+        problem: ProtocolError | None = None
+        try:
+            records = astm_message_records([f.data for f in frames], encoding=encoding)
+        except ProtocolError as exc:
+            problem = exc
+            unit = sha256_hex(b"".join(f.data for f in frames))
+        else:
+            unit = astm_unit_sha256(records)
             try:
-                unit = astm_unit_sha256(astm_message_records([c.data for c in caps], encoding=encoding))  # type: ignore[union-attr]
-            except ProtocolError:
-                unit = sha256_hex(b"".join(c.data for c in caps))  # type: ignore[union-attr]
-            for c in caps:
-                c.unit_sha256 = unit  # type: ignore[union-attr]
-            if self.store.unit_seen(s, unit):
-                for c in caps:
-                    c.parse_status = "duplicate"  # type: ignore[union-attr]
-                self.stats.duplicates += 1
-                return
-            try:
-                readings = parse_astm_message(s, caps, encoding=encoding)  # type: ignore[arg-type]
-            except ProtocolError:
-                self.stats.errors += 1
-                self.status.error()
-                return
-            self.stats.readings += len(readings)
+                values = astm_reading_values(records)
+            except ProtocolError as exc:
+                problem = exc
+        last = frames[-1]
+        status = self.store.settle_unit([f.capture_id for f in frames], unit, values,
+                                        reading_capture_id=last.capture_id, read_at=last.received_at,
+                                        error=None if problem is None else f"{type(problem).__name__}: {problem}")
+        if status == "duplicate":
+            self.stats.duplicates += 1
+        elif status == "error":
+            self.stats.errors += 1
+            self.status.error()
+        else:
+            self.stats.readings += len(values)
 
 
 # --------------------------------------------------------------------------- binary request/response
@@ -412,6 +460,7 @@ class ModbusRunner(Runner):
         self.link = link
         self.start, self.count = block_span(self.profile, "input")
         self.last_unit: str | None = None
+        self.first_slot: float | None = None
         regs = self.profile.modbus.registers
         self.status_names = {n for n, r in regs.items() if r.table == "input" and r.type == "bits"}
 
@@ -444,6 +493,9 @@ class ModbusRunner(Runner):
                 self.link.close()
 
     def _poll(self, due: float) -> None:
+        if self.first_slot is None:
+            self.first_slot = due
+        self.stats.polling_s = due - self.first_slot
         self.stats.polls += 1
         try:
             regs = self.link.read_input_registers(self.start, self.count)
@@ -506,6 +558,7 @@ class ModbusRunner(Runner):
 
     def close(self) -> None:
         self.link.close()
+        super().close()
 
 
 # --------------------------------------------------------------------------- watch folder

@@ -90,9 +90,10 @@ class AcquisitionService:
 
     def _runner(self, cfg: InstrumentConfig) -> Runner:
         inst_id, _ = self._ids[cfg.code]
-        store = CaptureStore(self.factory, inst_id, cfg.code, cfg.profile.name)
-        status = StatusTracker(self.factory, inst_id, interval_s=self.config.status_interval_s)
         dialect = cfg.profile.dialect
+        # the ASTM ACK waits for the capture commit: that runner keeps its own connection
+        store = CaptureStore(self.factory, inst_id, cfg.code, cfg.profile.name, keep_connection=dialect == "astm")
+        status = StatusTracker(self.factory, inst_id, interval_s=self.config.status_interval_s)
         if dialect == "modbus":
             return ModbusRunner(cfg, open_modbus_link(cfg), store, status, self.stop_event)
         link = open_byte_link(cfg)

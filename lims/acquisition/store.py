@@ -6,14 +6,15 @@ import datetime as dt
 import hashlib
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Dialect, Engine, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from lims.db.engine import session_scope
-from lims.db.models import Instrument, RawCapture, utcnow
+from lims.db.models import Instrument, RawCapture, Reading, utcnow
 
 
 def sha256_hex(data: bytes) -> str:
@@ -30,33 +31,172 @@ class NewCapture:
     status: str = "pending"
     error: str = ""
     unit_sha256: str | None = None
+    received_at: dt.datetime | None = None  # default: when it is stored
+
+
+class _Prepared:
+    """A SQLAlchemy statement compiled once for a dialect, executed on a DBAPI cursor: the exact SQL the
+    engine would emit (placeholders, casts), parameters through the bound types' bind processors."""
+
+    def __init__(self, stmt: Any, dialect: Dialect, column_keys: Sequence[str] | None = None) -> None:
+        compiled = stmt.compile(dialect=dialect, column_keys=list(column_keys) if column_keys else None,
+                                for_executemany=True)  # no implicit RETURNING
+        self.sql: str = compiled.string
+        self._order = tuple(compiled.positiontup or ()) if compiled.positional else None
+        self._defaults = {k: v for k, v in compiled.params.items() if v is not None}
+        self._procs = {name: proc for name, b in compiled.binds.items()
+                       if (proc := b.type.dialect_impl(dialect).bind_processor(dialect)) is not None}
+
+    def params(self, values: dict[str, Any]) -> Any:
+        """DBAPI parameters for ``values`` (keyed by bind name; literals of the statement filled in)."""
+        merged = {**self._defaults, **values}
+        for name, proc in self._procs.items():
+            if name in merged:
+                merged[name] = proc(merged[name])
+        return merged if self._order is None else tuple(merged[n] for n in self._order)
+
+
+#: Columns written by the capture INSERT (``id`` comes from the database).
+_CAPTURE_COLUMNS = ("instrument_id", "received_at", "stream_offset", "data", "sha256", "profile", "source",
+                    "parse_status", "error", "unit_sha256")
+_READING_COLUMNS = ("raw_capture_id", "instrument_id", "record_type", "channel", "sample_code", "run_no", "fields",
+                    "read_at")
 
 
 class CaptureStore:
-    """Commits captures of one instrument; each call is one transaction, committed when it returns."""
+    """Writes captures of one instrument (and, for the ASTM runner, a message's parse outcome).
 
-    def __init__(self, factory: sessionmaker[Session], instrument_id: int, code: str, profile: str) -> None:
+    The capture write is on the ASTM ACK path (a frame is acknowledged only once its capture is committed),
+    so it skips the ORM unit of work: statements compiled once by SQLAlchemy for the engine's dialect run
+    on the DBAPI connection — with ``keep_connection`` (the ASTM runner) a dedicated one held for the
+    runner's life, otherwise one checked out of the pool per call (many slow instruments must not exhaust
+    the pool). sqlite3 caches a statement by its text and psycopg prepares it server-side after a few
+    executions, so each is parsed once per connection. The capture id comes from ``lastrowid`` (SQLite) or
+    ``RETURNING id`` (PostgreSQL). On SQLite the connection is in autocommit mode (:mod:`lims.db.engine`):
+    a single INSERT is its own WAL transaction, anything more is wrapped in ``BEGIN IMMEDIATE … COMMIT``.
+    A failed write rolls back and drops the connection; the next call takes a new one.
+    """
+
+    def __init__(self, factory: sessionmaker[Session], instrument_id: int, code: str, profile: str, *,
+                 keep_connection: bool = False) -> None:
         self.factory = factory
         self.instrument_id = instrument_id
         self.code = code
         self.profile = profile
         self.actor = f"instrument:{code}"
+        self.keep_connection = keep_connection
+        self.engine: Engine = factory.kw["bind"]
+        dialect = self.engine.dialect
+        self._sqlite = dialect.name == "sqlite"
+        cap, rd = RawCapture.__table__, Reading.__table__
+        self._insert_capture = _Prepared(insert(cap) if self._sqlite else insert(cap).returning(cap.c.id),
+                                         dialect, _CAPTURE_COLUMNS)
+        self._insert_reading = _Prepared(insert(rd), dialect, _READING_COLUMNS)
+        self._mark = _Prepared(update(cap).where(cap.c.id == bindparam("capture_id")).values(
+            parse_status=bindparam("status"), error=bindparam("error"),
+            unit_sha256=func.coalesce(bindparam("unit", type_=cap.c.unit_sha256.type), cap.c.unit_sha256)),
+            dialect)
+        self._seen = _Prepared(select(cap.c.id).where(
+            cap.c.instrument_id == bindparam("instrument_id"), cap.c.unit_sha256 == bindparam("unit"),
+            cap.c.parse_status == "parsed").limit(1), dialect)
+        self._raw: Any = None
+
+    # ------------------------------------------------------------------ connection and transactions
+
+    @contextmanager
+    def _transaction(self, statements: int) -> Iterator[Any]:
+        """A cursor in one transaction of ``statements`` statements, committed on exit."""
+        if self._raw is None:
+            self._raw = self.engine.raw_connection()
+        raw = self._raw
+        try:
+            cur = raw.cursor()
+            try:
+                if self._sqlite and statements > 1 and raw.driver_connection.isolation_level is None:
+                    cur.execute("BEGIN IMMEDIATE")
+                yield cur
+            finally:
+                cur.close()
+            raw.commit()
+        except BaseException:
+            self._discard()
+            raise
+        if not self.keep_connection:
+            self.close()
+
+    def _discard(self) -> None:
+        raw, self._raw = self._raw, None
+        if raw is None:
+            return
+        try:
+            raw.rollback()
+        except Exception:  # the connection is broken: do not return it to the pool
+            raw.invalidate()
+            return
+        raw.close()
+
+    def close(self) -> None:
+        """Return the connection to the pool (the next write takes one again)."""
+        raw, self._raw = self._raw, None
+        if raw is not None:
+            try:
+                raw.close()
+            except Exception:  # closing a broken connection must not hide why the runner stopped
+                pass
+
+    # ------------------------------------------------------------------ writes
 
     def add(self, items: Sequence[NewCapture]) -> list[int]:
         """Insert and commit; returns the new capture ids (in order)."""
         if not items:
             return []
         now = utcnow()
-        with session_scope(self.factory, actor=self.actor) as s:
-            caps = [RawCapture(instrument_id=self.instrument_id, received_at=now, stream_offset=i.offset,
-                               data=i.data, sha256=sha256_hex(i.data), profile=self.profile, source=i.source,
-                               parse_status=i.status, error=i.error, unit_sha256=i.unit_sha256) for i in items]
-            s.add_all(caps)
-            s.flush()
-            return [c.id for c in caps]
+        ids = []
+        with self._transaction(len(items)) as cur:
+            for i in items:
+                cur.execute(self._insert_capture.sql, self._insert_capture.params({
+                    "instrument_id": self.instrument_id, "received_at": i.received_at or now,
+                    "stream_offset": i.offset, "data": i.data, "sha256": sha256_hex(i.data),
+                    "profile": self.profile, "source": i.source, "parse_status": i.status, "error": i.error,
+                    "unit_sha256": i.unit_sha256}))
+                ids.append(cur.lastrowid if self._sqlite else cur.fetchone()[0])
+        return ids
 
     def add_one(self, item: NewCapture) -> int:
         return self.add([item])[0]
+
+    def mark(self, ids: Sequence[int], status: str, *, error: str = "", unit_sha256: str | None = None) -> None:
+        """Set the parse status and error (and the unit identity when given) of captures ``ids``."""
+        if ids:
+            with self._transaction(len(ids)) as cur:
+                self._mark_in(cur, ids, status, error, unit_sha256)
+
+    def _mark_in(self, cur: Any, ids: Sequence[int], status: str, error: str, unit: str | None) -> None:
+        cur.executemany(self._mark.sql, [self._mark.params({"capture_id": i, "status": status, "error": error,
+                                                            "unit": unit}) for i in ids])
+
+    def settle_unit(self, ids: Sequence[int], unit: str, readings: Sequence[dict[str, Any]], *,
+                    reading_capture_id: int, read_at: dt.datetime, error: str | None = None) -> str:
+        """The outcome of a parsed unit (e.g. an ASTM message) in one transaction; returns the status
+        given to captures ``ids``: ``duplicate`` if a unit with this identity was parsed before (nothing
+        inserted), else ``error`` (with ``error``), else ``parsed`` with ``readings`` (column values without
+        the links) inserted and linked to capture ``reading_capture_id``."""
+        with self._transaction(3) as cur:
+            cur.execute(self._seen.sql, self._seen.params({"instrument_id": self.instrument_id, "unit": unit}))
+            if cur.fetchone() is not None:
+                status, error = "duplicate", ""
+            elif error is not None:
+                status = "error"
+            else:
+                status, error = "parsed", ""
+                if readings:
+                    cur.executemany(self._insert_reading.sql, [self._insert_reading.params({
+                        **r, "raw_capture_id": reading_capture_id, "instrument_id": self.instrument_id,
+                        "read_at": read_at}) for r in readings])
+            self._mark_in(cur, ids, status, error, unit)
+        return status
+
+    # ------------------------------------------------------------------ reads (ORM session of the caller)
 
     def unit_seen(self, s: Session, unit: str, *, exclude_id: int | None = None) -> bool:
         """True if a unit with this SHA-256 was already parsed into readings for this instrument."""

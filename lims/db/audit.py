@@ -14,8 +14,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event, insert, inspect, select, text
+from sqlalchemy import event, inspect, select, text
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.base import NO_VALUE
 
 from lims.db.models import FROZEN_RESULT_STATUSES, AuditEvent, Base, Report, Result, ResultStatus
 
@@ -71,15 +72,37 @@ def event_hash(prev_hash: str, seq: int, at: str, actor: str, action: str, table
     return hashlib.sha256((prev_hash + body).encode()).hexdigest()
 
 
+def _column_keys(mapper: Any) -> frozenset[str]:
+    keys = _COLUMN_KEYS.get(mapper)
+    if keys is None:
+        keys = _COLUMN_KEYS[mapper] = frozenset(a.key for a in mapper.column_attrs)
+    return keys
+
+
+_COLUMN_KEYS: dict[Any, frozenset[str]] = {}
+
+
 def _changes(obj: Base) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Columns whose value changed since load: old → new. Only the attributes SQLAlchemy recorded as
+    touched (``committed_state``) are examined, so a 25-column row costs what its changes cost."""
     state = inspect(obj)
+    columns = _column_keys(state.mapper)
     old: dict[str, Any] = {}
     new: dict[str, Any] = {}
-    for attr in state.mapper.column_attrs:
-        hist = state.attrs[attr.key].history
-        if hist.has_changes():
-            old[attr.key] = hist.deleted[0] if hist.deleted else None
-            new[attr.key] = hist.added[0] if hist.added else None
+    for key, before in state.committed_state.items():
+        if key not in columns:
+            continue
+        after = state.dict.get(key, NO_VALUE)
+        if before is NO_VALUE or after is NO_VALUE:
+            hist = state.attrs[key].history
+            if not hist.has_changes():
+                continue
+            before = hist.deleted[0] if hist.deleted else None
+            after = hist.added[0] if hist.added else None
+        elif before == after:
+            continue
+        old[key] = before
+        new[key] = after
     return old, new
 
 
@@ -115,7 +138,7 @@ def _allowed_result_transition(old: str, new: str) -> bool:
 
 def _before_flush(session: Session, _ctx: Any, _instances: Any) -> None:
     for obj in session.dirty:
-        if session.is_modified(obj, include_collections=False):
+        if isinstance(obj, (Result, Report)):
             _guard_frozen(obj)
     for obj in session.deleted:
         if isinstance(obj, Result) and obj.status in FROZEN_RESULT_STATUSES:
@@ -133,7 +156,7 @@ def _after_flush(session: Session, _ctx: Any) -> None:
         pending.append(("create", table, _pk(obj), None, row_snapshot(obj)))
     for obj in session.dirty:
         table = obj.__table__.name
-        if table in _NOT_AUDITED or not session.is_modified(obj, include_collections=False):
+        if table in _NOT_AUDITED:
             continue
         old, new = _changes(obj)
         if new:
@@ -172,11 +195,15 @@ def append_events(session: Session,
         old_s = canonical_json(old) if old is not None else ""
         new_s = canonical_json(new) if new is not None else ""
         h = event_hash(prev, seq, at, actor, action, table, record_id, old_s, new_s, reason)
-        rows.append({"seq": seq, "at": at, "actor": actor, "action": action, "table_name": table,
-                     "record_id": record_id, "old": old_s, "new": new_s, "reason": reason,
-                     "prev_hash": prev, "hash": h})
+        rows.append((seq, at, actor, action, table, record_id, old_s, new_s, reason, prev, h))
         prev = h
-    conn.execute(insert(AuditEvent), rows)
+    # the driver's executemany (psycopg pipelines it; no RETURNING is needed for the trail)
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    conn.exec_driver_sql(_INSERT_EVENT.format(marks=", ".join([mark] * 11)), rows)
+
+
+_INSERT_EVENT = ("INSERT INTO audit_event (seq, at, actor, action, table_name, record_id, old, new, reason, "
+                 "prev_hash, hash) VALUES ({marks})")
 
 
 def install(session_class: type[Session] = Session) -> None:

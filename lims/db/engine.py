@@ -50,6 +50,9 @@ def make_engine(url: str | None = None, **kwargs: object) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("write", True) else "BEGIN")
 
         return engine
+    # Pages of 100 rows repeat the same statement text, which psycopg converts once and caches; a
+    # single 1,000-row VALUES list would be re-parsed (25k placeholders) every time.
+    kwargs.setdefault("insertmanyvalues_page_size", 100)
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 

@@ -9,6 +9,8 @@ needs pycairo and the cairo headers, which the lab PCs lack).
   highlighted, lines at ±2 and ±3 (bar chart of standardized scores).
 - :func:`histogram_chart`: histogram of results with a Gaussian kernel density (Silverman's
   bandwidth, Silverman 1986 eq. 3.31), x_pt marked and x_pt ± 2σ_pt dashed.
+- :func:`z_trend_chart`: one laboratory's scores for one analyte round after round, with the
+  running RSZ (ISO 13528:2022 Clause 10 graphical methods; 9.9 combined scores), lines at ±2, ±3.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -190,6 +193,87 @@ def histogram_chart(values: Sequence[float], *, assigned_value: float | None, si
         d.add(Line(left - 3, yp(c), left, yp(c), strokeColor=AXIS, strokeWidth=0.5))
         d.add(String(left - 5, yp(c) - 3, str(c), fontName=font, fontSize=7, textAnchor="end"))
     d.add(String(4, height - 15, "频数", fontName=font, fontSize=8))
+    return d
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    """One round of a laboratory's history: its label (round code), date text, score and, if known,
+    the running rescaled sum of z (RSZ) over the last rounds."""
+
+    label: str
+    date: str
+    score: float
+    running_rsz: float | None = None
+
+
+def _marker(x: float, y: float, r: float, colour: colors.Color) -> Polygon:
+    """A diamond marker (the PNG rasteriser draws polygons, not circles)."""
+    return Polygon([x, y + r, x + r, y, x, y - r, x - r, y], fillColor=colour, strokeColor=None, strokeWidth=0)
+
+
+def z_trend_chart(points: Sequence[TrendPoint], *, title: str = "", statistic: str = "z", width: float = 480,
+                  height: float = 220) -> Drawing:
+    """Scores of one laboratory and one analyte in round order (left to right, labelled by round and
+    date), joined by a line; the running RSZ dashed; warning (±2) and action (±3) lines. Markers
+    are coloured by class (|z| ≤ 2, 2 < |z| < 3, |z| ≥ 3, ISO 13528:2022 9.4.2); scores beyond ±6
+    are drawn at the edge with their value printed."""
+    font = _font()
+    d = _drawing(width, height, font)
+    left, right, bottom, top = 36.0, 14.0, 40.0, 24.0
+    pw, ph = width - left - right, height - bottom - top
+    values = [p.score for p in points] + [p.running_rsz for p in points if p.running_rsz is not None]
+    peak = max([abs(v) for v in values] + [3.5])
+    ymax = min(math.ceil(peak + 0.5), Z_CAP)
+
+    def ypos(v: float) -> float:
+        return bottom + ph / 2 + ph / 2 * max(-ymax, min(ymax, v)) / ymax
+
+    d.add(String(left, height - 15, title, fontName=font, fontSize=10))
+    d.add(String(4, height - 15, statistic, fontName=font, fontSize=9))
+    d.add(Rect(left, bottom, pw, ph, fillColor=None, strokeColor=AXIS, strokeWidth=0.6))
+    for level, colour in ((2, WARN), (3, ACTION)):
+        if level <= ymax:
+            for sign in (1, -1):
+                y = ypos(sign * level)
+                d.add(Line(left, y, left + pw, y, strokeColor=colour, strokeWidth=0.8, strokeDashArray=[4, 2]))
+    for tick in range(-int(ymax), int(ymax) + 1):
+        y = ypos(tick)
+        d.add(Line(left - 3, y, left, y, strokeColor=AXIS, strokeWidth=0.5))
+        d.add(String(left - 5, y - 3, f"{tick:+d}" if tick else "0", fontName=font, fontSize=7, textAnchor="end"))
+    d.add(Line(left, ypos(0), left + pw, ypos(0), strokeColor=AXIS, strokeWidth=0.6))
+    if not points:
+        d.add(String(left + pw / 2, bottom + ph / 2 + 8, "无得分 / no scores", fontName=font, fontSize=9,
+                     textAnchor="middle"))
+        return d
+    n = len(points)
+    slot = pw / n
+    xs = [left + slot * (i + 0.5) for i in range(n)]
+    if n > 1:
+        pts: list[float] = []
+        for x, p in zip(xs, points, strict=True):
+            pts += [x, ypos(p.score)]
+        d.add(PolyLine(pts, strokeColor=XPT, strokeWidth=1.0))
+    rsz = [(x, p.running_rsz) for x, p in zip(xs, points, strict=True) if p.running_rsz is not None]
+    if len(rsz) > 1:
+        pts = []
+        for x, v in rsz:
+            pts += [x, ypos(v)]
+        d.add(PolyLine(pts, strokeColor=KDE, strokeWidth=1.0, strokeDashArray=[3, 2]))
+    every = max(1, math.ceil(n / 12))  # at most about 12 labels under the axis
+    for i, (x, p) in enumerate(zip(xs, points, strict=True)):
+        size = abs(p.score)
+        colour = OWN if size >= 3 else WARN if size > 2 else XPT
+        d.add(_marker(x, ypos(p.score), 3.2, colour))
+        if size > ymax:
+            d.add(String(x, ypos(p.score) + (5 if p.score > 0 else -11), _fmt(p.score), fontName=font, fontSize=6,
+                         textAnchor="middle"))
+        if i % every == 0 or i == n - 1:
+            d.add(String(x, bottom - 10, p.label, fontName=font, fontSize=6, textAnchor="middle"))
+            d.add(String(x, bottom - 18, p.date, fontName=font, fontSize=6, textAnchor="middle"))
+    legend = f"— {statistic} 比分数 / score    - - 滚动 RSZ / running RSZ" if rsz else f"— {statistic} 比分数 / score"
+    d.add(String(left + pw, 6, f"{legend}    轮次（按时间） / rounds over time", fontName=font, fontSize=7,
+                 textAnchor="end"))
     return d
 
 

@@ -3,8 +3,9 @@ running performance per analyte, and nonconformities opened by unsatisfactory sc
 
 An unsatisfactory score (|z| ≥ 3, ISO 13528:2022 9.4.2; or |E_n| ≥ 1, 9.7.2) opens a
 nonconformity record in the same transaction (ISO/IEC 17025:2017 7.10 nonconforming work, 8.7
-corrective action: react, root cause, implement, verify effectiveness). The PT sample runs through
-the normal sample workflow and is linked here by its sample code.
+corrective action: react, root cause, implement, verify effectiveness). The PT sample is registered
+as a normal sample (:func:`register_pt_sample`), runs through the normal sample workflow and is linked
+to its participation; :func:`performance_chart` draws the scores of one analyte over time.
 """
 
 from __future__ import annotations
@@ -13,11 +14,14 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 
+from reportlab.graphics.shapes import Drawing
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lims.db.models import Lab, Sample
 from lims.db.models_pt import Nonconformity, NonconformityStatus, PtExternalScore, PtParticipation
+from lims.pt import charts
+from lims.services import sampling
 from lims.services.errors import Conflict, InvalidInput, NotFound
 from proficiency import combined, scores
 from proficiency.errors import ProficiencyError
@@ -39,6 +43,13 @@ def _sample_id(s: Session, sample_code: str | None) -> int | None:
     return sid
 
 
+def _lab_id(s: Session, lab_code: str) -> int:
+    lab_id = s.execute(select(Lab.id).where(Lab.code == lab_code)).scalar_one_or_none()
+    if lab_id is None:
+        raise NotFound(f"lab {lab_code} not found", field="lab_code")
+    return lab_id
+
+
 def record_participation(s: Session, *, provider_name: str, round_code: str, round_date: dt.date,
                          scheme_name: str = "", lab_code: str | None = None, sample_code: str | None = None,
                          participant_code: str = "", responsible: str = "") -> PtParticipation:
@@ -50,11 +61,7 @@ def record_participation(s: Session, *, provider_name: str, round_code: str, rou
     if s.execute(select(PtParticipation.id).where(PtParticipation.provider_name == provider_name,
                                                   PtParticipation.round_code == round_code)).first():
         raise Conflict(f"round {round_code} of {provider_name} is already recorded", field="round_code")
-    lab_id = None
-    if lab_code:
-        lab_id = s.execute(select(Lab.id).where(Lab.code == lab_code)).scalar_one_or_none()
-        if lab_id is None:
-            raise NotFound(f"lab {lab_code} not found", field="lab_code")
+    lab_id = _lab_id(s, lab_code) if lab_code else None
     p = PtParticipation(provider_name=provider_name, round_code=round_code, scheme_name=scheme_name, lab_id=lab_id,
                         sample_id=_sample_id(s, sample_code), participant_code=participant_code,
                         round_date=round_date, responsible=responsible)
@@ -75,6 +82,31 @@ def link_sample(s: Session, participation_id: int, sample_code: str) -> PtPartic
     p = get_participation(s, participation_id)
     p.sample_id = _sample_id(s, sample_code)
     return p
+
+
+def register_pt_sample(s: Session, participation_id: int, *, code: str, commodity_code: str,
+                       sampled_at: dt.datetime, region_code: str, sampling_link: str, samplers: list[str],
+                       sampling_place: str = "", description: str = "", quantity: str = "",
+                       requested: list[tuple[str, str]] | None = None) -> Sample:
+    """Register the PT test item as a normal sample (:func:`lims.services.sampling.register_sample`:
+    same checks, same workflow — receipt, analyses, results, review) and link it to the participation.
+
+    ``sampled_at`` is when the provider dispatched the item; ``sampling_place`` defaults to the
+    provider; ``description`` to "能力验证样品 <provider> <round>". A participation has one PT sample."""
+    p = get_participation(s, participation_id)
+    if p.sample_id is not None:
+        linked = s.get(Sample, p.sample_id)
+        raise Conflict(f"round {p.round_code} already has its PT sample {linked.code if linked else p.sample_id}",
+                       field="participation_id")
+    sample = sampling.register_sample(
+        s, code=code, commodity_code=commodity_code, sampled_at=sampled_at,
+        sampling_place=sampling_place or f"能力验证组织者 / PT provider: {p.provider_name}",
+        region_code=region_code, sampling_link=sampling_link, samplers=samplers,
+        description=description or f"能力验证样品 {p.provider_name} {p.round_code}", quantity=quantity,
+        requested=requested)
+    p.sample_id = sample.id
+    s.flush()
+    return sample
 
 
 def _finite(name: str, value: float | None, *, positive: bool = False) -> None:
@@ -155,14 +187,18 @@ class PerformancePoint:
     az2: float
 
 
-def running_performance(s: Session, *, analyte: str | None = None, window: int = 5) -> list[PerformancePoint]:
+def running_performance(s: Session, *, analyte: str | None = None, window: int = 5,
+                        lab_code: str | None = None) -> list[PerformancePoint]:
     """This lab's scores over time with running RSZ, SSZ and AZ² per analyte over the last ``window``
-    rounds (:func:`proficiency.combined.running_performance`)."""
+    rounds (:func:`proficiency.combined.running_performance`); ``lab_code`` keeps only the
+    participations recorded for that laboratory."""
     q = (select(PtExternalScore, PtParticipation)
          .join(PtParticipation, PtParticipation.id == PtExternalScore.participation_id)
          .order_by(PtParticipation.round_date, PtParticipation.id))
     if analyte is not None:
         q = q.where(PtExternalScore.analyte == analyte)
+    if lab_code is not None:
+        q = q.where(PtParticipation.lab_id == _lab_id(s, lab_code))
     rows = s.execute(q).all()
     records, meta = [], {}
     for i, (sc, part) in enumerate(rows):
@@ -178,6 +214,20 @@ def running_performance(s: Session, *, analyte: str | None = None, window: int =
         code, date, z, cls = meta[(r.analyte, r.order)]
         out.append(PerformancePoint(r.analyte, code, date, z, cls, r.n, r.rsz, r.ssz, r.az2))
     return out
+
+
+def performance_chart(s: Session, analyte: str, *, window: int = 5, lab_code: str | None = None,
+                      width: float = 480, height: float = 220) -> Drawing:
+    """Chart of this lab's scores for ``analyte`` round after round with the running RSZ over
+    ``window`` rounds (:func:`lims.pt.charts.z_trend_chart`); NotFound when it has no score."""
+    if not analyte.strip():
+        raise InvalidInput("analyte is missing", field="analyte")
+    points = running_performance(s, analyte=analyte, window=window, lab_code=lab_code)
+    if not points:
+        raise NotFound(f"no PT score recorded for {analyte}", field="analyte")
+    trend = [charts.TrendPoint(p.round_code, p.round_date.isoformat(), p.z, p.rsz) for p in points]
+    return charts.z_trend_chart(trend, title=f"{analyte} 能力验证得分趋势 / PT scores over time", width=width,
+                                height=height)
 
 
 def get_nonconformity(s: Session, nc_id: int) -> Nonconformity:

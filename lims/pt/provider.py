@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import math
 import random
 import secrets
@@ -25,6 +26,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lims.db.audit import append_events
+from lims.db.models import AuditEvent
 from lims.db.models_pt import (
     PtItemMeasurement,
     PtParticipant,
@@ -36,7 +39,14 @@ from lims.db.models_pt import (
     PtTestItem,
     RoundStatus,
 )
-from lims.pt.submissions import RowProblem, SubmissionIn, SubmissionRejected, parse_submission_csv
+from lims.pt.submissions import (
+    RowProblem,
+    SubmissionIn,
+    SubmissionRejected,
+    UnitConversion,
+    convert_row,
+    parse_submission_csv,
+)
 from lims.services.errors import Conflict, InvalidInput, NotFound
 from proficiency import combined, homogeneity, robust, scores, sigma
 from proficiency.errors import ProficiencyError
@@ -48,6 +58,8 @@ UNIT_TO_MG_KG = {"mg/kg": 1.0, "µg/kg": 1e-3, "ug/kg": 1e-3, "μg/kg": 1e-3}
 #: Anonymous participant codes are drawn from this range (4 digits), shuffled by the round's seed.
 CODE_SPACE = range(1000, 10000)
 CODE_PREFIX = "P"
+#: Audit-trail action of a submission converted to its analyte's unit (old = as submitted).
+CONVERT_UNIT = "convert_unit"
 
 
 def _now(now: dt.datetime | None) -> dt.datetime:
@@ -360,7 +372,11 @@ def submit_results(s: Session, round_code: str, rows: Sequence[SubmissionIn], *,
                    now: dt.datetime | None = None) -> list[PtSubmission]:
     """Accept results while the round is open and before its deadline. Every row is checked against
     the round (participant, analyte, unit, LOQ, duplicates); any problem refuses all rows.
-    A participant may replace its own result until the deadline (the audit trail keeps the old one)."""
+    A participant may replace its own result until the deadline (the audit trail keeps the old one).
+
+    A result in µg/kg for an analyte in mg/kg (or the reverse) is converted (1 mg/kg = 1000 µg/kg) and
+    the values as submitted go into the audit trail as a ``convert_unit`` event of the submission in
+    the same transaction (:func:`unit_conversions` reads them back); any other unit is refused."""
     rnd = get_round(s, round_code)
     now_utc = _now(now)
     _accepting(rnd, now_utc)
@@ -370,16 +386,26 @@ def submit_results(s: Session, round_code: str, rows: Sequence[SubmissionIn], *,
     analytes = {a.code: a for a in rnd.analytes}
     problems: list[RowProblem] = []
     seen: dict[tuple[str, str], int | None] = {}
-    for i, row in enumerate(rows, start=1):
-        line = row.line if row.line is not None else i
+    converted: list[SubmissionIn] = []
+    conversions: dict[int, UnitConversion] = {}
+    for i, given in enumerate(rows, start=1):
+        line = given.line if given.line is not None else i
+        row = dataclasses.replace(given, line=line)
         if row.participant_code not in by_code:
             problems.append(RowProblem(line, "participant_code",
                                        f"{row.participant_code!r} is not a participant of {round_code}"))
         a = analytes.get(row.analyte)
         if a is None:
             problems.append(RowProblem(line, "analyte", f"{row.analyte!r} is not an analyte of {round_code}"))
-        elif row.unit != a.unit:
-            problems.append(RowProblem(line, "unit", f"{a.code} is reported in {a.unit} (got {row.unit!r})"))
+        else:
+            try:
+                row, conversion = convert_row(row, a.unit)
+            except SubmissionRejected as exc:
+                problems.extend(exc.problems)
+            else:
+                if conversion is not None:
+                    conversions[len(converted)] = conversion
+        converted.append(row)
         if row.result is not None and row.loq is not None and row.result < row.loq:
             problems.append(RowProblem(line, "result", f"{row.result:g} is below the LOQ {row.loq:g}: "
                                        "report it as not detected (empty result)"))
@@ -395,7 +421,7 @@ def submit_results(s: Session, round_code: str, rows: Sequence[SubmissionIn], *,
     existing = {(sub.participant_id, sub.round_analyte_id): sub for sub in s.execute(
         select(PtSubmission).join(PtParticipant).where(PtParticipant.round_id == rnd.id)).scalars()}
     out: list[PtSubmission] = []
-    for row in rows:
+    for row in converted:
         p, a = by_code[row.participant_code], analytes[row.analyte]
         values = dict(result=row.result, unit=row.unit, method=row.method, loq=row.loq,
                       expanded_uncertainty=row.expanded_uncertainty,
@@ -411,6 +437,30 @@ def submit_results(s: Session, round_code: str, rows: Sequence[SubmissionIn], *,
                 setattr(sub, k, v)
         out.append(sub)
     s.flush()
+    if conversions:
+        append_events(s, [(CONVERT_UNIT, PtSubmission.__tablename__, str(out[i].id), c.audit_old(),
+                           {**c.audit_new(), "submitted_at": as_utc(now_utc).isoformat()})
+                          for i, c in conversions.items()])
+    return out
+
+
+def unit_conversions(s: Session, submissions: Sequence[PtSubmission]) -> dict[int, dict[str, Any]]:
+    """Submission id → the values as submitted (``result``, ``unit``, ``loq``, ``expanded_uncertainty``)
+    for those whose current values came from a unit conversion (the ``convert_unit`` audit event
+    written with the same ``submitted_at``)."""
+    if not submissions:
+        return {}
+    by_id = {str(sub.id): sub for sub in submissions}
+    events = s.execute(select(AuditEvent.record_id, AuditEvent.old, AuditEvent.new)
+                       .where(AuditEvent.table_name == PtSubmission.__tablename__,
+                              AuditEvent.action == CONVERT_UNIT)
+                       .order_by(AuditEvent.seq)).all()
+    out: dict[int, dict[str, Any]] = {}
+    for record_id, old, new in events:
+        sub = by_id.get(record_id)
+        stamp = json.loads(new).get("submitted_at")
+        if sub is not None and stamp and dt.datetime.fromisoformat(stamp) == as_utc(sub.submitted_at):
+            out[sub.id] = json.loads(old)
     return out
 
 

@@ -4,15 +4,18 @@
   u(x_pt), σ_pt and how each was obtained, homogeneity/stability outcome, combined scores and
   false results, and per analyte the z-score chart of all participants (theirs highlighted) and the
   histogram with kernel density.
-- :func:`render_summary_report`: every participant by code, statistics per analyte, the charts.
+- :func:`render_summary_report`: every participant by code, statistics per analyte, the explicit
+  outlier list per analyte (|z| ≥ 3, false positives/negatives), the charts.
 
-Every font in the files is the embedded CJK TrueType subset (``initialFontName``, styles, charts).
+Every page carries the round code and "第 n 页 共 N 页 / Page n of N" (drawn by
+:func:`lims.reports.pdf.numbered_canvas`, which knows N); the last flowable is the end-of-report
+mark. Every font in the files is the embedded CJK TrueType subset (``initialFontName``, styles, charts).
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -28,13 +31,25 @@ from sqlalchemy.orm import Session
 from lims.db.models_pt import PtRound, PtRoundAnalyte, RoundStatus
 from lims.pt import charts
 from lims.pt.provider import as_utc, get_round, participants
-from lims.pt.views import CLASS_ZH, DETECTION_ZH, STATUS_ZH, score_rows, sigma_method_text
+from lims.pt.views import (
+    CLASS_ZH,
+    DETECTION_ZH,
+    OUTLIER_KIND_ZH,
+    STATUS_ZH,
+    outliers,
+    score_rows,
+    sigma_method_text,
+)
 from lims.reports.fonts import register_cjk_font
+from lims.reports.pdf import end_of_report_mark, numbered_canvas, page_label
 from lims.services.errors import Conflict, NotFound
 
 MARGIN = 15 * mm
 CHART_WIDTH = A4[0] - 2 * MARGIN
-END_MARK = "（报告结束 / End of report）"
+LANGUAGE = "zh-CN"
+OUTLIER_WIDTHS = (30 * mm, 36 * mm, 30 * mm, 20 * mm, 20 * mm)
+#: The end-of-report mark shared with the test reports (ISO/IEC 17025:2017 7.8.2.1 d).
+END_MARK = end_of_report_mark(LANGUAGE)
 SCORED = (RoundStatus.SCORED, RoundStatus.PUBLISHED)
 
 
@@ -75,24 +90,36 @@ def _table(rows: Sequence[Sequence[Any]], font: str, widths: Sequence[float] | N
     return t
 
 
-def _footer(rnd: PtRound, font: str, label: str) -> Any:
-    def draw(canvas: Canvas, doc: Any) -> None:
+def _page_furniture(rnd: PtRound, font: str, label: str) -> Callable[[Canvas, int, int], None]:
+    """Header with the round code, footer with "第 n 页 共 N 页 / Page n of N" on every page (ISO/IEC 17043
+    report contents: identification of each page and of the end of the report; as the test reports,
+    ISO/IEC 17025:2017 7.8.2.1 d)."""
+    width, height = A4
+
+    def draw(canvas: Canvas, number: int, total: int) -> None:
         canvas.saveState()
         canvas.setFont(font, 8)
-        canvas.drawString(MARGIN, 10 * mm, f"{rnd.scheme.provider_name}  {rnd.code}  {label}")
-        canvas.drawRightString(A4[0] - MARGIN, 10 * mm, f"第 {doc.page} 页 / page {doc.page}")
+        top = height - 9 * mm
+        canvas.drawString(MARGIN, top, f"能力验证 / Proficiency testing  {rnd.scheme.provider_name}")
+        canvas.drawRightString(width - MARGIN, top, f"轮次 / round {rnd.code}  {label}")
+        canvas.setLineWidth(0.5)
+        canvas.line(MARGIN, top - 2 * mm, width - MARGIN, top - 2 * mm)
+        bottom = 10 * mm
+        canvas.line(MARGIN, bottom + 4 * mm, width - MARGIN, bottom + 4 * mm)
+        canvas.drawString(MARGIN, bottom, rnd.code)
+        canvas.drawRightString(width - MARGIN, bottom, page_label(number, total, LANGUAGE))
         canvas.restoreState()
     return draw
 
 
 def _build(path: Path, story: list[Flowable], rnd: PtRound, font: str, label: str) -> Path:
     buf = io.BytesIO()
-    doc = SimpleDocTemplate(buf, pagesize=A4, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN,
+    doc = SimpleDocTemplate(buf, pagesize=A4, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN + 2 * mm,
                             bottomMargin=18 * mm, invariant=1, initialFontName=font, initialFontSize=9,
                             lang="zh-CN", title=f"{rnd.code} {label}", author=rnd.scheme.provider_name,
-                            creator="county-lims")
-    footer = _footer(rnd, font, label)
-    doc.build(story, onFirstPage=footer, onLaterPages=footer)
+                            subject=rnd.code, creator="county-lims")
+    page_count: list[int] = []
+    doc.build(story, canvasmaker=numbered_canvas(_page_furniture(rnd, font, label), page_count))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(buf.getvalue())
@@ -260,13 +287,36 @@ def render_summary_report(s: Session, round_code: str, path: Path) -> Path:
     story.append(_p("；".join(f"{CLASS_ZH[k]} {v} 个" for k, v in counts.items())
                     + f"；假阴性 {sum(p.false_negatives or 0 for p in parts)} 个，"
                     f"假阳性 {sum(p.false_positives or 0 for p in parts)} 个。", st["body"]))
-    story.append(_p("三、图示 / charts", st["h"]))
+    story.append(_p("三、离群结果 / outliers（|z| 或 |z′| ≥ 3，假阳性，假阴性）", st["h"]))
+    story += _outlier_blocks(rnd, rows, st, font)
+    story.append(_p("四、图示 / charts", st["h"]))
     for a in rnd.analytes:
         if a.present:
             story.append(KeepTogether(_charts_for(a, rows, None)))
     story.append(Spacer(1, 6))
     story.append(_p(END_MARK, st["sub"]))
     return _build(path, story, rnd, font, "总结报告")
+
+
+def _outlier_blocks(rnd: PtRound, rows: list[dict[str, Any]], st: dict[str, ParagraphStyle],
+                    font: str) -> list[Flowable]:
+    """Per analyte, the explicit list of outlying results (:func:`lims.pt.views.outliers`), or 无 / none."""
+    found = outliers(rows)
+    out: list[Flowable] = []
+    for a in rnd.analytes:
+        mine = [o for o in found if o.analyte == a.code]
+        name = f"{a.name_zh or a.code}（{a.code}）"
+        if not mine:
+            out.append(_p(f"{name}：无 / none", st["body"]))
+            continue
+        table = [("参加者代码", "类型 / kind", f"结果 ({a.unit})", "统计量", "得分")]
+        for o in mine:
+            table.append((o.participant_code, OUTLIER_KIND_ZH[o.kind],
+                          "未检出" if o.result is None else _fmt(o.result, 4), o.statistic or "—", _score(o.score)))
+        grid = _table(table, font, OUTLIER_WIDTHS)
+        grid.hAlign = "LEFT"
+        out.append(KeepTogether([_p(f"{name}：{len(mine)} 个", st["body"]), grid, Spacer(1, 3)]))
+    return out
 
 
 def write_round_reports(s: Session, round_code: str, out_dir: Path) -> list[Path]:

@@ -5,15 +5,21 @@ extra columns ignored): ``participant_code,analyte,result,unit`` required, ``met
 expanded_uncertainty,coverage_factor,recovery_percent`` optional. An empty ``result`` (or ND,
 <LOQ, 未检出) means "not detected". Every row is checked; a file with any bad row is refused as a
 whole with every problem named by line and field (nothing is written).
+
+Units: a result in µg/kg for an analyte reported in mg/kg (or the reverse) is converted with
+1 mg/kg = 1000 µg/kg (:func:`convert_row`; result, LOQ and expanded uncertainty alike); the value and
+unit as submitted are kept (:class:`UnitConversion`). Any other unit is refused.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 from lims.services.errors import InvalidInput
 
@@ -21,6 +27,9 @@ CSV_REQUIRED = ("participant_code", "analyte", "result", "unit")
 CSV_OPTIONAL = ("method", "loq", "expanded_uncertainty", "coverage_factor", "recovery_percent")
 #: Texts read as "not detected" in the result column.
 NOT_DETECTED = frozenset({"", "nd", "n.d.", "<loq", "< loq", "<lod", "< lod", "未检出", "not detected"})
+#: Mass-fraction units a result may be submitted in, as the power of ten of one unit in mg/kg
+#: (1 µg/kg = 10⁻³ mg/kg; SI prefixes milli = 10⁻³, micro = 10⁻⁶). µ (U+00B5), μ (U+03BC) and "u" alike.
+MASS_FRACTION_EXPONENT = {"mg/kg": 0, "µg/kg": -3, "μg/kg": -3, "ug/kg": -3}
 
 
 @dataclass(frozen=True)
@@ -138,3 +147,66 @@ def parse_submission_csv(data: bytes | str) -> list[SubmissionIn]:
     if not rows:
         raise SubmissionRejected([RowProblem(2, "result", "the file has no data rows")], source="CSV")
     return rows
+
+
+# ----------------------------------------------------------------------------------------------
+# units
+# ----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class UnitConversion:
+    """A row converted to the analyte's unit: the values as submitted and as recorded."""
+
+    line: int | None
+    participant_code: str
+    analyte: str
+    original_unit: str
+    unit: str
+    original_result: float | None
+    result: float | None
+    original_loq: float | None
+    loq: float | None
+    original_expanded_uncertainty: float | None
+    expanded_uncertainty: float | None
+
+    def audit_old(self) -> dict[str, float | str | None]:
+        return {"result": self.original_result, "unit": self.original_unit, "loq": self.original_loq,
+                "expanded_uncertainty": self.original_expanded_uncertainty}
+
+    def audit_new(self) -> dict[str, float | str | None]:
+        return {"result": self.result, "unit": self.unit, "loq": self.loq,
+                "expanded_uncertainty": self.expanded_uncertainty}
+
+
+def conversion_exponent(from_unit: str, to_unit: str) -> int | None:
+    """Power of ten that takes a value in ``from_unit`` to ``to_unit`` (mg/kg ↔ µg/kg), or None
+    when the two are not both mass-fraction units known here."""
+    a, b = MASS_FRACTION_EXPONENT.get(from_unit.strip()), MASS_FRACTION_EXPONENT.get(to_unit.strip())
+    if a is None or b is None:
+        return None
+    return a - b
+
+
+def scale_decimal(value: float | None, exponent: int) -> float | None:
+    """``value`` × 10^exponent on its shortest decimal text, so 1.001 mg/kg gives 1001.0 µg/kg
+    (binary multiplication gives 1000.9999999999999) and 1001 µg/kg gives 1.001 mg/kg."""
+    if value is None:
+        return None
+    return float(Decimal(repr(float(value))).scaleb(exponent))
+
+
+def convert_row(row: SubmissionIn, unit: str) -> tuple[SubmissionIn, UnitConversion | None]:
+    """``row`` in ``unit``: unchanged (and no conversion) when already in it, converted when
+    mg/kg ↔ µg/kg; raises :class:`SubmissionRejected` naming the ``unit`` field otherwise."""
+    if row.unit == unit:
+        return row, None
+    exponent = conversion_exponent(row.unit, unit)
+    if exponent is None:
+        allowed = ", ".join(sorted({u for u in MASS_FRACTION_EXPONENT}))
+        raise SubmissionRejected([RowProblem(row.line, "unit", f"{row.analyte} is reported in {unit}; {row.unit!r} "
+                                             f"cannot be converted to it (convertible: {allowed})")])
+    new = dataclasses.replace(row, unit=unit, result=scale_decimal(row.result, exponent),
+                              loq=scale_decimal(row.loq, exponent),
+                              expanded_uncertainty=scale_decimal(row.expanded_uncertainty, exponent))
+    return new, UnitConversion(row.line, row.participant_code, row.analyte, row.unit, unit, row.result, new.result,
+                               row.loq, new.loq, row.expanded_uncertainty, new.expanded_uncertainty)

@@ -1,15 +1,29 @@
-"""Read models of a PT round for the API, the charts and the reports (plain dicts, JSON-ready)."""
+"""Read models for the API, the charts and the reports (plain dicts, JSON-ready): a PT round as
+provider, and this laboratory's participations with their scores and nonconformities."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lims.db.models_pt import PtParticipant, PtRound, PtRoundAnalyte, PtScore, PtSubmission
-from lims.pt.provider import as_utc, get_round, participants
+from lims.db.models import Lab, Sample
+from lims.db.models_pt import (
+    Nonconformity,
+    PtExternalScore,
+    PtParticipant,
+    PtParticipation,
+    PtRound,
+    PtRoundAnalyte,
+    PtScore,
+    PtSubmission,
+)
+from lims.pt.provider import as_utc, get_round, participants, unit_conversions
 from lims.services.errors import NotFound
+from proficiency import combined
 
 CLASS_ZH = {"satisfactory": "满意", "questionable": "可疑", "unsatisfactory": "不满意"}
 DETECTION_ZH = {"true positive": "正确检出", "false negative": "假阴性", "false positive": "假阳性",
@@ -53,7 +67,8 @@ def _iso(value: Any) -> str | None:
 
 
 def score_rows(s: Session, rnd: PtRound, *, participant_code: str | None = None) -> list[dict[str, Any]]:
-    """One row per submission: participant code, analyte, result and its scores (if scored)."""
+    """One row per submission: participant code, analyte, result and its scores (if scored);
+    ``as_submitted`` holds the result, unit, LOQ and U as submitted when they were converted."""
     q = (select(PtSubmission, PtParticipant.code, PtRoundAnalyte.code, PtScore)
          .join(PtParticipant, PtParticipant.id == PtSubmission.participant_id)
          .join(PtRoundAnalyte, PtRoundAnalyte.id == PtSubmission.round_analyte_id)
@@ -62,10 +77,13 @@ def score_rows(s: Session, rnd: PtRound, *, participant_code: str | None = None)
          .order_by(PtRoundAnalyte.position, PtParticipant.code))
     if participant_code is not None:
         q = q.where(PtParticipant.code == participant_code)
+    found = s.execute(q).all()
+    as_submitted = unit_conversions(s, [sub for sub, *_ in found])
     out = []
-    for sub, pcode, acode, sc in s.execute(q).all():
+    for sub, pcode, acode, sc in found:
         out.append({
             "participant_code": pcode, "analyte": acode, "result": sub.result, "unit": sub.unit,
+            "as_submitted": as_submitted.get(sub.id),
             "method": sub.method, "loq": sub.loq, "expanded_uncertainty": sub.expanded_uncertainty,
             "coverage_factor": sub.coverage_factor, "recovery_percent": sub.recovery_percent,
             "z": sc.z if sc else None, "z_prime": sc.z_prime if sc else None,
@@ -98,3 +116,100 @@ def scores_view(s: Session, code: str, *, participant_code: str | None = None) -
                          if participant_code is None or p.code == participant_code],
         "scores": score_rows(s, rnd, participant_code=participant_code),
     }
+
+
+#: Kinds of outlying result listed in the round summary.
+OUTLIER_ACTION = "action signal"
+OUTLIER_KIND_ZH = {OUTLIER_ACTION: "|z| ≥ 3 不满意", combined.FALSE_POSITIVE: "假阳性",
+                   combined.FALSE_NEGATIVE: "假阴性"}
+#: |z| (or |z′|) at or above which a result is an action signal (ISO 13528:2022 9.4.2).
+ACTION_LIMIT = 3.0
+
+
+@dataclass(frozen=True)
+class Outlier:
+    """One outlying result of a round: an action signal (|z| ≥ 3, or |z′| ≥ 3) or a false
+    positive/negative against the MRRL."""
+
+    analyte: str
+    participant_code: str
+    kind: str
+    result: float | None
+    statistic: str | None
+    score: float | None
+
+
+def outliers(rows: Iterable[Mapping[str, Any]]) -> list[Outlier]:
+    """The outlying results among :func:`score_rows`, in analyte order, then by participant code.
+
+    A false positive (reported ≥ MRRL, analyte absent) and a false negative (not reported, analyte
+    present ≥ MRRL) carry no score; an action signal is |score| ≥ 3 (ISO 13528:2022 9.4.2)."""
+    out = []
+    for r in rows:
+        score = r["score"]
+        if score is not None and abs(score) >= ACTION_LIMIT:
+            out.append(Outlier(r["analyte"], r["participant_code"], OUTLIER_ACTION, r["result"], r["statistic"],
+                               score))
+        if r["detection"] in (combined.FALSE_POSITIVE, combined.FALSE_NEGATIVE):
+            out.append(Outlier(r["analyte"], r["participant_code"], r["detection"], r["result"], r["statistic"],
+                               score))
+    return out
+
+
+
+# ---------------------------------------------------------------------------------------------- participant side
+
+def _nonconformity_view(nc: Nonconformity) -> dict[str, Any]:
+    return {"id": nc.id, "status": nc.status, "owner": nc.owner, "description": nc.description,
+            "due_date": nc.due_date.isoformat() if nc.due_date else None,
+            "root_cause": nc.root_cause, "action": nc.action, "verification": nc.verification,
+            "closed_at": _iso(nc.closed_at)}
+
+
+def participations_view(s: Session, ids: Iterable[int] | None = None) -> list[dict[str, Any]]:
+    """Participations (all, or those in ``ids``) by round date, each with the scores reported back
+    and the nonconformities they opened (four queries whatever the number of rounds)."""
+    q = select(PtParticipation).order_by(PtParticipation.round_date, PtParticipation.id)
+    if ids is not None:
+        q = q.where(PtParticipation.id.in_(list(ids)))
+    parts = list(s.execute(q).scalars())
+    if not parts:
+        return []
+    pids = [p.id for p in parts]
+    ext = list(s.execute(select(PtExternalScore).where(PtExternalScore.participation_id.in_(pids))
+                         .order_by(PtExternalScore.id)).scalars())
+    nc_ids = [e.nonconformity_id for e in ext if e.nonconformity_id is not None]
+    ncs = {nc.id: nc for nc in s.execute(select(Nonconformity).where(Nonconformity.id.in_(nc_ids))).scalars()
+           } if nc_ids else {}
+    sample_ids = [p.sample_id for p in parts if p.sample_id is not None]
+    samples: dict[int, str] = {i: c for i, c in s.execute(
+        select(Sample.id, Sample.code).where(Sample.id.in_(sample_ids)))} if sample_ids else {}
+    lab_ids = [p.lab_id for p in parts if p.lab_id is not None]
+    labs: dict[int, str] = {i: c for i, c in s.execute(
+        select(Lab.id, Lab.code).where(Lab.id.in_(lab_ids)))} if lab_ids else {}
+    out = []
+    for p in parts:
+        mine = [e for e in ext if e.participation_id == p.id]
+        out.append({
+            "id": p.id, "provider_name": p.provider_name, "round_code": p.round_code,
+            "scheme_name": p.scheme_name, "round_date": p.round_date.isoformat(),
+            "participant_code": p.participant_code, "responsible": p.responsible,
+            "lab_code": labs.get(p.lab_id) if p.lab_id is not None else None,
+            "sample_code": samples.get(p.sample_id) if p.sample_id is not None else None,
+            "scores": [{"id": e.id, "analyte": e.analyte, "unit": e.unit, "result": e.result,
+                        "assigned_value": e.assigned_value, "sigma_pt": e.sigma_pt, "u_assigned": e.u_assigned,
+                        "expanded_uncertainty": e.expanded_uncertainty, "statistic": e.statistic, "z": e.z,
+                        "en": e.en, "classification": e.classification, "nonconformity_id": e.nonconformity_id}
+                       for e in mine],
+            "nonconformities": [_nonconformity_view(ncs[e.nonconformity_id]) for e in mine
+                                if e.nonconformity_id is not None],
+        })
+    return out
+
+
+def participation_view(s: Session, participation_id: int) -> dict[str, Any]:
+    """One participation (:func:`participations_view`); NotFound names ``participation_id``."""
+    found = participations_view(s, [participation_id])
+    if not found:
+        raise NotFound(f"participation {participation_id} not found", field="participation_id")
+    return found[0]

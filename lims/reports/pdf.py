@@ -294,7 +294,7 @@ def _grid_style(font: str, header_rows: int = 0) -> list[tuple[Any, ...]]:
 # --- page furniture -----------------------------------------------------------------------
 
 
-def _numbered_canvas(draw_page: Callable[[Canvas, int, int], None], page_count: list[int]) -> type[Canvas]:
+def numbered_canvas(draw_page: Callable[[Canvas, int, int], None], page_count: list[int]) -> type[Canvas]:
     """A canvas class that holds every page until the end, then draws the page marks knowing N."""
 
     class _NumberedCanvas(Canvas):
@@ -680,7 +680,7 @@ def render_report_pdf(report: TestReport, path: Path) -> RenderedReport:
     )
     doc.build(
         _story(report, font, digest, payload),
-        canvasmaker=_numbered_canvas(_page_furniture(report, font), page_count),
+        canvasmaker=numbered_canvas(_page_furniture(report, font), page_count),
     )
     data = buffer.getvalue()
     path = Path(path)

@@ -206,16 +206,11 @@ def astm_unit_sha256(records: Sequence[Record]) -> str:
     return hashlib.sha256(body.encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def parse_astm_message(s: Session, caps: Sequence[RawCapture], *, encoding: str = "latin-1") -> list[Reading]:
-    """One reading per R record of the session whose frames are ``caps`` (in order); each reading is linked
-    to the capture of the frame that ended its record. Raises :class:`ProtocolError` (captures marked)."""
-    try:
-        records = astm_message_records([c.data for c in caps], encoding=encoding)
-        results = results_from_records(records)
-    except ProtocolError as exc:
-        for c in caps:
-            _fail(c, exc)
-        raise
+def astm_reading_values(records: Sequence[Record]) -> list[dict[str, Any]]:
+    """The reading columns (``record_type``, ``channel``, ``sample_code``, ``run_no``, ``fields``) of one
+    E1394 message: one per R record, with the C records that follow it as ``comments``. Pure; raises
+    :class:`ProtocolError` for a message without the records a result needs."""
+    results = results_from_records(records)
     sender = sender_of(records)
     comments: dict[int, list[str]] = {}
     r_index = -1
@@ -224,19 +219,31 @@ def parse_astm_message(s: Session, caps: Sequence[RawCapture], *, encoding: str 
             r_index += 1
         elif rec.type == "C" and r_index >= 0:
             comments.setdefault(r_index, []).append(rec.value(4))
-    last = caps[-1]
-    readings = []
+    out = []
     for i, r in enumerate(results):
         fields: dict[str, Any] = {"test_code": r.test_code, "value": r.value, "units": r.units, "flags": r.flags,
                                   "status": r.status, "completed_at": r.completed_at, "instrument": r.instrument,
                                   "sender": sender, "sequence": r.sequence}
         if i in comments:
             fields["comments"] = comments[i]
-        reading = Reading(raw_capture_id=last.id, instrument_id=last.instrument_id, record_type="R",
-                          channel=None, sample_code=r.sample_id, run_no=r.sequence, fields=fields,
-                          read_at=last.received_at or utcnow())
-        s.add(reading)
-        readings.append(reading)
+        out.append({"record_type": "R", "channel": None, "sample_code": r.sample_id, "run_no": r.sequence,
+                    "fields": fields})
+    return out
+
+
+def parse_astm_message(s: Session, caps: Sequence[RawCapture], *, encoding: str = "latin-1") -> list[Reading]:
+    """One reading per R record of the session whose frames are ``caps`` (in order), each linked to the
+    capture of the session's last frame. Raises :class:`ProtocolError` (captures marked)."""
+    try:
+        values = astm_reading_values(astm_message_records([c.data for c in caps], encoding=encoding))
+    except ProtocolError as exc:
+        for c in caps:
+            _fail(c, exc)
+        raise
+    last = caps[-1]
+    readings = [Reading(raw_capture_id=last.id, instrument_id=last.instrument_id,
+                        read_at=last.received_at or utcnow(), **v) for v in values]
+    s.add_all(readings)
     for c in caps:
         c.parse_status, c.error = "parsed", ""
     s.flush()

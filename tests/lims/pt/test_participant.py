@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 from lims.db.engine import session_scope
 from lims.db.models import Commodity, Lab, Sample
 from lims.db.models_pt import Nonconformity, PtExternalScore
-from lims.pt import participant
+from lims.pt import charts, participant, views
+from lims.services import sampling
 from lims.services.errors import Conflict, InvalidInput, NotFound
 from proficiency import combined, scores
 
@@ -114,3 +115,96 @@ def test_pt_sample_linked_by_code(db_factory):
         with pytest.raises(NotFound) as e:
             participant.link_sample(s, pid, "NOPE")
         assert e.value.field == "sample_code"
+
+
+SAMPLE = {"code": "PT-2024-02", "commodity_code": "tomato", "region_code": "370112", "sampling_link": "retail",
+          "samplers": ["张三", "李四"],
+          "sampled_at": dt.datetime(2024, 5, 6, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))}
+
+
+def _lab_and_commodity(factory) -> None:
+    with session_scope(factory, actor="qa") as s:
+        s.add_all([Lab(code="LAB1", name="县检测站"), Commodity(code="tomato", name_zh="番茄", name_en="tomato")])
+
+
+def test_pt_sample_registered_as_a_normal_sample_and_received(db_factory):
+    _lab_and_commodity(db_factory)
+    pid = _participation(db_factory, lab_code="LAB1")
+    with session_scope(db_factory, actor="qa") as s:
+        sample = participant.register_pt_sample(s, pid, **SAMPLE)
+        assert sample.status == "registered" and sample.description == "能力验证样品 某省中心 FAPAS-19123"
+        assert "某省中心" in sample.sampling_place
+    with session_scope(db_factory, actor="tech") as s:  # the normal workflow takes it from here
+        sampling.receive_sample(s, "PT-2024-02", actor="tech", condition="冷冻，完好", storage="-18 ℃ 冰柜")
+    with db_factory() as s:
+        doc = views.participation_view(s, pid)
+        assert doc["sample_code"] == "PT-2024-02" and doc["lab_code"] == "LAB1"
+        assert s.execute(select(Sample.status).where(Sample.code == "PT-2024-02")).scalar_one() == "received"
+    with session_scope(db_factory, actor="qa") as s, pytest.raises(Conflict) as e:
+        participant.register_pt_sample(s, pid, **{**SAMPLE, "code": "PT-2024-03"})
+    assert e.value.field == "participation_id"
+
+
+def test_pt_sample_refused_by_the_sample_rules_writes_nothing(db_factory):
+    _lab_and_commodity(db_factory)
+    pid = _participation(db_factory)
+    for bad, field in (({"region_code": "999999"}, "region_code"), ({"samplers": ["张三"]}, "samplers"),
+                       ({"commodity_code": "durian"}, "commodity_code")):
+        with pytest.raises(InvalidInput) as e, session_scope(db_factory, actor="qa") as s:
+            participant.register_pt_sample(s, pid, **{**SAMPLE, **bad})
+        assert e.value.field == field
+    with pytest.raises(NotFound) as e, session_scope(db_factory, actor="qa") as s:
+        participant.register_pt_sample(s, 999, **SAMPLE)
+    assert e.value.field == "participation_id"
+    with db_factory() as s:
+        assert s.execute(select(func.count()).select_from(Sample)).scalar_one() == 0
+        assert views.participation_view(s, pid)["sample_code"] is None
+
+
+def test_participations_view_carries_scores_and_the_nonconformities_opened(db_factory):
+    first = _participation(db_factory, code="R1", date=dt.date(2023, 5, 1))
+    second = _participation(db_factory, code="R2", date=dt.date(2022, 5, 1))
+    with session_scope(db_factory, actor="qa") as s:
+        participant.record_external_score(s, first, analyte="毒死蜱", result=0.16, assigned_value=0.15,
+                                          sigma_pt=0.0375)
+        bad = participant.record_external_score(s, first, analyte="腐霉利", result=0.60, assigned_value=0.30,
+                                                sigma_pt=0.075)
+        nc_id = bad.nonconformity_id
+    with db_factory() as s:
+        items = views.participations_view(s)
+        assert [p["round_code"] for p in items] == ["R2", "R1"]  # by round date
+        r1 = items[1]
+        assert [(x["analyte"], x["classification"]) for x in r1["scores"]] == [
+            ("毒死蜱", "satisfactory"), ("腐霉利", "unsatisfactory")]
+        assert r1["scores"][1]["z"] == pytest.approx(scores.z_score(0.60, 0.30, 0.075))
+        assert [(n["id"], n["status"]) for n in r1["nonconformities"]] == [(nc_id, "open")]
+        assert items[0]["scores"] == [] and items[0]["nonconformities"] == []
+        assert views.participation_view(s, second)["round_code"] == "R2"
+        with pytest.raises(NotFound) as e:
+            views.participation_view(s, 999)
+        assert e.value.field == "participation_id"
+
+
+def test_performance_of_one_lab_and_its_chart(db_factory):
+    with session_scope(db_factory, actor="qa") as s:
+        s.add_all([Lab(code="LAB1", name="县检测站"), Lab(code="LAB2", name="另一检测站")])
+    zs = {"LAB1": [0.5, -1.2, 3.5], "LAB2": [2.2]}
+    for lab, values in zs.items():
+        for i, z in enumerate(values):
+            pid = _participation(db_factory, code=f"{lab}-R{i}", date=dt.date(2021 + i, 3, 1), lab_code=lab)
+            with session_scope(db_factory, actor="qa") as s:
+                participant.record_external_score(s, pid, analyte="毒死蜱", result=0.1 + z * 0.025,
+                                                  assigned_value=0.1, sigma_pt=0.025)
+    with db_factory() as s:
+        mine = participant.running_performance(s, analyte="毒死蜱", lab_code="LAB1")
+        assert [p.round_code for p in mine] == ["LAB1-R0", "LAB1-R1", "LAB1-R2"]
+        assert [p.z for p in mine] == pytest.approx(zs["LAB1"])
+        assert mine[-1].rsz == pytest.approx(combined.rescaled_sum_z(zs["LAB1"]))
+        svg = charts.to_svg(participant.performance_chart(s, "毒死蜱", lab_code="LAB1"))
+        assert b"LAB1-R2" in svg and b"LAB2-R0" not in svg and b"2023-03-01" in svg
+        with pytest.raises(NotFound) as e:
+            participant.performance_chart(s, "腐霉利")
+        assert e.value.field == "analyte"
+        with pytest.raises(NotFound) as e:
+            participant.running_performance(s, lab_code="NOPE")
+        assert e.value.field == "lab_code"

@@ -169,7 +169,7 @@ def test_csv_upload_bad_rows_write_nothing_and_name_every_row(db_factory, make_r
         "\ufeffParticipant_Code,analyte,result,unit,method,loq,expanded_uncertainty,coverage_factor,recovery_percent\n"
         f"{codes[0]},chlorpyrifos,0.151,mg/kg,GC-MS/MS,0.01,0.075,2,95\n"       # line 2 good
         f"{codes[1]},chlorpyrifos,abc,mg/kg,GC-MS/MS,0.01,,,\n"                  # line 3 result
-        f"{codes[2]},chlorpyrifos,0.149,ug/kg,GC-MS/MS,0.01,,,\n"                # line 4 unit (round check)
+        f"{codes[2]},chlorpyrifos,0.149,mg/L,GC-MS/MS,0.01,,,\n"                 # line 4 unit (not convertible)
         f"P0000,omethoate,0.05,mg/kg,,,,,\n"                                      # line 5 participant
         f"{codes[0]},omethoate,0.05,mg/kg,,-1,,,\n"                              # line 6 loq
         f"{codes[1]},omethoate,0.05,mg/kg,,,0.02,0,\n"                           # line 7 coverage_factor
