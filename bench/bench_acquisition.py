@@ -34,7 +34,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -92,11 +91,13 @@ def _window(sim: AstmSenderSim, seconds: float, pid: int | None) -> tuple[float,
     return (b1 - b0) / (t1 - t0), cpu
 
 
-def null_receiver(path: str, stop: threading.Event) -> None:
-    """ACK every ENQ and every frame at once (no checks, no storage): the protocol's own ceiling."""
+def instant_ack_receiver(path: str) -> None:
+    """ACK every ENQ and every frame the moment it is read (no checks, no storage) until SIGTERM: the
+    protocol's own ceiling. Runs in its own process, like `lims acquire`."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
     try:
-        while not stop.is_set():
+        while True:
             r, _, _ = select.select([fd], [], [], 0.05)
             if r:
                 data = os.read(fd, 4096)
@@ -117,15 +118,13 @@ def stop_and_wait_bound(sim: AstmSenderSim) -> float:
 
 def _instant_ack(n: int, seconds: float) -> float:
     peer = PacedSender(_messages(n), reply_timeout_s=2.0, busy_retry_s=0.5)
-    stop = threading.Event()
-    t = threading.Thread(target=null_receiver, args=(peer.start_pty(), stop), daemon=True)
-    t.start()
+    proc = subprocess.Popen([sys.executable, __file__, "--instant-ack-receiver", peer.start_pty()])
     try:
         rate, _ = _window(peer, seconds, None)
     finally:
-        stop.set()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(5)
         peer.stop()
-        t.join(2)
     return rate
 
 
@@ -225,7 +224,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=20.0, help="ASTM stream duration (default 20)")
     ap.add_argument("--modbus-seconds", type=float, default=60.0, help="Modbus polling duration (default 60)")
+    ap.add_argument("--instant-ack-receiver", metavar="PTY", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.instant_ack_receiver:
+        instant_ack_receiver(args.instant_ack_receiver)
+        return
     with tempfile.TemporaryDirectory(prefix="bench-acq-") as tmp:
         bench_astm(args.seconds, Path(tmp))
         bench_modbus(args.modbus_seconds, Path(tmp))

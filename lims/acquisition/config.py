@@ -20,6 +20,7 @@ Example::
     profile = "rapid_binary_16ch"
     transport = "socket://192.168.1.50:4001"   # serial-to-Ethernet converter, raw TCP client
     poll_interval_s = 1.0                      # request/response devices
+    worklist = "worklists/rt01.csv"            # binary testers: run_no,channel,sample_code (no ID on the wire)
 
     [[instrument]]
     code = "GC-01"
@@ -85,6 +86,7 @@ class InstrumentConfig:
     timeout_s: float | None = None
     serial_overrides: dict[str, Any] = field(default_factory=dict)
     enabled: bool = True
+    worklist: Path | None = None  # channel → sample CSV of a binary tester (lims.services.acquisition)
 
 
 @dataclass(frozen=True)
@@ -173,8 +175,8 @@ class _Table:
             raise self.error(unknown[0], f"unknown key (allowed: {', '.join(sorted(allowed))})")
 
 
-def _instrument(t: _Table) -> InstrumentConfig:
-    t.check_keys({"code", "name", "profile", "transport", "poll_interval_s", "timeout_s", "enabled",
+def _instrument(t: _Table, base: Path) -> InstrumentConfig:
+    t.check_keys({"code", "name", "profile", "transport", "poll_interval_s", "timeout_s", "enabled", "worklist",
                   *SERIAL_KEYS})
     code = t.get("code", str)
     if not code.strip() or len(code) > 60:
@@ -208,10 +210,17 @@ def _instrument(t: _Table) -> InstrumentConfig:
             overrides[name] = t.get(name, kind)
     if "parity" in overrides and overrides["parity"] not in ("N", "E", "O", "M", "S"):
         raise t.error("parity", "must be one of N, E, O, M, S")
+    worklist = t.get("worklist", str, None)
+    if worklist is not None and profile.dialect != "binary_frame":
+        raise t.error("worklist", f"profile {profile.name!r} is dialect {profile.dialect!r}: only binary testers "
+                      "(no sample ID on the wire) take a channel worklist")
+    if worklist is not None and not worklist.strip():
+        raise t.error("worklist", "must be a file path")
     return InstrumentConfig(code=code, name=t.get("name", str, code), profile=profile, transport=transport,
                             poll_interval_s=t.positive("poll_interval_s", 1.0) or 1.0,
                             timeout_s=t.positive("timeout_s", None), serial_overrides=overrides,
-                            enabled=t.get("enabled", bool, True))
+                            enabled=t.get("enabled", bool, True),
+                            worklist=base / worklist if worklist is not None else None)
 
 
 def _watch(t: _Table, base: Path) -> WatchConfig:
@@ -244,7 +253,7 @@ def parse_config(text: str, *, file: str = "<config>", base: Path | None = None)
     if not isinstance(raw_instruments, list):
         raise ConfigError("expected an array of tables [[instrument]]", file=file, key="instrument")
     for i, item in enumerate(raw_instruments):
-        instruments.append(_instrument(_Table(item, file, f"instrument[{i}]")))
+        instruments.append(_instrument(_Table(item, file, f"instrument[{i}]"), base or Path(".")))
     codes = [c.code for c in instruments]
     for i, code in enumerate(codes):
         if code in codes[:i]:

@@ -25,7 +25,7 @@ from lims.acquisition.runners import (
     Runner,
     WatchFolderRunner,
 )
-from lims.acquisition.store import CaptureStore, StatusTracker
+from lims.acquisition.store import CaptureStore, StatusTracker, WalCheckpointer
 from lims.db.engine import session_scope
 from lims.db.models import Instrument, Lab
 from lims.services.acquisition import FILE_PROFILE
@@ -84,6 +84,7 @@ class AcquisitionService:
         self.crashes: dict[str, int] = {}
         self._threads: list[threading.Thread] = []
         self._ids: dict[str, tuple[int, str]] = {}
+        self._checkpointer: WalCheckpointer | None = None
 
     def prepare(self) -> None:
         self._ids = ensure_instruments(self.factory, self.config)
@@ -91,8 +92,10 @@ class AcquisitionService:
     def _runner(self, cfg: InstrumentConfig) -> Runner:
         inst_id, _ = self._ids[cfg.code]
         dialect = cfg.profile.dialect
-        # the ASTM ACK waits for the capture commit: that runner keeps its own connection
-        store = CaptureStore(self.factory, inst_id, cfg.code, cfg.profile.name, keep_connection=dialect == "astm")
+        # the ASTM ACK waits for the capture commit: that runner keeps its own connection, and on SQLite
+        # leaves WAL checkpoints to the checkpointer thread
+        store = CaptureStore(self.factory, inst_id, cfg.code, cfg.profile.name, keep_connection=dialect == "astm",
+                             wal_checkpoints_elsewhere=self._checkpointer is not None)
         status = StatusTracker(self.factory, inst_id, interval_s=self.config.status_interval_s)
         if dialect == "modbus":
             return ModbusRunner(cfg, open_modbus_link(cfg), store, status, self.stop_event)
@@ -104,6 +107,13 @@ class AcquisitionService:
         """Prepare the database and start one thread per instrument and watch folder."""
         if not self._ids:
             self.prepare()
+        engine = self.factory.kw["bind"]
+        if engine.dialect.name == "sqlite" and any(c.enabled and c.profile.dialect == "astm"
+                                                   for c in self.config.instruments):
+            self._checkpointer = WalCheckpointer(engine, self.stop_event)
+            t = threading.Thread(target=self._checkpointer.run, name="acquire wal-checkpoint", daemon=True)
+            self._threads.append(t)
+            t.start()
         for cfg in self.config.instruments:
             if cfg.enabled:
                 self._spawn(cfg.code, lambda cfg=cfg: self._runner(cfg))

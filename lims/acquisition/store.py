@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -15,6 +16,11 @@ from sqlalchemy import Dialect, Engine, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from lims.db.models import Instrument, RawCapture, Reading, utcnow
+
+log = logging.getLogger("lims.acquire")
+
+#: SQLite's default ``wal_autocheckpoint`` (pages), restored on a connection going back to the pool.
+SQLITE_AUTOCHECKPOINT_PAGES = 1000
 
 
 def sha256_hex(data: bytes) -> str:
@@ -74,11 +80,13 @@ class CaptureStore:
     executions, so each is parsed once per connection. The capture id comes from ``lastrowid`` (SQLite) or
     ``RETURNING id`` (PostgreSQL). On SQLite the connection is in autocommit mode (:mod:`lims.db.engine`):
     a single INSERT is its own WAL transaction, anything more is wrapped in ``BEGIN IMMEDIATE … COMMIT``.
-    A failed write rolls back and drops the connection; the next call takes a new one.
+    A failed write rolls back and drops the connection; the next call takes a new one. With
+    ``wal_checkpoints_elsewhere`` (SQLite, a :class:`WalCheckpointer` running) the kept connection does not
+    checkpoint the WAL itself, so no commit on the ACK path pays for copying pages into the database file.
     """
 
     def __init__(self, factory: sessionmaker[Session], instrument_id: int, code: str, profile: str, *,
-                 keep_connection: bool = False) -> None:
+                 keep_connection: bool = False, wal_checkpoints_elsewhere: bool = False) -> None:
         self.factory = factory
         self.instrument_id = instrument_id
         self.code = code
@@ -88,6 +96,7 @@ class CaptureStore:
         self.engine: Engine = factory.kw["bind"]
         dialect = self.engine.dialect
         self._sqlite = dialect.name == "sqlite"
+        self._autocheckpoint_off = self._sqlite and keep_connection and wal_checkpoints_elsewhere
         cap, rd = RawCapture.__table__, Reading.__table__
         self._insert_capture = _Prepared(insert(cap) if self._sqlite else insert(cap).returning(cap.c.id),
                                          dialect, _CAPTURE_COLUMNS)
@@ -108,6 +117,8 @@ class CaptureStore:
         """A cursor in one transaction of ``statements`` statements, committed on exit."""
         if self._raw is None:
             self._raw = self.engine.raw_connection()
+            if self._autocheckpoint_off:
+                self._raw.driver_connection.execute("PRAGMA wal_autocheckpoint=0")
         raw = self._raw
         try:
             cur = raw.cursor()
@@ -125,21 +136,24 @@ class CaptureStore:
             self.close()
 
     def _discard(self) -> None:
-        raw, self._raw = self._raw, None
+        raw = self._raw
         if raw is None:
             return
         try:
             raw.rollback()
         except Exception:  # the connection is broken: do not return it to the pool
+            self._raw = None
             raw.invalidate()
             return
-        raw.close()
+        self.close()
 
     def close(self) -> None:
         """Return the connection to the pool (the next write takes one again)."""
         raw, self._raw = self._raw, None
         if raw is not None:
             try:
+                if self._autocheckpoint_off:  # back to SQLite's default before the pool hands it out again
+                    raw.driver_connection.execute(f"PRAGMA wal_autocheckpoint={SQLITE_AUTOCHECKPOINT_PAGES}")
                 raw.close()
             except Exception:  # closing a broken connection must not hide why the runner stopped
                 pass
@@ -205,6 +219,30 @@ class CaptureStore:
         if exclude_id is not None:
             q = q.where(RawCapture.id != exclude_id)
         return s.execute(q.limit(1)).first() is not None
+
+
+class WalCheckpointer:
+    """SQLite in WAL mode: checkpoints the WAL (``PRAGMA wal_checkpoint(PASSIVE)``, which never blocks
+    readers or writers) from its own thread every ``interval_s``, on its own connection, while stores that
+    ACK after commit run with ``wal_autocheckpoint`` off (https://sqlite.org/wal.html#ckpt)."""
+
+    def __init__(self, engine: Engine, stop: threading.Event, *, interval_s: float = 1.0) -> None:
+        self.engine = engine
+        self.stop = stop
+        self.interval_s = interval_s
+        self.checkpoints = 0
+
+    def run(self) -> None:
+        while not self.stop.wait(self.interval_s):
+            try:
+                raw = self.engine.raw_connection()  # autocommit: no BEGIN IMMEDIATE, no write lock taken
+                try:
+                    raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                finally:
+                    raw.close()
+                self.checkpoints += 1
+            except Exception:  # a failed checkpoint is retried at the next interval; it never stops acquisition
+                log.exception("WAL checkpoint failed")
 
 
 class StatusTracker:

@@ -98,11 +98,24 @@ def list_results(s: Session, *, status: str | None = None, sample_code: str | No
 
 
 def report_verification(s: Session, report_no: str) -> dict[str, Any] | None:
-    rows = s.execute(select(Report).where(Report.report_no == report_no).order_by(Report.version)).scalars().all()
-    if not rows:
+    """What anyone may check about a report: its content hash and file hash, whether it is still the
+    current issue, and the chain of amendments it belongs to (each names the one it replaces)."""
+    report = s.execute(select(Report).where(Report.report_no == report_no)
+                       .order_by(Report.version.desc())).scalars().first()
+    if report is None:
         return None
-    return {"report_no": report_no,
-            "versions": [{"version": r.version, "status": r.status, "content_hash": r.content_hash,
-                          "file_sha256": r.file_sha256, "issued_at": r.issued_at.isoformat(),
-                          "supersedes_version": next((p.version for p in rows if p.id == r.supersedes_id), None),
-                          "amendment_reason": r.amendment_reason or None} for r in rows]}
+
+    def brief(r: Report) -> dict[str, Any]:
+        return {"report_no": r.report_no, "version": r.version, "status": r.status,
+                "content_hash": r.content_hash, "file_sha256": r.file_sha256,
+                "issued_at": r.issued_at.isoformat(), "amendment_reason": r.amendment_reason or None}
+
+    chain = s.execute(select(Report).where(Report.sample_id == report.sample_id).order_by(Report.version)
+                      ).scalars().all()
+    by_id = {r.id: r for r in chain}
+    newer = next((r for r in chain if r.supersedes_id == report.id), None)
+    older = by_id.get(report.supersedes_id) if report.supersedes_id else None
+    return {**brief(report), "current": report.status == "issued",
+            "supersedes": brief(older) if older else None,
+            "superseded_by": brief(newer) if newer else None,
+            "versions": [brief(r) for r in chain]}

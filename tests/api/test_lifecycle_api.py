@@ -83,7 +83,8 @@ def test_lab_day_over_rest(api):
     pdf = c.get(f"/api/v1/reports/{report['report_no']}/pdf", headers=tech)
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     verify = _ok(c.get(f"/verify/{report['report_no']}"))
-    assert verify["versions"][0]["content_hash"] == report["content_hash"]
+    assert verify["content_hash"] == report["content_hash"] and verify["current"] is True
+    assert verify["supersedes"] is None and verify["superseded_by"] is None
     detail = _ok(c.get(f"/api/v1/results/{rid}", headers=tech))
     assert [g["meaning"].split(" / ")[0] for g in detail["signatures"]] == ["检验", "审核", "批准"]
 

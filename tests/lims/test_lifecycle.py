@@ -13,7 +13,7 @@ from lims.db.engine import session_scope
 from lims.db.models import Analysis, CalibrationCurve, CustodyEvent, Report, Result, Sample, User
 from lims.db.verify import verify_database
 from lims.demo import LAB_CODE, PASSWORDS, seed_reference
-from lims.services import batches, reporting, sampling, signoff
+from lims.services import batches, queries, reporting, sampling, signoff
 from lims.services.errors import Conflict, Forbidden, InvalidInput
 
 TZ = dt.timezone(dt.timedelta(hours=8))
@@ -151,6 +151,12 @@ def test_confirmatory_batch_to_signed_amended_report(lab, tmp_path):
         assert s.execute(select(CalibrationCurve)).scalar_one().passed
         check = verify_database(s)
         assert check.ok, check.message
+        old_view = queries.report_verification(s, first.report_no)
+        assert old_view["current"] is False and old_view["superseded_by"]["report_no"] == second.report_no
+        new_view = queries.report_verification(s, second.report_no)
+        assert new_view["current"] is True and new_view["supersedes"]["content_hash"] == first.content_hash
+        sample = s.execute(select(Sample).where(Sample.code == "S-001")).scalar_one()
+        assert sample.sampled_at.tzinfo is not None and sample.sampled_at < sample.received_at
 
 
 def test_failed_qc_holds_the_batch(lab):
