@@ -305,11 +305,17 @@ def _review_page(request: Request, me: Principal, factory: sessionmaker[Session]
                  error: dict[str, Any] | None = None, selected: list[int] | None = None,
                  done: str = "", n: int = 0, reason: str = "") -> HTMLResponse:
     def go(s: Session) -> dict[str, Any]:
-        return {st: queries.list_results(s, status=st, limit=QUEUE_SIZE)
-                for st in (ResultStatus.TO_BE_REVIEWED, ResultStatus.REVIEWED)}
+        pages = {st: queries.list_results(s, status=st, limit=QUEUE_SIZE)
+                 for st in (ResultStatus.TO_BE_REVIEWED, ResultStatus.REVIEWED)}
+        ids = [r["id"] for p in pages.values() for r in p.items]
+        batches = {rid: {"code": code, "status": st} for rid, code, st in s.execute(
+            select(Result.id, Batch.code, Batch.status).join(Analysis, Analysis.id == Result.analysis_id)
+            .join(Batch, Batch.id == Analysis.batch_id).where(Result.id.in_(ids))).all()} if ids else {}
+        return {"pages": pages, "batches": batches}
     queues = read_service(factory, go)
-    return render(request, me, "ui_review.html", "/review", status=status, error=error,
-                  to_review=queues[ResultStatus.TO_BE_REVIEWED], to_approve=queues[ResultStatus.REVIEWED],
+    pages = queues["pages"]
+    return render(request, me, "ui_review.html", "/review", status=status, error=error, batches=queues["batches"],
+                  to_review=pages[ResultStatus.TO_BE_REVIEWED], to_approve=pages[ResultStatus.REVIEWED],
                   selected=set(selected or ()), done=done, n=n, reason=reason,
                   can_review=me.can(P.RESULTS_REVIEW), can_approve=me.can(P.RESULTS_APPROVE))
 
@@ -464,8 +470,9 @@ def _reports(s: Session, offset: int) -> dict[str, Any]:
 def _reports_page(request: Request, me: Principal, factory: sessionmaker[Session], *, offset: int = 0,
                   status: int = 200, error: dict[str, Any] | None = None, issued: str = "",
                   form: dict[str, str] | None = None) -> HTMLResponse:
-    data = read_service(factory, lambda s: _reports(s, offset))
-    return render(request, me, "ui_reports.html", "/reports", status=status, error=error, issued=issued,
+    data = read_service(factory, lambda s: _reports(s, offset) | {"issued": issued and s.execute(
+        select(Report.report_no).where(Report.report_no == issued)).scalars().first()})
+    return render(request, me, "ui_reports.html", "/reports", status=status, error=error, issued=data["issued"],
                   reports=data["items"], ready=data["ready"], form=form or {},
                   can_issue=me.can(P.REPORTS_ISSUE),
                   pager=_pager("/reports", {}, offset, PAGE_SIZE, data["total"], data["exact"]))

@@ -42,6 +42,8 @@ from lims.db.engine import session_scope
 from lims.db.models import RawCapture, utcnow
 from lims.services.acquisition import (
     FILE_PROFILE,
+    WorklistError,
+    assign_channels,
     astm_message_records,
     astm_reading_values,
     astm_unit_sha256,
@@ -49,6 +51,7 @@ from lims.services.acquisition import (
     parse_capture,
     parse_file_capture,
     parse_modbus_capture,
+    read_worklist,
     registers_to_bytes,
 )
 
@@ -427,9 +430,29 @@ class BinaryRunner(StreamRunner):
             readings = parse_binary_capture(s, cap, self.profile)
             if cap.parse_status == "parsed":
                 self.stats.readings += len(readings)
+                if self.cfg.worklist is not None and readings:
+                    self._apply_worklist(s, readings[0].run_no)
             else:
                 self.stats.errors += 1
                 self.status.error()
+
+    def _apply_worklist(self, s: Session, run_no: str) -> None:
+        """Map the run's channels to samples from the configured worklist; a worklist problem is logged and
+        counted, never loses the readings (they stay unassigned, :func:`assign_channels` can be run later)."""
+        assert self.cfg.worklist is not None
+        try:
+            samples = read_worklist(self.cfg.worklist).get(run_no) if self.cfg.worklist.exists() else None
+            if not samples:
+                log.info("%s: run %s is not in the worklist %s", self.code, run_no, self.cfg.worklist)
+                self.stats.extra["worklist_missing"] = self.stats.extra.get("worklist_missing", 0) + 1
+                return
+            done = assign_channels(s, self.code, run_no, samples, source=f"worklist:{self.cfg.worklist.name}")
+        except WorklistError as exc:
+            log.warning("%s: worklist not applied: %s", self.code, exc)
+            self.stats.extra["worklist_errors"] = self.stats.extra.get("worklist_errors", 0) + 1
+            self.status.error()
+            return
+        self.stats.extra["worklist_assigned"] = self.stats.extra.get("worklist_assigned", 0) + len(done.assigned)
 
 
 def _reply_unit(profile: Profile, data: bytes) -> str:

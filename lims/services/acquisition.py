@@ -495,7 +495,8 @@ def read_worklist(path: Path) -> dict[str, dict[int, str]]:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise WorklistError(f"{path}: cannot read the worklist: {exc}") from None
-    lines = [(n, ln) for n, ln in enumerate(text.splitlines(), start=1) if ln.strip() and not ln.lstrip().startswith("#")]
+    lines = [(n, ln) for n, ln in enumerate(text.splitlines(), start=1)
+             if ln.strip() and not ln.lstrip().startswith("#")]
     if not lines:
         return {}
     rows = csv.reader([ln for _, ln in lines])
@@ -509,6 +510,7 @@ def read_worklist(path: Path) -> dict[str, dict[int, str]]:
     for (line_no, _), row in zip(lines[1:], rows, strict=True):
         cells = {h: (row[i].strip() if i < len(row) else "") for h, i in col.items()}
         run = cells["run_no"]
+        run = str(int(run)) if run.isdigit() else run  # "0007" is run 7, as the device numbers it
         if not run:
             raise WorklistError(f"{path}: line {line_no}: field run_no is empty")
         try:

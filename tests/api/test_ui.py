@@ -81,6 +81,20 @@ def lab(db_engine, db_factory, tmp_path, monkeypatch) -> Lab:
     get_settings.cache_clear()
 
 
+def _held_result(lab: Lab) -> int:
+    """A result of S20261128-004 in batch B-HELD whose CCV failed, authored by zhangwei."""
+    with session_scope(lab.factory, actor="zhangwei", reason="test: batch with a failed CCV") as s:
+        analysis_id = s.execute(select(Analysis.id).join(Sample).where(Sample.code == "S20261128-004")).scalar_one()
+        batches.create_batch(s, code="B-HELD", method_code="RAPID-EI", instrument_code=None,
+                             analysis_ids=[analysis_id])
+        batches.add_qc(s, "B-HELD", kind="ccv", nominal_value=0.10, measured_value=0.13)
+        assert not batches.evaluate_batch_qc(s, "B-HELD").passed
+    [rid] = _manual_results(lab.factory, ["S20261128-004"], analyst="zhangwei")
+    with session_scope(lab.factory, actor="zhangwei", reason="test: authorship") as s:
+        signoff.author_results(s, [rid], username="zhangwei", password=PASSWORDS["zhangwei"])
+    return rid
+
+
 def _signatures(lab: Lab, meaning: str) -> list[tuple[int, str]]:
     with lab.factory() as s:
         return [(sig.record_id, sig.printed_name) for sig in s.execute(
@@ -230,6 +244,13 @@ def test_refusals_are_shown_in_chinese_and_sign_nothing(lab):
     r = _post(reviewer, "/review/sign/review", {"result_id": [lab.result_ids[0], *own],
                                                  "password": PASSWORDS["liqiang"]})
     assert r.status_code == 403 and "职责分离：审核人不得为该结果的检验人" in r.text
+    # a result held by its batch's failed CCV (drift +30 % > 20 %, SANTE/11312/2021) cannot be reviewed
+    held = _held_result(lab)
+    queue = reviewer.get("/review").text
+    assert "B-HELD" in queue and "质控失败（结果暂停）" in queue
+    r = _post(reviewer, "/review/sign/review", {"result_id": [lab.result_ids[0], held],
+                                                 "password": PASSWORDS["liqiang"]})
+    assert r.status_code == 409 and "批次质控未通过，结果暂停，不能审核" in r.text and "CCV drift" in r.text
     assert _signatures(lab, "review") == [] and _statuses(lab) == ["to_be_reviewed", "to_be_reviewed"]
 
 

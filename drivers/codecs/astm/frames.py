@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from drivers.errors import ChecksumError, FramingError, ProtocolError
 
@@ -29,10 +30,10 @@ def checksum(body: bytes) -> bytes:
     return b"%02X" % (sum(body) & 0xFF)
 
 
-@dataclass(frozen=True)
-class Frame:
+class Frame(NamedTuple):
     """A frame whose framing and checksum are valid. ``text`` excludes FN and ETB/ETX; ``final`` is True
-    for an ETX frame (end of record), False for ETB (record continues)."""
+    for an ETX frame (end of record), False for ETB (record continues). (A named tuple: immutable and
+    cheap to make, one per received frame.)"""
 
     number: int
     text: bytes
@@ -41,10 +42,18 @@ class Frame:
     offset: int = 0
 
 
+# A well-formed frame in one match; anything else takes the detailed path below to name its fault.
+_VALID_FRAME = re.compile(b"\\x02([0-7])([^" + re.escape(bytes(sorted(RESTRICTED))) + b"]{0,%d})([\\x03\\x17])"
+                          b"([0-9A-F]{2})\\r\\n" % MAX_TEXT, re.DOTALL)
+
+
 def parse_frame(raw: bytes, *, offset: int = 0) -> Frame:
     """Check framing and checksum of one complete frame (``raw`` from STX through LF).
 
     Raises :class:`FramingError` or :class:`ChecksumError`, with the stream ``offset`` of the fault."""
+    m = _VALID_FRAME.fullmatch(raw)
+    if m is not None and b"%02X" % (sum(memoryview(raw)[1:m.end(3)]) & 0xFF) == m.group(4):
+        return Frame(raw[1] - 0x30, m.group(2), raw[m.start(3)] == ETX, raw, offset)
     n = len(raw)
     if n < 7 or raw[0] != STX:
         raise FramingError("frame must start with STX and be at least 7 bytes", offset=offset)
