@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 
 from api.auth_routes import router as auth_router
@@ -30,12 +28,6 @@ from api.ui import router as ui_router
 from lims.db import audit
 from lims.db.engine import make_engine, make_session_factory
 from lims.services import queries
-
-TEMPLATES = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
-
-STATUS_ZH = {"registered": "已登记", "received": "已接收", "in_analysis": "检测中", "to_be_reviewed": "待审核",
-             "reviewed": "已审核", "approved": "已批准", "certified": "已批准", "reported": "已出报告",
-             "rejected": "已退回", "retest": "复检", "amended": "已更正", "superseded": "已替代"}
 
 
 def create_app(engine: Engine | None = None) -> FastAPI:

@@ -163,25 +163,29 @@ def bench_astm(seconds: float, tmp: Path) -> None:
     def pct(r: float) -> str:
         return f"{r:8.0f} payload B/s = {100 * r / LINE_BYTES_PER_S:5.1f} % of raw line rate"
 
-    print(f"ASTM E1381 at {BAUD} baud 8N1 over a pty ({LINE_BYTES_PER_S:.0f} B/s raw), {seconds:g} s, SQLite WAL; "
-          f"frames of {mean_frame:.0f} B on average:")
-    print(f"  stop-and-wait bound (zero latency) :          {100 * stop_and_wait_bound(sim):5.1f} % of raw line rate")
-    print(f"  instant-ACK receiver (ceiling)     : {pct(ceiling)}  (before {100 * ceiling_before / LINE_BYTES_PER_S:.1f} %,"
-          f" after {100 * ceiling_after / LINE_BYTES_PER_S:.1f} %)")
+    before, after = (100 * c / LINE_BYTES_PER_S for c in (ceiling_before, ceiling_after))
+    print(f"ASTM E1381 at {BAUD} baud 8N1 over a pty ({LINE_BYTES_PER_S:.0f} B/s raw), {seconds:g} s, "
+          f"SQLite WAL; frames of {mean_frame:.0f} B on average:")
+    print(f"  stop-and-wait bound (zero latency) : {100 * stop_and_wait_bound(sim):30.1f} % of raw line rate")
+    print(f"  instant-ACK receiver (ceiling)     : {pct(ceiling)}  (before {before:.1f} %, after {after:.1f} %)")
     print(f"  lims acquire (ACK after commit)    : {pct(rate)}")
     print(f"  ratio lims acquire / instant-ACK ceiling: {rate / ceiling:.3f}")
-    print(f"  frames ACKed {sum(acked.values())}, lost {lost}; acquisition CPU {100 * (cpu or 0):.1f} % of one core")
-    print("  (100 % of the raw line rate is out of reach for any E1381 receiver: the sender waits for each ACK,\n"
-          "   so the line idles for the ACK and every turnaround; the instant-ACK figure is the measured ceiling)")
+    print(f"  frames ACKed {sum(acked.values())}, lost {lost}; "
+          f"acquisition CPU {100 * (cpu or 0):.1f} % of one core")
+    print("  (100 % of the raw line rate is out of reach for any E1381 receiver: the sender waits for each\n"
+          "   ACK, so the line idles for the ACK and every turnaround; the instant-ACK figure is the measured\n"
+          "   ceiling)")
 
 
 def _all_connected(engine: Engine, n: int) -> bool:
     with engine.connect() as c:
-        return c.execute(sql_select(func.count()).select_from(Instrument).where(Instrument.connected)).scalar_one() >= n
+        q = sql_select(func.count()).select_from(Instrument).where(Instrument.connected)
+        return c.execute(q).scalar_one() >= n
 
 
 def bench_modbus(seconds: float, tmp: Path, analyzers: int = 8, hz: float = 10.0) -> None:
-    sims = [ModbusAnalyzerSim([PlannedResult(30.0 + i, 0.1)], measure_time_s=0.5, seed=i) for i in range(analyzers)]
+    sims = [ModbusAnalyzerSim([PlannedResult(30.0 + i, 0.1)], measure_time_s=0.5, seed=i)
+            for i in range(analyzers)]
     ports = [s.start_tcp() for s in sims]
     db = tmp / "modbus.db"
     engine = make_engine(f"sqlite:///{db}")

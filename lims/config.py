@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     report_dir: Path = Path("var/reports")
     #: Minutes a UI session stays valid.
     session_minutes: int = 480
+    #: argon2id cost (defaults: argon2-cffi's, RFC 9106 second recommended option).
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
     #: Failed logins allowed per user per 15 minutes before throttling.
     login_max_failures: int = 5
 

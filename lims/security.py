@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-_hasher = PasswordHasher()
+from lims.config import get_settings
+
+
+@lru_cache(maxsize=1)
+def _hasher() -> PasswordHasher:
+    """argon2id with the library's defaults (RFC 9106 low-memory profile) unless the deployment sets
+    LIMS_ARGON2_TIME_COST / LIMS_ARGON2_MEMORY_KIB (the test suite lowers them to save CPU)."""
+    settings = get_settings()
+    return PasswordHasher(time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib)
 
 
 class AuthenticationError(PermissionError):
@@ -18,12 +27,12 @@ class AuthenticationError(PermissionError):
 def hash_password(password: str) -> str:
     if len(password) < 8:
         raise ValueError("password: at least 8 characters are required")
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash, password)
+        return _hasher().verify(password_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

@@ -6,7 +6,13 @@ Such tests are marked ``db`` automatically; `tools/test.sh` runs them on both da
 from __future__ import annotations
 
 import os
-import shutil
+
+# Cheap argon2 parameters for the suite (correctness, not security, is under test here); set before
+# lims.config's settings are first read. Production keeps argon2-cffi's defaults.
+os.environ.setdefault("LIMS_ARGON2_TIME_COST", "1")
+os.environ.setdefault("LIMS_ARGON2_MEMORY_KIB", "1024")
+
+import shutil  # noqa: E402
 import uuid
 from collections.abc import Iterator
 from pathlib import Path

@@ -20,7 +20,7 @@ Example::
     profile = "rapid_binary_16ch"
     transport = "socket://192.168.1.50:4001"   # serial-to-Ethernet converter, raw TCP client
     poll_interval_s = 1.0                      # request/response devices
-    worklist = "worklists/rt01.csv"            # binary testers: run_no,channel,sample_code (no ID on the wire)
+    worklist = "worklists/rt01.csv"            # no sample ID on the wire: run_no,channel,sample_code
 
     [[instrument]]
     code = "GC-01"
@@ -176,8 +176,8 @@ class _Table:
 
 
 def _instrument(t: _Table, base: Path) -> InstrumentConfig:
-    t.check_keys({"code", "name", "profile", "transport", "poll_interval_s", "timeout_s", "enabled", "worklist",
-                  *SERIAL_KEYS})
+    t.check_keys({"code", "name", "profile", "transport", "poll_interval_s", "timeout_s", "enabled",
+                  "worklist", *SERIAL_KEYS})
     code = t.get("code", str)
     if not code.strip() or len(code) > 60:
         raise t.error("code", "must be 1-60 characters")

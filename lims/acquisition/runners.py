@@ -73,7 +73,7 @@ class RunnerStats:
     missed_polls: int = 0
     failed_polls: int = 0
     max_poll_latency_s: float = 0.0
-    polling_s: float = 0.0  # from the first poll's slot to the last one's (polls scheduled = polling_s / interval + 1)
+    polling_s: float = 0.0  # first poll's slot to the last one's: polls scheduled = polling_s / interval + 1
     extra: dict[str, int] = field(default_factory=dict)
 
 
@@ -324,9 +324,9 @@ class AstmRunner(StreamRunner):
             except ProtocolError as exc:
                 problem = exc
         last = frames[-1]
+        error = None if problem is None else f"{type(problem).__name__}: {problem}"
         status = self.store.settle_unit([f.capture_id for f in frames], unit, values,
-                                        reading_capture_id=last.capture_id, read_at=last.received_at,
-                                        error=None if problem is None else f"{type(problem).__name__}: {problem}")
+                                        reading_capture_id=last.capture_id, read_at=last.received_at, error=error)
         if status == "duplicate":
             self.stats.duplicates += 1
         elif status == "error":

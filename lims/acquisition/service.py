@@ -94,7 +94,8 @@ class AcquisitionService:
         dialect = cfg.profile.dialect
         # the ASTM ACK waits for the capture commit: that runner keeps its own connection, and on SQLite
         # leaves WAL checkpoints to the checkpointer thread
-        store = CaptureStore(self.factory, inst_id, cfg.code, cfg.profile.name, keep_connection=dialect == "astm",
+        store = CaptureStore(self.factory, inst_id, cfg.code, cfg.profile.name,
+                             keep_connection=dialect == "astm",
                              wal_checkpoints_elsewhere=self._checkpointer is not None)
         status = StatusTracker(self.factory, inst_id, interval_s=self.config.status_interval_s)
         if dialect == "modbus":

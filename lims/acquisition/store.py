@@ -65,8 +65,8 @@ class _Prepared:
 #: Columns written by the capture INSERT (``id`` comes from the database).
 _CAPTURE_COLUMNS = ("instrument_id", "received_at", "stream_offset", "data", "sha256", "profile", "source",
                     "parse_status", "error", "unit_sha256")
-_READING_COLUMNS = ("raw_capture_id", "instrument_id", "record_type", "channel", "sample_code", "run_no", "fields",
-                    "read_at")
+_READING_COLUMNS = ("raw_capture_id", "instrument_id", "record_type", "channel", "sample_code", "run_no",
+                    "fields", "read_at")
 
 
 class CaptureStore:
@@ -179,7 +179,8 @@ class CaptureStore:
     def add_one(self, item: NewCapture) -> int:
         return self.add([item])[0]
 
-    def mark(self, ids: Sequence[int], status: str, *, error: str = "", unit_sha256: str | None = None) -> None:
+    def mark(self, ids: Sequence[int], status: str, *, error: str = "",
+             unit_sha256: str | None = None) -> None:
         """Set the parse status and error (and the unit identity when given) of captures ``ids``."""
         if ids:
             with self._transaction(len(ids)) as cur:
@@ -196,7 +197,8 @@ class CaptureStore:
         inserted), else ``error`` (with ``error``), else ``parsed`` with ``readings`` (column values without
         the links) inserted and linked to capture ``reading_capture_id``."""
         with self._transaction(3) as cur:
-            cur.execute(self._seen.sql, self._seen.params({"instrument_id": self.instrument_id, "unit": unit}))
+            seen = self._seen.params({"instrument_id": self.instrument_id, "unit": unit})
+            cur.execute(self._seen.sql, seen)
             if cur.fetchone() is not None:
                 status, error = "duplicate", ""
             elif error is not None:
@@ -241,7 +243,7 @@ class WalCheckpointer:
                 finally:
                     raw.close()
                 self.checkpoints += 1
-            except Exception:  # a failed checkpoint is retried at the next interval; it never stops acquisition
+            except Exception:  # retried at the next interval; a checkpoint never stops acquisition
                 log.exception("WAL checkpoint failed")
 
 

@@ -448,8 +448,9 @@ def assign_channels(s: Session, instrument_code: str, run_no: str | int, samples
     inst = s.execute(select(Instrument).where(Instrument.code == instrument_code)).scalar_one_or_none()
     if inst is None:
         raise WorklistError(f"no instrument with code {instrument_code!r}")
-    readings = s.execute(select(Reading).where(Reading.instrument_id == inst.id, Reading.run_no == run,
-                                               Reading.channel.is_not(None)).order_by(Reading.id)).scalars().all()
+    readings = s.execute(select(Reading).where(
+        Reading.instrument_id == inst.id, Reading.run_no == run, Reading.channel.is_not(None))
+        .order_by(Reading.id)).scalars().all()
     if not readings:
         raise WorklistError(f"{where}: no channel readings")
     by_channel: dict[int, list[Reading]] = {}
@@ -460,7 +461,8 @@ def assign_channels(s: Session, instrument_code: str, run_no: str | int, samples
     for channel, code in sorted(samples.items()):
         code = str(code).strip()
         if not code or (limit is not None and len(code) > limit):
-            raise WorklistError(f"{where} channel {channel}: sample code must be 1-{limit} characters, got {code!r}")
+            raise WorklistError(f"{where} channel {channel}: sample code must be 1-{limit} characters, "
+                                f"got {code!r}")
         found = by_channel.get(channel, [])
         if len(found) != 1:
             raise WorklistError(f"{where} channel {channel}: " + (
@@ -468,8 +470,8 @@ def assign_channels(s: Session, instrument_code: str, run_no: str | int, samples
                 f"{len(found)} readings (run number reused?); assign them one by one"))
         reading = found[0]
         if reading.sample_code not in (None, "", code) and not reassign:
-            raise WorklistError(f"{where} channel {channel}: already assigned to sample {reading.sample_code!r} "
-                                f"(not {code!r}); reassign to change it")
+            raise WorklistError(f"{where} channel {channel}: already assigned to sample "
+                                f"{reading.sample_code!r} (not {code!r}); reassign to change it")
         plan.append((channel, reading, code))
     assigned, unchanged, before, after = [], [], {}, {}
     for channel, reading, code in plan:
@@ -504,7 +506,8 @@ def read_worklist(path: Path) -> dict[str, dict[int, str]]:
     need = ("run_no", "channel", "sample_code")
     missing = [h for h in need if h not in header]
     if missing:
-        raise WorklistError(f"{path}: line {lines[0][0]}: header lacks {', '.join(missing)} (need {','.join(need)})")
+        raise WorklistError(f"{path}: line {lines[0][0]}: header lacks {', '.join(missing)} "
+                            f"(need {','.join(need)})")
     col = {h: header.index(h) for h in need}
     out: dict[str, dict[int, str]] = {}
     for (line_no, _), row in zip(lines[1:], rows, strict=True):

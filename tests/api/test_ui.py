@@ -175,6 +175,11 @@ def test_pages_render_in_chinese_with_navigation_and_logout(lab):
     instruments = web.get("/instruments").text
     assert "在线 / connected" in instruments and "离线 / offline" in instruments
     assert "ChecksumError" in instruments and "S20261128-002,0.3780" in instruments and "重新解析" in instruments
+    # re-parsing keeps the capture: a checksum error stays an error after the re-parse
+    r = _post(web, "/instruments/EI-01/reparse", {}, page="/instruments")
+    assert r.status_code == 303 and r.headers["location"] == "/instruments?reparsed=EI-01&readings=0&errors=1"
+    assert "已重新解析" in web.get(r.headers["location"]).text
+    assert _post(web, "/instruments/NOPE/reparse", {}, page="/instruments").status_code == 404
     missing = web.get("/samples/NOPE")
     assert missing.status_code == 404 and "未找到" in missing.text
     # a technician's navigation has no audit entry, and the audit page refuses them
@@ -218,6 +223,7 @@ def test_review_approve_issue_a_report_and_audit_through_the_forms(lab):
     assert r.status_code == 303 and r.headers["location"] == "/reports?issued=JCS20261128-001"
     reports = approver.get("/reports").text
     assert 'href="/api/v1/reports/JCS20261128-001/pdf"' in reports and 'href="/verify/JCS20261128-001"' in reports
+    assert "已签发报告 JC-FORGED" not in approver.get("/reports", params={"issued": "JC-FORGED"}).text
     pdf = lab.browser("zhangwei").get("/api/v1/reports/JCS20261128-001/pdf")  # the session cookie suffices
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     again = _post(approver, "/reports/issue", {"sample_code": "S20261128-001"}, page="/reports")

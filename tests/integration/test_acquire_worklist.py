@@ -38,11 +38,16 @@ def test_worklist_maps_channels_to_samples_and_results_attach_by_sample(db_facto
     sim = BinaryTesterSim(sim_samples, run_no=41, runs=2, seed=5)
     worklist = tmp_path / "rt01.csv"
     # run 41 is on the worklist (channel 9 left out: it stays unassigned); run 42 is not
-    worklist.write_text("# bench worklist\nrun_no,channel,sample_code\n"
-                        f"0041,2,{codes[0]}\n41,5,{codes[1]}\n", encoding="utf-8")
-    cfg = parse_config(f'[acquire]\nstatus_interval_s = 0.1\n[[instrument]]\ncode = "RT-W"\n'
-                       f'profile = "rapid_binary_16ch"\ntransport = "{sim.start_pty()}"\npoll_interval_s = 0.05\n'
-                       f'worklist = "{worklist.name}"\n', base=tmp_path)
+    worklist.write_text(
+        f"# bench worklist\nrun_no,channel,sample_code\n0041,2,{codes[0]}\n41,5,{codes[1]}\n",
+        encoding="utf-8",
+    )
+    cfg = parse_config(
+        f'[acquire]\nstatus_interval_s = 0.1\n[[instrument]]\ncode = "RT-W"\n'
+        f'profile = "rapid_binary_16ch"\ntransport = "{sim.start_pty()}"\npoll_interval_s = 0.05\n'
+        f'worklist = "{worklist.name}"\n',
+        base=tmp_path,
+    )
     service = AcquisitionService(cfg, db_factory)
     service.start()
     try:
@@ -56,8 +61,14 @@ def test_worklist_maps_channels_to_samples_and_results_attach_by_sample(db_facto
         got = {(r.run_no, r.channel): r.sample_code for r in readings}
         sources = {r.fields.get("sample_source") for r in readings if r.sample_code}
         audit = s.execute(select(AuditEvent).where(AuditEvent.table_name == "reading")).scalars().all()
-    assert got == {("41", 2): codes[0], ("41", 5): codes[1], ("41", 9): None,
-                   ("42", 2): None, ("42", 5): None, ("42", 9): None}
+    assert got == {
+        ("41", 2): codes[0],
+        ("41", 5): codes[1],
+        ("41", 9): None,
+        ("42", 2): None,
+        ("42", 5): None,
+        ("42", 9): None,
+    }
     assert sources == {"worklist:rt01.csv"}
     assert [a.record_id for a in audit] == ["instrument:RT-W/run:41"]
     stats = {r.code: r.stats for r in service.report()}
@@ -68,6 +79,8 @@ def test_worklist_maps_channels_to_samples_and_results_attach_by_sample(db_facto
         outcome = results_from_photometer(s, ids)
         results = s.execute(select(Result).where(Result.id.in_(outcome.results))).scalars().all()
         by_sample = {r.analysis.sample.code: r.inhibition_percent for r in results}
-    truth = {rd.channel: rd.inhibition_percent for rd in sim.readings[0][1:]}  # run 41 as the device packed it
+    truth = {
+        rd.channel: rd.inhibition_percent for rd in sim.readings[0][1:]
+    }  # run 41 as the device packed it
     assert by_sample == {codes[0]: _f32(truth[2]), codes[1]: _f32(truth[5])}
     assert len(outcome.unmatched_readings) == len(ids) - 2

@@ -1,0 +1,128 @@
+"""The ASTM runner's two rules, driven sans-I/O through a recording link: a frame is ACKed only once its
+capture is committed (checked from another connection at the moment the ACK byte is written), and the
+session's parse is deferred past EOT so the next ENQ is answered without waiting for it. Frames come from
+the simulator's own E1381/E1394 encoder (hardware_sim.astm), not from the code under test."""
+
+from __future__ import annotations
+
+import threading
+
+from hardware_sim.astm import AstmMessage, AstmResult, message_frames, message_records
+from sqlalchemy import func, select
+
+from lims.acquisition import parse_config
+from lims.acquisition.runners import AstmRunner
+from lims.acquisition.service import ensure_instruments
+from lims.acquisition.store import CaptureStore, StatusTracker
+from lims.db.models import RawCapture, Reading
+
+ENQ, ACK, NAK, EOT = b"\x05", b"\x06", b"\x15", b"\x04"
+
+
+class RecordingLink:
+    """Byte link that records writes and, for each ACK, whether the last frame fed was already stored."""
+
+    address = "test://recording"
+
+    def __init__(self, factory) -> None:
+        self.factory = factory
+        self.writes: list[bytes] = []
+        self.last_frame: bytes | None = None
+        self.ack_saw_capture: list[bool] = []
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
+        if data == ACK and self.last_frame is not None:
+            with self.factory() as s:  # another connection: sees committed rows only
+                n = s.execute(
+                    select(func.count()).select_from(RawCapture).where(RawCapture.data == self.last_frame)
+                ).scalar_one()
+            self.ack_saw_capture.append(n >= 1)
+
+    def connect(self, stop=None) -> bool:
+        return True
+
+    def read(self, timeout_s: float) -> bytes:
+        return b""
+
+    def close(self) -> None:
+        pass
+
+
+def _runner(db_factory) -> tuple[AstmRunner, RecordingLink]:
+    cfg = parse_config(
+        '[[instrument]]\ncode = "GC-T"\nprofile = "astm_gc_datasystem"\ntransport = "/dev/null"\n'
+    )
+    inst_id, _ = ensure_instruments(db_factory, cfg)["GC-T"]
+    link = RecordingLink(db_factory)
+    store = CaptureStore(db_factory, inst_id, "GC-T", "astm_gc_datasystem", keep_connection=True)
+    runner = AstmRunner(
+        cfg.instruments[0], link, store, StatusTracker(db_factory, inst_id), threading.Event()
+    )
+    runner.on_connect()
+    return runner, link
+
+
+def _feed(runner: AstmRunner, data: bytes, now: float) -> None:
+    runner.link.last_frame = data if data.startswith(b"\x02") else None
+    runner.on_bytes(data, now)
+    runner.after_bytes(data)
+
+
+def _counts(db_factory) -> tuple[int, dict[str, int]]:
+    with db_factory() as s:
+        readings = s.execute(select(func.count()).select_from(Reading)).scalar_one()
+        statuses = dict(
+            s.execute(select(RawCapture.parse_status, func.count()).group_by(RawCapture.parse_status)).all()
+        )
+    return readings, statuses
+
+
+def test_ack_only_after_commit_and_parse_deferred_past_eot(db_factory):
+    msg = AstmMessage("S-0001", (AstmResult("CHLORPYRIFOS", "0.012"), AstmResult("DIMETHOATE", "ND")))
+    frames = message_frames(message_records(msg))
+    runner, link = _runner(db_factory)
+    try:
+        _feed(runner, ENQ, 0.0)
+        assert link.writes == [ACK]
+        for k, f in enumerate(frames):
+            _feed(runner, f, 0.1 * (k + 1))
+        assert link.ack_saw_capture == [True] * len(frames)
+        _feed(runner, EOT, 1.0)
+        assert _counts(db_factory) == (0, {"pending": len(frames)})  # nothing parsed at EOT
+        _feed(runner, ENQ, 1.01)  # the next session: answered first, then the deferred parse runs
+        assert link.writes[-1] == ACK
+        assert _counts(db_factory) == (2, {"parsed": len(frames)})
+
+        # the same message again (e.g. resent after a lost link): stored, ACKed, marked duplicate
+        for k, f in enumerate(frames):
+            _feed(runner, f, 1.1 + 0.1 * k)
+        _feed(runner, EOT, 2.0)
+        runner.on_disconnect()  # deferred work is done before the link closes
+        assert _counts(db_factory) == (2, {"parsed": len(frames), "duplicate": len(frames)})
+        assert link.ack_saw_capture == [True] * (2 * len(frames))
+        assert (runner.stats.captures, runner.stats.readings, runner.stats.duplicates) == (
+            2 * len(frames),
+            2,
+            1,
+        )
+    finally:
+        runner.close()
+
+
+def test_damaged_frame_is_kept_as_rejected_and_nak_ed(db_factory):
+    frames = message_frames(message_records(AstmMessage("S-0002", (AstmResult("CHLORPYRIFOS", "0.5"),))))
+    bad = bytearray(frames[0])
+    bad[5] ^= 0x01  # one bit of the text: the checksum no longer matches (E1381 6.3.3.4)
+    runner, link = _runner(db_factory)
+    try:
+        _feed(runner, ENQ, 0.0)
+        _feed(runner, bytes(bad), 0.1)
+        assert link.writes[-1] == NAK
+        _feed(runner, frames[0], 0.2)  # the retransmission
+        assert link.writes[-1] == ACK and link.ack_saw_capture == [True]
+        with db_factory() as s:
+            rows = s.execute(select(RawCapture.data, RawCapture.parse_status).order_by(RawCapture.id)).all()
+        assert [tuple(r) for r in rows] == [(bytes(bad), "rejected"), (frames[0], "pending")]
+    finally:
+        runner.close()
