@@ -21,6 +21,7 @@ from api.deps import FactoryDep
 from api.security import (
     CSRF_COOKIE,
     CSRF_FIELD,
+    PRINCIPAL_CACHE,
     SESSION_COOKIE,
     AccountUser,
     CurrentUser,
@@ -142,6 +143,7 @@ def api_logout(me: AccountUser, factory: FactoryDep) -> Response:
             auth.revoke_token(s, me.token_id, actor=auth.get_user(s, me.username))
         except ServiceError as e:
             raise _error(e) from None
+    PRINCIPAL_CACHE.clear()
     response = Response(status_code=204)
     if me.via_cookie:
         response.delete_cookie(SESSION_COOKIE, path="/")
@@ -194,6 +196,7 @@ def api_revoke_token(token_id: int, me: AccountUser, factory: FactoryDep) -> Res
     try:
         with session_scope(factory, actor=me.username, reason="revoke token") as s:
             auth.revoke_token(s, token_id, actor=auth.get_user(s, me.username))
+        PRINCIPAL_CACHE.clear()
     except ServiceError as e:
         raise _error(e) from None
     return Response(status_code=204)
@@ -304,6 +307,7 @@ def logout_submit(request: Request, factory: FactoryDep,
         try:
             with session_scope(factory, actor="logout", reason="logout") as s:
                 auth.logout(s, token)
+            PRINCIPAL_CACHE.clear()
         except ServiceError:
             pass  # an unknown cookie: nothing to revoke, the cookie is cleared below
     response = RedirectResponse("/login", status_code=303)

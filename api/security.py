@@ -20,7 +20,10 @@ PATCH, DELETE) must also carry the double-submit CSRF token: header :data:`CSRF_
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
@@ -31,8 +34,9 @@ from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from lims.config import get_settings
 from lims.db.models import Role
-from lims.security import AuthenticationError
+from lims.security import AuthenticationError, token_digest
 from lims.services import auth
 
 SESSION_COOKIE = "lims_session"
@@ -157,6 +161,46 @@ _openapi_bearer = HTTPBearer(auto_error=False, scheme_name="bearer",
                              description="bearer token (POST /api/v1/auth/login) or instrument/hub API key")
 
 
+class _PrincipalCache:
+    """Recently verified tokens → principal, for ``auth_cache_seconds`` (default 5 s; 0 disables).
+
+    Every API request otherwise costs three queries before its own work. A revocation or logout made
+    through this process clears the cache at once; one made in another worker process takes effect there
+    within the TTL, as does a change of roles. Keys are token digests, never tokens."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[tuple[str, bool], tuple[float, Principal]] = {}
+
+    def get(self, digest: str, via_cookie: bool) -> Principal | None:
+        with self._lock:
+            hit = self._entries.get((digest, via_cookie))
+            if hit is None:
+                return None
+            if hit[0] <= time.monotonic():
+                del self._entries[(digest, via_cookie)]
+                return None
+            return hit[1]
+
+    def put(self, digest: str, via_cookie: bool, principal: Principal, token_expires: dt.datetime | None,
+            ttl_s: float) -> None:
+        until = time.monotonic() + ttl_s
+        if token_expires is not None:
+            left = (token_expires - dt.datetime.now(dt.UTC)).total_seconds()
+            until = min(until, time.monotonic() + left)
+        with self._lock:
+            if len(self._entries) > 10_000:
+                self._entries.clear()
+            self._entries[(digest, via_cookie)] = (until, principal)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+PRINCIPAL_CACHE = _PrincipalCache()
+
+
 def _resolve_credentials(request: Request,
                          _doc: Annotated[HTTPAuthorizationCredentials | None, Depends(_openapi_bearer)]
                          ) -> _Credentials:
@@ -169,6 +213,12 @@ def _resolve_credentials(request: Request,
         return _Credentials(None, "Authorization header: expected 'Bearer <token>'")
     token = bearer if bearer is not None else cookie
     assert token is not None
+    ttl_s = get_settings().auth_cache_seconds
+    digest = token_digest(token)
+    if ttl_s > 0:
+        cached = PRINCIPAL_CACHE.get(digest, bearer is None)
+        if cached is not None:
+            return _Credentials(cached, None)
     factory = request.app.state.session_factory
     try:
         with factory() as s:
@@ -184,6 +234,8 @@ def _resolve_credentials(request: Request,
                                   via_cookie=bearer is None)
     except AuthenticationError as e:
         return _Credentials(None, str(e))
+    if ttl_s > 0:
+        PRINCIPAL_CACHE.put(digest, bearer is None, principal, found.expires_at, ttl_s)
     return _Credentials(principal, None)
 
 

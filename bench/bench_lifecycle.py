@@ -114,6 +114,45 @@ def load_test(base: str, token: str, clients: int, seconds: float) -> dict[str, 
     return lat
 
 
+def profile_requests(engine, n: int) -> None:  # type: ignore[no-untyped-def]
+    """Where a list request's server time goes (in-process, no HTTP server, one client)."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    client = TestClient(create_app(engine))
+    token = client.post("/api/v1/auth/login", json={"username": "liqiang",
+                                                     "password": PASSWORDS["liqiang"]}).json()["token"]
+    h = {"Authorization": f"Bearer {token}"}
+    from sqlalchemy.orm import Session as _S
+
+    from lims.services import auth as _auth
+    from lims.services import queries as _q
+
+    for label, fn in (("auth.resolve_token", lambda s: _auth.resolve_token(s, token)),
+                      ("queries.list_samples", lambda s: _q.list_samples(s, limit=50)),
+                      ("queries.list_results", lambda s: _q.list_results(s, status="to_be_reviewed", limit=50))):
+        prof = cProfile.Profile()
+        t0 = time.perf_counter()
+        prof.enable()
+        for _ in range(n):
+            with _S(engine) as s:
+                fn(s)
+        prof.disable()
+        print(f"{label}: {(time.perf_counter() - t0) / n * 1000:.1f} ms per call")
+        pstats.Stats(prof).sort_stats("tottime").print_stats(8)
+    for path in ("/api/v1/samples?limit=50", "/api/v1/results?status=to_be_reviewed&limit=50"):
+        client.get(path, headers=h)
+        prof = cProfile.Profile()
+        t0 = time.perf_counter()
+        prof.enable()
+        for _ in range(n):
+            client.get(path, headers=h)
+        prof.disable()
+        print(f"{path}: {(time.perf_counter() - t0) / n * 1000:.1f} ms per request in-process")
+        pstats.Stats(prof).sort_stats("cumulative").print_stats(30)
+
+
 def pct(values: list[float], p: float) -> float:
     return statistics.quantiles(values, n=100)[int(p) - 1] * 1000 if len(values) > 2 else float("nan")
 
@@ -126,6 +165,9 @@ def main() -> None:
     ap.add_argument("--port", type=int, default=8765)
     ap.add_argument("--workers", type=int, default=2, help="lims serve worker processes")
     ap.add_argument("--profile", action="store_true", help="cProfile the ingest and approval steps")
+    ap.add_argument("--keep", action="store_true", help="keep the lims_bench schema afterwards")
+    ap.add_argument("--profile-requests", type=int, default=0,
+                    help="also cProfile this many in-process list requests of each kind")
     args = ap.parse_args()
     admin = make_engine(PG)
     with admin.begin() as c:
@@ -155,6 +197,8 @@ def main() -> None:
         if proc is not None:
             proc.terminate()
             proc.wait(10)
+    if args.profile_requests:
+        profile_requests(engine, args.profile_requests)
     for name, values in lat.items():
         p95 = pct(values, 95)
         print(f"{name:8s} list: {len(values):6d} requests, p50 {pct(values, 50):6.1f} ms, p95 {p95:6.1f} ms, "
@@ -218,8 +262,9 @@ def main() -> None:
     print("anchor: an established open-source LIMS needed 90 s to submit 50 analyses → "
           f"{90 / 50 * 1000 / max(t_ingest, 1e-9):.0f}× the per-analysis rate of that anchor")
     engine.dispose()
-    with admin.begin() as c:
-        c.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+    if not args.keep:
+        with admin.begin() as c:
+            c.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
     admin.dispose()
     Path("var").mkdir(exist_ok=True)
 

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     signing_key_path: Path = Path("var/keys/lab_ed25519.pem")
     #: Folder for generated reports.
     report_dir: Path = Path("var/reports")
+    #: Seconds an API worker trusts a token it verified (0: check the database on every request). A
+    #: revocation made in the same worker applies at once; elsewhere within this many seconds.
+    auth_cache_seconds: float = 5.0
     #: Minutes a UI session stays valid.
     session_minutes: int = 480
     #: argon2id cost (defaults: argon2-cffi's, RFC 9106 second recommended option).

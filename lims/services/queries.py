@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lims.db.models import Analysis, Report, Result, Sample, Signature
+from lims.db.models import Analysis, Analyte, Commodity, Method, Producer, Report, Result, Sample, Signature
 from lims.services.signoff import SignatureManifestation, signatures_for
 
 #: Lists count their matches exactly up to this many; beyond it ``total_exact`` is false. Counting a
@@ -31,45 +32,76 @@ def count_capped(s: Session, q: Any, cap: int = COUNT_CAP) -> tuple[int, bool]:
     return (min(n, cap), n <= cap)
 
 
-def page(s: Session, q: Any, limit: int, offset: int, row: Any) -> Page:
-    """One page of ``q`` (already ordered) shaped by ``row``, with its capped count."""
-    total, exact = count_capped(s, q)
-    items = [row(x) for x in s.execute(q.limit(limit).offset(offset)).scalars()]
-    return Page(items, total, limit, offset, exact)
+def page(s: Session, q: Any, limit: int, offset: int, row: Any, *, count_q: Any = None) -> Page:
+    """One page of ``q`` (already ordered) shaped by ``row``, with its capped count (of ``count_q`` when
+    given: the filter alone, without the joins that only fetch columns). ``q`` selecting one entity
+    gives entities; a column select gives row mappings."""
+    total, exact = count_capped(s, q if count_q is None else count_q)
+    result = s.execute(q.limit(limit).offset(offset))
+    rows = result.scalars() if len(q.selected_columns) == 1 else result.mappings()
+    return Page([row(x) for x in rows], total, limit, offset, exact)
 
 
-def sample_row(x: Sample) -> dict[str, Any]:
-    return {"code": x.code, "commodity": x.commodity.name_zh, "commodity_code": x.commodity.code,
-            "producer": x.producer.name if x.producer else None, "task_code": x.task_code,
-            "status": x.status, "region_code": x.region_code, "sampling_link": x.sampling_link,
-            "sampled_at": x.sampled_at.isoformat() if x.sampled_at else None,
-            "received_at": x.received_at.isoformat() if x.received_at else None}
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+#: The sample list's columns: one flat SELECT, no ORM objects (a list page shows 50 of a million rows).
+_SAMPLE_LIST = (Sample.code, Commodity.name_zh.label("commodity"), Commodity.code.label("commodity_code"),
+                Producer.name.label("producer"), Sample.task_code, Sample.status, Sample.region_code,
+                Sample.sampling_link, Sample.sampled_at, Sample.received_at)
+
+
+def sample_row(x: Any) -> dict[str, Any]:
+    """A sample as listed; ``x`` is a Sample or a row of ``_SAMPLE_LIST``."""
+    if isinstance(x, Sample):
+        x = {"code": x.code, "commodity": x.commodity.name_zh, "commodity_code": x.commodity.code,
+             "producer": x.producer.name if x.producer else None, "task_code": x.task_code, "status": x.status,
+             "region_code": x.region_code, "sampling_link": x.sampling_link, "sampled_at": x.sampled_at,
+             "received_at": x.received_at}
+    return {**x, "sampled_at": _iso(x["sampled_at"]), "received_at": _iso(x["received_at"])}
 
 
 def list_samples(s: Session, *, status: str | None = None, task_code: str | None = None,
                  limit: int = 50, offset: int = 0) -> Page:
-    q = select(Sample)
+    where = []
     if status:
-        q = q.where(Sample.status == status)
+        where.append(Sample.status == status)
     if task_code:
-        q = q.where(Sample.task_code == task_code)
-    return page(s, q.order_by(Sample.id.desc()), limit, offset, sample_row)
+        where.append(Sample.task_code == task_code)
+    q = (select(*_SAMPLE_LIST).join(Commodity, Sample.commodity_id == Commodity.id)
+         .outerjoin(Producer, Sample.producer_id == Producer.id).where(*where))
+    return page(s, q.order_by(Sample.id.desc()), limit, offset, sample_row,
+                count_q=select(Sample.id).where(*where))
 
 
-def result_row(s: Session, r: Result, *, with_signatures: bool = True,
-               signatures: dict[int, list[dict[str, Any]]] | None = None) -> dict[str, Any]:
+_RESULT_LIST = (Result.id, Sample.code.label("sample_code"), Analyte.name_zh.label("analyte"),
+                Analyte.code.label("analyte_code"), Method.code.label("method"), Analysis.kind, Result.version,
+                Result.supersedes_id, Result.value, Result.value_text, Result.unit, Result.qualitative,
+                Result.inhibition_percent, Result.lod, Result.loq, Result.expanded_uncertainty, Result.verdict,
+                Result.decision_rule, Result.status, Result.source, Result.created_at)
+
+
+def _result_fields(r: Result) -> dict[str, Any]:
     a: Analysis = r.analysis
-    row = {"id": r.id, "sample_code": a.sample.code, "analyte": a.analyte.name_zh, "analyte_code": a.analyte.code,
-           "method": a.method.code, "kind": a.kind, "version": r.version, "supersedes_id": r.supersedes_id,
-           "value": r.value, "value_text": r.value_text, "unit": r.unit, "qualitative": r.qualitative or None,
-           "inhibition_percent": r.inhibition_percent, "lod": r.lod, "loq": r.loq,
-           "expanded_uncertainty": r.expanded_uncertainty, "verdict": r.verdict,
-           "decision_rule": r.decision_rule, "status": r.status, "source": r.source,
-           "created_at": r.created_at.isoformat()}
+    return {"id": r.id, "sample_code": a.sample.code, "analyte": a.analyte.name_zh, "analyte_code": a.analyte.code,
+            "method": a.method.code, "kind": a.kind, "version": r.version, "supersedes_id": r.supersedes_id,
+            "value": r.value, "value_text": r.value_text, "unit": r.unit, "qualitative": r.qualitative,
+            "inhibition_percent": r.inhibition_percent, "lod": r.lod, "loq": r.loq,
+            "expanded_uncertainty": r.expanded_uncertainty, "verdict": r.verdict,
+            "decision_rule": r.decision_rule, "status": r.status, "source": r.source, "created_at": r.created_at}
+
+
+def result_row(s: Session, r: Any, *, with_signatures: bool = True,
+               signatures: dict[int, list[dict[str, Any]]] | None = None) -> dict[str, Any]:
+    """A result as shown, with its signature manifestations (21 CFR 11.50); ``r`` is a Result or a
+    row of ``_RESULT_LIST``."""
+    fields = _result_fields(r) if isinstance(r, Result) else r
+    row = {**fields, "qualitative": fields["qualitative"] or None, "created_at": _iso(fields["created_at"])}
     if signatures is not None:
-        row["signatures"] = signatures.get(r.id, [])
+        row["signatures"] = signatures.get(row["id"], [])
     elif with_signatures:
-        row["signatures"] = [m.__dict__ for m in signatures_for(s, r.id)]
+        row["signatures"] = [m.__dict__ for m in signatures_for(s, row["id"])]
     return row
 
 
@@ -86,14 +118,20 @@ def signatures_by_result(s: Session, result_ids: list[int]) -> dict[int, list[di
 
 def list_results(s: Session, *, status: str | None = None, sample_code: str | None = None,
                  limit: int = 50, offset: int = 0) -> Page:
-    q = select(Result)
+    q = (select(*_RESULT_LIST).join(Analysis, Result.analysis_id == Analysis.id)
+         .join(Sample, Analysis.sample_id == Sample.id).join(Analyte, Analysis.analyte_id == Analyte.id)
+         .join(Method, Analysis.method_id == Method.id))
+    count_q = select(Result.id)
     if status:
         q = q.where(Result.status == status)
+        count_q = count_q.where(Result.status == status)
     if sample_code:
-        q = q.join(Analysis).join(Sample).where(Sample.code == sample_code)
-    total, exact = count_capped(s, q)
-    rows = s.execute(q.order_by(Result.id.desc()).limit(limit).offset(offset)).scalars().all()
-    sigs = signatures_by_result(s, [r.id for r in rows])
+        q = q.where(Sample.code == sample_code)
+        count_q = count_q.join(Analysis, Result.analysis_id == Analysis.id).join(
+            Sample, Analysis.sample_id == Sample.id).where(Sample.code == sample_code)
+    total, exact = count_capped(s, count_q)
+    rows = s.execute(q.order_by(Result.id.desc()).limit(limit).offset(offset)).mappings().all()
+    sigs = signatures_by_result(s, [r["id"] for r in rows])
     return Page([result_row(s, r, signatures=sigs) for r in rows], total, limit, offset, exact)
 
 
