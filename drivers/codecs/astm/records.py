@@ -30,6 +30,9 @@ class Delimiters:
         """Read the delimiters from the start of an H record (``H|\\^&…``)."""
         if len(text) < 5 or text[0] != "H":
             raise FieldError("header record must start with 'H' and four delimiters", offset=offset)
+        known = _KNOWN_DELIMITERS.get(text[1:5])
+        if known is not None:
+            return known
         d = cls(text[1], text[2], text[3], text[4])
         if len({d.field, d.repeat, d.component, d.escape}) != 4 or any(c.isalnum() or c in "\r\n" for c in
                                                                        (d.field, d.repeat, d.component, d.escape)):
@@ -75,6 +78,8 @@ class Delimiters:
 
 
 DEFAULT_DELIMITERS = Delimiters()
+#: Validated delimiter sets by their four characters (every message's H record repeats them).
+_KNOWN_DELIMITERS: dict[str, Delimiters] = {"|\\^&": DEFAULT_DELIMITERS}
 
 
 @dataclass(frozen=True)
