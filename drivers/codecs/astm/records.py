@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from drivers.errors import FieldError
 
@@ -82,9 +83,9 @@ DEFAULT_DELIMITERS = Delimiters()
 _KNOWN_DELIMITERS: dict[str, Delimiters] = {"|\\^&": DEFAULT_DELIMITERS}
 
 
-@dataclass(frozen=True)
-class Record:
-    """One record: ``fields[0]`` is the record type; texts are as written (still escaped)."""
+class Record(NamedTuple):
+    """One record: ``fields[0]`` is the record type; texts are as written (still escaped). (A named
+    tuple: immutable and cheap, one per received record.)"""
 
     fields: tuple[str, ...]
     delimiters: Delimiters = DEFAULT_DELIMITERS
@@ -132,13 +133,15 @@ def parse_records(data: bytes, *, encoding: str = "latin-1",
                   delimiters: Delimiters = DEFAULT_DELIMITERS) -> tuple[list[Record], Delimiters]:
     """Records of a message (records separated by CR). An H record sets the delimiters for what follows."""
     out: list[Record] = []
-    text = data.decode(encoding)
-    for line in text.split("\r"):
+    append = out.append
+    field = delimiters.field
+    for line in data.decode(encoding).split("\r"):
         if not line:
             continue
         if line[0] == "H":
             delimiters = Delimiters.from_header(line)
-        out.append(Record(tuple(line.split(delimiters.field)), delimiters))
+            field = delimiters.field
+        append(Record(tuple(line.split(field)), delimiters))
     return out, delimiters
 
 
