@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,22 +71,8 @@ def z_score_chart(scores: Sequence[tuple[str, float]], *, highlight: str | None 
     peak = max([abs(v) for _, v in ordered] + [3.5])
     ymax = min(math.ceil(peak + 0.5), Z_CAP)
 
-    def ypos(v: float) -> float:
-        return bottom + ph / 2 + ph / 2 * max(-ymax, min(ymax, v)) / ymax
-
-    d.add(String(left, height - 15, title, fontName=font, fontSize=10))
-    d.add(Rect(left, bottom, pw, ph, fillColor=None, strokeColor=AXIS, strokeWidth=0.6))
-    for level, colour in ((2, WARN), (3, ACTION)):
-        if level <= ymax:
-            for sign in (1, -1):
-                y = ypos(sign * level)
-                d.add(Line(left, y, left + pw, y, strokeColor=colour, strokeWidth=0.8, strokeDashArray=[4, 2]))
-    for tick in range(-int(ymax), int(ymax) + 1):
-        y = ypos(tick)
-        d.add(Line(left - 3, y, left, y, strokeColor=AXIS, strokeWidth=0.5))
-        d.add(String(left - 5, y - 3, f"{tick:+d}" if tick else "0", fontName=font, fontSize=7, textAnchor="end"))
-    d.add(Line(left, ypos(0), left + pw, ypos(0), strokeColor=AXIS, strokeWidth=0.6))
-    d.add(String(4, height - 15, statistic, fontName=font, fontSize=9))
+    ypos = _z_axes(d, left=left, bottom=bottom, pw=pw, ph=ph, ymax=ymax, height=height, font=font, title=title,
+                   statistic=statistic)
     n = max(len(ordered), 1)
     slot = pw / n
     for i, (code, value) in enumerate(ordered):
@@ -226,22 +212,8 @@ def z_trend_chart(points: Sequence[TrendPoint], *, title: str = "", statistic: s
     peak = max([abs(v) for v in values] + [3.5])
     ymax = min(math.ceil(peak + 0.5), Z_CAP)
 
-    def ypos(v: float) -> float:
-        return bottom + ph / 2 + ph / 2 * max(-ymax, min(ymax, v)) / ymax
-
-    d.add(String(left, height - 15, title, fontName=font, fontSize=10))
-    d.add(String(4, height - 15, statistic, fontName=font, fontSize=9))
-    d.add(Rect(left, bottom, pw, ph, fillColor=None, strokeColor=AXIS, strokeWidth=0.6))
-    for level, colour in ((2, WARN), (3, ACTION)):
-        if level <= ymax:
-            for sign in (1, -1):
-                y = ypos(sign * level)
-                d.add(Line(left, y, left + pw, y, strokeColor=colour, strokeWidth=0.8, strokeDashArray=[4, 2]))
-    for tick in range(-int(ymax), int(ymax) + 1):
-        y = ypos(tick)
-        d.add(Line(left - 3, y, left, y, strokeColor=AXIS, strokeWidth=0.5))
-        d.add(String(left - 5, y - 3, f"{tick:+d}" if tick else "0", fontName=font, fontSize=7, textAnchor="end"))
-    d.add(Line(left, ypos(0), left + pw, ypos(0), strokeColor=AXIS, strokeWidth=0.6))
+    ypos = _z_axes(d, left=left, bottom=bottom, pw=pw, ph=ph, ymax=ymax, height=height, font=font, title=title,
+                   statistic=statistic)
     if not points:
         d.add(String(left + pw / 2, bottom + ph / 2 + 8, "无得分 / no scores", fontName=font, fontSize=9,
                      textAnchor="middle"))
@@ -374,3 +346,27 @@ def to_png(drawing: Drawing, *, dpi: float = 144) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format="PNG", optimize=False)
     return buf.getvalue()
+
+
+def _z_axes(d: Drawing, *, left: float, bottom: float, pw: float, ph: float, ymax: float, height: float,
+            font: str, title: str, statistic: str) -> Callable[[float], float]:
+    """Frame, title, ±2 (warning) and ±3 (action) lines and ticks of a z-score axis; returns the
+    score → y mapping (scores beyond ±ymax are drawn at the edge)."""
+
+    def ypos(v: float) -> float:
+        return bottom + ph / 2 + ph / 2 * max(-ymax, min(ymax, v)) / ymax
+
+    d.add(String(left, height - 15, title, fontName=font, fontSize=10))
+    d.add(String(4, height - 15, statistic, fontName=font, fontSize=9))
+    d.add(Rect(left, bottom, pw, ph, fillColor=None, strokeColor=AXIS, strokeWidth=0.6))
+    for level, colour in ((2, WARN), (3, ACTION)):
+        if level <= ymax:
+            for sign in (1, -1):
+                y = ypos(sign * level)
+                d.add(Line(left, y, left + pw, y, strokeColor=colour, strokeWidth=0.8, strokeDashArray=[4, 2]))
+    for tick in range(-int(ymax), int(ymax) + 1):
+        y = ypos(tick)
+        d.add(Line(left - 3, y, left, y, strokeColor=AXIS, strokeWidth=0.5))
+        d.add(String(left - 5, y - 3, f"{tick:+d}" if tick else "0", fontName=font, fontSize=7, textAnchor="end"))
+    d.add(Line(left, ypos(0), left + pw, ypos(0), strokeColor=AXIS, strokeWidth=0.6))
+    return ypos
