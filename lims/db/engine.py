@@ -50,9 +50,10 @@ def make_engine(url: str | None = None, **kwargs: object) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("write", True) else "BEGIN")
 
         return engine
-    # Pages of 100 rows repeat the same statement text, which psycopg converts once and caches; a
-    # single 1,000-row VALUES list would be re-parsed (25k placeholders) every time.
-    kwargs.setdefault("insertmanyvalues_page_size", 100)
+    # Multi-row INSERTs in pages of 10 rows: the statement stays short enough for psycopg to cache its
+    # parsed form, so 1,000 new rows re-use one conversion instead of re-parsing thousands of
+    # placeholders per page (measured in bench/bench_lifecycle.py --profile).
+    kwargs.setdefault("insertmanyvalues_page_size", 10)
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
