@@ -1,5 +1,7 @@
 """Instrument readings become results of the sample they name, automatically.
 
+- A colloidal-gold strip reader reports T, C and T/C per strip: the call is made again here from the kit's
+  cut-off (competitive format) and a disagreeing device call is reported.
 - A photometric residue analyzer (Modbus) reports the inhibition % it measured against its own
   control: the screening call follows GB/T 5009.199-2003 (≥ 50 % positive → confirmation requested).
 - A GC/LC data system (ASTM E1394) reports final values per analyte: R.3 test code → analyte, R.4 value
@@ -15,7 +17,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from calibration.rapid import POSITIVE_THRESHOLD_PERCENT, ScreenCall
+from calibration.rapid import POSITIVE_THRESHOLD_PERCENT, ScreenCall, colloidal_gold_call
 from lims.db.models import Analysis, Analyte, Reading, Result, Sample, SampleStatus
 from lims.services.batches import latest_result_versions
 from lims.services.limits import UNIT_PER_MG_KG, decide_result
@@ -63,6 +65,59 @@ def results_from_photometer(s: Session, reading_ids: list[int], *, analyst_id: i
         analysis.status = "to_be_reviewed"
         analysis.sample.status = SampleStatus.TO_BE_REVIEWED
         made.append((result, analysis, call))
+    s.flush()
+    for result, analysis, call in made:
+        out.results.append(result.id)
+        if call == ScreenCall.POSITIVE:
+            out.positives.append(analysis.sample.code)
+            request_confirmation(s, analysis)
+    return out
+
+
+#: PROTOCOLS.md (c): the reader calls a strip invalid when its control line is below 300 counts.
+GOLD_MIN_C_INTENSITY = 300.0
+_DEVICE_CALL = {"POS": ScreenCall.POSITIVE, "NEG": ScreenCall.NEGATIVE, "INV": ScreenCall.INVALID}
+
+
+def results_from_gold(s: Session, reading_ids: list[int], *, analyst_id: int | None = None,
+                      min_c_intensity: float = GOLD_MIN_C_INTENSITY) -> AttachOutcome:
+    """Colloidal-gold strip readings → screening results. The call is made again from T, C and the kit's
+    cut-off (competitive strip: no C line → invalid; T/C < cut-off → positive); a device call that
+    disagrees is kept in the result's details and reported as a problem, never silently overridden."""
+    out = AttachOutcome()
+    readings = s.execute(select(Reading).where(Reading.id.in_(reading_ids)).order_by(Reading.id)).scalars().all()
+    analyses = _open_analyses(s, {r.sample_code for r in readings if r.sample_code}, "screening")
+    by_sample = {code: a for (code, _analyte), a in analyses.items()}
+    versions = latest_result_versions(s, [a.id for a in by_sample.values()])
+    made = []
+    for r in readings:
+        analysis = by_sample.pop(r.sample_code or "", None)
+        f = r.fields
+        if analysis is None or not all(isinstance(f.get(k), (int, float)) for k in ("t_intensity", "c_intensity",
+                                                                                     "cutoff")):
+            out.unmatched_readings.append(r.id)
+            continue
+        strip = colloidal_gold_call(float(f["t_intensity"]), float(f["c_intensity"]), float(f["cutoff"]),
+                                    min_c_intensity=min_c_intensity)
+        device = _DEVICE_CALL.get(str(f.get("result", "")))
+        if device is not None and device != strip.call:
+            out.problems.append(f"reading {r.id} ({r.sample_code}): the reader called {device}, T/C gives "
+                                f"{strip.call} — the recomputed call is recorded, the device's is kept")
+        versions[analysis.id] = versions.get(analysis.id, 0) + 1
+        ratio = strip.t_over_c if math.isfinite(strip.t_over_c) else None
+        text = {ScreenCall.POSITIVE: "阳性 / positive", ScreenCall.NEGATIVE: "阴性 / negative",
+                ScreenCall.INVALID: "无效 / invalid"}[strip.call]
+        result = Result(analysis_id=analysis.id, version=versions[analysis.id], unit="T/C", qualitative=str(strip.call),
+                        value=ratio, value_text=f"T/C {ratio:.3f} {text}" if ratio is not None else text,
+                        source="instrument", reading_id=r.id, analyst_id=analyst_id,
+                        decision_rule=f"胶体金竞争法 T/C < {float(f['cutoff']):g} 为阳性",
+                        verdict="screen_" + str(strip.call),
+                        details={"t_intensity": f["t_intensity"], "c_intensity": f["c_intensity"],
+                                 "cutoff": f["cutoff"], "device_call": f.get("result"), "reason": strip.reason})
+        s.add(result)
+        analysis.status = "to_be_reviewed"
+        analysis.sample.status = SampleStatus.TO_BE_REVIEWED
+        made.append((result, analysis, strip.call))
     s.flush()
     for result, analysis, call in made:
         out.results.append(result.id)
