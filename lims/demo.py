@@ -45,6 +45,7 @@ from lims.db.models import (
     Instrument,
     Lab,
     Method,
+    MethodScope,
     MethodSignatory,
     MonitoringTask,
     OutboxMessage,
@@ -172,6 +173,11 @@ def seed_reference(factory: sessionmaker[Session]) -> None:
         for m in (enzyme, gc, lc):
             s.add(MethodSignatory(method_id=m.id, user_id=users["wangfang"].id))
         import_starter_table(s)
+        s.flush()
+        scope = {gc.id: ("CHLORPYRIFOS",), lc.id: ("CLENBUTEROL", "RACTOPAMINE", "SALBUTAMOL")}
+        for method_id, codes in scope.items():  # 检测能力范围: which analytes each method determines
+            for analyte_id in s.execute(select(Analyte.id).where(Analyte.code.in_(codes))).scalars():
+                s.add(MethodScope(method_id=method_id, analyte_id=analyte_id))
 
 
 def register_samples(factory: sessionmaker[Session]) -> list[str]:

@@ -143,6 +143,16 @@ class Method(Base):
     decision_rule: Mapped[str] = mapped_column(String(30), default="simple_acceptance")
 
 
+class MethodScope(Base):
+    """A method's scope (检测能力范围): which analytes it determines, in which commodity categories."""
+
+    __tablename__ = "method_scope"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    method_id: Mapped[int] = mapped_column(ForeignKey("method.id"))
+    analyte_id: Mapped[int] = mapped_column(ForeignKey("analyte.id"))
+    __table_args__ = (UniqueConstraint("method_id", "analyte_id"),)
+
+
 class MethodSignatory(Base):
     """Who holds signatory authority (授权签字人) for a method."""
 

@@ -13,7 +13,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from calibration.rapid import ScreenCall, delta_absorbance, enzyme_inhibition
-from lims.db.models import Analysis, Analyte, Method, MonitoringTask, Reading, Result, Sample, SampleStatus
+from lims.db.models import (
+    Analysis,
+    Analyte,
+    Method,
+    MethodScope,
+    MonitoringTask,
+    Reading,
+    Result,
+    Sample,
+    SampleStatus,
+)
 from lims.services.batches import latest_result_versions
 
 
@@ -80,15 +90,20 @@ def results_from_readings(s: Session, reading_ids: list[int], *, item_record: st
 
 def request_confirmation(s: Session, screening: Analysis) -> list[Analysis]:
     """A positive screen requests confirmatory analyses automatically: one per specific analyte the
-    sample's monitoring task requires (or the screened analyte itself), by the first confirmatory method."""
-    method_id = s.execute(select(Method.id).where(Method.kind == "confirmatory").order_by(Method.id)
-                          ).scalars().first() or screening.method_id
+    sample's monitoring task requires (or the screened analyte itself), by the confirmatory method whose
+    scope covers that analyte."""
     task = s.execute(select(MonitoringTask).where(MonitoringTask.code == screening.sample.task_code)
                      ).scalar_one_or_none()
     codes = list(task.required_analytes) if task else []
     analytes = [a for a in s.execute(select(Analyte).where(Analyte.code.in_(codes))).scalars() if a.kind != "group"]
+    fallback = s.execute(select(Method.id).where(Method.kind == "confirmatory").order_by(Method.id)
+                         ).scalars().first() or screening.method_id
     created = []
     for analyte_id in [a.id for a in analytes] or [screening.analyte_id]:
+        # the confirmatory method whose scope holds the analyte (method_scope), else the first one on file
+        method_id = s.execute(select(Method.id).join(MethodScope, MethodScope.method_id == Method.id).where(
+            Method.kind == "confirmatory", MethodScope.analyte_id == analyte_id).order_by(Method.id)
+        ).scalars().first() or fallback
         a = Analysis(sample_id=screening.sample_id, method_id=method_id, analyte_id=analyte_id,
                      kind="confirmatory", status="pending", requested_by_analysis_id=screening.id)
         s.add(a)

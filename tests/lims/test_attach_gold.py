@@ -58,6 +58,7 @@ def test_strip_calls_confirmation_and_disagreement(db_factory):
         assert calls == {"P-1": ("negative", "NEG"), "P-2": ("positive", "POS"), "P-3": ("invalid", "NEG")}
         confirm = s.execute(select(Analysis).where(Analysis.kind == "confirmatory")).scalars().all()
         assert [a.sample.code for a in confirm] == ["P-2"]
+        assert confirm[0].method.code == "LC-BA"  # the method whose scope holds clenbuterol, not the GC
 
 
 def test_reading_for_an_unknown_sample_stays_unattached(db_factory):
