@@ -21,7 +21,7 @@ from calibration.rapid import POSITIVE_THRESHOLD_PERCENT, ScreenCall, colloidal_
 from lims.db.models import Analysis, Analyte, Reading, Result, Sample, SampleStatus
 from lims.services.batches import latest_result_versions
 from lims.services.limits import UNIT_PER_MG_KG, decide_result
-from lims.services.screening import request_confirmation, screen_text
+from lims.services.screening import ENZYME_DECISION_RULE, ScreenBatch, screen_text
 
 
 @dataclass
@@ -46,8 +46,7 @@ def results_from_photometer(s: Session, reading_ids: list[int], *, analyst_id: i
     readings = s.execute(select(Reading).where(Reading.id.in_(reading_ids)).order_by(Reading.id)).scalars().all()
     analyses = _open_analyses(s, {r.sample_code for r in readings if r.sample_code}, "screening")
     by_sample = {code: a for (code, _analyte), a in analyses.items()}
-    versions = latest_result_versions(s, [a.id for a in by_sample.values()])
-    made = []
+    batch = ScreenBatch(s, list(by_sample.values()))
     for r in readings:
         analysis = by_sample.pop(r.sample_code or "", None)
         pct = r.fields.get("inhibition_percent")
@@ -55,22 +54,11 @@ def results_from_photometer(s: Session, reading_ids: list[int], *, analyst_id: i
             out.unmatched_readings.append(r.id)
             continue
         call = ScreenCall.POSITIVE if pct >= POSITIVE_THRESHOLD_PERCENT else ScreenCall.NEGATIVE
-        versions[analysis.id] = versions.get(analysis.id, 0) + 1
-        result = Result(analysis_id=analysis.id, version=versions[analysis.id], unit="%", qualitative=str(call),
-                        inhibition_percent=float(pct), value=float(pct), value_text=screen_text(call, float(pct)),
-                        source="instrument", reading_id=r.id, analyst_id=analyst_id,
-                        decision_rule="GB/T 5009.199-2003 抑制率≥50%为阳性", verdict="screen_" + str(call),
-                        details={"device_estimate_mg_kg": r.fields.get("concentration_mg_kg")})
-        s.add(result)
-        analysis.status = "to_be_reviewed"
-        analysis.sample.status = SampleStatus.TO_BE_REVIEWED
-        made.append((result, analysis, call))
-    s.flush()
-    for result, analysis, call in made:
-        out.results.append(result.id)
-        if call == ScreenCall.POSITIVE:
-            out.positives.append(analysis.sample.code)
-            request_confirmation(s, analysis)
+        batch.add(analysis, call, unit="%", inhibition_percent=float(pct), value=float(pct),
+                  value_text=screen_text(call, float(pct)), reading_id=r.id, analyst_id=analyst_id,
+                  decision_rule=ENZYME_DECISION_RULE,
+                  details={"device_estimate_mg_kg": r.fields.get("concentration_mg_kg")})
+    batch.settle(out)
     return out
 
 
@@ -88,8 +76,7 @@ def results_from_gold(s: Session, reading_ids: list[int], *, analyst_id: int | N
     readings = s.execute(select(Reading).where(Reading.id.in_(reading_ids)).order_by(Reading.id)).scalars().all()
     analyses = _open_analyses(s, {r.sample_code for r in readings if r.sample_code}, "screening")
     by_sample = {code: a for (code, _analyte), a in analyses.items()}
-    versions = latest_result_versions(s, [a.id for a in by_sample.values()])
-    made = []
+    batch = ScreenBatch(s, list(by_sample.values()))
     for r in readings:
         analysis = by_sample.pop(r.sample_code or "", None)
         f = r.fields
@@ -103,27 +90,15 @@ def results_from_gold(s: Session, reading_ids: list[int], *, analyst_id: int | N
         if device is not None and device != strip.call:
             out.problems.append(f"reading {r.id} ({r.sample_code}): the reader called {device}, T/C gives "
                                 f"{strip.call} — the recomputed call is recorded, the device's is kept")
-        versions[analysis.id] = versions.get(analysis.id, 0) + 1
         ratio = strip.t_over_c if math.isfinite(strip.t_over_c) else None
         text = {ScreenCall.POSITIVE: "阳性 / positive", ScreenCall.NEGATIVE: "阴性 / negative",
                 ScreenCall.INVALID: "无效 / invalid"}[strip.call]
-        result = Result(analysis_id=analysis.id, version=versions[analysis.id], unit="T/C", qualitative=str(strip.call),
-                        value=ratio, value_text=f"T/C {ratio:.3f} {text}" if ratio is not None else text,
-                        source="instrument", reading_id=r.id, analyst_id=analyst_id,
-                        decision_rule=f"胶体金竞争法 T/C < {float(f['cutoff']):g} 为阳性",
-                        verdict="screen_" + str(strip.call),
-                        details={"t_intensity": f["t_intensity"], "c_intensity": f["c_intensity"],
-                                 "cutoff": f["cutoff"], "device_call": f.get("result"), "reason": strip.reason})
-        s.add(result)
-        analysis.status = "to_be_reviewed"
-        analysis.sample.status = SampleStatus.TO_BE_REVIEWED
-        made.append((result, analysis, strip.call))
-    s.flush()
-    for result, analysis, call in made:
-        out.results.append(result.id)
-        if call == ScreenCall.POSITIVE:
-            out.positives.append(analysis.sample.code)
-            request_confirmation(s, analysis)
+        batch.add(analysis, strip.call, unit="T/C", value=ratio,
+                  value_text=f"T/C {ratio:.3f} {text}" if ratio is not None else text, reading_id=r.id,
+                  analyst_id=analyst_id, decision_rule=f"胶体金竞争法 T/C < {float(f['cutoff']):g} 为阳性",
+                  details={"t_intensity": f["t_intensity"], "c_intensity": f["c_intensity"], "cutoff": f["cutoff"],
+                           "device_call": f.get("result"), "reason": strip.reason})
+    batch.settle(out)
     return out
 
 

@@ -8,6 +8,7 @@ a confirmatory analysis automatically.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -35,6 +36,9 @@ class ScreeningOutcome:
     invalid_runs: list[str] = field(default_factory=list)
 
 
+ENZYME_DECISION_RULE = "GB/T 5009.199-2003 抑制率≥50%为阳性"
+
+
 def results_from_readings(s: Session, reading_ids: list[int], *, item_record: str = "CH",
                           analyst_id: int | None = None) -> ScreeningOutcome:
     """Turn a run's readings into screening results (control first; one result per sample channel)."""
@@ -51,8 +55,7 @@ def results_from_readings(s: Session, reading_ids: list[int], *, item_record: st
             Sample.code.in_(codes), Analysis.kind == "screening", Analysis.status.in_(("pending", "in_analysis")))
             .order_by(Analysis.id)).scalars():
         open_analyses.setdefault(a.sample.code, a)
-    versions = latest_result_versions(s, [a.id for a in open_analyses.values()])
-    created: list[tuple[Result, Analysis, ScreenCall]] = []
+    batch = ScreenBatch(s, list(open_analyses.values()))
     for (_inst, run_no), items in runs.items():
         control = next((r for r in items if r.channel == 0), None)
         if control is None:
@@ -67,25 +70,45 @@ def results_from_readings(s: Session, reading_ids: list[int], *, item_record: st
                 out.unmatched_readings.append(r.id)
                 continue
             call = enzyme_inhibition(dA_control, delta_absorbance(float(r.fields["a0"]), float(r.fields["a3"])))
-            versions[analysis.id] = versions.get(analysis.id, 0) + 1
-            result = Result(analysis_id=analysis.id, version=versions[analysis.id], unit="%",
-                            qualitative=str(call.call), inhibition_percent=call.inhibition_percent,
-                            value=call.inhibition_percent if call.call != ScreenCall.INVALID else None,
-                            value_text=screen_text(call.call, call.inhibition_percent),
-                            source="instrument", reading_id=r.id, analyst_id=analyst_id,
-                            decision_rule="GB/T 5009.199-2003 抑制率≥50%为阳性",
-                            verdict="screen_" + str(call.call))
-            s.add(result)
-            analysis.status = "to_be_reviewed"
-            analysis.sample.status = SampleStatus.TO_BE_REVIEWED
-            created.append((result, analysis, call.call))
-    s.flush()
-    for result, analysis, call_value in created:
-        out.results.append(result.id)
-        if call_value == ScreenCall.POSITIVE:
-            out.positives.append(analysis.sample.code)
-            request_confirmation(s, analysis)
+            batch.add(analysis, call.call, unit="%", inhibition_percent=call.inhibition_percent,
+                      value=call.inhibition_percent if call.call != ScreenCall.INVALID else None,
+                      value_text=screen_text(call.call, call.inhibition_percent), reading_id=r.id,
+                      analyst_id=analyst_id, decision_rule=ENZYME_DECISION_RULE)
+    batch.settle(out)
     return out
+
+
+class _Outcome(Protocol):
+    results: list[int]
+    positives: list[str]
+
+
+class ScreenBatch:
+    """Screening results being made from one batch of readings: each gets the analysis's next version and
+    moves its analysis and sample to review; ``settle`` flushes once and requests confirmation of positives."""
+
+    def __init__(self, s: Session, analyses: list[Analysis]) -> None:
+        self.s = s
+        self.versions = latest_result_versions(s, [a.id for a in analyses])
+        self.made: list[tuple[Result, Analysis, ScreenCall]] = []
+
+    def add(self, analysis: Analysis, call: ScreenCall, **fields: Any) -> Result:
+        self.versions[analysis.id] = self.versions.get(analysis.id, 0) + 1
+        result = Result(analysis_id=analysis.id, version=self.versions[analysis.id], source="instrument",
+                        qualitative=str(call), verdict="screen_" + str(call), **fields)
+        self.s.add(result)
+        analysis.status = "to_be_reviewed"
+        analysis.sample.status = SampleStatus.TO_BE_REVIEWED
+        self.made.append((result, analysis, call))
+        return result
+
+    def settle(self, out: _Outcome) -> None:
+        self.s.flush()
+        for result, analysis, call in self.made:
+            out.results.append(result.id)
+            if call == ScreenCall.POSITIVE:
+                out.positives.append(analysis.sample.code)
+                request_confirmation(self.s, analysis)
 
 
 def request_confirmation(s: Session, screening: Analysis) -> list[Analysis]:
