@@ -53,17 +53,21 @@ class InternalStandardCalibration:
     response_ratios: tuple[float, ...]
 
 
+def _require_positive(values: np.ndarray, what: str, field: str) -> None:
+    """Every value finite and > 0, else an error naming the first bad point."""
+    bad = np.flatnonzero(~np.isfinite(values) | (values <= 0))
+    if bad.size:
+        i = int(bad[0])
+        raise CalibrationError(f"{what} must be > 0 (got {values[i]:g})", point=i, field=field)
+
+
 def response_ratios(analyte_responses: FloatArray, is_responses: FloatArray) -> np.ndarray:
     """Analyte/IS response ratios; an IS response ≤ 0 or non-finite is an error naming the point."""
     a = np.asarray(analyte_responses, dtype=float).ravel()
     s = np.asarray(is_responses, dtype=float).ravel()
     if a.shape != s.shape:
         raise CalibrationError(f"{a.size} analyte responses but {s.size} internal-standard responses")
-    bad = np.flatnonzero(~np.isfinite(s) | (s <= 0))
-    if bad.size:
-        i = int(bad[0])
-        raise CalibrationError(f"internal-standard response must be > 0 (got {s[i]:g})", point=i,
-                               field="is_response")
+    _require_positive(s, "internal-standard response", "is_response")
     return np.asarray(a / s, dtype=float)
 
 
@@ -79,11 +83,7 @@ def fit_internal_standard(concentrations: FloatArray, analyte_responses: FloatAr
         c_is = np.asarray(is_concentrations, dtype=float).ravel()
         if c_is.shape != x.shape:
             raise CalibrationError(f"{x.size} concentrations but {c_is.size} internal-standard concentrations")
-        bad = np.flatnonzero(~np.isfinite(c_is) | (c_is <= 0))
-        if bad.size:
-            i = int(bad[0])
-            raise CalibrationError(f"internal-standard concentration must be > 0 (got {c_is[i]:g})", point=i,
-                                   field="is_concentration")
+        _require_positive(c_is, "internal-standard concentration", "is_concentration")
         x = x / c_is
         basis = "concentration_ratio"
     fit = fit_curve(x, ratios, model=model, weight=weight)
