@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -47,14 +48,10 @@ def create_batch(s: Session, *, code: str, method_code: str, instrument_code: st
                  analysis_ids: list[int]) -> Batch:
     if s.execute(select(Batch.id).where(Batch.code == code)).first():
         raise Conflict(f"batch {code} already exists", field="code")
-    method = s.execute(select(Method).where(Method.code == method_code)).scalar_one_or_none()
-    if method is None:
-        raise InvalidInput(f"unknown method {method_code!r}", field="method_code")
+    method = _known(s, Method, method_code, "method_code")
     instrument = None
     if instrument_code:
-        instrument = s.execute(select(Instrument).where(Instrument.code == instrument_code)).scalar_one_or_none()
-        if instrument is None:
-            raise InvalidInput(f"unknown instrument {instrument_code!r}", field="instrument_code")
+        instrument = _known(s, Instrument, instrument_code, "instrument_code")
     lab = s.execute(select(Lab).order_by(Lab.id)).scalars().first()
     assert lab is not None
     batch = Batch(code=code, lab_id=lab.id, method_id=method.id, instrument_id=instrument.id if instrument else None)
@@ -77,9 +74,7 @@ def create_batch(s: Session, *, code: str, method_code: str, instrument_code: st
 def store_curve(s: Session, *, batch: Batch, analyte_code: str, concentrations: list[float],
                 responses: list[float], model: str = "linear", weight: str = "none") -> CalibrationCurve:
     """Fit and store a new curve version; its acceptance outcome is recorded with it."""
-    analyte = s.execute(select(Analyte).where(Analyte.code == analyte_code)).scalar_one_or_none()
-    if analyte is None:
-        raise InvalidInput(f"unknown analyte {analyte_code!r}", field="analyte_code")
+    analyte = _known(s, Analyte, analyte_code, "analyte_code")
     fit = fit_curve(concentrations, responses, model=model, weight=weight)
     acc = acceptance(fit)
     limits = detection_limits(fit) if model == "linear" and weight == "none" else None
@@ -98,6 +93,21 @@ def store_curve(s: Session, *, batch: Batch, analyte_code: str, concentrations: 
     s.add(curve)
     s.flush()
     return curve
+
+
+def _known(s: Session, model: Any, code: str, field: str) -> Any:
+    """A reference row named by its code in the request; unknown → InvalidInput naming the field."""
+    row = s.execute(select(model).where(model.code == code)).scalar_one_or_none()
+    if row is None:
+        raise InvalidInput(f"unknown {model.__tablename__.replace('_', ' ')} {code!r}", field=field)
+    return row
+
+
+def _batch(s: Session, code: str) -> Batch:
+    batch = s.execute(select(Batch).where(Batch.code == code)).scalar_one_or_none()
+    if batch is None:
+        raise NotFound(f"batch {code} does not exist", field="batch_code")
+    return batch
 
 
 def next_result_version(s: Session, analysis_id: int) -> int:
@@ -189,14 +199,10 @@ def add_qc(s: Session, batch_code: str, *, kind: str, analyte_code: str | None =
     CCV drift ≤ 20 %, reference material within ±20 % — the routine limits of SANTE/11312/2021)."""
     if kind not in QC_KINDS:
         raise InvalidInput(f"unknown QC kind {kind!r}; one of {', '.join(QC_KINDS)}", field="kind")
-    batch = s.execute(select(Batch).where(Batch.code == batch_code)).scalar_one_or_none()
-    if batch is None:
-        raise NotFound(f"batch {batch_code} does not exist", field="batch_code")
+    batch = _batch(s, batch_code)
     analyte = None
     if analyte_code:
-        analyte = s.execute(select(Analyte).where(Analyte.code == analyte_code)).scalar_one_or_none()
-        if analyte is None:
-            raise InvalidInput(f"unknown analyte {analyte_code!r}", field="analyte_code")
+        analyte = _known(s, Analyte, analyte_code, "analyte_code")
     if measured_value is None:
         raise InvalidInput("a QC sample needs its measured value", field="measured_value")
     passed, metric, detail = _judge(kind, nominal_value, measured_value, second_value, reporting_limit)
@@ -233,9 +239,7 @@ def _judge(kind: str, nominal: float | None, measured: float, second: float | No
 
 def evaluate_batch_qc(s: Session, batch_code: str) -> QcOutcome:
     """Close the batch's QC: any failure holds every result of the batch (qc_failed)."""
-    batch = s.execute(select(Batch).where(Batch.code == batch_code)).scalar_one_or_none()
-    if batch is None:
-        raise NotFound(f"batch {batch_code} does not exist", field="batch_code")
+    batch = _batch(s, batch_code)
     qcs = s.execute(select(QcSample).where(QcSample.batch_id == batch.id).order_by(QcSample.id)).scalars().all()
     if not qcs:
         raise Conflict(f"batch {batch_code} has no QC samples", field="batch_code")
