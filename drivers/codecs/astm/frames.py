@@ -9,6 +9,7 @@ each record starts a new frame.
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -42,18 +43,43 @@ class Frame(NamedTuple):
     offset: int = 0
 
 
-# A well-formed frame in one match; anything else takes the detailed path below to name its fault.
-_VALID_FRAME = re.compile(b"\\x02([0-7])([^" + re.escape(bytes(sorted(RESTRICTED))) + b"]{0,%d})([\\x03\\x17])"
-                          b"([0-9A-F]{2})\\r\\n" % MAX_TEXT, re.DOTALL)
+_RESTRICTED_BYTES = bytes(sorted(RESTRICTED))
+_tuple_new = tuple.__new__
+
+
+def _trailer_table() -> dict[bytes, tuple[bool, int]]:
+    """``<ETB|ETX> C1 C2 <CR><LF>`` → (final, low byte that Adler-32 of the whole frame must have).
+
+    Adler-32's A half is 1 + the byte sum mod 65521; a frame of at most 247 bytes sums to at most
+    247 × 255 < 65520, so A is exactly 1 + sum(frame). The frame sum is STX + sum(FN … ETB/ETX) + C1 + C2 + CR
+    + LF, and the checksum holds iff sum(FN … ETB/ETX) ≡ C1C2 (mod 256) (LIS01-A2 §8.3.1)."""
+    table = {}
+    for value in range(256):
+        digits = b"%02X" % value
+        low = (1 + STX + value + digits[0] + digits[1] + CR + LF) & 0xFF
+        for marker in (ETX, ETB):
+            table[bytes((marker,)) + digits + b"\r\n"] = (marker == ETX, low)
+    return table
+
+
+_TRAILERS = _trailer_table()
 
 
 def parse_frame(raw: bytes, *, offset: int = 0) -> Frame:
     """Check framing and checksum of one complete frame (``raw`` from STX through LF).
 
     Raises :class:`FramingError` or :class:`ChecksumError`, with the stream ``offset`` of the fault."""
-    m = _VALID_FRAME.fullmatch(raw)
-    if m is not None and b"%02X" % (sum(memoryview(raw)[1:m.end(3)]) & 0xFF) == m.group(4):
-        return Frame(raw[1] - 0x30, m.group(2), raw[m.start(3)] == ETX, raw, offset)
+    # Well-formed frame in a few C calls: the trailer is a known one, the checksum holds (via Adler-32, see
+    # _trailer_table), and the only restricted bytes are STX, ETX/ETB and LF. Anything else takes the
+    # detailed path below to name its fault.
+    try:
+        trailer = _TRAILERS.get(raw[-5:])
+    except TypeError:  # an unhashable buffer (bytearray): the detailed path handles it
+        trailer = None
+    if (trailer is not None and len(raw) <= MAX_FRAME and raw[0] == STX and 0x30 <= raw[1] <= 0x37
+            and zlib.adler32(raw) & 0xFF == trailer[1]
+            and len(raw.translate(None, _RESTRICTED_BYTES)) == len(raw) - 3):
+        return _tuple_new(Frame, (raw[1] - 0x30, raw[2:-5], trailer[0], raw, offset))
     n = len(raw)
     if n < 7 or raw[0] != STX:
         raise FramingError("frame must start with STX and be at least 7 bytes", offset=offset)

@@ -15,6 +15,7 @@ from typing import NamedTuple
 from drivers.errors import FieldError
 
 RECORD_TYPES = frozenset("HPORCQLM")
+_tuple_new = tuple.__new__  # builds a Record without the Python-level NamedTuple.__new__
 
 
 @dataclass(frozen=True)
@@ -132,10 +133,17 @@ def parse_record(text: str, delimiters: Delimiters = DEFAULT_DELIMITERS) -> Reco
 def parse_records(data: bytes, *, encoding: str = "latin-1",
                   delimiters: Delimiters = DEFAULT_DELIMITERS) -> tuple[list[Record], Delimiters]:
     """Records of a message (records separated by CR). An H record sets the delimiters for what follows."""
+    text = data.decode(encoding)
+    lines = text.split("\r")
+    if "\rH" not in text:  # the usual message: at most one H record, and it comes first
+        if text[:1] == "H":
+            delimiters = Delimiters.from_header(lines[0])
+        field = delimiters.field
+        return [_tuple_new(Record, (tuple(line.split(field)), delimiters)) for line in lines if line], delimiters
     out: list[Record] = []
     append = out.append
     field = delimiters.field
-    for line in data.decode(encoding).split("\r"):
+    for line in lines:
         if not line:
             continue
         if line[0] == "H":
