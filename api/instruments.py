@@ -22,7 +22,8 @@ def _instrument(inst: Instrument) -> dict[str, Any]:
     return {"code": inst.code, "name": inst.name, "profile": inst.profile, "transport_url": inst.transport_url,
             "connected": inst.connected,
             "last_message_at": inst.last_message_at.isoformat() if inst.last_message_at else None,
-            "message_count": inst.message_count, "error_count": inst.error_count}
+            "message_count": inst.message_count, "error_count": inst.error_count,
+            "duplicate_resends": inst.duplicate_resends}
 
 
 @router.get("", summary="仪器状态 / instrument status", dependencies=[require("instruments:read")])

@@ -2,7 +2,8 @@
 
 1. A sustained 115200-baud ASTM E1381 stream over a pty into the database. The simulated data system
    (hardware_sim AstmSenderSim) holds each write for its time on a 115200-baud 8N1 wire (10 bits per byte);
-   `lims acquire` runs as its own process, SQLite in WAL mode. Printed, as payload throughput (frame bytes
+   `lims acquire` runs as its own process, into SQLite in WAL mode (default) or, with ``--database URL``,
+   into a PostgreSQL database (a dedicated schema, created, migrated and dropped by the run). Printed, as payload throughput (frame bytes
    the sender saw ACKed, per second):
 
    - the stop-and-wait bound: E1381 is stop-and-wait (LIS01-A2 §8.3: the sender sends one frame and waits
@@ -21,7 +22,9 @@
    instrument's first poll (start-up is not polling time), missed polls (failed or later than one
    interval), CPU % of the acquisition process over a window that starts once every analyzer is connected.
 
-    .venv/bin/python bench/bench_acquisition.py [--seconds 20] [--modbus-seconds 60]
+    .venv/bin/python bench/bench_acquisition.py [--seconds 20] [--modbus-seconds 60] [--database URL]
+
+    e.g. --database postgresql+psycopg://postgres@127.0.0.1:5432/test
 """
 
 from __future__ import annotations
@@ -35,15 +38,16 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections import Counter
 from pathlib import Path
 
 from hardware_sim.astm import AstmMessage, AstmResult, AstmSenderSim
 from hardware_sim.modbus_analyzer import ModbusAnalyzerSim, PlannedResult
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine, func, text
 from sqlalchemy import select as sql_select
 
-from lims.db.engine import make_engine, make_session_factory
+from lims.db.engine import make_engine, make_session_factory, normalise_url
 from lims.db.migrate import upgrade
 from lims.db.models import Instrument, RawCapture
 
@@ -68,6 +72,37 @@ def _messages(n: int) -> list[AstmMessage]:
     return [AstmMessage(f"S{i:06d}", tuple(AstmResult(code, f"{(i % 997) / 1000:.3f}", abnormal_flag="")
                                            for code in ("CHLORPYRIFOS", "DIMETHOATE", "OMETHOATE")))
             for i in range(n)]
+
+
+class BenchDatabase:
+    """Where one benchmark's acquisition writes: a new SQLite file in ``tmp`` (``url`` None), or a schema of
+    its own in the PostgreSQL database ``url``, created and migrated here and dropped by :meth:`close`."""
+
+    def __init__(self, url: str | None, tmp: Path, name: str) -> None:
+        self.schema: str | None = None
+        self._admin: Engine | None = None
+        if url is None:
+            self.url = f"sqlite:///{tmp / (name + '.db')}"
+            self.label = "SQLite WAL"
+        else:
+            base = normalise_url(url)
+            if not base.startswith("postgresql"):
+                raise SystemExit(f"--database: a PostgreSQL URL is expected, got {url!r}")
+            self.schema = f"bench_acq_{name}_{uuid.uuid4().hex[:8]}"
+            self._admin = make_engine(base)
+            with self._admin.begin() as c:
+                c.execute(text(f'CREATE SCHEMA "{self.schema}"'))
+            self.url = f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{self.schema}"
+            self.label = f"PostgreSQL (schema {self.schema})"
+        self.engine = make_engine(self.url)
+        upgrade(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+        if self._admin is not None:
+            with self._admin.begin() as c:
+                c.execute(text(f'DROP SCHEMA "{self.schema}" CASCADE'))
+            self._admin.dispose()
 
 
 def _cpu_s(pid: int) -> float:
@@ -128,21 +163,28 @@ def _instant_ack(n: int, seconds: float) -> float:
     return rate
 
 
-def bench_astm(seconds: float, tmp: Path) -> None:
+def bench_astm(seconds: float, tmp: Path, database: str | None) -> None:
     n = int(seconds * LINE_BYTES_PER_S / 200) + 200
     peer_s = max(2.0, seconds / 2)
     ceiling_before = _instant_ack(n, peer_s)
 
-    db = tmp / "astm.db"
-    engine = make_engine(f"sqlite:///{db}")
-    upgrade(engine)
+    db = BenchDatabase(database, tmp, "astm")
+    try:
+        _bench_astm(seconds, tmp, db, n, peer_s, ceiling_before)
+    finally:
+        db.close()
+
+
+def _bench_astm(seconds: float, tmp: Path, db: BenchDatabase, n: int, peer_s: float,
+                ceiling_before: float) -> None:
+    engine = db.engine
     sim = PacedSender(_messages(n), reply_timeout_s=2.0, busy_retry_s=0.5)
     path = sim.start_pty()
     cfg = tmp / "astm.toml"
     cfg.write_text(f'[[instrument]]\ncode = "GC-B"\nprofile = "astm_gc_datasystem"\ntransport = "{path}"\n'
                    'baudrate = 115200\n')
     proc = subprocess.Popen([sys.executable, "-m", "lims.cli", "acquire", "--config", str(cfg)], cwd=ROOT,
-                            env={**os.environ, "LIMS_DATABASE_URL": f"sqlite:///{db}"},
+                            env={**os.environ, "LIMS_DATABASE_URL": db.url},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         rate, cpu = _window(sim, seconds, proc.pid)
@@ -157,7 +199,6 @@ def bench_astm(seconds: float, tmp: Path) -> None:
         stored = Counter(s.execute(sql_select(RawCapture.data).where(
             RawCapture.parse_status.in_(("parsed", "pending", "incomplete")))).scalars())
     lost = sum((acked - stored).values())
-    engine.dispose()
     mean_frame = sum(map(len, sim.acked_frames)) / max(1, len(sim.acked_frames))
 
     def pct(r: float) -> str:
@@ -165,7 +206,7 @@ def bench_astm(seconds: float, tmp: Path) -> None:
 
     before, after = (100 * c / LINE_BYTES_PER_S for c in (ceiling_before, ceiling_after))
     print(f"ASTM E1381 at {BAUD} baud 8N1 over a pty ({LINE_BYTES_PER_S:.0f} B/s raw), {seconds:g} s, "
-          f"SQLite WAL; frames of {mean_frame:.0f} B on average:")
+          f"{db.label}; frames of {mean_frame:.0f} B on average:")
     print(f"  stop-and-wait bound (zero latency) : {100 * stop_and_wait_bound(sim):30.1f} % of raw line rate")
     print(f"  instant-ACK receiver (ceiling)     : {pct(ceiling)}  (before {before:.1f} %, after {after:.1f} %)")
     print(f"  lims acquire (ACK after commit)    : {pct(rate)}")
@@ -183,19 +224,25 @@ def _all_connected(engine: Engine, n: int) -> bool:
         return c.execute(q).scalar_one() >= n
 
 
-def bench_modbus(seconds: float, tmp: Path, analyzers: int = 8, hz: float = 10.0) -> None:
+def bench_modbus(seconds: float, tmp: Path, database: str | None, analyzers: int = 8, hz: float = 10.0) -> None:
+    db = BenchDatabase(database, tmp, "modbus")
+    try:
+        _bench_modbus(seconds, tmp, db, analyzers, hz)
+    finally:
+        db.close()
+
+
+def _bench_modbus(seconds: float, tmp: Path, db: BenchDatabase, analyzers: int, hz: float) -> None:
     sims = [ModbusAnalyzerSim([PlannedResult(30.0 + i, 0.1)], measure_time_s=0.5, seed=i)
             for i in range(analyzers)]
     ports = [s.start_tcp() for s in sims]
-    db = tmp / "modbus.db"
-    engine = make_engine(f"sqlite:///{db}")
-    upgrade(engine)
+    engine = db.engine
     cfg = tmp / "modbus.toml"
     cfg.write_text("".join(f'[[instrument]]\ncode = "PH-{i}"\nprofile = "modbus_photometric"\n'
                            f'transport = "modbus-tcp://127.0.0.1:{p}?device_id=1"\npoll_interval_s = {1 / hz}\n'
                            for i, p in enumerate(ports)))
     proc = subprocess.Popen([sys.executable, "-m", "lims.cli", "acquire", "--config", str(cfg), "--json"],
-                            cwd=ROOT, env={**os.environ, "LIMS_DATABASE_URL": f"sqlite:///{db}"},
+                            cwd=ROOT, env={**os.environ, "LIMS_DATABASE_URL": db.url},
                             stdout=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 30
@@ -209,7 +256,6 @@ def bench_modbus(seconds: float, tmp: Path, analyzers: int = 8, hz: float = 10.0
         out, _ = proc.communicate(timeout=15)
         for s in sims:
             s.stop()
-        engine.dispose()
     stats = json.loads(out)["instruments"]
     polls = sum(i["polls"] for i in stats)
     scheduled = sum(round(i["polling_s"] * hz) + 1 for i in stats if i["polls"])
@@ -217,8 +263,8 @@ def bench_modbus(seconds: float, tmp: Path, analyzers: int = 8, hz: float = 10.0
     failed = sum(i["failed_polls"] for i in stats)
     worst = max(i["max_poll_latency_s"] for i in stats)
     span = sum(i["polling_s"] for i in stats) / len(stats)
-    print(f"Modbus TCP, {analyzers} analyzers at {hz:g} Hz, polled {span:.1f} s each on average "
-          f"(counted from each one's first poll):")
+    print(f"Modbus TCP, {analyzers} analyzers at {hz:g} Hz into {db.label}, polled {span:.1f} s each on "
+          f"average (counted from each one's first poll):")
     print(f"  polls {polls} of {scheduled} scheduled, missed {missed} (failed {failed}), worst poll latency "
           f"{1000 * worst:.1f} ms (interval {1000 / hz:.0f} ms); acquisition CPU {100 * cpu:.1f} % of one core "
           f"over {seconds:g} s once all were connected")
@@ -228,14 +274,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=20.0, help="ASTM stream duration (default 20)")
     ap.add_argument("--modbus-seconds", type=float, default=60.0, help="Modbus polling duration (default 60)")
+    ap.add_argument("--database", metavar="URL", default=None,
+                    help="PostgreSQL URL to measure into (a dedicated schema, dropped after; default: SQLite files)")
     ap.add_argument("--instant-ack-receiver", metavar="PTY", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.instant_ack_receiver:
         instant_ack_receiver(args.instant_ack_receiver)
         return
     with tempfile.TemporaryDirectory(prefix="bench-acq-") as tmp:
-        bench_astm(args.seconds, Path(tmp))
-        bench_modbus(args.modbus_seconds, Path(tmp))
+        bench_astm(args.seconds, Path(tmp), args.database)
+        bench_modbus(args.modbus_seconds, Path(tmp), args.database)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,11 @@
   and never stops the others) and re-parses captures in error.
 
 Raw bytes are committed before anything is acknowledged or parsed: an ASTM frame is ACKed only after its
-capture row is committed; a line, reply, register block or file is committed before it is parsed.
+capture row is committed; a line, reply, register block or file is committed before it is parsed. Captures
+a stopped process committed but did not parse (``pending``) are settled when the service starts, before any
+runner (:func:`lims.services.acquisition.settle_pending`). A unit the device sends again right after our ACK
+(the ACK reached it late, or not at all) is kept as a ``duplicate`` capture and counted in the instrument's
+``duplicate_resends``.
 
 Why ``raw_capture`` and ``reading`` rows are not echoed into the audit trail (``lims.db.audit._NOT_AUDITED``):
 a raw capture is itself append-only evidence — the exact bytes with their SHA-256, never edited — and a

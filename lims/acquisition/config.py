@@ -23,6 +23,12 @@ Example::
     worklist = "worklists/rt01.csv"            # no sample ID on the wire: run_no,channel,sample_code
 
     [[instrument]]
+    code = "CG-01"
+    profile = "colloidal_gold_8lane"
+    transport = "/dev/ttyUSB2"
+    resend_window_s = 5.0                      # a record sent again this soon after its ACK: a late ACK
+
+    [[instrument]]
     code = "GC-01"
     profile = "astm_gc_datasystem"
     transport = "tcp-listen://0.0.0.0:5030"    # the data system connects to the LIMS
@@ -87,6 +93,9 @@ class InstrumentConfig:
     serial_overrides: dict[str, Any] = field(default_factory=dict)
     enabled: bool = True
     worklist: Path | None = None  # channel → sample CSV of a binary tester (lims.services.acquisition)
+    #: a record identical to the one last ACKed that arrives within this many seconds of the ACK is a
+    #: duplicate resend (the device did not see our ACK in time; lims.acquisition.runners.LineRunner)
+    resend_window_s: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -177,7 +186,7 @@ class _Table:
 
 def _instrument(t: _Table, base: Path) -> InstrumentConfig:
     t.check_keys({"code", "name", "profile", "transport", "poll_interval_s", "timeout_s", "enabled",
-                  "worklist", *SERIAL_KEYS})
+                  "worklist", "resend_window_s", *SERIAL_KEYS})
     code = t.get("code", str)
     if not code.strip() or len(code) > 60:
         raise t.error("code", "must be 1-60 characters")
@@ -220,7 +229,8 @@ def _instrument(t: _Table, base: Path) -> InstrumentConfig:
                             poll_interval_s=t.positive("poll_interval_s", 1.0) or 1.0,
                             timeout_s=t.positive("timeout_s", None), serial_overrides=overrides,
                             enabled=t.get("enabled", bool, True),
-                            worklist=base / worklist if worklist is not None else None)
+                            worklist=base / worklist if worklist is not None else None,
+                            resend_window_s=t.positive("resend_window_s", 5.0) or 5.0)
 
 
 def _watch(t: _Table, base: Path) -> WatchConfig:

@@ -47,6 +47,7 @@ from lims.services.acquisition import (
     astm_message_records,
     astm_reading_values,
     astm_unit_sha256,
+    binary_reply_unit,
     parse_binary_capture,
     parse_capture,
     parse_file_capture,
@@ -67,6 +68,7 @@ class RunnerStats:
     readings: int = 0
     errors: int = 0
     duplicates: int = 0
+    duplicate_resends: int = 0  # of ``duplicates``: sent again right after our ACK (late or lost ACK)
     bytes_in: int = 0
     reconnects: int = 0
     polls: int = 0
@@ -153,25 +155,58 @@ class StreamRunner(Runner):
 # --------------------------------------------------------------------------- ASCII lines
 
 
+@dataclass
+class _Acked:
+    """The record last ACKed on a line link: its identity, capture, and when the ACK was written
+    (``None`` while it is still to be written, for the lines of the batch being handled)."""
+
+    unit: str
+    capture_id: int
+    at: float | None = None
+
+
+def char_time_s(profile: Profile, overrides: dict[str, Any]) -> float:
+    """Seconds one character takes on the profile's serial line: start bit, data bits, parity bit, stop
+    bits at the baud rate (a serial-to-Ethernet converter still receives it at that rate)."""
+    ser = profile.serial
+    baud = overrides.get("baudrate", ser.baudrate)
+    parity = overrides.get("parity", ser.parity)
+    bits = 1 + overrides.get("bytesize", ser.bytesize) + (parity != "N") + overrides.get("stopbits", ser.stopbits)
+    return bits / baud
+
+
 class LineRunner(StreamRunner):
     """ASCII line dialects: each line committed, then parsed (a line already parsed before — resent after
     a NAK, a disconnect or a reboot — becomes a ``duplicate`` capture), then ACK/NAK when the profile
     declares them (``line.ack``/``line.nak``): NAK only for a damaged line (checksum/framing), ACK for a
-    line whose checksum is good even if its content did not parse (resending would not change it)."""
+    line whose checksum is good even if its content did not parse (resending would not change it).
+
+    Late ACKs (PROTOCOLS.md (c): the reader resends a record it got no reply to within its timeout, and the
+    ACK names no record): a line identical to the one last ACKed, arriving within ``resend_window_s`` of that
+    ACK, is a *duplicate resend* — stored (every byte is kept) as ``duplicate`` with a note, never a second
+    reading, counted in ``duplicate_resends`` and logged as a warning. If it left the device before our ACK
+    of the original reached it (it was read in the same batch as the original, or arrived complete sooner
+    after our ACK than the line takes to transmit it), that one ACK answers it — the device takes the late
+    ACK for its resend — so it is not ACKed again: a second ACK would be taken for the device's next record,
+    which would then never be resent if it arrived damaged. Otherwise our ACK was lost and it is ACKed again.
+    """
 
     def on_connect(self) -> None:
         self.framer = LineFramer(self.profile)
+        self.acked: _Acked | None = None
+        self.char_time_s = char_time_s(self.profile, self.cfg.serial_overrides)
+        self.line_ack = self.profile.line.ack if self.profile.line is not None else None
 
     def on_bytes(self, data: bytes, now: float) -> None:
         if data:
-            self._store(self.framer.feed(data), complete=True)
+            self._store(self.framer.feed(data), complete=True, now=now)
 
     def on_disconnect(self) -> None:
         if hasattr(self, "framer"):
-            self._store(self.framer.flush(), complete=False)
+            self._store(self.framer.flush(), complete=False, now=time.monotonic())
             self.framer = LineFramer(self.profile)
 
-    def _store(self, lines: list[RawLine], *, complete: bool) -> None:
+    def _store(self, lines: list[RawLine], *, complete: bool, now: float) -> None:
         if not lines:
             return
         items = [NewCapture(ln.raw, ln.offset, unit_sha256=sha256_hex(ln.raw)) if complete else
@@ -182,11 +217,15 @@ class LineRunner(StreamRunner):
         self.status.message(len(ids))
         if not complete:
             return
-        replies = []
+        replies: list[bytes | None] = []
         with session_scope(self.factory, actor=self.store.actor) as s:  # 2. parse
             for cap_id in ids:
                 cap = s.get(RawCapture, cap_id)
                 assert cap is not None and cap.unit_sha256 is not None
+                resend = self._resend(cap, now)
+                if resend is not None:
+                    replies.append(resend)
+                    continue
                 if self.store.unit_seen(s, cap.unit_sha256, exclude_id=cap.id):
                     cap.parse_status = "duplicate"
                     self.stats.duplicates += 1
@@ -195,10 +234,43 @@ class LineRunner(StreamRunner):
                     self.status.error()
                 else:
                     self.stats.readings += 1
-                replies.append(self._reply(cap))
+                reply = self._reply(cap)
+                if reply is not None and reply == self.line_ack:
+                    self.acked = _Acked(cap.unit_sha256, cap.id)
+                replies.append(reply)
         for reply in replies:  # 3. acknowledge what is stored
             if reply:
                 self.link.write(reply)
+        if self.acked is not None and self.acked.at is None:
+            self.acked.at = time.monotonic()
+
+    def _resend(self, cap: RawCapture, now: float) -> bytes | None:
+        """If ``cap`` is a duplicate resend of the record last ACKed, mark and count it and return the reply
+        it gets (``b""``: none, our earlier ACK answers it); else None."""
+        last = self.acked
+        if last is None or cap.unit_sha256 != last.unit:
+            return None
+        after = None if last.at is None else now - last.at
+        if after is not None and after > self.cfg.resend_window_s:
+            return None
+        answered = after is None or after < len(cap.data) * self.char_time_s
+        when = "before our ACK of it was sent" if after is None else f"{after:.3f} s after our ACK of it"
+        if answered:
+            note = (f"duplicate resend of capture {last.capture_id}, received {when}: it left the device before "
+                    "that ACK arrived (a late ACK), which answers it; not ACKed again")
+        else:
+            note = (f"duplicate resend of capture {last.capture_id}, received {when} (ACK lost or late); ACKed "
+                    "again - if it was late the device may take this ACK for its next record (the ACK names no "
+                    "record)")
+        cap.parse_status, cap.error = "duplicate", note
+        self.stats.duplicates += 1
+        self.stats.duplicate_resends += 1
+        self.status.resend()
+        log.warning("%s: capture %d: %s", self.code, cap.id, note)
+        if answered:
+            return b""
+        last.at = None  # ACKed again: a further copy is measured from this ACK
+        return self._reply(cap) or b""
 
     def _reply(self, cap: RawCapture) -> bytes | None:
         d = self.profile.line
@@ -243,20 +315,24 @@ class AstmRunner(StreamRunner):
                              busy_retry_s=a.busy_retry_s)
         self.session: list[_StoredFrame] = []
         self.deferred: deque[Callable[[], None]] = deque()
+        self.acked_at: float | None = None
 
     def on_bytes(self, data: bytes, now: float) -> None:
         events = self.astm.feed(data, now) if data else self.astm.tick(now)
         for ev in events:
             if isinstance(ev, FrameAccepted):
                 self._accept(ev, now)
+            elif isinstance(ev, FrameRejected) and ev.raw and self.session and ev.raw == self.session[-1].data:
+                # the frame just accepted, again, read before our ACK of it was written (a slow commit): the
+                # sender timed out and retransmitted; our one ACK answers it, the link sends nothing more
+                self._duplicate_frame(ev.raw, ev.offset, "read before our ACK of it was written (a late ACK)")
             elif isinstance(ev, FrameRejected):
                 self.store.add_one(NewCapture(ev.raw, ev.offset, status="rejected", error=str(ev.error)))
                 self.stats.errors += 1
                 self.status.error()
             elif isinstance(ev, DuplicateFrame):
-                self.store.add_one(NewCapture(ev.frame.raw, ev.frame.offset, status="duplicate",
-                                              error="retransmission of the last frame (ACK lost)"))
-                self.stats.duplicates += 1
+                since = f"{now - self.acked_at:.3f} s after our ACK of it " if self.acked_at is not None else ""
+                self._duplicate_frame(ev.frame.raw, ev.frame.offset, since + "(ACK lost or late); ACKed again")
             elif isinstance(ev, SessionStarted):
                 self._defer_abandon("a new session started before EOT")
             elif isinstance(ev, SessionEnded):
@@ -281,9 +357,24 @@ class AstmRunner(StreamRunner):
             raise
         self.astm.ack(now)
         self.link.write(self.astm.data_to_send())
+        self.acked_at = time.monotonic()
         self.session.append(_StoredFrame(cap_id, ev.frame.raw, received_at))
         self.stats.captures += 1
         self.status.message()
+
+    def _duplicate_frame(self, raw: bytes, offset: int, when: str) -> None:
+        """E1381 (LIS01-A2 §8.3): a frame repeating the last accepted frame number is a retransmission — the
+        sender did not see our ACK within its 15 s — so :class:`AstmLink` ACKs it again and discards it
+        (one read before our ACK was even written gets no second ACK). Kept as a ``duplicate`` capture and
+        counted as a duplicate resend: after a late ACK the sender takes that first ACK for its
+        retransmission and a second one for its next frame; the frame numbers then reject what follows and
+        the message comes again in a new session."""
+        note = f"retransmission of the last accepted frame, {when}"
+        self.store.add_one(NewCapture(raw, offset, status="duplicate", error=note))
+        self.stats.duplicates += 1
+        self.stats.duplicate_resends += 1
+        self.status.resend()
+        log.warning("%s: frame %r: %s", self.code, raw[1:2].decode("latin-1"), note)
 
     def after_bytes(self, data: bytes) -> None:
         """Deferred work and telemetry, only while the sender is busy sending a frame or the line is quiet."""
@@ -421,7 +512,7 @@ class BinaryRunner(StreamRunner):
         with session_scope(self.factory, actor=self.store.actor) as s:
             cap = s.get(RawCapture, cap_id)
             assert cap is not None
-            frame_unit = _reply_unit(self.profile, cap.data)
+            frame_unit = binary_reply_unit(self.profile, cap.data)
             cap.unit_sha256 = frame_unit
             if self.store.unit_seen(s, frame_unit, exclude_id=cap.id):
                 cap.parse_status = "duplicate"
@@ -431,38 +522,31 @@ class BinaryRunner(StreamRunner):
             if cap.parse_status == "parsed":
                 self.stats.readings += len(readings)
                 if self.cfg.worklist is not None and readings:
-                    self._apply_worklist(s, readings[0].run_no)
+                    key, n = apply_worklist(s, self.cfg, readings[0].run_no)
+                    self.stats.extra[key] = self.stats.extra.get(key, 0) + n
+                    if key == "worklist_errors":
+                        self.status.error()
             else:
                 self.stats.errors += 1
                 self.status.error()
 
-    def _apply_worklist(self, s: Session, run_no: str) -> None:
-        """Map the run's channels to samples from the configured worklist; a worklist problem is logged and
-        counted, never loses the readings (they stay unassigned, :func:`assign_channels` can be run later)."""
-        assert self.cfg.worklist is not None
-        try:
-            samples = read_worklist(self.cfg.worklist).get(run_no) if self.cfg.worklist.exists() else None
-            if not samples:
-                log.info("%s: run %s is not in the worklist %s", self.code, run_no, self.cfg.worklist)
-                self.stats.extra["worklist_missing"] = self.stats.extra.get("worklist_missing", 0) + 1
-                return
-            done = assign_channels(s, self.code, run_no, samples, source=f"worklist:{self.cfg.worklist.name}")
-        except WorklistError as exc:
-            log.warning("%s: worklist not applied: %s", self.code, exc)
-            self.stats.extra["worklist_errors"] = self.stats.extra.get("worklist_errors", 0) + 1
-            self.status.error()
-            return
-        self.stats.extra["worklist_assigned"] = self.stats.extra.get("worklist_assigned", 0) + len(done.assigned)
 
-
-def _reply_unit(profile: Profile, data: bytes) -> str:
-    """A reply's identity is its valid frame (noise around it differs between transmissions)."""
-    from lims.services.acquisition import binary_reply
-
+def apply_worklist(s: Session, cfg: InstrumentConfig, run_no: str) -> tuple[str, int]:
+    """Map a run's channels to samples from the instrument's worklist; returns the counter to add to
+    (``worklist_assigned`` with the channels assigned, ``worklist_missing`` or ``worklist_errors`` with 1).
+    A worklist problem is logged, never loses the readings (they stay unassigned, :func:`assign_channels`
+    can be run later)."""
+    assert cfg.worklist is not None
     try:
-        return sha256_hex(binary_reply(profile, data).raw)
-    except DriverError:
-        return sha256_hex(data)
+        samples = read_worklist(cfg.worklist).get(run_no) if cfg.worklist.exists() else None
+        if not samples:
+            log.info("%s: run %s is not in the worklist %s", cfg.code, run_no, cfg.worklist)
+            return "worklist_missing", 1
+        done = assign_channels(s, cfg.code, run_no, samples, source=f"worklist:{cfg.worklist.name}")
+    except WorklistError as exc:
+        log.warning("%s: worklist not applied: %s", cfg.code, exc)
+        return "worklist_errors", 1
+    return "worklist_assigned", len(done.assigned)
 
 
 # --------------------------------------------------------------------------- Modbus polling
@@ -663,13 +747,20 @@ class WatchFolderRunner(Runner):
         self._quarantine(path, error)
 
     def _quarantine(self, path: Path, reason: str) -> None:
-        q = self.cfg.quarantine
-        q.mkdir(parents=True, exist_ok=True)
-        target = q / path.name
-        n = 1
-        while target.exists():
-            target = q / f"{path.stem}.{n}{path.suffix}"
-            n += 1
-        shutil.move(str(path), target)
-        target.with_name(target.name + ".reason.txt").write_text(reason + "\n", encoding="utf-8")
-        log.warning("%s: %s quarantined: %s", self.code, path.name, reason)
+        quarantine(self.cfg, path, reason)
+
+
+def quarantine(cfg: WatchConfig, path: Path, reason: str) -> Path:
+    """Move a malformed export file into the watch's quarantine folder (never over another file) with a
+    ``<name>.reason.txt`` beside it; returns where it went."""
+    q = cfg.quarantine
+    q.mkdir(parents=True, exist_ok=True)
+    target = q / path.name
+    n = 1
+    while target.exists():
+        target = q / f"{path.stem}.{n}{path.suffix}"
+        n += 1
+    shutil.move(str(path), target)
+    target.with_name(target.name + ".reason.txt").write_text(reason + "\n", encoding="utf-8")
+    log.warning("%s: %s quarantined: %s", cfg.instrument, path.name, reason)
+    return target

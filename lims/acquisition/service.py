@@ -1,13 +1,17 @@
 """Runs every configured instrument concurrently (one thread each) and supervises them: a runner that
 crashes is logged, counted as an error on its instrument and restarted after a backoff delay — it never
-stops the other instruments."""
+stops the other instruments. Before any runner starts (and before a crashed one is restarted), captures an
+earlier run committed but did not parse are settled (:meth:`AcquisitionService.settle_pending`)."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import threading
 import time
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -24,11 +28,13 @@ from lims.acquisition.runners import (
     ModbusRunner,
     Runner,
     WatchFolderRunner,
+    apply_worklist,
+    quarantine,
 )
 from lims.acquisition.store import CaptureStore, StatusTracker, WalCheckpointer
 from lims.db.engine import session_scope
 from lims.db.models import Instrument, Lab
-from lims.services.acquisition import FILE_PROFILE
+from lims.services.acquisition import FILE_PROFILE, PendingOutcome, settle_pending
 
 log = logging.getLogger("lims.acquire")
 RESTART_BACKOFF = Backoff(base_s=0.5, cap_s=30.0)
@@ -85,9 +91,45 @@ class AcquisitionService:
         self._threads: list[threading.Thread] = []
         self._ids: dict[str, tuple[int, str]] = {}
         self._checkpointer: WalCheckpointer | None = None
+        self.settled: dict[str, Counter[str]] = {}  # instrument code → what settle_pending did (report())
 
     def prepare(self) -> None:
         self._ids = ensure_instruments(self.factory, self.config)
+
+    def settle_pending(self) -> dict[str, PendingOutcome]:
+        """Settle the captures every configured instrument and watch folder left ``pending`` in an earlier
+        run (stopped between committing raw bytes and parsing them; :func:`settle_pending`): run by
+        :meth:`start` before any runner, so a unit the device sends again is recognised as a duplicate."""
+        if not self._ids:
+            self.prepare()
+        return {code: self._settle(code) for code in self._ids}
+
+    def _settle(self, code: str, profiles: Sequence[str] | None = None) -> PendingOutcome:
+        """Settle one instrument's pending captures (only those of ``profiles`` when given: a restarted
+        runner must not touch the captures another live runner of the instrument is still working on),
+        log what was done, apply the worklist to binary runs and quarantine export files in error."""
+        inst_id, _ = self._ids[code]
+        out = settle_pending(self.factory, inst_id, actor="acquire", profiles=profiles)
+        for problem in out.problems:
+            log.error("%s: pending capture not settled: %s", code, problem)
+        if not out.captures:
+            return out
+        log.warning("%s: %d capture(s) left pending by an earlier run (stopped between storing and parsing "
+                    "them) settled before its runner started: %d parsed into %d reading(s), %d duplicate, %d error, "
+                    "%d incomplete, %d left pending", code, out.captures, out.parsed, out.readings, out.duplicates,
+                    out.errors, out.incomplete, out.left_pending)
+        self.settled.setdefault(code, Counter()).update(out.as_dict())
+        cfg = next((c for c in self.config.instruments if c.code == code), None)
+        if cfg is not None and cfg.worklist is not None and out.binary_runs:
+            with session_scope(self.factory, actor=f"instrument:{code}") as s:
+                for run_no in out.binary_runs:
+                    apply_worklist(s, cfg, run_no)
+        for name, sha, error in out.file_errors:
+            for w in self.config.watches:
+                path = w.folder / name
+                if w.instrument == code and path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == sha:
+                    quarantine(w, path, error)
+        return out
 
     def _runner(self, cfg: InstrumentConfig) -> Runner:
         inst_id, _ = self._ids[cfg.code]
@@ -105,9 +147,9 @@ class AcquisitionService:
         return cls(cfg, link, store, status, self.stop_event)
 
     def start(self) -> None:
-        """Prepare the database and start one thread per instrument and watch folder."""
-        if not self._ids:
-            self.prepare()
+        """Prepare the database, settle what an earlier run left pending, and start one thread per instrument
+        and watch folder."""
+        self.settle_pending()
         engine = self.factory.kw["bind"]
         if engine.dialect.name == "sqlite" and any(c.enabled and c.profile.dialect == "astm"
                                                    for c in self.config.instruments):
@@ -117,26 +159,31 @@ class AcquisitionService:
             t.start()
         for cfg in self.config.instruments:
             if cfg.enabled:
-                self._spawn(cfg.code, lambda cfg=cfg: self._runner(cfg))
+                self._spawn(cfg.code, lambda cfg=cfg: self._runner(cfg),
+                            lambda cfg=cfg: self._settle(cfg.code, [cfg.profile.name]))
         for w in self.config.watches:
             inst_id, _ = self._ids[w.instrument]
 
             def make(w=w, inst_id=inst_id) -> Runner:
                 return WatchFolderRunner(w, CaptureStore(self.factory, inst_id, w.instrument, FILE_PROFILE),
                                          StatusTracker(self.factory, inst_id), self.stop_event)
-            self._spawn(f"watch:{w.instrument}:{w.folder}", make)
+            self._spawn(f"watch:{w.instrument}:{w.folder}", make,
+                        lambda w=w: self._settle(w.instrument, [FILE_PROFILE]))
 
-    def _spawn(self, name: str, make: Any) -> None:
-        t = threading.Thread(target=self._supervise, args=(name, make), name=f"acquire {name}", daemon=True)
+    def _spawn(self, name: str, make: Any, settle: Any) -> None:
+        t = threading.Thread(target=self._supervise, args=(name, make, settle), name=f"acquire {name}",
+                             daemon=True)
         self._threads.append(t)
         t.start()
 
-    def _supervise(self, name: str, make: Any) -> None:
+    def _supervise(self, name: str, make: Any, settle: Any) -> None:
         retrier = Retrier(RESTART_BACKOFF, random.Random())
         self.crashes[name] = 0
         while not self.stop_event.is_set():
             runner: Runner | None = None
             try:
+                if self.crashes[name]:  # what the crashed runner stored but did not parse
+                    settle()
                 runner = make()
                 self.runners[name] = runner
                 runner.run()
@@ -174,5 +221,12 @@ class AcquisitionService:
             self.stop()
 
     def report(self) -> list[InstrumentStats]:
-        return [InstrumentStats(name, type(r).__name__, self.crashes.get(name, 0), asdict(r.stats))
-                for name, r in sorted(self.runners.items())]
+        """Per runner: its counters, and under ``settled_pending`` what start-up settled for its instrument."""
+        out = []
+        for name, r in sorted(self.runners.items()):
+            stats = asdict(r.stats)
+            settled = self.settled.get(r.code)
+            if settled:
+                stats["settled_pending"] = dict(settled)
+            out.append(InstrumentStats(name, type(r).__name__, self.crashes.get(name, 0), stats))
+        return out

@@ -248,9 +248,9 @@ class WalCheckpointer:
 
 
 class StatusTracker:
-    """Instrument status (connected, last message, message and error counts), accumulated in memory and
-    written by :meth:`flush` at most every ``interval_s`` (at once when ``connected`` changes) with a plain
-    UPDATE. Runners call :meth:`flush` between units, never inside an open transaction (on SQLite a second
+    """Instrument status (connected, last message, message, error and duplicate-resend counts), accumulated
+    in memory and written by :meth:`flush` at most every ``interval_s`` (at once when ``connected``
+    changes) with a plain UPDATE. Runners call :meth:`flush` between units, never inside an open transaction (on SQLite a second
     writer in the same thread would wait for itself)."""
 
     def __init__(self, factory: sessionmaker[Session], instrument_id: int, *, interval_s: float = 0.5) -> None:
@@ -260,12 +260,14 @@ class StatusTracker:
         self._lock = threading.Lock()
         self._messages = 0
         self._errors = 0
+        self._resends = 0
         self._last: dt.datetime | None = None
         self._connected: bool | None = None
         self._dirty = False
         self._written_at = 0.0
         self.messages_total = 0
         self.errors_total = 0
+        self.resends_total = 0
 
     def message(self, n: int = 1) -> None:
         with self._lock:
@@ -278,6 +280,13 @@ class StatusTracker:
         with self._lock:
             self._errors += n
             self.errors_total += n
+            self._dirty = True
+
+    def resend(self, n: int = 1) -> None:
+        """A record the device sent again right after we acknowledged it (``duplicate_resends``)."""
+        with self._lock:
+            self._resends += n
+            self.resends_total += n
             self._dirty = True
 
     def connected(self, value: bool) -> None:
@@ -298,12 +307,14 @@ class StatusTracker:
                 values["message_count"] = Instrument.message_count + self._messages
             if self._errors:
                 values["error_count"] = Instrument.error_count + self._errors
+            if self._resends:
+                values["duplicate_resends"] = Instrument.duplicate_resends + self._resends
             if self._last is not None:
                 values["last_message_at"] = self._last
             if self._connected is not None:
                 values["connected"] = self._connected
-            pending = (self._messages, self._errors)
-            self._messages = self._errors = 0
+            pending = (self._messages, self._errors, self._resends)
+            self._messages = self._errors = self._resends = 0
             self._dirty = False
             self._written_at = now
         if not values:
@@ -317,5 +328,6 @@ class StatusTracker:
             with self._lock:  # keep the counts for the next write
                 self._messages += pending[0]
                 self._errors += pending[1]
+                self._resends += pending[2]
                 self._dirty = True
             raise

@@ -221,6 +221,8 @@ class Instrument(Base):
     last_message_at: Mapped[dt.datetime | None] = mapped_column()
     message_count: Mapped[int] = mapped_column(Integer, default=0)
     error_count: Mapped[int] = mapped_column(Integer, default=0)
+    # records the device sent again right after we acknowledged them (a late ACK; 0008_acq_resend)
+    duplicate_resends: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Sample(Base):

@@ -31,10 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from drivers.codecs.astm.frames import parse_frame
+from drivers.codecs.astm.frames import Frame, parse_frame
 from drivers.codecs.astm.records import Delimiters, Record, results_from_records, sender_of
 from drivers.codecs.binary import BinaryFrame, BinaryFramer, decode_payload
 from drivers.codecs.line import LineFramer, LineRecord, parse_line
@@ -42,6 +42,7 @@ from drivers.codecs.modbus_map import decode_block
 from drivers.errors import DriverError, ProtocolError
 from drivers.files import ChromatogramFileError, read_chromatogram_file
 from drivers.profiles import Profile, load_profile
+from lims.db.audit import append_events
 from lims.db.engine import session_scope
 from lims.db.models import Instrument, RawCapture, Reading, utcnow
 
@@ -401,6 +402,207 @@ def reparse_instrument(factory: sessionmaker[Session], code: str, *, actor: str,
                                   {"reparsed": len(caps), "readings": stats.readings, "errors": stats.errors})]
         s.flush()
     return stats
+
+
+# --------------------------------------------------------------------------- captures left pending
+
+
+def binary_reply_unit(profile: Profile, data: bytes) -> str:
+    """Identity of a binary exchange: its valid reply frame (noise around it differs between transmissions),
+    or all the bytes when none is valid."""
+    try:
+        return hashlib.sha256(binary_reply(profile, data).raw).hexdigest()
+    except DriverError:
+        return hashlib.sha256(data).hexdigest()
+
+
+def astm_sessions(frames: Sequence[bytes]) -> list[tuple[list[int], bool]]:
+    """Split ASTM frames stored in arrival order into sessions: ``(indexes, complete)`` each. A session
+    starts at a frame numbered 1 carrying an H record after a final frame, or wherever the frame number does
+    not follow on (E1381: FN 1 for a session's first frame, then +1 mod 8); it is ``complete`` when its last
+    record is the L message terminator (E1394): the whole message is stored, and a sender that saw its last
+    frame ACKed will not send it again. An unreadable frame is a session of its own, never complete."""
+    out: list[tuple[list[int], bool]] = []
+    group: list[int] = []
+    texts: list[bytes] = []
+    prev: Frame | None = None
+
+    def close() -> None:
+        if group:
+            records = [r for r in b"".join(texts).split(b"\r") if r]
+            out.append((list(group), bool(prev and prev.final and records and records[-1][:1] == b"L")))
+            group.clear()
+            texts.clear()
+
+    for i, raw in enumerate(frames):
+        try:
+            frame = parse_frame(raw)
+        except ProtocolError:
+            close()
+            out.append(([i], False))
+            prev = None
+            continue
+        starts = frame.number == 1 and frame.text[:1] == b"H" and (prev is None or prev.final)
+        if prev is None or starts or frame.number != (prev.number + 1) % 8:
+            close()
+        group.append(i)
+        texts.append(frame.text)
+        prev = frame
+    close()
+    return out
+
+
+@dataclass
+class PendingOutcome:
+    """What :func:`settle_pending` did with the captures an earlier run left ``pending``."""
+
+    captures: int = 0
+    parsed: int = 0
+    readings: int = 0
+    duplicates: int = 0
+    errors: int = 0
+    incomplete: int = 0
+    left_pending: int = 0  # their profile does not load (logged in ``problems``)
+    problems: list[str] = field(default_factory=list)
+    binary_runs: list[str] = field(default_factory=list)  # run numbers of binary replies parsed (worklists)
+    file_errors: list[tuple[str, str, str]] = field(default_factory=list)  # (file name, sha256, error)
+
+    def as_dict(self) -> dict[str, int]:
+        return {"captures": self.captures, "parsed": self.parsed, "readings": self.readings,
+                "duplicates": self.duplicates, "errors": self.errors, "incomplete": self.incomplete,
+                "left_pending": self.left_pending}
+
+
+def _unit_parsed(s: Session, cap: RawCapture, unit: str) -> bool:
+    q = select(RawCapture.id).where(RawCapture.instrument_id == cap.instrument_id, RawCapture.unit_sha256 == unit,
+                                    RawCapture.parse_status == "parsed", RawCapture.id != cap.id)
+    return s.execute(q.limit(1)).first() is not None
+
+
+def _settle_one(s: Session, cap: RawCapture, profile: Profile | None, out: PendingOutcome) -> None:
+    """One line, binary reply, register block or export file, as its live runner would have parsed it."""
+    if profile is None:
+        unit = cap.unit_sha256 or hashlib.sha256(cap.data).hexdigest()
+    elif profile.dialect == "binary_frame":
+        unit = binary_reply_unit(profile, cap.data)
+    else:
+        unit = cap.unit_sha256 or hashlib.sha256(cap.data).hexdigest()
+    cap.unit_sha256 = unit
+    if _unit_parsed(s, cap, unit):
+        cap.parse_status, cap.error = "duplicate", ""
+        out.duplicates += 1
+        return
+    if profile is None:
+        readings = parse_file_capture(s, cap)
+    elif profile.dialect == "ascii_line":
+        reading = parse_capture(s, cap, profile)
+        readings = [reading] if reading is not None else []
+    elif profile.dialect == "binary_frame":
+        readings = parse_binary_capture(s, cap, profile)
+        if readings and cap.parse_status == "parsed":
+            out.binary_runs.append(readings[0].run_no)
+    else:
+        readings = parse_modbus_capture(s, cap, profile)
+    if cap.parse_status == "parsed":
+        out.parsed += 1
+        out.readings += len(readings)
+    else:
+        out.errors += 1
+        if profile is None:
+            out.file_errors.append((cap.source, cap.sha256, cap.error))
+
+
+def _settle_astm(s: Session, caps: Sequence[RawCapture], encoding: str, out: PendingOutcome) -> None:
+    """The pending frames of an ASTM instrument, session by session: a complete message is parsed as
+    :meth:`lims.acquisition.runners.AstmRunner._finish_session` does (its sender saw every frame ACKed and
+    will not send it again); the frames of a cut session become ``incomplete`` (the sender sends the
+    message again in a new session)."""
+    for indexes, complete in astm_sessions([c.data for c in caps]):
+        frames = [caps[i] for i in indexes]
+        if not complete:
+            for c in frames:
+                c.parse_status = "incomplete"
+                c.error = "session cut: the acquisition stopped before the message's L record was stored"
+            out.incomplete += len(frames)
+            continue
+        problem: ProtocolError | None = None
+        values: list[dict[str, Any]] = []
+        try:
+            records = astm_message_records([c.data for c in frames], encoding=encoding)
+        except ProtocolError as exc:
+            problem, unit = exc, hashlib.sha256(b"".join(c.data for c in frames)).hexdigest()
+        else:
+            unit = astm_unit_sha256(records)
+            try:
+                values = astm_reading_values(records)
+            except ProtocolError as exc:
+                problem = exc
+        last = frames[-1]
+        if _unit_parsed(s, last, unit):
+            status, error = "duplicate", ""
+            out.duplicates += len(frames)
+        elif problem is not None:
+            status, error = "error", f"{type(problem).__name__}: {problem}"
+            out.errors += len(frames)
+        else:
+            status, error = "parsed", ""
+            s.add_all([Reading(raw_capture_id=last.id, instrument_id=last.instrument_id,
+                               read_at=last.received_at or utcnow(), **v) for v in values])
+            out.parsed += len(frames)
+            out.readings += len(values)
+        for c in frames:
+            c.parse_status, c.error, c.unit_sha256 = status, error, unit
+        s.flush()
+
+
+def settle_pending(factory: sessionmaker[Session], instrument_id: int, *, actor: str,
+                   profiles: Sequence[str] | None = None) -> PendingOutcome:
+    """Parse the captures of one instrument left ``pending`` by an earlier run — the process stopped (kill -9,
+    power cut, a runner crash) after committing the raw bytes and before parsing them — exactly as the live
+    runner would have: a unit whose identity was parsed before becomes ``duplicate``, content that does not
+    parse an ``error`` capture with its typed error, ASTM frames are settled per session
+    (:func:`_settle_astm`). ``profiles`` limits it to captures stored under those profile names.
+
+    Idempotent: one transaction moves every capture out of ``pending`` together with its readings, so a
+    capture gives readings once; a second call finds nothing (on PostgreSQL a concurrent one skips the rows
+    this one holds, on SQLite the write lock serialises them). A capture whose profile no longer loads stays
+    ``pending`` and is named in ``problems``. One audit event records what was settled."""
+    out = PendingOutcome()
+    loaded: dict[str, Profile | None] = {FILE_PROFILE: None}
+    with session_scope(factory, actor=actor, reason="settle captures left pending by an earlier run") as s:
+        q = select(RawCapture).where(RawCapture.instrument_id == instrument_id, RawCapture.parse_status == "pending")
+        if profiles is not None:
+            q = q.where(RawCapture.profile.in_(list(profiles)))
+        caps = s.execute(q.order_by(RawCapture.id).with_for_update(skip_locked=True)).scalars().all()
+        if not caps:
+            return out
+        out.captures = len(caps)
+        astm: dict[str, list[RawCapture]] = {}
+        for cap in caps:
+            if cap.profile not in loaded:
+                try:
+                    loaded[cap.profile] = load_profile(cap.profile)
+                except DriverError as exc:
+                    out.problems.append(f"capture {cap.id}: profile {cap.profile!r} does not load: {exc}")
+                    out.left_pending += 1
+                    continue
+            profile = loaded[cap.profile]
+            if profile is not None and profile.dialect == "astm":
+                astm.setdefault(cap.profile, []).append(cap)
+            else:
+                _settle_one(s, cap, profile, out)
+        for name, frames in astm.items():
+            prof = loaded[name]
+            assert prof is not None and prof.astm is not None
+            _settle_astm(s, frames, prof.astm.encoding, out)
+        if out.errors:
+            s.execute(update(Instrument.__table__).where(Instrument.__table__.c.id == instrument_id)
+                      .values(error_count=Instrument.__table__.c.error_count + out.errors))
+        s.flush()
+        code = s.execute(select(Instrument.code).where(Instrument.id == instrument_id)).scalar_one()
+        append_events(s, [("update", "raw_capture", f"instrument:{code}", {"pending": out.captures},
+                           {"settled": out.as_dict()})])
+    return out
 
 
 def _count(stats: AcquisitionStats, cap: RawCapture, readings: list[Reading]) -> None:

@@ -35,6 +35,7 @@ def test_status_captures_in_error_and_reparse(db_engine, db_factory, login):
     doc = client.get("/api/v1/instruments", headers=tech).json()
     inst = next(i for i in doc["instruments"] if i["code"] == "EI-API")
     assert inst["message_count"] == len(sim.lines) and inst["error_count"] == 1
+    assert inst["duplicate_resends"] == 0  # the tester sends no ACKed records (PROTOCOLS.md (a))
     assert inst["connected"] is False and inst["last_message_at"] is not None  # stopped: link closed
     caps = client.get("/api/v1/instruments/EI-API/captures?status=error", headers=tech).json()["captures"]
     assert [c["data_latin1"].encode("latin-1") for c in caps] == [sim.log[2]]

@@ -14,7 +14,7 @@ from hardware_sim.enzyme import EnzymeTesterSim, SimSample
 from hardware_sim.faults import Faults
 from hardware_sim.gold import GoldReaderSim, GoldStrip
 from hardware_sim.modbus_analyzer import CMD_START, ModbusAnalyzerSim, PlannedResult, string_to_registers
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from lims.acquisition import AcquisitionService, parse_config
 from lims.db.models import Instrument, RawCapture, Reading
@@ -187,6 +187,67 @@ def test_gold_reader_with_1pct_corruption_nak_resend_every_acked_record_once(db_
     assert any(e.kind == "nak" for e in sim.events)
     gave_up = [e.index for e in sim.events if e.kind == "gave_up"]
     assert len(sim.acked) + len(gave_up) == len(strips)  # the reader gives up after 3 resends (PROTOCOLS.md c)
+
+
+class _SlowHost:
+    """Makes the host slow for real: holds the database's write lock (SQLite ``BEGIN IMMEDIATE``; PostgreSQL
+    ``LOCK TABLE raw_capture``), so the host's next capture commit — and the ACK behind it — waits."""
+
+    def __init__(self, engine) -> None:
+        self.conn = engine.connect()
+        self.trans = self.conn.begin()
+        if engine.dialect.name == "postgresql":
+            self.conn.execute(text("LOCK TABLE raw_capture IN EXCLUSIVE MODE"))
+
+    def release(self) -> None:
+        self.trans.commit()
+        self.conn.close()
+
+
+def test_gold_reader_late_ack_resend_stored_once_and_the_next_record_still_resent(db_engine, db_factory):
+    # The reader waits 0.8 s for a reply (PROTOCOLS.md (c): 2 s), then resends; its ACK names no record. The
+    # host is held up on record 1 until the reader has resent it, so the host's ACK is late and the resend
+    # arrives after it. Record 2 is damaged on the wire (bad checksum): the host's NAK must reach the reader
+    # as the answer to record 2 — which it would not if the host ACKed the resend too (that ACK would be taken
+    # for record 2, and record 2 would never be sent again).
+    strips = [GoldStrip(lane, f"L{lane:02d}", "CLEN", 1000 + 300 * lane, 3200) for lane in range(1, 5)]
+    sim = GoldReaderSim(strips, ack_timeout_s=0.8, record_delay_s=0.4,
+                        faults=Faults(malformed_lines=(2,), seed=1))
+    service = _service(db_factory, "CG-L", "colloidal_gold_8lane", sim.start_pty())
+    slow = None
+    try:
+        assert _wait(lambda: sim.acked == [0], 10)
+        slow = _SlowHost(db_engine)  # within the reader's 0.4 s pause before record 1
+        assert _wait(lambda: sum(1 for e in sim.events if e.kind == "record" and e.index == 1) >= 2, 10), \
+            "the reader did not resend record 1"
+        slow.release()
+        slow = None
+        assert sim.wait(20)
+        assert _wait(lambda: len(_readings(db_factory)) >= len(strips), 10)
+        time.sleep(0.3)  # and nothing more arrives
+    finally:
+        if slow is not None:
+            slow.release()
+        service.stop()
+        sim.stop()
+    kinds = [(e.kind, e.index) for e in sim.events if e.kind in ("malformed", "ack", "nak", "timeout", "gave_up")]
+    assert ("timeout", 1) in kinds and ("nak", 2) in kinds and not any(k == "gave_up" for k, _ in kinds)
+    assert any(e.kind == "malformed" and e.detail == "bad_checksum" for e in sim.events)
+    assert sim.acked == [0, 1, 2, 3]
+    readings = _readings(db_factory)
+    assert sorted(r.fields["seq"] for r in readings) == [1, 2, 3, 4]  # each record exactly once
+    by_seq = {int(rec[4:8]): rec.decode().split(";") for rec in sim.records}
+    assert all((r.sample_code, r.fields["t_intensity"]) == (by_seq[r.fields["seq"]][5],
+                                                            int(by_seq[r.fields["seq"]][7])) for r in readings)
+    with db_factory() as s:
+        caps = s.execute(select(RawCapture.parse_status, RawCapture.error).where(
+            RawCapture.data == sim.records[1]).order_by(RawCapture.id)).all()
+        resends = s.execute(select(Instrument.duplicate_resends).where(Instrument.code == "CG-L")).scalar_one()
+    sent = sim.log.count(sim.records[1])
+    assert sent >= 2 and len(caps) == sent  # every transmission of record 1 is kept
+    assert [st for st, _ in caps] == ["parsed"] + ["duplicate"] * (sent - 1)
+    assert all("duplicate resend" in err for _, err in caps[1:])
+    assert resends == sent - 1 and service.report()[0].stats["duplicate_resends"] == sent - 1
 
 
 # --------------------------------------------------------------------------- (b) binary request/response

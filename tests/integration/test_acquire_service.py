@@ -17,7 +17,7 @@ from hardware_sim.enzyme import EnzymeTesterSim, SimSample
 from hardware_sim.faults import Faults
 from sqlalchemy import select
 
-from lims.acquisition import AcquisitionService, ConfigError, parse_config
+from lims.acquisition import AcquisitionService, ConfigError, load_config, parse_config
 from lims.cli import main
 from lims.db.models import RawCapture, Reading
 
@@ -58,6 +58,18 @@ def test_kill_9_mid_stream_every_acked_frame_is_in_the_database(db_url, db_facto
         stored = Counter(s.execute(select(RawCapture.data)).scalars().all())
     missing = acked - stored
     assert sum(acked.values()) >= 60 and not missing
+
+    # the next start settles what the killed process stored but did not parse yet: every message whose
+    # frames were all ACKed (the sender sent EOT and will not send it again) gives its readings, once
+    config = load_config(cfg)
+    AcquisitionService(config, db_factory).settle_pending()
+    again = AcquisitionService(config, db_factory).settle_pending()  # a second start finds nothing
+    assert all(o.captures == 0 for o in again.values())
+    with db_factory() as s:
+        statuses = Counter(s.execute(select(RawCapture.parse_status)).scalars())
+        samples = Counter(s.execute(select(Reading.sample_code)).scalars())
+    assert statuses["pending"] == 0
+    assert {msgs[i].sample_id for i in sim.completed} <= set(samples) and set(samples.values()) == {1}
 
 
 def _count(factory) -> int:
