@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 from lims.limits import LimitType, cas_is_valid, load_starter_table
 
 STANDARDS = {"GB 2763-2021", "GB 31650-2019", "农业农村部公告第250号"}
+# Rows per source as shipped: a floor, so a row lost in an edit fails here instead of silently.
+MIN_ROWS_PER_STANDARD = {"GB 2763-2021": 20, "GB 31650-2019": 36, "农业农村部公告第250号": 11}
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +20,13 @@ def report():
 
 def test_starter_table_has_at_least_50_accepted_and_no_rejected(report):
     assert report.rejected == ()
-    assert len(report.accepted) >= 50
+    assert len(report.accepted) >= max(50, sum(MIN_ROWS_PER_STANDARD.values()))
+
+
+def test_starter_keeps_its_rows_per_source(report):
+    counts = Counter(row.source_standard for row in report.accepted)
+    for standard, minimum in MIN_ROWS_PER_STANDARD.items():
+        assert counts[standard] >= minimum, (standard, counts[standard])
 
 
 def test_every_starter_row_names_standard_clause_and_where_it_was_checked(report):
@@ -63,6 +73,11 @@ def test_starter_values_match_their_published_sources(report):
     # (Qidong SAMR sampling notice 2024 No. 2).
     assert _find(report, "豆类蔬菜", "甲基异柳磷").limit_mg_kg == pytest.approx(0.01)
     assert _find(report, "山药", "咪鲜胺和咪鲜胺锰盐").limit_mg_kg == pytest.approx(0.3)
+    # GB 2763-2021: 香蕉 吡虫啉 0.05 mg/kg (Jiangsu SAMR notice 2022 No. 30, confirmed by Zichuan 2022 and
+    # Suzhou High-tech Zone 2024); 姜 噻虫胺 0.2 mg/kg (Zichuan 2022 No. 35 and Ningshan 2024 No. 4).
+    banana = _find(report, "香蕉", "吡虫啉")
+    assert (banana.limit_mg_kg, banana.unit, banana.source_standard) == (pytest.approx(0.05), "mg/kg", "GB 2763-2021")
+    assert _find(report, "姜", "噻虫胺").limit_mg_kg == pytest.approx(0.2)
     # GB 31650-2019 albendazole, all food-producing animals: liver 5000 µg/kg, milk 100 µg/kg
     # (tabulation at https://m.bco-outlet.com/hy/216.html).
     liver = _find(report, "所有食品动物肝", "阿苯达唑")
