@@ -14,12 +14,13 @@ from lims.security import AuthenticationError
 from lims.services.errors import ServiceError
 
 
-def get_factory(request: Request) -> sessionmaker[Session]:
+async def get_factory(request: Request) -> sessionmaker[Session]:
+    """Async because it does no I/O: a sync dependency would cost a thread-pool hop per request."""
     return request.app.state.session_factory  # type: ignore[no-any-return]
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    with get_factory(request)() as s:
+    with request.app.state.session_factory() as s:
         yield s
 
 
@@ -53,8 +54,9 @@ def run_service(factory: sessionmaker[Session], actor: str, reason: str, fn: Cal
 
 
 def read_service(factory: sessionmaker[Session], fn: Callable[[Session], T]) -> T:
+    """A read: a read-only session (no transaction round trips, refuses to write)."""
     try:
-        with factory() as s:
+        with getattr(factory, "read", factory)() as s:
             return fn(s)
     except ServiceError as e:
         raise service_error(e) from None

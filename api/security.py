@@ -31,6 +31,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -201,10 +202,11 @@ class _PrincipalCache:
 PRINCIPAL_CACHE = _PrincipalCache()
 
 
-def _resolve_credentials(request: Request,
-                         _doc: Annotated[HTTPAuthorizationCredentials | None, Depends(_openapi_bearer)]
-                         ) -> _Credentials:
-    """Sync (runs in the thread pool): look up the bearer token or the session cookie."""
+async def _resolve_credentials(request: Request,
+                               _doc: Annotated[HTTPAuthorizationCredentials | None, Depends(_openapi_bearer)]
+                               ) -> _Credentials:
+    """The bearer token or the session cookie → principal. A recently verified token is answered from
+    the cache on the event loop; otherwise the database lookup runs in the thread pool."""
     bearer = _bearer(request)
     cookie = request.cookies.get(SESSION_COOKIE)
     if bearer is None and not cookie:
@@ -219,23 +221,28 @@ def _resolve_credentials(request: Request,
         cached = PRINCIPAL_CACHE.get(digest, bearer is None)
         if cached is not None:
             return _Credentials(cached, None)
+    return await run_in_threadpool(_lookup_credentials, request, token, digest, bearer is None, ttl_s)
+
+
+def _lookup_credentials(request: Request, token: str, digest: str, via_cookie: bool,
+                        ttl_s: float) -> _Credentials:
     factory = request.app.state.session_factory
     try:
         with factory() as s:
             found = auth.resolve_token(s, token)
             user = found.user
             kind = str(found.kind)
-            if bearer is not None and kind == auth.TokenKind.SESSION:
+            if not via_cookie and kind == auth.TokenKind.SESSION:
                 raise AuthenticationError("token: a UI session is not an API token")
-            if bearer is None and kind != auth.TokenKind.SESSION:
+            if via_cookie and kind != auth.TokenKind.SESSION:
                 raise AuthenticationError("token: the session cookie holds no UI session")
             principal = Principal(user.id, user.username, user.full_name, frozenset(user.role_names),
                                   permissions_for(user.role_names, kind), found.token_id, kind,
-                                  via_cookie=bearer is None)
+                                  via_cookie=via_cookie)
     except AuthenticationError as e:
         return _Credentials(None, str(e))
     if ttl_s > 0:
-        PRINCIPAL_CACHE.put(digest, bearer is None, principal, found.expires_at, ttl_s)
+        PRINCIPAL_CACHE.put(digest, via_cookie, principal, found.expires_at, ttl_s)
     return _Credentials(principal, None)
 
 

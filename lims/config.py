@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     #: Seconds an API worker trusts a token it verified (0: check the database on every request). A
     #: revocation made in the same worker applies at once; elsewhere within this many seconds.
     auth_cache_seconds: float = 5.0
+    #: Threads per API worker process running requests (database work). Few threads queue requests in
+    #: arrival order; many threads contend for the GIL and stretch the slowest requests.
+    api_threads: int = 4
     #: Minutes a UI session stays valid.
     session_minutes: int = 480
     #: argon2id cost (defaults: argon2-cffi's, RFC 9106 second recommended option).

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -47,18 +49,83 @@ def make_engine(url: str | None = None, **kwargs: object) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(conn):  # type: ignore[no-untyped-def]
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("write", True) else "BEGIN")
+            # A write takes the write lock at BEGIN (one writer appends to the audit chain at a time); a
+            # read-only session (make_session_factory(...).read) reads a WAL snapshot without it.
+            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
         return engine
     # Multi-row INSERTs in pages of 10 rows: the statement stays short enough for psycopg to cache its
     # parsed form, so 1,000 new rows re-use one conversion instead of re-parsing thousands of
     # placeholders per page (measured in bench/bench_lifecycle.py --profile).
     kwargs.setdefault("insertmanyvalues_page_size", 10)
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, **kwargs)
+    event.listen(engine, "connect", _postgres_session)
+    event.listen(engine, "checkin", _mark_idle)
+    event.listen(engine, "checkout", _ping_if_idle)
+    return engine
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+#: A pooled PostgreSQL connection idle longer than this is pinged before use; a busy one is not (a ping
+#: per request is a round trip per request). A connection that breaks while in use invalidates the pool.
+PING_AFTER_IDLE_S = 10.0
+
+
+def _mark_idle(_dbapi_conn, record) -> None:  # type: ignore[no-untyped-def]
+    record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_conn, record, _proxy) -> None:  # type: ignore[no-untyped-def]
+    since = record.info.get("idle_since")
+    if since is None or time.monotonic() - since < PING_AFTER_IDLE_S:
+        return
+    try:
+        autocommit = dbapi_conn.autocommit
+        dbapi_conn.autocommit = True
+        dbapi_conn.execute("SELECT 1")
+        dbapi_conn.autocommit = autocommit
+    except Exception as e:  # the server restarted or the link dropped: the pool opens a new connection
+        raise exc.DisconnectionError(str(e)) from e
+
+
+def _postgres_session(dbapi_conn, _rec) -> None:  # type: ignore[no-untyped-def]
+    """Plan every execution of a prepared statement for its own parameters (PostgreSQL 12+).
+
+    psycopg prepares a statement after its fifth use; PostgreSQL may then switch to a generic plan that
+    does not know which status is asked for. Statuses are skewed (most results are reported, few wait
+    for review); a generic plan of the review queue walked the primary key instead of the (status, id)
+    index (2.8 ms instead of 1.3 ms per page in bench/bench_lifecycle.py, before list pages picked their
+    keys first)."""
+    with dbapi_conn.cursor() as cur:
+        cur.execute("SET plan_cache_mode = force_custom_plan")
+    dbapi_conn.commit()
+
+
+#: Execution option marking a read-only engine (see make_session_factory).
+READ_ONLY = "lims_read_only"
+
+
+class SessionFactory(sessionmaker[Session]):
+    """``factory()`` opens a unit of work; ``factory.read()`` opens a read-only session.
+
+    A read-only session costs no transaction round trips on PostgreSQL (autocommit: no BEGIN/ROLLBACK;
+    each statement sees committed data) and no write lock on SQLite. It refuses to flush, so a read path
+    can never write — least of all outside the audit trail."""
+
+    read: sessionmaker[Session]
+
+
+def _refuse_flush(session: Session, _ctx: Any, _instances: Any) -> None:
+    raise RuntimeError("read-only session: writes go through session_scope()")
+
+
+def make_session_factory(engine: Engine) -> SessionFactory:
+    factory = SessionFactory(engine, expire_on_commit=False)
+    options: dict[str, Any] = {READ_ONLY: True}
+    if engine.dialect.name == "postgresql":
+        options["isolation_level"] = "AUTOCOMMIT"
+    factory.read = sessionmaker(engine.execution_options(**options), expire_on_commit=False, autoflush=False)
+    event.listen(factory.read, "before_flush", _refuse_flush)
+    return factory
 
 
 @contextmanager

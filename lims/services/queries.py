@@ -12,9 +12,10 @@ from sqlalchemy.orm import Session
 from lims.db.models import Analysis, Analyte, Commodity, Method, Producer, Report, Result, Sample, Signature
 from lims.services.signoff import SignatureManifestation, signatures_for
 
-#: Lists count their matches exactly up to this many; beyond it ``total_exact`` is false. Counting a
+#: Lists count their matches exactly up to this many rows past the page's offset; beyond it
+#: ``total_exact`` is false and the UI shows "1,000+" (the next page is still known to exist). Counting a
 #: million rows on every page view would cost more than the page itself.
-COUNT_CAP = 10_000
+COUNT_CAP = 1_000
 
 
 @dataclass(frozen=True)
@@ -28,18 +29,44 @@ class Page:
 
 def count_capped(s: Session, q: Any, cap: int = COUNT_CAP) -> tuple[int, bool]:
     """How many rows ``q`` matches, counted up to ``cap`` (+1 to know whether there are more)."""
-    n = s.execute(select(func.count()).select_from(q.order_by(None).limit(cap + 1).subquery())).scalar_one()
+    n = s.execute(_capped_count_q(q, cap)).scalar_one()
     return (min(n, cap), n <= cap)
 
 
+def _capped_count_q(q: Any, cap: int) -> Any:
+    return select(func.count()).select_from(q.order_by(None).limit(cap + 1).subquery())
+
+
+def rows_with_count(s: Session, q: Any, count_q: Any, limit: int, offset: int) -> tuple[list[dict[str, Any]],
+                                                                                      int, bool]:
+    """One page of a list, newest first, with its capped count, in one statement.
+
+    ``count_q`` selects the list's key (``Sample.id``, ``Result.id``) with the filters and only the joins
+    the filters need; ``q`` selects the shown columns with their joins. The page's keys are picked first
+    from ``count_q`` (an index-only scan of e.g. (status, id): the planner cannot mistake it for a walk of
+    the primary key that filters out the newest rows of other statuses), then ``q`` is joined to them.
+    The capped count rides along as an uncorrelated scalar subquery (evaluated once), which saves a
+    round trip. An empty page (offset past the end) counts alone."""
+    cap = offset + COUNT_CAP
+    key = count_q.selected_columns[0]
+    page_keys = count_q.order_by(key.desc()).limit(limit).offset(offset).subquery()
+    paged = (q.join(page_keys, page_keys.c[0] == key)
+             .add_columns(_capped_count_q(count_q, cap).scalar_subquery().label("_total"))
+             .order_by(key.desc()))
+    rows = s.execute(paged).mappings().all()
+    if not rows:
+        total, exact = count_capped(s, count_q, cap)
+        return [], total, exact
+    n = rows[0]["_total"]
+    return [{k: v for k, v in r.items() if k != "_total"} for r in rows], min(n, cap), n <= cap
+
+
 def page(s: Session, q: Any, limit: int, offset: int, row: Any, *, count_q: Any = None) -> Page:
-    """One page of ``q`` (already ordered) shaped by ``row``, with its capped count (of ``count_q`` when
-    given: the filter alone, without the joins that only fetch columns). ``q`` selecting one entity
-    gives entities; a column select gives row mappings."""
-    total, exact = count_capped(s, q if count_q is None else count_q)
-    result = s.execute(q.limit(limit).offset(offset))
-    rows = result.scalars() if len(q.selected_columns) == 1 else result.mappings()
-    return Page([row(x) for x in rows], total, limit, offset, exact)
+    """One page of the entity select ``q`` (already ordered) shaped by ``row``, with its capped count (of
+    ``count_q`` when given). Column lists of big tables use :func:`rows_with_count`."""
+    count_q = q if count_q is None else count_q
+    total, exact = count_capped(s, count_q, offset + COUNT_CAP)
+    return Page([row(x) for x in s.execute(q.limit(limit).offset(offset)).scalars()], total, limit, offset, exact)
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -70,9 +97,9 @@ def list_samples(s: Session, *, status: str | None = None, task_code: str | None
     if task_code:
         where.append(Sample.task_code == task_code)
     q = (select(*_SAMPLE_LIST).join(Commodity, Sample.commodity_id == Commodity.id)
-         .outerjoin(Producer, Sample.producer_id == Producer.id).where(*where))
-    return page(s, q.order_by(Sample.id.desc()), limit, offset, sample_row,
-                count_q=select(Sample.id).where(*where))
+         .outerjoin(Producer, Sample.producer_id == Producer.id))
+    rows, total, exact = rows_with_count(s, q, select(Sample.id).where(*where), limit, offset)
+    return Page([sample_row(x) for x in rows], total, limit, offset, exact)
 
 
 _RESULT_LIST = (Result.id, Sample.code.label("sample_code"), Analyte.name_zh.label("analyte"),
@@ -123,14 +150,11 @@ def list_results(s: Session, *, status: str | None = None, sample_code: str | No
          .join(Method, Analysis.method_id == Method.id))
     count_q = select(Result.id)
     if status:
-        q = q.where(Result.status == status)
         count_q = count_q.where(Result.status == status)
     if sample_code:
-        q = q.where(Sample.code == sample_code)
         count_q = count_q.join(Analysis, Result.analysis_id == Analysis.id).join(
             Sample, Analysis.sample_id == Sample.id).where(Sample.code == sample_code)
-    total, exact = count_capped(s, count_q)
-    rows = s.execute(q.order_by(Result.id.desc()).limit(limit).offset(offset)).mappings().all()
+    rows, total, exact = rows_with_count(s, q, count_q, limit, offset)
     sigs = signatures_by_result(s, [r["id"] for r in rows])
     return Page([result_row(s, r, signatures=sigs) for r in rows], total, limit, offset, exact)
 
