@@ -322,17 +322,12 @@ class AstmRunner(StreamRunner):
         for ev in events:
             if isinstance(ev, FrameAccepted):
                 self._accept(ev, now)
-            elif isinstance(ev, FrameRejected) and ev.raw and self.session and ev.raw == self.session[-1].data:
-                # the frame just accepted, again, read before our ACK of it was written (a slow commit): the
-                # sender timed out and retransmitted; our one ACK answers it, the link sends nothing more
-                self._duplicate_frame(ev.raw, ev.offset, "read before our ACK of it was written (a late ACK)")
             elif isinstance(ev, FrameRejected):
                 self.store.add_one(NewCapture(ev.raw, ev.offset, status="rejected", error=str(ev.error)))
                 self.stats.errors += 1
                 self.status.error()
             elif isinstance(ev, DuplicateFrame):
-                since = f"{now - self.acked_at:.3f} s after our ACK of it " if self.acked_at is not None else ""
-                self._duplicate_frame(ev.frame.raw, ev.frame.offset, since + "(ACK lost or late); ACKed again")
+                self._duplicate_frame(ev, now)
             elif isinstance(ev, SessionStarted):
                 self._defer_abandon("a new session started before EOT")
             elif isinstance(ev, SessionEnded):
@@ -355,22 +350,31 @@ class AstmRunner(StreamRunner):
             self.astm.nak(now)  # not stored: the sender must send it again
             self.link.write(self.astm.data_to_send())
             raise
-        self.astm.ack(now)
-        self.link.write(self.astm.data_to_send())
+        self.astm.ack(now)  # sends nothing if the sender already ended the session (EOT read with the frame)
+        out = self.astm.data_to_send()
+        if out:
+            self.link.write(out)
         self.acked_at = time.monotonic()
         self.session.append(_StoredFrame(cap_id, ev.frame.raw, received_at))
         self.stats.captures += 1
         self.status.message()
 
-    def _duplicate_frame(self, raw: bytes, offset: int, when: str) -> None:
+    def _duplicate_frame(self, ev: DuplicateFrame, now: float) -> None:
         """E1381 (LIS01-A2 §8.3): a frame repeating the last accepted frame number is a retransmission — the
         sender did not see our ACK within its 15 s — so :class:`AstmLink` ACKs it again and discards it
-        (one read before our ACK was even written gets no second ACK). Kept as a ``duplicate`` capture and
-        counted as a duplicate resend: after a late ACK the sender takes that first ACK for its
-        retransmission and a second one for its next frame; the frame numbers then reject what follows and
-        the message comes again in a new session."""
+        (one read before our ACK was even written, ``before_ack``, gets no second ACK). Kept as a
+        ``duplicate`` capture and counted as a duplicate resend: after a late ACK the sender takes that
+        first ACK for its retransmission and a second one for its next frame, and runs one reply ahead; the
+        frame numbers still keep every frame in order, and a refused one makes the sender abort and send
+        the message again in a new session (:mod:`drivers.codecs.astm.link`)."""
+        if ev.before_ack:
+            when = "read before our ACK of it was written (a late ACK)"
+        else:
+            since = f"{now - self.acked_at:.3f} s after our ACK of it " if self.acked_at is not None else ""
+            when = since + "(ACK lost or late); ACKed again"
+        raw = ev.frame.raw
         note = f"retransmission of the last accepted frame, {when}"
-        self.store.add_one(NewCapture(raw, offset, status="duplicate", error=note))
+        self.store.add_one(NewCapture(raw, ev.frame.offset, status="duplicate", error=note))
         self.stats.duplicates += 1
         self.stats.duplicate_resends += 1
         self.status.resend()

@@ -6,6 +6,8 @@ DOMAIN.md (sum of '1' … ETX = 0x2BF → "BF"); the timer and retry values are 
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from drivers.codecs.astm.frames import (
     BadFrame,
@@ -127,6 +129,110 @@ def test_receiver_naks_wrong_frame_number_and_acks_duplicate():
     assert isinstance(events[0], FrameRejected) and isinstance(events[0].error, FrameNumberError)
     assert isinstance(events[1], DuplicateFrame)
     assert isinstance(events[2], FrameAccepted) and events[2].frame.number == 2
+
+
+def test_retransmission_read_before_our_ack_is_a_duplicate_answered_by_that_one_ack():
+    # the sender gave up waiting for our ACK (slow commit) and resent: LIS01-A2 §8.3, a retransmission
+    link = AstmLink("computer")
+    frame2 = build_frame(2, b"L|1|N\r", True)
+    events = converse(link, [(0, ENQ, ACK), (16, EXAMPLE + EXAMPLE, b"")])
+    assert [type(e) for e in events] == [SessionStarted, FrameAccepted, DuplicateFrame]
+    assert events[2].before_ack and events[2].frame.raw == EXAMPLE and events[2].frame.offset == 1 + len(EXAMPLE)
+    link.ack(16.1)
+    assert link.data_to_send() == ACK  # one reply for the pair
+    events = converse(link, [(17, frame2, b"")])
+    assert [e.frame.number for e in events if isinstance(e, FrameAccepted)] == [2]
+
+
+def test_retransmission_read_after_our_ack_is_acked_again():
+    link = AstmLink("computer")
+    converse(link, [(0, ENQ, ACK), (1, EXAMPLE, b"")])
+    link.ack(1)
+    assert link.data_to_send() == ACK
+    (dup,) = converse(link, [(16, EXAMPLE, ACK)])
+    assert dup == DuplicateFrame(parse_frame(EXAMPLE, offset=1 + len(EXAMPLE)), before_ack=False)
+
+
+def test_nak_of_the_frame_awaiting_ack_answers_its_copy_too():
+    link = AstmLink("computer")
+    events = converse(link, [(0, ENQ, ACK), (16, EXAMPLE + EXAMPLE, b"")])
+    assert isinstance(events[-1], DuplicateFrame) and events[-1].before_ack
+    link.nak(16.1)  # e.g. it could not be stored
+    assert link.data_to_send() == NAK
+    events = converse(link, [(17, EXAMPLE, b"")])
+    assert [e.frame.number for e in events if isinstance(e, FrameAccepted)] == [1]
+
+
+@pytest.mark.parametrize("second", [build_frame(2, b"L|1|N\r", True), EXAMPLE.replace(b"BF", b"BE")],
+                         ids=["next-frame", "damaged-copy"])
+def test_other_frame_before_our_ack_is_rejected_without_reply(second):
+    link = AstmLink("computer")
+    events = converse(link, [(0, ENQ, ACK), (1, EXAMPLE + second, b"")])
+    assert isinstance(events[-1], FrameRejected) and events[-1].raw == second
+    assert "before the previous one was acknowledged" in str(events[-1].error)
+    link.ack(1)
+    assert link.data_to_send() == ACK
+
+
+def test_sender_one_reply_ahead_after_a_reacked_retransmission():
+    # LIS01-A2 §8.3 with a late ACK: the sender took our late ACK for its retransmission and our ACK of
+    # that retransmission (read after the late ACK) for frame 2, so it sends frame 3 before our reply to 2
+    frames = build_frames([b"H|\\^&", b"R|1|x", b"R|2|y", b"L|1|N"])
+    link = AstmLink("computer")
+    converse(link, [(0, ENQ, ACK), (1, frames[0], b"")])
+    link.ack(15.5)
+    assert link.data_to_send() == ACK
+    converse(link, [(15.6, frames[0], ACK), (15.7, frames[1], b"")])
+    # frame 3 read before our ACK of 2 is refused; frame 4, sent on that ACK, has the wrong number
+    (rejected,) = converse(link, [(15.8, frames[2], b"")])
+    assert isinstance(rejected, FrameRejected)
+    link.ack(15.8)
+    assert link.data_to_send() == ACK
+    (refused,) = converse(link, [(15.9, frames[3], NAK)])
+    assert isinstance(refused.error, FrameNumberError)
+
+
+def test_eot_read_before_our_ack_ends_the_session_and_the_ack_sends_nothing():
+    # a sender one reply ahead ends the message without waiting for our ACK of its last frame
+    frames = build_frames([b"H|\\^&", b"L|1|N"])
+    link = AstmLink("computer")
+    converse(link, [(0, ENQ, ACK), (1, frames[0], b"")])
+    link.ack(1)
+    link.data_to_send()
+    events = converse(link, [(2, frames[1] + EOT + ENQ, ACK)])  # and the next session's ENQ
+    assert [type(e) for e in events] == [FrameAccepted, SessionEnded, SessionStarted]
+    link.ack(2.1)  # the frame is stored: nothing is sent on the new session's line
+    assert link.data_to_send() == b"" and link.state == "receiving"
+    events = converse(link, [(3, frames[0], b"")])
+    link.ack(3)
+    assert link.data_to_send() == ACK
+    with pytest.raises(RuntimeError):
+        link.ack(3.1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 2), st.integers(1, 9)), min_size=1, max_size=9))
+def test_each_frame_delivered_once_and_one_reply_per_frame_read_not_per_copy(plan):
+    """A stop-and-wait sender (§8.3) resends frame k ``before`` times ahead of our ACK (read with it) and
+    ``after`` times once it is ACKed; the frame's own bytes arrive split at ``cut``."""
+    frames = build_frames([b"R|%d" % i for i in range(len(plan))])
+    reads = [ENQ]
+    for frame, (before, after, cut) in zip(frames, plan, strict=True):
+        reads += [frame[:cut], frame[cut:] + frame * before] + [frame] * after
+    link, delivered, dups, out = AstmLink("computer"), [], [], b""
+    for data in reads:
+        for event in link.feed(data, 1.0):
+            if isinstance(event, FrameAccepted):
+                delivered.append(event.frame.raw)
+                link.ack(1.0)
+            elif isinstance(event, DuplicateFrame):
+                dups.append(event.before_ack)
+            else:
+                assert isinstance(event, SessionStarted)
+        out += link.data_to_send()
+    assert delivered == frames
+    assert (dups.count(True), dups.count(False)) == (sum(p[0] for p in plan), sum(p[1] for p in plan))
+    assert out == ACK * (1 + len(frames) + dups.count(False))
 
 
 def test_receiver_busy_and_timeout():

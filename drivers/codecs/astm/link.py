@@ -13,7 +13,25 @@ with ``data_to_send()``. Clause references are to CLSI LIS01-A2 (ASTM E1381-02):
 - timers (§8.5): sender 15 s for a reply to ENQ or a frame; receiver 30 s without a frame or EOT.
 
 The receiver does not acknowledge a valid frame by itself: it emits :class:`FrameAccepted` and waits for
-the application to call :meth:`AstmLink.ack` after the frame's bytes are durably stored.
+the application to call :meth:`AstmLink.ack` (or :meth:`AstmLink.nak`) after the frame's bytes are durably
+stored — once per accepted frame, in order. If the session ended first (EOT, receiver timeout) that call
+sends nothing: after EOT the line is neutral (§8.4) and a reply would be taken for the next ENQ.
+
+Retransmissions (§8.3: a frame with the number of the last accepted one is a retransmission, ACKed and
+discarded) come out as :class:`DuplicateFrame`, never delivered twice:
+
+- read while the original still awaits :meth:`AstmLink.ack` (the sender gave up waiting for a slow ACK
+  and resent): nothing is sent for it, the one reply to the original answers both (``before_ack``);
+- read after the original was ACKed (that ACK was lost, or late): ACKed again.
+
+The link cannot tell a lost ACK from a late one (that would take timing, which stays with the caller).
+After a late ACK the sender takes it for its retransmission; if the retransmission was read after that
+ACK, it is ACKed again and that second ACK is taken for the sender's next frame: the sender runs one
+reply ahead. Frames still arrive in order, each checked against the expected frame number, so none is
+accepted twice or out of order. Either the session ends normally (its EOT possibly read while the last
+frame awaits :meth:`AstmLink.ack`), or a frame is refused (read before the previous one was acknowledged,
+or damaged): the sender has already taken a reply for it, so the frames it sends next are NAKed for their
+number until it aborts (6 attempts) and sends the message again in a new session.
 """
 
 from __future__ import annotations
@@ -78,9 +96,12 @@ class FrameRejected:
 
 @dataclass(frozen=True)
 class DuplicateFrame:
-    """Retransmission of the last accepted frame (its ACK was lost): ACKed again, not delivered twice."""
+    """Retransmission of the last accepted frame, identical bytes (§8.3), not delivered twice. ``before_ack``:
+    read while the original awaits :meth:`AstmLink.ack`, whose one reply answers both (nothing is sent for
+    it); otherwise our ACK of the original was lost or late, and it is ACKed again."""
 
     frame: Frame
+    before_ack: bool = False
 
 
 @dataclass(frozen=True)
@@ -156,6 +177,7 @@ class AstmLink:
         self._state = self.IDLE
         self._last_fn = 0
         self._last_raw = b""
+        self._lapsed_replies = 0  # accepted frames whose session ended before ack()/nak()
 
     # ------------------------------------------------------------------ public API
 
@@ -185,18 +207,19 @@ class AstmLink:
         return msg.message_id
 
     def ack(self, now: float, *, interrupt: bool = False) -> None:
-        """Acknowledge the frame last reported by :class:`FrameAccepted` (after it is durably stored).
-        ``interrupt=True`` replies EOT instead (receiver interrupt, §8.3.5)."""
-        if self._state != self.AWAITING_ACK:
-            raise RuntimeError(f"no frame awaits acknowledgement (state {self._state})")
+        """Acknowledge the frame last reported by :class:`FrameAccepted` (after it is durably stored), and with
+        it any ``before_ack`` :class:`DuplicateFrame` of it. ``interrupt=True`` replies EOT instead (§8.3.5)."""
+        if self._reply_lapsed():
+            return
         self._out.append(EOT if interrupt else ACK)
         self._state = self.RECEIVING
         self._deadline = now + self._receiver_timeout
 
     def nak(self, now: float) -> None:
-        """Refuse the frame last reported (e.g. it could not be stored): the sender retransmits it."""
-        if self._state != self.AWAITING_ACK:
-            raise RuntimeError(f"no frame awaits acknowledgement (state {self._state})")
+        """Refuse the frame last reported (e.g. it could not be stored), with any ``before_ack`` copy of it:
+        the sender retransmits it."""
+        if self._reply_lapsed():
+            return
         self._last_fn = (self._last_fn - 1) % 8
         self._last_raw = b""
         self._out.append(NAK)
@@ -228,7 +251,7 @@ class AstmLink:
                 self._deadline = now + self._sender_timeout
         elif self._deadline is not None and now >= self._deadline:
             if self._state in (self.RECEIVING, self.AWAITING_ACK):
-                self._to_idle()
+                self._end_receiving()
                 events.append(SessionEnded(None, timed_out=True))
             elif self._state == self.ESTABLISHING:
                 msg = self._queue.popleft()
@@ -249,6 +272,20 @@ class AstmLink:
     def _to_idle(self) -> None:
         self._state = self.IDLE
         self._deadline = None
+
+    def _end_receiving(self) -> None:
+        if self._state == self.AWAITING_ACK:
+            self._lapsed_replies += 1
+        self._to_idle()
+
+    def _reply_lapsed(self) -> bool:
+        """Whether the frame an ack()/nak() answers belongs to a session that has ended (no reply is sent)."""
+        if self._lapsed_replies:
+            self._lapsed_replies -= 1
+            return True
+        if self._state != self.AWAITING_ACK:
+            raise RuntimeError(f"no frame awaits acknowledgement (state {self._state})")
+        return False
 
     def _start_receiving(self, offset: int, now: float, events: list[LinkEvent]) -> None:
         if self.busy:
@@ -323,13 +360,16 @@ class AstmLink:
     def _receiver_token(self, tok: object, now: float, events: list[LinkEvent]) -> None:
         if isinstance(tok, Control):
             if tok.byte == EOT:
-                self._to_idle()
+                self._end_receiving()
                 events.append(SessionEnded(tok.offset))
             return
         if isinstance(tok, Noise):
             return
         self._deadline = now + self._receiver_timeout
         if self._state == self.AWAITING_ACK:
+            if isinstance(tok, RawFrame) and tok.raw == self._last_raw:  # resent before our reply to it
+                events.append(DuplicateFrame(parse_frame(tok.raw, offset=tok.offset), before_ack=True))
+                return
             raw = tok.raw if isinstance(tok, (RawFrame, BadFrame)) else b""
             offset = tok.offset if isinstance(tok, (RawFrame, BadFrame)) else 0
             events.append(FrameRejected(offset, raw, ProtocolError(

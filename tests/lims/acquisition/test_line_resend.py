@@ -157,3 +157,40 @@ def test_astm_retransmission_read_before_our_ack_gets_no_second_ack(db_factory):
         assert runner.link.writes[-1] == b"\x06" and runner.stats.captures == 2
     finally:
         runner.close()
+
+
+def test_astm_next_frame_read_before_our_ack_is_kept_as_rejected_and_gets_no_reply(db_factory):
+    frames = message_frames(message_records(AstmMessage("S-7", (AstmResult("CHLORPYRIFOS", "0.1"),))))
+    runner = _runner(db_factory, "GC-N", "astm_gc_datasystem", AstmRunner)
+    try:
+        runner.on_bytes(b"\x05", 0.0)
+        runner.on_bytes(frames[0] + frames[1], 0.1)  # frame 2 before our ACK of 1: not stop-and-wait
+        assert runner.link.writes == [b"\x06", b"\x06"]  # ENQ's ACK and frame 1's, nothing for frame 2
+        assert [(d, st) for d, st, _ in _captures(db_factory)] == [(frames[0], "pending"), (frames[1], "rejected")]
+        assert (runner.stats.errors, runner.stats.duplicate_resends) == (1, 0)
+    finally:
+        runner.close()
+
+
+def test_astm_sender_one_reply_ahead_after_a_reacked_resend_message_still_read_once(db_factory):
+    # our late ACK answered the sender's retransmission of frame 1; the retransmission, read after it, is
+    # ACKed again and that ACK taken for frame 2: the sender runs one reply ahead, and sends EOT on the
+    # reply it takes for its last frame, read with that frame before our ACK of it (LIS01-A2 §8.3, §8.4)
+    frames = message_frames(message_records(AstmMessage("S-6", (AstmResult("CHLORPYRIFOS", "0.1"),))))
+    runner = _runner(db_factory, "GC-A", "astm_gc_datasystem", AstmRunner)
+    try:
+        runner.on_bytes(b"\x05", 0.0)
+        runner.on_bytes(frames[0], 0.1)
+        runner.on_bytes(frames[0], 15.2)
+        for k, frame in enumerate(frames[1:-1]):
+            runner.on_bytes(frame, 15.3 + 0.1 * k)
+        runner.on_bytes(frames[-1] + b"\x04", 16.0)
+        assert runner.link.writes == [b"\x06"] * (len(frames) + 1)  # no ACK after the sender's EOT
+        runner.on_bytes(b"\x05", 16.1)  # the next session is answered, the message is parsed
+        runner.after_bytes(b"")
+        assert runner.link.writes[-1] == b"\x06" and _readings(db_factory) == 1
+        statuses = [st for _, st, _ in _captures(db_factory)]
+        assert statuses == ["parsed", "duplicate"] + ["parsed"] * (len(frames) - 1)
+        assert (runner.stats.errors, runner.stats.duplicate_resends) == (0, 1)
+    finally:
+        runner.close()
