@@ -27,7 +27,7 @@ from api.security import (
     require,
     require_ui,
 )
-from api.ui import dashboard_page
+from api.ui import UiRoute, dashboard_page
 from api.ui import router as ui_router
 from lims.config import get_settings
 from lims.db import audit
@@ -84,6 +84,8 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         if found is None:
             raise HTTPException(404, detail=f"report {report_no} not found")
         return found
+
+    app.router.route_class = UiRoute  # the dashboard refuses with the zh-CN 403 page
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def home(request: Request, factory: FactoryDep,

@@ -32,8 +32,11 @@ T = TypeVar("T")
 
 
 def service_error(e: ServiceError) -> HTTPException:
-    """A service error as a 4xx naming the field: ``detail = {"message", "field"}``."""
-    detail: dict[str, Any] = {"message": str(e), "field": e.field}
+    """A service error as a 4xx naming the field: ``detail = {"message", "field", "code"}``.
+
+    ``code`` is the stable name of the refusal (lims.services.errors; None when the raise site gives none):
+    clients branch on it, the message is for people."""
+    detail: dict[str, Any] = {"message": str(e), "field": e.field, "code": e.code}
     problems = getattr(e, "problems", None)
     if problems:
         detail["problems"] = [{"line": p.line, "field": p.field, "message": p.message} for p in problems]
@@ -48,9 +51,10 @@ def run_service(factory: sessionmaker[Session], actor: str, reason: str, fn: Cal
     except ServiceError as e:
         raise service_error(e) from None
     except AuthenticationError as e:  # an e-signature with the wrong password
-        raise HTTPException(403, detail={"message": str(e), "field": "password"}) from None
+        raise HTTPException(403, detail={"message": str(e), "field": "password", "code": e.code}) from None
     except CalibrationError as e:
-        raise HTTPException(422, detail={"message": str(e), "field": getattr(e, "field", None)}) from None
+        raise HTTPException(422, detail={"message": str(e), "field": getattr(e, "field", None),
+                                         "code": None}) from None
 
 
 def read_service(factory: sessionmaker[Session], fn: Callable[[Session], T]) -> T:

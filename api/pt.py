@@ -23,13 +23,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.deps import FactoryDep, read_service, run_service
 from api.security import CSRF_FIELD, Permission, Principal, ensure_csrf_cookie, require, require_ui
+from api.ui import UiRoute
 from lims.db.engine import session_scope
 from lims.db.models_pt import PtRound, PtSubmission, RoundStatus
 from lims.pt import charts, participant, provider, reports, views
 from lims.pt.submissions import RowProblem, SubmissionIn, SubmissionRejected, parse_row
 from lims.services.errors import ServiceError
 
-router = APIRouter(tags=["pt"])
+router = APIRouter(tags=["pt"], route_class=UiRoute)  # UiRoute: its UI form refuses with a page
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
 T = TypeVar("T")
 

@@ -7,7 +7,8 @@ route that declares nothing — see :func:`route_access`):
   ``user: Annotated[Principal, require(Permission.RESULTS_APPROVE)]`` — an authenticated principal
   holding every named permission; 401 (with ``WWW-Authenticate``, RFC 6750 §3) when there is none,
   403 naming the missing permission otherwise;
-* ``require_ui(...)`` — the same for HTML pages, but an anonymous visitor is redirected to /login;
+* ``require_ui(...)`` — the same for HTML pages, but an anonymous visitor is redirected to /login, and on a
+  route of the web UI's router (``api.ui.UiRoute``) the 403 (or a failed CSRF check) is a zh-CN page;
 * ``public()`` — deliberately open (report verification, the login form); framework routes without
   dependencies (/openapi.json, /docs) are declared open with :func:`declare_public`.
 
@@ -260,8 +261,36 @@ def _unauthenticated(request: Request, error: str | None, *, ui: bool) -> HTTPEx
     return HTTPException(401, detail=detail, headers={"WWW-Authenticate": challenge})
 
 
+#: ``detail.code`` of a refused CSRF check (the shape of a service error's detail, api.deps.service_error).
+CSRF_FAILED = "auth.csrf_failed"
+
+
+class AccessRefused(HTTPException):
+    """403 for an authenticated principal. The API answers JSON; routes of the web UI (api.ui.UiRoute)
+    render it as a page when ``ui`` (set by :func:`require_ui`) and the principal is known."""
+
+    def __init__(self, detail: Any, *, principal: Principal | None = None, ui: bool = False) -> None:
+        super().__init__(403, detail=detail)
+        self.principal = principal
+        self.ui = ui
+
+
+class PermissionRefused(AccessRefused):
+    """The principal lacks ``missing`` (permission values); the detail names them and the roles held."""
+
+    def __init__(self, principal: Principal, missing: tuple[str, ...], *, ui: bool) -> None:
+        roles = ", ".join(sorted(principal.roles)) or "none"
+        super().__init__(f"permission {', '.join(missing)} required (user {principal.username}, roles: {roles})",
+                         principal=principal, ui=ui)
+        self.missing = missing
+
+
+class CsrfRefused(AccessRefused):
+    """The double-submit CSRF token was missing or wrong; detail ``{"message", "field", "code"}``."""
+
+
 async def check_csrf(request: Request) -> None:
-    """Double-submit check: header or form field equal to the CSRF cookie, else 403."""
+    """Double-submit check: header or form field equal to the CSRF cookie, else 403 (:class:`CsrfRefused`)."""
     expected = request.cookies.get(CSRF_COOKIE, "")
     presented = request.headers.get(CSRF_HEADER, "")
     if not presented and request.headers.get("content-type", "").startswith(
@@ -270,8 +299,9 @@ async def check_csrf(request: Request) -> None:
         value = form.get(CSRF_FIELD, "")
         presented = value if isinstance(value, str) else ""
     if not expected or not presented or not secrets.compare_digest(expected, presented):
-        raise HTTPException(403, detail=f"CSRF token missing or wrong: send header {CSRF_HEADER} or form field "
-                                        f"{CSRF_FIELD} equal to cookie {CSRF_COOKIE}")
+        raise CsrfRefused({"message": f"CSRF token missing or wrong: send header {CSRF_HEADER} or form field "
+                                      f"{CSRF_FIELD} equal to cookie {CSRF_COOKIE}",
+                           "field": CSRF_FIELD, "code": CSRF_FAILED})
 
 
 def _make_checker(permissions: frozenset[Permission], *, ui: bool) -> Callable[..., Any]:
@@ -280,12 +310,14 @@ def _make_checker(permissions: frozenset[Permission], *, ui: bool) -> Callable[.
         if principal is None:
             raise _unauthenticated(request, creds.error, ui=ui)
         if principal.via_cookie and request.method not in SAFE_METHODS:
-            await check_csrf(request)
-        missing = sorted(p.value for p in permissions - principal.permissions)
+            try:
+                await check_csrf(request)
+            except CsrfRefused as e:
+                e.principal, e.ui = principal, ui
+                raise
+        missing = tuple(sorted(p.value for p in permissions - principal.permissions))
         if missing:
-            roles = ", ".join(sorted(principal.roles)) or "none"
-            raise HTTPException(403, detail=f"permission {', '.join(missing)} required "
-                                            f"(user {principal.username}, roles: {roles})")
+            raise PermissionRefused(principal, missing, ui=ui)
         return principal
 
     check.access = RouteAccess(permissions, public=False, ui=ui)  # type: ignore[attr-defined]

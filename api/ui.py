@@ -4,7 +4,12 @@ Pages read through :mod:`lims.services.queries` and the models; every write goes
 as the REST API (:mod:`lims.services.signoff`, :mod:`lims.services.reporting`) in one unit of work
 (:func:`api.deps.run_service`), so a refused request signs or writes nothing. Every route declares its
 permission with :func:`api.security.require_ui` (anonymous visitors go to /login); cookie-authenticated
-POSTs are CSRF-checked by that dependency (double-submit field ``csrf_token``).
+POSTs are CSRF-checked by that dependency (double-submit field ``csrf_token``). A signed-in user refused
+by it (missing permission, stale CSRF token) gets a zh-CN page with status 403 (:class:`UiRoute`), not the
+API's JSON.
+
+Refusals are shown in Chinese by their stable ``code`` (:data:`ERROR_ZH`, lims.services.errors), never by
+the wording of the English message, which follows in small print.
 
 Wherever a result is shown, so are its e-signature manifestations — printed name, date-time with the
 time zone and the meaning of the signature (21 CFR 11.50(a); ISO/IEC 17025:2017 7.5.1).
@@ -14,19 +19,30 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.deps import FactoryDep, read_service, run_service
-from api.security import CSRF_FIELD, Permission, Principal, ensure_csrf_cookie, require_ui
+from api.security import (
+    CSRF_FAILED,
+    CSRF_FIELD,
+    ROLE_PERMISSIONS,
+    AccessRefused,
+    Permission,
+    PermissionRefused,
+    Principal,
+    ensure_csrf_cookie,
+    require_ui,
+)
 from drivers.errors import DriverError
 from lims.config import get_settings
 from lims.db.models import (
@@ -43,6 +59,7 @@ from lims.db.models import (
     Report,
     Result,
     ResultStatus,
+    Role,
     Sample,
     SampleStatus,
 )
@@ -54,7 +71,6 @@ from lims.services.acquisition import reparse_instrument
 from lims.services.errors import NotFound
 from lims.services.sampling import PRODUCER_KINDS, PROGRAMME_TYPES, SAMPLING_LINKS
 
-router = APIRouter(include_in_schema=False)
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
 P = Permission
 
@@ -105,26 +121,50 @@ AUDIT_ACTION_ZH = {"create": "新建", "update": "修改", "delete": "删除", "
 #: Confirmation lines after a successful signature (PRG: the POST redirects to /review?done=...).
 DONE_ZH = {"review": "已审核签名", "approval": "已批准签发", "rejection": "已退回"}
 
-#: Service messages (English, from lims.services) → the Chinese shown first on the page.
-ERROR_ZH = (
-    ("wrong username or password", "密码错误，未签名。请重新输入您本人的登录密码"),
-    ("reviewer must not be the analyst", "职责分离：审核人不得为该结果的检验人"),
-    ("approver must differ", "职责分离：批准人不得为该结果的检验人或审核人"),
-    ("signatory authority", "您没有该检测方法的授权签字人资格"),
-    ("does not hold the role", "您不具备该签名所需的角色"),
-    ("failed QC", "批次质控未通过，结果暂停，不能审核"),
-    ("QC not yet evaluated", "批次质控尚未判定，结果暂停，不能审核"),
-    ("is held", "结果被批次质控暂停，不能审核"),
-    ("has not been signed by its analyst", "检验人尚未签名（检验），不能审核"),
-    ("not to_be_reviewed", "结果不是“待审核”状态"),
-    ("not reviewed", "结果尚未审核，不能批准"),
-    ("only unreleased results can be rejected", "只能退回尚未批准的结果"),
-    ("rejection needs a reason", "退回必须填写原因（至少 5 个字）"),
-    ("no certified results to report", "该样品没有已批准的结果，不能出具报告"),
-    ("amend it with a reason", "该样品已有报告；如需更正，请填写更正原因"),
-    ("does not exist", "记录不存在"),
-    ("CSRF", "表单已失效，请刷新页面后重试"),
-)
+#: Refusal codes (``detail.code``: lims.services.errors, api.security, the forms below) → the Chinese shown
+#: first on the page. tests/api/test_error_codes.py fails on a code raised without an entry here.
+ERROR_ZH = {
+    "auth.wrong_password": "密码错误，未签名。请重新输入您本人的登录密码",
+    CSRF_FAILED: "表单已失效，请刷新页面后重试",
+    "signoff.reviewer_is_analyst": "职责分离：审核人不得为该结果的检验人",
+    "signoff.approver_not_independent": "职责分离：批准人不得为该结果的检验人或审核人",
+    "signoff.no_signatory_authority": "您没有该检测方法的授权签字人资格",
+    "signoff.missing_role": "您不具备该签名所需的角色",
+    "signoff.not_authored": "检验人尚未签名（检验），不能审核",
+    "signoff.rejection_needs_reason": "退回必须填写原因（至少 5 个字）",
+    "batch.qc_failed": "批次质控未通过，结果暂停，不能审核",
+    "batch.qc_pending": "批次质控尚未判定，结果暂停，不能审核",
+    "result.not_to_be_reviewed": "结果不是“待审核”状态",
+    "result.not_reviewed": "结果尚未审核，不能批准",
+    "result.not_rejectable": "只能退回尚未批准的结果",
+    "report.no_certified_results": "该样品没有已批准的结果，不能出具报告",
+    "report.needs_amendment_reason": "该样品已有报告；如需更正，请填写更正原因",
+    "report.language_invalid": "报告语言只能是中文或英文",
+    "report.no_sample_chosen": "请选择样品",
+    "ui.no_result_selected": "请至少勾选一条结果",
+    "ui.password_required": "电子签名须重新输入您的登录密码",
+    "not_found": "记录不存在",
+}
+#: A refusal without a code (or with one not listed): said plainly, the service's English follows.
+GENERIC_ERROR_ZH = "操作未完成，未写入任何数据"
+#: Permissions in words (Chinese, English) for the 403 page; the value itself is shown too.
+PERMISSION_ZH = {
+    P.SAMPLES_READ: ("查看样品", "view samples"), P.SAMPLES_WRITE: ("登记、修改样品", "register and edit samples"),
+    P.RESULTS_READ: ("查看检测结果", "view results"), P.RESULTS_ENTER: ("录入检测结果", "enter results"),
+    P.RESULTS_REVIEW: ("审核检测结果", "review results"),
+    P.RESULTS_APPROVE: ("批准签发检测结果", "approve results"),
+    P.REPORTS_READ: ("查看检验报告", "view reports"), P.REPORTS_ISSUE: ("签发检验报告", "issue reports"),
+    P.LIMITS_READ: ("查看限量标准", "view MRLs"), P.LIMITS_MANAGE: ("维护限量标准", "manage MRLs"),
+    P.PT_READ: ("查看能力验证", "view proficiency testing"), P.PT_SUBMIT: ("提交能力验证结果", "submit PT results"),
+    P.PT_MANAGE: ("组织能力验证", "manage PT rounds"), P.AUDIT_READ: ("查看审计追踪", "read the audit trail"),
+    P.INSTRUMENTS_READ: ("查看仪器状态", "view instruments"),
+    P.INSTRUMENTS_WRITE: ("管理仪器（重新解析等）", "manage instruments (re-parse…)"),
+    P.USERS_MANAGE: ("管理用户账户", "manage user accounts"), P.TASKS_READ: ("查看监测任务", "view monitoring tasks"),
+    P.TASKS_MANAGE: ("管理监测任务", "manage monitoring tasks"), P.AUTHENTICATED: ("登录", "sign in"),
+    P.ACCOUNT_SELF: ("管理本人账户", "manage one's own account"), P.PUBLIC: ("公开访问", "public"),
+}
+ROLE_ZH: dict[str, str] = {Role.TECHNICIAN: "检验员", Role.REVIEWER: "审核员", Role.APPROVER: "批准人（授权签字人）",
+                           Role.QA_MANAGER: "质量负责人", Role.ADMIN: "系统管理员"}
 FIELD_ZH = {"password": "密码", "result_ids": "所选结果", "reason": "退回原因", "sample_code": "样品",
             "amendment_reason": "更正原因", "language": "报告语言", "profile": "仪器配置", "code": "编号"}
 
@@ -159,14 +199,17 @@ TEMPLATES.env.globals.update(
 
 
 def ui_error(status: int, detail: Any) -> dict[str, Any]:
-    """A refused request as shown on a page: {status, field, zh, en} (Chinese first, the service's words after)."""
+    """A refused request as shown on a page: {status, field, code, zh, en} — the Chinese of its ``code``
+    (:data:`ERROR_ZH`, else :data:`GENERIC_ERROR_ZH`) first, the service's English words after."""
     if isinstance(detail, dict):
-        message, field = str(detail.get("message", "")), detail.get("field")
+        message, field, code = str(detail.get("message", "")), detail.get("field"), detail.get("code")
     else:
-        message, field = str(detail), None
-    zh = next((text for needle, text in ERROR_ZH if needle in message), "操作未完成，未写入任何数据")
-    en = message.split(" / ", 1)[1] if " / " in message and "签名失败" in message else message
-    return {"status": status, "field": field, "field_zh": FIELD_ZH.get(field or "", field), "zh": zh, "en": en}
+        message, field, code = str(detail), None, None
+    zh = ERROR_ZH.get(code, GENERIC_ERROR_ZH) if isinstance(code, str) else GENERIC_ERROR_ZH
+    head, sep, tail = message.partition(" / ")  # a bilingual message "中文 / English": keep the English
+    en = tail if sep and not head.isascii() else message
+    return {"status": status, "field": field, "field_zh": FIELD_ZH.get(field or "", field), "code": code,
+            "zh": zh, "en": en}
 
 
 def render(request: Request, me: Principal, template: str, active: str, *, status: int = 200,
@@ -182,6 +225,51 @@ def render(request: Request, me: Principal, template: str, active: str, *, statu
     page.raw_headers.extend(h for h in holder.raw_headers if h[0] == b"set-cookie")
     page.headers["Cache-Control"] = "no-store"  # records of identifiable producers: not for shared caches
     return page
+
+
+def permission_words(missing: tuple[str, ...]) -> list[dict[str, str]]:
+    """Missing permission values in words (zh, en) with the roles that grant each (ROLE_PERMISSIONS)."""
+    out = []
+    for value in missing:
+        perm = Permission(value)
+        zh, en = PERMISSION_ZH.get(perm, (value, value))
+        roles = [r for r in Role if perm in ROLE_PERMISSIONS.get(r, frozenset())]
+        out.append({"value": value, "zh": zh, "en": en, "roles_zh": "、".join(ROLE_ZH[r] for r in roles) or "—",
+                    "roles_en": ", ".join(r.value for r in roles) or "none"})
+    return out
+
+
+def refused_page(request: Request, refusal: AccessRefused) -> HTMLResponse:
+    """The 403 page of a signed-in user: the permissions missing in words, or the stale form (CSRF)."""
+    me = refusal.principal
+    assert me is not None
+    if isinstance(refusal, PermissionRefused):
+        return render(request, me, "ui_forbidden.html", "/", status=403,
+                      missing=permission_words(refusal.missing),
+                      roles_zh="、".join(ROLE_ZH.get(r, r) for r in sorted(me.roles)) or "无")
+    return render(request, me, "ui_error.html", "/", status=403, error=ui_error(403, refusal.detail))
+
+
+class UiRoute(APIRoute):
+    """A route of the web UI: an :class:`~api.security.AccessRefused` raised by ``require_ui`` (or its CSRF
+    check) becomes a zh-CN page with status 403; API routes keep the JSON answer. Use it as the router's
+    ``route_class`` (FastAPI "custom APIRoute class")."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except AccessRefused as refusal:
+                if not refusal.ui or refusal.principal is None:
+                    raise
+                return refused_page(request, refusal)
+
+        return handle
+
+
+router = APIRouter(include_in_schema=False, route_class=UiRoute)
 
 
 def _not_found(request: Request, me: Principal, active: str, what: str) -> HTMLResponse:
@@ -334,11 +422,11 @@ def _signed(request: Request, me: Principal, factory: sessionmaker[Session], mea
     ids = _parse_ids(raw_ids)
     problem = None
     if not ids:
-        problem = ui_error(422, {"message": "select at least one result", "field": "result_ids"})
-        problem["zh"] = "请至少勾选一条结果"
+        problem = ui_error(422, {"message": "select at least one result", "field": "result_ids",
+                                 "code": "ui.no_result_selected"})
     elif not password:
-        problem = ui_error(422, {"message": "re-enter your password to sign", "field": "password"})
-        problem["zh"] = "电子签名须重新输入您的登录密码"
+        problem = ui_error(422, {"message": "re-enter your password to sign", "field": "password",
+                                 "code": "ui.password_required"})
     if problem is not None:
         return _review_page(request, me, factory, status=422, error=problem, selected=ids, reason=reason)
     assert ids is not None
@@ -492,12 +580,12 @@ def issue_report(request: Request, me: ReportIssuer, factory: FactoryDep,
     """签发报告: issue (or, with a reason, amend) the report of a sample whose results are certified."""
     form = {"sample_code": sample_code, "language": language, "amendment_reason": amendment_reason}
     if language not in ("zh-CN", "en"):
-        error = ui_error(422, {"message": "language must be zh-CN or en", "field": "language"})
-        error["zh"] = "报告语言只能是中文或英文"
+        error = ui_error(422, {"message": "language must be zh-CN or en", "field": "language",
+                               "code": "report.language_invalid"})
         return _reports_page(request, me, factory, status=422, error=error, form=form)
     if not sample_code:
-        error = ui_error(422, {"message": "choose a sample", "field": "sample_code"})
-        error["zh"] = "请选择样品"
+        error = ui_error(422, {"message": "choose a sample", "field": "sample_code",
+                               "code": "report.no_sample_chosen"})
         return _reports_page(request, me, factory, status=422, error=error, form=form)
     out_dir = get_settings().report_dir
     reason = amendment_reason.strip() or None

@@ -21,7 +21,11 @@ def _hasher() -> PasswordHasher:
 
 
 class AuthenticationError(PermissionError):
-    """Wrong credentials, locked account, or missing authority."""
+    """Wrong credentials, locked account, or missing authority; ``code`` as in lims.services.errors."""
+
+    def __init__(self, *args: object, code: str | None = None) -> None:
+        super().__init__(*args)
+        self.code = code
 
 
 def hash_password(password: str) -> str:

@@ -150,12 +150,13 @@ def issue_report(s: Session, sample_code: str, *, out_dir: Path, language: rm.La
         raise NotFound(f"sample {sample_code} does not exist", field="sample_code")
     results = current_results(s, sample)
     if not results:
-        raise Conflict(f"sample {sample_code} has no certified results to report", field="sample_code")
+        raise Conflict(f"sample {sample_code} has no certified results to report", field="sample_code",
+                       code="report.no_certified_results")
     previous = s.execute(select(Report).where(Report.sample_id == sample.id, Report.status == "issued")
                          .order_by(Report.version.desc())).scalars().first()
     if previous is not None and not amendment_reason:
         raise Conflict(f"sample {sample_code} already has report {previous.report_no}; amend it with a reason",
-                       field="amendment_reason")
+                       field="amendment_reason", code="report.needs_amendment_reason")
     base_no = f"JC{sample.code}"
     version = previous.version + 1 if previous else 1
     report_no = base_no if version == 1 else f"{base_no}-A{version - 1}"

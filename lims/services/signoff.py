@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from lims.db.audit import record_hash
 from lims.db.models import (
     Analysis,
+    Batch,
     MethodSignatory,
     Result,
     ResultStatus,
@@ -62,9 +63,10 @@ class SignatureManifestation:
 def authenticate_signer(s: Session, username: str, password: str, role: Role) -> User:
     user = s.execute(select(User).where(User.username == username)).scalar_one_or_none()
     if user is None or not user.active or not verify_password(user.password_hash, password):
-        raise AuthenticationError("签名失败：用户名或密码错误 / signature refused: wrong username or password")
+        raise AuthenticationError("签名失败：用户名或密码错误 / signature refused: wrong username or password",
+                                  code="auth.wrong_password")
     if role not in user.role_names:
-        raise Forbidden(f"{user.username} does not hold the role {role}")
+        raise Forbidden(f"{user.username} does not hold the role {role}", code="signoff.missing_role")
     return user
 
 
@@ -98,15 +100,20 @@ def review_results(s: Session, result_ids: list[int], *, username: str, password
     authored = _signed_ids(s, result_ids, "authorship")
     for r in results:
         if r.status != ResultStatus.TO_BE_REVIEWED:
-            raise Conflict(f"result {r.id} is {r.status}, not to_be_reviewed", field="result_ids")
+            raise Conflict(f"result {r.id} is {r.status}, not to_be_reviewed", field="result_ids",
+                           code="result.not_to_be_reviewed")
         if r.analyst_id == reviewer.id:
-            raise Forbidden(f"result {r.id}: the reviewer must not be the analyst", field="result_ids")
+            raise Forbidden(f"result {r.id}: the reviewer must not be the analyst", field="result_ids",
+                            code="signoff.reviewer_is_analyst")
         if r.id not in authored:
             raise Conflict(f"result {r.id} has not been signed by its analyst (authorship) yet",
-                           field="result_ids")
+                           field="result_ids", code="signoff.not_authored")
         held = batch_held(s, r.analysis)
         if held:
-            raise Conflict(f"result {r.id} is held: {held}", field="result_ids")
+            batch = s.get(Batch, r.analysis.batch_id)  # in the identity map: batch_held loaded it
+            failed = batch is not None and batch.status == "qc_failed"
+            raise Conflict(f"result {r.id} is held: {held}", field="result_ids",
+                           code="batch.qc_failed" if failed else "batch.qc_pending")
     sigs = []
     for r in results:
         r.reviewer_id = reviewer.id
@@ -126,13 +133,15 @@ def approve_results(s: Session, result_ids: list[int], *, username: str, passwor
     results = _load(s, result_ids)
     for r in results:
         if r.status != ResultStatus.REVIEWED:
-            raise Conflict(f"result {r.id} is {r.status}, not reviewed", field="result_ids")
+            raise Conflict(f"result {r.id} is {r.status}, not reviewed", field="result_ids",
+                           code="result.not_reviewed")
         if r.reviewer_id == approver.id or r.analyst_id == approver.id:
             raise Forbidden(f"result {r.id}: the approver must differ from analyst and reviewer",
-                            field="result_ids")
+                            field="result_ids", code="signoff.approver_not_independent")
         if r.analysis.method_id not in authorised:
             raise Forbidden(f"result {r.id}: {approver.username} holds no signatory authority for method "
-                            f"{r.analysis.method.code}", field="result_ids")
+                            f"{r.analysis.method.code}", field="result_ids",
+                            code="signoff.no_signatory_authority")
     superseded = {r.supersedes_id for r in results if r.supersedes_id is not None}
     olds = {o.id: o for o in s.execute(select(Result).where(Result.id.in_(superseded))).scalars()} if superseded \
         else {}
@@ -186,7 +195,8 @@ def author_results(s: Session, result_ids: list[int], *, username: str, password
     results = _load(s, result_ids)
     for r in results:
         if r.status != ResultStatus.TO_BE_REVIEWED:
-            raise Conflict(f"result {r.id} is {r.status}, not to_be_reviewed", field="result_ids")
+            raise Conflict(f"result {r.id} is {r.status}, not to_be_reviewed", field="result_ids",
+                           code="result.not_to_be_reviewed")
         if r.analyst_id not in (None, tech.id):
             raise Forbidden(f"result {r.id} belongs to another analyst", field="result_ids")
     sigs = []
@@ -200,7 +210,8 @@ def reject_results(s: Session, result_ids: list[int], *, username: str, password
                    retest: bool = True) -> list[Signature]:
     """Reviewer or approver sends results back (rejected), optionally asking for a re-test."""
     if len(reason.strip()) < 5:
-        raise InvalidInput("a rejection needs a reason (at least 5 characters)", field="reason")
+        raise InvalidInput("a rejection needs a reason (at least 5 characters)", field="reason",
+                           code="signoff.rejection_needs_reason")
     user = s.execute(select(User).where(User.username == username)).scalar_one_or_none()
     role = Role.APPROVER if user is not None and Role.APPROVER in user.role_names else Role.REVIEWER
     signer = authenticate_signer(s, username, password, role)
@@ -208,7 +219,7 @@ def reject_results(s: Session, result_ids: list[int], *, username: str, password
     for r in _load(s, result_ids):
         if r.status not in (ResultStatus.TO_BE_REVIEWED, ResultStatus.REVIEWED):
             raise Conflict(f"result {r.id} is {r.status}; only unreleased results can be rejected",
-                           field="result_ids")
+                           field="result_ids", code="result.not_rejectable")
         r.status = ResultStatus.REJECTED
         sigs.append(_sign(s, signer, r, "rejection"))
         analysis = r.analysis

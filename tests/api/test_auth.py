@@ -209,7 +209,8 @@ def test_cookie_requests_that_change_state_need_the_csrf_header_and_logout_ends_
     csrf = client.cookies.get(CSRF_COOKIE)  # renewed at login
     assert client.get("/api/v1/auth/me").json()["token_kind"] == "session"  # safe method: cookie suffices
     r = client.post("/api/v1/auth/tokens", json={})
-    assert r.status_code == 403 and "CSRF" in r.json()["detail"]
+    assert r.status_code == 403 and "CSRF" in r.json()["detail"]["message"]
+    assert r.json()["detail"]["code"] == "auth.csrf_failed" and r.json()["detail"]["field"] == "csrf_token"
     assert client.post("/api/v1/auth/tokens", json={}, headers={CSRF_HEADER: "forged"}).status_code == 403
     assert client.post("/api/v1/auth/tokens", json={}, headers={CSRF_HEADER: csrf}).status_code == 201
     # logout: the form needs the token too

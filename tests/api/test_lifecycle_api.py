@@ -75,6 +75,7 @@ def test_lab_day_over_rest(api):
     assert c.post("/api/v1/results/review", headers=tech, json={"result_ids": [rid], "password": "x"}).status_code == 403
     bad = c.post("/api/v1/results/review", headers=rev, json={"result_ids": [rid], "password": "wrong-password"})
     assert bad.status_code == 403 and bad.json()["detail"]["field"] == "password"
+    assert bad.json()["detail"]["code"] == "auth.wrong_password"  # the stable code clients branch on
     _ok(c.post("/api/v1/results/review", headers=rev, json={"result_ids": [rid], "password": PASSWORDS["liqiang"]}))
     signed = _ok(c.post("/api/v1/results/approve", headers=appr,
                         json={"result_ids": [rid], "password": PASSWORDS["wangfang"]}))

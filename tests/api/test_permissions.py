@@ -28,6 +28,8 @@ from api.security import (
     require,
     route_access,
 )
+from api.ui import UiRoute
+from api.ui import router as ui_router
 from lims.db.engine import session_scope
 from lims.db.models import Lab, Role, User, UserRole
 from lims.security import hash_password
@@ -171,6 +173,8 @@ def test_permission_matrix_every_route_times_every_role(matrix):
         assert me["username"] == username
     mismatches: list[str] = []
     checked = 0
+    #: a require_ui route refuses with the zh-CN 403 page (api.ui.UiRoute), an API route with JSON
+    assert all(isinstance(r, UiRoute) for r in ui_router.routes)
     for route, method in _http_routes(app):
         access = route_access(app, route)
         assert access is not None, route.path  # covered by test_every_route_declares_its_permission
@@ -196,7 +200,14 @@ def test_permission_matrix_every_route_times_every_role(matrix):
                 missing = sorted(p.value for p in access.permissions - caller.permissions)
                 if r.status_code != 403:
                     mismatches.append(f"{where} as {caller.name}: {r.status_code}, expected 403 (lacks {missing})")
-                elif not any(m in r.json().get("detail", "") for m in missing):
+                    continue
+                html = r.headers["content-type"].startswith("text/html")
+                if access.ui and not html:
+                    mismatches.append(f"{where} as {caller.name}: a UI page refused with "
+                                      f"{r.headers['content-type']}, expected the zh-CN 403 page")
+                elif not access.ui and html:
+                    mismatches.append(f"{where} as {caller.name}: an API route refused with an HTML page")
+                elif not any(m in (r.text if html else r.json().get("detail", "")) for m in missing):
                     mismatches.append(f"{where} as {caller.name}: 403 does not name {missing}")
     assert not mismatches, "\n".join(mismatches)
     assert checked >= 6 * 8  # at least the routes this module knows of, for every caller

@@ -139,12 +139,24 @@ def test_audit_changes_show_only_what_changed():
     assert audit_changes('{"code": "S-1"}', "") == [{"field": "code", "old": "S-1", "new": ""}]
 
 
-def test_service_refusals_are_shown_in_chinese_naming_the_field():
-    e = ui_error(403, {"message": "result 7: the reviewer must not be the analyst", "field": "result_ids"})
+def test_service_refusals_are_shown_in_chinese_by_their_code_naming_the_field():
+    e = ui_error(403, {"message": "result 7: the reviewer must not be the analyst", "field": "result_ids",
+                       "code": "signoff.reviewer_is_analyst"})
     assert e["zh"].startswith("职责分离") and e["field_zh"] == "所选结果" and "result 7" in e["en"]
-    e = ui_error(409, {"message": "result 3 is held: batch B1 failed QC: CCV 25 %", "field": "result_ids"})
+    e = ui_error(409, {"message": "result 3 is held: batch B1 failed QC: CCV 25 %", "field": "result_ids",
+                       "code": "batch.qc_failed"})
     assert "批次质控未通过" in e["zh"]
-    assert ui_error(400, "something new")["zh"] == "操作未完成，未写入任何数据"
+    # the wording may change freely: a reworded message keeps its Chinese, a message alone gets none
+    assert ui_error(409, {"message": "reworded entirely", "code": "batch.qc_failed"})["zh"] == e["zh"]
+    generic = "操作未完成，未写入任何数据"
+    assert ui_error(403, {"message": "result 7: the reviewer must not be the analyst", "code": None})["zh"] == generic
+    assert ui_error(400, {"message": "x", "code": "no.such_code"})["zh"] == generic
+    assert ui_error(400, "something new") == {"status": 400, "field": None, "field_zh": None, "code": None,
+                                              "zh": generic, "en": "something new"}
+    # a bilingual message (签名失败：… / signature refused: …) shows its English part after the Chinese
+    e = ui_error(403, {"message": "签名失败：用户名或密码错误 / signature refused: wrong username or password",
+                       "field": "password", "code": "auth.wrong_password"})
+    assert e["zh"].startswith("密码错误") and e["en"] == "signature refused: wrong username or password"
 
 
 # ------------------------------------------------------------------------------------------ pages
@@ -269,13 +281,15 @@ def test_technician_sees_no_sign_option_and_csrf_is_required(lab):
                                "reason": "technician tries to reject"})
         assert r.status_code == 403, path
     r = _post(tech, "/reports/issue", {"sample_code": "S20261128-001"}, page="/reports")
-    assert r.status_code == 403 and "reports:issue" in r.json()["detail"]
+    assert r.status_code == 403 and r.headers["content-type"].startswith("text/html")
+    assert "无权访问" in r.text and "签发检验报告" in r.text and "reports:issue" in r.text
     # a reviewer's POST without the CSRF token (or with a forged one) is refused before anything runs
     reviewer = lab.browser("liqiang")
     form = {"result_id": lab.result_ids, "password": PASSWORDS["liqiang"]}
     assert reviewer.post("/review/sign/review", data=form, follow_redirects=False).status_code == 403
     forged = reviewer.post("/review/sign/review", data=form | {"csrf_token": "forged"}, follow_redirects=False)
-    assert forged.status_code == 403 and "CSRF" in forged.json()["detail"]
+    assert forged.status_code == 403 and forged.headers["content-type"].startswith("text/html")
+    assert "表单已失效，请刷新页面后重试" in forged.text and "CSRF token missing or wrong" in forged.text
     assert _signatures(lab, "review") == [] and _signatures(lab, "approval") == []
     assert _statuses(lab) == ["to_be_reviewed", "to_be_reviewed"]
 
