@@ -59,7 +59,6 @@ def make_engine(url: str | None = None, **kwargs: object) -> Engine:
     # placeholders per page (measured in bench/bench_lifecycle.py --profile).
     kwargs.setdefault("insertmanyvalues_page_size", 10)
     engine = create_engine(url, **kwargs)
-    event.listen(engine, "connect", _postgres_session)
     event.listen(engine, "checkin", _mark_idle)
     event.listen(engine, "checkout", _ping_if_idle)
     return engine
@@ -85,19 +84,6 @@ def _ping_if_idle(dbapi_conn, record, _proxy) -> None:  # type: ignore[no-untype
         dbapi_conn.autocommit = autocommit
     except Exception as e:  # the server restarted or the link dropped: the pool opens a new connection
         raise exc.DisconnectionError(str(e)) from e
-
-
-def _postgres_session(dbapi_conn, _rec) -> None:  # type: ignore[no-untyped-def]
-    """Plan every execution of a prepared statement for its own parameters (PostgreSQL 12+).
-
-    psycopg prepares a statement after its fifth use; PostgreSQL may then switch to a generic plan that
-    does not know which status is asked for. Statuses are skewed (most results are reported, few wait
-    for review); a generic plan of the review queue walked the primary key instead of the (status, id)
-    index (2.8 ms instead of 1.3 ms per page in bench/bench_lifecycle.py, before list pages picked their
-    keys first)."""
-    with dbapi_conn.cursor() as cur:
-        cur.execute("SET plan_cache_mode = force_custom_plan")
-    dbapi_conn.commit()
 
 
 #: Execution option marking a read-only engine (see make_session_factory).

@@ -6,7 +6,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, any_, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from lims.db.models import Analysis, Analyte, Commodity, Method, Producer, Report, Result, Sample, Signature
@@ -43,8 +44,9 @@ def rows_with_count(s: Session, q: Any, count_q: Any, limit: int, offset: int) -
 
     ``count_q`` selects the list's key (``Sample.id``, ``Result.id``) with the filters and only the joins
     the filters need; ``q`` selects the shown columns with their joins. The page's keys are picked first
-    from ``count_q`` (an index-only scan of e.g. (status, id): the planner cannot mistake it for a walk of
-    the primary key that filters out the newest rows of other statuses), then ``q`` is joined to them.
+    from ``count_q`` (an index-only scan of e.g. (status, id), in the generic plan of the prepared
+    statement too: the planner cannot mistake it for a walk of the primary key that filters out the
+    newest rows of other statuses — measured 0.6 ms against 7 ms), then ``q`` is joined to them.
     The capped count rides along as an uncorrelated scalar subquery (evaluated once), which saves a
     round trip. An empty page (offset past the end) counts alone."""
     cap = offset + COUNT_CAP
@@ -53,12 +55,14 @@ def rows_with_count(s: Session, q: Any, count_q: Any, limit: int, offset: int) -
     paged = (q.join(page_keys, page_keys.c[0] == key)
              .add_columns(_capped_count_q(count_q, cap).scalar_subquery().label("_total"))
              .order_by(key.desc()))
-    rows = s.execute(paged).mappings().all()
+    result = s.execute(paged)
+    keys = list(result.keys())[:-1]  # the shown columns; "_total" is the last
+    rows = result.all()
     if not rows:
         total, exact = count_capped(s, count_q, cap)
         return [], total, exact
-    n = rows[0]["_total"]
-    return [{k: v for k, v in r.items() if k != "_total"} for r in rows], min(n, cap), n <= cap
+    n = rows[0][-1]
+    return [dict(zip(keys, row[:-1], strict=True)) for row in rows], min(n, cap), n <= cap
 
 
 def page(s: Session, q: Any, limit: int, offset: int, row: Any, *, count_q: Any = None) -> Page:
@@ -133,13 +137,18 @@ def result_row(s: Session, r: Any, *, with_signatures: bool = True,
 
 
 def signatures_by_result(s: Session, result_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
-    """Signature manifestations of many results in one query (list pages)."""
+    """Signature manifestations of many results in one query (list pages): the four columns shown, and on
+    PostgreSQL the ids as one array parameter (one short statement psycopg parses once, not 50
+    placeholders re-parsed per page)."""
     out: dict[int, list[dict[str, Any]]] = {}
     if not result_ids:
         return out
-    for sig in s.execute(select(Signature).where(Signature.record_type == "result",
-                                                 Signature.record_id.in_(result_ids)).order_by(Signature.id)).scalars():
-        out.setdefault(sig.record_id, []).append(SignatureManifestation.of(sig).__dict__)
+    of_these = (Signature.record_id == any_(bindparam("ids", result_ids, type_=ARRAY(Integer)))
+                if s.get_bind().dialect.name == "postgresql" else Signature.record_id.in_(result_ids))
+    rows = s.execute(select(Signature.record_id, Signature.printed_name, Signature.signed_at, Signature.meaning)
+                     .where(Signature.record_type == "result", of_these).order_by(Signature.id))
+    for record_id, printed_name, signed_at, meaning in rows:
+        out.setdefault(record_id, []).append(SignatureManifestation.shown(printed_name, signed_at, meaning).__dict__)
     return out
 
 

@@ -53,11 +53,13 @@ class SignatureManifestation:
 
     @classmethod
     def of(cls, sig: Signature) -> SignatureManifestation:
-        at = sig.signed_at
-        if at.tzinfo is None:
-            at = at.replace(tzinfo=dt.UTC)
-        zh, en = MEANING_TEXT.get(sig.meaning, (sig.meaning, sig.meaning))
-        return cls(sig.printed_name, at.astimezone(TZ_CHINA).isoformat(timespec="seconds"), f"{zh} / {en}")
+        return cls.shown(sig.printed_name, sig.signed_at, sig.meaning)
+
+    @classmethod
+    def shown(cls, printed_name: str, signed_at: dt.datetime, meaning: str) -> SignatureManifestation:
+        at = signed_at if signed_at.tzinfo is not None else signed_at.replace(tzinfo=dt.UTC)
+        zh, en = MEANING_TEXT.get(meaning, (meaning, meaning))
+        return cls(printed_name, at.astimezone(TZ_CHINA).isoformat(timespec="seconds"), f"{zh} / {en}")
 
 
 def authenticate_signer(s: Session, username: str, password: str, role: Role) -> User:
