@@ -86,9 +86,33 @@ def _opt_num(text: str) -> float | None:
 
 # --------------------------------------------------------------------------- AIA / ANDI netCDF
 
+#: netCDF default fill values (netcdf.h NC_FILL_*): what a writer leaves in values it never wrote.
+_NC_DEFAULT_FILL = {"b": -127, "h": -32767, "i": -2147483647, "f": 9.9692099683868690e36, "d": 9.9692099683868690e36}
+
+
+def _unwritten(v: object) -> np.ndarray:
+    """True where a netCDF variable's value was never written: its ``_FillValue`` (else the default fill
+    for its type, netcdf.h), or not finite. A variable that is not numeric raises ValueError."""
+    data = np.asarray(v.data)  # type: ignore[attr-defined]
+    if data.dtype.kind not in "biuf":
+        raise ValueError(f"a numeric variable holds {data.dtype} values")
+    fill = getattr(v, "_FillValue", None)
+    if fill is None:
+        fill = _NC_DEFAULT_FILL.get(data.dtype.char)
+    values = data.astype(float)
+    out = ~np.isfinite(values)
+    if fill is not None:
+        out |= values == float(np.asarray(fill).ravel()[0])
+    return out
+
+
 def read_andi_netcdf(path: str | Path | io.BytesIO, *, name: str | None = None) -> ChromatogramFile:
     """AIA/ANDI chromatography netCDF (ASTM E1947): trace from ``ordinate_values`` sampled every
-    ``actual_sampling_interval`` s after ``actual_delay_time`` s; peak table from ``peak_*``."""
+    ``actual_sampling_interval`` s after ``actual_delay_time`` s; peak table from ``peak_*``.
+
+    Values never written (netCDF fill) are absent, never data: an unwritten delay is 0, an unwritten
+    peak area is None, an unwritten trace point is an error naming it. Times must be in seconds
+    (``retention_unit``); a file declaring the trace (``dataset_completeness`` C1) must hold it."""
     from scipy.io import netcdf_file
 
     source = path if isinstance(path, io.BytesIO) else str(path)
@@ -100,9 +124,19 @@ def read_andi_netcdf(path: str | Path | io.BytesIO, *, name: str | None = None) 
     try:
         var = nc.variables
         attrs = {k: _attr_text(v) for k, v in nc._attributes.items()}
+        unit = attrs.get("retention_unit", "").strip().lower()
+        if unit not in ("", "seconds", "second", "sec", "s"):
+            raise ChromatogramFileError(f"retention_unit {attrs['retention_unit']!r}: only seconds are read "
+                                        "(ASTM E1947 template)", file=name, field="retention_unit")
 
         def scalar(key: str, default: float | None) -> float | None:
             if key in var:
+                try:
+                    unwritten = _unwritten(var[key])
+                except ValueError as exc:
+                    raise ChromatogramFileError(f"{key}: {exc}", file=name, field=key) from None
+                if unwritten.ravel()[0]:
+                    return default
                 return float(np.asarray(var[key].data).ravel()[0])
             if key in attrs:
                 v = _opt_num(attrs[key])
@@ -112,6 +146,10 @@ def read_andi_netcdf(path: str | Path | io.BytesIO, *, name: str | None = None) 
         traces: list[Trace] = []
         if "ordinate_values" in var:
             y = np.asarray(var["ordinate_values"].data, dtype=float).copy()
+            gaps = np.flatnonzero(_unwritten(var["ordinate_values"]))
+            if gaps.size:
+                raise ChromatogramFileError(f"ordinate_values: {gaps.size} point(s) never written (netCDF fill), "
+                                            f"first at index {gaps[0]}", file=name, field="ordinate_values")
             dt = scalar("actual_sampling_interval", None)
             if dt is None or dt <= 0:
                 raise ChromatogramFileError("actual_sampling_interval is missing or not positive", file=name,
@@ -121,19 +159,28 @@ def read_andi_netcdf(path: str | Path | io.BytesIO, *, name: str | None = None) 
             channel = attrs.get("detector_name") or "ordinate_values"
             units = attrs.get("detector_unit") or _attr_text(getattr(var["ordinate_values"], "units", b"")) or None
             traces.append(Trace(channel, t_min, y, units))
+        elif "C1" in attrs.get("dataset_completeness", "").upper():
+            raise ChromatogramFileError("dataset_completeness declares C1 (raw data) but there is no "
+                                        "ordinate_values", file=name, field="ordinate_values")
         tables: list[PeakTable] = []
         if "peak_retention_time" in var:
             rt = np.asarray(var["peak_retention_time"].data, dtype=float) / 60.0
+            missing = np.flatnonzero(_unwritten(var["peak_retention_time"]))
+            if missing.size:
+                raise ChromatogramFileError(f"peak_retention_time of peak {missing[0] + 1} never written "
+                                            "(netCDF fill)", file=name, field="peak_retention_time")
 
             def col(key: str, scale: float = 1.0) -> list[float | None]:
                 if key not in var:
                     return [None] * rt.size
-                return [float(v) * scale for v in np.asarray(var[key].data, dtype=float)]
+                absent = _unwritten(var[key])
+                return [None if absent[i] else float(v) * scale
+                        for i, v in enumerate(np.asarray(var[key].data, dtype=float))]
 
             names: list[str | None] = [None] * rt.size
             if "peak_name" in var:
                 arr = np.asarray(var["peak_name"].data)
-                names = [b"".join(r).decode("latin-1").rstrip("\x00 ") or None for r in arr]
+                names = [_nc_text(b"".join(r)) or None for r in arr]
             areas, heights = col("peak_area"), col("peak_height")
             starts, ends = col("peak_start_time", 1 / 60), col("peak_end_time", 1 / 60)
             peaks = tuple(ExportedPeak(float(rt[i]), areas[i], heights[i], starts[i], ends[i], names[i])
@@ -142,13 +189,26 @@ def read_andi_netcdf(path: str | Path | io.BytesIO, *, name: str | None = None) 
         if not traces and not tables:
             raise ChromatogramFileError("no ordinate_values and no peak table in this netCDF file", file=name)
         return ChromatogramFile("andi-netcdf", name, tuple(traces), tuple(tables), attrs)
+    except ChromatogramFileError:
+        raise
+    except (ValueError, TypeError, IndexError) as exc:  # a variable of the wrong type or shape
+        raise ChromatogramFileError(f"malformed AIA content ({exc})", file=name) from None
     finally:
         nc.close()
 
 
+def _nc_text(raw: bytes) -> str:
+    """netCDF char data as text: a C string (cut at the first NUL), blank-padded; UTF-8, else latin-1."""
+    raw = raw.split(b"\x00", 1)[0].rstrip(b" ")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
 def _attr_text(v: object) -> str:
     if isinstance(v, bytes):
-        return v.decode("latin-1").rstrip("\x00 ")
+        return _nc_text(v)
     if isinstance(v, np.ndarray):
         return " ".join(str(x) for x in v.ravel())
     return str(v)
