@@ -32,7 +32,7 @@ def _config(factory: str, host: str, port: int):  # type: ignore[no-untyped-def]
     import uvicorn
 
     return uvicorn.Config(factory, factory=True, host=host, port=port, log_level="info",
-                          http="httptools", loop="uvloop", access_log=False)
+                          http="httptools", loop="uvloop")
 
 
 def _socket(host: str, port: int, *, reuse_port: bool) -> socket.socket:
