@@ -90,9 +90,10 @@ def _opt_num(text: str) -> float | None:
 _NC_DEFAULT_FILL = {"b": -127, "h": -32767, "i": -2147483647, "f": 9.9692099683868690e36, "d": 9.9692099683868690e36}
 
 
-def _unwritten(v: object) -> np.ndarray:
-    """True where a netCDF variable's value was never written: its ``_FillValue`` (else the default fill
-    for its type, netcdf.h), or not finite. A variable that is not numeric raises ValueError."""
+def _numeric(v: object) -> tuple[np.ndarray, np.ndarray]:
+    """A numeric netCDF variable's values as floats, and True where a value was never written: its
+    ``_FillValue`` (else the default fill for its type, netcdf.h), or not finite. A variable that is not
+    numeric raises ValueError."""
     data = np.asarray(v.data)  # type: ignore[attr-defined]
     if data.dtype.kind not in "biuf":
         raise ValueError(f"a numeric variable holds {data.dtype} values")
@@ -100,10 +101,10 @@ def _unwritten(v: object) -> np.ndarray:
     if fill is None:
         fill = _NC_DEFAULT_FILL.get(data.dtype.char)
     values = data.astype(float)
-    out = ~np.isfinite(values)
+    unwritten = ~np.isfinite(values)
     if fill is not None:
-        out |= values == float(np.asarray(fill).ravel()[0])
-    return out
+        unwritten |= values == float(np.asarray(fill).ravel()[0])
+    return values, unwritten
 
 
 def read_andi_netcdf(path: str | Path | io.BytesIO, *, name: str | None = None) -> ChromatogramFile:
@@ -132,12 +133,10 @@ def read_andi_netcdf(path: str | Path | io.BytesIO, *, name: str | None = None) 
         def scalar(key: str, default: float | None) -> float | None:
             if key in var:
                 try:
-                    unwritten = _unwritten(var[key])
+                    values, unwritten = _numeric(var[key])
                 except ValueError as exc:
                     raise ChromatogramFileError(f"{key}: {exc}", file=name, field=key) from None
-                if unwritten.ravel()[0]:
-                    return default
-                return float(np.asarray(var[key].data).ravel()[0])
+                return default if unwritten.ravel()[0] else float(values.ravel()[0])
             if key in attrs:
                 v = _opt_num(attrs[key])
                 return v if v is not None else default
@@ -145,8 +144,8 @@ def read_andi_netcdf(path: str | Path | io.BytesIO, *, name: str | None = None) 
 
         traces: list[Trace] = []
         if "ordinate_values" in var:
-            y = np.asarray(var["ordinate_values"].data, dtype=float).copy()
-            gaps = np.flatnonzero(_unwritten(var["ordinate_values"]))
+            y, unwritten = _numeric(var["ordinate_values"])  # astype: a copy, not scipy's buffer
+            gaps = np.flatnonzero(unwritten)
             if gaps.size:
                 raise ChromatogramFileError(f"ordinate_values: {gaps.size} point(s) never written (netCDF fill), "
                                             f"first at index {gaps[0]}", file=name, field="ordinate_values")
@@ -164,8 +163,9 @@ def read_andi_netcdf(path: str | Path | io.BytesIO, *, name: str | None = None) 
                                         "ordinate_values", file=name, field="ordinate_values")
         tables: list[PeakTable] = []
         if "peak_retention_time" in var:
-            rt = np.asarray(var["peak_retention_time"].data, dtype=float) / 60.0
-            missing = np.flatnonzero(_unwritten(var["peak_retention_time"]))
+            rt_s, unwritten = _numeric(var["peak_retention_time"])
+            rt = rt_s / 60.0
+            missing = np.flatnonzero(unwritten)
             if missing.size:
                 raise ChromatogramFileError(f"peak_retention_time of peak {missing[0] + 1} never written "
                                             "(netCDF fill)", file=name, field="peak_retention_time")
@@ -173,9 +173,8 @@ def read_andi_netcdf(path: str | Path | io.BytesIO, *, name: str | None = None) 
             def col(key: str, scale: float = 1.0) -> list[float | None]:
                 if key not in var:
                     return [None] * rt.size
-                absent = _unwritten(var[key])
-                return [None if absent[i] else float(v) * scale
-                        for i, v in enumerate(np.asarray(var[key].data, dtype=float))]
+                values, absent = _numeric(var[key])
+                return [None if gone else float(v) * scale for v, gone in zip(values, absent, strict=True)]
 
             names: list[str | None] = [None] * rt.size
             if "peak_name" in var:

@@ -60,7 +60,7 @@ def make_engine(url: str | None = None, **kwargs: object) -> Engine:
     kwargs.setdefault("insertmanyvalues_page_size", 10)
     engine = create_engine(url, **kwargs)
     event.listen(engine, "checkin", _mark_idle)
-    event.listen(engine, "checkout", _ping_if_idle)
+    event.listen(engine, "checkout", lambda dbapi_conn, record, _proxy: _ping_if_idle(engine, dbapi_conn, record))
     return engine
 
 
@@ -73,15 +73,12 @@ def _mark_idle(_dbapi_conn, record) -> None:  # type: ignore[no-untyped-def]
     record.info["idle_since"] = time.monotonic()
 
 
-def _ping_if_idle(dbapi_conn, record, _proxy) -> None:  # type: ignore[no-untyped-def]
+def _ping_if_idle(engine: Engine, dbapi_conn, record) -> None:  # type: ignore[no-untyped-def]
     since = record.info.get("idle_since")
     if since is None or time.monotonic() - since < PING_AFTER_IDLE_S:
         return
     try:
-        autocommit = dbapi_conn.autocommit
-        dbapi_conn.autocommit = True
-        dbapi_conn.execute("SELECT 1")
-        dbapi_conn.autocommit = autocommit
+        engine.dialect.do_ping(dbapi_conn)  # SQLAlchemy's own pre-ping (SELECT 1 in autocommit)
     except Exception as e:  # the server restarted or the link dropped: the pool opens a new connection
         raise exc.DisconnectionError(str(e)) from e
 

@@ -41,12 +41,18 @@ def _open_analyses(s: Session, codes: set[str], kind: str) -> dict[tuple[str, st
     return found
 
 
-def results_from_photometer(s: Session, reading_ids: list[int], *, analyst_id: int | None = None) -> AttachOutcome:
-    out = AttachOutcome()
-    readings = s.execute(select(Reading).where(Reading.id.in_(reading_ids)).order_by(Reading.id)).scalars().all()
+def _screening_run(s: Session, reading_ids: list[int]) -> tuple[list[Reading], dict[str, Analysis], ScreenBatch]:
+    """A rapid tester's readings, the open screening analysis of each sample they name, and the batch
+    their screening results go into."""
+    readings = list(s.execute(select(Reading).where(Reading.id.in_(reading_ids)).order_by(Reading.id)).scalars())
     analyses = _open_analyses(s, {r.sample_code for r in readings if r.sample_code}, "screening")
     by_sample = {code: a for (code, _analyte), a in analyses.items()}
-    batch = ScreenBatch(s, list(by_sample.values()))
+    return readings, by_sample, ScreenBatch(s, list(by_sample.values()))
+
+
+def results_from_photometer(s: Session, reading_ids: list[int], *, analyst_id: int | None = None) -> AttachOutcome:
+    out = AttachOutcome()
+    readings, by_sample, batch = _screening_run(s, reading_ids)
     for r in readings:
         analysis = by_sample.pop(r.sample_code or "", None)
         pct = r.fields.get("inhibition_percent")
@@ -73,10 +79,7 @@ def results_from_gold(s: Session, reading_ids: list[int], *, analyst_id: int | N
     cut-off (competitive strip: no C line → invalid; T/C < cut-off → positive); a device call that
     disagrees is kept in the result's details and reported as a problem, never silently overridden."""
     out = AttachOutcome()
-    readings = s.execute(select(Reading).where(Reading.id.in_(reading_ids)).order_by(Reading.id)).scalars().all()
-    analyses = _open_analyses(s, {r.sample_code for r in readings if r.sample_code}, "screening")
-    by_sample = {code: a for (code, _analyte), a in analyses.items()}
-    batch = ScreenBatch(s, list(by_sample.values()))
+    readings, by_sample, batch = _screening_run(s, reading_ids)
     for r in readings:
         analysis = by_sample.pop(r.sample_code or "", None)
         f = r.fields

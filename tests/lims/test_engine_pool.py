@@ -31,20 +31,14 @@ def test_a_busy_connection_is_not_pinged(db_engine, monkeypatch):
         pytest.skip("PostgreSQL connection pool")
     with db_engine.connect() as c:
         c.execute(text("SELECT 1"))
-    pings: list[str] = []
+    pings: list[object] = []
+    ping = db_engine.dialect.do_ping
+    monkeypatch.setattr(db_engine.dialect, "do_ping", lambda conn: pings.append(conn) or ping(conn))
     monkeypatch.setattr(engine_mod, "PING_AFTER_IDLE_S", 3600.0)
-    raw = db_engine.raw_connection()
-    try:
-        original = raw.driver_connection.execute  # type: ignore[union-attr]
-    finally:
-        raw.close()
-
-    def spy(query, *a, **k):  # type: ignore[no-untyped-def]
-        pings.append(query)
-        return original(query, *a, **k)
-
-    with db_engine.connect() as c:
-        c.connection.driver_connection.execute = spy  # type: ignore[union-attr]
     with db_engine.connect() as c:
         c.execute(text("SELECT 2"))
-    assert "SELECT 1" not in pings
+    assert pings == []
+    monkeypatch.setattr(engine_mod, "PING_AFTER_IDLE_S", 0.0)  # the same checkout once idle long enough
+    with db_engine.connect() as c:
+        c.execute(text("SELECT 3"))
+    assert len(pings) == 1
