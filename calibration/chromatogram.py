@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage, signal  # type: ignore[import-untyped,unused-ignore]
+from scipy import ndimage, signal
 
 from calibration.errors import CalibrationError
 

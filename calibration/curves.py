@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import linalg, stats  # type: ignore[import-untyped,unused-ignore]
+from scipy import linalg, stats
 
 from calibration.errors import CalibrationError
 from calibration.logistic import fit_logistic_batch, logistic_grad_natural, logistic_value

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, signal, special  # type: ignore[import-untyped,unused-ignore]
+from scipy import optimize, signal, special
 
 from calibration.errors import CalibrationError
 

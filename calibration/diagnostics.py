@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats  # type: ignore[import-untyped,unused-ignore]
+from scipy import stats
 
 from calibration.curves import PARAM_NAMES, CurveFit, FloatArray, fit_curve, parameter_gradient
 from calibration.errors import CalibrationError

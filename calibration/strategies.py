@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy import stats  # type: ignore[import-untyped,unused-ignore]
+from scipy import stats
 
 from calibration.curves import (
     CurveFit,

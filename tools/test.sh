@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite: lint, import contract, then pytest on SQLite and on PostgreSQL.
+# The whole test suite: lint, import contract, mypy on the pure libraries, then pytest on SQLite and on PostgreSQL.
 # Database tests (marker `db`) run once per database; the rest run once.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +9,7 @@ PG_URL="${LIMS_TEST_POSTGRES_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/t
 fail=0
 echo "== ruff"; $VENV/bin/ruff check . || fail=1
 echo "== import contract"; $VENV/bin/lint-imports || fail=1
+echo "== mypy --strict (pure libraries)"; $VENV/bin/mypy --strict calibration proficiency drivers || fail=1
 
 # pytest exit 5 means "no tests collected": treat it as failure, never as green.
 run_pytest() {

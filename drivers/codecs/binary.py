@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from drivers.codecs.checksums import crc, crc_spec
 from drivers.errors import ChecksumError, FieldError, FramingError, ProtocolError, UnknownRecordError
@@ -51,12 +51,19 @@ class BinaryMessage:
 def _dialect(profile: Profile) -> BinaryDialect:
     if profile.binary is None:
         raise ValueError(f"profile {profile.name!r} is not a binary frame dialect")
-    return profile.binary
+    dialect: BinaryDialect = profile.binary
+    return dialect
+
+
+def _byte_order(order: str) -> Literal["little", "big"]:
+    """The profile's ``byteorder`` (validated to big/little when the profile is loaded)."""
+    return "little" if order == "little" else "big"
 
 
 def _crc_bytes(d: BinaryDialect, data: bytes) -> bytes:
     spec = crc_spec(d.crc)
-    return crc(spec, data).to_bytes(spec.width // 8, "little" if spec.refout and spec.width > 8 else d.byteorder)
+    order = "little" if spec.refout and spec.width > 8 else _byte_order(d.byteorder)
+    return crc(spec, data).to_bytes(spec.width // 8, order)
 
 
 def build_frame(profile: Profile, command: str | int, payload: bytes = b"", *, address: int | None = None) -> bytes:
@@ -79,7 +86,8 @@ class BinaryFramer:
         self._offset = 0
 
     def feed(self, data: bytes) -> list[BinaryFrame | BinaryRejected]:
-        d, out = self._d, []
+        d = self._d
+        out: list[BinaryFrame | BinaryRejected] = []
         buf = self._buf + data
         pos, n, sof = 0, len(buf), d.sof
         while True:
@@ -120,6 +128,8 @@ def _unpack(fields: tuple[BinField, ...], payload: bytes, pos: int, order: str, 
             out: dict[str, Any]) -> int:
     for f in fields:
         if f.type == "group":
+            if f.count_field is None:  # the profile loader requires it for a group
+                raise FieldError(f"group {f.name!r} names no count field", offset=offset + pos, field=f.name)
             count = out[f.count_field]
             items = []
             for _ in range(count):

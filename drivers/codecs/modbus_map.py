@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pymodbus.client.mixin import ModbusClientMixin
 
@@ -33,7 +33,8 @@ class RegisterValue:
 def _dialect(profile: Profile) -> ModbusDialect:
     if profile.modbus is None:
         raise ValueError(f"profile {profile.name!r} is not a Modbus register map")
-    return profile.modbus
+    dialect: ModbusDialect = profile.modbus
+    return dialect
 
 
 def _swap_bytes(registers: Sequence[int]) -> list[int]:
@@ -57,8 +58,10 @@ def decode_register(spec: RegisterSpec, registers: Sequence[int], word_order: st
     regs = list(registers)
     if word_order in ("BADC", "DCBA"):
         regs = _swap_bytes(regs)
-    order = "little" if word_order in ("CDAB", "DCBA") else "big"
+    order: Literal["big", "little"] = "little" if word_order in ("CDAB", "DCBA") else "big"
     value = ModbusClientMixin.convert_from_registers(regs, _TYPES[spec.type], word_order=order)
+    if not isinstance(value, int | float):  # the numeric types in _TYPES decode to one number
+        raise FieldError(f"{spec.type} decoded to {type(value).__name__}, not a number", field=spec.name)
     return value * spec.scale if spec.scale != 1.0 else value
 
 

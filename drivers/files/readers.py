@@ -6,7 +6,10 @@ import csv
 import io
 import math
 import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -90,11 +93,17 @@ def _opt_num(text: str) -> float | None:
 _NC_DEFAULT_FILL = {"b": -127, "h": -32767, "i": -2147483647, "f": 9.9692099683868690e36, "d": 9.9692099683868690e36}
 
 
-def _numeric(v: object) -> tuple[np.ndarray, np.ndarray]:
+class _NcVariable(Protocol):
+    """What the AIA reader uses of a scipy ``netcdf_variable``."""
+
+    data: Any
+
+
+def _numeric(v: _NcVariable) -> tuple[np.ndarray, np.ndarray]:
     """A numeric netCDF variable's values as floats, and True where a value was never written: its
     ``_FillValue`` (else the default fill for its type, netcdf.h), or not finite. A variable that is not
     numeric raises ValueError."""
-    data = np.asarray(v.data)  # type: ignore[attr-defined]
+    data = np.asarray(v.data)
     if data.dtype.kind not in "biuf":
         raise ValueError(f"a numeric variable holds {data.dtype} values")
     fill = getattr(v, "_FillValue", None)
@@ -105,6 +114,32 @@ def _numeric(v: object) -> tuple[np.ndarray, np.ndarray]:
     if fill is not None:
         unwritten |= values == float(np.asarray(fill).ravel()[0])
     return values, unwritten
+
+
+@dataclass(frozen=True)
+class _AndiContent:
+    """The variables and global attributes (as text) of an open AIA file, and the file's name for errors."""
+
+    var: Mapping[str, _NcVariable]
+    attrs: dict[str, str]
+    name: str
+
+    def numeric(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`_numeric` of variable ``key``; a variable that is not numeric is an error naming it."""
+        try:
+            return _numeric(self.var[key])
+        except ValueError as exc:
+            raise ChromatogramFileError(f"{key}: {exc}", file=self.name, field=key) from None
+
+    def scalar(self, key: str, default: float | None) -> float | None:
+        """A number from variable or global attribute ``key``; ``default`` when absent or unwritten."""
+        if key in self.var:
+            values, unwritten = self.numeric(key)
+            return default if unwritten.ravel()[0] else float(values.ravel()[0])
+        if key in self.attrs:
+            v = _opt_num(self.attrs[key])
+            return v if v is not None else default
+        return default
 
 
 def read_andi_netcdf(path: str | Path | io.BytesIO, *, name: str | None = None) -> ChromatogramFile:
@@ -123,77 +158,79 @@ def read_andi_netcdf(path: str | Path | io.BytesIO, *, name: str | None = None) 
     except Exception as exc:  # scipy raises TypeError/ValueError/OSError on corrupt headers
         raise ChromatogramFileError(f"not a readable classic netCDF file ({exc})", file=name, byte_offset=0) from None
     try:
-        var = nc.variables
-        attrs = {k: _attr_text(v) for k, v in nc._attributes.items()}
-        unit = attrs.get("retention_unit", "").strip().lower()
-        if unit not in ("", "seconds", "second", "sec", "s"):
-            raise ChromatogramFileError(f"retention_unit {attrs['retention_unit']!r}: only seconds are read "
-                                        "(ASTM E1947 template)", file=name, field="retention_unit")
-
-        def scalar(key: str, default: float | None) -> float | None:
-            if key in var:
-                try:
-                    values, unwritten = _numeric(var[key])
-                except ValueError as exc:
-                    raise ChromatogramFileError(f"{key}: {exc}", file=name, field=key) from None
-                return default if unwritten.ravel()[0] else float(values.ravel()[0])
-            if key in attrs:
-                v = _opt_num(attrs[key])
-                return v if v is not None else default
-            return default
-
-        traces: list[Trace] = []
-        if "ordinate_values" in var:
-            y, unwritten = _numeric(var["ordinate_values"])  # astype: a copy, not scipy's buffer
-            gaps = np.flatnonzero(unwritten)
-            if gaps.size:
-                raise ChromatogramFileError(f"ordinate_values: {gaps.size} point(s) never written (netCDF fill), "
-                                            f"first at index {gaps[0]}", file=name, field="ordinate_values")
-            dt = scalar("actual_sampling_interval", None)
-            if dt is None or dt <= 0:
-                raise ChromatogramFileError("actual_sampling_interval is missing or not positive", file=name,
-                                            field="actual_sampling_interval")
-            delay = scalar("actual_delay_time", 0.0) or 0.0
-            t_min = (delay + dt * np.arange(y.size)) / 60.0
-            channel = attrs.get("detector_name") or "ordinate_values"
-            units = attrs.get("detector_unit") or _attr_text(getattr(var["ordinate_values"], "units", b"")) or None
-            traces.append(Trace(channel, t_min, y, units))
-        elif "C1" in attrs.get("dataset_completeness", "").upper():
-            raise ChromatogramFileError("dataset_completeness declares C1 (raw data) but there is no "
-                                        "ordinate_values", file=name, field="ordinate_values")
-        tables: list[PeakTable] = []
-        if "peak_retention_time" in var:
-            rt_s, unwritten = _numeric(var["peak_retention_time"])
-            rt = rt_s / 60.0
-            missing = np.flatnonzero(unwritten)
-            if missing.size:
-                raise ChromatogramFileError(f"peak_retention_time of peak {missing[0] + 1} never written "
-                                            "(netCDF fill)", file=name, field="peak_retention_time")
-
-            def col(key: str, scale: float = 1.0) -> list[float | None]:
-                if key not in var:
-                    return [None] * rt.size
-                values, absent = _numeric(var[key])
-                return [None if gone else float(v) * scale for v, gone in zip(values, absent, strict=True)]
-
-            names: list[str | None] = [None] * rt.size
-            if "peak_name" in var:
-                arr = np.asarray(var["peak_name"].data)
-                names = [_nc_text(b"".join(r)) or None for r in arr]
-            areas, heights = col("peak_area"), col("peak_height")
-            starts, ends = col("peak_start_time", 1 / 60), col("peak_end_time", 1 / 60)
-            peaks = tuple(ExportedPeak(float(rt[i]), areas[i], heights[i], starts[i], ends[i], names[i])
-                          for i in range(rt.size))
-            tables.append(PeakTable(attrs.get("detector_name") or "peak_table", peaks))
+        content = _AndiContent(nc.variables, {k: _attr_text(v) for k, v in nc._attributes.items()}, name)
+        _check_retention_unit(content)
+        traces = _andi_traces(content)
+        tables = _andi_peak_tables(content)
         if not traces and not tables:
             raise ChromatogramFileError("no ordinate_values and no peak table in this netCDF file", file=name)
-        return ChromatogramFile("andi-netcdf", name, tuple(traces), tuple(tables), attrs)
+        return ChromatogramFile("andi-netcdf", name, traces, tables, content.attrs)
     except ChromatogramFileError:
         raise
     except (ValueError, TypeError, IndexError) as exc:  # a variable of the wrong type or shape
         raise ChromatogramFileError(f"malformed AIA content ({exc})", file=name) from None
     finally:
         nc.close()
+
+
+def _check_retention_unit(content: _AndiContent) -> None:
+    unit = content.attrs.get("retention_unit", "").strip().lower()
+    if unit not in ("", "seconds", "second", "sec", "s"):
+        raise ChromatogramFileError(f"retention_unit {content.attrs['retention_unit']!r}: only seconds are read "
+                                    "(ASTM E1947 template)", file=content.name, field="retention_unit")
+
+
+def _andi_traces(content: _AndiContent) -> tuple[Trace, ...]:
+    """The trace of ``ordinate_values`` (none if absent, unless ``dataset_completeness`` declares C1)."""
+    var, attrs, name = content.var, content.attrs, content.name
+    if "ordinate_values" not in var:
+        if "C1" in attrs.get("dataset_completeness", "").upper():
+            raise ChromatogramFileError("dataset_completeness declares C1 (raw data) but there is no "
+                                        "ordinate_values", file=name, field="ordinate_values")
+        return ()
+    y, unwritten = _numeric(var["ordinate_values"])  # astype: a copy, not scipy's buffer
+    gaps = np.flatnonzero(unwritten)
+    if gaps.size:
+        raise ChromatogramFileError(f"ordinate_values: {gaps.size} point(s) never written (netCDF fill), "
+                                    f"first at index {gaps[0]}", file=name, field="ordinate_values")
+    dt = content.scalar("actual_sampling_interval", None)
+    if dt is None or dt <= 0:
+        raise ChromatogramFileError("actual_sampling_interval is missing or not positive", file=name,
+                                    field="actual_sampling_interval")
+    delay = content.scalar("actual_delay_time", 0.0) or 0.0
+    t_min = (delay + dt * np.arange(y.size)) / 60.0
+    channel = attrs.get("detector_name") or "ordinate_values"
+    units = attrs.get("detector_unit") or _attr_text(getattr(var["ordinate_values"], "units", b"")) or None
+    return (Trace(channel, t_min, y, units),)
+
+
+def _andi_peak_tables(content: _AndiContent) -> tuple[PeakTable, ...]:
+    """The peak table of the ``peak_*`` variables (none without ``peak_retention_time``)."""
+    var, name = content.var, content.name
+    if "peak_retention_time" not in var:
+        return ()
+    rt_s, unwritten = _numeric(var["peak_retention_time"])
+    rt = rt_s / 60.0
+    missing = np.flatnonzero(unwritten)
+    if missing.size:
+        raise ChromatogramFileError(f"peak_retention_time of peak {missing[0] + 1} never written "
+                                    "(netCDF fill)", file=name, field="peak_retention_time")
+
+    def col(key: str, scale: float = 1.0) -> list[float | None]:
+        if key not in var:
+            return [None] * rt.size
+        values, absent = _numeric(var[key])
+        return [None if gone else float(v) * scale for v, gone in zip(values, absent, strict=True)]
+
+    names: list[str | None] = [None] * rt.size
+    if "peak_name" in var:
+        arr = np.asarray(var["peak_name"].data)
+        names = [_nc_text(b"".join(r)) or None for r in arr]
+    areas, heights = col("peak_area"), col("peak_height")
+    starts, ends = col("peak_start_time", 1 / 60), col("peak_end_time", 1 / 60)
+    peaks = tuple(ExportedPeak(float(rt[i]), areas[i], heights[i], starts[i], ends[i], names[i])
+                  for i in range(rt.size))
+    return (PeakTable(content.attrs.get("detector_name") or "peak_table", peaks),)
 
 
 def _nc_text(raw: bytes) -> str:
@@ -234,7 +271,7 @@ def parse_chemstation_report(text: str, name: str) -> ChromatogramFile:
             if j >= len(lines):
                 raise ChromatogramFileError("peak table header without its ----|---- ruler", file=name, line=i + 1)
             spans = [(mm.start(), mm.end()) for mm in re.finditer(r"-+", lines[j])]
-            cols = []
+            cols: list[tuple[str, int, int]] = []
             for s, e in spans:
                 s0 = s if not cols else cols[-1][2]
                 label = " ".join(h[s0:e + 1].strip() for h in header).strip()
@@ -250,9 +287,9 @@ def parse_chemstation_report(text: str, name: str) -> ChromatogramFile:
     return ChromatogramFile("chemstation-report", name, (), tuple(tables))
 
 
-def _find(cols: list[tuple[str, int, int]], pred: object) -> int | None:
+def _find(cols: list[tuple[str, int, int]], pred: Callable[[str], bool]) -> int | None:
     for k, (label, _, _) in enumerate(cols):
-        if pred(label):  # type: ignore[operator]
+        if pred(label):
             return k
     return None
 
