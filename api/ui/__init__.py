@@ -1,0 +1,34 @@
+"""The lab's web UI: zh-CN first, English second; server-rendered HTML, no JavaScript framework.
+
+One module per area (samples, review, batches, reports, PT, instruments, audit, the dashboard), the same
+URLs as ever. Pages read through the services that serve ``/api/v1`` too; every write goes through the same
+service as the REST API (:mod:`lims.services.signoff`, :mod:`lims.services.reporting`) in one unit of work
+(:func:`api.deps.run_service`), so a refused request signs or writes nothing. Every route declares its
+permission with :func:`api.security.require_ui` (anonymous visitors go to /login); cookie-authenticated
+POSTs are CSRF-checked by that dependency (double-submit field ``csrf_token``). A signed-in user refused
+by it (missing permission, stale CSRF token) gets a zh-CN page with status 403 (:class:`UiRoute`), not the
+API's JSON.
+
+Refusals are shown in Chinese by their stable ``code`` (:data:`ERROR_ZH`, lims.services.errors), never by
+the wording of the English message, which follows in small print.
+
+Wherever a result is shown, so are its e-signature manifestations — printed name, date-time with the
+time zone and the meaning of the signature (21 CFR 11.50(a); ISO/IEC 17025:2017 7.5.1).
+"""
+
+from __future__ import annotations
+
+from api.ui import audit, batches, instruments, pt, reports, review, samples
+from api.ui.audit import audit_changes
+from api.ui.base import UiRoute, area_router, local_time, render, ui_error
+from api.ui.dashboard import dashboard_page
+from api.ui.labels import ERROR_ZH, GENERIC_ERROR_ZH, PERMISSION_ZH, ROLE_ZH
+
+#: All pages in one router. The areas' routes are taken over as they are (``include_router`` would wrap
+#: them and lose the :class:`UiRoute` class that turns a refusal into the zh-CN page).
+router = area_router()
+for _area in (samples, review, batches, reports, pt, instruments, audit):
+    router.routes.extend(_area.router.routes)
+
+__all__ = ["ERROR_ZH", "GENERIC_ERROR_ZH", "PERMISSION_ZH", "ROLE_ZH", "UiRoute", "audit_changes",
+           "dashboard_page", "local_time", "render", "router", "ui_error"]
