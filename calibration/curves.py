@@ -1,13 +1,6 @@
 """Standard curves: fitting, inverse prediction with intervals, limits and acceptance.
 
-Models (parameter names are part of the CLI contract, CONTRACTS.md):
-
-- ``linear``: y = intercept + slope·x
-- ``linear-origin``: y = slope·x
-- ``quadratic``: y = intercept + slope·x + curvature·x²
-- ``4pl``: y = bottom + (top − bottom) / (1 + (x/ec50)^hill)   (x = 0 gives top)
-- ``5pl``: y = bottom + (top − bottom) / (1 + (x/ec50)^hill)^asymmetry
-- ``avg-rf``: y = rf·x with rf the mean response factor (EPA SW-846 8000D §11.5.2)
+Models and their parameter names: :mod:`calibration.models` (one class per model family).
 
 Weights ``none``, ``1/x``, ``1/x2``, ``1/y``, ``1/y2`` multiply each squared residual.
 
@@ -15,9 +8,6 @@ Inverse prediction uses the delta method: for a mean ȳ0 of m readings,
 var(x̂) = [σ²/(w0·m) + gᵀ·Cov(θ)·g] / (∂f/∂x)², with g = ∂f/∂θ at x̂. For the unweighted
 straight line this is exactly ISO 8466-1 / DIN 32645:
 s(x̂) = (s_y/b)·√(1/m + 1/n + (ȳ0 − ȳ)²/(b²·Sxx)); the interval is x̂ ± t(1 − α/2, n − p)·s(x̂).
-
-Linear models are solved by QR on column-scaled weighted design matrices (no normal equations),
-which reproduces the NIST StRD certified values (see tests/calibration).
 """
 
 from __future__ import annotations
@@ -27,27 +17,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import linalg, stats
+from scipy import stats
 
 from calibration.errors import CalibrationError
-from calibration.logistic import fit_logistic_batch, logistic_grad_natural, logistic_value
+from calibration.models import CURVE_MODELS, DEFAULT_MIN_LEVELS, CurveModel, curve_model
 
 #: Points may be given as any sequence of numbers or a 1-D numpy array.
 FloatArray = Sequence[float] | np.ndarray
 
-MODELS = ("linear", "linear-origin", "quadratic", "4pl", "5pl", "avg-rf")
+MODELS: tuple[str, ...] = tuple(CURVE_MODELS)
 WEIGHTS = ("none", "1/x", "1/x2", "1/y", "1/y2")
-PARAM_NAMES: dict[str, tuple[str, ...]] = {
-    "linear": ("intercept", "slope"),
-    "linear-origin": ("slope",),
-    "quadratic": ("intercept", "slope", "curvature"),
-    "4pl": ("bottom", "top", "ec50", "hill"),
-    "5pl": ("bottom", "top", "ec50", "hill", "asymmetry"),
-    "avg-rf": ("rf",),
-}
+PARAM_NAMES: dict[str, tuple[str, ...]] = {name: m.param_names for name, m in CURVE_MODELS.items()}
 #: EPA SW-846 8000D §11.5: at least five levels, six for a quadratic (second-order) curve.
-MIN_LEVELS = {"quadratic": 6}
-DEFAULT_MIN_LEVELS = 5
+MIN_LEVELS = {name: m.min_levels for name, m in CURVE_MODELS.items() if m.min_levels != DEFAULT_MIN_LEVELS}
 #: SANTE/11312/2021 v2 C.8 (back-calculated concentrations within ±20 %).
 BACK_CALC_TOLERANCE_PERCENT = 20.0
 #: EPA SW-846 8000D §11.5.3: linear r ≥ 0.995; §11.5.4: RSE ≤ 20 %; §11.5.2: RSD of RF ≤ 20 %.
@@ -78,8 +60,12 @@ class CurveFit:
     extras: dict[str, float] = field(default_factory=dict)
 
     @property
+    def curve_model(self) -> CurveModel:
+        return curve_model(self.model)
+
+    @property
     def theta(self) -> np.ndarray:
-        return np.array([self.params[k] for k in PARAM_NAMES[self.model]], dtype=float)
+        return np.array([self.params[k] for k in self.curve_model.param_names], dtype=float)
 
     @property
     def levels(self) -> tuple[float, ...]:
@@ -87,7 +73,7 @@ class CurveFit:
 
     def predict(self, concentration: float | np.ndarray) -> np.ndarray:
         """Response predicted at the given concentration(s)."""
-        return model_value(self.model, np.asarray(concentration, dtype=float), self.theta)
+        return self.curve_model.value(np.asarray(concentration, dtype=float), self.theta)
 
 
 @dataclass(frozen=True)
@@ -136,42 +122,12 @@ class Acceptance:
 
 def model_value(model: str, x: np.ndarray, theta: np.ndarray) -> np.ndarray:
     """f(x; θ) for any supported model (θ in ``PARAM_NAMES`` order)."""
-    if model == "linear":
-        return np.asarray(theta[0] + theta[1] * x, dtype=float)
-    if model in ("linear-origin", "avg-rf"):
-        return np.asarray(theta[0] * x, dtype=float)
-    if model == "quadratic":
-        return np.asarray(theta[0] + theta[1] * x + theta[2] * x * x, dtype=float)
-    if model in ("4pl", "5pl"):
-        return logistic_value(x, theta)
-    raise CalibrationError(f"unknown model {model!r} (expected one of {', '.join(MODELS)})")
-
-
-def _grad_theta(model: str, x: float, theta: np.ndarray) -> np.ndarray:
-    if model == "linear":
-        return np.array([1.0, x])
-    if model in ("linear-origin", "avg-rf"):
-        return np.array([x])
-    if model == "quadratic":
-        return np.array([1.0, x, x * x])
-    g, _ = logistic_grad_natural(np.array([x]), theta)
-    return np.asarray(g[0], dtype=float)
+    return curve_model(model).value(x, theta)
 
 
 def parameter_gradient(model: str, x: float, theta: np.ndarray) -> np.ndarray:
     """∂f/∂θ at one concentration (θ in ``PARAM_NAMES`` order)."""
-    return _grad_theta(model, x, theta)
-
-
-def _dfdx(model: str, x: float, theta: np.ndarray) -> float:
-    if model == "linear":
-        return float(theta[1])
-    if model in ("linear-origin", "avg-rf"):
-        return float(theta[0])
-    if model == "quadratic":
-        return float(theta[1] + 2.0 * theta[2] * x)
-    _, d = logistic_grad_natural(np.array([x]), theta)
-    return float(d[0])
+    return curve_model(model).grad_theta(x, theta)
 
 
 def weight_values(weight: str, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -218,104 +174,36 @@ def _as_points(concentrations: FloatArray, responses: FloatArray) -> tuple[np.nd
     return x, y
 
 
-def _solve_linear(design: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """Weighted least squares by QR of the column-scaled design (returns β, (XᵀWX)⁻¹, rss)."""
-    sw = np.sqrt(w)
-    a = design * sw[:, None]
-    scale = np.linalg.norm(a, axis=0)
-    if np.any(scale == 0):
-        raise CalibrationError("design matrix has an all-zero column (all concentrations are 0?)",
-                               field="concentration")
-    q, r = np.linalg.qr(a / scale)
-    diag = np.abs(np.diag(r))
-    if diag.min() <= 1e-13 * diag.max():
-        raise CalibrationError("concentrations do not determine the curve (too few distinct levels)",
-                               field="concentration")
-    beta_s = linalg.solve_triangular(r, q.T @ (y * sw))
-    beta = beta_s / scale
-    resid = y - design @ beta
-    rss = float(np.sum(w * resid * resid))
-    rinv = linalg.solve_triangular(r, np.eye(r.shape[0]))
-    xtwx_inv = (rinv @ rinv.T) / np.outer(scale, scale)
-    return beta, xtwx_inv, rss
-
-
 def fit_curve(concentrations: FloatArray, responses: FloatArray, model: str = "linear",
               weight: str = "none") -> CurveFit:
-    """Fit a standard curve (see the module docstring for models and weights).
+    """Fit a standard curve (see :mod:`calibration.models` for models, the module docstring for weights).
 
     Raises CalibrationError for too few points, non-finite values, negative concentrations,
     points that cannot be weighted (x = 0 with 1/x) and fits that do not converge.
     """
-    if model not in MODELS:
-        raise CalibrationError(f"unknown model {model!r} (expected one of {', '.join(MODELS)})")
+    family = curve_model(model)
     x, y = _as_points(concentrations, responses)
     w = weight_values(weight, x, y)
-    names = PARAM_NAMES[model]
+    names = family.param_names
     p = len(names)
     n = x.size
     if n <= p:
         raise CalibrationError(f"too few points for model {model}: n = {n}, needs at least {p + 1}",
                                field="concentration")
-    extras: dict[str, float] = {}
-    converged, iterations = True, 0
-    if model == "avg-rf":
-        if weight != "none":
-            raise CalibrationError("avg-rf is an unweighted mean of response factors (use --weight none)")
-        zero = np.flatnonzero(x <= 0)
-        if zero.size:
-            raise CalibrationError("avg-rf needs concentration > 0 at every point", point=int(zero[0]),
-                                   field="concentration")
-        rfs = y / x
-        rf = float(np.mean(rfs))
-        sd_rf = float(np.std(rfs, ddof=1))
-        theta = np.array([rf])
-        cov = np.array([[sd_rf * sd_rf / n]])
-        resid = y - rf * x
-        rss = float(np.sum(resid * resid))
-        extras["rf_rsd_percent"] = 100.0 * sd_rf / abs(rf) if rf != 0 else math.inf
-        tss = float(np.sum(y * y))
-    elif model in ("4pl", "5pl"):
-        res = fit_logistic_batch(x[None, :], y[None, :], w[None, :], model=model)
-        theta = res.params[0]
-        converged, iterations = bool(res.converged[0]), int(res.iterations[0])
-        if not np.all(np.isfinite(theta)):
-            raise CalibrationError(f"{model} fit did not converge")
-        rss = float(res.rss[0])
-        g, _ = logistic_grad_natural(x, theta)
-        jw = g * np.sqrt(w)[:, None]
-        try:
-            xtwx_inv = np.linalg.inv(jw.T @ jw)
-        except np.linalg.LinAlgError:
-            raise CalibrationError(f"{model} fit is singular: the data do not determine all parameters") from None
-        cov = xtwx_inv * (rss / (n - p))
-        tss = float(np.sum(w * (y - np.average(y, weights=w)) ** 2))
-    else:
-        if model == "linear":
-            design = np.column_stack([np.ones(n), x])
-        elif model == "linear-origin":
-            design = x[:, None]
-        else:
-            design = np.column_stack([np.ones(n), x, x * x])
-        theta, xtwx_inv, rss = _solve_linear(design, y, w)
-        cov = xtwx_inv * (rss / (n - p))
-        if model == "linear-origin":
-            tss = float(np.sum(w * y * y))  # uncentred R² for a line through the origin (NIST StRD)
-        else:
-            tss = float(np.sum(w * (y - np.average(y, weights=w)) ** 2))
+    sol = family.fit(x, y, w, weight)
     dof = n - p
-    residual_sd = math.sqrt(rss / dof)
-    r2 = 1.0 - rss / tss if tss > 0 else math.nan
-    stderr = np.sqrt(np.maximum(np.diag(cov), 0.0))
+    residual_sd = math.sqrt(sol.rss / dof)
+    r2 = 1.0 - sol.rss / sol.tss if sol.tss > 0 else math.nan
+    stderr = np.sqrt(np.maximum(np.diag(sol.covariance), 0.0))
     return CurveFit(
         model=model, weight=weight, n=n,
-        params={k: float(v) for k, v in zip(names, theta, strict=True)},
+        params={k: float(v) for k, v in zip(names, sol.theta, strict=True)},
         stderr={k: float(v) for k, v in zip(names, stderr, strict=True)},
-        rss=rss, residual_sd=residual_sd, r2=r2,
+        rss=sol.rss, residual_sd=residual_sd, r2=r2,
         concentrations=tuple(float(v) for v in x), responses=tuple(float(v) for v in y),
         weights=tuple(float(v) for v in w),
-        covariance=tuple(tuple(float(c) for c in row) for row in cov),
-        dof=dof, converged=converged, iterations=iterations, extras=extras,
+        covariance=tuple(tuple(float(c) for c in row) for row in sol.covariance),
+        dof=dof, converged=sol.converged, iterations=sol.iterations, extras=sol.extras,
     )
 
 
@@ -323,41 +211,7 @@ def fit_curve(concentrations: FloatArray, responses: FloatArray, model: str = "l
 
 def invert(fit: CurveFit, response: float) -> float | None:
     """Concentration whose predicted response equals ``response`` (None if the curve never reaches it)."""
-    th = fit.theta
-    m = fit.model
-    if m == "linear":
-        return (response - th[0]) / th[1] if th[1] != 0 else None
-    if m in ("linear-origin", "avg-rf"):
-        return response / th[0] if th[0] != 0 else None
-    if m == "quadratic":
-        a, b, c = th[0] - response, th[1], th[2]
-        if c == 0:
-            return -a / b if b != 0 else None
-        disc = b * b - 4 * c * a
-        if disc < 0:
-            return None
-        sq = math.sqrt(disc)
-        # numerically stable roots; pick the one on the calibrated branch (closest to the range)
-        qv = -0.5 * (b + math.copysign(sq, b))
-        roots = [r for r in (qv / c, a / qv if qv != 0 else math.nan) if math.isfinite(r)]
-        if not roots:
-            return None
-        lo, hi = min(fit.concentrations), max(fit.concentrations)
-        mid = 0.5 * (lo + hi)
-        inside = [r for r in roots if lo <= r <= hi and b + 2 * c * r != 0]
-        cands = inside or roots
-        return min(cands, key=lambda r: abs(r - mid))
-    bottom, top, ec50, hill = th[0], th[1], th[2], th[3]
-    g = th[4] if m == "5pl" else 1.0
-    frac = (response - bottom) / (top - bottom) if top != bottom else math.nan
-    if not (0.0 < frac < 1.0):
-        return None
-    if frac == 1.0:
-        return 0.0
-    inner = (1.0 / frac) ** (1.0 / g) - 1.0
-    if inner <= 0:
-        return 0.0
-    return float(ec50 * inner ** (1.0 / hill))
+    return fit.curve_model.invert(fit.theta, response, fit.concentrations)
 
 
 def inverse_predict(fit: CurveFit, response: float, replicates: int = 1, alpha: float = 0.05) -> Prediction:
@@ -398,9 +252,10 @@ def inverse_predict(fit: CurveFit, response: float, replicates: int = 1, alpha: 
 
 def _prediction_stderr(fit: CurveFit, x_hat: float, response: float, replicates: int) -> float:
     th = fit.theta
+    family = fit.curve_model
     cov = np.array(fit.covariance)
-    g = _grad_theta(fit.model, x_hat, th)
-    slope = _dfdx(fit.model, x_hat, th)
+    g = family.grad_theta(x_hat, th)
+    slope = family.dfdx(x_hat, th)
     if slope == 0 or not math.isfinite(slope):
         return math.inf
     w0 = _weight_at(fit.weight, x_hat, response, fit)
@@ -447,7 +302,7 @@ def detection_limits(fit: CurveFit, alpha: float = 0.05, k: float = 3.0, replica
 
 def detection_limits_sd(fit: CurveFit, lod_factor: float = 3.3, loq_factor: float = 10.0) -> tuple[float, float]:
     """The 3.3σ/10σ estimates (ICH Q2): LOD = 3.3·s_y/b, LOQ = 10·s_y/b (straight lines only)."""
-    if fit.model not in ("linear", "linear-origin", "avg-rf"):
+    if not fit.curve_model.straight_line:
         raise CalibrationError(f"the 3.3σ/10σ limits need a straight line (model is {fit.model})")
     b = fit.params.get("slope", fit.params.get("rf"))
     assert b is not None
@@ -486,7 +341,7 @@ def acceptance(fit: CurveFit, *, back_calc_tolerance_percent: float = BACK_CALC_
         ok_bc = ok_bc and abs(d) <= back_calc_tolerance_percent
     checks.append(Check("back_calculated_deviation_percent", ok_bc, worst, back_calc_tolerance_percent,
                         "SANTE/11312/2021: every back-calculated level within ±20 %"))
-    need = min_levels if min_levels is not None else MIN_LEVELS.get(fit.model, DEFAULT_MIN_LEVELS)
+    need = min_levels if min_levels is not None else fit.curve_model.min_levels
     n_levels = len(fit.levels)
     checks.append(Check("levels", n_levels >= need, float(n_levels), float(need),
                         "EPA 8000D: at least 5 levels (6 for quadratic)"))
@@ -514,7 +369,7 @@ def relative_standard_error(fit: CurveFit) -> float | None:
     devs = back_calculated_deviations(fit)
     if not devs or any(d is None for _, d in devs):
         return None
-    p = len(PARAM_NAMES[fit.model])
+    p = len(fit.curve_model.param_names)
     dof = len(devs) - p
     if dof <= 0:
         return None
