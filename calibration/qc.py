@@ -108,24 +108,28 @@ def westgard(values: Sequence[float], mean: float, sd: float, run_ids: Sequence[
     if not values:
         raise CalibrationError("no control values")
     z = [(v - mean) / sd for v in values]
-    last = z[-1]
-    v: list[str] = []
-    if abs(last) > 3:
-        v.append("1-3s")
-    if len(z) >= 2 and ((z[-1] > 2 and z[-2] > 2) or (z[-1] < -2 and z[-2] < -2)):
-        v.append("2-2s")
+    checks = (("1-3s", abs(z[-1]) > 3), ("2-2s", _same_side(z, 2, 2.0)), ("R-4s", _range_4s(z, run_ids)),
+              ("4-1s", _same_side(z, 4, 1.0)), ("10x", _same_side(z, 10, 0.0)))
+    violations = tuple(rule for rule, broken in checks if broken)
+    if violations:
+        return WestgardResult("reject", violations)
+    if abs(z[-1]) > 2:
+        return WestgardResult("warning", ("1-2s",))
+    return WestgardResult("accept", ())
+
+
+def _same_side(z: Sequence[float], count: int, limit: float) -> bool:
+    """The last ``count`` z-scores all beyond +``limit``, or all beyond −``limit`` (2-2s, 4-1s, 10x)."""
+    if len(z) < count:
+        return False
+    last = z[-count:]
+    return all(t > limit for t in last) or all(t < -limit for t in last)
+
+
+def _range_4s(z: Sequence[float], run_ids: Sequence[object] | None) -> bool:
+    """R-4s: within the last value's run (else the last two values) one z > 2 and another < −2."""
     if run_ids is not None:
         same = [zz for zz, rid in zip(z, run_ids, strict=True) if rid == run_ids[-1]]
     else:
-        same = z[-2:]
-    if len(same) >= 2 and max(same) > 2 and min(same) < -2:
-        v.append("R-4s")
-    if len(z) >= 4 and (all(t > 1 for t in z[-4:]) or all(t < -1 for t in z[-4:])):
-        v.append("4-1s")
-    if len(z) >= 10 and (all(t > 0 for t in z[-10:]) or all(t < 0 for t in z[-10:])):
-        v.append("10x")
-    if v:
-        return WestgardResult("reject", tuple(v))
-    if abs(last) > 2:
-        return WestgardResult("warning", ("1-2s",))
-    return WestgardResult("accept", ())
+        same = list(z[-2:])
+    return len(same) >= 2 and max(same) > 2 and min(same) < -2

@@ -14,19 +14,7 @@ import numpy as np
 
 from ._validate import BoolArray, FloatArray, IntArray
 from .errors import ProficiencyError
-from .robust import (
-    ALGORITHM_A_FACTOR,
-    HUBER_K,
-    MADE_FACTOR,
-    METROLOGY_MAD_FACTOR,
-    METROLOGY_MAX_ITER,
-    METROLOGY_TOL,
-    STOPPING_RULES,
-    U_FACTOR,
-    StoppingRule,
-    algorithm_a_rows,
-    huber_consistency,
-)
+from .robust import HUBER_K, U_FACTOR, StoppingRule, algorithm_a_parameters, algorithm_a_rows
 
 STATUS_OK = 0
 STATUS_TOO_FEW = 1
@@ -89,25 +77,16 @@ def algorithm_a_batch(
     k: float = HUBER_K,
 ) -> BatchEstimate:
     """Algorithm A (ISO 13528:2022 C.3.1) for every row of ``results`` at once, + u(x_pt) (7.7.7)."""
-    if rule not in STOPPING_RULES:
-        raise ProficiencyError(f"stopping rule must be one of {', '.join(STOPPING_RULES)} (got {rule!r})")
+    params = algorithm_a_parameters(rule, k=k, tol=tol, max_iter=max_iter)
     x = _as_matrix(results, "results")
     present = np.isfinite(x)
     n = present.sum(axis=1).astype(float)
-    if rule == "metrology":
-        start_factor, factor = METROLOGY_MAD_FACTOR, huber_consistency(k)
-        tol_v = METROLOGY_TOL if tol is None else tol
-        limit = METROLOGY_MAX_ITER if max_iter is None else max_iter
-    else:
-        start_factor, factor = MADE_FACTOR, ALGORITHM_A_FACTOR
-        tol_v = 1e-10 if tol is None else tol
-        limit = 1000 if max_iter is None else max_iter
     status = np.zeros(x.shape[0], dtype=np.int64)
     enough = n >= 2
     status[~enough] = STATUS_TOO_FEW
     with np.errstate(all="ignore"):
         x0 = _row_median(x, n)
-        s0 = start_factor * _row_median(np.abs(x - x0[:, None]), n)
+        s0 = params.start_factor * _row_median(np.abs(x - x0[:, None]), n)
         spread = np.fmax.reduce(x, axis=1) - np.fmin.reduce(x, axis=1)
         mean = np.where(present, x, 0.0).sum(axis=1) / n
         sd = np.sqrt(np.where(present, (x - mean[:, None]) ** 2, 0.0).sum(axis=1) / (n - 1.0))
@@ -118,8 +97,8 @@ def algorithm_a_batch(
     x0 = np.where(ok, x0, np.nan)
     s0 = np.where(ok, s0, np.nan)
     filled = np.where(present, x, 0.0)
-    res = algorithm_a_rows(filled, present.astype(float), n, x0, s0, factor=factor, k=k, rule=rule,
-                           tol=tol_v, max_iter=limit, update_scale=True)
+    res = algorithm_a_rows(filled, present.astype(float), n, x0, s0, factor=params.factor, k=k, rule=rule,
+                           tol=params.tol, max_iter=params.max_iter, update_scale=True)
     loc, sca = res.location.copy(), res.scale.copy()
     nc = ok & ~res.converged
     status[nc] = STATUS_NOT_CONVERGED

@@ -26,6 +26,8 @@ from typing import Literal
 import numpy as np
 from scipy import stats
 
+from ._sigfig import round_sig as round_sig  # re-exported: part of this module's API
+from ._sigfig import same_sig3
 from ._validate import BoolArray, FloatArray, IntArray, as_results
 from .errors import NonConvergenceError, ProficiencyError, TooFewResultsError, ZeroSpreadError
 
@@ -43,6 +45,11 @@ METROLOGY_MAD_FACTOR = 1.4826
 METROLOGY_TOL = float(np.finfo(float).eps) ** 0.25
 #: metRology::algA default iteration limit.
 METROLOGY_MAX_ITER = 25
+#: C.3.1 stops when x* and s* no longer change in their third significant figure; the ``converged``
+#: rule's tolerance on |delta x*|, |delta s*| relative to s*, and the iteration limit of the
+#: ``iso13528``/``converged`` rules, are this module's own choices (not values of the standard).
+CONVERGED_TOL = 1e-10
+ALGORITHM_A_MAX_ITER = 1000
 #: 7.7.7, Formula (6): u(x_pt) = 1.25 s* / sqrt(p).
 U_FACTOR = 1.25
 
@@ -61,6 +68,32 @@ QN_FACTOR = 2.2191
 
 StoppingRule = Literal["iso13528", "converged", "metrology"]
 STOPPING_RULES: tuple[str, ...] = ("iso13528", "converged", "metrology")
+
+
+@dataclass(frozen=True)
+class AlgorithmAParameters:
+    """Constants of one Algorithm A run: start scale factor (MADe, C.2.2), s* factor (C.3.1,
+    Formula (C.10)), stopping tolerance and iteration limit."""
+
+    start_factor: float
+    factor: float
+    tol: float
+    max_iter: int
+
+
+def algorithm_a_parameters(rule: str, *, k: float = HUBER_K, tol: float | None = None,
+                           max_iter: int | None = None) -> AlgorithmAParameters:
+    """ISO 13528:2022 C.3.1 constants (1.483 MADe start, s* = 1.134 SD) for ``iso13528`` and
+    ``converged``; the metRology::algA ones (1.4826 MAD start, exact Huber factor for ``k``) for
+    ``metrology``. ``tol``/``max_iter`` override the rule's defaults. Shared by
+    :func:`algorithm_a` and :func:`proficiency.batch.algorithm_a_batch`."""
+    _check_rule(rule)
+    if rule == "metrology":
+        return AlgorithmAParameters(METROLOGY_MAD_FACTOR, huber_consistency(k),
+                                    METROLOGY_TOL if tol is None else tol,
+                                    METROLOGY_MAX_ITER if max_iter is None else max_iter)
+    return AlgorithmAParameters(MADE_FACTOR, ALGORITHM_A_FACTOR, CONVERGED_TOL if tol is None else tol,
+                                ALGORITHM_A_MAX_ITER if max_iter is None else max_iter)
 
 
 @dataclass(frozen=True)
@@ -138,37 +171,6 @@ def mean_sd(values: Iterable[float]) -> RobustEstimate:
 
 
 # ----------------------------------------------------------------------------------------------
-# significant-figure comparison for the stopping rules
-# ----------------------------------------------------------------------------------------------
-
-def round_sig(values: FloatArray, figures: int = 3) -> FloatArray:
-    """Round each value to ``figures`` significant figures (0 stays 0, NaN stays NaN)."""
-    v = np.asarray(values, dtype=float)
-    out = np.zeros_like(v)
-    nz = np.isfinite(v) & (v != 0)
-    e = np.floor(np.log10(np.abs(v[nz])))
-    d = (figures - 1) - e
-    vals = v[nz]
-    r = np.empty_like(vals)
-    tiny = d > 290  # 10**d would overflow: round these few exactly in Python
-    pos = (d >= 0) & ~tiny
-    neg = d < 0
-    scale_pos = 10.0 ** d[pos]
-    r[pos] = np.rint(vals[pos] * scale_pos) / scale_pos
-    scale_neg = 10.0 ** (-d[neg])
-    r[neg] = np.rint(vals[neg] / scale_neg) * scale_neg
-    r[tiny] = [round(float(val), int(dd)) for val, dd in zip(vals[tiny], d[tiny], strict=True)]
-    out[nz] = r
-    out[~np.isfinite(v)] = np.nan
-    return out
-
-
-def _same_sig3(a: FloatArray, b: FloatArray) -> BoolArray:
-    same: BoolArray = np.equal(round_sig(a), round_sig(b))
-    return same
-
-
-# ----------------------------------------------------------------------------------------------
 # C.3 Algorithm A (one iteration kernel for rows of a 2-D array)
 # ----------------------------------------------------------------------------------------------
 
@@ -228,24 +230,31 @@ def algorithm_a_rows(
             new_s = factor * np.sqrt(np.einsum("ij,ij->i", dev, dev) / (na - 1.0))
         else:
             new_s = sa
-        stop: BoolArray
-        if rule == "iso13528":
-            stop = _same_sig3(new_l, la)
-            if update_scale:
-                stop &= _same_sig3(new_s, sa)
-            if it == 1:
-                stop = np.zeros_like(stop)
-        elif rule == "metrology":
-            stop = np.abs(new_s - sa) <= tol * new_s if update_scale else np.abs(new_l - la) <= tol * sa
-        else:
-            lim = tol * new_s
-            stop = (np.abs(new_l - la) <= lim) & (np.abs(new_s - sa) <= lim)
+        stop = _rows_stop(rule, it, new_l, la, new_s, sa, tol=tol, update_scale=update_scale)
         loc[active] = new_l
         sca[active] = new_s
         iters[active] = it
         done[active[stop]] = True
         active = active[~stop]
     return _RowsResult(loc, sca, iters, done)
+
+
+def _rows_stop(rule: str, it: int, new_l: FloatArray, old_l: FloatArray, new_s: FloatArray, old_s: FloatArray,
+               *, tol: float, update_scale: bool) -> BoolArray:
+    """Which rows meet ``rule`` after update ``it`` (see :func:`algorithm_a_rows`)."""
+    stop: BoolArray
+    if rule == "iso13528":
+        stop = same_sig3(new_l, old_l)
+        if update_scale:
+            stop &= same_sig3(new_s, old_s)
+        if it == 1:
+            stop = np.zeros_like(stop)
+    elif rule == "metrology":
+        stop = np.abs(new_s - old_s) <= tol * new_s if update_scale else np.abs(new_l - old_l) <= tol * old_s
+    else:
+        lim = tol * new_s
+        stop = (np.abs(new_l - old_l) <= lim) & (np.abs(new_s - old_s) <= lim)
+    return stop
 
 
 def _check_rule(rule: str) -> None:
@@ -274,30 +283,23 @@ def algorithm_a(
     Raises EmptyInputError, TooFewResultsError (p < 2), ZeroSpreadError (all results equal, or s*
     collapses to zero), NonConvergenceError (``max_iter`` reached; default 1000, 25 for metrology).
     """
-    _check_rule(rule)
+    params = algorithm_a_parameters(rule, k=k, tol=tol, max_iter=max_iter)
     a = as_results(values, minimum=2)
     if np.ptp(a) == 0:
         raise ZeroSpreadError(f"Algorithm A: all {a.size} results are equal; s* cannot be derived")
-    if rule == "metrology":
-        start_factor, factor = METROLOGY_MAD_FACTOR, huber_consistency(k)
-        tol_v = METROLOGY_TOL if tol is None else tol
-        limit = METROLOGY_MAX_ITER if max_iter is None else max_iter
-    else:
-        start_factor, factor = MADE_FACTOR, ALGORITHM_A_FACTOR
-        tol_v = 1e-10 if tol is None else tol
-        limit = 1000 if max_iter is None else max_iter
+    limit = params.max_iter
     x0 = float(np.median(a))
     if scale is not None:
         s0 = float(scale)
         if not (math.isfinite(s0) and s0 > 0):
             raise ProficiencyError(f"Algorithm A: a given scale must be finite and positive (got {scale!r})")
     else:
-        s0 = float(start_factor * np.median(np.abs(a - x0)))
+        s0 = float(params.start_factor * np.median(np.abs(a - x0)))
         if s0 == 0.0:
             s0 = float(np.std(a, ddof=1))
     res = algorithm_a_rows(
         a[None, :], np.ones((1, a.size)), np.array([float(a.size)]), np.array([x0]), np.array([s0]),
-        factor=factor, k=k, rule=rule, tol=tol_v, max_iter=limit, update_scale=not fixed_scale,
+        factor=params.factor, k=k, rule=rule, tol=params.tol, max_iter=limit, update_scale=not fixed_scale,
     )
     loc, sc, its = float(res.location[0]), float(res.scale[0]), int(res.iterations[0])
     if not res.converged[0]:
@@ -352,7 +354,7 @@ def algorithm_s(
     for it in range(1, max_iter + 1):
         new = float(xi * math.sqrt(float(np.mean(np.minimum(w, eta * w_star) ** 2))))
         if rule == "iso13528":
-            stop = it > 1 and bool(_same_sig3(np.array([new]), np.array([w_star]))[0])
+            stop = it > 1 and bool(same_sig3(np.array([new]), np.array([w_star]))[0])
         else:
             stop = abs(new - w_star) <= tol * new
         w_star = new
