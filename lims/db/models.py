@@ -9,7 +9,6 @@ a *raw capture* keeps every byte an instrument sent before it is parsed.
 from __future__ import annotations
 
 import datetime as dt
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -28,9 +27,22 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+from lims.clock import as_utc, utcnow
+from lims.vocabulary import FROZEN_RESULT_STATUSES as FROZEN_RESULT_STATUSES  # re-exported (lived here)
+from lims.vocabulary import (
+    AnalysisKind,
+    AnalysisStatus,
+    AssignmentStatus,
+    BatchStatus,
+    OutboxStatus,
+    ParseStatus,
+    QcOutcome,
+    ReportStatus,
+    ResultStatus,
+    SampleStatus,
+    Verdict,
+)
+from lims.vocabulary import Role as Role  # re-exported (lived here)
 
 
 class UtcDateTime(TypeDecorator[dt.datetime]):
@@ -43,54 +55,17 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
     def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)  # naive values in this code base are UTC
-        value = value.astimezone(dt.UTC)
+        value = as_utc(value)  # naive values in this code base are UTC
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+        return as_utc(value)
 
 
 class Base(DeclarativeBase):
     type_annotation_map = {dt.datetime: UtcDateTime()}
-
-
-class Role(StrEnum):
-    TECHNICIAN = "technician"
-    REVIEWER = "reviewer"
-    APPROVER = "approver"
-    QA_MANAGER = "qa_manager"
-    ADMIN = "admin"
-
-
-class SampleStatus(StrEnum):
-    REGISTERED = "registered"
-    RECEIVED = "received"
-    IN_ANALYSIS = "in_analysis"
-    TO_BE_REVIEWED = "to_be_reviewed"
-    REVIEWED = "reviewed"
-    APPROVED = "approved"
-    REPORTED = "reported"
-    REJECTED = "rejected"
-    RETEST = "retest"
-    AMENDED = "amended"
-
-
-class ResultStatus(StrEnum):
-    TO_BE_REVIEWED = "to_be_reviewed"
-    REVIEWED = "reviewed"
-    CERTIFIED = "certified"
-    REPORTED = "reported"
-    REJECTED = "rejected"
-    RETEST = "retest"
-    SUPERSEDED = "superseded"
-
-
-#: Statuses in which a result's content is frozen (ISO/IEC 17025 7.5, 21 CFR 11.10(e)).
-FROZEN_RESULT_STATUSES = frozenset({ResultStatus.CERTIFIED, ResultStatus.REPORTED, ResultStatus.SUPERSEDED})
 
 
 class Lab(Base):
@@ -135,7 +110,7 @@ class Method(Base):
     code: Mapped[str] = mapped_column(String(60), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     standard: Mapped[str] = mapped_column(String(100))
-    kind: Mapped[str] = mapped_column(String(20))  # screening | confirmatory
+    kind: Mapped[str] = mapped_column(String(20))  # AnalysisKind
     unit: Mapped[str] = mapped_column(String(20), default="mg/kg")
     lod: Mapped[float | None] = mapped_column(Float)
     loq: Mapped[float | None] = mapped_column(Float)
@@ -259,7 +234,7 @@ class Batch(Base):
     lab_id: Mapped[int] = mapped_column(ForeignKey("lab.id"))
     method_id: Mapped[int] = mapped_column(ForeignKey("method.id"))
     instrument_id: Mapped[int | None] = mapped_column(ForeignKey("instrument.id"))
-    status: Mapped[str] = mapped_column(String(20), default="open")  # open | qc_passed | qc_failed | closed
+    status: Mapped[str] = mapped_column(String(20), default=BatchStatus.OPEN)  # BatchStatus (lims.workflow)
     qc_summary: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
@@ -271,8 +246,8 @@ class Analysis(Base):
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("batch.id"))
     method_id: Mapped[int] = mapped_column(ForeignKey("method.id"))
     analyte_id: Mapped[int] = mapped_column(ForeignKey("analyte.id"))
-    kind: Mapped[str] = mapped_column(String(20), default="screening")  # screening | confirmatory
-    status: Mapped[str] = mapped_column(String(20), default="pending")
+    kind: Mapped[str] = mapped_column(String(20), default=AnalysisKind.SCREENING)  # AnalysisKind
+    status: Mapped[str] = mapped_column(String(20), default=AnalysisStatus.PENDING)  # AnalysisStatus
     sample_mass_g: Mapped[float | None] = mapped_column(Float)
     extract_volume_ml: Mapped[float | None] = mapped_column(Float)
     dilution_factor: Mapped[float] = mapped_column(Float, default=1.0)
@@ -295,7 +270,7 @@ class Result(Base):
     value: Mapped[float | None] = mapped_column(Float)  # in `unit`; None for qualitative / < LOD
     value_text: Mapped[str] = mapped_column(String(60), default="")  # as reported, e.g. "0.12", "< LOQ"
     unit: Mapped[str] = mapped_column(String(20), default="mg/kg")
-    qualitative: Mapped[str] = mapped_column(String(20), default="")  # negative | positive | invalid
+    qualitative: Mapped[str] = mapped_column(String(20), default="")  # Qualitative, or "" (quantitative)
     inhibition_percent: Mapped[float | None] = mapped_column(Float)
     lod: Mapped[float | None] = mapped_column(Float)
     loq: Mapped[float | None] = mapped_column(Float)
@@ -303,7 +278,7 @@ class Result(Base):
     coverage_factor: Mapped[float | None] = mapped_column(Float)
     limit_id: Mapped[int | None] = mapped_column(ForeignKey("limit_entry.id"))
     decision_rule: Mapped[str] = mapped_column(String(30), default="")
-    verdict: Mapped[str] = mapped_column(String(40), default="not_evaluated")
+    verdict: Mapped[str] = mapped_column(String(40), default=Verdict.NOT_EVALUATED)  # Verdict
     source: Mapped[str] = mapped_column(String(20), default="instrument")  # instrument | manual | calculated
     reading_id: Mapped[int | None] = mapped_column(ForeignKey("reading.id"))
     curve_id: Mapped[int | None] = mapped_column(Integer)
@@ -332,7 +307,7 @@ class Signature(Base):
     record_id: Mapped[int] = mapped_column(Integer)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     printed_name: Mapped[str] = mapped_column(String(120))
-    meaning: Mapped[str] = mapped_column(String(30))  # authorship | review | approval
+    meaning: Mapped[str] = mapped_column(String(30))  # SignatureMeaning
     signed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     record_hash: Mapped[str] = mapped_column(String(64))
     __table_args__ = (Index("ix_signature_record", "record_type", "record_id"),)
@@ -349,7 +324,7 @@ class RawCapture(Base):
     data: Mapped[bytes] = mapped_column(LargeBinary)
     sha256: Mapped[str] = mapped_column(String(64))
     profile: Mapped[str] = mapped_column(String(100))
-    parse_status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | parsed | error
+    parse_status: Mapped[str] = mapped_column(String(20), default=ParseStatus.PENDING)  # ParseStatus (six values)
     error: Mapped[str] = mapped_column(Text, default="")
     source: Mapped[str] = mapped_column(String(300), default="")  # file name, peer, register block (0004_acq)
     unit_sha256: Mapped[str | None] = mapped_column(String(64))  # the whole line/message/reply/file (0004_acq)
@@ -384,7 +359,7 @@ class Report(Base):
     file_sha256: Mapped[str] = mapped_column(String(64))
     content_hash: Mapped[str] = mapped_column(String(64))
     amendment_reason: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[str] = mapped_column(String(20), default="issued")  # issued | superseded
+    status: Mapped[str] = mapped_column(String(20), default=ReportStatus.ISSUED)  # ReportStatus
     issued_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     __table_args__ = (UniqueConstraint("report_no", "version"),)
 
@@ -397,7 +372,7 @@ class AuditEvent(Base):
     seq: Mapped[int] = mapped_column(Integer, unique=True)
     at: Mapped[str] = mapped_column(String(40))  # ISO-8601 with offset, hashed as written
     actor: Mapped[str] = mapped_column(String(120))
-    action: Mapped[str] = mapped_column(String(20))  # create | update | delete | sign | login ...
+    action: Mapped[str] = mapped_column(String(20))  # AuditAction
     table_name: Mapped[str] = mapped_column(String(60))
     record_id: Mapped[str] = mapped_column(String(60))
     old: Mapped[str] = mapped_column(Text, default="")  # canonical JSON
@@ -415,7 +390,7 @@ class OutboxMessage(Base):
     kind: Mapped[str] = mapped_column(String(40))
     idempotency_key: Mapped[str] = mapped_column(String(80), unique=True)
     payload: Mapped[str] = mapped_column(Text)  # canonical JSON, signed as bytes
-    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | delivered | dead
+    status: Mapped[str] = mapped_column(String(20), default=OutboxStatus.PENDING)  # OutboxStatus
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_error: Mapped[str] = mapped_column(Text, default="")
@@ -506,7 +481,7 @@ class SamplingAssignment(Base):
     producer_id: Mapped[int] = mapped_column(ForeignKey("producer.id"))
     inspector_ids: Mapped[list] = mapped_column(JSON, default=list)  # type: ignore[type-arg]
     sampling_link: Mapped[str] = mapped_column(String(30), default="")
-    status: Mapped[str] = mapped_column(String(20), default="planned")  # planned | sampled | cancelled
+    status: Mapped[str] = mapped_column(String(20), default=AssignmentStatus.PLANNED)  # AssignmentStatus
     sample_id: Mapped[int | None] = mapped_column(ForeignKey("sample.id"))
     draw_order: Mapped[int] = mapped_column(Integer, default=0)
 
@@ -517,7 +492,7 @@ class CustodyEvent(Base):
     __tablename__ = "custody_event"
     id: Mapped[int] = mapped_column(primary_key=True)
     sample_id: Mapped[int] = mapped_column(ForeignKey("sample.id"))
-    kind: Mapped[str] = mapped_column(String(20))  # received | stored | subsampled | retained | disposed | moved
+    kind: Mapped[str] = mapped_column(String(20))  # CustodyKind
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     actor: Mapped[str] = mapped_column(String(120))
     location: Mapped[str] = mapped_column(String(200), default="")
@@ -533,13 +508,13 @@ class QcSample(Base):
     __tablename__ = "qc_sample"
     id: Mapped[int] = mapped_column(primary_key=True)
     batch_id: Mapped[int] = mapped_column(ForeignKey("batch.id"))
-    kind: Mapped[str] = mapped_column(String(30))  # reagent_blank | matrix_blank | spike | duplicate | ccv | reference_material
+    kind: Mapped[str] = mapped_column(String(30))  # QcKind
     analyte_id: Mapped[int | None] = mapped_column(ForeignKey("analyte.id"))
     nominal_value: Mapped[float | None] = mapped_column(Float)
     measured_value: Mapped[float | None] = mapped_column(Float)
     second_value: Mapped[float | None] = mapped_column(Float)
     unit: Mapped[str] = mapped_column(String(20), default="mg/kg")
-    outcome: Mapped[str] = mapped_column(String(10), default="pending")  # pass | fail | pending
+    outcome: Mapped[str] = mapped_column(String(10), default=QcOutcome.PENDING)  # QcOutcome
     metric: Mapped[float | None] = mapped_column(Float)
     detail: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -13,28 +13,12 @@ An unsatisfactory score opens a *nonconformity* (ISO/IEC 17025:2017 7.10, 8.7).
 from __future__ import annotations
 
 import datetime as dt
-from enum import StrEnum
 
 from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lims.db.models import Base, utcnow
-
-
-class RoundStatus(StrEnum):
-    DRAFT = "draft"
-    OPEN = "open"
-    CLOSED = "closed"
-    SCORED = "scored"
-    PUBLISHED = "published"
-
-
-class NonconformityStatus(StrEnum):
-    OPEN = "open"
-    ROOT_CAUSE = "root_cause"
-    ACTION = "action"
-    VERIFIED = "verified"
-    CLOSED = "closed"
+from lims.vocabulary import NonconformityStatus, RoundStatus  # re-exported (they lived here)
 
 
 class PtScheme(Base):

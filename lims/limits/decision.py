@@ -27,7 +27,7 @@ if x − U > MRL")
     inequality is strict).
 
 Banned substances (MARA announcement No. 250) have no limit value: the verdict is
-banned_detected when the substance is detected at or above the method's decision limit
+banned_substance_detected when the substance is detected at or above the method's decision limit
 CCα (when a value and a decision limit are given, value ≥ decision limit); not detected,
 or a value below the decision limit, is compliant. A result with no applicable limit (no
 limit row, or a row of type ``none`` or ``MRPL``) is not_evaluated.
@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from lims.limits.csv_import import LimitRow, LimitType
+from lims.vocabulary import Verdict  # re-exported: one Verdict for decisions, results and reports
 
 __all__ = [
     "Decision",
@@ -70,16 +71,6 @@ class DecisionRule(StrEnum):
     SIMPLE_ACCEPTANCE = "simple_acceptance"
     GUARD_BAND = "guard_band"
     EU_ENFORCEMENT = "eu_enforcement"
-
-
-class Verdict(StrEnum):
-    """Evaluation outcome (the EFSA SSD2 evaluation codes, DOMAIN.md "Upstream reporting")."""
-
-    COMPLIANT = "compliant"
-    NON_COMPLIANT = "non_compliant"
-    COMPLIANT_WITHIN_UNCERTAINTY = "compliant_within_uncertainty"
-    NOT_EVALUATED = "not_evaluated"
-    BANNED_DETECTED = "banned_detected"
 
 
 class DecisionInputError(ValueError):
@@ -116,19 +107,20 @@ _RULE_EN = {
     ),
     DecisionRule.EU_ENFORCEMENT: "enforcement rule (non-compliant only if x − U > limit, SANTE/11312/2021)",
 }
+#: The verdict as worded inside a conformity statement (the UI's short labels are on Verdict itself).
 _VERDICT_ZH = {
     Verdict.COMPLIANT: "符合（合格）",
     Verdict.NON_COMPLIANT: "不符合（不合格）",
     Verdict.COMPLIANT_WITHIN_UNCERTAINTY: "在测量不确定度范围内符合",
     Verdict.NOT_EVALUATED: "未判定",
-    Verdict.BANNED_DETECTED: "检出禁用物质（不合格）",
+    Verdict.BANNED_SUBSTANCE_DETECTED: "检出禁用物质（不合格）",
 }
 _VERDICT_EN = {
     Verdict.COMPLIANT: "compliant",
     Verdict.NON_COMPLIANT: "non-compliant",
     Verdict.COMPLIANT_WITHIN_UNCERTAINTY: "compliant within measurement uncertainty",
     Verdict.NOT_EVALUATED: "not evaluated",
-    Verdict.BANNED_DETECTED: "banned substance detected (non-compliant)",
+    Verdict.BANNED_SUBSTANCE_DETECTED: "banned substance detected (non-compliant)",
 }
 
 
@@ -203,23 +195,41 @@ def evaluate(
             "无适用限量，未作符合性判定。",
             "No applicable limit; conformity not evaluated.",
         )
-
     src_zh, src_en = _source(limit)
-    analyte_en = limit.analyte_en or limit.analyte_zh
-    commodity_en = limit.commodity_en or limit.commodity_zh
-
     if limit.limit_type is LimitType.BANNED:
         return _evaluate_banned(value_mg_kg, decision_limit_mg_kg, detected, limit, src_zh, src_en, decide)
-
     if limit.limit_type in (LimitType.NONE, LimitType.MRPL):
-        return decide(
-            Verdict.NOT_EVALUATED,
-            None,
-            f"{limit.commodity_zh}中{limit.analyte_zh}无最大残留限量（{src_zh}），未作符合性判定。",
-            f"No maximum residue limit for {analyte_en} in {commodity_en} ({src_en}); "
-            "conformity not evaluated.",
-        )
+        return _no_maximum_limit(limit, src_zh, src_en, decide)
+    return _evaluate_mrl(value_mg_kg, expanded_uncertainty_mg_kg, limit, rule, detected, decide)
 
+
+_Decide = Callable[[Verdict, float | None, str, str], Decision]
+
+
+def _no_maximum_limit(limit: LimitRow, src_zh: str, src_en: str, decide: _Decide) -> Decision:
+    """A limit row of type ``none`` or ``MRPL``: no conformity decision."""
+    analyte_en = limit.analyte_en or limit.analyte_zh
+    commodity_en = limit.commodity_en or limit.commodity_zh
+    return decide(
+        Verdict.NOT_EVALUATED,
+        None,
+        f"{limit.commodity_zh}中{limit.analyte_zh}无最大残留限量（{src_zh}），未作符合性判定。",
+        f"No maximum residue limit for {analyte_en} in {commodity_en} ({src_en}); "
+        "conformity not evaluated.",
+    )
+
+
+def _evaluate_mrl(
+    value_mg_kg: float | None,
+    u: float | None,
+    limit: LimitRow,
+    rule: DecisionRule,
+    detected: bool,
+    decide: _Decide,
+) -> Decision:
+    """A maximum residue limit (MRL/EMRL) under ``rule``."""
+    src_zh, src_en = _source(limit)
+    analyte_en = limit.analyte_en or limit.analyte_zh
     limit_mg_kg = limit.limit_mg_kg
     assert limit_mg_kg is not None  # LimitRow of type MRL/EMRL always carries a value and unit
     limit_zh = f"限量 {_fmt(limit_mg_kg)} mg/kg（{src_zh}）"
@@ -241,7 +251,6 @@ def evaluate(
             f"{analyte_en} not detected; {limit_en}; verdict: compliant. Decision rule: {_RULE_EN[rule]}.",
         )
 
-    u = expanded_uncertainty_mg_kg
     if rule is not DecisionRule.SIMPLE_ACCEPTANCE and u is None:
         raise DecisionInputError(
             "expanded_uncertainty_mg_kg",
@@ -280,9 +289,6 @@ def _apply_rule(rule: DecisionRule, x: float, u: float | None, limit: float) -> 
     return Verdict.NON_COMPLIANT
 
 
-_Decide = Callable[[Verdict, float | None, str, str], Decision]
-
-
 def _evaluate_banned(
     value_mg_kg: float | None,
     decision_limit_mg_kg: float | None,
@@ -292,7 +298,7 @@ def _evaluate_banned(
     src_en: str,
     decide: _Decide,
 ) -> Decision:
-    """Banned substance: banned_detected when detected at or above the decision limit CCα."""
+    """Banned substance: banned_substance_detected when detected at or above the decision limit CCα."""
     analyte_en = limit.analyte_en or limit.analyte_zh
     below_ccalpha = (
         detected
@@ -312,12 +318,12 @@ def _evaluate_banned(
     value_en = "" if value_mg_kg is None else f", measured {_fmt(value_mg_kg)} mg/kg"
     if detected:
         return decide(
-            Verdict.BANNED_DETECTED,
+            Verdict.BANNED_SUBSTANCE_DETECTED,
             None,
             f"{limit.analyte_zh}为禁用物质（{src_zh}），检出{ccalpha_zh}{value_zh}，"
-            f"判定：{_VERDICT_ZH[Verdict.BANNED_DETECTED]}。",
+            f"判定：{_VERDICT_ZH[Verdict.BANNED_SUBSTANCE_DETECTED]}。",
             f"{analyte_en} is a prohibited substance ({src_en}); detected{ccalpha_en}{value_en}; "
-            f"verdict: {_VERDICT_EN[Verdict.BANNED_DETECTED]}.",
+            f"verdict: {_VERDICT_EN[Verdict.BANNED_SUBSTANCE_DETECTED]}.",
         )
     if below_ccalpha:
         outcome_zh, outcome_en = "低于判定限，视为未检出", "below the decision limit, taken as not detected"

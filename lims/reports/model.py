@@ -44,6 +44,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from lims.vocabulary import CONFORMITY_VERDICTS, Verdict  # one Verdict: decided, stored, printed
+
 Language = Literal["zh-CN", "en"]
 LANGUAGES: tuple[str, ...] = ("zh-CN", "en")
 
@@ -57,16 +59,6 @@ ITEMS_TESTED_STATEMENT_EN = "The results relate only to the items tested."
 
 class ReportDataError(ValueError):
     """The report data is incomplete or inconsistent; the message names the field."""
-
-
-class Verdict(enum.StrEnum):
-    """Evaluation of one result against its limit (ISO/IEC 17025 7.8.6; EFSA SSD2 evaluation)."""
-
-    COMPLIANT = "compliant"
-    NON_COMPLIANT = "non_compliant"
-    COMPLIANT_WITHIN_UNCERTAINTY = "compliant_within_uncertainty"
-    NOT_EVALUATED = "not_evaluated"
-    BANNED_SUBSTANCE_DETECTED = "banned_substance_detected"
 
 
 class SignatureRole(enum.StrEnum):
@@ -237,8 +229,8 @@ class ResultLine:
         _require(self.analyte, "results[].analyte")
         _require(self.result_text, f"results[{self.analyte}].result_text")
         _require(self.unit, f"results[{self.analyte}].unit")
-        if not isinstance(self.verdict, Verdict):
-            raise ReportDataError(f"results[{self.analyte}].verdict: {self.verdict!r} is not a Verdict")
+        if not isinstance(self.verdict, Verdict) or self.verdict not in CONFORMITY_VERDICTS:
+            raise ReportDataError(f"results[{self.analyte}].verdict: {self.verdict!r} is not a conformity Verdict")
         if self.expanded_uncertainty_text is not None and self.coverage_factor is None:
             raise ReportDataError(
                 f"results[{self.analyte}].coverage_factor: required with an expanded uncertainty"

@@ -10,6 +10,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from calibration.uncertainty import expanded_uncertainty
+from lims import units
 from lims.db.models import Analyte, Commodity, Limit, Result
 from lims.limits import (
     DecisionRule,
@@ -21,12 +22,6 @@ from lims.limits import (
     load_starter_table,
     parse_limits_csv,
 )
-
-#: Result units → how many of them make 1 mg/kg.
-UNIT_PER_MG_KG = {"mg/kg": 1.0, "µg/kg": 1000.0, "μg/kg": 1000.0, "ug/kg": 1000.0}
-
-#: Verdict names of lims.limits → the names recorded on results and printed on reports.
-VERDICT_NAMES = {"banned_detected": "banned_substance_detected"}
 
 
 @dataclass(frozen=True)
@@ -125,13 +120,13 @@ def decide_result(s: Session, result: Result, *, value_mg_kg: float | None, dete
     if value_mg_kg is not None:
         unc = expanded_uncertainty(value_mg_kg)
         u = unc.expanded
-        result.expanded_uncertainty = u * UNIT_PER_MG_KG.get(result.unit, 1.0)
+        result.expanded_uncertainty = units.from_mg_per_kg(u, result.unit) if units.is_mass_fraction(result.unit) else u
         result.coverage_factor = unc.k
     decision = evaluate(value_mg_kg, u, _as_row(limit, s) if limit else None, rule_value,
                         decision_limit_mg_kg=decision_limit_mg_kg, detected=detected)
     result.limit_id = limit.id if limit else None
     result.decision_rule = str(rule_value)
-    result.verdict = VERDICT_NAMES.get(str(decision.verdict), str(decision.verdict))
+    result.verdict = decision.verdict.value
     details = dict(result.details or {})
     details["decision"] = {"statement_zh": decision.statement_zh, "statement_en": decision.statement_en,
                            "limit_mg_kg": decision.limit_mg_kg}

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lims.clock import as_utc
 from lims.db.audit import record_hash
 from lims.db.models import (
     Analysis,
@@ -32,15 +33,11 @@ from lims.security import AuthenticationError, verify_password
 from lims.services.batches import batch_held
 from lims.services.errors import Conflict, Forbidden, InvalidInput, NotFound
 from lims.services.upstream import queue_result_message
+from lims.vocabulary import AnalysisStatus, BatchStatus, SignatureMeaning
+from lims.workflow import transition
 
 TZ_CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
 
-MEANING_TEXT = {
-    "authorship": ("检验", "Tested by"),
-    "review": ("审核", "Reviewed by"),
-    "approval": ("批准", "Approved by"),
-    "rejection": ("退回", "Rejected by"),
-}
 
 
 @dataclass(frozen=True)
@@ -57,9 +54,12 @@ class SignatureManifestation:
 
     @classmethod
     def shown(cls, printed_name: str, signed_at: dt.datetime, meaning: str) -> SignatureManifestation:
-        at = signed_at if signed_at.tzinfo is not None else signed_at.replace(tzinfo=dt.UTC)
-        zh, en = MEANING_TEXT.get(meaning, (meaning, meaning))
-        return cls(printed_name, at.astimezone(TZ_CHINA).isoformat(timespec="seconds"), f"{zh} / {en}")
+        at = as_utc(signed_at)
+        try:
+            shown = SignatureMeaning(meaning).manifestation
+        except ValueError:
+            shown = f"{meaning} / {meaning}"
+        return cls(printed_name, at.astimezone(TZ_CHINA).isoformat(timespec="seconds"), shown)
 
 
 def authenticate_signer(s: Session, username: str, password: str, role: Role) -> User:
@@ -99,7 +99,7 @@ def review_results(s: Session, result_ids: list[int], *, username: str, password
     All results are checked before any is signed: one refused result refuses the whole request."""
     reviewer = authenticate_signer(s, username, password, Role.REVIEWER)
     results = _load(s, result_ids)
-    authored = _signed_ids(s, result_ids, "authorship")
+    authored = _signed_ids(s, result_ids, SignatureMeaning.AUTHORSHIP)
     for r in results:
         if r.status != ResultStatus.TO_BE_REVIEWED:
             raise Conflict(f"result {r.id} is {r.status}, not to_be_reviewed", field="result_ids",
@@ -113,14 +113,14 @@ def review_results(s: Session, result_ids: list[int], *, username: str, password
         held = batch_held(s, r.analysis)
         if held:
             batch = s.get(Batch, r.analysis.batch_id)  # in the identity map: batch_held loaded it
-            failed = batch is not None and batch.status == "qc_failed"
+            failed = batch is not None and batch.status == BatchStatus.QC_FAILED
             raise Conflict(f"result {r.id} is held: {held}", field="result_ids",
                            code="batch.qc_failed" if failed else "batch.qc_pending")
     sigs = []
     for r in results:
         r.reviewer_id = reviewer.id
-        r.status = ResultStatus.REVIEWED
-        sigs.append(_sign(s, reviewer, r, "review"))
+        transition(r, ResultStatus.REVIEWED)
+        sigs.append(_sign(s, reviewer, r, SignatureMeaning.REVIEW))
     _advance_samples(s, {r.analysis.sample for r in results}, SampleStatus.REVIEWED)
     return sigs
 
@@ -150,11 +150,11 @@ def approve_results(s: Session, result_ids: list[int], *, username: str, passwor
     sigs = []
     for r in results:
         r.approver_id = approver.id
-        sigs.append(_sign(s, approver, r, "approval"))  # bound to the content as certified
-        r.status = ResultStatus.CERTIFIED
+        sigs.append(_sign(s, approver, r, SignatureMeaning.APPROVAL))  # bound to the content as certified
+        transition(r, ResultStatus.CERTIFIED)
         old = olds.get(r.supersedes_id) if r.supersedes_id is not None else None
         if old is not None and old.status in (ResultStatus.CERTIFIED, ResultStatus.REPORTED):
-            old.status = ResultStatus.SUPERSEDED
+            transition(old, ResultStatus.SUPERSEDED)
         queue_result_message(s, r, lab_code=lab_code)
     _advance_samples(s, {r.analysis.sample for r in results}, SampleStatus.APPROVED)
     return sigs
@@ -162,9 +162,9 @@ def approve_results(s: Session, result_ids: list[int], *, username: str, passwor
 
 _ORDER = [SampleStatus.REGISTERED, SampleStatus.RECEIVED, SampleStatus.IN_ANALYSIS, SampleStatus.TO_BE_REVIEWED,
           SampleStatus.REVIEWED, SampleStatus.APPROVED, SampleStatus.REPORTED]
-_STAGE = {SampleStatus.REVIEWED: {"reviewed", "certified", "reported"},
-          SampleStatus.APPROVED: {"certified", "reported"},
-          SampleStatus.REPORTED: {"reported"}}
+_STAGE = {SampleStatus.REVIEWED: {ResultStatus.REVIEWED, ResultStatus.CERTIFIED, ResultStatus.REPORTED},
+          SampleStatus.APPROVED: {ResultStatus.CERTIFIED, ResultStatus.REPORTED},
+          SampleStatus.REPORTED: {ResultStatus.REPORTED}}
 
 
 def _advance_samples(s: Session, samples: set[Sample], target: SampleStatus) -> None:
@@ -177,12 +177,12 @@ def _advance_samples(s: Session, samples: set[Sample], target: SampleStatus) -> 
     statuses: dict[int, list[str]] = {}
     for sample_id, status in s.execute(
             select(Analysis.sample_id, Result.status).join(Analysis).where(
-                Analysis.sample_id.in_(list(movable)), Result.status.not_in(("superseded", "rejected")))).all():
+                Analysis.sample_id.in_(list(movable)), Result.status.not_in((ResultStatus.SUPERSEDED, ResultStatus.REJECTED)))).all():
         statuses.setdefault(sample_id, []).append(status)
     for sample_id, sample in movable.items():
         current = statuses.get(sample_id, [])
         if current and all(p in _STAGE[target] for p in current):
-            sample.status = target
+            transition(sample, target)
 
 
 def signatures_for(s: Session, result_id: int) -> list[SignatureManifestation]:
@@ -204,7 +204,7 @@ def author_results(s: Session, result_ids: list[int], *, username: str, password
     sigs = []
     for r in results:
         r.analyst_id = tech.id
-        sigs.append(_sign(s, tech, r, "authorship"))
+        sigs.append(_sign(s, tech, r, SignatureMeaning.AUTHORSHIP))
     return sigs
 
 
@@ -222,13 +222,13 @@ def reject_results(s: Session, result_ids: list[int], *, username: str, password
         if r.status not in (ResultStatus.TO_BE_REVIEWED, ResultStatus.REVIEWED):
             raise Conflict(f"result {r.id} is {r.status}; only unreleased results can be rejected",
                            field="result_ids", code="result.not_rejectable")
-        r.status = ResultStatus.REJECTED
-        sigs.append(_sign(s, signer, r, "rejection"))
+        transition(r, ResultStatus.REJECTED)
+        sigs.append(_sign(s, signer, r, SignatureMeaning.REJECTION))
         analysis = r.analysis
-        analysis.status = "pending" if retest else "rejected"
+        transition(analysis, AnalysisStatus.PENDING if retest else AnalysisStatus.REJECTED)
         if retest:
             analysis.batch_id = None  # free to join a re-run batch; the held batch keeps its record
-        analysis.sample.status = SampleStatus.RETEST if retest else SampleStatus.REJECTED
+        transition(analysis.sample, SampleStatus.RETEST if retest else SampleStatus.REJECTED)
     return sigs
 
 
@@ -245,7 +245,7 @@ def amend_result(s: Session, result_id: int, *, value: float | None, value_text:
         raise Conflict(f"result {result_id} is {old.status}; only certified results are amended",
                        field="result_id")
     pending = s.execute(select(Result.id).where(Result.supersedes_id == old.id,
-                                                Result.status.not_in(("rejected",)))).first()
+                                                Result.status.not_in((ResultStatus.REJECTED,)))).first()
     if pending:
         raise Conflict(f"result {result_id} already has an amendment in progress", field="result_id")
     new = Result(analysis_id=old.analysis_id, version=old.version + 1, supersedes_id=old.id, value=value,

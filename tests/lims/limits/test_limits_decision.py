@@ -106,12 +106,12 @@ def banned_row():
 @pytest.mark.parametrize(
     ("value", "detected", "ccalpha", "expected"),
     [
-        (None, True, None, Verdict.BANNED_DETECTED),  # qualitative confirmed detection
+        (None, True, None, Verdict.BANNED_SUBSTANCE_DETECTED),  # qualitative confirmed detection
         (None, False, None, C),  # not detected
-        (0.0005, True, 0.0005, Verdict.BANNED_DETECTED),  # at the decision limit
-        (0.0006, True, 0.0005, Verdict.BANNED_DETECTED),  # above it
+        (0.0005, True, 0.0005, Verdict.BANNED_SUBSTANCE_DETECTED),  # at the decision limit
+        (0.0006, True, 0.0005, Verdict.BANNED_SUBSTANCE_DETECTED),  # above it
         (0.0004, True, 0.0005, C),  # below CCα: not a detection
-        (0.0004, True, None, Verdict.BANNED_DETECTED),  # no CCα given: the detected flag decides
+        (0.0004, True, None, Verdict.BANNED_SUBSTANCE_DETECTED),  # no CCα given: the detected flag decides
     ],
 )
 def test_banned_substance(value, detected, ccalpha, expected):
