@@ -116,57 +116,97 @@ def integrate_chromatogram(times_min: np.ndarray, y: np.ndarray, *, smooth_point
 
 def _find_and_bound(t: np.ndarray, y: np.ndarray, y_s: np.ndarray, base: np.ndarray, thr: float, sp: int,
                     skim_ratio: float) -> list[Peak]:
-    n = y.size
     yc_s = y_s - base
     yc = y - base
     apex, _ = signal.find_peaks(yc_s, height=thr, prominence=thr, width=max(sp // 2, 2))
     if apex.size == 0:
         return []
+    ts = t * 60.0
+    cum = np.concatenate([[0.0], np.cumsum(0.5 * (yc[1:] + yc[:-1]) * np.diff(ts))])
+    b = _bound(yc_s, apex)
+    height = yc_s[apex]
+    area = cum[b.end] - cum[b.start]
+    hgt = height.copy()
+    skimmed = np.zeros(apex.size, dtype=bool)
+    _skim_riders(ts, yc_s, cum, b, height, area, hgt, skimmed, skim_ratio)
+    out = []
+    for i in range(apex.size):
+        a = int(apex[i])
+        code = "T" if skimmed[i] else b.left_code[i] + b.right_code[i]
+        out.append(Peak(_apex_time(t, yc_s, a), float(area[i]), float(hgt[i]), float(t[b.start[i]]),
+                        float(t[b.end[i]]), a, int(b.start[i]), int(b.end[i]), code))
+    return out
+
+
+@dataclass(frozen=True)
+class _Bounds:
+    """Integration bounds of the detected peaks (``start``/``end`` arrays are updated in place by the
+    tangent skim) and the ChemStation baseline code letters of each side (B baseline, V valley)."""
+
+    apex: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    left_code: list[str]
+    right_code: list[str]
+
+
+def _bound(yc_s: np.ndarray, apex: np.ndarray) -> _Bounds:
+    """From each apex to where the corrected signal returns to the baseline; neighbours whose valley
+    stays above the baseline are split at the valley (perpendicular drop)."""
+    n = yc_s.size
     ar = np.arange(n)
     le0 = yc_s <= 0
     nxt = np.minimum.accumulate(np.where(le0, ar, n - 1)[::-1])[::-1]
     prv = np.maximum.accumulate(np.where(le0, ar, 0))
-    ts = t * 60.0
-    cum = np.concatenate([[0.0], np.cumsum(0.5 * (yc[1:] + yc[:-1]) * np.diff(ts))])
     k = apex.size
-    start = prv[apex].copy()
-    end = nxt[apex].copy()
-    left_code = ["B"] * k
-    right_code = ["B"] * k
+    b = _Bounds(apex, prv[apex].copy(), nxt[apex].copy(), ["B"] * k, ["B"] * k)
     for i in range(k - 1):
-        a, b = apex[i], apex[i + 1]
-        v = a + int(np.argmin(yc_s[a:b + 1]))
+        lo, hi = apex[i], apex[i + 1]
+        v = lo + int(np.argmin(yc_s[lo:hi + 1]))
         if yc_s[v] > 0:  # not back to baseline: split at the valley
-            end[i] = v
-            start[i + 1] = v
-            right_code[i] = "V"
-            left_code[i + 1] = "V"
-    height = yc_s[apex]
-    area = cum[end] - cum[start]
-    skimmed = np.zeros(k, dtype=bool)
-    hgt = height.copy()
-    # tangent skim of small riders on the tail (or front) of a larger parent
-    for i in range(k - 1):
-        if right_code[i] != "V":
+            b.end[i] = v
+            b.start[i + 1] = v
+            b.right_code[i] = "V"
+            b.left_code[i + 1] = "V"
+    return b
+
+
+def _rider_chord(ts: np.ndarray, yc_s: np.ndarray, b: _Bounds, height: np.ndarray, skimmed: np.ndarray, i: int,
+                 skim_ratio: float) -> tuple[int, int, int, int] | None:
+    """(rider, parent, chord start, chord end) when one of the peaks on either side of valley ``i``
+    is a small rider of the other, else None. The chord is the tangent from the valley to the
+    rider's far side (the least-sloped chord)."""
+    v = b.end[i]
+    if height[i + 1] < skim_ratio * height[i] and not skimmed[i]:
+        r, parent = i + 1, i
+        seg = np.arange(b.apex[r] + 1, b.end[r] + 1)
+        if seg.size == 0:
+            return None
+        slope = (yc_s[seg] - yc_s[v]) / (ts[seg] - ts[v])
+        return r, parent, v, int(seg[np.argmin(slope)])
+    if height[i] < skim_ratio * height[i + 1] and not skimmed[i + 1]:
+        r, parent = i, i + 1
+        seg = np.arange(b.start[r], b.apex[r])
+        if seg.size == 0:
+            return None
+        slope = (yc_s[v] - yc_s[seg]) / (ts[v] - ts[seg])
+        return r, parent, int(seg[np.argmax(slope)]), v
+    return None
+
+
+def _skim_riders(ts: np.ndarray, yc_s: np.ndarray, cum: np.ndarray, b: _Bounds, height: np.ndarray,
+                 area: np.ndarray, hgt: np.ndarray, skimmed: np.ndarray, skim_ratio: float) -> None:
+    """Tangent (or exponential) skim of small riders on the tail (or front) of a larger parent;
+    updates bounds, ``area``, ``hgt`` and ``skimmed`` in place."""
+    apex, start, end = b.apex, b.start, b.end
+    for i in range(apex.size - 1):
+        if b.right_code[i] != "V":
             continue
+        chord = _rider_chord(ts, yc_s, b, height, skimmed, i, skim_ratio)
+        if chord is None:
+            continue
+        r, parent, s_, e_ = chord
         v = end[i]
-        if height[i + 1] < skim_ratio * height[i] and not skimmed[i]:
-            r, parent = i + 1, i
-            # tangent from the valley to the rider's trailing side: the least-sloped chord
-            seg = np.arange(apex[r] + 1, end[r] + 1)
-            if seg.size == 0:
-                continue
-            slope = (yc_s[seg] - yc_s[v]) / (ts[seg] - ts[v])
-            s_, e_ = v, int(seg[np.argmin(slope)])
-        elif height[i] < skim_ratio * height[i + 1] and not skimmed[i + 1]:
-            r, parent = i, i + 1
-            seg = np.arange(start[r], apex[r])
-            if seg.size == 0:
-                continue
-            slope = (yc_s[v] - yc_s[seg]) / (ts[v] - ts[seg])
-            s_, e_ = int(seg[np.argmax(slope)]), v
-        else:
-            continue
         skim = None
         if parent < r:
             skim = _exponential_skim(ts, yc_s, int(apex[parent]), v, int(apex[r]), int(end[r]))
@@ -186,19 +226,17 @@ def _find_and_bound(t: np.ndarray, y: np.ndarray, y_s: np.ndarray, base: np.ndar
         start[r], end[r] = s_, e_
         hgt[r] = yc_s[apex[r]] - float(line[apex[r] - s_])
         skimmed[r] = True
-    out = []
-    for i in range(k):
-        a = int(apex[i])
-        rt = t[a]
-        if 0 < a < n - 1:
-            y0, y1, y2 = yc_s[a - 1], yc_s[a], yc_s[a + 1]
-            den = y0 - 2 * y1 + y2
-            if den < 0:
-                rt = t[a] + 0.5 * (y0 - y2) / den * (t[a + 1] - t[a])
-        code = "T" if skimmed[i] else left_code[i] + right_code[i]
-        out.append(Peak(float(rt), float(area[i]), float(hgt[i]), float(t[start[i]]), float(t[end[i]]), a,
-                        int(start[i]), int(end[i]), code))
-    return out
+
+
+def _apex_time(t: np.ndarray, yc_s: np.ndarray, a: int) -> float:
+    """Retention time at the apex, refined by the parabola through the apex and its neighbours."""
+    rt = t[a]
+    if 0 < a < yc_s.size - 1:
+        y0, y1, y2 = yc_s[a - 1], yc_s[a], yc_s[a + 1]
+        den = y0 - 2 * y1 + y2
+        if den < 0:
+            rt = t[a] + 0.5 * (y0 - y2) / den * (t[a + 1] - t[a])
+    return float(rt)
 
 
 #: Resolved peaks: the integration end is extended by this fraction of the apex-to-end span
