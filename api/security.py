@@ -36,6 +36,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from lims.clock import utcnow
 from lims.config import get_settings
 from lims.db.models import Role
 from lims.security import AuthenticationError, token_digest
@@ -188,7 +189,7 @@ class _PrincipalCache:
             ttl_s: float) -> None:
         until = time.monotonic() + ttl_s
         if token_expires is not None:
-            left = (token_expires - dt.datetime.now(dt.UTC)).total_seconds()
+            left = (token_expires - utcnow()).total_seconds()
             until = min(until, time.monotonic() + left)
         with self._lock:
             if len(self._entries) > 10_000:

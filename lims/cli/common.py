@@ -7,8 +7,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import sys
@@ -16,6 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from lims import csvio
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -70,37 +70,13 @@ class CsvRow:
 
 
 def read_csv(path: str | Path, required: Sequence[str], optional: Iterable[str] = ()) -> list[CsvRow]:
-    """Read a contract CSV: UTF-8 (BOM tolerated), comma-separated, header first,
-    column names case-insensitive, extra columns ignored."""
-    p = Path(path)
+    """Read a contract CSV with :mod:`lims.csvio`; any problem is :class:`BadInput` naming file, line, field."""
     try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise BadInput(f"cannot read file: {exc.strerror or exc}", file=p) from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise BadInput(f"not UTF-8 text (byte offset {exc.start})", file=p) from None
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise BadInput("file is empty (a header line is required)", file=p, line=1) from None
-    names = [h.strip().lower() for h in header]
-    wanted = {c.lower() for c in required} | {c.lower() for c in optional}
-    for col in required:
-        if col.lower() not in names:
-            raise BadInput(f"missing column (header has: {', '.join(h for h in names if h)})",
-                           file=p, line=1, field=col)
-    index = {n: i for i, n in enumerate(names) if n in wanted}
-    rows: list[CsvRow] = []
-    for cells in reader:
-        line = reader.line_num
-        if not cells or all(c.strip() == "" for c in cells):
-            continue
-        values = {n: (cells[i] if i < len(cells) else "") for n, i in index.items()}
-        rows.append(CsvRow(line=line, values=values))
-    return rows
+        table = csvio.CsvTable.from_file(path)
+        table.require(required)
+        return [CsvRow(line=r.line, values=r.values) for r in table.rows([*required, *optional])]
+    except csvio.CsvError as exc:
+        raise BadInput(exc.detail, file=exc.source, line=exc.line, field=exc.field) from None
 
 
 def _clean(obj: Any) -> Any:

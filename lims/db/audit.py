@@ -18,6 +18,7 @@ from sqlalchemy import event, inspect, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.base import NO_VALUE
 
+from lims.clock import as_utc, utcnow
 from lims.db.models import FROZEN_RESULT_STATUSES, AuditEvent, Base, Report, Result, ResultStatus
 
 GENESIS_HASH = "0" * 64
@@ -43,8 +44,7 @@ def canonical_json(obj: Any) -> str:
 def _json_default(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         # SQLite hands back naive UTC; PostgreSQL aware: hash both as the same UTC instant.
-        aware = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
-        return aware.astimezone(dt.UTC).isoformat(timespec="microseconds")
+        return as_utc(value).isoformat(timespec="microseconds")
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, bytes):
@@ -188,7 +188,7 @@ def append_events(session: Session,
     seq, prev = (last[0], last[1]) if last else (0, GENESIS_HASH)
     actor = str(session.info.get("actor") or "system")
     reason = str(session.info.get("reason") or "")
-    at = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+    at = utcnow().isoformat(timespec="microseconds")
     rows = []
     for action, table, record_id, old, new in events:
         seq += 1

@@ -14,10 +14,8 @@ from lims.limits.csv_import import (
     RejectedRow,
     cas_is_valid,
     load_starter_table,
-    normalise_unit,
     parse_limits_csv,
     read_limits_csv,
-    to_mg_per_kg,
 )
 from lims.limits.decision import (
     SANTE_DEFAULT_RELATIVE_U,
@@ -44,8 +42,6 @@ __all__ = [
     "cas_is_valid",
     "evaluate",
     "load_starter_table",
-    "normalise_unit",
     "parse_limits_csv",
     "read_limits_csv",
-    "to_mg_per_kg",
 ]

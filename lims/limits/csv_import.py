@@ -25,14 +25,14 @@ limit) or ``none`` (no limit set). MRL and EMRL need a positive ``limit_value`` 
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import re
 from dataclasses import dataclass
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
+
+from lims import csvio, units
 
 __all__ = [
     "ALL_COLUMNS",
@@ -45,31 +45,13 @@ __all__ = [
     "STARTER_TABLE",
     "cas_is_valid",
     "load_starter_table",
-    "normalise_unit",
     "parse_limits_csv",
     "read_limits_csv",
-    "to_mg_per_kg",
 ]
 
 STARTER_TABLE = "starter_mrls.csv"
 
-REQUIRED_COLUMNS: tuple[str, ...] = (
-    "commodity_zh",
-    "analyte_zh",
-    "residue_definition",
-    "limit_type",
-    "limit_value",
-    "unit",
-    "source_standard",
-    "source_clause",
-)
-OPTIONAL_COLUMNS: tuple[str, ...] = (
-    "commodity_en",
-    "commodity_category",
-    "analyte_en",
-    "cas",
-    "notes",
-)
+#: Every column, in the order of the starter table; the optional ones may be absent from the header.
 ALL_COLUMNS: tuple[str, ...] = (
     "commodity_zh",
     "commodity_en",
@@ -85,18 +67,8 @@ ALL_COLUMNS: tuple[str, ...] = (
     "source_clause",
     "notes",
 )
-
-MG_PER_KG = "mg/kg"
-UG_PER_KG = "µg/kg"  # U+00B5 MICRO SIGN, the canonical spelling stored in LimitRow.unit
-
-# Accepted spellings (compared case-insensitively, spaces removed) → canonical unit.
-_UNIT_SPELLINGS: dict[str, str] = {
-    "mg/kg": MG_PER_KG,
-    "µg/kg": UG_PER_KG,  # micro sign U+00B5
-    "μg/kg": UG_PER_KG,  # Greek small mu U+03BC
-    "ug/kg": UG_PER_KG,
-}
-_TO_MG_PER_KG_DIVISOR: dict[str, float] = {MG_PER_KG: 1.0, UG_PER_KG: 1000.0}
+OPTIONAL_COLUMNS: tuple[str, ...] = ("commodity_en", "commodity_category", "analyte_en", "cas", "notes")
+REQUIRED_COLUMNS: tuple[str, ...] = tuple(c for c in ALL_COLUMNS if c not in OPTIONAL_COLUMNS)
 
 _CAS_RE = re.compile(r"^(\d{2,7})-(\d{2})-(\d)$")
 
@@ -156,7 +128,7 @@ class LimitRow:
         """The limit converted to mg/kg, or None when the row has no value."""
         if self.limit_value is None or self.unit is None:
             return None
-        return to_mg_per_kg(self.limit_value, self.unit)
+        return units.to_mg_per_kg(self.limit_value, self.unit)
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -192,27 +164,6 @@ class ImportReport:
         return not self.rejected
 
 
-def normalise_unit(unit: str) -> str:
-    """Return the canonical spelling (``mg/kg`` or ``µg/kg``) of an accepted unit.
-
-    Accepts mg/kg, µg/kg (micro sign), μg/kg (Greek mu) and ug/kg, case-insensitively.
-    Raises ValueError for anything else.
-    """
-    key = re.sub(r"\s+", "", unit).casefold()
-    for spelling, canonical in _UNIT_SPELLINGS.items():
-        if key == spelling.casefold():
-            return canonical
-    raise ValueError(f"unknown unit {unit!r}; allowed: mg/kg, µg/kg (also μg/kg, ug/kg)")
-
-
-def to_mg_per_kg(value: float, unit: str) -> float:
-    """Convert a mass fraction in ``unit`` to mg/kg (1 mg/kg = 1000 µg/kg)."""
-    canonical = normalise_unit(unit)
-    # Division by 1000 (not multiplication by 0.001) returns the correctly rounded double,
-    # so 100 µg/kg converts to exactly the same float as the literal 0.1 mg/kg.
-    return value / _TO_MG_PER_KG_DIVISOR[canonical]
-
-
 def cas_is_valid(cas: str) -> bool:
     """Check a CAS Registry Number's format and check digit.
 
@@ -231,151 +182,91 @@ def _fold(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().casefold()
 
 
-def _decode(data: bytes, source: str) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise LimitsCsvError(f"not UTF-8 (byte offset {exc.start})", source=source) from None
-
-
 def parse_limits_csv(text: str, *, source: str = "<limits csv>") -> ImportReport:
     """Parse and validate a limit table given as text (a leading BOM is tolerated).
 
     Raises ``LimitsCsvError`` only when there is no header at all; every other problem is
     reported per row in ``ImportReport.rejected``.
     """
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    physical_lines = text.splitlines()
-    reader = csv.reader(io.StringIO(text, newline=""))
     try:
-        header_cells = next(reader)
-    except StopIteration:
-        raise LimitsCsvError("empty file: no header line", source=source, line=1) from None
-    except csv.Error as exc:
-        raise LimitsCsvError(f"malformed header: {exc}", source=source, line=1) from None
-
-    header = [cell.strip().casefold() for cell in header_cells]
+        table = csvio.CsvTable(text, source=source)
+    except csvio.CsvError as exc:
+        message = "empty file: no header line" if exc.kind == "empty" else exc.detail
+        raise LimitsCsvError(message, source=source, line=1) from None
+    header_problem = _header_problem(table)
     rejected: list[RejectedRow] = []
-    header_raw = "\n".join(physical_lines[: reader.line_num])
-
-    positions: dict[str, int] = {}
-    duplicated_columns: list[str] = []
-    for index, name in enumerate(header):
-        if name in ALL_COLUMNS:
-            if name in positions:
-                duplicated_columns.append(name)
-            else:
-                positions[name] = index
-    missing = [col for col in REQUIRED_COLUMNS if col not in positions]
-    header_problem: tuple[str, str] | None = None
-    if missing:
-        header_problem = (missing[0], f"required column(s) missing from header: {', '.join(missing)}")
-    elif duplicated_columns:
-        header_problem = (duplicated_columns[0], "column appears more than once in the header")
     if header_problem is not None:
-        rejected.append(RejectedRow(1, header_problem[0], header_problem[1], header_raw))
-
+        rejected.append(RejectedRow(1, header_problem[0], header_problem[1], table.header_raw))
     accepted: list[LimitRow] = []
     first_line_of: dict[tuple[str, str, str, str], int] = {}
-    previous_end = reader.line_num
-    while True:
-        start = previous_end + 1
-        try:
-            cells = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            end = reader.line_num
-            raw = "\n".join(physical_lines[start - 1 : end])
-            rejected.append(RejectedRow(start, "(row)", f"malformed CSV: {exc}", raw))
-            previous_end = end
-            continue
-        end = reader.line_num
-        previous_end = end
-        raw = "\n".join(physical_lines[start - 1 : end])
-        if not cells or all(cell.strip() == "" for cell in cells):
-            continue  # a blank line is not a data row
-        if header_problem is not None:
-            rejected.append(RejectedRow(start, header_problem[0], "row not read: " + header_problem[1], raw))
-            continue
-        if len(cells) > len(header):
-            rejected.append(
-                RejectedRow(
-                    start,
-                    "(row)",
-                    f"{len(cells)} fields but the header has {len(header)} (unquoted comma?)",
-                    raw,
-                )
-            )
-            continue
-        values = {col: (cells[pos].strip() if pos < len(cells) else "") for col, pos in positions.items()}
-        outcome = _validate_row(start, values, raw)
-        if isinstance(outcome, RejectedRow):
+    positions = table.positions(ALL_COLUMNS)
+    for record in table.records():
+        outcome = _read_record(record, len(table.header), positions, header_problem)
+        if isinstance(outcome, LimitRow):
+            outcome = _unless_duplicate(outcome, first_line_of, record.raw)
+        if isinstance(outcome, LimitRow):
+            accepted.append(outcome)
+        else:
             rejected.append(outcome)
-            continue
-        first = first_line_of.get(outcome.key)
-        if first is not None:
-            rejected.append(
-                RejectedRow(
-                    start,
-                    "analyte_zh",
-                    "duplicate of line "
-                    f"{first} (same commodity_zh, analyte_zh, residue_definition and source_standard)",
-                    raw,
-                )
-            )
-            continue
-        first_line_of[outcome.key] = start
-        accepted.append(outcome)
     return ImportReport(source=source, accepted=tuple(accepted), rejected=tuple(rejected))
 
 
+def _header_problem(table: csvio.CsvTable) -> tuple[str, str] | None:
+    """(field, reason) when the header lacks a required column or repeats one; None when it is fine."""
+    missing = table.missing(REQUIRED_COLUMNS)
+    if missing:
+        return missing[0], f"required column(s) missing from header: {', '.join(missing)}"
+    duplicated = table.duplicated(ALL_COLUMNS)
+    if duplicated:
+        return duplicated[0], "column appears more than once in the header"
+    return None
+
+
+def _read_record(record: csvio.CsvRecord, header_width: int, positions: dict[str, int],
+                 header_problem: tuple[str, str] | None) -> LimitRow | RejectedRow:
+    if record.error is not None:
+        return RejectedRow(record.line, "(row)", record.error, record.raw)
+    if header_problem is not None:
+        return RejectedRow(record.line, header_problem[0], "row not read: " + header_problem[1], record.raw)
+    if len(record.cells) > header_width:
+        return RejectedRow(record.line, "(row)",
+                           f"{len(record.cells)} fields but the header has {header_width} (unquoted comma?)",
+                           record.raw)
+    values = {col: (record.cells[pos].strip() if pos < len(record.cells) else "") for col, pos in positions.items()}
+    return _validate_row(record.line, values, record.raw)
+
+
+def _unless_duplicate(row: LimitRow, first_line_of: dict[tuple[str, str, str, str], int],
+                      raw: str) -> LimitRow | RejectedRow:
+    first = first_line_of.setdefault(row.key, row.line)
+    if first == row.line:
+        return row
+    return RejectedRow(row.line, "analyte_zh", f"duplicate of line {first} (same commodity_zh, analyte_zh, "
+                       "residue_definition and source_standard)", raw)
+
+
+class _Rejected(Exception):
+    """Internal: the first problem of a row, as (field, reason)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field
+        self.reason = reason
+
+
 def _validate_row(line: int, values: dict[str, str], raw: str) -> LimitRow | RejectedRow:
-    def reject(field: str, reason: str) -> RejectedRow:
-        return RejectedRow(line, field, reason, raw)
-
-    for col in ("commodity_zh", "analyte_zh", "limit_type", "source_standard", "source_clause"):
-        if not values.get(col):
-            return reject(col, "value is missing")
-
-    limit_type = _LIMIT_TYPES.get(values["limit_type"].casefold())
-    if limit_type is None:
-        allowed = ", ".join(t.value for t in LimitType)
-        return reject("limit_type", f"unknown limit type {values['limit_type']!r}; allowed: {allowed}")
-
-    cas = values.get("cas", "")
-    if cas and not cas_is_valid(cas):
-        return reject("cas", f"not a valid CAS Registry Number (format or check digit): {cas!r}")
-
-    raw_value = values.get("limit_value", "")
-    raw_unit = values.get("unit", "")
-    unit: str | None = None
-    if raw_unit:
-        try:
-            unit = normalise_unit(raw_unit)
-        except ValueError as exc:
-            return reject("unit", str(exc))
-
-    limit_value: float | None = None
-    if limit_type.needs_value:
-        if not values.get("residue_definition"):
-            return reject("residue_definition", f"value is missing (required for {limit_type.value})")
-        if not raw_value:
-            return reject("limit_value", f"value is missing (required for {limit_type.value})")
-        try:
-            limit_value = float(raw_value)
-        except ValueError:
-            return reject("limit_value", f"not a number: {raw_value!r}")
-        if not math.isfinite(limit_value):
-            return reject("limit_value", f"not a finite number: {raw_value!r}")
-        if limit_value <= 0:
-            return reject("limit_value", f"must be positive, got {raw_value}")
-        if unit is None:
-            return reject("unit", f"value is missing (required for {limit_type.value})")
-    elif raw_value:
-        return reject("limit_value", f"must be empty for limit type {limit_type.value!r}, got {raw_value!r}")
-
+    try:
+        for col in ("commodity_zh", "analyte_zh", "limit_type", "source_standard", "source_clause"):
+            if not values.get(col):
+                raise _Rejected(col, "value is missing")
+        limit_type = _limit_type(values["limit_type"])
+        cas = values.get("cas", "")
+        if cas and not cas_is_valid(cas):
+            raise _Rejected("cas", f"not a valid CAS Registry Number (format or check digit): {cas!r}")
+        unit = _unit(values.get("unit", ""))
+        limit_value = _limit_value(limit_type, values, unit)
+    except _Rejected as problem:
+        return RejectedRow(line, problem.field, problem.reason, raw)
     return LimitRow(
         line=line,
         commodity_zh=values["commodity_zh"],
@@ -394,17 +285,58 @@ def _validate_row(line: int, values: dict[str, str], raw: str) -> LimitRow | Rej
     )
 
 
+def _limit_type(text: str) -> LimitType:
+    limit_type = _LIMIT_TYPES.get(text.casefold())
+    if limit_type is None:
+        allowed = ", ".join(t.value for t in LimitType)
+        raise _Rejected("limit_type", f"unknown limit type {text!r}; allowed: {allowed}")
+    return limit_type
+
+
+def _unit(text: str) -> str | None:
+    """The canonical unit of a non-empty ``unit`` cell (mg/kg, MG / KG, µg/kg, μg/kg, ug/kg…)."""
+    if not text:
+        return None
+    try:
+        return units.canonical_unit(text, ignore_case=True)
+    except units.UnitError as exc:
+        raise _Rejected("unit", str(exc)) from None
+
+
+def _limit_value(limit_type: LimitType, values: dict[str, str], unit: str | None) -> float | None:
+    """A positive finite value with its unit for MRL, EMRL and MRPL; nothing for banned and none."""
+    raw_value = values.get("limit_value", "")
+    if not limit_type.needs_value:
+        if raw_value:
+            raise _Rejected("limit_value", f"must be empty for limit type {limit_type.value!r}, got {raw_value!r}")
+        return None
+    if not values.get("residue_definition"):
+        raise _Rejected("residue_definition", f"value is missing (required for {limit_type.value})")
+    if not raw_value:
+        raise _Rejected("limit_value", f"value is missing (required for {limit_type.value})")
+    try:
+        limit_value = float(raw_value)
+    except ValueError:
+        raise _Rejected("limit_value", f"not a number: {raw_value!r}") from None
+    if not math.isfinite(limit_value):
+        raise _Rejected("limit_value", f"not a finite number: {raw_value!r}")
+    if limit_value <= 0:
+        raise _Rejected("limit_value", f"must be positive, got {raw_value}")
+    if unit is None:
+        raise _Rejected("unit", f"value is missing (required for {limit_type.value})")
+    return limit_value
+
+
 def read_limits_csv(path: str | Path) -> ImportReport:
     """Read and validate a limit-table CSV file (see ``parse_limits_csv``)."""
-    p = Path(path)
     try:
-        data = p.read_bytes()
-    except OSError as exc:
-        raise LimitsCsvError(f"cannot read file: {exc.strerror or exc}", source=str(p)) from None
-    return parse_limits_csv(_decode(data, str(p)), source=str(p))
+        text = csvio.decode(csvio.read_bytes(path), source=str(path))
+    except csvio.CsvError as exc:
+        raise LimitsCsvError(exc.detail, source=exc.source) from None
+    return parse_limits_csv(text, source=str(path))
 
 
 def load_starter_table() -> ImportReport:
     """Parse the starter table shipped with the package (``lims/limits/starter_mrls.csv``)."""
     data = resources.files("lims.limits").joinpath(STARTER_TABLE).read_bytes()
-    return parse_limits_csv(_decode(data, STARTER_TABLE), source=STARTER_TABLE)
+    return parse_limits_csv(csvio.decode(data, source=STARTER_TABLE), source=STARTER_TABLE)

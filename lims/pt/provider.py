@@ -26,6 +26,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lims import units
+from lims.clock import as_utc, utcnow
 from lims.db.audit import append_events
 from lims.db.models import AuditEvent
 from lims.db.models_pt import (
@@ -53,8 +55,6 @@ from proficiency.errors import ProficiencyError
 
 ASSIGNED_METHODS = ("consensus", "reference")
 SIGMA_METHODS = ("ffp", "horwitz", "robust")
-#: Units Horwitz accepts, as factors to mg/kg.
-UNIT_TO_MG_KG = {"mg/kg": 1.0, "µg/kg": 1e-3, "ug/kg": 1e-3, "μg/kg": 1e-3}
 #: Anonymous participant codes are drawn from this range (4 digits), shuffled by the round's seed.
 CODE_SPACE = range(1000, 10000)
 CODE_PREFIX = "P"
@@ -63,12 +63,7 @@ CONVERT_UNIT = "convert_unit"
 
 
 def _now(now: dt.datetime | None) -> dt.datetime:
-    return as_utc(now) if now is not None else dt.datetime.now(dt.UTC)
-
-
-def as_utc(value: dt.datetime) -> dt.datetime:
-    """SQLite hands back naive UTC; PostgreSQL aware. Compare both as aware UTC."""
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+    return as_utc(now) if now is not None else utcnow()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -111,8 +106,8 @@ def _check_spec(spec: AnalyteSpec, where: str) -> None:
     if spec.sigma_method == "ffp" and (spec.ffp_rsd is None or not (0 < spec.ffp_rsd < 1)):
         raise InvalidInput("fitness-for-purpose σ_pt needs ffp_rsd between 0 and 1 (e.g. 0.25)",
                            field=f"{where}.ffp_rsd")
-    if spec.sigma_method == "horwitz" and spec.unit not in UNIT_TO_MG_KG:
-        raise InvalidInput(f"Horwitz σ_pt needs a mass-fraction unit ({', '.join(UNIT_TO_MG_KG)})",
+    if spec.sigma_method == "horwitz" and not units.is_mass_fraction(spec.unit):
+        raise InvalidInput(f"Horwitz σ_pt needs a mass-fraction unit ({', '.join(units.SPELLINGS)})",
                            field=f"{where}.unit")
 
 
@@ -276,8 +271,7 @@ def _planning_sigma(a: PtRoundAnalyte, level: float, sigma_pt: float | None) -> 
     if a.sigma_method == "ffp":
         return sigma.ffp_sigma(level, a.ffp_rsd or sigma.EU_PESTICIDE_FFP_RSD)
     if a.sigma_method == "horwitz":
-        f = UNIT_TO_MG_KG[a.unit]
-        return sigma.horwitz_sigma_mg_kg(level * f) / f
+        return units.from_mg_per_kg(sigma.horwitz_sigma_mg_kg(units.to_mg_per_kg(level, a.unit)), a.unit)
     raise InvalidInput(f"analyte {a.code} takes σ_pt from the participants' robust SD: give sigma_pt "
                        "for the homogeneity/stability check", field="sigma_pt")
 
@@ -506,8 +500,7 @@ def _sigma_pt(a: PtRoundAnalyte, xpt: float, robust_sd: float | None) -> float:
     if a.sigma_method == "ffp":
         return sigma.ffp_sigma(xpt, a.ffp_rsd or sigma.EU_PESTICIDE_FFP_RSD)
     if a.sigma_method == "horwitz":
-        f = UNIT_TO_MG_KG[a.unit]
-        return sigma.horwitz_sigma_mg_kg(xpt * f) / f
+        return units.from_mg_per_kg(sigma.horwitz_sigma_mg_kg(units.to_mg_per_kg(xpt, a.unit)), a.unit)
     if robust_sd is None:
         raise ProficiencyError("σ_pt from the robust SD needs at least two differing results")
     return sigma.limited_sigma(robust_sd)

@@ -28,9 +28,10 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 from sqlalchemy.orm import Session
 
+from lims.clock import as_utc
 from lims.db.models_pt import PtRound, PtRoundAnalyte, RoundStatus
 from lims.pt import charts
-from lims.pt.provider import as_utc, get_round, participants
+from lims.pt.provider import get_round, participants
 from lims.pt.views import (
     CLASS_ZH,
     DETECTION_ZH,

@@ -13,23 +13,18 @@ unit as submitted are kept (:class:`UnitConversion`). Any other unit is refused.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 
+from lims import csvio, units
 from lims.services.errors import InvalidInput
 
 CSV_REQUIRED = ("participant_code", "analyte", "result", "unit")
 CSV_OPTIONAL = ("method", "loq", "expanded_uncertainty", "coverage_factor", "recovery_percent")
 #: Texts read as "not detected" in the result column.
 NOT_DETECTED = frozenset({"", "nd", "n.d.", "<loq", "< loq", "<lod", "< lod", "未检出", "not detected"})
-#: Mass-fraction units a result may be submitted in, as the power of ten of one unit in mg/kg
-#: (1 µg/kg = 10⁻³ mg/kg; SI prefixes milli = 10⁻³, micro = 10⁻⁶). µ (U+00B5), μ (U+03BC) and "u" alike.
-MASS_FRACTION_EXPONENT = {"mg/kg": 0, "µg/kg": -3, "μg/kg": -3, "ug/kg": -3}
 
 
 @dataclass(frozen=True)
@@ -113,33 +108,21 @@ def parse_row(values: Mapping[str, str | None], line: int | None, problems: list
 
 
 def parse_submission_csv(data: bytes | str) -> list[SubmissionIn]:
-    """Parse and check a submission CSV; raises :class:`SubmissionRejected` naming every bad row."""
-    if isinstance(data, bytes):
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise SubmissionRejected([RowProblem(None, "file", f"not UTF-8 (byte offset {exc.start})")],
-                                     source="CSV") from None
-    else:
-        text = data.removeprefix("\ufeff")
-    reader = csv.reader(io.StringIO(text, newline=""))
+    """Parse and check a submission CSV (read by :mod:`lims.csvio`); raises :class:`SubmissionRejected`
+    naming every bad row."""
     try:
-        header = next(reader)
-    except StopIteration:
-        raise SubmissionRejected([RowProblem(1, "header", "the file is empty")], source="CSV") from None
-    names = [h.strip().lower() for h in header]
-    missing = [c for c in CSV_REQUIRED if c not in names]
+        table = csvio.CsvTable(csvio.decode(data, source="CSV") if isinstance(data, bytes) else data, source="CSV")
+        missing = table.missing(CSV_REQUIRED)
+        records = [] if missing else list(table.rows(CSV_REQUIRED + CSV_OPTIONAL))
+    except csvio.CsvError as exc:
+        field = "header" if exc.kind == "empty" else "file"
+        raise SubmissionRejected([RowProblem(exc.line, field, exc.detail)], source="CSV") from None
     if missing:
         raise SubmissionRejected([RowProblem(1, c, "required column is missing") for c in missing], source="CSV")
-    index = {c: names.index(c) for c in CSV_REQUIRED + CSV_OPTIONAL if c in names}
     problems: list[RowProblem] = []
     rows: list[SubmissionIn] = []
-    for fields in reader:
-        line = reader.line_num
-        if not any(f.strip() for f in fields):
-            continue
-        values = {c: (fields[i] if i < len(fields) else None) for c, i in index.items()}
-        row = parse_row(values, line, problems)
+    for record in records:
+        row = parse_row(record.values, record.line, problems)
         if row is not None:
             rows.append(row)
     if problems:
@@ -181,18 +164,16 @@ class UnitConversion:
 def conversion_exponent(from_unit: str, to_unit: str) -> int | None:
     """Power of ten that takes a value in ``from_unit`` to ``to_unit`` (mg/kg ↔ µg/kg), or None
     when the two are not both mass-fraction units known here."""
-    a, b = MASS_FRACTION_EXPONENT.get(from_unit.strip()), MASS_FRACTION_EXPONENT.get(to_unit.strip())
-    if a is None or b is None:
+    try:
+        return units.exponent(from_unit, to_unit)
+    except units.UnitError:
         return None
-    return a - b
 
 
 def scale_decimal(value: float | None, exponent: int) -> float | None:
     """``value`` × 10^exponent on its shortest decimal text, so 1.001 mg/kg gives 1001.0 µg/kg
     (binary multiplication gives 1000.9999999999999) and 1001 µg/kg gives 1.001 mg/kg."""
-    if value is None:
-        return None
-    return float(Decimal(repr(float(value))).scaleb(exponent))
+    return None if value is None else units.scale_decimal(value, exponent)
 
 
 def convert_row(row: SubmissionIn, unit: str) -> tuple[SubmissionIn, UnitConversion | None]:
@@ -202,7 +183,7 @@ def convert_row(row: SubmissionIn, unit: str) -> tuple[SubmissionIn, UnitConvers
         return row, None
     exponent = conversion_exponent(row.unit, unit)
     if exponent is None:
-        allowed = ", ".join(sorted({u for u in MASS_FRACTION_EXPONENT}))
+        allowed = ", ".join(sorted(units.SPELLINGS))
         raise SubmissionRejected([RowProblem(row.line, "unit", f"{row.analyte} is reported in {unit}; {row.unit!r} "
                                              f"cannot be converted to it (convertible: {allowed})")])
     new = dataclasses.replace(row, unit=unit, result=scale_decimal(row.result, exponent),

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lims.clock import as_utc
 from lims.db.models import Lab, Sample
 from lims.db.models_pt import (
     Nonconformity,
@@ -21,7 +22,7 @@ from lims.db.models_pt import (
     PtScore,
     PtSubmission,
 )
-from lims.pt.provider import as_utc, get_round, participants, unit_conversions
+from lims.pt.provider import get_round, participants, unit_conversions
 from lims.services.errors import NotFound
 from proficiency import combined
 

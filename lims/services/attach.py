@@ -18,9 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from calibration.rapid import POSITIVE_THRESHOLD_PERCENT, ScreenCall, colloidal_gold_call
+from lims import units
 from lims.db.models import Analysis, Analyte, Reading, Result, Sample, SampleStatus
 from lims.services.batches import latest_result_versions
-from lims.services.limits import UNIT_PER_MG_KG, decide_result
+from lims.services.limits import decide_result
 from lims.services.screening import ENZYME_DECISION_RULE, ScreenBatch, screen_text
 
 
@@ -122,8 +123,7 @@ def results_from_astm(s: Session, reading_ids: list[int], *, analyst_id: int | N
             continue
         raw = str(r.fields.get("value", "")).strip()
         unit = str(r.fields.get("units") or analysis.method.unit)
-        per_mg = UNIT_PER_MG_KG.get(unit)
-        if per_mg is None:
+        if not units.is_mass_fraction(unit):
             out.problems.append(f"reading {r.id}: unit {unit!r} is not a mass fraction")
             out.unmatched_readings.append(r.id)
             continue
@@ -131,7 +131,7 @@ def results_from_astm(s: Session, reading_ids: list[int], *, analyst_id: int | N
             value, text, detected = None, "未检出", False
             lod = analysis.method.lod
             if lod is not None:
-                text = f"未检出（<{lod * per_mg:g}）"
+                text = f"未检出（<{units.from_mg_per_kg(lod, unit):g}）"
         else:
             try:
                 value = float(raw)
@@ -143,13 +143,13 @@ def results_from_astm(s: Session, reading_ids: list[int], *, analyst_id: int | N
         versions[analysis.id] = versions.get(analysis.id, 0) + 1
         result = Result(analysis_id=analysis.id, version=versions[analysis.id], value=value, value_text=text,
                         unit=unit, source="instrument", reading_id=r.id, analyst_id=analyst_id,
-                        lod=analysis.method.lod * per_mg if analysis.method.lod is not None else None,
-                        loq=analysis.method.loq * per_mg if analysis.method.loq is not None else None,
+                        lod=None if analysis.method.lod is None else units.from_mg_per_kg(analysis.method.lod, unit),
+                        loq=None if analysis.method.loq is None else units.from_mg_per_kg(analysis.method.loq, unit),
                         details={"astm": {k: r.fields.get(k) for k in ("test_code", "value", "units", "flags",
                                                                          "status", "completed_at", "instrument")}})
         s.add(result)
         s.flush()
-        decide_result(s, result, value_mg_kg=None if value is None else value / per_mg, detected=detected,
+        decide_result(s, result, value_mg_kg=None if value is None else units.to_mg_per_kg(value, unit), detected=detected,
                       decision_limit_mg_kg=analysis.method.lod)
         analysis.status = "to_be_reviewed"
         analysis.sample.status = SampleStatus.TO_BE_REVIEWED

@@ -31,9 +31,10 @@ from enum import StrEnum
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from lims.clock import as_utc, utcnow
 from lims.config import Settings, get_settings
 from lims.db.audit import append_events
-from lims.db.models import ApiToken, Lab, LoginFailure, Role, User, UserRole, utcnow
+from lims.db.models import ApiToken, Lab, LoginFailure, Role, User, UserRole
 from lims.security import AuthenticationError, hash_password, new_token, token_digest, verify_password
 from lims.services.errors import Conflict, Forbidden, InvalidInput, NotFound
 
@@ -101,9 +102,7 @@ class Authenticated:
 
 def _aware(t: dt.datetime | None) -> dt.datetime | None:
     """SQLite hands back naive UTC; PostgreSQL aware."""
-    if t is None:
-        return None
-    return t if t.tzinfo is not None else t.replace(tzinfo=dt.UTC)
+    return None if t is None else as_utc(t)
 
 
 def _audit(session: Session, action: str, user: User, detail: dict[str, object]) -> None:

@@ -8,11 +8,10 @@ from lims.limits import (
     LimitsCsvError,
     LimitType,
     cas_is_valid,
-    normalise_unit,
     parse_limits_csv,
     read_limits_csv,
-    to_mg_per_kg,
 )
+from lims.units import canonical_unit, to_mg_per_kg
 
 HEADER = (
     "commodity_zh,commodity_en,commodity_category,analyte_zh,analyte_en,cas,residue_definition,"
@@ -110,7 +109,7 @@ def test_microgram_spellings_are_normalised(spelling):
 def test_unit_conversion_to_mg_per_kg():
     assert to_mg_per_kg(100, "µg/kg") == 0.1
     assert to_mg_per_kg(0.3, "mg/kg") == 0.3
-    assert normalise_unit("MG/KG") == "mg/kg"
+    assert canonical_unit("MG/KG", ignore_case=True) == "mg/kg"
     with pytest.raises(ValueError, match="unknown unit"):
         to_mg_per_kg(1, "g/kg")
 
