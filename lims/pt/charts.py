@@ -132,54 +132,86 @@ def histogram_chart(values: Sequence[float], *, assigned_value: float | None, si
         d.add(String(left + pw / 2, bottom + ph / 2, "无定量结果 / no results", fontName=font, fontSize=9,
                      textAnchor="middle"))
         return d
+    lo, hi = _histogram_span(x, assigned_value, sigma_pt, highlight_value)
+    counts, edges = np.histogram(x, bins=_bin_edges(x, lo, hi, sigma_pt))
+    grid = np.linspace(lo, hi, 160)
+    dens = kernel_density(x, grid) * x.size * (edges[1] - edges[0])
+    ymax = max(float(counts.max()), float(dens.max())) * 1.15
+    plot = _Plot(left, bottom, pw, ph, min(lo, float(edges[0])), max(hi, float(edges[-1])), ymax)
+    for c, e0, e1 in zip(counts, edges[:-1], edges[1:], strict=True):
+        if c:
+            d.add(Rect(plot.x(e0), bottom, plot.x(e1) - plot.x(e0), plot.y(c) - bottom, fillColor=BAR,
+                       strokeColor=colors.white, strokeWidth=0.5))
+    pts: list[float] = []
+    for gx, gy in zip(grid, dens, strict=True):
+        pts += [plot.x(float(gx)), plot.y(float(gy))]
+    d.add(PolyLine(pts, strokeColor=KDE, strokeWidth=1.2))
+    _histogram_marks(d, plot, font, assigned_value, sigma_pt, highlight_value)
+    _histogram_ticks(d, plot, font, unit, height)
+    return d
+
+
+@dataclass(frozen=True)
+class _Plot:
+    """The plot area of a histogram and its data → drawing coordinate mappings."""
+
+    left: float
+    bottom: float
+    pw: float
+    ph: float
+    lo: float
+    hi: float
+    ymax: float
+
+    def x(self, v: float) -> float:
+        return self.left + self.pw * (v - self.lo) / (self.hi - self.lo)
+
+    def y(self, v: float) -> float:
+        return self.bottom + self.ph * v / self.ymax
+
+
+def _histogram_span(x: np.ndarray, assigned_value: float | None, sigma_pt: float | None,
+                    highlight_value: float | None) -> tuple[float, float]:
+    """Results, x_pt ± 3σ_pt and the reader's result, padded by 5 %."""
     marks = [float(v) for v in (assigned_value, highlight_value) if v is not None]
     if assigned_value is not None and sigma_pt:
         marks += [assigned_value - 3 * sigma_pt, assigned_value + 3 * sigma_pt]
     lo, hi = float(min(x.min(), *marks)), float(max(x.max(), *marks))
     pad = (hi - lo) * 0.05 or abs(hi) * 0.1 or 1.0
-    lo, hi = lo - pad, hi + pad
-    counts, edges = np.histogram(x, bins=_bin_edges(x, lo, hi, sigma_pt))
-    grid = np.linspace(lo, hi, 160)
-    dens = kernel_density(x, grid) * x.size * (edges[1] - edges[0])
-    ymax = max(float(counts.max()), float(dens.max())) * 1.15
-    lo, hi = min(lo, float(edges[0])), max(hi, float(edges[-1]))
+    return lo - pad, hi + pad
 
-    def xp(v: float) -> float:
-        return left + pw * (v - lo) / (hi - lo)
 
-    def yp(v: float) -> float:
-        return bottom + ph * v / ymax
-
-    for c, e0, e1 in zip(counts, edges[:-1], edges[1:], strict=True):
-        if c:
-            d.add(Rect(xp(e0), bottom, xp(e1) - xp(e0), yp(c) - bottom, fillColor=BAR, strokeColor=colors.white,
-                       strokeWidth=0.5))
-    pts: list[float] = []
-    for gx, gy in zip(grid, dens, strict=True):
-        pts += [xp(float(gx)), yp(float(gy))]
-    d.add(PolyLine(pts, strokeColor=KDE, strokeWidth=1.2))
+def _histogram_marks(d: Drawing, plot: _Plot, font: str, assigned_value: float | None, sigma_pt: float | None,
+                     highlight_value: float | None) -> None:
+    """x_pt (solid, labelled), x_pt ± 2σ_pt (dashed) and the reader's result (a triangle under the axis)."""
+    bottom, ph = plot.bottom, plot.ph
     if assigned_value is not None:
-        d.add(Line(xp(assigned_value), bottom, xp(assigned_value), bottom + ph, strokeColor=XPT, strokeWidth=1.2))
-        d.add(String(xp(assigned_value) + 2, bottom + ph - 9, f"x_pt = {_fmt(assigned_value)}", fontName=font,
+        xv = plot.x(assigned_value)
+        d.add(Line(xv, bottom, xv, bottom + ph, strokeColor=XPT, strokeWidth=1.2))
+        d.add(String(xv + 2, bottom + ph - 9, f"x_pt = {_fmt(assigned_value)}", fontName=font,
                      fontSize=7, fillColor=XPT))
         if sigma_pt:
             for sign in (-2, 2):
-                xv = xp(assigned_value + sign * sigma_pt)
-                d.add(Line(xv, bottom, xv, bottom + ph, strokeColor=WARN, strokeWidth=0.8, strokeDashArray=[4, 2]))
+                xs = plot.x(assigned_value + sign * sigma_pt)
+                d.add(Line(xs, bottom, xs, bottom + ph, strokeColor=WARN, strokeWidth=0.8, strokeDashArray=[4, 2]))
     if highlight_value is not None:
-        hx = xp(highlight_value)
+        hx = plot.x(highlight_value)
         d.add(Polygon([hx, bottom - 1, hx - 4, bottom - 8, hx + 4, bottom - 8], fillColor=OWN, strokeColor=None,
                       strokeWidth=0))
-    for v in np.linspace(lo, hi, 6):
-        d.add(Line(xp(float(v)), bottom - 3, xp(float(v)), bottom, strokeColor=AXIS, strokeWidth=0.5))
-        d.add(String(xp(float(v)), bottom - 17, _fmt(float(v)), fontName=font, fontSize=7, textAnchor="middle"))
-    d.add(String(left + pw, 6, f"结果 / result ({unit})" if unit else "结果 / result", fontName=font, fontSize=7,
-                 textAnchor="end"))
-    for c in range(0, int(ymax) + 1, max(1, math.ceil(ymax / 6))):
-        d.add(Line(left - 3, yp(c), left, yp(c), strokeColor=AXIS, strokeWidth=0.5))
-        d.add(String(left - 5, yp(c) - 3, str(c), fontName=font, fontSize=7, textAnchor="end"))
+
+
+def _histogram_ticks(d: Drawing, plot: _Plot, font: str, unit: str, height: float) -> None:
+    """Result axis (6 ticks) with its unit, count axis with integer ticks."""
+    left, bottom = plot.left, plot.bottom
+    for v in np.linspace(plot.lo, plot.hi, 6):
+        d.add(Line(plot.x(float(v)), bottom - 3, plot.x(float(v)), bottom, strokeColor=AXIS, strokeWidth=0.5))
+        d.add(String(plot.x(float(v)), bottom - 17, _fmt(float(v)), fontName=font, fontSize=7, textAnchor="middle"))
+    d.add(String(left + plot.pw, 6, f"结果 / result ({unit})" if unit else "结果 / result", fontName=font,
+                 fontSize=7, textAnchor="end"))
+    for c in range(0, int(plot.ymax) + 1, max(1, math.ceil(plot.ymax / 6))):
+        d.add(Line(left - 3, plot.y(c), left, plot.y(c), strokeColor=AXIS, strokeWidth=0.5))
+        d.add(String(left - 5, plot.y(c) - 3, str(c), fontName=font, fontSize=7, textAnchor="end"))
     d.add(String(4, height - 15, "频数", fontName=font, fontSize=8))
-    return d
 
 
 @dataclass(frozen=True)
@@ -218,10 +250,20 @@ def z_trend_chart(points: Sequence[TrendPoint], *, title: str = "", statistic: s
         d.add(String(left + pw / 2, bottom + ph / 2 + 8, "无得分 / no scores", fontName=font, fontSize=9,
                      textAnchor="middle"))
         return d
-    n = len(points)
-    slot = pw / n
-    xs = [left + slot * (i + 0.5) for i in range(n)]
-    if n > 1:
+    slot = pw / len(points)
+    xs = [left + slot * (i + 0.5) for i in range(len(points))]
+    has_rsz = _trend_lines(d, xs, points, ypos)
+    _trend_markers(d, xs, points, ypos, ymax=ymax, bottom=bottom, font=font)
+    legend = f"— {statistic} 比分数 / score    - - 滚动 RSZ / running RSZ" if has_rsz else f"— {statistic} 比分数 / score"
+    d.add(String(left + pw, 6, f"{legend}    轮次（按时间） / rounds over time", fontName=font, fontSize=7,
+                 textAnchor="end"))
+    return d
+
+
+def _trend_lines(d: Drawing, xs: Sequence[float], points: Sequence[TrendPoint],
+                 ypos: Callable[[float], float]) -> bool:
+    """The scores joined by a line and the running RSZ dashed; True when an RSZ line was drawn."""
+    if len(points) > 1:
         pts: list[float] = []
         for x, p in zip(xs, points, strict=True):
             pts += [x, ypos(p.score)]
@@ -232,7 +274,15 @@ def z_trend_chart(points: Sequence[TrendPoint], *, title: str = "", statistic: s
         for x, v in rsz:
             pts += [x, ypos(v)]
         d.add(PolyLine(pts, strokeColor=KDE, strokeWidth=1.0, strokeDashArray=[3, 2]))
-    every = max(1, math.ceil(n / 12))  # at most about 12 labels under the axis
+    return bool(rsz)
+
+
+def _trend_markers(d: Drawing, xs: Sequence[float], points: Sequence[TrendPoint], ypos: Callable[[float], float],
+                   *, ymax: float, bottom: float, font: str) -> None:
+    """A marker per round coloured by class, the value of an off-scale score, round and date labels
+    (at most about 12 under the axis, the last always)."""
+    n = len(points)
+    every = max(1, math.ceil(n / 12))
     for i, (x, p) in enumerate(zip(xs, points, strict=True)):
         size = abs(p.score)
         colour = OWN if size >= 3 else WARN if size > 2 else XPT
@@ -243,10 +293,6 @@ def z_trend_chart(points: Sequence[TrendPoint], *, title: str = "", statistic: s
         if i % every == 0 or i == n - 1:
             d.add(String(x, bottom - 10, p.label, fontName=font, fontSize=6, textAnchor="middle"))
             d.add(String(x, bottom - 18, p.date, fontName=font, fontSize=6, textAnchor="middle"))
-    legend = f"— {statistic} 比分数 / score    - - 滚动 RSZ / running RSZ" if rsz else f"— {statistic} 比分数 / score"
-    d.add(String(left + pw, 6, f"{legend}    轮次（按时间） / rounds over time", fontName=font, fontSize=7,
-                 textAnchor="end"))
-    return d
 
 
 # ----------------------------------------------------------------------------------------------
