@@ -12,7 +12,7 @@ from api.deps import FactoryDep, SessionDep
 from api.security import Principal, require
 from drivers.errors import DriverError
 from lims.db.models import Instrument, RawCapture
-from lims.services.acquisition import reparse_instrument
+from lims.acquisition.reparse import reparse_instrument
 
 router = APIRouter(prefix="/api/v1/instruments", tags=["instruments"])
 CAPTURE_STATUSES = ("pending", "parsed", "error", "rejected", "incomplete", "duplicate")

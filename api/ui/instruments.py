@@ -15,7 +15,7 @@ from api.ui.base import InstrumentsPage, InstrumentsWriter, area_router, not_fou
 from api.ui.labels import CAPTURE_STATUS_ZH, FIELD_ZH, P
 from drivers.errors import DriverError
 from lims.db.models import Instrument, RawCapture
-from lims.services.acquisition import reparse_instrument
+from lims.acquisition.reparse import reparse_instrument
 
 router = area_router()
 

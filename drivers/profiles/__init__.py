@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypeAlias
 
 from drivers.errors import ProfileError
+from drivers.profiles.tables import TomlTable
+
+if TYPE_CHECKING:
+    from drivers.profiles._dialects import AstmSettings, BinaryDialect, ModbusDialect
 
 PROFILE_DIR = Path(__file__).resolve().parent
 DIALECTS = ("ascii_line", "binary_frame", "modbus", "astm")
@@ -138,74 +143,23 @@ class Profile:
     transport: str = "serial"
     serial: SerialSettings = field(default_factory=SerialSettings)
     line: LineDialect | None = None
-    binary: Any = None
-    modbus: Any = None
-    astm: Any = None
+    binary: BinaryDialect | None = None
+    modbus: ModbusDialect | None = None
+    astm: AstmSettings | None = None
 
 
 # --------------------------------------------------------------------------- validation helpers
 
 
-class _Section:
-    """A TOML table with the dotted path to it, for error messages."""
-
-    def __init__(self, data: Any, file: str, key: str) -> None:
-        if not isinstance(data, dict):
-            raise ProfileError("expected a table", file=file, key=key or None)
-        self.data = data
-        self.file = file
-        self.key = key
-
-    def _k(self, name: str) -> str:
-        return f"{self.key}.{name}" if self.key else name
-
-    def error(self, name: str, message: str) -> ProfileError:
-        return ProfileError(message, file=self.file, key=self._k(name))
-
-    def get(self, name: str, kind: type | tuple[type, ...], default: Any = ..., *,
-            choices: tuple[Any, ...] | None = None) -> Any:
-        if name not in self.data:
-            if default is ...:
-                raise self.error(name, "required key is missing")
-            return default
-        value = self.data[name]
-        kinds = kind if isinstance(kind, tuple) else (kind,)
-        if isinstance(value, bool) and bool not in kinds:
-            raise self.error(name, f"expected {'/'.join(k.__name__ for k in kinds)}, got a boolean")
-        if not isinstance(value, kinds):
-            raise self.error(name, f"expected {'/'.join(k.__name__ for k in kinds)}, got {type(value).__name__}")
-        if choices is not None and value not in choices:
-            raise self.error(name, f"{value!r} is not one of {', '.join(map(repr, choices))}")
-        return value
-
-    def table(self, name: str, *, required: bool = True) -> _Section | None:
-        if name not in self.data:
-            if required:
-                raise self.error(name, "required table is missing")
-            return None
-        return _Section(self.data[name], self.file, self._k(name))
-
-    def tables(self, name: str) -> list[_Section]:
-        value = self.data.get(name)
-        if not isinstance(value, list) or not value:
-            raise self.error(name, "expected a non-empty array of tables")
-        return [_Section(item, self.file, f"{self._k(name)}[{i}]") for i, item in enumerate(value)]
-
-    def check_keys(self, allowed: set[str]) -> None:
-        unknown = sorted(set(self.data) - allowed)
-        if unknown:
-            raise self.error(unknown[0], f"unknown key (allowed: {', '.join(sorted(allowed))})")
-
-
-def _text_bytes(section: _Section, name: str, default: str, encoding: str = "latin-1") -> bytes:
-    text = section.get(name, str, default)
+def _text_bytes(section: TomlTable, name: str, default: str, encoding: str = "latin-1") -> bytes:
+    text: str = section.get(name, str, default)
     try:
         return text.encode(encoding)
     except UnicodeEncodeError:
         raise section.error(name, f"not encodable as {encoding}") from None
 
 
-def _load_serial(section: _Section | None) -> SerialSettings:
+def _load_serial(section: TomlTable | None) -> SerialSettings:
     if section is None:
         return SerialSettings()
     section.check_keys({"baudrate", "bytesize", "parity", "stopbits", "xonxoff", "rtscts", "timeout_s"})
@@ -220,7 +174,7 @@ def _load_serial(section: _Section | None) -> SerialSettings:
     )
 
 
-def load_field(section: _Section) -> FieldSpec:
+def load_field(section: TomlTable) -> FieldSpec:
     """Validate one field table (shared by the line and binary dialects)."""
     section.check_keys({"name", "type", "unit", "pattern", "datetime_format", "min", "max", "width"})
     pattern = section.get("pattern", str, None)
@@ -241,7 +195,7 @@ def load_field(section: _Section) -> FieldSpec:
     )
 
 
-def _load_record(section: _Section) -> RecordSpec:
+def _load_record(section: TomlTable) -> RecordSpec:
     section.check_keys({"tag", "fields", "sample_id_field", "channel_field", "description"})
     fields = tuple(load_field(f) for f in section.tables("fields"))
     names = [f.name for f in fields]
@@ -258,7 +212,7 @@ def _load_record(section: _Section) -> RecordSpec:
                       channel_field=channel, description=section.get("description", str, ""))
 
 
-def _load_line(section: _Section) -> LineDialect:
+def _load_line(section: TomlTable) -> LineDialect:
     section.check_keys({"terminator", "start", "separator", "checksum", "checksum_marker", "checksum_digits",
                         "encoding", "max_line_bytes", "resync_on_start", "records", "group",
                         "checksum_covers_start", "checksum_covers_marker", "ack", "nak"})
@@ -313,8 +267,16 @@ def _load_line(section: _Section) -> LineDialect:
     )
 
 
+#: Validates a dialect's section and returns the profile with that section set (each one typed).
+SectionLoader: TypeAlias = Callable[[TomlTable, "Profile"], "Profile"]
+
+
+def _with_line(section: TomlTable, profile: Profile) -> Profile:
+    return replace(profile, line=_load_line(section))
+
+
 # dialect name -> (section name, loader); the binary/modbus/astm loaders register themselves here.
-SECTION_LOADERS: dict[str, tuple[str, Any]] = {"ascii_line": ("line", _load_line)}
+SECTION_LOADERS: dict[str, tuple[str, SectionLoader]] = {"ascii_line": ("line", _with_line)}
 
 
 def _resolve(name_or_path: str | Path) -> Path:
@@ -339,7 +301,7 @@ def load_profile(name_or_path: str | Path) -> Profile:
         raise ProfileError(f"cannot read: {exc.strerror or exc}", file=file) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ProfileError(f"not valid TOML: {exc}", file=file) from None
-    root = _Section(data, file, "")
+    root = TomlTable(data, file, "")
     meta = root.table("profile")
     assert meta is not None
     meta.check_keys({"name", "dialect", "manufacturer", "model", "description", "transport"})
@@ -348,7 +310,7 @@ def load_profile(name_or_path: str | Path) -> Profile:
     allowed = {"profile", "serial", section_name}
     root.check_keys(allowed)
     section = root.table(section_name)
-    return Profile(
+    profile = Profile(
         name=meta.get("name", str, path.stem),
         path=path,
         dialect=dialect,
@@ -358,8 +320,9 @@ def load_profile(name_or_path: str | Path) -> Profile:
         transport=meta.get("transport", str, "serial", choices=("serial", "tcp", "tcp-server", "modbus-tcp",
                                                                 "modbus-rtu", "file")),
         serial=_load_serial(root.table("serial", required=False)),
-        **{section_name: loader(section)},
     )
+    assert section is not None
+    return loader(section, profile)
 
 
 def available_profiles() -> list[str]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from drivers.codecs.checksums import CRC_CATALOGUE
-from drivers.profiles import SECTION_LOADERS, _Section
+from drivers.profiles import SECTION_LOADERS, Profile
+from drivers.profiles.tables import TomlTable
 
 STRUCT_TYPES = {"u8": "B", "i8": "b", "u16": "H", "i16": "h", "u32": "I", "i32": "i", "f32": "f", "f64": "d"}
 REGISTER_TYPES = ("uint16", "int16", "uint32", "int32", "float32", "string", "bits")
@@ -83,7 +84,7 @@ class AstmSettings:
     receiver_timeout_s: float
 
 
-def _bits(section: _Section, key: str) -> tuple[tuple[str, int], ...]:
+def _bits(section: TomlTable, key: str) -> tuple[tuple[str, int], ...]:
     sub = section.table(key, required=False)
     if sub is None:
         return ()
@@ -96,7 +97,7 @@ def _bits(section: _Section, key: str) -> tuple[tuple[str, int], ...]:
     return tuple(out)
 
 
-def _bin_field(section: _Section) -> BinField:
+def _bin_field(section: TomlTable) -> BinField:
     section.check_keys({"name", "type", "unit", "bits", "count_field", "fields"})
     if "fields" in section.data:
         return BinField(name=section.get("name", str), type="group", count_field=section.get("count_field", str),
@@ -105,7 +106,7 @@ def _bin_field(section: _Section) -> BinField:
                     unit=section.get("unit", str, None), bits=_bits(section, "bits"))
 
 
-def _bin_fields(section: _Section, key: str) -> tuple[BinField, ...]:
+def _bin_fields(section: TomlTable, key: str) -> tuple[BinField, ...]:
     if key not in section.data or section.data[key] == []:
         return ()
     fields = tuple(_bin_field(f) for f in section.tables(key))
@@ -117,7 +118,7 @@ def _bin_fields(section: _Section, key: str) -> tuple[BinField, ...]:
     return fields
 
 
-def _load_binary(section: _Section) -> BinaryDialect:
+def _load_binary(section: TomlTable) -> BinaryDialect:
     section.check_keys({"sof", "crc", "byteorder", "address", "reply_flag", "error_code", "error_fields",
                         "timeout_s", "commands"})
     try:
@@ -142,7 +143,7 @@ def _load_binary(section: _Section) -> BinaryDialect:
         timeout_s=float(section.get("timeout_s", (int, float), 0.5)), commands=commands)
 
 
-def _load_modbus(section: _Section) -> ModbusDialect:
+def _load_modbus(section: TomlTable) -> ModbusDialect:
     section.check_keys({"device_id", "word_order", "port", "timeout_s", "registers"})
     word_order = section.get("word_order", str, "ABCD", choices=WORD_ORDERS)
     registers: dict[str, RegisterSpec] = {}
@@ -165,7 +166,7 @@ def _load_modbus(section: _Section) -> ModbusDialect:
                          timeout_s=float(section.get("timeout_s", (int, float), 1.0)), registers=registers)
 
 
-def _load_astm(section: _Section) -> AstmSettings:
+def _load_astm(section: TomlTable) -> AstmSettings:
     section.check_keys({"role", "encoding", "tcp_port", "busy_retry_s", "sender_timeout_s", "receiver_timeout_s"})
     return AstmSettings(role=section.get("role", str, "computer", choices=("computer", "instrument")),
                         encoding=section.get("encoding", str, "latin-1"), tcp_port=section.get("tcp_port", int, None),
@@ -174,5 +175,17 @@ def _load_astm(section: _Section) -> AstmSettings:
                         receiver_timeout_s=float(section.get("receiver_timeout_s", (int, float), 30.0)))
 
 
-SECTION_LOADERS.update({"binary_frame": ("binary", _load_binary), "modbus": ("modbus", _load_modbus),
-                        "astm": ("astm", _load_astm)})
+def _with_binary(section: TomlTable, profile: Profile) -> Profile:
+    return replace(profile, binary=_load_binary(section))
+
+
+def _with_modbus(section: TomlTable, profile: Profile) -> Profile:
+    return replace(profile, modbus=_load_modbus(section))
+
+
+def _with_astm(section: TomlTable, profile: Profile) -> Profile:
+    return replace(profile, astm=_load_astm(section))
+
+
+SECTION_LOADERS.update({"binary_frame": ("binary", _with_binary), "modbus": ("modbus", _with_modbus),
+                        "astm": ("astm", _with_astm)})

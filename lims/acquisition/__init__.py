@@ -1,17 +1,23 @@
-"""`lims acquire`: every configured instrument's driver in one process, raw bytes first.
+"""Instrument acquisition (`lims acquire`): every configured instrument's driver in one process, raw bytes first.
 
 - :mod:`.config` — the TOML configuration (instruments, transports, watch folders), validated on load;
-- :mod:`.links` — byte links from transport URLs (serial, TCP client/server) and Modbus links;
+- :mod:`.links` — byte links (:class:`drivers.transports.link.ByteLink`) from transport URLs (serial, TCP
+  client/server) and Modbus links;
 - :mod:`.store` — durable raw captures and instrument status;
-- :mod:`.runners` — one runner per dialect (ASCII line, ASTM E1381/E1394, binary request/response,
-  Modbus polling) and the export-file watch folder;
-- :mod:`.service` — runs them concurrently (one thread each; a crashing runner is restarted with backoff
-  and never stops the others) and re-parses captures in error.
+- :mod:`.dialects` — one handler per profile kind, registered by kind: its runner (ASCII line, ASTM
+  E1381/E1394, binary request/response, Modbus polling, export-file watch folder) and its capture parser;
+- :mod:`.ingest` — the one step every stored unit goes through (already seen → duplicate, else parse);
+- :mod:`.service` — runs the runners concurrently (one thread each; a crashing runner is restarted with
+  backoff and never stops the others);
+- :mod:`.settle` — captures a stopped process left ``pending``, settled at start-up;
+- :mod:`.reparse` — captures in error parsed again after a profile fix;
+- :mod:`.worklist` — channel → sample worklists of testers without a sample ID on the wire;
+- :mod:`.feed` — bytes read by the caller through the same runner path (``lims demo``).
 
 Raw bytes are committed before anything is acknowledged or parsed: an ASTM frame is ACKed only after its
 capture row is committed; a line, reply, register block or file is committed before it is parsed. Captures
 a stopped process committed but did not parse (``pending``) are settled when the service starts, before any
-runner (:func:`lims.services.acquisition.settle_pending`). A unit the device sends again right after our ACK
+runner (:func:`lims.acquisition.settle.settle_pending`). A unit the device sends again right after our ACK
 (the ACK reached it late, or not at all) is kept as a ``duplicate`` capture and counted in the instrument's
 ``duplicate_resends``.
 

@@ -55,6 +55,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from drivers.errors import ProfileError
 from drivers.profiles import Profile, load_profile
+from drivers.profiles.tables import TomlTable
+from lims.acquisition.dialects import dialect_of
 
 SERIAL_KEYS = {"baudrate": int, "bytesize": int, "parity": str, "stopbits": (int, float), "xonxoff": bool,
                "rtscts": bool}
@@ -92,9 +94,9 @@ class InstrumentConfig:
     timeout_s: float | None = None
     serial_overrides: dict[str, Any] = field(default_factory=dict)
     enabled: bool = True
-    worklist: Path | None = None  # channel → sample CSV of a binary tester (lims.services.acquisition)
+    worklist: Path | None = None  # channel → sample CSV of a binary tester (lims.acquisition.worklist)
     #: a record identical to the one last ACKed that arrives within this many seconds of the ACK is a
-    #: duplicate resend (the device did not see our ACK in time; lims.acquisition.runners.LineRunner)
+    #: duplicate resend (the device did not see our ACK in time; lims.acquisition.dialects.line.LineRunner)
     resend_window_s: float = 5.0
 
 
@@ -148,43 +150,15 @@ def parse_transport(url: str, *, file: str, key: str) -> TransportSpec:
               "modbus-rtu://")
 
 
-class _Table:
-    def __init__(self, data: Any, file: str, key: str) -> None:
-        if not isinstance(data, dict):
-            raise ConfigError("expected a table", file=file, key=key or None)
-        self.data, self.file, self.key = data, file, key
-
-    def k(self, name: str) -> str:
-        return f"{self.key}.{name}" if self.key else name
-
-    def error(self, name: str, message: str) -> ConfigError:
-        return ConfigError(message, file=self.file, key=self.k(name))
-
-    def get(self, name: str, kind: Any, default: Any = ...) -> Any:
-        if name not in self.data:
-            if default is ...:
-                raise self.error(name, "required key is missing")
-            return default
-        value = self.data[name]
-        kinds = kind if isinstance(kind, tuple) else (kind,)
-        if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
-            names = "/".join(k.__name__ for k in kinds)
-            raise self.error(name, f"expected {names}, got {type(value).__name__} {value!r}")
-        return value
-
-    def positive(self, name: str, default: float | None) -> float | None:
-        value = self.get(name, (int, float), default)
-        if value is not None and value <= 0:
-            raise self.error(name, f"must be > 0, got {value!r}")
-        return float(value) if value is not None else None
-
-    def check_keys(self, allowed: set[str]) -> None:
-        unknown = sorted(set(self.data) - allowed)
-        if unknown:
-            raise self.error(unknown[0], f"unknown key (allowed: {', '.join(sorted(allowed))})")
+def _config_error(message: str, file: str, key: str | None) -> Exception:
+    return ConfigError(message, file=file, key=key)
 
 
-def _instrument(t: _Table, base: Path) -> InstrumentConfig:
+def _table(data: Any, file: str, key: str) -> TomlTable:
+    return TomlTable(data, file, key, error=_config_error)
+
+
+def _instrument(t: TomlTable, base: Path) -> InstrumentConfig:
     t.check_keys({"code", "name", "profile", "transport", "poll_interval_s", "timeout_s", "enabled",
                   "worklist", "resend_window_s", *SERIAL_KEYS})
     code = t.get("code", str)
@@ -194,12 +168,25 @@ def _instrument(t: _Table, base: Path) -> InstrumentConfig:
         profile = load_profile(t.get("profile", str))
     except ProfileError as exc:
         raise t.error("profile", str(exc)) from None
-    transport = parse_transport(t.get("transport", str), file=t.file, key=t.k("transport"))
+    transport = _transport(t, profile)
+    overrides = _serial_overrides(t)
+    worklist = _worklist(t, profile)
+    return InstrumentConfig(code=code, name=t.get("name", str, code), profile=profile, transport=transport,
+                            poll_interval_s=t.positive("poll_interval_s", 1.0) or 1.0,
+                            timeout_s=t.positive("timeout_s", None), serial_overrides=overrides,
+                            enabled=t.get("enabled", bool, True),
+                            worklist=base / worklist if worklist is not None else None,
+                            resend_window_s=t.positive("resend_window_s", 5.0) or 5.0)
+
+
+def _transport(t: TomlTable, profile: Profile) -> TransportSpec:
+    """The instrument's transport URL, checked against its profile's dialect and its URL parameters."""
+    transport = parse_transport(t.get("transport", str), file=t.file, key=t.key_of("transport"))
     is_modbus = transport.kind.startswith("modbus")
-    if (profile.dialect == "modbus") != is_modbus:
+    if (dialect_of(profile).link == "modbus") != is_modbus:
         raise t.error("transport", f"profile {profile.name!r} is dialect {profile.dialect!r}: "
-                      + ("use modbus-tcp:// or modbus-rtu://" if profile.dialect == "modbus"
-                         else "a modbus-* transport does not carry it"))
+                      + ("a modbus-* transport does not carry it" if is_modbus
+                         else "use modbus-tcp:// or modbus-rtu://"))
     if "device_id" in transport.params:
         try:
             device_id = int(transport.params["device_id"])
@@ -213,27 +200,29 @@ def _instrument(t: _Table, base: Path) -> InstrumentConfig:
                 float(transport.params[p])
             except ValueError:
                 raise t.error("transport", f"{p} must be a number, got {transport.params[p]!r}") from None
-    overrides = {}
-    for name, kind in SERIAL_KEYS.items():
-        if name in t.data:
-            overrides[name] = t.get(name, kind)
+    return transport
+
+
+def _serial_overrides(t: TomlTable) -> dict[str, Any]:
+    """Serial line settings of the instrument that override its profile's."""
+    overrides = {name: t.get(name, kind) for name, kind in SERIAL_KEYS.items() if name in t.data}
     if "parity" in overrides and overrides["parity"] not in ("N", "E", "O", "M", "S"):
         raise t.error("parity", "must be one of N, E, O, M, S")
-    worklist = t.get("worklist", str, None)
-    if worklist is not None and profile.dialect != "binary_frame":
+    return overrides
+
+
+def _worklist(t: TomlTable, profile: Profile) -> str | None:
+    """The channel worklist path, only for dialects without a sample ID on the wire."""
+    worklist: str | None = t.get("worklist", str, None)
+    if worklist is not None and not dialect_of(profile).takes_worklist:
         raise t.error("worklist", f"profile {profile.name!r} is dialect {profile.dialect!r}: only binary testers "
                       "(no sample ID on the wire) take a channel worklist")
     if worklist is not None and not worklist.strip():
         raise t.error("worklist", "must be a file path")
-    return InstrumentConfig(code=code, name=t.get("name", str, code), profile=profile, transport=transport,
-                            poll_interval_s=t.positive("poll_interval_s", 1.0) or 1.0,
-                            timeout_s=t.positive("timeout_s", None), serial_overrides=overrides,
-                            enabled=t.get("enabled", bool, True),
-                            worklist=base / worklist if worklist is not None else None,
-                            resend_window_s=t.positive("resend_window_s", 5.0) or 5.0)
+    return worklist
 
 
-def _watch(t: _Table, base: Path) -> WatchConfig:
+def _watch(t: TomlTable, base: Path) -> WatchConfig:
     t.check_keys({"instrument", "folder", "quarantine", "interval_s", "settle_s", "patterns"})
     folder = base / t.get("folder", str)
     quarantine = base / t.get("quarantine", str, str(folder / "quarantine"))
@@ -254,16 +243,16 @@ def parse_config(text: str, *, file: str = "<config>", base: Path | None = None)
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", file=file) from None
-    root = _Table(data, file, "")
+    root = _table(data, file, "")
     root.check_keys({"acquire", "instrument", "watch"})
-    head = _Table(data.get("acquire", {}), file, "acquire")
+    head = _table(data.get("acquire", {}), file, "acquire")
     head.check_keys({"lab", "create_instruments", "database_url", "status_interval_s"})
     instruments = []
     raw_instruments = data.get("instrument", [])
     if not isinstance(raw_instruments, list):
         raise ConfigError("expected an array of tables [[instrument]]", file=file, key="instrument")
     for i, item in enumerate(raw_instruments):
-        instruments.append(_instrument(_Table(item, file, f"instrument[{i}]"), base or Path(".")))
+        instruments.append(_instrument(_table(item, file, f"instrument[{i}]"), base or Path(".")))
     codes = [c.code for c in instruments]
     for i, code in enumerate(codes):
         if code in codes[:i]:
@@ -276,7 +265,7 @@ def parse_config(text: str, *, file: str = "<config>", base: Path | None = None)
     raw_watches = data.get("watch", [])
     if not isinstance(raw_watches, list):
         raise ConfigError("expected an array of tables [[watch]]", file=file, key="watch")
-    watches = [_watch(_Table(w, file, f"watch[{i}]"), base or Path(".")) for i, w in enumerate(raw_watches)]
+    watches = [_watch(_table(w, file, f"watch[{i}]"), base or Path(".")) for i, w in enumerate(raw_watches)]
     if not instruments and not watches:
         raise ConfigError("no [[instrument]] and no [[watch]] configured", file=file)
     return AcquireConfig(path=file, lab_code=head.get("lab", str, "LAB-DEMO"),

@@ -1,40 +1,31 @@
 """Byte links and Modbus links from a configured :class:`~lims.acquisition.config.TransportSpec`.
 
-Every byte link offers ``connect(stop) -> bool`` (retrying with capped exponential backoff and full jitter),
-``read(timeout_s) -> bytes`` (``b""`` when nothing arrived), ``write(data)``, ``close()`` and raises
-:class:`drivers.transports.tcp.ConnectionLost` when the link broke.
+Every byte link follows :class:`drivers.transports.link.ByteLink`: ``connect(stop) -> bool`` (retrying with
+capped exponential backoff and full jitter), ``read(timeout_s) -> bytes`` (``b""`` when nothing arrived),
+``write(data)``, ``close()``, and :class:`drivers.transports.tcp.ConnectionLost` when the link broke.
 """
 
 from __future__ import annotations
 
 import random
 import threading
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import serial
 
 from drivers.errors import TransportError
 from drivers.profiles import Profile
 from drivers.transports.backoff import Backoff, Retrier
+from drivers.transports.link import ByteLink
 from drivers.transports.modbus import ModbusLink
 from drivers.transports.serial import open_serial_for_profile
 from drivers.transports.tcp import ConnectionLost, TcpClient, TcpServer
-from lims.acquisition.config import InstrumentConfig
+
+if TYPE_CHECKING:
+    from lims.acquisition.config import InstrumentConfig
 
 #: Reconnect policy of every link: first retry within 0.2 s, never more than 10 s apart.
 LINK_BACKOFF = Backoff(base_s=0.2, cap_s=10.0)
-
-
-class ByteLink(Protocol):
-    address: str
-
-    def connect(self, stop: threading.Event | None = None) -> bool: ...
-
-    def read(self, timeout_s: float) -> bytes: ...
-
-    def write(self, data: bytes) -> None: ...
-
-    def close(self) -> None: ...
 
 
 class SerialLink:

@@ -11,7 +11,6 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -20,21 +19,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from drivers.transports.backoff import Backoff, Retrier
 from lims.acquisition.config import AcquireConfig, InstrumentConfig
-from lims.acquisition.links import open_byte_link, open_modbus_link
-from lims.acquisition.runners import (
-    AstmRunner,
-    BinaryRunner,
-    LineRunner,
-    ModbusRunner,
-    Runner,
-    WatchFolderRunner,
-    apply_worklist,
-    quarantine,
-)
+from lims.acquisition.dialects import FILE_PROFILE, dialect_of
+from lims.acquisition.dialects.files import WatchFolderRunner, quarantine
+from lims.acquisition.runner import Runner
+from lims.acquisition.settle import PendingOutcome, settle_pending
 from lims.acquisition.store import CaptureStore, StatusTracker, WalCheckpointer
+from lims.acquisition.worklist import apply_worklist
 from lims.db.engine import session_scope
 from lims.db.models import Instrument, Lab
-from lims.services.acquisition import FILE_PROFILE, PendingOutcome, settle_pending
 
 log = logging.getLogger("lims.acquire")
 RESTART_BACKOFF = Backoff(base_s=0.5, cap_s=30.0)
@@ -104,7 +96,7 @@ class AcquisitionService:
             self.prepare()
         return {code: self._settle(code) for code in self._ids}
 
-    def _settle(self, code: str, profiles: Sequence[str] | None = None) -> PendingOutcome:
+    def _settle(self, code: str, profiles: list[str] | None = None) -> PendingOutcome:
         """Settle one instrument's pending captures (only those of ``profiles`` when given: a restarted
         runner must not touch the captures another live runner of the instrument is still working on),
         log what was done, apply the worklist to binary runs and quarantine export files in error."""
@@ -133,25 +125,21 @@ class AcquisitionService:
 
     def _runner(self, cfg: InstrumentConfig) -> Runner:
         inst_id, _ = self._ids[cfg.code]
-        dialect = cfg.profile.dialect
+        dialect = dialect_of(cfg.profile)
         # the ASTM ACK waits for the capture commit: that runner keeps its own connection, and on SQLite
         # leaves WAL checkpoints to the checkpointer thread
         store = CaptureStore(self.factory, inst_id, cfg.code, cfg.profile.name,
-                             keep_connection=dialect == "astm",
+                             keep_connection=dialect.keeps_connection,
                              wal_checkpoints_elsewhere=self._checkpointer is not None)
         status = StatusTracker(self.factory, inst_id, interval_s=self.config.status_interval_s)
-        if dialect == "modbus":
-            return ModbusRunner(cfg, open_modbus_link(cfg), store, status, self.stop_event)
-        link = open_byte_link(cfg)
-        cls = {"ascii_line": LineRunner, "astm": AstmRunner, "binary_frame": BinaryRunner}[dialect]
-        return cls(cfg, link, store, status, self.stop_event)
+        return dialect.runner(cfg, store, status, self.stop_event)
 
     def start(self) -> None:
         """Prepare the database, settle what an earlier run left pending, and start one thread per instrument
         and watch folder."""
         self.settle_pending()
         engine = self.factory.kw["bind"]
-        if engine.dialect.name == "sqlite" and any(c.enabled and c.profile.dialect == "astm"
+        if engine.dialect.name == "sqlite" and any(c.enabled and dialect_of(c.profile).keeps_connection
                                                    for c in self.config.instruments):
             self._checkpointer = WalCheckpointer(engine, self.stop_event)
             t = threading.Thread(target=self._checkpointer.run, name="acquire wal-checkpoint", daemon=True)

@@ -44,7 +44,7 @@ def _factory(url: str | None) -> Any:
 def _reparse(args: argparse.Namespace) -> int:
     from drivers.errors import ProfileError
     from drivers.profiles import load_profile
-    from lims.services.acquisition import reparse_instrument
+    from lims.acquisition.reparse import reparse_instrument
 
     url = None
     if args.config is not None or os.environ.get("LIMS_ACQUIRE_CONFIG"):

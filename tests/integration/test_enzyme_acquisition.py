@@ -11,7 +11,7 @@ from drivers.profiles import load_profile
 from lims.db.engine import session_scope
 from lims.db.models import RawCapture, Reading, Result
 from lims.demo import DEMO_SAMPLES, register_samples, run_enzyme_tester, seed_reference
-from lims.services.acquisition import reparse_captures
+from lims.acquisition.reparse import reparse_captures
 from lims.services.screening import results_from_readings
 
 

@@ -9,13 +9,15 @@ split over ETB frames is joined; a record left unfinished when the session ends 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from drivers.codecs.astm.frames import ENQ, EOT, BadFrame, Control, FrameScanner, RawFrame, parse_frame
+from drivers.codecs.astm.frames import ENQ, EOT, BadFrame, Control, FrameScanner, RawFrame, Token, parse_frame
 from drivers.codecs.astm.records import (
     DEFAULT_DELIMITERS,
     AstmResult,
     Delimiters,
     Record,
+    parse_record,
     results_from_records,
     sender_of,
 )
@@ -79,7 +81,7 @@ class CaptureDecoder:
             out.extend(self._finish(complete=False, reason="capture ended before EOT"))
         return out
 
-    def _tokens(self, tokens: list) -> list[CaptureSession]:
+    def _tokens(self, tokens: list[Token]) -> list[CaptureSession]:
         out: list[CaptureSession] = []
         for tok in tokens:
             if isinstance(tok, Control):
@@ -136,7 +138,7 @@ class CaptureDecoder:
                 except ProtocolError as exc:
                     s.problems.append(str(exc))
                     continue
-            s.records.append(Record(tuple(line.split(s.delimiters.field)), s.delimiters))
+            s.records.append(parse_record(line, s.delimiters))
 
     def _finish(self, *, complete: bool, reason: str = "") -> list[CaptureSession]:
         s = self._session
@@ -164,7 +166,7 @@ def decode_capture(data: bytes, *, encoding: str = "latin-1") -> list[CaptureSes
     return out + dec.close()
 
 
-def session_document(session: CaptureSession) -> dict:
+def session_document(session: CaptureSession) -> dict[str, Any]:
     """The JSON shape of one session for ``lims astm decode --json`` (CONTRACTS.md, plus extra keys)."""
     return {
         "sender": session.sender,

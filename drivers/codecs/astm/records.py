@@ -15,6 +15,59 @@ from typing import NamedTuple
 from drivers.errors import FieldError
 
 RECORD_TYPES = frozenset("HPORCQLM")
+
+# Field numbers of the records, named by their clause of ASTM E1394-97 (the same fields as CLSI LIS02-A2):
+# field n of a record is clause <section>.n — H §7.1, P §8.1, O §9.4, R §10.1, C §11.1, Q §12.1, L §13.1.
+# Field 1 of every record is its type; field 2 (except in H) its sequence number.
+RECORD_TYPE = 1  # E1394 7.1.1 / 8.1.1 / 9.4.1 / 10.1.1 / 11.1.1 / 12.1.1 / 13.1.1 record type ID
+SEQUENCE = 2  # E1394 8.1.2 / 9.4.2 / 10.1.2 / 11.1.2 / 12.1.2 / 13.1.2 sequence number
+
+H_DELIMITERS = 2  # E1394 7.1.2 delimiter definition
+H_MESSAGE_ID = 3  # E1394 7.1.3 message control ID
+H_PASSWORD = 4  # E1394 7.1.4 access password
+H_SENDER = 5  # E1394 7.1.5 sender name or ID
+H_RECEIVER = 10  # E1394 7.1.10 receiver ID
+H_COMMENT = 11  # E1394 7.1.11 comment or special instructions
+H_PROCESSING_ID = 12  # E1394 7.1.12 processing ID (P production, T training, D debugging, Q QC)
+H_VERSION = 13  # E1394 7.1.13 version number
+H_TIMESTAMP = 14  # E1394 7.1.14 date and time of message
+
+P_PRACTICE_ID = 3  # E1394 8.1.3 practice assigned patient ID
+P_LABORATORY_ID = 4  # E1394 8.1.4 laboratory assigned patient ID
+P_NAME = 6  # E1394 8.1.6 patient name
+
+O_SPECIMEN_ID = 3  # E1394 9.4.3 specimen ID
+O_INSTRUMENT_SPECIMEN_ID = 4  # E1394 9.4.4 instrument specimen ID
+O_TEST_ID = 5  # E1394 9.4.5 universal test ID
+O_PRIORITY = 6  # E1394 9.4.6 priority
+O_REQUESTED_AT = 7  # E1394 9.4.7 requested/ordered date and time
+O_COLLECTED_AT = 8  # E1394 9.4.8 specimen collection date and time
+O_ACTION_CODE = 12  # E1394 9.4.12 action code
+O_REPORT_TYPE = 26  # E1394 9.4.26 report types
+
+R_TEST_ID = 3  # E1394 10.1.3 universal test ID (^^^local code)
+R_VALUE = 4  # E1394 10.1.4 data or measurement value
+R_UNITS = 5  # E1394 10.1.5 units
+R_REFERENCE_RANGES = 6  # E1394 10.1.6 reference ranges
+R_FLAGS = 7  # E1394 10.1.7 result abnormal flags
+R_ABNORMALITY_NATURE = 8  # E1394 10.1.8 nature of abnormality testing
+R_STATUS = 9  # E1394 10.1.9 result status (F final, P preliminary, C correction, X cannot be done, ...)
+R_NORMS_CHANGED_AT = 10  # E1394 10.1.10 date of change in instrument normative values
+R_OPERATOR = 11  # E1394 10.1.11 operator identification
+R_STARTED_AT = 12  # E1394 10.1.12 date/time test started
+R_COMPLETED_AT = 13  # E1394 10.1.13 date/time test completed
+R_INSTRUMENT = 14  # E1394 10.1.14 instrument identification
+
+C_SOURCE = 3  # E1394 11.1.3 comment source
+C_TEXT = 4  # E1394 11.1.4 comment text
+C_TYPE = 5  # E1394 11.1.5 comment type
+
+Q_STARTING_RANGE = 3  # E1394 12.1.3 starting range ID number
+Q_ENDING_RANGE = 4  # E1394 12.1.4 ending range ID number
+Q_TEST_ID = 5  # E1394 12.1.5 universal test ID
+Q_STATUS_CODES = 13  # E1394 12.1.13 request information status codes
+
+L_TERMINATION_CODE = 3  # E1394 13.1.3 termination code (N normal, T sender aborted, R receiver abort, ...)
 _tuple_new = tuple.__new__  # builds a Record without the Python-level NamedTuple.__new__
 
 
@@ -107,7 +160,7 @@ class Record(NamedTuple):
         """Components of field ``number`` (of its ``repeat``-th repetition), escapes resolved."""
         text = self.field(number)
         d = self.delimiters
-        if self.type == "H" and number == 2:
+        if self.type == "H" and number == H_DELIMITERS:
             return [text]
         reps = text.split(d.repeat)
         if repeat >= len(reps):
@@ -164,7 +217,7 @@ def encode_field(value: FieldValue, d: Delimiters = DEFAULT_DELIMITERS) -> str:
         return d.escape_text(value)
     items = list(value)
     if items and not isinstance(items[0], str):
-        return d.repeat.join(encode_field(list(r), d) for r in items)  # type: ignore[arg-type]
+        return d.repeat.join(encode_field(list(r), d) for r in items)
     return d.component.join(d.escape_text(c) for c in items)  # type: ignore[arg-type]
 
 
@@ -196,7 +249,7 @@ class AstmResult:
 
 def test_code_of(record: Record) -> str | None:
     """R.3 universal test ID, fourth component (``^^^CODE``); a field without components is the code."""
-    comps = record.components(3)
+    comps = record.components(R_TEST_ID)
     if len(comps) >= 4:
         return comps[3] or None
     if len(comps) == 1 and comps[0]:
@@ -211,13 +264,14 @@ def results_from_records(records: Iterable[Record]) -> list[AstmResult]:
     for rec in records:
         kind = rec.type
         if kind == "O":
-            sample_id = rec.value(3) or None
+            sample_id = rec.value(O_SPECIMEN_ID) or None
         elif kind in ("H", "P", "L"):
             sample_id = None
         elif kind == "R":
-            out.append(AstmResult(sample_id=sample_id, test_code=test_code_of(rec), value=rec.value(4),
-                                  units=rec.value(5), flags=rec.value(7), status=rec.value(9),
-                                  completed_at=rec.value(13), instrument=rec.value(14), sequence=rec.field(2)))
+            out.append(AstmResult(sample_id=sample_id, test_code=test_code_of(rec), value=rec.value(R_VALUE),
+                                  units=rec.value(R_UNITS), flags=rec.value(R_FLAGS), status=rec.value(R_STATUS),
+                                  completed_at=rec.value(R_COMPLETED_AT), instrument=rec.value(R_INSTRUMENT),
+                                  sequence=rec.field(SEQUENCE)))
     return out
 
 
@@ -225,5 +279,5 @@ def sender_of(records: Iterable[Record]) -> str | None:
     """H.5 sender name or ID, as written (escapes resolved)."""
     for rec in records:
         if rec.type == "H":
-            return rec.value(5) or None
+            return rec.value(H_SENDER) or None
     return None

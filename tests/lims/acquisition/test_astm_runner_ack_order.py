@@ -11,7 +11,7 @@ from hardware_sim.astm import AstmMessage, AstmResult, message_frames, message_r
 from sqlalchemy import func, select
 
 from lims.acquisition import parse_config
-from lims.acquisition.runners import AstmRunner
+from lims.acquisition.dialects.astm import AstmRunner
 from lims.acquisition.service import ensure_instruments
 from lims.acquisition.store import CaptureStore, StatusTracker
 from lims.db.models import RawCapture, Reading

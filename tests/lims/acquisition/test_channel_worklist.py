@@ -10,7 +10,7 @@ from lims.acquisition import ConfigError, parse_config
 from lims.acquisition.service import ensure_instruments
 from lims.db.engine import session_scope
 from lims.db.models import AuditEvent, RawCapture, Reading
-from lims.services.acquisition import WorklistError, assign_channels, read_worklist
+from lims.acquisition.worklist import WorklistError, assign_channels, read_worklist
 
 
 def _run(db_factory, run_no: str = "7", channels=(1, 2, 3)) -> int:

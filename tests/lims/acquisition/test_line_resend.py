@@ -15,7 +15,8 @@ from hardware_sim.gold import GoldStrip, record_line
 from sqlalchemy import select
 
 from lims.acquisition import parse_config
-from lims.acquisition.runners import AstmRunner, LineRunner, char_time_s
+from lims.acquisition.dialects.astm import AstmRunner
+from lims.acquisition.dialects.line import LineRunner, char_time_s
 from lims.acquisition.service import ensure_instruments
 from lims.acquisition.store import CaptureStore, StatusTracker
 from lims.db.models import Instrument, RawCapture, Reading

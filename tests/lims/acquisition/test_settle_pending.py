@@ -18,7 +18,8 @@ from lims.acquisition import AcquisitionService, parse_config
 from lims.acquisition.service import ensure_instruments
 from lims.acquisition.store import CaptureStore, NewCapture
 from lims.db.models import AuditEvent, Instrument, RawCapture, Reading
-from lims.services.acquisition import FILE_PROFILE, astm_sessions
+from lims.acquisition.dialects.astm import astm_sessions
+from lims.acquisition.dialects.files import FILE_PROFILE
 
 WHEN = datetime(2025, 3, 14, 9, 30, 5)
 CONFIG = """
