@@ -11,8 +11,8 @@ from sqlalchemy import select
 from api.deps import FactoryDep, SessionDep
 from api.security import Principal, require
 from drivers.errors import DriverError
-from lims.db.models import Instrument, RawCapture
 from lims.acquisition.reparse import reparse_instrument
+from lims.db.models import Instrument, RawCapture
 
 router = APIRouter(prefix="/api/v1/instruments", tags=["instruments"])
 CAPTURE_STATUSES = ("pending", "parsed", "error", "rejected", "incomplete", "duplicate")

@@ -14,8 +14,8 @@ from api.deps import FactoryDep, read_service
 from api.ui.base import InstrumentsPage, InstrumentsWriter, area_router, not_found, render
 from api.ui.labels import CAPTURE_STATUS_ZH, FIELD_ZH, P
 from drivers.errors import DriverError
-from lims.db.models import Instrument, RawCapture
 from lims.acquisition.reparse import reparse_instrument
+from lims.db.models import Instrument, RawCapture
 
 router = area_router()
 

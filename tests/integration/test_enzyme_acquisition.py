@@ -8,10 +8,10 @@ from hardware_sim.faults import Faults
 from sqlalchemy import select
 
 from drivers.profiles import load_profile
+from lims.acquisition.reparse import reparse_captures
 from lims.db.engine import session_scope
 from lims.db.models import RawCapture, Reading, Result
 from lims.demo import DEMO_SAMPLES, register_samples, run_enzyme_tester, seed_reference
-from lims.acquisition.reparse import reparse_captures
 from lims.services.screening import results_from_readings
 
 

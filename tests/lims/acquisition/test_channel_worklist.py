@@ -8,9 +8,9 @@ from sqlalchemy import select
 
 from lims.acquisition import ConfigError, parse_config
 from lims.acquisition.service import ensure_instruments
+from lims.acquisition.worklist import WorklistError, assign_channels, read_worklist
 from lims.db.engine import session_scope
 from lims.db.models import AuditEvent, RawCapture, Reading
-from lims.acquisition.worklist import WorklistError, assign_channels, read_worklist
 
 
 def _run(db_factory, run_no: str = "7", channels=(1, 2, 3)) -> int:

@@ -15,11 +15,11 @@ from hardware_sim.gold import GoldStrip, record_line
 from sqlalchemy import func, select
 
 from lims.acquisition import AcquisitionService, parse_config
+from lims.acquisition.dialects.astm import astm_sessions
+from lims.acquisition.dialects.files import FILE_PROFILE
 from lims.acquisition.service import ensure_instruments
 from lims.acquisition.store import CaptureStore, NewCapture
 from lims.db.models import AuditEvent, Instrument, RawCapture, Reading
-from lims.acquisition.dialects.astm import astm_sessions
-from lims.acquisition.dialects.files import FILE_PROFILE
 
 WHEN = datetime(2025, 3, 14, 9, 30, 5)
 CONFIG = """
