@@ -7,5 +7,4 @@ Statistics come from :mod:`proficiency` (ISO 13528:2022); this package owns pers
 - :mod:`lims.pt.participant`: rounds of other providers, scores over time, nonconformities.
 - :mod:`lims.pt.charts`: z-score bar chart and histogram/kernel density as Drawing, SVG, PNG.
 - :mod:`lims.pt.reports`: participant and summary PDFs in zh-CN.
-- :mod:`lims.pt.demo`: :func:`run_demo_round` for ``lims demo``.
 """

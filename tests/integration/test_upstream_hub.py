@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from lims.db.engine import session_scope
 from lims.db.models import HubReceipt, OutboxMessage
-from lims.loopback import LoopbackHub
+from lims.demo.loopback import LoopbackHub
 from lims.services.hub import register_lab_key
 from lims.services.upstream import (
     deliver_due,

@@ -14,8 +14,8 @@ from PIL import Image
 from pypdf import PdfReader
 
 from lims.db.engine import session_scope
+from lims.demo.pt_round import run_demo_round
 from lims.pt import charts, provider, reports, views
-from lims.pt.demo import run_demo_round
 from lims.reports.pdf import end_of_report_mark
 from lims.services.errors import Conflict
 

@@ -16,6 +16,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from lims.clock import utcnow
 from lims.db.engine import session_scope
 from lims.pt import provider, reports
 from lims.pt.submissions import SubmissionIn
@@ -40,7 +41,7 @@ def run_demo_round(factory: sessionmaker[Session], *, out_dir: Path, participant
     if not 1 <= analytes <= len(DEMO_ANALYTES):
         raise ValueError(f"analytes must be between 1 and {len(DEMO_ANALYTES)}")
     rng = np.random.default_rng(seed)
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or utcnow()
     code = f"PT-{now:%Y}-{seed % 10000:04d}"
     chosen = DEMO_ANALYTES[:analytes]
     specs = [provider.AnalyteSpec(code=c, name_zh=zh, mrrl=DEMO_MRRL, unit="mg/kg") for c, zh, _ in chosen]
