@@ -50,6 +50,7 @@ from lims.pt.submissions import (
     parse_submission_csv,
 )
 from lims.services.errors import Conflict, InvalidInput, NotFound
+from lims.workflow import transition
 from proficiency import combined, homogeneity, robust, scores, sigma
 from proficiency.errors import ProficiencyError
 
@@ -176,7 +177,7 @@ def open_round(s: Session, code: str, *, now: dt.datetime | None = None) -> PtRo
     _require_status(rnd, [RoundStatus.DRAFT], "open it")
     if as_utc(rnd.deadline) <= _now(now):
         raise Conflict(f"round {code}: the deadline {rnd.deadline.isoformat()} has already passed", field="deadline")
-    rnd.status = RoundStatus.OPEN
+    transition(rnd, RoundStatus.OPEN)
     rnd.opened_at = _now(now)
     return rnd
 
@@ -184,7 +185,7 @@ def open_round(s: Session, code: str, *, now: dt.datetime | None = None) -> PtRo
 def close_round(s: Session, code: str, *, now: dt.datetime | None = None) -> PtRound:
     rnd = get_round(s, code)
     _require_status(rnd, [RoundStatus.OPEN], "close it")
-    rnd.status = RoundStatus.CLOSED
+    transition(rnd, RoundStatus.CLOSED)
     rnd.closed_at = _now(now)
     return rnd
 
@@ -192,7 +193,7 @@ def close_round(s: Session, code: str, *, now: dt.datetime | None = None) -> PtR
 def publish_round(s: Session, code: str, *, now: dt.datetime | None = None) -> PtRound:
     rnd = get_round(s, code)
     _require_status(rnd, [RoundStatus.SCORED], "publish it")
-    rnd.status = RoundStatus.PUBLISHED
+    transition(rnd, RoundStatus.PUBLISHED)
     rnd.published_at = _now(now)
     return rnd
 
@@ -596,7 +597,7 @@ def score_round(s: Session, round_code: str, *, now: dt.datetime | None = None) 
         fn += summary.false_negatives
         fp += summary.false_positives
     s.add_all(score_rows.values())
-    rnd.status = RoundStatus.SCORED
+    transition(rnd, RoundStatus.SCORED)
     rnd.scored_at = _now(now)
     s.flush()
     classes = [r.classification for r in score_rows.values() if r.classification]

@@ -23,6 +23,8 @@ from lims.db.models import Analysis, Analyte, Reading, Result, Sample, SampleSta
 from lims.services.batches import latest_result_versions
 from lims.services.limits import decide_result
 from lims.services.screening import ENZYME_DECISION_RULE, ScreenBatch, screen_text
+from lims.vocabulary import AnalysisStatus
+from lims.workflow import transition
 
 
 @dataclass
@@ -151,8 +153,8 @@ def results_from_astm(s: Session, reading_ids: list[int], *, analyst_id: int | N
         s.flush()
         decide_result(s, result, value_mg_kg=None if value is None else units.to_mg_per_kg(value, unit), detected=detected,
                       decision_limit_mg_kg=analysis.method.lod)
-        analysis.status = "to_be_reviewed"
-        analysis.sample.status = SampleStatus.TO_BE_REVIEWED
+        transition(analysis, AnalysisStatus.TO_BE_REVIEWED)
+        transition(analysis.sample, SampleStatus.TO_BE_REVIEWED)
         out.results.append(result.id)
     s.flush()
     return out

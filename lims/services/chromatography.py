@@ -19,6 +19,8 @@ from drivers.files import ChromatogramFileError, read_chromatogram_bytes
 from lims.db.audit import append_events
 from lims.db.models import Instrument, RawCapture, Reading
 from lims.services.errors import Conflict, InvalidInput, NotFound
+from lims.vocabulary import ParseStatus
+from lims.workflow import transition
 
 
 @dataclass(frozen=True)
@@ -50,17 +52,18 @@ def import_run(s: Session, path: Path, *, instrument_code: str, sample_code: str
     try:
         parsed = read_chromatogram_bytes(data, str(path))
     except ChromatogramFileError as exc:  # kept with the capture, never lost
-        cap.parse_status, cap.error = "error", f"{type(exc).__name__}: {exc}"
+        transition(cap, ParseStatus.ERROR)
+        cap.error = f"{type(exc).__name__}: {exc}"
         return ImportedRun(cap.id, sample_code, {}, False, cap.error)
     traces = [t for t in parsed.traces if channel is None or t.channel == channel]
     if not traces:
-        cap.parse_status = "error"
+        transition(cap, ParseStatus.ERROR)
         cap.error = f"{path.name}: no chromatogram trace{f' named {channel}' if channel else ''} in the file"
         return ImportedRun(cap.id, sample_code, {}, False, cap.error)
     trace = traces[0]
     integ = integrate_chromatogram(np.asarray(trace.times_min), np.asarray(trace.signal))
     assigned = assign_peaks(integ.peaks, windows)
-    cap.parse_status = "parsed"
+    transition(cap, ParseStatus.PARSED)
     out: dict[str, int | None] = {}
     for analyte, peak in assigned.items():
         if peak is None:

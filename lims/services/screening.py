@@ -26,6 +26,8 @@ from lims.db.models import (
     SampleStatus,
 )
 from lims.services.batches import latest_result_versions
+from lims.vocabulary import AnalysisStatus
+from lims.workflow import transition
 
 
 @dataclass
@@ -97,8 +99,8 @@ class ScreenBatch:
         result = Result(analysis_id=analysis.id, version=self.versions[analysis.id], source="instrument",
                         qualitative=str(call), verdict="screen_" + str(call), **fields)
         self.s.add(result)
-        analysis.status = "to_be_reviewed"
-        analysis.sample.status = SampleStatus.TO_BE_REVIEWED
+        transition(analysis, AnalysisStatus.TO_BE_REVIEWED)
+        transition(analysis.sample, SampleStatus.TO_BE_REVIEWED)
         self.made.append((result, analysis, call))
         return result
 

@@ -28,6 +28,8 @@ from drivers.transports.backoff import Backoff
 from lims.db.audit import canonical_json
 from lims.db.engine import session_scope
 from lims.db.models import OutboxMessage, Result, utcnow
+from lims.vocabulary import OutboxStatus
+from lims.workflow import transition
 
 BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 300.0
@@ -187,13 +189,13 @@ def deliver_due(factory: sessionmaker[Session], client: httpx.Client, key: Ed255
             except httpx.HTTPError as exc:
                 code, detail = 0, f"{type(exc).__name__}: {exc}"
             if 200 <= code < 300:
-                msg.status = "delivered"
+                transition(msg, OutboxStatus.DELIVERED)
                 msg.delivered_at = utcnow()
                 msg.last_error = ""
                 stats.delivered += 1
             elif code in (0, 408, 409, 425, 429) or code >= 500:
                 if msg.attempts >= MAX_ATTEMPTS:
-                    msg.status = "dead"
+                    transition(msg, OutboxStatus.DEAD)
                     stats.dead += 1
                 else:
                     delay = retry_after if retry_after is not None else full_jitter_delay(msg.attempts)
@@ -201,7 +203,7 @@ def deliver_due(factory: sessionmaker[Session], client: httpx.Client, key: Ed255
                     stats.retried += 1
                 msg.last_error = f"HTTP {code}: {detail}" if code else detail
             else:
-                msg.status = "dead"
+                transition(msg, OutboxStatus.DEAD)
                 msg.last_error = f"HTTP {code}: {detail}"
                 stats.dead += 1
     return stats
@@ -213,5 +215,5 @@ def requeue(factory: sessionmaker[Session], message_id: int, *, actor: str, reas
         msg = s.get(OutboxMessage, message_id)
         if msg is None or msg.status != "dead":
             raise ValueError(f"outbox message {message_id} is not dead-lettered")
-        msg.status = "pending"
+        transition(msg, OutboxStatus.PENDING)
         msg.next_attempt_at = utcnow()
