@@ -118,15 +118,3 @@ def colloidal_gold_call(t_intensity: float, c_intensity: float, cutoff_t_over_c:
                            f"T/C {ratio:.3f} < cut-off {cutoff_t_over_c:g}: positive, confirm")
     return StripResult(t_intensity, c_intensity, ratio, ScreenCall.NEGATIVE,
                        f"T/C {ratio:.3f} ≥ cut-off {cutoff_t_over_c:g}")
-
-
-def strip_semi_quantitation(fit: object, t_over_c: float) -> object:
-    """Concentration from T/C with a 4PL standard curve (``calibration.curves.fit_curve(..., '4pl')``).
-
-    Returns the ``Prediction`` (None concentration, flagged, outside the calibrated range).
-    """
-    from calibration.curves import CurveFit, inverse_predict
-
-    if not isinstance(fit, CurveFit) or fit.model not in ("4pl", "5pl"):
-        raise CalibrationError("strip semi-quantitation needs a 4PL/5PL curve of T/C against concentration")
-    return inverse_predict(fit, t_over_c)

@@ -46,13 +46,3 @@ def expanded_uncertainty(value: float, components: Mapping[str, float] | None = 
         comps = dict(components)
         rel_u = combine_relative(comps)
     return Uncertainty(value, rel_u, abs(value) * rel_u * k, rel_u * k, k, comps)
-
-
-def relative_sd_from_recovery(recoveries_percent: list[float]) -> float:
-    """Relative standard uncertainty of recovery: RSD of replicate recoveries (fraction)."""
-    if len(recoveries_percent) < 2:
-        raise CalibrationError("need at least two recoveries")
-    n = len(recoveries_percent)
-    mean = sum(recoveries_percent) / n
-    sd = math.sqrt(sum((r - mean) ** 2 for r in recoveries_percent) / (n - 1))
-    return sd / mean

@@ -20,10 +20,6 @@ class Settings(BaseSettings):
     cjk_font: Path | None = None
     #: This lab's code as registered upstream (GB/T 2260 region + lab number).
     lab_code: str = "LAB-DEMO"
-    #: Upstream hub base URL (county → province); empty disables delivery.
-    hub_url: str = ""
-    #: Ed25519 private key (PEM) used to sign upstream messages.
-    signing_key_path: Path = Path("var/keys/lab_ed25519.pem")
     #: Folder for generated reports.
     report_dir: Path = Path("var/reports")
     #: Seconds an API worker trusts a token it verified (0: check the database on every request). A

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import random
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -87,13 +86,9 @@ def _serial_sim(sim: Any, args: argparse.Namespace) -> int:
 
 
 def _foreground(sim: Any) -> int:
-    try:
-        while not sim.wait(0.2):
-            pass
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sim.stop()
+    from hardware_sim.base import run_until_interrupted
+
+    run_until_interrupted(sim, poll=lambda: bool(sim.wait(0.2)))
     if getattr(sim, "error", None) is not None:
         print(f"lims sim: simulator failed: {sim.error}", file=sys.stderr)
         return 1
@@ -142,6 +137,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _modbus(args: argparse.Namespace, faults: Any) -> int:
+    from hardware_sim.base import run_until_interrupted
     from hardware_sim.modbus_analyzer import ModbusAnalyzerSim
 
     sim = ModbusAnalyzerSim(measure_time_s=args.measure_time, lamp_fault=args.lamp_fault, seed=args.seed,
@@ -151,13 +147,7 @@ def _modbus(args: argparse.Namespace, faults: Any) -> int:
     else:
         port = sim.start_tcp(5020 if args.tcp is None else args.tcp, args.host)
         _announce(f"tcp://{args.host}:{port}")
-    try:
-        while True:
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sim.stop()
+    run_until_interrupted(sim)
     return 0
 
 

@@ -543,4 +543,4 @@ class CalibrationCurve(Base):
 
 
 # Models of other areas live in their own modules and share this metadata.
-from lims.db import models_auth, models_pt  # noqa: E402,F401
+from lims.db import models_pt  # noqa: E402,F401

@@ -72,7 +72,6 @@ class DemoDay:
         self.pork: list[str] = []
         self.results: list[int] = []
         self.qc_failures = 0
-        self.capture_errors: list[str] = []
         self.positives: list[str] = []
         self.amended: list[str] = []
         self.pt: dict[str, Any] = {"participants": 0, "analytes": 0, "scores": 0}

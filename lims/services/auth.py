@@ -28,7 +28,7 @@ import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lims.clock import as_utc, utcnow
@@ -399,9 +399,3 @@ def active_tokens(session: Session, user: User, *, now: dt.datetime | None = Non
     rows = session.execute(select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked.is_(False))
                            .order_by(ApiToken.id)).scalars().all()
     return [r for r in rows if (_aware(r.expires_at) or now + dt.timedelta(seconds=1)) > now]
-
-
-def failures_in_window(session: Session, username: str, *, now: dt.datetime | None = None) -> int:
-    now = now or utcnow()
-    return session.execute(select(func.count()).select_from(LoginFailure).where(
-        LoginFailure.username == username, LoginFailure.at > now - THROTTLE_WINDOW)).scalar_one()

@@ -20,7 +20,6 @@ from lims.limits import (
     RejectedRow,
     evaluate,
     load_starter_table,
-    parse_limits_csv,
 )
 
 
@@ -85,10 +84,6 @@ def import_limits(s: Session, report: ImportReport) -> LimitImport:
 
 def import_starter_table(s: Session) -> LimitImport:
     return import_limits(s, load_starter_table())
-
-
-def import_limits_csv(s: Session, text: str, *, source: str) -> LimitImport:
-    return import_limits(s, parse_limits_csv(text, source=source))
 
 
 def find_limit(s: Session, commodity_id: int, analyte_id: int) -> Limit | None:

@@ -420,10 +420,3 @@ class RecordAssembler:
                 self.delimiters = Delimiters.from_header(line, offset=frame.offset)
             out.append(Record(tuple(line.split(self.delimiters.field)), self.delimiters))
         return out
-
-    def reset(self) -> bytes:
-        """Session ended: drop (and return) an unfinished record."""
-        left = bytes(self._pending)
-        self._pending.clear()
-        self.delimiters = DEFAULT_DELIMITERS
-        return left
