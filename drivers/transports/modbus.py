@@ -22,6 +22,7 @@ from pymodbus.framer import FramerType
 
 from drivers.errors import LinkTimeout, TransportError
 from drivers.transports.backoff import Backoff, Retrier
+from drivers.transports.link import ByteLink
 from drivers.transports.tcp import ConnectionLost
 
 #: Modbus exception codes (Modbus Application Protocol v1.1b3 §7).
@@ -70,6 +71,16 @@ class ModbusLink:
                                     reconnect_delay=0, reconnect_delay_max=0)
         return cls(client, f"modbus-rtu://{port}?baud={baudrate}&device_id={device_id}", device_id=device_id,
                    backoff=backoff)
+
+    @classmethod
+    def over(cls, link: ByteLink, *, device_id: int = 1, timeout_s: float = 1.0, framing: str = "tcp",
+             backoff: Backoff | None = None) -> ModbusLink:
+        """Modbus on any byte link (``framing`` ``"tcp"``: MBAP header; ``"rtu"``: CRC-16): pymodbus builds and
+        checks the frames, the link carries the bytes — a :class:`~drivers.transports.scripted.ScriptedLink`
+        in protocol tests, or a link the caller opened itself."""
+        framer = {"tcp": FramerType.SOCKET, "rtu": FramerType.RTU}[framing]
+        return cls(_ByteLinkClient(link, framer=framer, timeout_s=timeout_s), f"modbus+{link.address}",
+                   device_id=device_id, backoff=backoff)
 
     @property
     def is_open(self) -> bool:
@@ -136,3 +147,35 @@ class ModbusLink:
             self.client.close()
         except (ModbusException, OSError):
             pass
+
+
+class _ByteLinkClient(ModbusTcpClient):
+    """pymodbus' synchronous client with its socket replaced by a :class:`ByteLink` (framing and checks stay
+    pymodbus'); a read that brings nothing within the timeout is pymodbus' "no response"."""
+
+    def __init__(self, link: ByteLink, *, framer: FramerType, timeout_s: float) -> None:
+        super().__init__(link.address, framer=framer, timeout=timeout_s, retries=0, reconnect_delay=0,
+                         reconnect_delay_max=0)
+        self.link = link
+        self._open = False
+
+    @property
+    def connected(self) -> bool:
+        return self._open
+
+    def connect(self) -> bool:
+        if not self._open:
+            self._open = self.link.connect(None)
+        return self._open
+
+    def close(self) -> None:
+        if self._open:
+            self.link.close()
+        self._open = False
+
+    def send(self, request: bytes, addr: tuple[str, int] | None = None) -> int:
+        self.link.write(request)
+        return len(request)
+
+    def recv(self, size: int | None) -> bytes:
+        return self.link.read(self.comm_params.timeout_connect or 0.0)

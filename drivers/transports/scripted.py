@@ -69,14 +69,15 @@ class ScriptedLink:
             return
         self.written.append(data)
         self._release()
+        if self._out:
+            raise ScriptMismatch(f"{self.address}: wrote {data!r} while the device's {self._out!r} was not read yet")
         if self._index >= len(self.script):
             raise ScriptMismatch(f"{self.address}: wrote {data!r} after the last scripted exchange")
         expected = self.script[self._index][0]
         want = (expected or b"")[len(self._got):]
         if expected is None or not want.startswith(data):
-            raise ScriptMismatch(f"{self.address}: exchange {self._index + 1}: expected to write "
-                                 f"{want!r}, got {data!r}" + (f" (reply {self._out!r} not read yet)" if self._out
-                                                              else ""))
+            raise ScriptMismatch(f"{self.address}: exchange {self._index + 1}: expected to write {want!r}, "
+                                 f"got {data!r}")
         self._got += data
         if self._got == expected:
             self._advance()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import struct
 import time
-from collections.abc import Callable
 
 from hardware_sim.astm import AstmMessage, AstmResult, AstmSenderSim
 from hardware_sim.binary_tester import BinaryTesterSim
@@ -32,13 +31,6 @@ def _service(factory, code: str, profile: str, transport: str, **extra: object) 
     return service
 
 
-def _wait(cond: Callable[[], bool], timeout_s: float) -> bool:
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return cond()
 
 
 def _readings(factory) -> list[Reading]:
@@ -65,14 +57,14 @@ def _astm_truth(msgs: list[AstmMessage]) -> list[tuple[str, str, str]]:
     return sorted((m.sample_id, r.analyte_code, r.value) for m in msgs for r in m.results)
 
 
-def test_astm_over_pty_with_1pct_corruption_every_result_once_none_wrong(db_factory):
+def test_astm_over_pty_with_1pct_corruption_every_result_once_none_wrong(db_factory, wait_until):
     msgs = _astm_messages(5)
     sim = AstmSenderSim(msgs, faults=Faults(bit_error_rate=ONE_PERCENT_BYTES, seed=11), reply_timeout_s=3.0,
                         busy_retry_s=0.2)
     service = _service(db_factory, "GC-01", "astm_gc_datasystem", sim.start_pty())
     try:
-        assert _wait(lambda: len(sim.completed) + len(sim.abandoned) == len(msgs), 15)
-        assert _wait(lambda: len(_readings(db_factory)) >= 2 * len(sim.completed), 3)
+        assert wait_until(lambda: len(sim.completed) + len(sim.abandoned) == len(msgs), 15)
+        assert wait_until(lambda: len(_readings(db_factory)) >= 2 * len(sim.completed), 3)
     finally:
         service.stop()
         sim.stop()
@@ -86,15 +78,15 @@ def test_astm_over_pty_with_1pct_corruption_every_result_once_none_wrong(db_fact
     assert sorted(parsed) == sorted(sim.acked_frames)  # every ACKed frame stored, nothing else parsed
 
 
-def test_astm_over_tcp_disconnect_mid_message_partial_discarded_resend_stored_once(db_factory):
+def test_astm_over_tcp_disconnect_mid_message_partial_discarded_resend_stored_once(db_factory, wait_until):
     msgs = _astm_messages(3)
     sim = AstmSenderSim(msgs, faults=Faults(disconnect_after_bytes=150, reconnect_delay_s=0.1),
                         reply_timeout_s=1.0, busy_retry_s=0.2)
     port = sim.start_tcp()
     service = _service(db_factory, "GC-02", "astm_gc_datasystem", f"socket://127.0.0.1:{port}")
     try:
-        assert _wait(lambda: len(sim.completed) == len(msgs), 15)
-        assert _wait(lambda: len(_readings(db_factory)) == 2 * len(msgs), 3)
+        assert wait_until(lambda: len(sim.completed) == len(msgs), 15)
+        assert wait_until(lambda: len(_readings(db_factory)) == 2 * len(msgs), 3)
     finally:
         service.stop()
         sim.stop()
@@ -114,7 +106,7 @@ def _enzyme_samples() -> list[SimSample]:
     return [SimSample(ch, f"S2026-{ch:03d}", pct) for ch, pct in ((1, 12.0), (2, 55.5), (3, 80.1), (4, 30.0))]
 
 
-def test_enzyme_lines_with_1pct_corruption_no_wrong_reading_every_byte_kept(db_factory):
+def test_enzyme_lines_with_1pct_corruption_no_wrong_reading_every_byte_kept(db_factory, wait_until):
     # Device (a) streams unsolicited and never resends (PROTOCOLS.md (a)): a damaged line cannot come back,
     # so the check is that no damaged line becomes a reading and every intact line does.
     sim = EnzymeTesterSim(_enzyme_samples(), runs=4, seed=5,
@@ -122,7 +114,7 @@ def test_enzyme_lines_with_1pct_corruption_no_wrong_reading_every_byte_kept(db_f
     service = _service(db_factory, "EI-01", "enzyme_ascii_16ch", sim.start_pty())
     try:
         assert sim.wait(10)
-        assert _wait(lambda: sum(_statuses(db_factory).values()) >= len(sim.lines) - 2, 5)
+        assert wait_until(lambda: sum(_statuses(db_factory).values()) >= len(sim.lines) - 2, 5)
         time.sleep(0.3)
     finally:
         service.stop()
@@ -139,13 +131,13 @@ def test_enzyme_lines_with_1pct_corruption_no_wrong_reading_every_byte_kept(db_f
     assert sorted(parsed) == sorted(intact_sent)  # every intact line became a reading
 
 
-def test_enzyme_over_tcp_disconnect_mid_run_resend_stored_once(db_factory):
+def test_enzyme_over_tcp_disconnect_mid_run_resend_stored_once(db_factory, wait_until):
     sim = EnzymeTesterSim(_enzyme_samples(), seed=6, faults=Faults(disconnect_after_bytes=120, reconnect_delay_s=0.1))
     port = sim.start_tcp()
     service = _service(db_factory, "EI-02", "enzyme_ascii_16ch", f"socket://127.0.0.1:{port}")
     try:
         assert sim.wait(10)
-        assert _wait(lambda: len(_readings(db_factory)) == len(sim.lines), 5)
+        assert wait_until(lambda: len(_readings(db_factory)) == len(sim.lines), 5)
         time.sleep(0.2)
     finally:
         service.stop()
@@ -160,7 +152,7 @@ def test_enzyme_over_tcp_disconnect_mid_run_resend_stored_once(db_factory):
 # --------------------------------------------------------------------------- (c) colloidal gold, ACK/NAK
 
 
-def test_gold_reader_with_1pct_corruption_nak_resend_every_acked_record_once(db_factory):
+def test_gold_reader_with_1pct_corruption_nak_resend_every_acked_record_once(db_factory, wait_until):
     strips = [GoldStrip(lane, f"S{lane:02d}", "CLEN", 1000 + 300 * lane, 3200) for lane in range(1, 9)]
     # The reader's ACK carries no sequence number: if a loaded host answered after the reader's timeout,
     # a late ACK would be taken for the next record. The timeout is kept above any host delay here, so the
@@ -171,7 +163,7 @@ def test_gold_reader_with_1pct_corruption_nak_resend_every_acked_record_once(db_
     try:
         assert sim.wait(20)
         # readings of ACKed records are committed before the ACK; allow a loaded machine to catch up
-        assert _wait(lambda: len(_readings(db_factory)) >= len(sim.acked), 10)
+        assert wait_until(lambda: len(_readings(db_factory)) >= len(sim.acked), 10)
         time.sleep(0.3)  # and nothing more arrives
     finally:
         service.stop()
@@ -204,7 +196,7 @@ class _SlowHost:
         self.conn.close()
 
 
-def test_gold_reader_late_ack_resend_stored_once_and_the_next_record_still_resent(db_engine, db_factory):
+def test_gold_reader_late_ack_resend_stored_once_and_the_next_record_still_resent(db_engine, db_factory, wait_until):
     # The reader waits 0.8 s for a reply (PROTOCOLS.md (c): 2 s), then resends; its ACK names no record. The
     # host is held up on record 1 until the reader has resent it, so the host's ACK is late and the resend
     # arrives after it. Record 2 is damaged on the wire (bad checksum): the host's NAK must reach the reader
@@ -216,14 +208,14 @@ def test_gold_reader_late_ack_resend_stored_once_and_the_next_record_still_resen
     service = _service(db_factory, "CG-L", "colloidal_gold_8lane", sim.start_pty())
     slow = None
     try:
-        assert _wait(lambda: sim.acked == [0], 10)
+        assert wait_until(lambda: sim.acked == [0], 10)
         slow = _SlowHost(db_engine)  # within the reader's 0.4 s pause before record 1
-        assert _wait(lambda: sum(1 for e in sim.events if e.kind == "record" and e.index == 1) >= 2, 10), \
+        assert wait_until(lambda: sum(1 for e in sim.events if e.kind == "record" and e.index == 1) >= 2, 10), \
             "the reader did not resend record 1"
         slow.release()
         slow = None
         assert sim.wait(20)
-        assert _wait(lambda: len(_readings(db_factory)) >= len(strips), 10)
+        assert wait_until(lambda: len(_readings(db_factory)) >= len(strips), 10)
         time.sleep(0.3)  # and nothing more arrives
     finally:
         if slow is not None:
@@ -253,12 +245,12 @@ def test_gold_reader_late_ack_resend_stored_once_and_the_next_record_still_resen
 # --------------------------------------------------------------------------- (b) binary request/response
 
 
-def test_binary_tester_with_1pct_corruption_rerequests_until_every_run_fetched(db_factory):
+def test_binary_tester_with_1pct_corruption_rerequests_until_every_run_fetched(db_factory, wait_until):
     samples = [SimSample(ch, f"B{ch}", 10.0 * ch) for ch in (1, 2, 3)]
     sim = BinaryTesterSim(samples, runs=3, seed=4, faults=Faults(bit_error_rate=ONE_PERCENT_BYTES, seed=4))
     service = _service(db_factory, "RT-01", "rapid_binary_16ch", sim.start_pty(), poll_interval_s=0.05)
     try:
-        assert _wait(lambda: len(sim.acked_runs) == 3, 15)
+        assert wait_until(lambda: len(sim.acked_runs) == 3, 15)
         time.sleep(0.2)
     finally:
         service.stop()
@@ -281,7 +273,7 @@ def _start_measurement(sim: ModbusAnalyzerSim, sample: str) -> None:
         sim.model.command(CMD_START, sim.model.holding[2:10], time.monotonic())
 
 
-def test_modbus_tcp_polling_reads_each_result_once(db_factory):
+def test_modbus_tcp_polling_reads_each_result_once(db_factory, wait_until):
     sim = ModbusAnalyzerSim([PlannedResult(35.8, 0.12), PlannedResult(72.5, 0.8)], measure_time_s=0.1)
     port = sim.start_tcp()
     service = _service(db_factory, "PH-01", "modbus_photometric", f"modbus-tcp://127.0.0.1:{port}?device_id=1",
@@ -289,7 +281,7 @@ def test_modbus_tcp_polling_reads_each_result_once(db_factory):
     try:
         for sample in ("S-A", "S-B"):
             _start_measurement(sim, sample)
-            assert _wait(lambda s=sample: any(r.sample_code == s for r in _readings(db_factory)), 5)
+            assert wait_until(lambda s=sample: any(r.sample_code == s for r in _readings(db_factory)), 5)
         time.sleep(0.3)  # more polls of the same result must not add readings
     finally:
         service.stop()
@@ -299,7 +291,7 @@ def test_modbus_tcp_polling_reads_each_result_once(db_factory):
         ("S-A", 35.8), ("S-B", 72.5)]
 
 
-def test_modbus_rtu_with_1pct_corruption_no_wrong_value(db_factory):
+def test_modbus_rtu_with_1pct_corruption_no_wrong_value(db_factory, wait_until):
     sim = ModbusAnalyzerSim([PlannedResult(35.8, 0.12)], measure_time_s=0.05,
                             faults=Faults(bit_error_rate=ONE_PERCENT_BYTES, seed=9))
     path = sim.start_rtu()
@@ -307,7 +299,7 @@ def test_modbus_rtu_with_1pct_corruption_no_wrong_value(db_factory):
                        poll_interval_s=0.05, timeout_s=0.3)
     try:
         _start_measurement(sim, "S-RTU")
-        assert _wait(lambda: len(_readings(db_factory)) == 1, 8)
+        assert wait_until(lambda: len(_readings(db_factory)) == 1, 8)
     finally:
         service.stop()
         sim.stop()

@@ -24,16 +24,9 @@ from lims.db.models import RawCapture, Reading
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _wait(cond, timeout_s: float) -> bool:
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return cond()
 
 
-def test_kill_9_mid_stream_every_acked_frame_is_in_the_database(db_url, db_factory, tmp_path):
+def test_kill_9_mid_stream_every_acked_frame_is_in_the_database(db_url, db_factory, tmp_path, wait_until):
     msgs = [AstmMessage(f"K{i:04d}", (AstmResult("CHLORPYRIFOS", f"{i / 1000:.3f}"),)) for i in range(400)]
     sim = AstmSenderSim(msgs, reply_timeout_s=0.5, busy_retry_s=0.2)
     path = sim.start_pty()
@@ -44,7 +37,7 @@ def test_kill_9_mid_stream_every_acked_frame_is_in_the_database(db_url, db_facto
     proc = subprocess.Popen([sys.executable, "-m", "lims.cli", "acquire", "--config", str(cfg)], cwd=ROOT,
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        assert _wait(lambda: len(sim.acked_frames) >= 60, 20), proc.stderr.read1() if proc.poll() else "no ACKs"
+        assert wait_until(lambda: len(sim.acked_frames) >= 60, 20), proc.stderr.read1() if proc.poll() else "no ACKs"
         proc.send_signal(signal.SIGKILL)
         proc.wait(5)
         acked = Counter(sim.acked_frames)  # read after the kill: nothing more can be ACKed
@@ -80,7 +73,7 @@ def _count(factory) -> int:
 CSV_TRACE = "time,signal\n" + "\n".join(f"{i * 0.01:.2f},{1.0 if 100 <= i <= 110 else 0.0}" for i in range(300)) + "\n"
 
 
-def test_watch_folder_imports_once_by_content_and_quarantines_malformed(db_factory, tmp_path):
+def test_watch_folder_imports_once_by_content_and_quarantines_malformed(db_factory, tmp_path, wait_until):
     folder = tmp_path / "exports"
     folder.mkdir()
     (folder / "run1.csv").write_text(CSV_TRACE, encoding="utf-8")
@@ -91,7 +84,7 @@ def test_watch_folder_imports_once_by_content_and_quarantines_malformed(db_facto
     service = AcquisitionService(cfg, db_factory)
     service.start()
     try:
-        assert _wait(lambda: (folder / "quarantine" / "bad.csv.reason.txt").exists(), 5)
+        assert wait_until(lambda: (folder / "quarantine" / "bad.csv.reason.txt").exists(), 5)
         time.sleep(0.3)  # further scans must not import again
     finally:
         service.stop()
@@ -131,7 +124,7 @@ def test_cli_bad_config_exits_2_naming_the_key(tmp_path, capsys):
     assert "instrument[0].transport" in err and "Traceback" not in err
 
 
-def test_cli_reparse_keeps_errors_and_reports(db_url, db_factory, monkeypatch, capsys):
+def test_cli_reparse_keeps_errors_and_reports(db_url, db_factory, monkeypatch, capsys, wait_until):
     sim = EnzymeTesterSim([SimSample(1, "S-1", 20.0)], seed=3, faults=Faults(malformed_lines=(1,)))
     cfg = parse_config(f'[[instrument]]\ncode = "EI-R"\nprofile = "enzyme_ascii_16ch"\n'
                        f'transport = "{sim.start_pty()}"\n')
@@ -139,7 +132,7 @@ def test_cli_reparse_keeps_errors_and_reports(db_url, db_factory, monkeypatch, c
     service.start()
     try:
         assert sim.wait(5)
-        assert _wait(lambda: _count(db_factory) == len(sim.lines), 5)
+        assert wait_until(lambda: _count(db_factory) == len(sim.lines), 5)
     finally:
         service.stop()
         sim.stop()

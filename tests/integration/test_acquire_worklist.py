@@ -18,20 +18,11 @@ from lims.demo import register_samples, seed_reference
 from lims.services.attach import results_from_photometer
 
 
-def _wait(cond, timeout_s: float) -> bool:
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return cond()
-
-
 def _f32(x: float) -> float:
     return struct.unpack(">f", struct.pack(">f", x))[0]
 
 
-def test_worklist_maps_channels_to_samples_and_results_attach_by_sample(db_factory, tmp_path):
+def test_worklist_maps_channels_to_samples_and_results_attach_by_sample(db_factory, tmp_path, wait_until):
     seed_reference(db_factory)
     codes = register_samples(db_factory)[:3]  # samples with an open screening analysis
     sim_samples = [SimSample(ch, f"unsent-{ch}", pct) for ch, pct in ((2, 12.0), (5, 67.0), (9, 33.0))]
@@ -51,7 +42,7 @@ def test_worklist_maps_channels_to_samples_and_results_attach_by_sample(db_facto
     service = AcquisitionService(cfg, db_factory)
     service.start()
     try:
-        assert _wait(lambda: len(sim.acked_runs) == 2, 10)
+        assert wait_until(lambda: len(sim.acked_runs) == 2, 10)
         time.sleep(0.2)
     finally:
         service.stop()

@@ -5,62 +5,32 @@ the simulator's own E1381/E1394 encoder (hardware_sim.astm), not from the code u
 
 from __future__ import annotations
 
-import threading
-
 from hardware_sim.astm import AstmMessage, AstmResult, message_frames, message_records
 from sqlalchemy import func, select
 
-from lims.acquisition import parse_config
 from lims.acquisition.dialects.astm import AstmRunner
-from lims.acquisition.service import ensure_instruments
-from lims.acquisition.store import CaptureStore, StatusTracker
 from lims.db.models import RawCapture, Reading
 
 ENQ, ACK, NAK, EOT = b"\x05", b"\x06", b"\x15", b"\x04"
 
 
-class RecordingLink:
-    """Byte link that records writes and, for each ACK, whether the last frame fed was already stored."""
+def _runner(make_runner, recording_link, db_factory):  # type: ignore[no-untyped-def]
+    """The runner on a recording link that notes, for each ACK, whether the last frame fed was already
+    stored (checked from another connection, which sees committed rows only)."""
+    link = recording_link()
+    link.last_frame = None
+    link.ack_saw_capture = []
 
-    address = "test://recording"
-
-    def __init__(self, factory) -> None:
-        self.factory = factory
-        self.writes: list[bytes] = []
-        self.last_frame: bytes | None = None
-        self.ack_saw_capture: list[bool] = []
-
-    def write(self, data: bytes) -> None:
-        self.writes.append(data)
-        if data == ACK and self.last_frame is not None:
-            with self.factory() as s:  # another connection: sees committed rows only
+    def ack_probe(data: bytes) -> None:
+        if data == ACK and link.last_frame is not None:
+            with db_factory() as s:
                 n = s.execute(
-                    select(func.count()).select_from(RawCapture).where(RawCapture.data == self.last_frame)
+                    select(func.count()).select_from(RawCapture).where(RawCapture.data == link.last_frame)
                 ).scalar_one()
-            self.ack_saw_capture.append(n >= 1)
+            link.ack_saw_capture.append(n >= 1)
 
-    def connect(self, stop=None) -> bool:
-        return True
-
-    def read(self, timeout_s: float) -> bytes:
-        return b""
-
-    def close(self) -> None:
-        pass
-
-
-def _runner(db_factory) -> tuple[AstmRunner, RecordingLink]:
-    cfg = parse_config(
-        '[[instrument]]\ncode = "GC-T"\nprofile = "astm_gc_datasystem"\ntransport = "/dev/null"\n'
-    )
-    inst_id, _ = ensure_instruments(db_factory, cfg)["GC-T"]
-    link = RecordingLink(db_factory)
-    store = CaptureStore(db_factory, inst_id, "GC-T", "astm_gc_datasystem", keep_connection=True)
-    runner = AstmRunner(
-        cfg.instruments[0], link, store, StatusTracker(db_factory, inst_id), threading.Event()
-    )
-    runner.on_connect()
-    return runner, link
+    link.on_write = ack_probe
+    return make_runner("GC-T", "astm_gc_datasystem", link), link
 
 
 def _feed(runner: AstmRunner, data: bytes, now: float) -> None:
@@ -78,10 +48,10 @@ def _counts(db_factory) -> tuple[int, dict[str, int]]:
     return readings, statuses
 
 
-def test_ack_only_after_commit_and_parse_deferred_past_eot(db_factory):
+def test_ack_only_after_commit_and_parse_deferred_past_eot(db_factory, make_runner, recording_link):
     msg = AstmMessage("S-0001", (AstmResult("CHLORPYRIFOS", "0.012"), AstmResult("DIMETHOATE", "ND")))
     frames = message_frames(message_records(msg))
-    runner, link = _runner(db_factory)
+    runner, link = _runner(make_runner, recording_link, db_factory)
     try:
         _feed(runner, ENQ, 0.0)
         assert link.writes == [ACK]
@@ -110,11 +80,11 @@ def test_ack_only_after_commit_and_parse_deferred_past_eot(db_factory):
         runner.close()
 
 
-def test_damaged_frame_is_kept_as_rejected_and_nak_ed(db_factory):
+def test_damaged_frame_is_kept_as_rejected_and_nak_ed(db_factory, make_runner, recording_link):
     frames = message_frames(message_records(AstmMessage("S-0002", (AstmResult("CHLORPYRIFOS", "0.5"),))))
     bad = bytearray(frames[0])
     bad[5] ^= 0x01  # one bit of the text: the checksum no longer matches (E1381 6.3.3.4)
-    runner, link = _runner(db_factory)
+    runner, link = _runner(make_runner, recording_link, db_factory)
     try:
         _feed(runner, ENQ, 0.0)
         _feed(runner, bytes(bad), 0.1)

@@ -7,52 +7,19 @@ ASTM (e): a repeated frame number is ACKed and discarded by the link (E1381) and
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime
 
 from hardware_sim.astm import AstmMessage, AstmResult, message_frames, message_records
 from hardware_sim.gold import GoldStrip, record_line
 from sqlalchemy import select
 
-from lims.acquisition import parse_config
-from lims.acquisition.dialects.astm import AstmRunner
-from lims.acquisition.dialects.line import LineRunner, char_time_s
-from lims.acquisition.service import ensure_instruments
-from lims.acquisition.store import CaptureStore, StatusTracker
+from lims.acquisition.dialects.line import char_time_s
 from lims.db.models import Instrument, RawCapture, Reading
 
 ACK, NAK = b"ACK\r\n", b"NAK\r\n"
 WHEN = datetime(2025, 3, 14, 9, 30, 5)
 R1 = record_line(1, WHEN, GoldStrip(1, "S2025031401", "CLEN", 1520, 3210))
 R2 = record_line(2, WHEN, GoldStrip(2, "S2025031402", "CLEN", 2900, 3210))
-
-
-class RecordingLink:
-    address = "test://recording"
-
-    def __init__(self) -> None:
-        self.writes: list[bytes] = []
-
-    def write(self, data: bytes) -> None:
-        self.writes.append(data)
-
-    def connect(self, stop=None) -> bool:
-        return True
-
-    def read(self, timeout_s: float) -> bytes:
-        return b""
-
-    def close(self) -> None:
-        pass
-
-
-def _runner(db_factory, code: str, profile: str, cls):  # type: ignore[no-untyped-def]
-    cfg = parse_config(f'[[instrument]]\ncode = "{code}"\nprofile = "{profile}"\ntransport = "/dev/null"\n')
-    inst_id, _ = ensure_instruments(db_factory, cfg)[code]
-    store = CaptureStore(db_factory, inst_id, code, profile, keep_connection=cls is AstmRunner)
-    runner = cls(cfg.instruments[0], RecordingLink(), store, StatusTracker(db_factory, inst_id), threading.Event())
-    runner.on_connect()
-    return runner
 
 
 def _captures(db_factory) -> list[tuple[bytes, str, str]]:
@@ -72,8 +39,8 @@ def _readings(db_factory) -> int:
         return len(s.execute(select(Reading.id)).all())
 
 
-def test_resend_read_with_the_original_is_answered_by_its_one_ack(db_factory, caplog):
-    runner = _runner(db_factory, "CG-R", "colloidal_gold_8lane", LineRunner)
+def test_resend_read_with_the_original_is_answered_by_its_one_ack(db_factory, caplog, make_runner, recording_link):
+    runner = make_runner("CG-R", "colloidal_gold_8lane", recording_link())
     try:
         runner.on_bytes(R1 + R1, 10.0)  # the host was slow: the reader's resend is already there
         assert runner.link.writes == [ACK]  # one ACK: the reader takes it for its resend
@@ -88,8 +55,8 @@ def test_resend_read_with_the_original_is_answered_by_its_one_ack(db_factory, ca
         runner.close()
 
 
-def test_resend_soon_after_the_ack_window_and_line_time_decide(db_factory):
-    runner = _runner(db_factory, "CG-W", "colloidal_gold_8lane", LineRunner)
+def test_resend_soon_after_the_ack_window_and_line_time_decide(db_factory, make_runner, recording_link):
+    runner = make_runner("CG-W", "colloidal_gold_8lane", recording_link())
     line_s = len(R1) * char_time_s(runner.profile, {})  # 19200 baud 8O1: 11 bits a character
     try:
         runner.on_bytes(R1, 10.0)
@@ -116,8 +83,8 @@ def test_resend_soon_after_the_ack_window_and_line_time_decide(db_factory):
         runner.close()
 
 
-def test_damaged_resend_is_naked_and_not_a_resend(db_factory):
-    runner = _runner(db_factory, "CG-N", "colloidal_gold_8lane", LineRunner)
+def test_damaged_resend_is_naked_and_not_a_resend(db_factory, make_runner, recording_link):
+    runner = make_runner("CG-N", "colloidal_gold_8lane", recording_link())
     bad = R1[:-4] + b"00\r\n" if not R1.endswith(b"00\r\n") else R1[:-4] + b"01\r\n"
     try:
         runner.on_bytes(R1, 10.0)
@@ -127,9 +94,9 @@ def test_damaged_resend_is_naked_and_not_a_resend(db_factory):
         runner.close()
 
 
-def test_astm_repeated_frame_is_acked_once_more_and_counted_as_a_resend(db_factory):
+def test_astm_repeated_frame_is_acked_once_more_and_counted_as_a_resend(db_factory, make_runner, recording_link):
     frames = message_frames(message_records(AstmMessage("S-9", (AstmResult("CHLORPYRIFOS", "0.1"),))))
-    runner = _runner(db_factory, "GC-R", "astm_gc_datasystem", AstmRunner)
+    runner = make_runner("GC-R", "astm_gc_datasystem", recording_link())
     try:
         runner.on_bytes(b"\x05", 0.0)
         runner.on_bytes(frames[0], 0.1)
@@ -143,9 +110,9 @@ def test_astm_repeated_frame_is_acked_once_more_and_counted_as_a_resend(db_facto
         runner.close()
 
 
-def test_astm_retransmission_read_before_our_ack_gets_no_second_ack(db_factory):
+def test_astm_retransmission_read_before_our_ack_gets_no_second_ack(db_factory, make_runner, recording_link):
     frames = message_frames(message_records(AstmMessage("S-8", (AstmResult("CHLORPYRIFOS", "0.1"),))))
-    runner = _runner(db_factory, "GC-B", "astm_gc_datasystem", AstmRunner)
+    runner = make_runner("GC-B", "astm_gc_datasystem", recording_link())
     try:
         runner.on_bytes(b"\x05", 0.0)
         runner.on_bytes(frames[0] + frames[0], 15.2)  # our commit was slow: the retransmission is already here
@@ -160,9 +127,9 @@ def test_astm_retransmission_read_before_our_ack_gets_no_second_ack(db_factory):
         runner.close()
 
 
-def test_astm_next_frame_read_before_our_ack_is_kept_as_rejected_and_gets_no_reply(db_factory):
+def test_astm_next_frame_read_before_our_ack_is_kept_as_rejected_and_gets_no_reply(db_factory, make_runner, recording_link):
     frames = message_frames(message_records(AstmMessage("S-7", (AstmResult("CHLORPYRIFOS", "0.1"),))))
-    runner = _runner(db_factory, "GC-N", "astm_gc_datasystem", AstmRunner)
+    runner = make_runner("GC-N", "astm_gc_datasystem", recording_link())
     try:
         runner.on_bytes(b"\x05", 0.0)
         runner.on_bytes(frames[0] + frames[1], 0.1)  # frame 2 before our ACK of 1: not stop-and-wait
@@ -173,12 +140,12 @@ def test_astm_next_frame_read_before_our_ack_is_kept_as_rejected_and_gets_no_rep
         runner.close()
 
 
-def test_astm_sender_one_reply_ahead_after_a_reacked_resend_message_still_read_once(db_factory):
+def test_astm_sender_one_reply_ahead_after_a_reacked_resend_message_still_read_once(db_factory, make_runner, recording_link):
     # our late ACK answered the sender's retransmission of frame 1; the retransmission, read after it, is
     # ACKed again and that ACK taken for frame 2: the sender runs one reply ahead, and sends EOT on the
     # reply it takes for its last frame, read with that frame before our ACK of it (LIS01-A2 §8.3, §8.4)
     frames = message_frames(message_records(AstmMessage("S-6", (AstmResult("CHLORPYRIFOS", "0.1"),))))
-    runner = _runner(db_factory, "GC-A", "astm_gc_datasystem", AstmRunner)
+    runner = make_runner("GC-A", "astm_gc_datasystem", recording_link())
     try:
         runner.on_bytes(b"\x05", 0.0)
         runner.on_bytes(frames[0], 0.1)
