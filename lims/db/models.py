@@ -112,8 +112,9 @@ class Method(Base):
     standard: Mapped[str] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(20))  # AnalysisKind
     unit: Mapped[str] = mapped_column(String(20), default="mg/kg")
-    lod: Mapped[float | None] = mapped_column(Float)
-    loq: Mapped[float | None] = mapped_column(Float)
+    #: The method's LOD and LOQ in mg/kg whatever its reporting ``unit`` (columns ``lod``, ``loq``).
+    lod_mg_kg: Mapped[float | None] = mapped_column("lod", Float)
+    loq_mg_kg: Mapped[float | None] = mapped_column("loq", Float)
     #: ISO/IEC 17025 7.8.6 decision rule applied to this method's results.
     decision_rule: Mapped[str] = mapped_column(String(30), default="simple_acceptance")
 
@@ -272,8 +273,8 @@ class Result(Base):
     unit: Mapped[str] = mapped_column(String(20), default="mg/kg")
     qualitative: Mapped[str] = mapped_column(String(20), default="")  # Qualitative, or "" (quantitative)
     inhibition_percent: Mapped[float | None] = mapped_column(Float)
-    lod: Mapped[float | None] = mapped_column(Float)
-    loq: Mapped[float | None] = mapped_column(Float)
+    lod: Mapped[float | None] = mapped_column(Float)  # in `unit`, like the value
+    loq: Mapped[float | None] = mapped_column(Float)  # in `unit`
     expanded_uncertainty: Mapped[float | None] = mapped_column(Float)
     coverage_factor: Mapped[float | None] = mapped_column(Float)
     limit_id: Mapped[int | None] = mapped_column(ForeignKey("limit_entry.id"))
@@ -537,8 +538,10 @@ class CalibrationCurve(Base):
     r2: Mapped[float | None] = mapped_column(Float)
     acceptance: Mapped[dict] = mapped_column(JSON)  # type: ignore[type-arg]
     passed: Mapped[bool] = mapped_column(Boolean, default=False)
-    lod: Mapped[float | None] = mapped_column(Float)
-    loq: Mapped[float | None] = mapped_column(Float)
+    #: DIN 32645 limits in the curve's concentration unit (the standards', e.g. mg/L of extract), not the
+    #: sample's mg/kg (columns ``lod``, ``loq``).
+    lod_curve_units: Mapped[float | None] = mapped_column("lod", Float)
+    loq_curve_units: Mapped[float | None] = mapped_column("loq", Float)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

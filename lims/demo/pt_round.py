@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lims.clock import utcnow
 from lims.db.engine import session_scope
-from lims.pt import provider, reports
+from lims.pt import provider, reports, scoring
 from lims.pt.submissions import SubmissionIn
 
 #: (code, 中文名, spiked level mg/kg) of the simulated test material (a tomato purée).
@@ -74,12 +74,12 @@ def run_demo_round(factory: sessionmaker[Session], *, out_dir: Path, participant
                     recovery_percent=round(float(rng.uniform(80, 110)), 1)))
         provider.submit_results(s, code, rows, channel="api", now=now + dt.timedelta(days=1))
         provider.close_round(s, code, now=now + dt.timedelta(days=22))
-        scoring = provider.score_round(s, code, now=now + dt.timedelta(days=23))
+        scored = scoring.score_round(s, code, now=now + dt.timedelta(days=23))
         provider.publish_round(s, code, now=now + dt.timedelta(days=24))
         pdfs = reports.write_round_reports(s, code, Path(out_dir))
-    return {"round": code, "participants": participants, "analytes": analytes, "scores": scoring.scores,
-            "pdfs": [str(p) for p in pdfs], "unsatisfactory": scoring.unsatisfactory,
-            "false_negatives": scoring.false_negatives}
+    return {"round": code, "participants": participants, "analytes": analytes, "scores": scored.scores,
+            "pdfs": [str(p) for p in pdfs], "unsatisfactory": scored.unsatisfactory,
+            "false_negatives": scored.false_negatives}
 
 
 def _scheme_exists(s: Session) -> bool:

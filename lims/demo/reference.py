@@ -100,10 +100,10 @@ def seed_reference(factory: sessionmaker[Session]) -> None:
         enzyme = Method(code="RAPID-EI", name="蔬菜中有机磷和氨基甲酸酯类农药残留量的快速检测（酶抑制法）",
                         standard="GB/T 5009.199-2003", kind="screening", unit="%")
         gc = Method(code="GC-OP", name="蔬菜和水果中有机磷类农药多残留的测定 气相色谱法",
-                    standard="NY/T 761-2008", kind="confirmatory", unit="mg/kg", lod=0.005, loq=0.01,
+                    standard="NY/T 761-2008", kind="confirmatory", unit="mg/kg", lod_mg_kg=0.005, loq_mg_kg=0.01,
                     decision_rule="simple_acceptance")
         lc = Method(code="LC-BA", name="动物源性食品中β-受体激动剂残留量的测定 液相色谱-串联质谱法",
-                    standard="GB/T 22286-2008", kind="confirmatory", unit="µg/kg", lod=0.00025, loq=0.0005,
+                    standard="GB/T 22286-2008", kind="confirmatory", unit="µg/kg", lod_mg_kg=0.00025, loq_mg_kg=0.0005,
                     decision_rule="simple_acceptance")
         s.add_all([enzyme, gc, lc])
         s.add(Analyte(code="OP-CARB", name_zh="有机磷和氨基甲酸酯类农药", name_en="organophosphates and carbamates",

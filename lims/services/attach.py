@@ -131,7 +131,7 @@ def results_from_astm(s: Session, reading_ids: list[int], *, analyst_id: int | N
             continue
         if raw.upper() in ("ND", "N.D.", "<LOD"):
             value, text, detected = None, "未检出", False
-            lod = analysis.method.lod
+            lod = analysis.method.lod_mg_kg
             if lod is not None:
                 text = f"未检出（<{units.from_mg_per_kg(lod, unit):g}）"
         else:
@@ -145,14 +145,14 @@ def results_from_astm(s: Session, reading_ids: list[int], *, analyst_id: int | N
         versions[analysis.id] = versions.get(analysis.id, 0) + 1
         result = Result(analysis_id=analysis.id, version=versions[analysis.id], value=value, value_text=text,
                         unit=unit, source="instrument", reading_id=r.id, analyst_id=analyst_id,
-                        lod=None if analysis.method.lod is None else units.from_mg_per_kg(analysis.method.lod, unit),
-                        loq=None if analysis.method.loq is None else units.from_mg_per_kg(analysis.method.loq, unit),
+                        lod=None if analysis.method.lod_mg_kg is None else units.from_mg_per_kg(analysis.method.lod_mg_kg, unit),
+                        loq=None if analysis.method.loq_mg_kg is None else units.from_mg_per_kg(analysis.method.loq_mg_kg, unit),
                         details={"astm": {k: r.fields.get(k) for k in ("test_code", "value", "units", "flags",
                                                                          "status", "completed_at", "instrument")}})
         s.add(result)
         s.flush()
         decide_result(s, result, value_mg_kg=None if value is None else units.to_mg_per_kg(value, unit), detected=detected,
-                      decision_limit_mg_kg=analysis.method.lod)
+                      decision_limit_mg_kg=analysis.method.lod_mg_kg)
         transition(analysis, AnalysisStatus.TO_BE_REVIEWED)
         transition(analysis.sample, SampleStatus.TO_BE_REVIEWED)
         out.results.append(result.id)
