@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from drivers.codecs.checksums import sum8, xor8
 from drivers.errors import ChecksumError, FieldError, FramingError, ProtocolError, UnknownRecordError
-from drivers.profiles import LineDialect, Profile
+from drivers.profiles import LineDialect, Profile, RecordSpec
 
 _HEX_UPPER = frozenset(b"0123456789ABCDEF")
 
@@ -155,24 +155,7 @@ def parse_line(profile: Profile, raw: bytes, *, offset: int = 0) -> LineRecord:
     if not body.startswith(d.start):
         raise FramingError(f"line does not start with {d.start!r}", offset=offset)
     begin = len(d.start)
-    end = len(body)
-    if d.checksum != "none":
-        marker = body.rfind(d.checksum_marker, begin)
-        if marker < 0:
-            raise FramingError(f"no checksum marker {d.checksum_marker!r}", offset=offset + len(body))
-        digits = body[marker + len(d.checksum_marker):]
-        at = offset + marker + len(d.checksum_marker)
-        if len(digits) != d.checksum_digits or not set(digits) <= _HEX_UPPER:
-            raise FramingError(f"checksum must be {d.checksum_digits} uppercase hex digits, got {digits!r}",
-                               offset=at)
-        covered = body[0 if d.checksum_covers_start else begin:
-                       marker + (len(d.checksum_marker) if d.checksum_covers_marker else 0)]
-        expected = line_checksum(d.checksum, covered)
-        if int(digits, 16) != expected:
-            raise ChecksumError(f"{d.checksum} checksum {digits.decode()} does not match computed "
-                                f"{expected:02X}", offset=at)
-        end = marker
-    payload = body[begin:end]
+    payload = body[begin:_checked_end(d, body, offset)]
     try:
         text = payload.decode(d.encoding)
     except UnicodeDecodeError as exc:
@@ -184,23 +167,49 @@ def parse_line(profile: Profile, raw: bytes, *, offset: int = 0) -> LineRecord:
     if spec is None:
         raise UnknownRecordError(f"unknown record type {tag!r} (profile {profile.name!r} declares "
                                  f"{', '.join(d.records)})", offset=offset + begin)
-    values = parts[1:]
+    fields = _convert(d, spec, tag, parts[1:], offset + begin)
+    sample = fields[spec.sample_id_field] if spec.sample_id_field else None
+    channel = fields[spec.channel_field] if spec.channel_field else None
+    return LineRecord(record_type=tag, fields=fields,
+                      sample_id=str(sample) if sample is not None else None,
+                      channel=int(channel) if channel is not None else None)
+
+
+def _checked_end(d: LineDialect, body: bytes, offset: int) -> int:
+    """Where the payload of ``body`` (a line without its terminator) ends: at the checksum marker, once the
+    checksum was verified; at the end when the dialect has none."""
+    if d.checksum == "none":
+        return len(body)
+    marker = body.rfind(d.checksum_marker, len(d.start))
+    if marker < 0:
+        raise FramingError(f"no checksum marker {d.checksum_marker!r}", offset=offset + len(body))
+    digits = body[marker + len(d.checksum_marker):]
+    at = offset + marker + len(d.checksum_marker)
+    if len(digits) != d.checksum_digits or not set(digits) <= _HEX_UPPER:
+        raise FramingError(f"checksum must be {d.checksum_digits} uppercase hex digits, got {digits!r}", offset=at)
+    covered = body[0 if d.checksum_covers_start else len(d.start):
+                   marker + (len(d.checksum_marker) if d.checksum_covers_marker else 0)]
+    expected = line_checksum(d.checksum, covered)
+    if int(digits, 16) != expected:
+        raise ChecksumError(f"{d.checksum} checksum {digits.decode()} does not match computed {expected:02X}",
+                            offset=at)
+    return marker
+
+
+def _convert(d: LineDialect, spec: RecordSpec, tag: str, values: list[str], at: int) -> dict[str, str | int | float]:
+    """The typed fields of a record (``at``: stream offset of its tag)."""
     if len(values) != len(spec.fields):
         raise FieldError(f"record {tag} has {len(values)} fields, expected {len(spec.fields)} "
-                         f"({', '.join(f.name for f in spec.fields)})", offset=offset + begin)
+                         f"({', '.join(f.name for f in spec.fields)})", offset=at)
     fields: dict[str, str | int | float] = {}
-    pos = offset + begin + len(tag.encode(d.encoding)) + len(d.separator)
+    pos = at + len(tag.encode(d.encoding)) + len(d.separator)
     for fspec, value in zip(spec.fields, values, strict=True):
         try:
             fields[fspec.name] = fspec.convert(value)
         except ValueError as exc:
             raise FieldError(f"record {tag}: {exc}", offset=pos, field=fspec.name) from None
         pos += len(value.encode(d.encoding)) + len(d.separator)
-    sample = fields[spec.sample_id_field] if spec.sample_id_field else None
-    channel = fields[spec.channel_field] if spec.channel_field else None
-    return LineRecord(record_type=tag, fields=fields,
-                      sample_id=str(sample) if sample is not None else None,
-                      channel=int(channel) if channel is not None else None)
+    return fields
 
 
 def encode_line(profile: Profile, record_type: str, values: list[str]) -> bytes:

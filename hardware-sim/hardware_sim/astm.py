@@ -295,6 +295,16 @@ class ReceivedFrame:
     last: bool
 
 
+
+def _sums_ok(raw: bytes) -> bool:
+    """A whole frame (STX FN text ETX|ETB C1 C2 CR LF) whose checksum matches."""
+    return len(raw) >= 7 and checksum(raw[1:-4]) == raw[-4:-2]
+
+
+def _frame_ok(raw: bytes, fn: int) -> bool:
+    """A frame numbered ``fn``, properly ended, with a matching checksum."""
+    return _sums_ok(raw) and raw[-2:] == b"\r\n" and raw[-5] in (ETX, ETB) and raw[1] == ord(str(fn))
+
 class AstmReceiverSim(ThreadedSim):
     """An LIS receiver: ACKs good frames, NAKs bad ones; ``Faults.nak_storm`` NAKs each frame
     (and ENQ) that many times first. ``messages`` collects the text of each completed session."""
@@ -362,10 +372,8 @@ class AstmReceiverSim(ThreadedSim):
                     break
                 raw = bytes(buf[start:end + 1])
                 del buf[:end + 1]
-                good = (len(raw) >= 7 and raw[-2:] == b"\r\n" and raw[-5] in (ETX, ETB)
-                        and checksum(raw[1:-4]) == raw[-4:-2] and raw[1] == ord(str(expected_fn % 8)))
-                if (len(raw) >= 7 and raw[1] == ord(str((expected_fn - 1) % 8))
-                        and checksum(raw[1:-4]) == raw[-4:-2]):
+                good = _frame_ok(raw, expected_fn % 8)
+                if _sums_ok(raw) and raw[1] == ord(str((expected_fn - 1) % 8)):
                     self._send(link, bytes([ACK]), damage=False)  # a repeat of the last frame
                     self._event("duplicate", raw[1:2].decode())
                     continue
