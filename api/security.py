@@ -27,7 +27,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -41,6 +40,7 @@ from lims.config import get_settings
 from lims.db.models import Role
 from lims.security import AuthenticationError, token_digest
 from lims.services import auth
+from lims.vocabulary import Permission  # with its zh-CN/English labels
 
 SESSION_COOKIE = "lims_session"
 CSRF_COOKIE = "lims_csrf"
@@ -49,35 +49,6 @@ CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: Framework routes that are open by declaration (FastAPI's own OpenAPI and docs pages).
 FRAMEWORK_PUBLIC_PATHS = ("/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")
-
-
-class Permission(StrEnum):
-    SAMPLES_READ = "samples:read"
-    SAMPLES_WRITE = "samples:write"
-    RESULTS_READ = "results:read"
-    RESULTS_ENTER = "results:enter"
-    RESULTS_REVIEW = "results:review"
-    RESULTS_APPROVE = "results:approve"
-    REPORTS_READ = "reports:read"
-    REPORTS_ISSUE = "reports:issue"
-    LIMITS_READ = "limits:read"
-    LIMITS_MANAGE = "limits:manage"
-    PT_READ = "pt:read"
-    PT_SUBMIT = "pt:submit"
-    PT_MANAGE = "pt:manage"
-    AUDIT_READ = "audit:read"
-    INSTRUMENTS_READ = "instruments:read"
-    INSTRUMENTS_WRITE = "instruments:write"
-    USERS_MANAGE = "users:manage"
-    TASKS_READ = "tasks:read"
-    TASKS_MANAGE = "tasks:manage"
-    #: Any authenticated principal, API keys included (who am I).
-    AUTHENTICATED = "authenticated"
-    #: A person's own account: own tokens, logout (every role; never an API key).
-    ACCOUNT_SELF = "account:self"
-    #: Deliberately open; never granted, only declared with :func:`public`.
-    PUBLIC = "public"
-
 
 P = Permission
 #: What every lab role may read (the lab's own records; ISO/IEC 17025 staff need them to work).

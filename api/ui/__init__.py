@@ -22,7 +22,7 @@ from api.ui import audit, batches, instruments, pt, reports, review, samples
 from api.ui.audit import audit_changes
 from api.ui.base import UiRoute, area_router, local_time, render, ui_error
 from api.ui.dashboard import dashboard_page
-from api.ui.labels import ERROR_ZH, GENERIC_ERROR_ZH, PERMISSION_ZH, ROLE_ZH
+from api.ui.labels import ERROR_ZH, GENERIC_ERROR_ZH
 
 #: All pages in one router. The areas' routes are taken over as they are (``include_router`` would wrap
 #: them and lose the :class:`UiRoute` class that turns a refusal into the zh-CN page).
@@ -30,5 +30,5 @@ router = area_router()
 for _area in (samples, review, batches, reports, pt, instruments, audit):
     router.routes.extend(_area.router.routes)
 
-__all__ = ["ERROR_ZH", "GENERIC_ERROR_ZH", "PERMISSION_ZH", "ROLE_ZH", "UiRoute", "audit_changes",
+__all__ = ["ERROR_ZH", "GENERIC_ERROR_ZH", "UiRoute", "audit_changes",
            "dashboard_page", "local_time", "render", "router", "ui_error"]

@@ -23,33 +23,11 @@ from api.security import (
     ensure_csrf_cookie,
     require_ui,
 )
-from api.ui.labels import (
-    ANALYSIS_KIND_ZH,
-    ANALYSIS_STATUS_ZH,
-    AUDIT_ACTION_ZH,
-    BATCH_STATUS_ZH,
-    CAPTURE_STATUS_ZH,
-    CUSTODY_ZH,
-    DONE_ZH,
-    ERROR_ZH,
-    FIELD_ZH,
-    GENERIC_ERROR_ZH,
-    NAV,
-    PERMISSION_ZH,
-    QC_KIND_ZH,
-    QC_OUTCOME_ZH,
-    QUALITATIVE_ZH,
-    REPORT_STATUS_ZH,
-    RESULT_STATUS_ZH,
-    ROLE_ZH,
-    SAMPLE_STATUS_ZH,
-    VERDICT_ZH,
-)
+from api.ui.labels import ERROR_ZH, FIELD_ZH, GENERIC_ERROR_ZH, NAV
 from lims.clock import as_utc
 from lims.db.models import Role
-from lims.pt import views as pt_views
 from lims.services import signoff
-from lims.services.sampling import PRODUCER_KINDS, PROGRAMME_TYPES
+from lims.vocabulary import VOCABULARY, Labelled
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))
 P = Permission
@@ -86,13 +64,15 @@ def local_time(value: Any) -> str:
     return f"{local:%Y-%m-%d %H:%M:%S} {offset[:3]}:{offset[3:]}"
 
 
+def label(value: Any, vocabulary: type[Labelled], lang: str = "zh-CN") -> str:
+    """Template filter: a stored value's label (``{{ sample.status | label(SampleStatus) }}``); a value
+    outside the vocabulary is shown as it is."""
+    return vocabulary.label_of(value, lang)
+
+
 TEMPLATES.env.filters["local_time"] = local_time
-TEMPLATES.env.globals.update(
-    sample_status_zh=SAMPLE_STATUS_ZH, result_status_zh=RESULT_STATUS_ZH, verdict_zh=VERDICT_ZH,
-    qualitative_zh=QUALITATIVE_ZH, analysis_kind_zh=ANALYSIS_KIND_ZH, analysis_status_zh=ANALYSIS_STATUS_ZH, batch_status_zh=BATCH_STATUS_ZH,
-    qc_kind_zh=QC_KIND_ZH, qc_outcome_zh=QC_OUTCOME_ZH, custody_zh=CUSTODY_ZH, report_status_zh=REPORT_STATUS_ZH,
-    capture_status_zh=CAPTURE_STATUS_ZH, audit_action_zh=AUDIT_ACTION_ZH, programme_zh=PROGRAMME_TYPES,
-    producer_kind_zh=PRODUCER_KINDS, pt_status_zh=pt_views.STATUS_ZH, field_zh=FIELD_ZH, done_zh=DONE_ZH)
+TEMPLATES.env.filters["label"] = label
+TEMPLATES.env.globals.update(VOCABULARY, field_zh=FIELD_ZH)
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -132,9 +112,8 @@ def permission_words(missing: tuple[str, ...]) -> list[dict[str, str]]:
     out = []
     for value in missing:
         perm = Permission(value)
-        zh, en = PERMISSION_ZH.get(perm, (value, value))
         roles = [r for r in Role if perm in ROLE_PERMISSIONS.get(r, frozenset())]
-        out.append({"value": value, "zh": zh, "en": en, "roles_zh": "、".join(ROLE_ZH[r] for r in roles) or "—",
+        out.append({"value": value, "zh": perm.zh, "en": perm.en, "roles_zh": "、".join(r.zh for r in roles) or "—",
                     "roles_en": ", ".join(r.value for r in roles) or "none"})
     return out
 
@@ -146,7 +125,7 @@ def refused_page(request: Request, refusal: AccessRefused) -> HTMLResponse:
     if isinstance(refusal, PermissionRefused):
         return render(request, me, "ui_forbidden.html", "/", status=403,
                       missing=permission_words(refusal.missing),
-                      roles_zh="、".join(ROLE_ZH.get(r, r) for r in sorted(me.roles)) or "无")
+                      roles_zh="、".join(Role.label_of(r) for r in sorted(me.roles)) or "无")
     return render(request, me, "ui_error.html", "/", status=403, error=ui_error(403, refusal.detail))
 
 
