@@ -22,10 +22,13 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
-from sqlalchemy import select, text
+from sqlalchemy import Engine, select, text
+from sqlalchemy.orm import Session, sessionmaker
 
 from lims.db import audit
 from lims.db.engine import make_engine, make_session_factory, session_scope
@@ -37,10 +40,7 @@ from lims.services.screening import results_from_readings
 
 PG = os.environ.get("LIMS_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SCHEMA = "lims_bench"
-
-
-class _SkipLoad(Exception):
-    pass
+T = TypeVar("T")
 
 
 def bulk_load(engine, n_results: int) -> None:  # type: ignore[no-untyped-def]
@@ -164,7 +164,7 @@ def pct(values: list[float], p: float) -> float:
     return statistics.quantiles(values, n=100)[int(p) - 1] * 1000 if len(values) > 2 else float("nan")
 
 
-def main() -> None:
+def _arguments() -> argparse.Namespace:
     ap = argparse.ArgumentParser()
     ap.add_argument("--results", type=int, default=1_000_000)
     ap.add_argument("--clients", type=int, default=16)
@@ -176,57 +176,65 @@ def main() -> None:
     ap.add_argument("--reuse", action="store_true", help="reuse a lims_bench schema kept by --keep")
     ap.add_argument("--profile-requests", type=int, default=0,
                     help="also cProfile this many in-process list requests of each kind")
-    args = ap.parse_args()
-    admin = make_engine(PG)
+    return ap.parse_args()
+
+
+def _fresh_schema(admin: Engine, reuse: bool) -> bool:
+    """The bench schema, dropped and created unless ``reuse`` finds one kept by --keep; True when kept."""
     with admin.begin() as c:
         kept = c.execute(text("SELECT 1 FROM information_schema.tables WHERE table_schema = :s "
                               "AND table_name = 'result'"), {"s": SCHEMA}).first() is not None
-        if not (args.reuse and kept):
+        if not (reuse and kept):
             c.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
             c.execute(text(f"CREATE SCHEMA {SCHEMA}"))
-    url = f"{PG}?options=-csearch_path%3D{SCHEMA}"
-    audit.install()
-    engine = make_engine(url)
-    factory = make_session_factory(engine)
-    if args.reuse and kept:
-        upgrade(engine)
+    return reuse and kept
+
+
+def _load(engine: Engine, factory: sessionmaker[Session], n_results: int, reused: bool) -> None:
+    """Migrated schema with the demo reference data and ``n_results`` bulk-loaded results (unless reused),
+    vacuumed and analysed the way autovacuum leaves a table after bulk inserts."""
+    upgrade(engine)
+    if reused:
         with engine.begin() as c:  # the previous run's ingest and approval samples go, the bulk load stays
             n = c.execute(text("SELECT count(*) FROM result")).scalar_one()
         print(f"reusing {SCHEMA} ({n:,} results)")
     else:
-        upgrade(engine)
         seed_reference(factory)
         t0 = time.perf_counter()
-        bulk_load(engine, args.results)
-        print(f"bulk-loaded {args.results:,} results in {time.perf_counter() - t0:.1f} s")
-
-    # What autovacuum does to a table after bulk inserts: statistics and the visibility map (index-only
-    # scans for the capped counts). A lab database reaches this state on its own within minutes.
+        bulk_load(engine, n_results)
+        print(f"bulk-loaded {n_results:,} results in {time.perf_counter() - t0:.1f} s")
+    # Statistics and the visibility map (index-only scans for the capped counts): a lab database reaches
+    # this state on its own within minutes.
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
         for table in ("sample", "analysis", "result", "signature"):
             c.execute(text(f"VACUUM ANALYZE {table}"))
-    proc = serve(url, args.port, args.workers) if args.seconds > 0 else None
+
+
+def _list_latencies(url: str, args: argparse.Namespace) -> dict[str, list[float]]:
+    """Benchmark 1: the list endpoints of a running `lims serve` under concurrent clients."""
+    if args.seconds <= 0:
+        return {}
+    proc = serve(url, args.port, args.workers)
     try:
-        if proc is None:
-            raise _SkipLoad
         base = f"http://127.0.0.1:{args.port}"
         token = httpx.post(f"{base}/api/v1/auth/login", json={"username": "liqiang",
                                                                "password": PASSWORDS["liqiang"]}).json()["token"]
-        lat = load_test(base, token, args.clients, args.seconds)
-    except _SkipLoad:
-        lat = {}
+        return load_test(base, token, args.clients, args.seconds)
     finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(10)
-    if args.profile_requests:
-        profile_requests(engine, args.profile_requests)
+        proc.terminate()
+        proc.wait(10)
+
+
+def _print_latencies(lat: dict[str, list[float]]) -> None:
     for name, values in lat.items():
         p95 = pct(values, 95)
         print(f"{name:8s} list: {len(values):6d} requests, p50 {pct(values, 50):6.1f} ms, p95 {p95:6.1f} ms, "
               f"p99 {pct(values, 99):6.1f} ms  (target p95 < 100 ms: {'met' if p95 < 100 else 'NOT met'})")
 
-    # 1,000 instrument readings → reviewable results
+
+def _bench_readings(factory: sessionmaker[Session]) -> tuple[list[int], int]:
+    """1,000 samples in analysis and their enzyme-tester readings (plus the run's control); returns the
+    reading ids and the technician's user id."""
     with session_scope(factory, actor="bench") as s:
         inst = s.execute(select(Instrument).where(Instrument.code == "EI-01")).scalar_one()
         rapid = s.execute(text("SELECT id FROM method WHERE code='RAPID-EI'")).scalar_one()
@@ -251,39 +259,65 @@ def main() -> None:
                                     fields={"a0": 0.35, "a3": 0.80 - 0.0003 * (i % 100)}))
         s.add_all(readings)
         s.flush()
-        reading_ids = [r.id for r in readings]
-        tech = s.execute(select(User.id).where(User.username == "zhangwei")).scalar_one()
-    prof = cProfile.Profile() if args.profile else None
+        return [r.id for r in readings], int(s.execute(select(User.id).where(User.username == "zhangwei")).scalar_one())
+
+
+def _timed(step: Callable[[], T], profile: bool) -> tuple[T, float]:
+    """``step()`` and its wall time in seconds, under cProfile (top 18 by own time printed) if asked."""
+    prof = cProfile.Profile() if profile else None
     t0 = time.perf_counter()
     if prof:
         prof.enable()
-    with session_scope(factory, actor="zhangwei", reason="bench") as s:
-        out = results_from_readings(s, reading_ids, analyst_id=tech)
-    t_ingest = time.perf_counter() - t0
+    value = step()
+    elapsed = time.perf_counter() - t0
     if prof:
         prof.disable()
         pstats.Stats(prof).sort_stats("tottime").print_stats(18)
+    return value, elapsed
+
+
+def _ingest_and_approve(factory: sessionmaker[Session], profile: bool) -> None:
+    """Benchmarks 2 and 3: 1,000 readings into reviewable results, then one approval of all of them."""
+    reading_ids, tech = _bench_readings(factory)
+
+    def ingest() -> list[int]:
+        with session_scope(factory, actor="zhangwei", reason="bench") as s:
+            return list(results_from_readings(s, reading_ids, analyst_id=tech).results)
+
+    results, t_ingest = _timed(ingest, profile)
     print(f"1,000 instrument readings → reviewable results: {t_ingest * 1000:.0f} ms "
-          f"({len(out.results)} results; target < 1000 ms: {'met' if t_ingest < 1 else 'NOT met'})")
+          f"({len(results)} results; target < 1000 ms: {'met' if t_ingest < 1 else 'NOT met'})")
     with session_scope(factory, actor="zhangwei") as s:
-        signoff.author_results(s, out.results, username="zhangwei", password=PASSWORDS["zhangwei"])
+        signoff.author_results(s, results, username="zhangwei", password=PASSWORDS["zhangwei"])
     with session_scope(factory, actor="liqiang") as s:
-        signoff.review_results(s, out.results, username="liqiang", password=PASSWORDS["liqiang"])
-    prof = cProfile.Profile() if args.profile else None
-    t0 = time.perf_counter()
-    if prof:
-        prof.enable()
-    with session_scope(factory, actor="wangfang", reason="bench approval") as s:
-        signoff.approve_results(s, out.results, username="wangfang", password=PASSWORDS["wangfang"],
-                                lab_code=LAB_CODE)
-    t_approve = time.perf_counter() - t0
-    if prof:
-        prof.disable()
-        pstats.Stats(prof).sort_stats("tottime").print_stats(18)
+        signoff.review_results(s, results, username="liqiang", password=PASSWORDS["liqiang"])
+
+    def approve() -> None:
+        with session_scope(factory, actor="wangfang", reason="bench approval") as s:
+            signoff.approve_results(s, results, username="wangfang", password=PASSWORDS["wangfang"],
+                                    lab_code=LAB_CODE)
+
+    _, t_approve = _timed(approve, profile)
     print(f"approving 1,000 results (one e-signature, 1,000 signature records, 1,000 outbox messages): "
           f"{t_approve * 1000:.0f} ms (target < 2000 ms: {'met' if t_approve < 2 else 'NOT met'})")
     print("anchor: an established open-source LIMS needed 90 s to submit 50 analyses → "
           f"{90 / 50 * 1000 / max(t_ingest, 1e-9):.0f}× the per-analysis rate of that anchor")
+
+
+def main() -> None:
+    args = _arguments()
+    admin = make_engine(PG)
+    reused = _fresh_schema(admin, args.reuse)
+    url = f"{PG}?options=-csearch_path%3D{SCHEMA}"
+    audit.install()
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+    _load(engine, factory, args.results, reused)
+    latencies = _list_latencies(url, args)
+    if args.profile_requests:
+        profile_requests(engine, args.profile_requests)
+    _print_latencies(latencies)
+    _ingest_and_approve(factory, args.profile)
     engine.dispose()
     if not args.keep:
         with admin.begin() as c:
