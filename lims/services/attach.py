@@ -12,7 +12,6 @@ A reading naming no open analysis stays unattached and is reported, never droppe
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,17 +21,9 @@ from lims import units
 from lims.db.models import Analysis, Analyte, Reading, Result, Sample, SampleStatus
 from lims.services.batches import latest_result_versions
 from lims.services.limits import decide_result
-from lims.services.screening import ENZYME_DECISION_RULE, ScreenBatch, screen_text
+from lims.services.screening import ENZYME_DECISION_RULE, ReadingsOutcome, ScreenBatch, screen_text
 from lims.vocabulary import AnalysisStatus
 from lims.workflow import transition
-
-
-@dataclass
-class AttachOutcome:
-    results: list[int] = field(default_factory=list)
-    positives: list[str] = field(default_factory=list)
-    unmatched_readings: list[int] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
 
 
 def _open_analyses(s: Session, codes: set[str], kind: str) -> dict[tuple[str, str], Analysis]:
@@ -53,8 +44,8 @@ def _screening_run(s: Session, reading_ids: list[int]) -> tuple[list[Reading], d
     return readings, by_sample, ScreenBatch(s, list(by_sample.values()))
 
 
-def results_from_photometer(s: Session, reading_ids: list[int], *, analyst_id: int | None = None) -> AttachOutcome:
-    out = AttachOutcome()
+def results_from_photometer(s: Session, reading_ids: list[int], *, analyst_id: int | None = None) -> ReadingsOutcome:
+    out = ReadingsOutcome()
     readings, by_sample, batch = _screening_run(s, reading_ids)
     for r in readings:
         analysis = by_sample.pop(r.sample_code or "", None)
@@ -77,11 +68,11 @@ _DEVICE_CALL = {"POS": ScreenCall.POSITIVE, "NEG": ScreenCall.NEGATIVE, "INV": S
 
 
 def results_from_gold(s: Session, reading_ids: list[int], *, analyst_id: int | None = None,
-                      min_c_intensity: float = GOLD_MIN_C_INTENSITY) -> AttachOutcome:
+                      min_c_intensity: float = GOLD_MIN_C_INTENSITY) -> ReadingsOutcome:
     """Colloidal-gold strip readings → screening results. The call is made again from T, C and the kit's
     cut-off (competitive strip: no C line → invalid; T/C < cut-off → positive); a device call that
     disagrees is kept in the result's details and reported as a problem, never silently overridden."""
-    out = AttachOutcome()
+    out = ReadingsOutcome()
     readings, by_sample, batch = _screening_run(s, reading_ids)
     for r in readings:
         analysis = by_sample.pop(r.sample_code or "", None)
@@ -108,8 +99,8 @@ def results_from_gold(s: Session, reading_ids: list[int], *, analyst_id: int | N
     return out
 
 
-def results_from_astm(s: Session, reading_ids: list[int], *, analyst_id: int | None = None) -> AttachOutcome:
-    out = AttachOutcome()
+def results_from_astm(s: Session, reading_ids: list[int], *, analyst_id: int | None = None) -> ReadingsOutcome:
+    out = ReadingsOutcome()
     readings = s.execute(select(Reading).where(Reading.id.in_(reading_ids), Reading.record_type == "R")
                          .order_by(Reading.id)).scalars().all()
     analyses = _open_analyses(s, {r.sample_code for r in readings if r.sample_code}, "confirmatory")

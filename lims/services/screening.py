@@ -31,20 +31,25 @@ from lims.workflow import transition
 
 
 @dataclass
-class ScreeningOutcome:
+class ReadingsOutcome:
+    """What turning instrument readings into results did (rapid screens here, the other instruments in
+    :mod:`lims.services.attach`): the new result ids, the samples screened positive, readings naming no open
+    analysis (kept, reported), runs without a valid control, and other problems."""
+
     results: list[int] = field(default_factory=list)
     positives: list[str] = field(default_factory=list)
     unmatched_readings: list[int] = field(default_factory=list)
     invalid_runs: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
 
 
 ENZYME_DECISION_RULE = "GB/T 5009.199-2003 抑制率≥50%为阳性"
 
 
 def results_from_readings(s: Session, reading_ids: list[int], *, item_record: str = "CH",
-                          analyst_id: int | None = None) -> ScreeningOutcome:
+                          analyst_id: int | None = None) -> ReadingsOutcome:
     """Turn a run's readings into screening results (control first; one result per sample channel)."""
-    out = ScreeningOutcome()
+    out = ReadingsOutcome()
     readings = s.execute(select(Reading).where(Reading.id.in_(reading_ids), Reading.record_type == item_record)
                          .order_by(Reading.id)).scalars().all()
     runs: dict[tuple[int, str], list[Reading]] = {}
