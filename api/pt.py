@@ -26,7 +26,7 @@ from api.security import CSRF_FIELD, Permission, Principal, ensure_csrf_cookie, 
 from api.ui import UiRoute
 from lims.db.engine import session_scope
 from lims.db.models_pt import PtRound, PtSubmission, RoundStatus
-from lims.pt import charts, participant, provider, reports, views
+from lims.pt import charts, participant, provider, reports, scoring, views
 from lims.pt.submissions import RowProblem, SubmissionIn, SubmissionRejected, parse_row
 from lims.services.errors import ServiceError
 
@@ -260,7 +260,7 @@ def transition(code: str, action: Literal["open", "close", "score", "publish"], 
         elif action == "publish":
             provider.publish_round(s, code)
         else:
-            r = provider.score_round(s, code)
+            r = scoring.score_round(s, code)
             doc = {"scores": r.scores, "satisfactory": r.satisfactory, "questionable": r.questionable,
                    "unsatisfactory": r.unsatisfactory, "en_actions": r.en_actions,
                    "false_negatives": r.false_negatives, "false_positives": r.false_positives}

@@ -19,7 +19,7 @@ import json
 import math
 import random
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +36,6 @@ from lims.db.models_pt import (
     PtRound,
     PtRoundAnalyte,
     PtScheme,
-    PtScore,
     PtSubmission,
     PtTestItem,
     RoundStatus,
@@ -51,7 +50,7 @@ from lims.pt.submissions import (
 )
 from lims.services.errors import Conflict, InvalidInput, NotFound
 from lims.workflow import transition
-from proficiency import combined, homogeneity, robust, scores, sigma
+from proficiency import homogeneity, sigma
 from proficiency.errors import ProficiencyError
 
 ASSIGNED_METHODS = ("consensus", "reference")
@@ -63,7 +62,8 @@ CODE_PREFIX = "P"
 CONVERT_UNIT = "convert_unit"
 
 
-def _now(now: dt.datetime | None) -> dt.datetime:
+def now_utc(now: dt.datetime | None) -> dt.datetime:
+    """``now`` as aware UTC, or the current time."""
     return as_utc(now) if now is not None else utcnow()
 
 
@@ -166,36 +166,39 @@ def round_analyte(rnd: PtRound, code: str, field: str = "analyte") -> PtRoundAna
     raise NotFound(f"analyte {code} is not in round {rnd.code}", field=field)
 
 
-def _require_status(rnd: PtRound, allowed: Sequence[str], action: str) -> None:
+def require_status(rnd: PtRound, allowed: Sequence[str], action: str) -> None:
     if rnd.status not in allowed:
         raise Conflict(f"round {rnd.code} is {rnd.status}: cannot {action} (needs {' or '.join(allowed)})",
                        field="status")
 
 
-def open_round(s: Session, code: str, *, now: dt.datetime | None = None) -> PtRound:
+def _round_in(s: Session, code: str, allowed: Sequence[str], action: str) -> PtRound:
     rnd = get_round(s, code)
-    _require_status(rnd, [RoundStatus.DRAFT], "open it")
-    if as_utc(rnd.deadline) <= _now(now):
-        raise Conflict(f"round {code}: the deadline {rnd.deadline.isoformat()} has already passed", field="deadline")
-    transition(rnd, RoundStatus.OPEN)
-    rnd.opened_at = _now(now)
+    require_status(rnd, allowed, action)
     return rnd
+
+
+def _stamped(rnd: PtRound, status: RoundStatus, stamp: str, now: dt.datetime | None) -> PtRound:
+    """Move the round to ``status`` and record when in its ``stamp`` column (opened_at, closed_at, …)."""
+    transition(rnd, status)
+    setattr(rnd, stamp, now_utc(now))
+    return rnd
+
+
+def open_round(s: Session, code: str, *, now: dt.datetime | None = None) -> PtRound:
+    rnd = _round_in(s, code, [RoundStatus.DRAFT], "open it")
+    if as_utc(rnd.deadline) <= now_utc(now):
+        raise Conflict(f"round {code}: the deadline {rnd.deadline.isoformat()} has already passed", field="deadline")
+    return _stamped(rnd, RoundStatus.OPEN, "opened_at", now)
 
 
 def close_round(s: Session, code: str, *, now: dt.datetime | None = None) -> PtRound:
-    rnd = get_round(s, code)
-    _require_status(rnd, [RoundStatus.OPEN], "close it")
-    transition(rnd, RoundStatus.CLOSED)
-    rnd.closed_at = _now(now)
-    return rnd
+    return _stamped(_round_in(s, code, [RoundStatus.OPEN], "close it"), RoundStatus.CLOSED, "closed_at", now)
 
 
 def publish_round(s: Session, code: str, *, now: dt.datetime | None = None) -> PtRound:
-    rnd = get_round(s, code)
-    _require_status(rnd, [RoundStatus.SCORED], "publish it")
-    transition(rnd, RoundStatus.PUBLISHED)
-    rnd.published_at = _now(now)
-    return rnd
+    return _stamped(_round_in(s, code, [RoundStatus.SCORED], "publish it"), RoundStatus.PUBLISHED, "published_at",
+                    now)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -223,7 +226,7 @@ def enrol_participants(s: Session, round_code: str, labs: Sequence[LabEntry], *,
     """Enrol labs under random anonymous codes. The round's seed is drawn once (or taken from
     ``seed``) and recorded, so the codes can be reproduced from the seed and the enrolment order."""
     rnd = get_round(s, round_code)
-    _require_status(rnd, [RoundStatus.DRAFT, RoundStatus.OPEN], "enrol participants")
+    require_status(rnd, [RoundStatus.DRAFT, RoundStatus.OPEN], "enrol participants")
     if rnd.code_seed is None:
         rnd.code_seed = seed if seed is not None else secrets.randbelow(2**31)
     elif seed is not None and seed != rnd.code_seed:
@@ -263,18 +266,27 @@ def _item(s: Session, rnd: PtRound, code: str) -> PtTestItem:
     return item
 
 
+def method_sigma(a: PtRoundAnalyte, level: float) -> float | None:
+    """σ_pt of the analyte's fitness-for-purpose or Horwitz method at ``level``; None when σ_pt is the
+    participants' robust SD (known only once the round is scored)."""
+    if a.sigma_method == "ffp":
+        return sigma.ffp_sigma(level, a.ffp_rsd or sigma.EU_PESTICIDE_FFP_RSD)
+    if a.sigma_method == "horwitz":
+        return units.from_mg_per_kg(sigma.horwitz_sigma_mg_kg(units.to_mg_per_kg(level, a.unit)), a.unit)
+    return None
+
+
 def _planning_sigma(a: PtRoundAnalyte, level: float, sigma_pt: float | None) -> float:
     """σ_pt for a check made before the round is scored: given, or from the σ_pt method at ``level``."""
     if sigma_pt is not None:
         if not (math.isfinite(sigma_pt) and sigma_pt > 0):
             raise InvalidInput(f"sigma_pt must be positive (got {sigma_pt!r})", field="sigma_pt")
         return sigma_pt
-    if a.sigma_method == "ffp":
-        return sigma.ffp_sigma(level, a.ffp_rsd or sigma.EU_PESTICIDE_FFP_RSD)
-    if a.sigma_method == "horwitz":
-        return units.from_mg_per_kg(sigma.horwitz_sigma_mg_kg(units.to_mg_per_kg(level, a.unit)), a.unit)
-    raise InvalidInput(f"analyte {a.code} takes σ_pt from the participants' robust SD: give sigma_pt "
-                       "for the homogeneity/stability check", field="sigma_pt")
+    fixed = method_sigma(a, level)
+    if fixed is None:
+        raise InvalidInput(f"analyte {a.code} takes σ_pt from the participants' robust SD: give sigma_pt "
+                           "for the homogeneity/stability check", field="sigma_pt")
+    return fixed
 
 
 def as_json(obj: Any) -> dict[str, Any]:
@@ -288,7 +300,7 @@ def record_homogeneity(s: Session, round_code: str, analyte_code: str, items: Se
     σ_pt is the given one or follows the analyte's σ_pt method at the study's mean; the check is
     repeated with the round's final σ_pt when the round is scored."""
     rnd = get_round(s, round_code)
-    _require_status(rnd, [RoundStatus.DRAFT, RoundStatus.OPEN, RoundStatus.CLOSED], "record homogeneity data")
+    require_status(rnd, [RoundStatus.DRAFT, RoundStatus.OPEN, RoundStatus.CLOSED], "record homogeneity data")
     a = round_analyte(rnd, analyte_code)
     try:
         level = sum(sum(r) for r in items) / sum(len(r) for r in items)
@@ -312,7 +324,7 @@ def record_stability(s: Session, round_code: str, analyte_code: str, before: Seq
                      after: Sequence[float], *, sigma_pt: float | None = None) -> homogeneity.StabilityResult:
     """Store a stability study (items S01…, results before and after) and check it (B.5.1)."""
     rnd = get_round(s, round_code)
-    _require_status(rnd, [RoundStatus.DRAFT, RoundStatus.OPEN, RoundStatus.CLOSED], "record stability data")
+    require_status(rnd, [RoundStatus.DRAFT, RoundStatus.OPEN, RoundStatus.CLOSED], "record stability data")
     a = round_analyte(rnd, analyte_code)
     try:
         level = sum(before) / len(before)
@@ -340,7 +352,7 @@ def _delete_measurements(s: Session, a: PtRoundAnalyte, studies: Sequence[str]) 
     s.flush()
 
 
-def _measurements(s: Session, a: PtRoundAnalyte, study: str) -> dict[str, list[float]]:
+def measurements(s: Session, a: PtRoundAnalyte, study: str) -> dict[str, list[float]]:
     rows = s.execute(select(PtTestItem.code, PtItemMeasurement.value)
                      .join(PtTestItem, PtTestItem.id == PtItemMeasurement.item_id)
                      .where(PtItemMeasurement.round_analyte_id == a.id, PtItemMeasurement.study == study)
@@ -373,12 +385,39 @@ def submit_results(s: Session, round_code: str, rows: Sequence[SubmissionIn], *,
     the values as submitted go into the audit trail as a ``convert_unit`` event of the submission in
     the same transaction (:func:`unit_conversions` reads them back); any other unit is refused."""
     rnd = get_round(s, round_code)
-    now_utc = _now(now)
-    _accepting(rnd, now_utc)
+    when = now_utc(now)
+    _accepting(rnd, when)
     if not rows:
         raise InvalidInput("no results given", field="results")
     by_code = {p.code: p for p in participants(s, rnd)}
     analytes = {a.code: a for a in rnd.analytes}
+    converted, conversions = _checked_rows(round_code, rows, by_code, analytes)
+    existing = {(sub.participant_id, sub.round_analyte_id): sub for sub in s.execute(
+        select(PtSubmission).join(PtParticipant).where(PtParticipant.round_id == rnd.id)).scalars()}
+    out: list[PtSubmission] = []
+    for row in converted:
+        p, a = by_code[row.participant_code], analytes[row.analyte]
+        values = _submission_values(row, channel, when)
+        sub = existing.get((p.id, a.id))
+        if sub is None:
+            sub = PtSubmission(participant_id=p.id, round_analyte_id=a.id, **values)
+            s.add(sub)
+        else:
+            for k, v in values.items():
+                setattr(sub, k, v)
+        out.append(sub)
+    s.flush()
+    if conversions:
+        append_events(s, [(CONVERT_UNIT, PtSubmission.__tablename__, str(out[i].id), c.audit_old(),
+                           {**c.audit_new(), "submitted_at": as_utc(when).isoformat()})
+                          for i, c in conversions.items()])
+    return out
+
+
+def _checked_rows(round_code: str, rows: Sequence[SubmissionIn], by_code: Mapping[str, PtParticipant],
+                  analytes: Mapping[str, PtRoundAnalyte]) -> tuple[list[SubmissionIn], dict[int, UnitConversion]]:
+    """The rows with their line numbers, converted to their analyte's unit, and the conversions by row
+    index; SubmissionRejected lists every problem of every row."""
     problems: list[RowProblem] = []
     seen: dict[tuple[str, str], int | None] = {}
     converted: list[SubmissionIn] = []
@@ -401,11 +440,7 @@ def submit_results(s: Session, round_code: str, rows: Sequence[SubmissionIn], *,
                 if conversion is not None:
                     conversions[len(converted)] = conversion
         converted.append(row)
-        if row.result is not None and row.loq is not None and row.result < row.loq:
-            problems.append(RowProblem(line, "result", f"{row.result:g} is below the LOQ {row.loq:g}: "
-                                       "report it as not detected (empty result)"))
-        if row.coverage_factor is not None and row.expanded_uncertainty is None:
-            problems.append(RowProblem(line, "expanded_uncertainty", "a coverage factor needs its expanded uncertainty"))
+        problems += _value_problems(row, line)
         key = (row.participant_code, row.analyte)
         if key in seen:
             problems.append(RowProblem(line, "analyte", f"second result of {row.participant_code} for {row.analyte} "
@@ -413,30 +448,27 @@ def submit_results(s: Session, round_code: str, rows: Sequence[SubmissionIn], *,
         seen[key] = line
     if problems:
         raise SubmissionRejected(problems, source="submission")
-    existing = {(sub.participant_id, sub.round_analyte_id): sub for sub in s.execute(
-        select(PtSubmission).join(PtParticipant).where(PtParticipant.round_id == rnd.id)).scalars()}
-    out: list[PtSubmission] = []
-    for row in converted:
-        p, a = by_code[row.participant_code], analytes[row.analyte]
-        values = dict(result=row.result, unit=row.unit, method=row.method, loq=row.loq,
-                      expanded_uncertainty=row.expanded_uncertainty,
-                      coverage_factor=row.coverage_factor if row.coverage_factor is not None
-                      else (2.0 if row.expanded_uncertainty is not None else None),
-                      recovery_percent=row.recovery_percent, channel=channel, submitted_at=now_utc)
-        sub = existing.get((p.id, a.id))
-        if sub is None:
-            sub = PtSubmission(participant_id=p.id, round_analyte_id=a.id, **values)
-            s.add(sub)
-        else:
-            for k, v in values.items():
-                setattr(sub, k, v)
-        out.append(sub)
-    s.flush()
-    if conversions:
-        append_events(s, [(CONVERT_UNIT, PtSubmission.__tablename__, str(out[i].id), c.audit_old(),
-                           {**c.audit_new(), "submitted_at": as_utc(now_utc).isoformat()})
-                          for i, c in conversions.items()])
-    return out
+    return converted, conversions
+
+
+def _value_problems(row: SubmissionIn, line: int) -> list[RowProblem]:
+    """A result below its LOQ (report not detected instead), a coverage factor without its U."""
+    problems: list[RowProblem] = []
+    if row.result is not None and row.loq is not None and row.result < row.loq:
+        problems.append(RowProblem(line, "result", f"{row.result:g} is below the LOQ {row.loq:g}: "
+                                   "report it as not detected (empty result)"))
+    if row.coverage_factor is not None and row.expanded_uncertainty is None:
+        problems.append(RowProblem(line, "expanded_uncertainty", "a coverage factor needs its expanded uncertainty"))
+    return problems
+
+
+def _submission_values(row: SubmissionIn, channel: str, when: dt.datetime) -> dict[str, Any]:
+    """Column values of a submission; k defaults to 2 when an expanded uncertainty is given."""
+    k = row.coverage_factor if row.coverage_factor is not None else (2.0 if row.expanded_uncertainty is not None
+                                                                     else None)
+    return dict(result=row.result, unit=row.unit, method=row.method, loq=row.loq,
+                expanded_uncertainty=row.expanded_uncertainty, coverage_factor=k,
+                recovery_percent=row.recovery_percent, channel=channel, submitted_at=when)
 
 
 def unit_conversions(s: Session, submissions: Sequence[PtSubmission]) -> dict[int, dict[str, Any]]:
@@ -462,157 +494,5 @@ def unit_conversions(s: Session, submissions: Sequence[PtSubmission]) -> dict[in
 def upload_csv(s: Session, round_code: str, data: bytes | str, *, now: dt.datetime | None = None) -> list[PtSubmission]:
     """CSV upload: parse, check every row (line and field named), then write all or nothing."""
     rnd = get_round(s, round_code)
-    _accepting(rnd, _now(now))
+    _accepting(rnd, now_utc(now))
     return submit_results(s, round_code, parse_submission_csv(data), channel="csv", now=now)
-
-
-# ----------------------------------------------------------------------------------------------
-# scoring
-# ----------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class AnalyteOutcome:
-    code: str
-    present: bool
-    n: int
-    assigned_value: float | None
-    u_assigned: float | None
-    sigma_pt: float | None
-    robust_sd: float | None
-    statistic: str | None
-    homogeneity_passed: bool | None
-    stability_passed: bool | None
-
-
-@dataclass(frozen=True)
-class RoundScoring:
-    round_code: str
-    analytes: tuple[AnalyteOutcome, ...]
-    scores: int
-    satisfactory: int
-    questionable: int
-    unsatisfactory: int
-    en_actions: int
-    false_negatives: int
-    false_positives: int
-
-
-def _sigma_pt(a: PtRoundAnalyte, xpt: float, robust_sd: float | None) -> float:
-    if a.sigma_method == "ffp":
-        return sigma.ffp_sigma(xpt, a.ffp_rsd or sigma.EU_PESTICIDE_FFP_RSD)
-    if a.sigma_method == "horwitz":
-        return units.from_mg_per_kg(sigma.horwitz_sigma_mg_kg(units.to_mg_per_kg(xpt, a.unit)), a.unit)
-    if robust_sd is None:
-        raise ProficiencyError("σ_pt from the robust SD needs at least two differing results")
-    return sigma.limited_sigma(robust_sd)
-
-
-def _assign(a: PtRoundAnalyte, values: list[float]) -> tuple[float, float, float | None]:
-    """(x_pt, u(x_pt), robust SD s*) for one analyte."""
-    est: robust.RobustEstimate | None = None
-    if a.assigned_method == "consensus" or len(values) >= 2:
-        try:
-            est = robust.algorithm_a(values)
-        except ProficiencyError:
-            if a.assigned_method == "consensus":
-                raise
-    if a.assigned_method == "reference":
-        assert a.reference_value is not None and a.reference_u is not None
-        return a.reference_value, a.reference_u, est.scale if est else None
-    assert est is not None
-    return est.location, est.u_assigned, est.scale
-
-
-def score_round(s: Session, round_code: str, *, now: dt.datetime | None = None) -> RoundScoring:
-    """Assign values, σ_pt, score every result and combine scores (round closed, or re-scored)."""
-    rnd = get_round(s, round_code)
-    _require_status(rnd, [RoundStatus.CLOSED, RoundStatus.SCORED], "score it")
-    parts = participants(s, rnd)
-    subs = list(s.execute(select(PtSubmission).join(PtParticipant).where(PtParticipant.round_id == rnd.id)
-                          .order_by(PtSubmission.id)).scalars())
-    by_analyte: dict[int, list[PtSubmission]] = {}
-    for sub in subs:
-        by_analyte.setdefault(sub.round_analyte_id, []).append(sub)
-    for old in s.execute(select(PtScore).where(PtScore.round_analyte_id.in_([a.id for a in rnd.analytes]))
-                         ).scalars():
-        s.delete(old)  # re-scoring: ORM deletes keep the earlier scores in the audit trail
-    s.flush()
-    score_rows: dict[int, PtScore] = {}
-    outcomes: list[AnalyteOutcome] = []
-    for a in rnd.analytes:
-        rows = by_analyte.get(a.id, [])
-        numeric = [sub for sub in rows if sub.result is not None]
-        for attr in ("assigned_value", "u_assigned", "sigma_pt", "robust_sd", "statistic"):
-            setattr(a, attr, None)
-        a.n_results = len(numeric)
-        if a.present:
-            try:
-                xpt, u, s_star = _assign(a, [float(sub.result) for sub in numeric if sub.result is not None])
-                sig = _sigma_pt(a, xpt, s_star)
-                a.assigned_value, a.u_assigned, a.sigma_pt, a.robust_sd = xpt, u, sig, s_star
-                a.statistic = "z" if sigma.uncertainty_negligible(u, sig) else "z'"
-                _recheck_items(s, a, sig)
-                for sub in numeric:
-                    assert sub.result is not None
-                    ps = scores.score_result(sub.result, xpt, sig, u, expanded_u_result=sub.expanded_uncertainty,
-                                             coverage_factor=sub.coverage_factor or 2.0)
-                    score_rows[sub.id] = PtScore(
-                        submission_id=sub.id, participant_id=sub.participant_id, round_analyte_id=a.id,
-                        d=ps.d, d_percent=ps.d_percent, z=ps.z, z_prime=ps.z_prime, statistic=ps.statistic,
-                        score=ps.score, classification=ps.classification, zeta=ps.zeta, en=ps.en,
-                        en_action=ps.en_action)
-            except ProficiencyError as exc:
-                raise InvalidInput(f"analyte {a.code}: {exc}", field=f"analytes.{a.code}") from None
-        outcomes.append(AnalyteOutcome(
-            a.code, a.present, len(numeric), a.assigned_value, a.u_assigned, a.sigma_pt, a.robust_sd, a.statistic,
-            (a.homogeneity or {}).get("passed"), (a.stability or {}).get("passed")))
-    # detections and combined scores per participant
-    mrrl = {a.code: a.mrrl for a in rnd.analytes}
-    assigned = {a.code: a.assigned_value for a in rnd.analytes if a.present and a.assigned_value is not None}
-    code_of = {a.id: a.code for a in rnd.analytes}
-    fn = fp = 0
-    for p in parts:
-        mine = [sub for sub in subs if sub.participant_id == p.id]
-        if not mine:
-            p.az2 = p.rsz = p.ssz = None
-            p.false_negatives = p.false_positives = None
-            continue
-        summary = combined.judge_detections(
-            assigned, {code_of[sub.round_analyte_id]: sub.result for sub in mine}, mrrl,
-            analytes=[code_of[sub.round_analyte_id] for sub in mine])
-        outcome = {j.analyte: j.outcome for j in summary.judgements}
-        for sub in mine:
-            row = score_rows.get(sub.id) or PtScore(submission_id=sub.id, participant_id=p.id,
-                                                     round_analyte_id=sub.round_analyte_id)
-            row.detection = outcome[code_of[sub.round_analyte_id]]
-            score_rows[sub.id] = row
-        zs = [score_rows[sub.id].score for sub in mine if score_rows[sub.id].score is not None]
-        if zs:
-            p.az2 = combined.average_squared_z(zs)  # type: ignore[arg-type]
-            p.rsz = combined.rescaled_sum_z(zs)  # type: ignore[arg-type]
-            p.ssz = combined.sum_squared_z(zs)  # type: ignore[arg-type]
-        else:
-            p.az2 = p.rsz = p.ssz = None
-        p.false_negatives, p.false_positives = summary.false_negatives, summary.false_positives
-        fn += summary.false_negatives
-        fp += summary.false_positives
-    s.add_all(score_rows.values())
-    transition(rnd, RoundStatus.SCORED)
-    rnd.scored_at = _now(now)
-    s.flush()
-    classes = [r.classification for r in score_rows.values() if r.classification]
-    return RoundScoring(
-        round_code, tuple(outcomes), len(classes), classes.count(scores.SATISFACTORY),
-        classes.count(scores.QUESTIONABLE), classes.count(scores.UNSATISFACTORY),
-        sum(1 for r in score_rows.values() if r.en_action), fn, fp)
-
-
-def _recheck_items(s: Session, a: PtRoundAnalyte, sig: float) -> None:
-    """Repeat the homogeneity and stability checks with the round's σ_pt (Annex B uses σ_pt)."""
-    hom = _measurements(s, a, "homogeneity")
-    if hom:
-        a.homogeneity = as_json(homogeneity.homogeneity_check(list(hom.values()), sig))
-    before = [v for vs in _measurements(s, a, "stability_before").values() for v in vs]
-    after = [v for vs in _measurements(s, a, "stability_after").values() for v in vs]
-    if before and after:
-        a.stability = as_json(homogeneity.stability_check(before, after, sig))

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from lims.db.engine import session_scope
 from lims.db.models import AuditEvent
 from lims.db.models_pt import PtParticipant, PtRound, PtRoundAnalyte, PtScore, PtSubmission
-from lims.pt import provider, views
+from lims.pt import provider, scoring, views
 from lims.pt.submissions import SubmissionIn, SubmissionRejected
 from lims.services.errors import Conflict, InvalidInput
 from proficiency import combined, homogeneity, robust, scores, sigma
@@ -37,7 +37,7 @@ def test_lifecycle_end_to_end_scores_equal_proficiency(db_factory, make_round, p
         assert hom.g == 10 and hom.m == 2
         provider.record_stability(s, pt.round, "chlorpyrifos", [0.152, 0.150, 0.151], [0.149, 0.150, 0.148])
         provider.close_round(s, pt.round, now=pt.deadline)
-        result = provider.score_round(s, pt.round)
+        result = scoring.score_round(s, pt.round)
         provider.publish_round(s, pt.round)
     assert result.scores == 15 and result.false_negatives == 1 and result.unsatisfactory >= 1
 
@@ -86,7 +86,7 @@ def test_reference_value_with_z_prime_and_exact_hand_scores(db_factory, make_rou
         provider.submit_results(s, pt.round, pt.rows_for(codes, [0.3, 0.2, 0.1], "procymidone", u_rel=None),
                                 now=pt.t0)
         provider.close_round(s, pt.round, now=pt.t0)
-        provider.score_round(s, pt.round)
+        scoring.score_round(s, pt.round)
     with db_factory() as s:
         rnd = provider.get_round(s, pt.round)
         a = rnd.analytes[0]
@@ -106,7 +106,7 @@ def test_horwitz_and_robust_sigma(db_factory, make_round, pt):
         provider.submit_results(s, pt.round, pt.rows_for(codes, pt.chlorpyrifos, "a1") +
                                 pt.rows_for(codes, pt.chlorpyrifos, "a2"), now=pt.t0)
         provider.close_round(s, pt.round, now=pt.t0)
-        provider.score_round(s, pt.round)
+        scoring.score_round(s, pt.round)
     est = robust.algorithm_a(pt.chlorpyrifos)
     with db_factory() as s:
         a1, a2 = provider.get_round(s, pt.round).analytes
@@ -127,7 +127,7 @@ def test_false_positive_against_mrrl(db_factory, make_round, pt):
         assert bad.value.problems[0].field == "result"
     with session_scope(db_factory, actor="qa") as s:
         provider.close_round(s, pt.round, now=pt.t0)
-        out = provider.score_round(s, pt.round)
+        out = scoring.score_round(s, pt.round)
     assert out.false_positives == 1
     with db_factory() as s:
         p = s.execute(select(PtParticipant).where(PtParticipant.code == codes[0])).scalar_one()
@@ -221,13 +221,13 @@ def test_anonymous_codes_reproducible_from_recorded_seed(db_factory, make_round)
 def test_lifecycle_guards(db_factory, make_round, pt):
     make_round(2)
     with session_scope(db_factory, actor="qa") as s, pytest.raises(Conflict):
-        provider.score_round(s, pt.round)  # still open
+        scoring.score_round(s, pt.round)  # still open
     with session_scope(db_factory, actor="qa") as s, pytest.raises(Conflict):
         provider.publish_round(s, pt.round)
     with session_scope(db_factory, actor="qa") as s:
         provider.close_round(s, pt.round, now=pt.t0)
     with session_scope(db_factory, actor="qa") as s, pytest.raises(InvalidInput) as e:
-        provider.score_round(s, pt.round)  # no results: consensus impossible
+        scoring.score_round(s, pt.round)  # no results: consensus impossible
     assert e.value.field == "analytes.chlorpyrifos"
     with db_factory() as s:
         assert provider.get_round(s, pt.round).status == "closed"

@@ -15,7 +15,7 @@ from pypdf import PdfReader
 
 from lims.db.engine import session_scope
 from lims.demo.pt_round import run_demo_round
-from lims.pt import charts, provider, reports, views
+from lims.pt import charts, provider, reports, scoring, views
 from lims.reports.pdf import end_of_report_mark
 from lims.services.errors import Conflict
 
@@ -112,7 +112,7 @@ def _scored_round(db_factory, make_round, pt) -> list[str]:
     with session_scope(db_factory, actor="qa") as s:
         provider.submit_results(s, pt.round, rows, now=pt.t0)
         provider.close_round(s, pt.round, now=pt.deadline)
-        provider.score_round(s, pt.round, now=pt.deadline)
+        scoring.score_round(s, pt.round, now=pt.deadline)
     return codes
 
 
