@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,25 +77,33 @@ class CsvRow:
 class CsvTable:
     """A CSV text with its header read; records are read once, in order."""
 
-    def __init__(self, text: str, *, source: str) -> None:
+    def __init__(self, text: str, *, source: str, comment: str | None = None) -> None:
+        """``comment``: a line whose first non-blank text starts with it is read as a blank line (so
+        blank and comment lines may also precede the header); None (the contract): no comments."""
         self.source = source
         text = text.removeprefix("\ufeff")
         self._lines = text.splitlines()
+        if comment is not None:
+            text = re.sub(rf"^[ \t]*{re.escape(comment)}[^\r\n]*", "", text, flags=re.MULTILINE)
         self._reader = csv.reader(io.StringIO(text, newline=""))
         try:
             cells = next(self._reader)
+            while comment is not None and not any(c.strip() for c in cells):
+                cells = next(self._reader)
         except StopIteration:
             raise CsvError("file is empty (a header line is required)", source=source, kind="empty",
                            line=1) from None
         except csv.Error as exc:
             raise CsvError(f"malformed header: {exc}", source=source, kind="malformed", line=1) from None
         self.header: tuple[str, ...] = tuple(header_name(c) for c in cells)
+        #: Physical line the header ends on (1 unless comment or blank lines come first).
+        self.header_line = self._reader.line_num
         self.header_raw = "\n".join(self._lines[: self._reader.line_num])
         self._end = self._reader.line_num
 
     @classmethod
-    def from_file(cls, path: str | Path) -> CsvTable:
-        return cls(decode(read_bytes(path), source=str(path)), source=str(path))
+    def from_file(cls, path: str | Path, *, comment: str | None = None) -> CsvTable:
+        return cls(decode(read_bytes(path), source=str(path)), source=str(path), comment=comment)
 
     def positions(self, columns: Iterable[str]) -> dict[str, int]:
         """Each wanted column present in the header → the index of its first occurrence."""

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import csv
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lims import csvio
 from lims.db.models import Instrument, Reading
 
 if TYPE_CHECKING:
@@ -97,32 +97,30 @@ def assign_channels(s: Session, instrument_code: str, run_no: str | int, samples
 
 
 def read_worklist(path: Path) -> dict[str, dict[int, str]]:
-    """A worklist CSV (UTF-8, header ``run_no,channel,sample_code``; ``#`` starts a comment line):
-    ``{run_no: {channel: sample_code}}``. :class:`WorklistError` names the file, line and field."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise WorklistError(f"{path}: cannot read the worklist: {exc}") from None
-    lines = [(n, ln) for n, ln in enumerate(text.splitlines(), start=1)
-             if ln.strip() and not ln.lstrip().startswith("#")]
-    if not lines:
-        return {}
-    rows = csv.reader([ln for _, ln in lines])
-    header = [h.strip() for h in next(rows)]
+    """A worklist CSV read by :mod:`lims.csvio` (UTF-8, header ``run_no,channel,sample_code``; ``#`` starts
+    a comment line): ``{run_no: {channel: sample_code}}``. :class:`WorklistError` names the file, line and field."""
     need = ("run_no", "channel", "sample_code")
-    missing = [h for h in need if h not in header]
+    try:
+        table = csvio.CsvTable.from_file(path, comment="#")
+    except csvio.CsvError as exc:
+        if exc.kind == "empty":
+            return {}
+        raise WorklistError(f"{path}: cannot read the worklist: {exc.detail}") from None
+    missing = table.missing(need)
     if missing:
-        raise WorklistError(f"{path}: line {lines[0][0]}: header lacks {', '.join(missing)} "
+        raise WorklistError(f"{path}: line {table.header_line}: header lacks {', '.join(missing)} "
                             f"(need {','.join(need)})")
-    col = {h: header.index(h) for h in need}
     out: dict[str, dict[int, str]] = {}
-    for (line_no, _), row in zip(lines[1:], rows, strict=True):
-        cells = {h: (row[i].strip() if i < len(row) else "") for h, i in col.items()}
-        run, channel, code = _worklist_row(cells, f"{path}: line {line_no}")
-        run_map = out.setdefault(run, {})
-        if channel in run_map and run_map[channel] != code:
-            raise WorklistError(f"{path}: line {line_no}: run {run} channel {channel} is listed twice")
-        run_map[channel] = code
+    try:
+        for row in table.rows(need):
+            cells = {h: v.strip() for h, v in row.values.items()}
+            run, channel, code = _worklist_row(cells, f"{path}: line {row.line}")
+            run_map = out.setdefault(run, {})
+            if channel in run_map and run_map[channel] != code:
+                raise WorklistError(f"{path}: line {row.line}: run {run} channel {channel} is listed twice")
+            run_map[channel] = code
+    except csvio.CsvError as exc:
+        raise WorklistError(str(exc)) from None
     return out
 
 

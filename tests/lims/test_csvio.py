@@ -59,3 +59,15 @@ def test_empty_and_unreadable_files(tmp_path: Path) -> None:
     with pytest.raises(CsvError) as err:
         read_bytes(tmp_path / "nope.csv")
     assert err.value.kind == "unreadable" and "nope.csv" in str(err.value)
+
+
+def test_comment_lines_only_when_asked_and_line_numbers_kept() -> None:
+    text = "# run sheet\n\n  # another\nrun_no,channel\n# skipped\n7,1\n"
+    table = CsvTable(text, source="w.csv", comment="#")
+    assert table.header == ("run_no", "channel") and table.header_line == 4
+    assert [(r.line, r.values) for r in table.rows(["run_no", "channel"])] == [(6, {"run_no": "7", "channel": "1"})]
+    plain = CsvTable(text, source="w.csv")
+    assert plain.header == ("# run sheet",)
+    with pytest.raises(CsvError) as err:
+        CsvTable("# only a comment\n", source="w.csv", comment="#")
+    assert err.value.kind == "empty"
