@@ -15,7 +15,7 @@ mark. Every font in the files is the embedded CJK TrueType subset (``initialFont
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -24,12 +24,11 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 from sqlalchemy.orm import Session
 
 from lims.clock import as_utc
-from lims.db.models_pt import PtRound, PtRoundAnalyte, RoundStatus
+from lims.db.models_pt import PtParticipant, PtRound, PtRoundAnalyte, RoundStatus
 from lims.pt import charts
 from lims.pt.provider import get_round, participants
 from lims.pt.views import (
@@ -42,6 +41,7 @@ from lims.pt.views import (
     sigma_method_text,
 )
 from lims.reports.fonts import register_cjk_font
+from lims.reports.page import PageFurniture
 from lims.reports.pdf import end_of_report_mark, numbered_canvas, page_label
 from lims.services.errors import Conflict, NotFound
 
@@ -91,26 +91,15 @@ def _table(rows: Sequence[Sequence[Any]], font: str, widths: Sequence[float] | N
     return t
 
 
-def _page_furniture(rnd: PtRound, font: str, label: str) -> Callable[[Canvas, int, int], None]:
+def _page_furniture(rnd: PtRound, font: str, label: str) -> PageFurniture:
     """Header with the round code, footer with "第 n 页 共 N 页 / Page n of N" on every page (ISO/IEC 17043
     report contents: identification of each page and of the end of the report; as the test reports,
     ISO/IEC 17025:2017 7.8.2.1 d)."""
-    width, height = A4
-
-    def draw(canvas: Canvas, number: int, total: int) -> None:
-        canvas.saveState()
-        canvas.setFont(font, 8)
-        top = height - 9 * mm
-        canvas.drawString(MARGIN, top, f"能力验证 / Proficiency testing  {rnd.scheme.provider_name}")
-        canvas.drawRightString(width - MARGIN, top, f"轮次 / round {rnd.code}  {label}")
-        canvas.setLineWidth(0.5)
-        canvas.line(MARGIN, top - 2 * mm, width - MARGIN, top - 2 * mm)
-        bottom = 10 * mm
-        canvas.line(MARGIN, bottom + 4 * mm, width - MARGIN, bottom + 4 * mm)
-        canvas.drawString(MARGIN, bottom, rnd.code)
-        canvas.drawRightString(width - MARGIN, bottom, page_label(number, total, LANGUAGE))
-        canvas.restoreState()
-    return draw
+    return PageFurniture(
+        font=font, font_size=8, margin_x=MARGIN, header_drop=9 * mm, header_rule_gap=2 * mm, line_width=0.5,
+        header_left=f"能力验证 / Proficiency testing  {rnd.scheme.provider_name}",
+        header_right=f"轮次 / round {rnd.code}  {label}", footer_left=rnd.code,
+        page_text=lambda number, total: page_label(number, total, LANGUAGE), page_size=A4)
 
 
 def _build(path: Path, story: list[Flowable], rnd: PtRound, font: str, label: str) -> Path:
@@ -268,6 +257,24 @@ def render_summary_report(s: Session, round_code: str, path: Path) -> Path:
     story.append(_table(_analyte_stats_rows(rnd), font))
     story += _method_notes(rnd, st)
     story.append(_p("二、各参加者得分 / scores by participant code", st["h"]))
+    story.append(_table(_participant_scores_table(rnd, parts, rows), font))
+    story.append(Spacer(1, 4))
+    story.append(_p(_class_counts_text(rows, parts), st["body"]))
+    story.append(_p("三、离群结果 / outliers（|z| 或 |z′| ≥ 3，假阳性，假阴性）", st["h"]))
+    story += _outlier_blocks(rnd, rows, st, font)
+    story.append(_p("四、图示 / charts", st["h"]))
+    for a in rnd.analytes:
+        if a.present:
+            story.append(KeepTogether(_charts_for(a, rows, None)))
+    story.append(Spacer(1, 6))
+    story.append(_p(END_MARK, st["sub"]))
+    return _build(path, story, rnd, font, "总结报告")
+
+
+def _participant_scores_table(rnd: PtRound, parts: Sequence[PtParticipant],
+                              rows: list[dict[str, Any]]) -> list[list[str]]:
+    """Participant code × analyte: the score (with its class unless satisfactory), else the qualitative
+    outcome or the result; AZ² and the false results per participant."""
     head = ["代码"] + [a.name_zh or a.code for a in rnd.analytes] + ["AZ²", "假阳性", "假阴性"]
     cell: dict[tuple[str, str], str] = {}
     for r in rows:
@@ -282,21 +289,14 @@ def render_summary_report(s: Session, round_code: str, path: Path) -> Path:
     for p in parts:
         table.append([p.code] + [cell.get((p.code, a.code), "—") for a in rnd.analytes]
                      + [_fmt(p.az2), str(p.false_positives or 0), str(p.false_negatives or 0)])
-    story.append(_table(table, font))
+    return table
+
+
+def _class_counts_text(rows: list[dict[str, Any]], parts: Sequence[PtParticipant]) -> str:
     counts = {k: sum(1 for r in rows if r["classification"] == k) for k in CLASS_ZH}
-    story.append(Spacer(1, 4))
-    story.append(_p("；".join(f"{CLASS_ZH[k]} {v} 个" for k, v in counts.items())
-                    + f"；假阴性 {sum(p.false_negatives or 0 for p in parts)} 个，"
-                    f"假阳性 {sum(p.false_positives or 0 for p in parts)} 个。", st["body"]))
-    story.append(_p("三、离群结果 / outliers（|z| 或 |z′| ≥ 3，假阳性，假阴性）", st["h"]))
-    story += _outlier_blocks(rnd, rows, st, font)
-    story.append(_p("四、图示 / charts", st["h"]))
-    for a in rnd.analytes:
-        if a.present:
-            story.append(KeepTogether(_charts_for(a, rows, None)))
-    story.append(Spacer(1, 6))
-    story.append(_p(END_MARK, st["sub"]))
-    return _build(path, story, rnd, font, "总结报告")
+    return ("；".join(f"{CLASS_ZH[k]} {v} 个" for k, v in counts.items())
+            + f"；假阴性 {sum(p.false_negatives or 0 for p in parts)} 个，"
+            f"假阳性 {sum(p.false_positives or 0 for p in parts)} 个。")
 
 
 def _outlier_blocks(rnd: PtRound, rows: list[dict[str, Any]], st: dict[str, ParagraphStyle],

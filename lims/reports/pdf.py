@@ -55,6 +55,7 @@ from lims.reports.model import (
     content_hash,
     iter_text_fields,
 )
+from lims.reports.page import PageFurniture
 
 PAGE_SIZE = A4
 MARGIN_X = 15 * mm
@@ -318,28 +319,15 @@ def numbered_canvas(draw_page: Callable[[Canvas, int, int], None], page_count: l
     return _NumberedCanvas
 
 
-def _page_furniture(report: TestReport, font: str) -> Callable[[Canvas, int, int], None]:
+def _page_furniture(report: TestReport, font: str) -> PageFurniture:
     lang = report.language
-    width, height = PAGE_SIZE
     id_text = f"{_label('report_no', lang)}: {report.report_id}"
     if report.version > 1:
         id_text += f"  ({_label('version', lang)} {report.version})"
-
-    def draw(canvas: Canvas, number: int, total: int) -> None:
-        canvas.saveState()
-        canvas.setFont(font, 8.5)
-        top = height - 14 * mm
-        canvas.drawString(MARGIN_X, top, printable(report.laboratory.name))
-        canvas.drawRightString(width - MARGIN_X, top, id_text)
-        canvas.setLineWidth(0.6)
-        canvas.line(MARGIN_X, top - 2.5 * mm, width - MARGIN_X, top - 2.5 * mm)
-        bottom = 10 * mm
-        canvas.line(MARGIN_X, bottom + 4 * mm, width - MARGIN_X, bottom + 4 * mm)
-        canvas.drawString(MARGIN_X, bottom, report.report_id)
-        canvas.drawRightString(width - MARGIN_X, bottom, page_label(number, total, lang))
-        canvas.restoreState()
-
-    return draw
+    return PageFurniture(
+        font=font, font_size=8.5, margin_x=MARGIN_X, header_drop=14 * mm, header_rule_gap=2.5 * mm, line_width=0.6,
+        header_left=printable(report.laboratory.name), header_right=id_text, footer_left=report.report_id,
+        page_text=lambda number, total: page_label(number, total, lang), page_size=PAGE_SIZE)
 
 
 # --- body ---------------------------------------------------------------------------------
