@@ -34,7 +34,6 @@ from lims.vocabulary import (
     AnalysisStatus,
     AssignmentStatus,
     BatchStatus,
-    OutboxStatus,
     ParseStatus,
     QcOutcome,
     ReportStatus,
@@ -365,63 +364,6 @@ class Report(Base):
     __table_args__ = (UniqueConstraint("report_no", "version"),)
 
 
-class AuditEvent(Base):
-    """Append-only, hash-chained audit trail (21 CFR 11.10(e); ISO/IEC 17025 7.5)."""
-
-    __tablename__ = "audit_event"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    seq: Mapped[int] = mapped_column(Integer, unique=True)
-    at: Mapped[str] = mapped_column(String(40))  # ISO-8601 with offset, hashed as written
-    actor: Mapped[str] = mapped_column(String(120))
-    action: Mapped[str] = mapped_column(String(20))  # AuditAction
-    table_name: Mapped[str] = mapped_column(String(60))
-    record_id: Mapped[str] = mapped_column(String(60))
-    old: Mapped[str] = mapped_column(Text, default="")  # canonical JSON
-    new: Mapped[str] = mapped_column(Text, default="")  # canonical JSON
-    reason: Mapped[str] = mapped_column(Text, default="")
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64))
-
-
-class OutboxMessage(Base):
-    """Transactional outbox: queued in the same transaction that certified the result."""
-
-    __tablename__ = "outbox_message"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(40))
-    idempotency_key: Mapped[str] = mapped_column(String(80), unique=True)
-    payload: Mapped[str] = mapped_column(Text)  # canonical JSON, signed as bytes
-    status: Mapped[str] = mapped_column(String(20), default=OutboxStatus.PENDING)  # OutboxStatus
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    last_error: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    delivered_at: Mapped[dt.datetime | None] = mapped_column()
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
-
-
-class HubLabKey(Base):
-    """Hub side: a reporting lab's registered Ed25519 public key."""
-
-    __tablename__ = "hub_lab_key"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    lab_code: Mapped[str] = mapped_column(String(40), unique=True)
-    public_key_pem: Mapped[str] = mapped_column(Text)
-
-
-class HubReceipt(Base):
-    """Hub side: one accepted upstream message, de-duplicated by Idempotency-Key."""
-
-    __tablename__ = "hub_receipt"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    lab_code: Mapped[str] = mapped_column(String(40))
-    idempotency_key: Mapped[str] = mapped_column(String(80))
-    payload_sha256: Mapped[str] = mapped_column(String(64))
-    payload: Mapped[str] = mapped_column(Text)
-    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    __table_args__ = (UniqueConstraint("lab_code", "idempotency_key"),)
-
-
 class MonitoringTask(Base):
     """A monitoring task (例行监测 / 专项监测 / 监督抽查 / 风险监测) with its issuing authority."""
 
@@ -435,31 +377,6 @@ class MonitoringTask(Base):
     sampling_plan: Mapped[str] = mapped_column(Text, default="")
     random_seed: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-
-
-class ApiToken(Base):
-    """UI session, API bearer token or instrument/hub API key; only the SHA-256 is stored."""
-
-    __tablename__ = "api_token"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
-    kind: Mapped[str] = mapped_column(String(20))  # session | bearer | api_key
-    digest: Mapped[str] = mapped_column(String(64), unique=True)
-    label: Mapped[str] = mapped_column(String(120), default="")
-    expires_at: Mapped[dt.datetime | None] = mapped_column()
-    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-
-
-class LoginFailure(Base):
-    """Failed logins, for throttling (per username, sliding window)."""
-
-    __tablename__ = "login_failure"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    username: Mapped[str] = mapped_column(String(60), index=True)
-    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    remote: Mapped[str] = mapped_column(String(60), default="")
-
 
 
 class Inspector(Base):
@@ -545,5 +462,11 @@ class CalibrationCurve(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
-# Models of other areas live in their own modules and share this metadata.
+# Models of other areas live in their own modules and share this metadata; these names stay importable here.
 from lims.db import models_pt  # noqa: E402,F401
+from lims.db.models_system import ApiToken as ApiToken  # noqa: E402
+from lims.db.models_system import AuditEvent as AuditEvent  # noqa: E402
+from lims.db.models_system import HubLabKey as HubLabKey  # noqa: E402
+from lims.db.models_system import HubReceipt as HubReceipt  # noqa: E402
+from lims.db.models_system import LoginFailure as LoginFailure  # noqa: E402
+from lims.db.models_system import OutboxMessage as OutboxMessage  # noqa: E402
