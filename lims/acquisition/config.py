@@ -86,14 +86,16 @@ class TransportSpec:
 
 @dataclass(frozen=True)
 class InstrumentConfig:
-    code: str
-    name: str
-    profile: Profile
-    transport: TransportSpec
-    poll_interval_s: float = 1.0
-    timeout_s: float | None = None
-    serial_overrides: dict[str, Any] = field(default_factory=dict)
-    enabled: bool = True
+    """One ``[[instrument]]``: who it is, which profile it speaks, where it is and how it is polled."""
+
+    code: str  # the instrument's code in the database (readings and captures are linked to it)
+    name: str  # display name (default: the code)
+    profile: Profile  # its device profile: the dialect and that dialect's section
+    transport: TransportSpec  # where it is (serial device, TCP client/server, Modbus TCP/RTU)
+    poll_interval_s: float = 1.0  # request/response and Modbus devices: seconds between polls
+    timeout_s: float | None = None  # reply timeout (default: the profile's)
+    serial_overrides: dict[str, Any] = field(default_factory=dict)  # line settings that win over the profile's
+    enabled: bool = True  # a disabled instrument gets no runner
     worklist: Path | None = None  # channel → sample CSV of a binary tester (lims.acquisition.worklist)
     #: a record identical to the one last ACKed that arrives within this many seconds of the ACK is a
     #: duplicate resend (the device did not see our ACK in time; lims.acquisition.dialects.line.LineRunner)
@@ -102,11 +104,13 @@ class InstrumentConfig:
 
 @dataclass(frozen=True)
 class WatchConfig:
-    instrument: str
+    """One ``[[watch]]`` folder of chromatography export files."""
+
+    instrument: str  # code of the instrument the files' captures and readings are linked to
     folder: Path
-    quarantine: Path
-    interval_s: float = 2.0
-    settle_s: float = 1.0
+    quarantine: Path  # malformed files go here with a ``<name>.reason.txt`` (default: <folder>/quarantine)
+    interval_s: float = 2.0  # seconds between scans
+    settle_s: float = 1.0  # a file modified more recently than this is still being written: next scan
     patterns: tuple[str, ...] = DEFAULT_PATTERNS
 
 
