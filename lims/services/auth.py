@@ -75,7 +75,7 @@ class LoginThrottled(AuthenticationError):
         minutes = (self.retry_after_s + 59) // 60
         super().__init__(
             f"登录失败次数过多，请 {minutes} 分钟后重试 / too many failed logins for '{username}': "
-            f"retry after {retry_at.astimezone(dt.UTC).isoformat(timespec='seconds')} "
+            f"retry after {as_utc(retry_at).isoformat(timespec='seconds')} "
             f"(in {self.retry_after_s} s)")
 
 
