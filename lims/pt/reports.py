@@ -235,11 +235,7 @@ def render_participant_report(s: Session, round_code: str, participant_code: str
     story.append(_table(_analyte_stats_rows(rnd), font))
     story += _method_notes(rnd, st)
     story.append(_p("三、图示 / charts（红色为本实验室 / red: your laboratory）", st["h"]))
-    for a in rnd.analytes:
-        if a.present:
-            story.append(KeepTogether(_charts_for(a, rows, participant_code)))
-    story.append(Spacer(1, 6))
-    story.append(_p(END_MARK, st["sub"]))
+    story += _charts_and_end(rnd, rows, participant_code, st)
     return _build(path, story, rnd, font, f"参加者 {participant_code}")
 
 
@@ -263,12 +259,15 @@ def render_summary_report(s: Session, round_code: str, path: Path) -> Path:
     story.append(_p("三、离群结果 / outliers（|z| 或 |z′| ≥ 3，假阳性，假阴性）", st["h"]))
     story += _outlier_blocks(rnd, rows, st, font)
     story.append(_p("四、图示 / charts", st["h"]))
-    for a in rnd.analytes:
-        if a.present:
-            story.append(KeepTogether(_charts_for(a, rows, None)))
-    story.append(Spacer(1, 6))
-    story.append(_p(END_MARK, st["sub"]))
+    story += _charts_and_end(rnd, rows, None, st)
     return _build(path, story, rnd, font, "总结报告")
+
+
+def _charts_and_end(rnd: PtRound, rows: list[dict[str, Any]], highlight: str | None,
+                    st: dict[str, ParagraphStyle]) -> list[Flowable]:
+    """The charts of every analyte in the test material, then the end-of-report mark."""
+    out: list[Flowable] = [KeepTogether(_charts_for(a, rows, highlight)) for a in rnd.analytes if a.present]
+    return [*out, Spacer(1, 6), _p(END_MARK, st["sub"])]
 
 
 def _participant_scores_table(rnd: PtRound, parts: Sequence[PtParticipant],
