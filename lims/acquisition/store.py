@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import Dialect, Engine, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from lims.db.models import Instrument, RawCapture, Reading, utcnow
+from lims.clock import utcnow
+from lims.db.models import Instrument, RawCapture, Reading
 
 log = logging.getLogger("lims.acquire")
 

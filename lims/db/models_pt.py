@@ -17,7 +17,8 @@ import datetime as dt
 from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from lims.db.models import Base, utcnow
+from lims.clock import utcnow
+from lims.db.models import Base
 from lims.vocabulary import NonconformityStatus, RoundStatus  # re-exported (they lived here)
 
 

@@ -8,7 +8,8 @@ import datetime as dt
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lims.db.models import Base, utcnow
+from lims.clock import utcnow
+from lims.db.models import Base
 from lims.vocabulary import OutboxStatus
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lims.clock import as_utc
+from lims.clock import as_utc, utcnow
 from lims.db.audit import record_hash
 from lims.db.models import (
     Analysis,
@@ -27,7 +27,6 @@ from lims.db.models import (
     SampleStatus,
     Signature,
     User,
-    utcnow,
 )
 from lims.security import AuthenticationError, verify_password
 from lims.services.batches import batch_held

@@ -25,9 +25,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from drivers.transports.backoff import Backoff
+from lims.clock import utcnow
 from lims.db.audit import canonical_json
 from lims.db.engine import session_scope
-from lims.db.models import OutboxMessage, Result, utcnow
+from lims.db.models import OutboxMessage, Result
 from lims.vocabulary import OutboxStatus
 from lims.workflow import transition
 

@@ -32,7 +32,8 @@ from lims.acquisition.dialects.base import Dialect, register
 from lims.acquisition.ingest import AcquisitionStats, Ingested, fail, parsed, unit_parsed
 from lims.acquisition.runner import StreamRunner
 from lims.acquisition.store import NewCapture
-from lims.db.models import RawCapture, Reading, utcnow
+from lims.clock import utcnow
+from lims.db.models import RawCapture, Reading
 
 if TYPE_CHECKING:
     from lims.acquisition.settle import PendingOutcome

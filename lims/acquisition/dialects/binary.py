@@ -24,8 +24,9 @@ from lims.acquisition.ingest import Ingested, ParseFailure, fail, ingest, parsed
 from lims.acquisition.runner import READ_TIMEOUT_S, StreamRunner
 from lims.acquisition.store import NewCapture, sha256_hex
 from lims.acquisition.worklist import apply_worklist
+from lims.clock import utcnow
 from lims.db.engine import session_scope
-from lims.db.models import RawCapture, Reading, utcnow
+from lims.db.models import RawCapture, Reading
 
 if TYPE_CHECKING:
     from lims.acquisition.settle import PendingOutcome

@@ -20,8 +20,9 @@ from lims.acquisition.dialects.base import Dialect, register
 from lims.acquisition.ingest import Ingested, ingest, parsed
 from lims.acquisition.runner import Runner
 from lims.acquisition.store import CaptureStore, NewCapture, StatusTracker, sha256_hex
+from lims.clock import utcnow
 from lims.db.engine import session_scope
-from lims.db.models import RawCapture, Reading, utcnow
+from lims.db.models import RawCapture, Reading
 
 if TYPE_CHECKING:
     from lims.acquisition.config import WatchConfig

@@ -17,8 +17,9 @@ from lims.acquisition.dialects.base import Dialect, register
 from lims.acquisition.ingest import fail, ingest, parsed
 from lims.acquisition.runner import StreamRunner
 from lims.acquisition.store import NewCapture, sha256_hex
+from lims.clock import utcnow
 from lims.db.engine import session_scope
-from lims.db.models import RawCapture, Reading, utcnow
+from lims.db.models import RawCapture, Reading
 
 log = logging.getLogger("lims.acquire")
 

@@ -22,8 +22,9 @@ from lims.acquisition.ingest import ParseFailure, fail, ingest, parsed
 from lims.acquisition.links import open_modbus_link
 from lims.acquisition.runner import Runner
 from lims.acquisition.store import CaptureStore, NewCapture, StatusTracker, sha256_hex
+from lims.clock import utcnow
 from lims.db.engine import session_scope
-from lims.db.models import RawCapture, Reading, utcnow
+from lims.db.models import RawCapture, Reading
 
 if TYPE_CHECKING:
     from lims.acquisition.config import InstrumentConfig
