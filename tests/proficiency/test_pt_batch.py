@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from proficiency import batch, robust, scores
+from proficiency.errors import NonConvergenceError, ProficiencyError
 
 
 def _round(seed: int, analytes: int = 40, labs: int = 30) -> np.ndarray:
@@ -57,3 +58,30 @@ def test_batch_flags_rows_it_cannot_estimate() -> None:
 def test_batch_rejects_infinite_values() -> None:
     with pytest.raises(ValueError, match="infinite"):
         batch.algorithm_a_batch(np.array([[1.0, np.inf, 2.0]]))
+
+
+def test_algorithm_a_parameters_are_the_standards_and_shared() -> None:
+    """ISO 13528:2022 C.3.1 constants for iso13528/converged, metRology's for metrology; overrides win;
+    the batch path and the one-analyte path refuse an unknown rule with the same error."""
+    iso = robust.algorithm_a_parameters("iso13528")
+    assert (iso.start_factor, iso.factor) == (1.483, 1.134)
+    assert (iso.tol, iso.max_iter) == (robust.CONVERGED_TOL, robust.ALGORITHM_A_MAX_ITER)
+    met = robust.algorithm_a_parameters("metrology")
+    assert met.start_factor == 1.4826
+    assert met.factor == pytest.approx(1.13339, abs=1e-5)
+    assert (met.max_iter, met.tol) == (25, robust.METROLOGY_TOL)
+    assert robust.algorithm_a_parameters("converged", tol=1e-6, max_iter=7).tol == 1e-6
+    assert robust.algorithm_a_parameters("converged", tol=1e-6, max_iter=7).max_iter == 7
+    x = _round(3, analytes=3)
+    for call in (lambda: batch.algorithm_a_batch(x, rule="median"),  # type: ignore[arg-type]
+                 lambda: robust.algorithm_a(x[0][np.isfinite(x[0])], rule="median")):  # type: ignore[arg-type]
+        with pytest.raises(ProficiencyError, match="stopping rule must be one of iso13528, converged, metrology"):
+            call()
+
+
+def test_batch_iteration_limit_is_the_scalar_one() -> None:
+    x = _round(4, analytes=5)
+    est = batch.algorithm_a_batch(x, rule="converged", max_iter=2)
+    assert np.all(est.status[est.n >= 2] == batch.STATUS_NOT_CONVERGED)
+    with pytest.raises(NonConvergenceError, match="in 2 iterations"):
+        robust.algorithm_a(x[1][np.isfinite(x[1])], rule="converged", max_iter=2)
