@@ -2,8 +2,9 @@
 
 ``code`` is a stable, machine-readable name of the refusal (``"signoff.reviewer_is_analyst"``): clients
 and the zh-CN web UI key on it, never on the English wording, which may change. Codes are dotted
-lower-case words (area.reason); every code raised has a Chinese text in ``api.ui.ERROR_ZH``
-(tests/api/test_error_codes.py walks the raise sites).
+lower-case words (area.reason); every code raised has a Chinese text in ``api.ui.labels.ERROR_ZH``
+(tests/api/test_error_codes.py walks the raise sites). A status change the record type's workflow does not
+allow is refused by :func:`lims.workflow.transition` with ``workflow.illegal_transition`` (409).
 """
 
 from __future__ import annotations

@@ -115,3 +115,16 @@ def test_a_new_record_starts_in_its_first_status():
     assert result.status == "reviewed"
     with pytest.raises(IllegalTransition, match=r"Result \(new\) is to_be_reviewed: it cannot become certified"):
         transition(Result(), "certified")
+
+
+def test_an_illegal_move_reaches_a_client_as_409_with_its_code_and_chinese_text():
+    from api.deps import service_error
+    from api.ui import ERROR_ZH
+
+    with pytest.raises(IllegalTransition) as refused:
+        transition(_record("Report", "superseded"), "issued")
+    answer = service_error(refused.value)
+    assert answer.status_code == 409
+    assert answer.detail == {"message": "Report (new) is superseded: it cannot become issued", "field": "status",
+                             "code": "workflow.illegal_transition"}
+    assert ERROR_ZH["workflow.illegal_transition"]
