@@ -213,16 +213,6 @@ class CaptureStore:
             self._mark_in(cur, ids, status, error, unit)
         return status
 
-    # ------------------------------------------------------------------ reads (ORM session of the caller)
-
-    def unit_seen(self, s: Session, unit: str, *, exclude_id: int | None = None) -> bool:
-        """True if a unit with this SHA-256 was already parsed into readings for this instrument."""
-        q = select(RawCapture.id).where(RawCapture.instrument_id == self.instrument_id,
-                                        RawCapture.unit_sha256 == unit, RawCapture.parse_status == "parsed")
-        if exclude_id is not None:
-            q = q.where(RawCapture.id != exclude_id)
-        return s.execute(q.limit(1)).first() is not None
-
 
 class WalCheckpointer:
     """SQLite in WAL mode: checkpoints the WAL (``PRAGMA wal_checkpoint(PASSIVE)``, which never blocks

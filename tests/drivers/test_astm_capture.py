@@ -16,7 +16,7 @@ import pytest
 
 from drivers.codecs.astm.capture import decode_capture
 from drivers.codecs.astm.frames import build_frame, build_frames
-from drivers.codecs.astm.records import Delimiters, encode_record, parse_record
+from drivers.codecs.astm.records import R_TEST_ID, R_UNITS, R_VALUE, Delimiters, encode_record, parse_record
 from lims.cli import astm as astm_cli
 from lims.cli.common import BadInput
 
@@ -139,7 +139,7 @@ def test_escapes_round_trip():
     text = encode_record("R", ["1", ["", "", "", "A|B"], "x^y\\z&w", "µg/kg"], d)
     assert text == "R|1|^^^A&F&B|x&S&y&R&z&E&w|µg/kg"
     rec = parse_record(text, d)
-    assert (rec.component(3, 4), rec.value(4), rec.value(5)) == ("A|B", "x^y\\z&w", "µg/kg")
+    assert (rec.component(R_TEST_ID, 4), rec.value(R_VALUE), rec.value(R_UNITS)) == ("A|B", "x^y\\z&w", "µg/kg")
 
 
 def test_missing_file_is_bad_input(tmp_path, capsys):

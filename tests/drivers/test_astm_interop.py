@@ -15,7 +15,7 @@ astm_codec = pytest.importorskip("astm.codec")
 
 from drivers.codecs.astm.capture import decode_capture  # noqa: E402
 from drivers.codecs.astm.frames import build_frames, parse_frame  # noqa: E402
-from drivers.codecs.astm.records import Delimiters, encode_field, parse_record  # noqa: E402
+from drivers.codecs.astm.records import R_UNITS, Delimiters, encode_field, parse_record  # noqa: E402
 
 D = Delimiters()
 # latin-1 printable text, delimiters included (so escapes are exercised), no control characters
@@ -101,4 +101,4 @@ def test_fixed_latin1_message_both_ways():
                                            "µg/kg".encode("latin-1"), None, b"N", None, b"F"]],
                                          "latin-1", size=247, seq=1))
     assert theirs == ours
-    assert parse_record(b"".join(parse_frame(f).text for f in theirs)[:-1].decode("latin-1")).value(5) == "µg/kg"
+    assert parse_record(b"".join(parse_frame(f).text for f in theirs)[:-1].decode("latin-1")).value(R_UNITS) == "µg/kg"
