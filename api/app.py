@@ -5,19 +5,18 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated
 
 import anyio.to_thread
-import pydantic_core
-from fastapi import FastAPI, HTTPException, Query, Request, Response
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
 from api.auth_routes import router as auth_router
-from api.deps import FactoryDep, SessionDep, read_service
+from api.deps import FactoryDep, read_service
 from api.instruments import router as instruments_router
 from api.lifecycle import router as lifecycle_router
+from api.pages import PageJSON, page_of
 from api.pt import router as pt_router
 from api.security import (
     FRAMEWORK_PUBLIC_PATHS,
@@ -35,26 +34,10 @@ from lims.config import get_settings
 from lims.db import audit
 from lims.db.engine import make_engine, make_session_factory
 from lims.services import queries
-
-
-class ListPage(BaseModel):
-    """A page of a list (documented in OpenAPI; the rows are the list's columns)."""
-
-    items: list[dict[str, Any]]
-    total: int = Field(description="matches counted up to offset + 1,000 / 计数上限")
-    limit: int
-    offset: int
-    total_exact: bool = Field(description="false: there are more than ``total`` matches")
-
-
-class PageJSON(Response):
-    """A list page as JSON, serialised in one pass by pydantic-core (a returned dict would be validated
-    and converted by FastAPI, then encoded again by the json module: three passes over every row)."""
-
-    media_type = "application/json"
-
-    def __init__(self, page: queries.Page) -> None:
-        super().__init__(pydantic_core.to_json(page.__dict__))
+from lims.services.views import reports as report_views
+from lims.services.views.reports import ReportVerification
+from lims.services.views.results import ResultRow
+from lims.services.views.samples import SampleRow
 
 
 @asynccontextmanager
@@ -78,7 +61,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
 
     # The two busiest routes first: routes are matched in order.
     @app.get("/api/v1/samples", tags=["samples"], summary="样品列表 / list samples",
-             dependencies=[require(Permission.SAMPLES_READ)], responses={200: {"model": ListPage}})
+             dependencies=[require(Permission.SAMPLES_READ)], responses=page_of(SampleRow))
     def list_samples(factory: FactoryDep, status: str | None = None, task_code: str | None = None,
                      limit: Annotated[int, Query(ge=1, le=500)] = 50,
                      offset: Annotated[int, Query(ge=0)] = 0) -> PageJSON:
@@ -86,7 +69,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
             s, status=status, task_code=task_code, limit=limit, offset=offset)))
 
     @app.get("/api/v1/results", tags=["results"], summary="检测结果列表 / list results",
-             dependencies=[require(Permission.RESULTS_READ)], responses={200: {"model": ListPage}})
+             dependencies=[require(Permission.RESULTS_READ)], responses=page_of(ResultRow))
     def list_results(factory: FactoryDep, status: str | None = None, sample_code: str | None = None,
                      limit: Annotated[int, Query(ge=1, le=500)] = 50,
                      offset: Annotated[int, Query(ge=0)] = 0) -> PageJSON:
@@ -101,8 +84,8 @@ def create_app(engine: Engine | None = None) -> FastAPI:
 
     @app.get("/verify/{report_no}", tags=["reports"], summary="报告验证 / verify a report's hash",
              dependencies=[public()])
-    def verify_report(report_no: str, s: SessionDep) -> dict[str, Any]:
-        found = queries.report_verification(s, report_no)
+    def verify_report(report_no: str, factory: FactoryDep) -> ReportVerification:
+        found = read_service(factory, lambda s: report_views.report_verification(s, report_no))
         if found is None:
             raise HTTPException(404, detail=f"report {report_no} not found")
         return found

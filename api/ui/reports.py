@@ -7,7 +7,6 @@ from urllib.parse import urlencode
 
 from fastapi import Form, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.deps import FactoryDep, read_service, run_service
@@ -15,35 +14,17 @@ from api.security import Principal
 from api.ui.base import PAGE_SIZE, Offset, ReportIssuer, ReportsPage, area_router, pager, render, ui_error
 from api.ui.labels import P
 from lims.config import get_settings
-from lims.db.models import Analysis, Report, Result, ResultStatus, Sample
-from lims.services import queries, reporting
+from lims.services import reporting
+from lims.services.views import reports as report_views
 
 router = area_router()
-
-
-def _reports(s: Session, offset: int) -> dict[str, Any]:
-    total, exact = queries.count_capped(s, select(Report.id))
-    rows = s.execute(select(Report, Sample.code).join(Sample, Sample.id == Report.sample_id)
-                     .order_by(Report.id.desc()).limit(PAGE_SIZE).offset(offset)).all()
-    ready = s.execute(select(Sample.code, Sample.commodity_id).join(Analysis, Analysis.sample_id == Sample.id)
-                      .join(Result, Result.analysis_id == Analysis.id)
-                      .where(Result.status == ResultStatus.CERTIFIED).distinct().order_by(Sample.code)
-                      .limit(200)).all()
-    codes = [c for c, _ in ready]
-    reported = set(s.execute(select(Sample.code).join(Report, Report.sample_id == Sample.id)
-                             .where(Sample.code.in_(codes), Report.status == "issued")).scalars()) if codes else set()
-    return {"total": total, "exact": exact,
-            "items": [{"report_no": r.report_no, "version": r.version, "status": r.status, "lang": r.lang,
-                       "sample_code": code, "issued_at": r.issued_at, "content_hash": r.content_hash,
-                       "amendment_reason": r.amendment_reason} for r, code in rows],
-            "ready": [{"code": c, "amend": c in reported} for c in codes]}
 
 
 def _reports_page(request: Request, me: Principal, factory: sessionmaker[Session], *, offset: int = 0,
                   status: int = 200, error: dict[str, Any] | None = None, issued: str = "",
                   form: dict[str, str] | None = None) -> HTMLResponse:
-    data = read_service(factory, lambda s: _reports(s, offset) | {"issued": issued and s.execute(
-        select(Report.report_no).where(Report.report_no == issued)).scalars().first()})
+    data = read_service(factory, lambda s: report_views.reports_overview(s, limit=PAGE_SIZE, offset=offset,
+                                                                         issued=issued))
     return render(request, me, "ui_reports.html", "/reports", status=status, error=error, issued=data["issued"],
                   reports=data["items"], ready=data["ready"], form=form or {},
                   can_issue=me.can(P.REPORTS_ISSUE),

@@ -8,16 +8,16 @@ from urllib.parse import urlencode
 
 from fastapi import Form, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.deps import FactoryDep, read_service, run_service
 from api.security import Principal
 from api.ui.base import QUEUE_SIZE, Approver, ResultsPage, Reviewer, area_router, parse_ids, render, ui_error
-from api.ui.labels import DONE_ZH, P
+from api.ui.labels import P
 from lims.config import get_settings
-from lims.db.models import Analysis, Batch, Result, ResultStatus
-from lims.services import queries, signoff
+from lims.services import signoff
+from lims.services.views import results as result_views
+from lims.vocabulary import SignOffDone
 
 router = area_router()
 
@@ -25,18 +25,9 @@ router = area_router()
 def _review_page(request: Request, me: Principal, factory: sessionmaker[Session], *, status: int = 200,
                  error: dict[str, Any] | None = None, selected: list[int] | None = None,
                  done: str = "", n: int = 0, reason: str = "") -> HTMLResponse:
-    def go(s: Session) -> dict[str, Any]:
-        pages = {st: queries.list_results(s, status=st, limit=QUEUE_SIZE)
-                 for st in (ResultStatus.TO_BE_REVIEWED, ResultStatus.REVIEWED)}
-        ids = [r["id"] for p in pages.values() for r in p.items]
-        batches = {rid: {"code": code, "status": st} for rid, code, st in s.execute(
-            select(Result.id, Batch.code, Batch.status).join(Analysis, Analysis.id == Result.analysis_id)
-            .join(Batch, Batch.id == Analysis.batch_id).where(Result.id.in_(ids))).all()} if ids else {}
-        return {"pages": pages, "batches": batches}
-    queues = read_service(factory, go)
-    pages = queues["pages"]
+    queues = read_service(factory, lambda s: result_views.review_queues(s, QUEUE_SIZE))
     return render(request, me, "ui_review.html", "/review", status=status, error=error, batches=queues["batches"],
-                  to_review=pages[ResultStatus.TO_BE_REVIEWED], to_approve=pages[ResultStatus.REVIEWED],
+                  to_review=queues["to_review"], to_approve=queues["to_approve"],
                   selected=set(selected or ()), done=done, n=n, reason=reason,
                   can_review=me.can(P.RESULTS_REVIEW), can_approve=me.can(P.RESULTS_APPROVE))
 
@@ -45,7 +36,7 @@ def _review_page(request: Request, me: Principal, factory: sessionmaker[Session]
 def review_page(request: Request, me: ResultsPage, factory: FactoryDep,
                 done: Annotated[str, Query(max_length=20)] = "",
                 n: Annotated[int, Query(ge=0, le=100_000)] = 0) -> HTMLResponse:
-    return _review_page(request, me, factory, done=done if done in DONE_ZH else "", n=n)
+    return _review_page(request, me, factory, done=done if done in SignOffDone.labels() else "", n=n)
 
 
 def _signed(request: Request, me: Principal, factory: sessionmaker[Session], meaning: str,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -34,8 +33,12 @@ from lims.db.models import (
 )
 from lims.services.errors import Conflict, InvalidInput, NotFound
 from lims.services.limits import decide_result
+from lims.services.lookup import code_exists, get_by_code, known_by_code
+from lims.vocabulary import AnalysisStatus, BatchStatus, QcKind
+from lims.vocabulary import QcOutcome as QcMark  # one QC sample's pass/fail (QcOutcome below: the batch's)
+from lims.workflow import transition
 
-QC_KINDS = ("reagent_blank", "matrix_blank", "spike", "duplicate", "ccv", "reference_material")
+QC_KINDS = tuple(k.value for k in QcKind)
 
 
 @dataclass(frozen=True)
@@ -46,12 +49,12 @@ class QcOutcome:
 
 def create_batch(s: Session, *, code: str, method_code: str, instrument_code: str | None,
                  analysis_ids: list[int]) -> Batch:
-    if s.execute(select(Batch.id).where(Batch.code == code)).first():
+    if code_exists(s, Batch, code):
         raise Conflict(f"batch {code} already exists", field="code")
-    method = _known(s, Method, method_code, "method_code")
+    method = known_by_code(s, Method, method_code, field="method_code")
     instrument = None
     if instrument_code:
-        instrument = _known(s, Instrument, instrument_code, "instrument_code")
+        instrument = known_by_code(s, Instrument, instrument_code, field="instrument_code")
     lab = s.execute(select(Lab).order_by(Lab.id)).scalars().first()
     assert lab is not None
     batch = Batch(code=code, lab_id=lab.id, method_id=method.id, instrument_id=instrument.id if instrument else None)
@@ -66,15 +69,15 @@ def create_batch(s: Session, *, code: str, method_code: str, instrument_code: st
         if a.batch_id is not None:
             raise Conflict(f"analysis {aid} is already in batch {a.batch_id}", field="analysis_ids")
         a.batch_id = batch.id
-        a.status = "in_analysis"
-        a.sample.status = SampleStatus.IN_ANALYSIS
+        transition(a, AnalysisStatus.IN_ANALYSIS)
+        transition(a.sample, SampleStatus.IN_ANALYSIS)
     return batch
 
 
 def store_curve(s: Session, *, batch: Batch, analyte_code: str, concentrations: list[float],
                 responses: list[float], model: str = "linear", weight: str = "none") -> CalibrationCurve:
     """Fit and store a new curve version; its acceptance outcome is recorded with it."""
-    analyte = _known(s, Analyte, analyte_code, "analyte_code")
+    analyte = known_by_code(s, Analyte, analyte_code, field="analyte_code")
     fit = fit_curve(concentrations, responses, model=model, weight=weight)
     acc = acceptance(fit)
     limits = detection_limits(fit) if model == "linear" and weight == "none" else None
@@ -89,25 +92,11 @@ def store_curve(s: Session, *, batch: Batch, analyte_code: str, concentrations: 
         r2=float(fit.r2), passed=bool(acc.passed),
         acceptance={"passed": bool(acc.passed), "checks": [
             {"name": c.name, "passed": bool(c.passed), "value": _num(c.value), "limit": _num(c.limit)} for c in acc.checks]},
-        lod=limits.detection_limit if limits else None, loq=limits.quantification_limit if limits else None)
+        lod_curve_units=limits.detection_limit if limits else None,
+        loq_curve_units=limits.quantification_limit if limits else None)
     s.add(curve)
     s.flush()
     return curve
-
-
-def _known(s: Session, model: Any, code: str, field: str) -> Any:
-    """A reference row named by its code in the request; unknown → InvalidInput naming the field."""
-    row = s.execute(select(model).where(model.code == code)).scalar_one_or_none()
-    if row is None:
-        raise InvalidInput(f"unknown {model.__tablename__.replace('_', ' ')} {code!r}", field=field)
-    return row
-
-
-def _batch(s: Session, code: str) -> Batch:
-    batch = s.execute(select(Batch).where(Batch.code == code)).scalar_one_or_none()
-    if batch is None:
-        raise NotFound(f"batch {code} does not exist", field="batch_code")
-    return batch
 
 
 def next_result_version(s: Session, analysis_id: int) -> int:
@@ -136,11 +125,58 @@ def _fit_of(curve: CalibrationCurve):  # type: ignore[no-untyped-def]
     return fit_curve(xs, ys, model=curve.model, weight=curve.weight)
 
 
-def quantify(s: Session, *, analysis_id: int, curve_id: int, response: float, sample_mass_g: float,
-             extract_volume_ml: float, dilution_factor: float = 1.0, recovery_percent: float | None = None,
-             analyst_id: int | None = None, lod_mg_kg: float | None = None, loq_mg_kg: float | None = None,
-             reading_id: int | None = None) -> Result:
+@dataclass(frozen=True)
+class QuantifyAnalysis:
+    """A confirmatory measurement to quantify: the analysis, the curve, the instrument response and the
+    sample preparation (mass, extract volume, dilution, recovery); LOD/LOQ default to the method's."""
+
+    analysis_id: int
+    curve_id: int
+    response: float
+    sample_mass_g: float
+    extract_volume_ml: float
+    dilution_factor: float = 1.0
+    recovery_percent: float | None = None
+    analyst_id: int | None = None
+    lod_mg_kg: float | None = None
+    loq_mg_kg: float | None = None
+    reading_id: int | None = None
+
+
+def quantify(s: Session, cmd: QuantifyAnalysis) -> Result:
     """Response → extract concentration (mg/L) by the curve → mg/kg in the sample → decision."""
+    analysis, curve = _analysis_and_curve(s, cmd.analysis_id, cmd.curve_id)
+    details: dict[str, object] = {"response": cmd.response, "curve_id": curve.id, "curve_version": curve.version,
+                                  "sample_mass_g": cmd.sample_mass_g, "extract_volume_ml": cmd.extract_volume_ml,
+                                  "dilution_factor": cmd.dilution_factor, "recovery_percent": cmd.recovery_percent}
+    x_extract = _extract_mg_l(curve, cmd.response, details)
+    mg_kg = sample_concentration_mg_kg(x_extract, cmd.extract_volume_ml, cmd.sample_mass_g, cmd.dilution_factor,
+                                       cmd.recovery_percent)
+    lod = cmd.lod_mg_kg if cmd.lod_mg_kg is not None else analysis.method.lod_mg_kg
+    loq = cmd.loq_mg_kg if cmd.loq_mg_kg is not None else analysis.method.loq_mg_kg
+    reported = report_value(mg_kg, lod, loq)
+    text = {"ND": f"未检出（<{lod:g}）" if lod is not None else "未检出",
+            "<LOQ": f"<{loq:g}（定量限）" if loq is not None else "<LOQ"}.get(reported.qualifier, reported.text)
+    details["mg_kg_unrounded"] = mg_kg
+    analysis.sample_mass_g = cmd.sample_mass_g
+    analysis.extract_volume_ml = cmd.extract_volume_ml
+    analysis.dilution_factor = cmd.dilution_factor
+    value = float(reported.value) if reported.value is not None else None
+    result = Result(analysis_id=analysis.id, version=next_result_version(s, analysis.id), value=value,
+                    value_text=text, unit="mg/kg", lod=lod, loq=loq, source="calculated", curve_id=curve.id,
+                    analyst_id=cmd.analyst_id, details=details, reading_id=cmd.reading_id)
+    s.add(result)
+    s.flush()
+    decide_result(s, result, value_mg_kg=value, detected=reported.qualifier != "ND",
+                  decision_limit_mg_kg=lod)
+    transition(analysis, AnalysisStatus.TO_BE_REVIEWED)
+    transition(analysis.sample, SampleStatus.TO_BE_REVIEWED)
+    s.flush()
+    return result
+
+
+def _analysis_and_curve(s: Session, analysis_id: int, curve_id: int) -> tuple[Analysis, CalibrationCurve]:
+    """The analysis and the accepted curve of its analyte to quantify it by."""
     analysis = s.get(Analysis, analysis_id)
     if analysis is None:
         raise NotFound(f"analysis {analysis_id} does not exist", field="analysis_id")
@@ -151,45 +187,23 @@ def quantify(s: Session, *, analysis_id: int, curve_id: int, response: float, sa
         raise InvalidInput("the curve is for another analyte", field="curve_id")
     if not curve.passed:
         raise Conflict(f"curve {curve_id} failed its acceptance criteria; recalibrate", field="curve_id")
-    fit = _fit_of(curve)
-    pred = inverse_predict(fit, response)
-    details: dict[str, object] = {"response": response, "curve_id": curve.id, "curve_version": curve.version,
-                                  "sample_mass_g": sample_mass_g, "extract_volume_ml": extract_volume_ml,
-                                  "dilution_factor": dilution_factor, "recovery_percent": recovery_percent}
+    return analysis, curve
+
+
+def _extract_mg_l(curve: CalibrationCurve, response: float, details: dict[str, object]) -> float:
+    """The extract's concentration by inverse prediction (never extrapolated above the highest level);
+    the trail goes into ``details``."""
+    pred = inverse_predict(_fit_of(curve), response)
     if pred.out_of_range == "above_highest_level":
         raise Conflict(f"response {response} is above the highest calibration level: dilute the extract and "
                        "re-inject (no extrapolation)", field="response")
     if pred.concentration is None:
-        x_extract = 0.0  # below the lowest level / not invertible → reported against LOD/LOQ
         details["note"] = pred.note or pred.out_of_range
-    else:
-        x_extract = max(pred.concentration, 0.0)
-        details["extract_mg_l"] = x_extract
-        details["extract_ci"] = [pred.ci_low, pred.ci_high]
-    mg_kg = sample_concentration_mg_kg(x_extract, extract_volume_ml, sample_mass_g, dilution_factor,
-                                       recovery_percent)
-    lod = lod_mg_kg if lod_mg_kg is not None else analysis.method.lod
-    loq = loq_mg_kg if loq_mg_kg is not None else analysis.method.loq
-    reported = report_value(mg_kg, lod, loq)
-    text = {"ND": f"未检出（<{lod:g}）" if lod is not None else "未检出",
-            "<LOQ": f"<{loq:g}（定量限）" if loq is not None else "<LOQ"}.get(reported.qualifier, reported.text)
-    details["mg_kg_unrounded"] = mg_kg
-    analysis.sample_mass_g = sample_mass_g
-    analysis.extract_volume_ml = extract_volume_ml
-    analysis.dilution_factor = dilution_factor
-    value = float(reported.value) if reported.value is not None else None
-    result = Result(analysis_id=analysis.id, version=next_result_version(s, analysis.id), value=value,
-                    value_text=text, unit="mg/kg", lod=lod,
-                    loq=loq, source="calculated", curve_id=curve.id, analyst_id=analyst_id, details=details,
-                    reading_id=reading_id)
-    s.add(result)
-    s.flush()
-    decide_result(s, result, value_mg_kg=value, detected=reported.qualifier != "ND",
-                  decision_limit_mg_kg=lod)
-    analysis.status = "to_be_reviewed"
-    analysis.sample.status = SampleStatus.TO_BE_REVIEWED
-    s.flush()
-    return result
+        return 0.0  # below the lowest level / not invertible → reported against LOD/LOQ
+    x_extract = max(pred.concentration, 0.0)
+    details["extract_mg_l"] = x_extract
+    details["extract_ci"] = [pred.ci_low, pred.ci_high]
+    return x_extract
 
 
 def add_qc(s: Session, batch_code: str, *, kind: str, analyte_code: str | None = None,
@@ -199,16 +213,16 @@ def add_qc(s: Session, batch_code: str, *, kind: str, analyte_code: str | None =
     CCV drift ≤ 20 %, reference material within ±20 % — the routine limits of SANTE/11312/2021)."""
     if kind not in QC_KINDS:
         raise InvalidInput(f"unknown QC kind {kind!r}; one of {', '.join(QC_KINDS)}", field="kind")
-    batch = _batch(s, batch_code)
+    batch = get_by_code(s, Batch, batch_code, field="batch_code")
     analyte = None
     if analyte_code:
-        analyte = _known(s, Analyte, analyte_code, "analyte_code")
+        analyte = known_by_code(s, Analyte, analyte_code, field="analyte_code")
     if measured_value is None:
         raise InvalidInput("a QC sample needs its measured value", field="measured_value")
     passed, metric, detail = _judge(kind, nominal_value, measured_value, second_value, reporting_limit)
     q = QcSample(batch_id=batch.id, kind=kind, analyte_id=analyte.id if analyte else None,
                  nominal_value=nominal_value, measured_value=measured_value, second_value=second_value,
-                 outcome="pass" if passed else "fail", metric=metric, detail=detail)
+                 outcome=QcMark.PASS if passed else QcMark.FAIL, metric=metric, detail=detail)
     s.add(q)
     s.flush()
     return q
@@ -239,12 +253,12 @@ def _judge(kind: str, nominal: float | None, measured: float, second: float | No
 
 def evaluate_batch_qc(s: Session, batch_code: str) -> QcOutcome:
     """Close the batch's QC: any failure holds every result of the batch (qc_failed)."""
-    batch = _batch(s, batch_code)
+    batch = get_by_code(s, Batch, batch_code, field="batch_code")
     qcs = s.execute(select(QcSample).where(QcSample.batch_id == batch.id).order_by(QcSample.id)).scalars().all()
     if not qcs:
         raise Conflict(f"batch {batch_code} has no QC samples", field="batch_code")
-    failures = tuple(f"{q.kind}: {q.detail}" for q in qcs if q.outcome == "fail")
-    batch.status = "qc_failed" if failures else "qc_passed"
+    failures = tuple(f"{q.kind}: {q.detail}" for q in qcs if q.outcome == QcMark.FAIL)
+    transition(batch, BatchStatus.QC_FAILED if failures else BatchStatus.QC_PASSED)
     batch.qc_summary = "; ".join(failures) if failures else f"{len(qcs)} QC samples passed"
     s.flush()
     return QcOutcome(not failures, failures)
@@ -255,9 +269,9 @@ def batch_held(s: Session, analysis: Analysis) -> str | None:
     if analysis.batch_id is None:
         return None
     batch = s.get(Batch, analysis.batch_id)
-    if batch is None or batch.status == "qc_passed":
+    if batch is None or batch.status == BatchStatus.QC_PASSED:
         return None
-    if batch.status == "qc_failed":
+    if batch.status == BatchStatus.QC_FAILED:
         return f"batch {batch.code} failed QC: {batch.qc_summary}"
     if batch.status == "open" and analysis.kind == "confirmatory":
         return f"batch {batch.code} QC not yet evaluated"
@@ -285,10 +299,10 @@ def enter_manual_result(s: Session, *, analysis_id: int, value_text: str, value:
     s.add(result)
     s.flush()
     if unit == "mg/kg" and analysis.kind == "confirmatory":
-        decide_result(s, result, value_mg_kg=value, detected=value is not None, decision_limit_mg_kg=analysis.method.lod)
-    analysis.status = "to_be_reviewed"
+        decide_result(s, result, value_mg_kg=value, detected=value is not None, decision_limit_mg_kg=analysis.method.lod_mg_kg)
+    transition(analysis, AnalysisStatus.TO_BE_REVIEWED)
     sample = s.get(Sample, analysis.sample_id)
     assert sample is not None
-    sample.status = SampleStatus.TO_BE_REVIEWED
+    transition(sample, SampleStatus.TO_BE_REVIEWED)
     s.flush()
     return result

@@ -10,7 +10,7 @@ from sqlalchemy import Integer, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from lims.db.models import Analysis, Analyte, Commodity, Method, Producer, Report, Result, Sample, Signature
+from lims.db.models import Analysis, Analyte, Commodity, Method, Producer, Result, Sample, Signature
 from lims.services.signoff import SignatureManifestation, signatures_for
 
 #: Lists count their matches exactly up to this many rows past the page's offset; beyond it
@@ -166,27 +166,3 @@ def list_results(s: Session, *, status: str | None = None, sample_code: str | No
     rows, total, exact = rows_with_count(s, q, count_q, limit, offset)
     sigs = signatures_by_result(s, [r["id"] for r in rows])
     return Page([result_row(s, r, signatures=sigs) for r in rows], total, limit, offset, exact)
-
-
-def report_verification(s: Session, report_no: str) -> dict[str, Any] | None:
-    """What anyone may check about a report: its content hash and file hash, whether it is still the
-    current issue, and the chain of amendments it belongs to (each names the one it replaces)."""
-    report = s.execute(select(Report).where(Report.report_no == report_no)
-                       .order_by(Report.version.desc())).scalars().first()
-    if report is None:
-        return None
-
-    def brief(r: Report) -> dict[str, Any]:
-        return {"report_no": r.report_no, "version": r.version, "status": r.status,
-                "content_hash": r.content_hash, "file_sha256": r.file_sha256,
-                "issued_at": r.issued_at.isoformat(), "amendment_reason": r.amendment_reason or None}
-
-    chain = s.execute(select(Report).where(Report.sample_id == report.sample_id).order_by(Report.version)
-                      ).scalars().all()
-    by_id = {r.id: r for r in chain}
-    newer = next((r for r in chain if r.supersedes_id == report.id), None)
-    older = by_id.get(report.supersedes_id) if report.supersedes_id else None
-    return {**brief(report), "current": report.status == "issued",
-            "supersedes": brief(older) if older else None,
-            "superseded_by": brief(newer) if newer else None,
-            "versions": [brief(r) for r in chain]}

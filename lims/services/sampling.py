@@ -11,11 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import random
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lims.clock import utcnow
 from lims.db.models import (
     Analysis,
     Analyte,
@@ -31,13 +33,15 @@ from lims.db.models import (
     SamplingAssignment,
 )
 from lims.services.errors import Conflict, InvalidInput, NotFound
+from lims.services.lookup import code_exists, get_by_code, known_by_code
+from lims.vocabulary import AssignmentStatus, CustodyKind, ProducerKind, ProgrammeType, SamplingLink
+from lims.workflow import transition
 
-PROGRAMME_TYPES = {"routine": "例行监测", "special": "专项监测", "supervisory": "监督抽查", "risk": "风险监测"}
-SAMPLING_LINKS = {"production_base": "生产基地", "before_harvest": "采收前", "before_market": "上市前",
-                  "before_slaughter": "屠宰前", "wholesale": "批发市场", "retail": "零售市场"}
-PRODUCER_KINDS = {"enterprise": "企业", "cooperative": "农民专业合作社", "family_farm": "家庭农场",
-                  "farmer": "种养殖户"}
-CUSTODY_KINDS = ("received", "stored", "subsampled", "moved", "retained", "disposed")
+# value → Chinese label (lims.vocabulary); a sample records its sampling link in Chinese
+PROGRAMME_TYPES = ProgrammeType.labels()
+SAMPLING_LINKS = SamplingLink.labels()
+PRODUCER_KINDS = ProducerKind.labels()
+CUSTODY_KINDS = tuple(k.value for k in CustodyKind)
 
 # GB 32100-2015 统一社会信用代码: 18 characters from this alphabet, last one a check character.
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -84,10 +88,10 @@ def create_task(s: Session, *, code: str, name: str, programme_type: str, issuin
     if programme_type not in PROGRAMME_TYPES:
         raise InvalidInput(f"unknown programme type {programme_type!r}; one of {', '.join(PROGRAMME_TYPES)}",
                            field="programme_type")
-    if s.execute(select(MonitoringTask.id).where(MonitoringTask.code == code)).first():
+    if code_exists(s, MonitoringTask, code):
         raise Conflict(f"task {code} already exists", field="code")
     for a in required_analytes:
-        if s.execute(select(Analyte.id).where(Analyte.code == a)).first() is None:
+        if not code_exists(s, Analyte, a):
             raise InvalidInput(f"unknown analyte code {a!r}", field="required_analytes")
     task = MonitoringTask(code=code, name=name, programme_type=programme_type, issuing_authority=issuing_authority,
                           required_analytes=list(required_analytes), sampling_plan=sampling_plan)
@@ -115,9 +119,7 @@ def draw_sampling_plan(s: Session, task_code: str, *, producers: int, inspectors
                        seed: int | None = None, region_prefix: str = "", kinds: tuple[str, ...] = (),
                        sampling_link: str = "before_harvest") -> SamplingPlan:
     """Draw producers and inspectors at random (双随机), reproducibly; the seed is recorded on the task."""
-    task = s.execute(select(MonitoringTask).where(MonitoringTask.code == task_code)).scalar_one_or_none()
-    if task is None:
-        raise NotFound(f"task {task_code} does not exist", field="task_code")
+    task = get_by_code(s, MonitoringTask, task_code, field="task_code", what="task")
     if sampling_link not in SAMPLING_LINKS:
         raise InvalidInput(f"unknown sampling link {sampling_link!r}", field="sampling_link")
     if s.execute(select(SamplingAssignment.id).where(SamplingAssignment.task_id == task.id)).first():
@@ -150,78 +152,99 @@ def draw_sampling_plan(s: Session, task_code: str, *, producers: int, inspectors
     return SamplingPlan(task.code, seed, tuple(lines))
 
 
-def register_sample(s: Session, *, code: str, commodity_code: str, task_code: str = "",
-                    producer_id: int | None = None, assignment_id: int | None = None,
-                    sampled_at: dt.datetime, sampling_place: str, region_code: str, sampling_link: str,
-                    samplers: list[str], certificate_no: str = "", trace_code: str = "", description: str = "",
-                    quantity: str = "", requested: list[tuple[str, str]] | None = None) -> Sample:
-    """Register a sample with its sampling record; ``requested`` = [(analyte_code, method_code)]."""
-    if s.execute(select(Sample.id).where(Sample.code == code)).first():
-        raise Conflict(f"sample {code} already exists", field="code")
-    commodity = s.execute(select(Commodity).where(Commodity.code == commodity_code)).scalar_one_or_none()
-    if commodity is None:
-        raise InvalidInput(f"unknown commodity code {commodity_code!r}", field="commodity_code")
-    if not region_code_valid(region_code):
-        raise InvalidInput(f"{region_code!r} is not a GB/T 2260 region code", field="region_code")
-    if sampling_link not in SAMPLING_LINKS:
-        raise InvalidInput(f"unknown sampling link {sampling_link!r}; one of {', '.join(SAMPLING_LINKS)}",
-                           field="sampling_link")
-    if len([x for x in samplers if x.strip()]) < 2:
-        raise InvalidInput("at least two samplers must sign the sampling record", field="samplers")
-    if sampled_at.tzinfo is None:
-        raise InvalidInput("sampled_at must carry a timezone", field="sampled_at")
-    assignment = None
-    if assignment_id is not None:
-        assignment = s.get(SamplingAssignment, assignment_id)
-        if assignment is None:
-            raise NotFound(f"sampling assignment {assignment_id} does not exist", field="assignment_id")
-        if assignment.status != "planned":
-            raise Conflict(f"sampling assignment {assignment_id} is {assignment.status}", field="assignment_id")
-        producer_id = assignment.producer_id
+@dataclass(frozen=True)
+class RegisterSample:
+    """A sample to register with its sampling record (抽样单); ``requested`` = ((analyte_code, method_code), …)."""
+
+    code: str
+    commodity_code: str
+    sampled_at: dt.datetime
+    sampling_place: str
+    region_code: str
+    sampling_link: str
+    samplers: Sequence[str]
+    task_code: str = ""
+    producer_id: int | None = None
+    assignment_id: int | None = None
+    certificate_no: str = ""
+    trace_code: str = ""
+    description: str = ""
+    quantity: str = ""
+    requested: Sequence[tuple[str, str]] = ()
+
+
+def register_sample(s: Session, cmd: RegisterSample) -> Sample:
+    """Register a sample with its sampling record and the analyses requested on it."""
+    commodity = _check_sampling_record(s, cmd)
+    assignment = _planned_assignment(s, cmd.assignment_id)
+    producer_id = assignment.producer_id if assignment is not None else cmd.producer_id
     if producer_id is not None and s.get(Producer, producer_id) is None:
         raise NotFound(f"producer {producer_id} does not exist", field="producer_id")
-    task = None
-    if task_code:
-        task = s.execute(select(MonitoringTask).where(MonitoringTask.code == task_code)).scalar_one_or_none()
-        if task is None:
-            raise NotFound(f"task {task_code} does not exist", field="task_code")
+    if cmd.task_code:
+        get_by_code(s, MonitoringTask, cmd.task_code, field="task_code", what="task")
     lab = s.execute(select(Lab).order_by(Lab.id)).scalars().first()
     if lab is None:
         raise Conflict("no laboratory is configured")
-    sample = Sample(code=code, lab_id=lab.id, commodity_id=commodity.id, producer_id=producer_id,
-                    task_code=task_code, sampled_at=sampled_at, sampling_place=sampling_place,
-                    region_code=region_code, sampling_link=SAMPLING_LINKS[sampling_link],
-                    certificate_no=certificate_no, trace_code=trace_code, samplers="、".join(samplers),
-                    description=description or commodity.name_zh, quantity=quantity,
+    sample = Sample(code=cmd.code, lab_id=lab.id, commodity_id=commodity.id, producer_id=producer_id,
+                    task_code=cmd.task_code, sampled_at=cmd.sampled_at, sampling_place=cmd.sampling_place,
+                    region_code=cmd.region_code, sampling_link=SAMPLING_LINKS[cmd.sampling_link],
+                    certificate_no=cmd.certificate_no, trace_code=cmd.trace_code, samplers="、".join(cmd.samplers),
+                    description=cmd.description or commodity.name_zh, quantity=cmd.quantity,
                     status=SampleStatus.REGISTERED)
     s.add(sample)
     s.flush()
     if assignment is not None:
-        assignment.status = "sampled"
+        transition(assignment, AssignmentStatus.SAMPLED)
         assignment.sample_id = sample.id
-    for analyte_code, method_code in requested or []:
-        analyte = s.execute(select(Analyte).where(Analyte.code == analyte_code)).scalar_one_or_none()
-        method = s.execute(select(Method).where(Method.code == method_code)).scalar_one_or_none()
-        if analyte is None:
-            raise InvalidInput(f"unknown analyte code {analyte_code!r}", field="requested")
-        if method is None:
-            raise InvalidInput(f"unknown method code {method_code!r}", field="requested")
+    for analyte_code, method_code in cmd.requested:
+        analyte = known_by_code(s, Analyte, analyte_code, field="requested", what="analyte code")
+        method = known_by_code(s, Method, method_code, field="requested", what="method code")
         s.add(Analysis(sample_id=sample.id, method_id=method.id, analyte_id=analyte.id, kind=method.kind,
                        status="pending"))
     s.flush()
     return sample
 
 
+def _check_sampling_record(s: Session, cmd: RegisterSample) -> Commodity:
+    """The sampling record's own checks (code free, commodity known, region, link, two samplers, aware
+    time); the commodity named."""
+    if code_exists(s, Sample, cmd.code):
+        raise Conflict(f"sample {cmd.code} already exists", field="code")
+    commodity = known_by_code(s, Commodity, cmd.commodity_code, field="commodity_code", what="commodity code")
+    if not region_code_valid(cmd.region_code):
+        raise InvalidInput(f"{cmd.region_code!r} is not a GB/T 2260 region code", field="region_code")
+    if cmd.sampling_link not in SAMPLING_LINKS:
+        raise InvalidInput(f"unknown sampling link {cmd.sampling_link!r}; one of {', '.join(SAMPLING_LINKS)}",
+                           field="sampling_link")
+    if len([x for x in cmd.samplers if x.strip()]) < 2:
+        raise InvalidInput("at least two samplers must sign the sampling record", field="samplers")
+    if cmd.sampled_at.tzinfo is None:
+        raise InvalidInput("sampled_at must carry a timezone", field="sampled_at")
+    return commodity
+
+
+def _planned_assignment(s: Session, assignment_id: int | None) -> SamplingAssignment | None:
+    """The 双随机 plan line the sample fulfils (still planned), or None."""
+    if assignment_id is None:
+        return None
+    assignment = s.get(SamplingAssignment, assignment_id)
+    if assignment is None:
+        raise NotFound(f"sampling assignment {assignment_id} does not exist", field="assignment_id")
+    if assignment.status != "planned":
+        raise Conflict(f"sampling assignment {assignment_id} is {assignment.status}", field="assignment_id")
+    return assignment
+
+
 def receive_sample(s: Session, code: str, *, actor: str, condition: str, storage: str,
                    at: dt.datetime | None = None) -> Sample:
-    sample = _sample(s, code)
+    sample = get_by_code(s, Sample, code)
     if sample.status != SampleStatus.REGISTERED:
         raise Conflict(f"sample {code} is {sample.status}, not registered", field="code")
     if not condition.strip():
         raise InvalidInput("the condition on receipt must be recorded", field="condition")
-    sample.received_at = at or dt.datetime.now(dt.UTC)
+    sample.received_at = at or utcnow()
     sample.condition = condition
-    sample.status = SampleStatus.RECEIVED
+    transition(sample, SampleStatus.RECEIVED)
     s.add(CustodyEvent(sample_id=sample.id, kind="received", actor=actor, condition=condition, location=storage,
                        at=sample.received_at))
     s.flush()
@@ -232,7 +255,7 @@ def custody(s: Session, code: str, *, kind: str, actor: str, location: str = "",
             sub_sample_code: str = "") -> CustodyEvent:
     if kind not in CUSTODY_KINDS:
         raise InvalidInput(f"unknown custody event {kind!r}; one of {', '.join(CUSTODY_KINDS)}", field="kind")
-    sample = _sample(s, code)
+    sample = get_by_code(s, Sample, code)
     if kind == "subsampled" and not sub_sample_code:
         raise InvalidInput("a sub-sample needs its own code", field="sub_sample_code")
     disposed = s.execute(select(CustodyEvent.id).where(CustodyEvent.sample_id == sample.id,
@@ -244,13 +267,6 @@ def custody(s: Session, code: str, *, kind: str, actor: str, location: str = "",
     s.add(ev)
     s.flush()
     return ev
-
-
-def _sample(s: Session, code: str) -> Sample:
-    sample = s.execute(select(Sample).where(Sample.code == code)).scalar_one_or_none()
-    if sample is None:
-        raise NotFound(f"sample {code} does not exist", field="code")
-    return sample
 
 
 def producer_history(s: Session, producer_id: int) -> list[dict[str, object]]:

@@ -27,6 +27,7 @@ from lims.config import Settings
 from lims.db.engine import session_scope
 from lims.db.models import ApiToken, User
 from lims.demo import PASSWORDS
+from lims.demo import reference as demo_reference
 from lims.security import hash_password
 from lims.services import auth
 
@@ -42,7 +43,7 @@ def _hash_once(password: str) -> str:
 
 @pytest.fixture
 def client(db_engine, db_factory, monkeypatch) -> TestClient:
-    monkeypatch.setattr(demo, "hash_password", _hash_once)
+    monkeypatch.setattr(demo_reference, "hash_password", _hash_once)
     demo.seed_reference(db_factory)
     return TestClient(create_app(db_engine), raise_server_exceptions=False)
 

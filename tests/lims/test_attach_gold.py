@@ -25,9 +25,10 @@ def _setup(factory) -> list[int]:
         s.add(Instrument(lab_id=lab.id, code="CG-01", name="胶体金读数仪", profile="colloidal_gold_8lane"))
         s.flush()
         for code in ("P-1", "P-2", "P-3"):
-            sampling.register_sample(s, code=code, commodity_code="ZHUROU", sampled_at=dt.datetime.now(TZ),
-                                     sampling_place="屠宰场", region_code="511521", sampling_link="before_slaughter",
-                                     samplers=["赵磊", "孙敏"], requested=[("CLENBUTEROL", "RAPID-GOLD")])
+            sampling.register_sample(s, sampling.RegisterSample(
+                code=code, commodity_code="ZHUROU", sampled_at=dt.datetime.now(TZ), sampling_place="屠宰场",
+                region_code="511521", sampling_link="before_slaughter", samplers=["赵磊", "孙敏"],
+                requested=[("CLENBUTEROL", "RAPID-GOLD")]))
         inst = s.execute(select(Instrument).where(Instrument.code == "CG-01")).scalar_one()
         cap = RawCapture(instrument_id=inst.id, data=b"@GR;...", sha256="0" * 64, profile="colloidal_gold_8lane")
         s.add(cap)

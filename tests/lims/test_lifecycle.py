@@ -13,8 +13,9 @@ from lims.db.engine import session_scope
 from lims.db.models import Analysis, CalibrationCurve, CustodyEvent, Report, Result, Sample, User
 from lims.db.verify import verify_database
 from lims.demo import LAB_CODE, PASSWORDS, seed_reference
-from lims.services import batches, queries, reporting, sampling, signoff
+from lims.services import batches, reporting, sampling, signoff
 from lims.services.errors import Conflict, Forbidden, InvalidInput
+from lims.services.views import reports as report_views
 
 TZ = dt.timezone(dt.timedelta(hours=8))
 LEVELS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5]  # mg/L chlorpyrifos standards
@@ -60,7 +61,7 @@ def test_sampling_record_is_validated(lab):
                        ("commodity_code", "NOPE"), ("sampled_at", dt.datetime(2026, 1, 1))):
         with pytest.raises(InvalidInput) as err:
             with session_scope(lab, actor="t") as s:
-                sampling.register_sample(s, **{**base, field: bad})
+                sampling.register_sample(s, sampling.RegisterSample(**{**base, field: bad}))
         assert err.value.field == field
     with lab() as s:
         assert s.execute(select(Sample)).first() is None  # nothing written
@@ -69,10 +70,11 @@ def test_sampling_record_is_validated(lab):
 def _register_and_receive(factory, code, commodity="QINCAI"):
     with session_scope(factory, actor="qa") as s:
         plan_task = "T-ZX-1"
-        sampling.register_sample(s, code=code, commodity_code=commodity, task_code=plan_task,
-                                 sampled_at=dt.datetime.now(TZ) - dt.timedelta(hours=3), sampling_place="城关镇基地",
-                                 region_code="511521", sampling_link="before_harvest", samplers=["赵磊", "孙敏"],
-                                 certificate_no="HGZ-1", trace_code="TR-1", requested=[("CHLORPYRIFOS", "GC-OP")])
+        sampling.register_sample(s, sampling.RegisterSample(
+            code=code, commodity_code=commodity, task_code=plan_task,
+            sampled_at=dt.datetime.now(TZ) - dt.timedelta(hours=3), sampling_place="城关镇基地",
+            region_code="511521", sampling_link="before_harvest", samplers=["赵磊", "孙敏"],
+            certificate_no="HGZ-1", trace_code="TR-1", requested=[("CHLORPYRIFOS", "GC-OP")]))
     with session_scope(factory, actor="zhangwei") as s:
         sampling.receive_sample(s, code, actor="zhangwei", condition="完好", storage="冷藏柜 A2")
         sampling.custody(s, code, kind="subsampled", actor="zhangwei", sub_sample_code=f"{code}-1")
@@ -102,9 +104,9 @@ def test_confirmatory_batch_to_signed_amended_report(lab, tmp_path):
     with session_scope(lab, actor="zhangwei") as s:
         assert batches.evaluate_batch_qc(s, "B-GC-1").passed
         # 0.12 mg/kg in celery: extract 0.06 mg/L × 10 mL / 5 g
-        result = batches.quantify(s, analysis_id=analysis_id, curve_id=curve_id,
-                                  response=INTERCEPT + SLOPE * 0.06, sample_mass_g=5.0, extract_volume_ml=10.0,
-                                  analyst_id=tech)
+        result = batches.quantify(s, batches.QuantifyAnalysis(
+            analysis_id=analysis_id, curve_id=curve_id, response=INTERCEPT + SLOPE * 0.06, sample_mass_g=5.0,
+            extract_volume_ml=10.0, analyst_id=tech))
         rid = result.id
         assert result.value == pytest.approx(0.12, abs=0.005)
         assert result.verdict == "non_compliant"  # GB 2763-2021: chlorpyrifos in celery 0.05 mg/kg
@@ -151,9 +153,9 @@ def test_confirmatory_batch_to_signed_amended_report(lab, tmp_path):
         assert s.execute(select(CalibrationCurve)).scalar_one().passed
         check = verify_database(s)
         assert check.ok, check.message
-        old_view = queries.report_verification(s, first.report_no)
+        old_view = report_views.report_verification(s, first.report_no)
         assert old_view["current"] is False and old_view["superseded_by"]["report_no"] == second.report_no
-        new_view = queries.report_verification(s, second.report_no)
+        new_view = report_views.report_verification(s, second.report_no)
         assert new_view["current"] is True and new_view["supersedes"]["content_hash"] == first.content_hash
         sample = s.execute(select(Sample).where(Sample.code == "S-001")).scalar_one()
         assert sample.sampled_at.tzinfo is not None and sample.sampled_at < sample.received_at
@@ -167,8 +169,9 @@ def test_failed_qc_holds_the_batch(lab):
     with session_scope(lab, actor="zhangwei") as s:
         outcome = batches.evaluate_batch_qc(s, "B-GC-2")
         assert not outcome.passed and "recovery" in outcome.failures[0]
-        r = batches.quantify(s, analysis_id=analysis_id, curve_id=curve_id, response=INTERCEPT + SLOPE * 0.01,
-                             sample_mass_g=5.0, extract_volume_ml=10.0)
+        r = batches.quantify(s, batches.QuantifyAnalysis(
+            analysis_id=analysis_id, curve_id=curve_id, response=INTERCEPT + SLOPE * 0.01, sample_mass_g=5.0,
+            extract_volume_ml=10.0))
         rid = r.id
     with session_scope(lab, actor="zhangwei") as s:
         signoff.author_results(s, [rid], username="zhangwei", password=PASSWORDS["zhangwei"])
@@ -184,8 +187,9 @@ def test_out_of_range_response_is_never_extrapolated(lab):
     curve_id = _batch_with_curve(lab, "B-GC-3", [analysis_id])
     with pytest.raises(Conflict, match="dilute"):
         with session_scope(lab, actor="zhangwei") as s:
-            batches.quantify(s, analysis_id=analysis_id, curve_id=curve_id, response=SLOPE * 2.0,
-                             sample_mass_g=5.0, extract_volume_ml=10.0)
+            batches.quantify(s, batches.QuantifyAnalysis(
+                analysis_id=analysis_id, curve_id=curve_id, response=SLOPE * 2.0, sample_mass_g=5.0,
+                extract_volume_ml=10.0))
 
 
 def test_manual_entry_needs_a_reason_and_rejection_asks_for_retest(lab):

@@ -1,0 +1,109 @@
+"""Instruments as shown: status (what ``lims acquire`` reports), raw captures, recent parse errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from typing_extensions import TypedDict
+
+from lims.db.models import Instrument, RawCapture
+from lims.services.lookup import find_by_code
+from lims.services.views.common import iso
+
+#: Every parse status a raw capture can have (the capture-status filter).
+CAPTURE_STATUSES = ("pending", "parsed", "error", "rejected", "incomplete", "duplicate")
+
+
+class InstrumentRow(TypedDict):
+    """An instrument's acquisition status."""
+
+    code: str
+    name: str
+    profile: str
+    transport_url: str
+    connected: bool
+    last_message_at: str | None
+    message_count: int
+    error_count: int
+    duplicate_resends: int
+
+
+class InstrumentList(TypedDict):
+    instruments: list[InstrumentRow]
+
+
+class CaptureRow(TypedDict):
+    """A raw capture as stored before it was parsed (bytes shown as Latin-1, first 2,000)."""
+
+    id: int
+    received_at: str | None
+    stream_offset: int | None
+    source: str
+    profile: str
+    sha256: str
+    length: int
+    data_latin1: str
+    parse_status: str
+    error: str
+
+
+class CaptureList(TypedDict):
+    instrument: str
+    captures: list[CaptureRow]
+
+
+class ReparseOutcome(TypedDict):
+    instrument: str
+    readings: int
+    errors: int
+    error_messages: list[str]
+
+
+def instrument_row(inst: Instrument) -> InstrumentRow:
+    return {"code": inst.code, "name": inst.name, "profile": inst.profile, "transport_url": inst.transport_url,
+            "connected": inst.connected, "last_message_at": iso(inst.last_message_at),
+            "message_count": inst.message_count, "error_count": inst.error_count,
+            "duplicate_resends": inst.duplicate_resends}
+
+
+def list_instruments(s: Session) -> InstrumentList:
+    return {"instruments": [instrument_row(i) for i in
+                            s.execute(select(Instrument).order_by(Instrument.code)).scalars().all()]}
+
+
+def list_captures(s: Session, code: str, *, status: str | None, limit: int, offset: int) -> CaptureList | None:
+    """A page of the instrument's raw captures, newest first (of one parse status or all); None when
+    there is no such instrument."""
+    inst = find_by_code(s, Instrument, code)
+    if inst is None:
+        return None
+    q = select(RawCapture).where(RawCapture.instrument_id == inst.id)
+    if status is not None:
+        q = q.where(RawCapture.parse_status == status)
+    caps = s.execute(q.order_by(RawCapture.id.desc()).limit(limit).offset(offset)).scalars().all()
+    return {"instrument": code, "captures": [
+        {"id": c.id, "received_at": iso(c.received_at), "stream_offset": c.stream_offset, "source": c.source,
+         "profile": c.profile, "sha256": c.sha256, "length": len(c.data),
+         "data_latin1": c.data[:2000].decode("latin-1"), "parse_status": c.parse_status, "error": c.error}
+        for c in caps]}
+
+
+def instruments_overview(s: Session, errors_shown: int = 50) -> dict[str, Any]:
+    """The instruments page: each instrument's status with its capture counts per parse status, and the
+    newest captures in error (a printable preview of their bytes)."""
+    insts = s.execute(select(Instrument).order_by(Instrument.code)).scalars().all()
+    counts: dict[int, dict[str, int]] = {}
+    for inst_id, st, n in s.execute(select(RawCapture.instrument_id, RawCapture.parse_status, func.count())
+                                    .group_by(RawCapture.instrument_id, RawCapture.parse_status)).all():
+        counts.setdefault(inst_id, {})[st] = n
+    code_of = {i.id: i.code for i in insts}
+    errors = s.execute(select(RawCapture).where(RawCapture.parse_status == "error")
+                       .order_by(RawCapture.id.desc()).limit(errors_shown)).scalars().all()
+    return {"instruments": [{**instrument_row(i), "captures": counts.get(i.id, {})} for i in insts],
+            "errors": [{"id": c.id, "instrument": code_of.get(c.instrument_id, "?"),
+                        "received_at": iso(c.received_at), "source": c.source, "length": len(c.data),
+                        "error": c.error,
+                        "preview": c.data[:160].decode("latin-1").encode("unicode_escape").decode("ascii")}
+                       for c in errors]}

@@ -1,0 +1,50 @@
+"""The MRL table (限量标准) as listed."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from typing_extensions import TypedDict
+
+from lims.db.models import Limit
+from lims.services import queries
+from lims.services.queries import Page
+
+
+class LimitRow(TypedDict):
+    """A maximum residue limit with the standard and clause that state it."""
+
+    id: int
+    commodity_id: int | None
+    analyte_id: int
+    residue_definition: str
+    limit_type: str
+    value_mg_kg: float | None
+    unit: str
+    source_standard: str
+    source_clause: str
+
+
+def limit_row(x: Limit) -> LimitRow:
+    return {"id": x.id, "commodity_id": x.commodity_id, "analyte_id": x.analyte_id,
+            "residue_definition": x.residue_definition, "limit_type": x.limit_type, "value_mg_kg": x.value_mg_kg,
+            "unit": x.unit, "source_standard": x.source_standard, "source_clause": x.source_clause}
+
+
+def list_limits(s: Session, *, analyte_id: int | None = None, commodity_id: int | None = None,
+                limit_type: str | None = None, limit: int, offset: int) -> Page:
+    q = select(Limit).order_by(Limit.id)
+    if analyte_id is not None:
+        q = q.where(Limit.analyte_id == analyte_id)
+    if commodity_id is not None:
+        q = q.where(Limit.commodity_id == commodity_id)
+    if limit_type:
+        q = q.where(Limit.limit_type == limit_type)
+    return queries.page(s, q, limit, offset, limit_row)
+
+
+class LimitsImported(TypedDict):
+    """A limits CSV imported: rows inserted, rows already in the table."""
+
+    inserted: int
+    skipped_existing: int
