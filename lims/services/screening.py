@@ -26,7 +26,7 @@ from lims.db.models import (
     SampleStatus,
 )
 from lims.services.batches import latest_result_versions
-from lims.vocabulary import AnalysisStatus
+from lims.vocabulary import AnalysisStatus, Verdict
 from lims.workflow import transition
 
 
@@ -102,7 +102,7 @@ class ScreenBatch:
     def add(self, analysis: Analysis, call: ScreenCall, **fields: Any) -> Result:
         self.versions[analysis.id] = self.versions.get(analysis.id, 0) + 1
         result = Result(analysis_id=analysis.id, version=self.versions[analysis.id], source="instrument",
-                        qualitative=str(call), verdict="screen_" + str(call), **fields)
+                        qualitative=str(call), verdict=Verdict.screening(str(call)), **fields)
         self.s.add(result)
         transition(analysis, AnalysisStatus.TO_BE_REVIEWED)
         transition(analysis.sample, SampleStatus.TO_BE_REVIEWED)

@@ -169,13 +169,13 @@ def deliver_due(factory: sessionmaker[Session], client: httpx.Client, key: Ed255
     stats = DeliveryStats()
     now = utcnow()
     with factory() as s:
-        due = s.execute(select(OutboxMessage.id).where(OutboxMessage.status == "pending",
+        due = s.execute(select(OutboxMessage.id).where(OutboxMessage.status == OutboxStatus.PENDING,
                                                        OutboxMessage.next_attempt_at <= now)
                         .order_by(OutboxMessage.id).limit(limit)).scalars().all()
     for msg_id in due:
         with session_scope(factory, actor="worker:upstream") as s:
             msg = s.get(OutboxMessage, msg_id)
-            if msg is None or msg.status != "pending":
+            if msg is None or msg.status != OutboxStatus.PENDING:
                 continue
             body = msg.payload.encode()
             headers = sign_request(key, body, lab_code=lab_code, idempotency_key=msg.idempotency_key)
@@ -214,7 +214,7 @@ def requeue(factory: sessionmaker[Session], message_id: int, *, actor: str, reas
     """A person re-queues a dead-lettered message."""
     with session_scope(factory, actor=actor, reason=reason) as s:
         msg = s.get(OutboxMessage, message_id)
-        if msg is None or msg.status != "dead":
+        if msg is None or msg.status != OutboxStatus.DEAD:
             raise ValueError(f"outbox message {message_id} is not dead-lettered")
         transition(msg, OutboxStatus.PENDING)
         msg.next_attempt_at = utcnow()
