@@ -58,7 +58,7 @@ from drivers.profiles import Profile, load_profile
 from drivers.profiles.tables import TomlTable
 from lims.acquisition.dialects import dialect_of
 
-SERIAL_KEYS = {"baudrate": int, "bytesize": int, "parity": str, "stopbits": (int, float), "xonxoff": bool,
+SERIAL_KEYS: dict[str, type | tuple[type, ...]] = {"baudrate": int, "bytesize": int, "parity": str, "stopbits": (int, float), "xonxoff": bool,
                "rtscts": bool}
 TRANSPORT_KINDS = ("serial", "tcp", "tcp-listen", "modbus-tcp", "modbus-rtu")
 DEFAULT_PATTERNS = ("*.cdf", "*.CDF", "*.txt", "*.TXT", "*.csv", "*.CSV")

@@ -62,7 +62,7 @@ class LineAcquisition:
                                transport=TransportSpec("serial", "fed://"))
         store = CaptureStore(factory, instrument_id, instrument_code, self.profile.name)
         self.status = StatusTracker(factory, instrument_id, interval_s=0.0)
-        runner = dialect_of(self.profile).runner_class(cfg, _PortLink(port, "fed://"), store, self.status,  # type: ignore[call-arg]
+        runner = dialect_of(self.profile).runner_class(cfg, _PortLink(port, "fed://"), store, self.status,
                                                        threading.Event())
         assert isinstance(runner, StreamRunner)
         self.runner = runner

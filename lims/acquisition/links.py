@@ -152,6 +152,7 @@ def open_modbus_link(cfg: InstrumentConfig) -> ModbusLink:
     """The Modbus link of a Modbus instrument (not connected yet); URL parameters override the profile."""
     t = cfg.transport
     d = cfg.profile.modbus
+    assert d is not None
     params = t.params
     device_id = int(params.get("device_id", d.device_id))
     timeout = float(params.get("timeout_s", cfg.timeout_s or d.timeout_s))

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from drivers.transports.backoff import Backoff, Retrier
-from lims.acquisition.config import AcquireConfig, InstrumentConfig
+from lims.acquisition.config import AcquireConfig, InstrumentConfig, WatchConfig
 from lims.acquisition.dialects import FILE_PROFILE, dialect_of
 from lims.acquisition.dialects.files import WatchFolderRunner, quarantine
 from lims.acquisition.runner import Runner
@@ -152,7 +152,7 @@ class AcquisitionService:
         for w in self.config.watches:
             inst_id, _ = self._ids[w.instrument]
 
-            def make(w=w, inst_id=inst_id) -> Runner:
+            def make(w: WatchConfig = w, inst_id: int = inst_id) -> Runner:
                 return WatchFolderRunner(w, CaptureStore(self.factory, inst_id, w.instrument, FILE_PROFILE),
                                          StatusTracker(self.factory, inst_id), self.stop_event)
             self._spawn(f"watch:{w.instrument}:{w.folder}", make,

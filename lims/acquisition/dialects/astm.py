@@ -67,6 +67,7 @@ class AstmRunner(StreamRunner):
 
     def on_connect(self) -> None:
         a = self.profile.astm
+        assert a is not None
         self.astm = AstmLink(COMPUTER, sender_timeout_s=a.sender_timeout_s, receiver_timeout_s=a.receiver_timeout_s,
                              busy_retry_s=a.busy_retry_s)
         self.session: list[_StoredFrame] = []
@@ -160,7 +161,7 @@ class AstmRunner(StreamRunner):
 
     def _finish_session(self, frames: list[_StoredFrame]) -> None:
         """Parse a finished session's frames (kept in memory: no SELECT of the captures) into readings."""
-        msg = read_message([f.data for f in frames], encoding=self.profile.astm.encoding)
+        msg = read_message([f.data for f in frames], encoding=_encoding(self.profile))
         last = frames[-1]
         status = self.store.settle_unit([f.capture_id for f in frames], msg.unit, msg.values,
                                         reading_capture_id=last.capture_id, read_at=last.received_at,

@@ -9,6 +9,7 @@ never branch on the name (the way ophyd-async picks a signal backend by type).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy.orm import Session
@@ -30,7 +31,8 @@ class Dialect:
     :meth:`parse`; the defaults treat every capture as one unit identified by its bytes' SHA-256."""
 
     kind: ClassVar[str]
-    runner_class: ClassVar[type[Runner]]
+    #: builds the runner: ``(cfg, link, store, status, stop)`` (the watch-folder runner: without the link)
+    runner_class: ClassVar[Callable[..., Runner]]
     #: ``"byte"`` (serial, TCP) or ``"modbus"``: which transports of the configuration carry it
     link: ClassVar[str] = "byte"
     #: the wire carries no sample ID, so a channel → sample worklist may be configured
@@ -45,7 +47,7 @@ class Dialect:
     def runner(self, cfg: InstrumentConfig, store: CaptureStore, status: StatusTracker,
                stop: threading.Event) -> Runner:
         """The runner of a configured instrument, on a new link."""
-        return self.runner_class(cfg, self.open_link(cfg), store, status, stop)  # type: ignore[call-arg]
+        return self.runner_class(cfg, self.open_link(cfg), store, status, stop)
 
     def unit(self, profile: Profile | None, cap: RawCapture) -> str:
         """Identity of the unit ``cap`` holds (the same unit sent again has the same identity)."""

@@ -95,6 +95,7 @@ class BinaryRunner(StreamRunner):
             return
         self.next_poll = now + self.cfg.poll_interval_s
         self.stats.polls += 1
+        assert self.profile.binary is not None
         cmds = self.profile.binary.commands
         if "GET_STATUS" in cmds:
             status, _ = self._exchange("GET_STATUS", b"", store=False)

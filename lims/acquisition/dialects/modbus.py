@@ -91,7 +91,8 @@ class ModbusRunner(Runner):
         self.start, self.span = block_span(self.profile, "input")
         self.last_unit: str | None = None
         self.first_slot: float | None = None
-        regs = self.profile.modbus.registers
+        assert self.profile.modbus is not None
+        self.registers = regs = self.profile.modbus.registers
         self.status_names = {n for n, r in regs.items() if r.table == "input" and r.type == "bits"}
 
     def run(self) -> None:
@@ -169,14 +170,11 @@ class ModbusRunner(Runner):
     def _unit(self, regs: list[int]) -> str:
         """Identity of the result in a block: every register except status bits (which change while the
         same result stays on display)."""
-        skip: set[int] = set()
-        for name in self.status_names:
-            spec = self.profile.modbus.registers[name]
-            skip.update(range(spec.address - self.start, spec.address - self.start + spec.count))
-        for name in ("error",):
-            spec = self.profile.modbus.registers.get(name)
-            if spec is not None and spec.table == "input":
-                skip.update(range(spec.address - self.start, spec.address - self.start + spec.count))
+        skipped = [self.registers[name] for name in self.status_names]
+        error = self.registers.get("error")
+        if error is not None and error.table == "input":
+            skipped.append(error)
+        skip = {i for spec in skipped for i in range(spec.address - self.start, spec.address - self.start + spec.count)}
         kept = [r for i, r in enumerate(regs) if i not in skip]
         return sha256_hex(registers_to_bytes(kept))
 
