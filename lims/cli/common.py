@@ -7,19 +7,25 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine
 
 from lims import csvio
+from lims.db.engine import make_engine
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
+
+T = TypeVar("T")
 
 
 class BadInput(Exception):
@@ -67,6 +73,25 @@ class CsvRow:
         if not math.isfinite(value):
             raise BadInput(f"not a finite number: {raw!r}", file=file, line=self.line, field=column)
         return value
+
+
+def command_group(sub: argparse._SubParsersAction, name: str, help: str) -> argparse._SubParsersAction:  # type: ignore[type-arg]
+    """``lims NAME ACTION …``: adds the group ``name`` and returns its (required) actions."""
+    group = sub.add_parser(name, help=help)
+    return group.add_subparsers(dest=f"{name}_command", metavar="ACTION", required=True)
+
+
+def on_database(failure: str, action: Callable[[Engine], T]) -> T | None:
+    """``action`` on the engine of ``LIMS_DATABASE_URL``, disposed afterwards. Any error is one stderr line
+    ``{failure} {url}: {error}`` (never a traceback) and None: the command then exits 1."""
+    engine = make_engine()
+    try:
+        return action(engine)
+    except Exception as exc:  # noqa: BLE001 - report, never a traceback
+        print(f"{failure} {engine.url.render_as_string()}: {exc}", file=sys.stderr)
+        return None
+    finally:
+        engine.dispose()
 
 
 def read_csv(path: str | Path, required: Sequence[str], optional: Iterable[str] = ()) -> list[CsvRow]:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 
+from lims.cli.common import command_group
 from lims.cli.serve import run_asgi
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("hub", help="上级数据汇交中心 / upstream hub")
-    hsub = p.add_subparsers(dest="hub_command", metavar="ACTION", required=True)
-    s = hsub.add_parser("serve", help="serve the hub receiver")
+    s = command_group(sub, "hub", "上级数据汇交中心 / upstream hub").add_parser("serve", help="serve the hub receiver")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8100)
     s.set_defaults(handler=lambda a: run_asgi("api.hub:create_hub_app", a.host, a.port))

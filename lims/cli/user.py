@@ -12,7 +12,7 @@ import sys
 
 from sqlalchemy import select
 
-from lims.cli.common import BadInput
+from lims.cli.common import BadInput, command_group
 from lims.db import audit
 from lims.db.engine import make_engine, make_session_factory, session_scope
 from lims.db.models import Lab, Role
@@ -22,9 +22,7 @@ from lims.services.sampling import region_code_valid
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    lab = sub.add_parser("lab", help="实验室信息 / laboratory")
-    lsub = lab.add_subparsers(dest="lab_command", metavar="ACTION", required=True)
-    init = lsub.add_parser("init", help="create this laboratory's record")
+    init = command_group(sub, "lab", "实验室信息 / laboratory").add_parser("init", help="create this laboratory's record")
     init.add_argument("--code", required=True)
     init.add_argument("--name", required=True)
     init.add_argument("--address", required=True)
@@ -32,9 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     init.add_argument("--cma-number", default="")
     init.set_defaults(handler=_lab_init)
 
-    user = sub.add_parser("user", help="用户管理 / user accounts")
-    usub = user.add_subparsers(dest="user_command", metavar="ACTION", required=True)
-    create = usub.add_parser("create", help="create a user account")
+    create = command_group(sub, "user", "用户管理 / user accounts").add_parser("create", help="create a user account")
     create.add_argument("username")
     create.add_argument("--full-name", required=True, help="printed in e-signatures")
     create.add_argument("--role", action="append", required=True, choices=[r.value for r in Role])
