@@ -75,10 +75,13 @@ class CsvRow:
         return value
 
 
-def command_group(sub: argparse._SubParsersAction, name: str, help: str) -> argparse._SubParsersAction:  # type: ignore[type-arg]
+def command_group(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str,
+                  help: str) -> argparse._SubParsersAction[argparse.ArgumentParser]:
     """``lims NAME ACTION …``: adds the group ``name`` and returns its (required) actions."""
     group = sub.add_parser(name, help=help)
-    return group.add_subparsers(dest=f"{name}_command", metavar="ACTION", required=True)
+    actions: argparse._SubParsersAction[argparse.ArgumentParser] = group.add_subparsers(
+        dest=f"{name}_command", metavar="ACTION", required=True)
+    return actions
 
 
 def on_database(failure: str, action: Callable[[Engine], T]) -> T | None:
