@@ -18,10 +18,30 @@ from fastapi import APIRouter, File, HTTPException, Query, Request, Response, Up
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.deps import FactoryDep, read_service, run_service
+from api.pages import PDF_RESPONSE
+from api.pt_models import (
+    CHART_RESPONSE,
+    Created,
+    Enrolled,
+    ExternalScoreRecorded,
+    HomogeneityOutcome,
+    NonconformityAdvanced,
+    NonconformityList,
+    ParticipationList,
+    ParticipationView,
+    PerformanceList,
+    PtSampleRegistered,
+    ResultsAccepted,
+    RoundDetail,
+    RoundList,
+    RoundTransitioned,
+    SchemeCreated,
+    ScoresView,
+    StabilityOutcome,
+)
 from api.security import CSRF_FIELD, Permission, Principal, ensure_csrf_cookie, require, require_ui
 from api.ui import UiRoute
 from lims.db.engine import session_scope
@@ -171,22 +191,18 @@ class AdvanceIn(BaseModel):
 # ---------------------------------------------------------------------------------------------- provider
 
 @router.get("/api/v1/pt/rounds", summary="能力验证轮次列表 / list PT rounds")
-def list_rounds(me: Reader, factory: FactoryDep) -> dict[str, Any]:
-    def q(s: Session) -> dict[str, Any]:
-        rounds = s.execute(select(PtRound).order_by(PtRound.id)).scalars().all()
-        return {"items": [{"code": r.code, "title": r.title, "status": r.status, "provider": r.scheme.provider_name,
-                           "deadline": provider.as_utc(r.deadline).isoformat()} for r in rounds]}
-    return read_service(factory, q)
+def list_rounds(me: Reader, factory: FactoryDep) -> RoundList:
+    return read_service(factory, lambda s: {"items": views.rounds_list(s)})
 
 
 @router.post("/api/v1/pt/schemes", status_code=201, summary="新建能力验证计划 / create a PT scheme")
-def create_scheme(body: SchemeIn, me: Manager, factory: FactoryDep) -> dict[str, Any]:
+def create_scheme(body: SchemeIn, me: Manager, factory: FactoryDep) -> SchemeCreated:
     return _run(factory, me, "create PT scheme",
                 lambda s: {"code": provider.create_scheme(s, **body.model_dump()).code})
 
 
 @router.post("/api/v1/pt/rounds", status_code=201, summary="新建能力验证轮次 / create a PT round")
-def create_round(body: RoundIn, me: Manager, factory: FactoryDep) -> dict[str, Any]:
+def create_round(body: RoundIn, me: Manager, factory: FactoryDep) -> RoundDetail:
     specs = [provider.AnalyteSpec(**a.model_dump()) for a in body.analytes]
 
     def go(s: Session) -> dict[str, Any]:
@@ -197,12 +213,12 @@ def create_round(body: RoundIn, me: Manager, factory: FactoryDep) -> dict[str, A
 
 
 @router.get("/api/v1/pt/rounds/{code}", summary="轮次详情 / a PT round")
-def get_round(code: str, me: Reader, factory: FactoryDep) -> dict[str, Any]:
+def get_round(code: str, me: Reader, factory: FactoryDep) -> RoundDetail:
     return read_service(factory, lambda s: views.round_view(s, code))
 
 
 @router.post("/api/v1/pt/rounds/{code}/participants", status_code=201, summary="登记参加者 / enrol participants")
-def enrol(code: str, body: EnrolIn, me: Manager, factory: FactoryDep) -> dict[str, Any]:
+def enrol(code: str, body: EnrolIn, me: Manager, factory: FactoryDep) -> Enrolled:
     labs = [provider.LabEntry(**lab.model_dump()) for lab in body.labs]
 
     def go(s: Session) -> dict[str, Any]:
@@ -213,19 +229,19 @@ def enrol(code: str, body: EnrolIn, me: Manager, factory: FactoryDep) -> dict[st
 
 
 @router.post("/api/v1/pt/rounds/{code}/homogeneity", summary="均匀性检验 / homogeneity study")
-def homogeneity(code: str, body: HomogeneityIn, me: Manager, factory: FactoryDep) -> dict[str, Any]:
+def homogeneity(code: str, body: HomogeneityIn, me: Manager, factory: FactoryDep) -> HomogeneityOutcome:
     return _run(factory, me, f"homogeneity {code}/{body.analyte}", lambda s: provider.as_json(
         provider.record_homogeneity(s, code, body.analyte, body.items, sigma_pt=body.sigma_pt)))
 
 
 @router.post("/api/v1/pt/rounds/{code}/stability", summary="稳定性检验 / stability study")
-def stability(code: str, body: StabilityIn, me: Manager, factory: FactoryDep) -> dict[str, Any]:
+def stability(code: str, body: StabilityIn, me: Manager, factory: FactoryDep) -> StabilityOutcome:
     return _run(factory, me, f"stability {code}/{body.analyte}", lambda s: provider.as_json(
         provider.record_stability(s, code, body.analyte, body.before, body.after, sigma_pt=body.sigma_pt)))
 
 
 @router.post("/api/v1/pt/rounds/{code}/results", summary="提交结果（JSON） / submit results")
-def submit_json(code: str, body: ResultsIn, me: Submitter, factory: FactoryDep) -> dict[str, Any]:
+def submit_json(code: str, body: ResultsIn, me: Submitter, factory: FactoryDep) -> ResultsAccepted:
     rows = [SubmissionIn(**r.model_dump(), line=i) for i, r in enumerate(body.results, start=1)]
     return _run(factory, me, f"submit PT results {code}",
                 lambda s: _accepted(s, provider.submit_results(s, code, rows, channel="api")))
@@ -242,7 +258,7 @@ def _accepted(s: Session, subs: list[PtSubmission]) -> dict[str, Any]:
 @router.post("/api/v1/pt/rounds/{code}/results.csv", summary="上传结果 CSV / upload results as CSV")
 async def submit_csv(code: str, me: Submitter, factory: FactoryDep,
                      file: Annotated[UploadFile, File(description="participant_code,analyte,result,unit,...")]
-                     ) -> dict[str, Any]:
+                     ) -> ResultsAccepted:
     data = await file.read()
     return _run(factory, me, f"upload PT results {code}", lambda s: _accepted(s, provider.upload_csv(s, code, data)))
 
@@ -250,7 +266,7 @@ async def submit_csv(code: str, me: Submitter, factory: FactoryDep,
 # declared after /results and /results.csv, which the {action} pattern would otherwise shadow
 @router.post("/api/v1/pt/rounds/{code}/{action}", summary="开始/截止/评价/发布 / open, close, score, publish")
 def transition(code: str, action: Literal["open", "close", "score", "publish"], me: Manager,
-               factory: FactoryDep) -> dict[str, Any]:
+               factory: FactoryDep) -> RoundTransitioned:
     def go(s: Session) -> dict[str, Any]:
         doc: dict[str, Any] = {}
         if action == "open":
@@ -269,14 +285,15 @@ def transition(code: str, action: Literal["open", "close", "score", "publish"], 
 
 
 @router.get("/api/v1/pt/rounds/{code}/scores", summary="评价结果 / scores")
-def get_scores(code: str, me: Reader, factory: FactoryDep, participant_code: str | None = None) -> dict[str, Any]:
+def get_scores(code: str, me: Reader, factory: FactoryDep, participant_code: str | None = None) -> ScoresView:
     def q(s: Session) -> dict[str, Any]:
         _visible(s, code, me)
         return views.scores_view(s, code, participant_code=participant_code)
     return read_service(factory, q)
 
 
-@router.get("/api/v1/pt/rounds/{code}/charts/{analyte}/{kind}.{fmt}", summary="图 / z chart or histogram")
+@router.get("/api/v1/pt/rounds/{code}/charts/{analyte}/{kind}.{fmt}", summary="图 / z chart or histogram",
+            responses=CHART_RESPONSE)
 def chart(code: str, analyte: str, kind: Literal["z", "histogram"], fmt: Literal["svg", "png"], me: Reader,
           factory: FactoryDep, highlight: str | None = None) -> Response:
     def q(s: Session) -> Response:
@@ -298,7 +315,8 @@ def chart(code: str, analyte: str, kind: Literal["z", "histogram"], fmt: Literal
     return read_service(factory, q)
 
 
-@router.get("/api/v1/pt/rounds/{code}/reports/{name}.pdf", summary="PDF 报告 / participant or summary report")
+@router.get("/api/v1/pt/rounds/{code}/reports/{name}.pdf", summary="PDF 报告 / participant or summary report",
+            responses=PDF_RESPONSE)
 def report_pdf(code: str, name: str, me: Reader, factory: FactoryDep) -> Response:
     def q(s: Session) -> Response:
         _visible(s, code, me)
@@ -317,24 +335,24 @@ def report_pdf(code: str, name: str, me: Reader, factory: FactoryDep) -> Respons
 # ---------------------------------------------------------------------------------------------- participant
 
 @router.post("/api/v1/pt/participations", status_code=201, summary="登记参加的能力验证 / record a participation")
-def create_participation(body: ParticipationIn, me: Manager, factory: FactoryDep) -> dict[str, Any]:
+def create_participation(body: ParticipationIn, me: Manager, factory: FactoryDep) -> Created:
     return _run(factory, me, f"record PT participation {body.round_code}",
                 lambda s: {"id": participant.record_participation(s, **body.model_dump()).id})
 
 
 @router.get("/api/v1/pt/participations", summary="参加的能力验证 / participations with scores and nonconformities")
-def list_participations(me: Reader, factory: FactoryDep) -> dict[str, Any]:
+def list_participations(me: Reader, factory: FactoryDep) -> ParticipationList:
     return read_service(factory, lambda s: {"items": views.participations_view(s)})
 
 
 @router.get("/api/v1/pt/participations/{participation_id}", summary="一次能力验证参加记录 / a participation")
-def get_participation(participation_id: int, me: Reader, factory: FactoryDep) -> dict[str, Any]:
+def get_participation(participation_id: int, me: Reader, factory: FactoryDep) -> ParticipationView:
     return read_service(factory, lambda s: views.participation_view(s, participation_id))
 
 
 @router.post("/api/v1/pt/participations/{participation_id}/sample", status_code=201,
              summary="登记能力验证样品 / register the PT sample as a normal sample")
-def register_pt_sample(participation_id: int, body: PtSampleIn, me: Manager, factory: FactoryDep) -> dict[str, Any]:
+def register_pt_sample(participation_id: int, body: PtSampleIn, me: Manager, factory: FactoryDep) -> PtSampleRegistered:
     def go(s: Session) -> dict[str, Any]:
         sample = participant.register_pt_sample(
             s, participation_id, **{**body.model_dump(), "requested": [tuple(r) for r in body.requested]})
@@ -345,7 +363,7 @@ def register_pt_sample(participation_id: int, body: PtSampleIn, me: Manager, fac
 @router.post("/api/v1/pt/participations/{participation_id}/scores", status_code=201,
              summary="登记组织者反馈的得分 / record a score reported back")
 def create_external_score(participation_id: int, body: ExternalScoreIn, me: Manager,
-                          factory: FactoryDep) -> dict[str, Any]:
+                          factory: FactoryDep) -> ExternalScoreRecorded:
     def go(s: Session) -> dict[str, Any]:
         row = participant.record_external_score(s, participation_id, **body.model_dump())
         return {"id": row.id, "statistic": row.statistic, "z": row.z, "en": row.en,
@@ -354,13 +372,14 @@ def create_external_score(participation_id: int, body: ExternalScoreIn, me: Mana
 
 
 @router.get("/api/v1/pt/performance", summary="能力验证历史表现 / running performance per analyte")
-def performance(me: Reader, factory: FactoryDep, analyte: str | None = None, window: int = 5) -> dict[str, Any]:
+def performance(me: Reader, factory: FactoryDep, analyte: str | None = None, window: int = 5) -> PerformanceList:
     return read_service(factory, lambda s: {"items": [
         {**p.__dict__, "round_date": p.round_date.isoformat()}
         for p in participant.running_performance(s, analyte=analyte, window=window)]})
 
 
-@router.get("/api/v1/pt/performance/chart", summary="得分趋势图 / a lab's scores over time for one analyte")
+@router.get("/api/v1/pt/performance/chart", summary="得分趋势图 / a lab's scores over time for one analyte",
+            responses=CHART_RESPONSE)
 def performance_chart(me: Reader, factory: FactoryDep, analyte: Annotated[str, Query(min_length=1)],
                       fmt: Annotated[Literal["svg", "png"], Query(alias="format")] = "svg",
                       window: Annotated[int, Query(ge=1, le=50)] = 5, lab_code: str | None = None) -> Response:
@@ -373,7 +392,7 @@ def performance_chart(me: Reader, factory: FactoryDep, analyte: Annotated[str, Q
 
 
 @router.get("/api/v1/pt/nonconformities", summary="不符合项 / nonconformities")
-def nonconformities(me: Reader, factory: FactoryDep, status: str | None = None) -> dict[str, Any]:
+def nonconformities(me: Reader, factory: FactoryDep, status: str | None = None) -> NonconformityList:
     return read_service(factory, lambda s: {"items": [
         {"id": n.id, "source": n.source, "source_ref": n.source_ref, "description": n.description,
          "status": n.status, "owner": n.owner, "due_date": n.due_date.isoformat() if n.due_date else None}
@@ -381,7 +400,7 @@ def nonconformities(me: Reader, factory: FactoryDep, status: str | None = None) 
 
 
 @router.post("/api/v1/pt/nonconformities/{nc_id}/advance", summary="推进不符合项 / advance a nonconformity")
-def advance(nc_id: int, body: AdvanceIn, me: Manager, factory: FactoryDep) -> dict[str, Any]:
+def advance(nc_id: int, body: AdvanceIn, me: Manager, factory: FactoryDep) -> NonconformityAdvanced:
     return _run(factory, me, f"nonconformity {nc_id} → {body.status}",
                 lambda s: {"id": nc_id, "status": participant.advance_nonconformity(
                     s, nc_id, body.status, note=body.note).status})
