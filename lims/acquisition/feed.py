@@ -8,7 +8,6 @@ import threading
 import time
 from typing import Protocol
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from drivers.profiles import Profile, load_profile
@@ -18,6 +17,7 @@ from lims.acquisition.ingest import AcquisitionStats
 from lims.acquisition.runner import StreamRunner
 from lims.acquisition.store import CaptureStore, StatusTracker
 from lims.db.models import Instrument
+from lims.services.lookup import get_by_code
 
 
 class _Port(Protocol):
@@ -56,7 +56,7 @@ class LineAcquisition:
         self.factory = factory
         self.profile = load_profile(profile) if isinstance(profile, str) else profile
         with factory() as s:
-            inst = s.execute(select(Instrument).where(Instrument.code == instrument_code)).scalar_one()
+            inst = get_by_code(s, Instrument, instrument_code, field="instrument_code")
             instrument_id = inst.id
         cfg = InstrumentConfig(code=instrument_code, name=instrument_code, profile=self.profile,
                                transport=TransportSpec("serial", "fed://"))

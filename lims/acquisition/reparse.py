@@ -10,6 +10,7 @@ from lims.acquisition.dialects import FILE_PROFILE, Dialect, dialect_of
 from lims.acquisition.ingest import AcquisitionStats
 from lims.db.engine import session_scope
 from lims.db.models import Instrument, RawCapture
+from lims.services.lookup import find_by_code
 
 
 def reparse_captures(factory: sessionmaker[Session], profile: Profile, *, actor: str,
@@ -32,7 +33,7 @@ def reparse_instrument(factory: sessionmaker[Session], code: str, *, actor: str,
     ``profile`` when given. ASTM captures are re-parsed per message (frames sharing ``unit_sha256``).
     One audit event records the re-parse (captures and readings themselves are evidence, not audited)."""
     with factory() as s:
-        inst = s.execute(select(Instrument).where(Instrument.code == code)).scalar_one_or_none()
+        inst = find_by_code(s, Instrument, code)
         if inst is None:
             raise LookupError(f"no instrument with code {code!r}")
         instrument_id, profile_name = inst.id, inst.profile

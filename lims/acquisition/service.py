@@ -14,7 +14,6 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from drivers.transports.backoff import Backoff, Retrier
@@ -27,6 +26,7 @@ from lims.acquisition.store import CaptureStore, StatusTracker, WalCheckpointer
 from lims.acquisition.worklist import apply_worklist
 from lims.db.engine import session_scope
 from lims.db.models import Instrument, Lab
+from lims.services.lookup import find_by_code
 
 log = logging.getLogger("lims.acquire")
 RESTART_BACKOFF = Backoff(base_s=0.5, cap_s=30.0)
@@ -54,12 +54,12 @@ def ensure_instruments(factory: sessionmaker[Session], config: AcquireConfig) ->
     out: dict[str, tuple[int, str]] = {}
     with session_scope(factory, actor="acquire", reason=f"instruments of {config.path}") as s:
         for code, (name, profile, url) in wanted.items():
-            inst = s.execute(select(Instrument).where(Instrument.code == code)).scalar_one_or_none()
+            inst = find_by_code(s, Instrument, code)
             if inst is None:
                 if not config.create_instruments:
                     raise UnknownInstrument(f"{config.path}: instrument {code!r} is not in the database "
                                             "(set [acquire] create_instruments = true to add it)")
-                lab = s.execute(select(Lab).where(Lab.code == config.lab_code)).scalar_one_or_none()
+                lab = find_by_code(s, Lab, config.lab_code)
                 if lab is None:
                     lab = Lab(code=config.lab_code, name=config.lab_code)
                     s.add(lab)

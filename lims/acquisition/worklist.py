@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from lims import csvio
 from lims.db.models import Instrument, Reading
+from lims.services.lookup import find_by_code
 
 if TYPE_CHECKING:
     from lims.acquisition.config import InstrumentConfig
@@ -51,7 +52,7 @@ def assign_channels(s: Session, instrument_code: str, run_no: str | int, samples
     """
     run = str(run_no)
     where = f"instrument {instrument_code!r} run {run}"
-    inst = s.execute(select(Instrument).where(Instrument.code == instrument_code)).scalar_one_or_none()
+    inst = find_by_code(s, Instrument, instrument_code)
     if inst is None:
         raise WorklistError(f"no instrument with code {instrument_code!r}")
     readings = s.execute(select(Reading).where(

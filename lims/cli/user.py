@@ -10,14 +10,13 @@ import getpass
 import os
 import sys
 
-from sqlalchemy import select
-
 from lims.cli.common import BadInput, command_group
 from lims.db import audit
 from lims.db.engine import make_engine, make_session_factory, session_scope
 from lims.db.models import Lab, Role
 from lims.services.auth import create_user
 from lims.services.errors import ServiceError
+from lims.services.lookup import code_exists
 from lims.services.sampling import region_code_valid
 
 
@@ -48,7 +47,7 @@ def _lab_init(args: argparse.Namespace) -> int:
         raise BadInput(f"{args.region_code!r} is not a GB/T 2260 region code", field="--region-code")
     factory = _factory()
     with session_scope(factory, actor="cli:lab-init", reason="laboratory set-up") as s:
-        if s.execute(select(Lab.id).where(Lab.code == args.code)).first():
+        if code_exists(s, Lab, args.code):
             raise BadInput(f"laboratory {args.code} already exists", field="--code")
         s.add(Lab(code=args.code, name=args.name, address=args.address, region_code=args.region_code,
                   cma_number=args.cma_number))

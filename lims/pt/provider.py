@@ -49,6 +49,7 @@ from lims.pt.submissions import (
     parse_submission_csv,
 )
 from lims.services.errors import Conflict, InvalidInput, NotFound
+from lims.services.lookup import code_exists, find_by_code, get_by_code
 from lims.workflow import transition
 from proficiency import homogeneity, sigma
 from proficiency.errors import ProficiencyError
@@ -113,7 +114,7 @@ def _check_spec(spec: AnalyteSpec, where: str) -> None:
 
 
 def create_scheme(s: Session, *, code: str, name: str, provider_name: str, description: str = "") -> PtScheme:
-    if s.execute(select(PtScheme.id).where(PtScheme.code == code)).first():
+    if code_exists(s, PtScheme, code):
         raise Conflict(f"PT scheme {code} already exists", field="code")
     scheme = PtScheme(code=code, name=name, provider_name=provider_name, description=description)
     s.add(scheme)
@@ -124,12 +125,10 @@ def create_scheme(s: Session, *, code: str, name: str, provider_name: str, descr
 def create_round(s: Session, *, scheme_code: str, code: str, title: str, deadline: dt.datetime,
                  analytes: Sequence[AnalyteSpec], matrix: str = "") -> PtRound:
     """A new round in status draft with its analytes (unit, MRRL, assigned-value and σ_pt choice)."""
-    scheme = s.execute(select(PtScheme).where(PtScheme.code == scheme_code)).scalar_one_or_none()
-    if scheme is None:
-        raise NotFound(f"PT scheme {scheme_code} not found", field="scheme_code")
+    scheme = get_by_code(s, PtScheme, scheme_code, field="scheme_code", what="PT scheme")
     if not code.strip():
         raise InvalidInput("round code is missing", field="code")
-    if s.execute(select(PtRound.id).where(PtRound.code == code)).first():
+    if code_exists(s, PtRound, code):
         raise Conflict(f"PT round {code} already exists", field="code")
     if deadline.tzinfo is None:
         raise InvalidInput("deadline needs a time zone (e.g. +08:00)", field="deadline")
@@ -153,10 +152,7 @@ def create_round(s: Session, *, scheme_code: str, code: str, title: str, deadlin
 
 
 def get_round(s: Session, code: str) -> PtRound:
-    rnd = s.execute(select(PtRound).where(PtRound.code == code)).scalar_one_or_none()
-    if rnd is None:
-        raise NotFound(f"PT round {code} not found", field="round_code")
-    return rnd
+    return get_by_code(s, PtRound, code, field="round_code", what="PT round")
 
 
 def round_analyte(rnd: PtRound, code: str, field: str = "analyte") -> PtRoundAnalyte:
@@ -257,8 +253,7 @@ def participants(s: Session, rnd: PtRound) -> list[PtParticipant]:
 # ----------------------------------------------------------------------------------------------
 
 def _item(s: Session, rnd: PtRound, code: str) -> PtTestItem:
-    item = s.execute(select(PtTestItem).where(PtTestItem.round_id == rnd.id, PtTestItem.code == code)
-                     ).scalar_one_or_none()
+    item = find_by_code(s, PtTestItem, code, PtTestItem.round_id == rnd.id)
     if item is None:
         item = PtTestItem(round_id=rnd.id, code=code)
         s.add(item)

@@ -19,6 +19,7 @@ from drivers.files import ChromatogramFileError, read_chromatogram_bytes
 from lims.db.audit import append_events
 from lims.db.models import Instrument, RawCapture, Reading
 from lims.services.errors import Conflict, InvalidInput, NotFound
+from lims.services.lookup import get_by_code
 from lims.vocabulary import ParseStatus
 from lims.workflow import transition
 
@@ -35,9 +36,7 @@ class ImportedRun:
 def import_run(s: Session, path: Path, *, instrument_code: str, sample_code: str,
                windows: list[RetentionWindow], channel: str | None = None) -> ImportedRun:
     """Store the export file (once per content hash), integrate it, record one reading per analyte peak."""
-    inst = s.execute(select(Instrument).where(Instrument.code == instrument_code)).scalar_one_or_none()
-    if inst is None:
-        raise NotFound(f"instrument {instrument_code} does not exist", field="instrument_code")
+    inst = get_by_code(s, Instrument, instrument_code, field="instrument_code")
     data = path.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
     existing = s.execute(select(RawCapture).where(RawCapture.sha256 == digest,

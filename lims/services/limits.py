@@ -21,6 +21,7 @@ from lims.limits import (
     evaluate,
     load_starter_table,
 )
+from lims.services.lookup import code_exists
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ def _commodity(s: Session, row: LimitRow) -> Commodity:
     found = s.execute(select(Commodity).where(Commodity.name_zh == row.commodity_zh)).scalars().first()
     if found is None:
         code = _code(row.commodity_en or row.commodity_zh)
-        if s.execute(select(Commodity.id).where(Commodity.code == code)).first() is not None:
+        if code_exists(s, Commodity, code):
             code = f"{code}-{abs(hash(row.commodity_zh)) % 10000}"
         found = Commodity(code=code, name_zh=row.commodity_zh, name_en=row.commodity_en or row.commodity_zh,
                           category=row.commodity_category)

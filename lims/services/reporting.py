@@ -27,7 +27,8 @@ from lims.db.models import (
 )
 from lims.reports import model as rm
 from lims.reports.pdf import render_report_pdf
-from lims.services.errors import Conflict, NotFound
+from lims.services.errors import Conflict
+from lims.services.lookup import find_by_code, get_by_code
 from lims.services.signoff import TZ_CHINA
 from lims.vocabulary import AnalysisKind, ProgrammeType, ReportStatus, SignatureMeaning, Verdict
 from lims.workflow import transition
@@ -153,7 +154,7 @@ def build_report(s: Session, sample: Sample, results: list[Result], *, report_id
     """The report data of a sample's results, read from the database (nothing is written)."""
     lab = s.get(Lab, sample.lab_id)
     assert lab is not None
-    task = s.execute(select(MonitoringTask).where(MonitoringTask.code == sample.task_code)).scalar_one_or_none()
+    task = find_by_code(s, MonitoringTask, sample.task_code)
     tested = [_china(r.created_at).date() for r in results]
     methods = {r.analysis.method.standard: r.analysis.method.name for r in results}
     today = issued_on or dt.datetime.now(TZ_CHINA).date()
@@ -185,9 +186,7 @@ def current_results(s: Session, sample: Sample) -> list[Result]:
 def issue_report(s: Session, sample_code: str, *, out_dir: Path, language: rm.Language = "zh-CN",
                  amendment_reason: str | None = None) -> Report:
     """Issue (or, with ``amendment_reason``, amend) the report of a sample whose results are certified."""
-    sample = s.execute(select(Sample).where(Sample.code == sample_code)).scalar_one_or_none()
-    if sample is None:
-        raise NotFound(f"sample {sample_code} does not exist", field="sample_code")
+    sample = get_by_code(s, Sample, sample_code, field="sample_code")
     results = current_results(s, sample)
     if not results:
         raise Conflict(f"sample {sample_code} has no certified results to report", field="sample_code",

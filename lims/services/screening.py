@@ -26,6 +26,7 @@ from lims.db.models import (
     SampleStatus,
 )
 from lims.services.batches import latest_result_versions
+from lims.services.lookup import find_by_code
 from lims.vocabulary import AnalysisStatus, Verdict
 from lims.workflow import transition
 
@@ -122,8 +123,7 @@ def request_confirmation(s: Session, screening: Analysis) -> list[Analysis]:
     """A positive screen requests confirmatory analyses automatically: one per specific analyte the
     sample's monitoring task requires (or the screened analyte itself), by the confirmatory method whose
     scope covers that analyte."""
-    task = s.execute(select(MonitoringTask).where(MonitoringTask.code == screening.sample.task_code)
-                     ).scalar_one_or_none()
+    task = find_by_code(s, MonitoringTask, screening.sample.task_code)
     codes = list(task.required_analytes) if task else []
     analytes = [a for a in s.execute(select(Analyte).where(Analyte.code.in_(codes))).scalars() if a.kind != "group"]
     fallback = s.execute(select(Method.id).where(Method.kind == "confirmatory").order_by(Method.id)
