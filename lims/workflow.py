@@ -7,10 +7,13 @@ assigns a status itself; it calls :func:`transition`, which refuses a move the t
 record into a state its workflow does not allow. Setting the status a record already has is a no-op and
 always allowed (issuing an amended report leaves its sample ``reported``).
 
-The tables state what the lab's services do today (SENAITE guards its transitions the same way, one
-guard per transition in ``bika/lims/workflow/*/guards.py``); the business checks that come *before* a
-move — segregation of duties, authorship, batch QC, a rejection's reason — stay with the service that
-knows them (:mod:`lims.services.signoff`, :mod:`lims.services.batches`, ...) and raise their own codes.
+The tables state what the lab's services do today. A move may also have a *guard* (:data:`GUARDS`, one
+function per transition, as SENAITE's ``bika/lims/workflow/*/guards.py``): a check of the record itself
+that must hold for the move, e.g. a result is reviewed only with a reviewer who is not its analyst, a
+nonconformity steps forward only with its note written. A failed guard raises :class:`GuardRefused`
+(409, ``workflow.guard_refused``). The services check the same rules earlier, with their own codes and
+the context a guard cannot see (passwords, roles, signatory authority, batch QC); the guards make sure
+that no other path can skip them.
 
 Pure: imports only the vocabulary and the service errors; the machine is chosen by the record's class
 name, so the ORM is never imported here.
@@ -18,7 +21,7 @@ name, so the ORM is never imported here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +49,18 @@ class IllegalTransition(Conflict):
     def __init__(self, record_type: str, record: str, current: str, target: str, *, field: str) -> None:
         super().__init__(f"{record_type} {record} is {current}: it cannot become {target}", field=field)
         self.record_type, self.current, self.target = record_type, current, target
+
+
+class GuardRefused(IllegalTransition):
+    """A move the table allows, refused because the record does not meet the move's guard."""
+
+    default_code = "workflow.guard_refused"
+
+    def __init__(self, record_type: str, record: str, current: str, target: str, *, field: str,
+                 reason: str) -> None:
+        super().__init__(record_type, record, current, target, field=field)
+        self.args = (f"{record_type} {record} cannot go from {current} to {target}: {reason}",)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -134,28 +149,89 @@ MACHINES: dict[str, Machine] = {
 }
 
 
+#: Why a record may not make a move (None: it may). One guard per (record type, target status).
+Guard = Callable[[Any], str | None]
+
+
+def _reviewer_independent(result: Any) -> str | None:
+    if result.reviewer_id is None:
+        return "no reviewer is recorded"
+    if result.reviewer_id == result.analyst_id:
+        return "the reviewer is the analyst"
+    return None
+
+
+def _approver_independent(result: Any) -> str | None:
+    if result.approver_id is None:
+        return "no approver is recorded"
+    if result.approver_id in (result.analyst_id, result.reviewer_id):
+        return "the approver is the analyst or the reviewer"
+    return None
+
+
+def _receipt_recorded(sample: Any) -> str | None:
+    if sample.received_at is None or not (sample.condition or "").strip():
+        return "the time of receipt and the condition on receipt are not recorded"
+    return None
+
+
+def _written(attribute: str) -> Guard:
+    def guard(record: Any) -> str | None:
+        return None if (getattr(record, attribute) or "").strip() else f"{attribute} is not written"
+    return guard
+
+
+def _closed_at(record: Any) -> str | None:
+    return None if record.closed_at is not None else "closed_at is not recorded"
+
+
+GUARDS: dict[tuple[str, str], Guard] = {
+    ("Result", ResultStatus.REVIEWED): _reviewer_independent,  # 21 CFR 11.10(g); ISO/IEC 17025 7.8.1.1
+    ("Result", ResultStatus.CERTIFIED): _approver_independent,
+    ("Sample", SampleStatus.RECEIVED): _receipt_recorded,  # ISO/IEC 17025 7.4.2
+    ("Nonconformity", NonconformityStatus.ROOT_CAUSE): _written("root_cause"),  # 8.7.1 c)
+    ("Nonconformity", NonconformityStatus.ACTION): _written("action"),  # 8.7.1 d)
+    ("Nonconformity", NonconformityStatus.VERIFIED): _written("verification"),  # 8.7.1 e)
+    ("Nonconformity", NonconformityStatus.CLOSED): _closed_at,
+}
+
+
 def machine_of(record: Any) -> Machine:
     """The machine of a record (by its class name); KeyError for a type without a workflow."""
     return MACHINES[type(record).__name__]
 
 
 def can_transition(record: Any, target: str) -> bool:
-    """Whether ``record`` may move to ``target`` now."""
-    m = machine_of(record)
-    return m.allows(str(getattr(record, m.attribute)), str(target))
+    """Whether ``record`` may move to ``target`` now (its table and the move's guard)."""
+    try:
+        _checked(record, target)
+    except IllegalTransition:
+        return False
+    return True
 
 
 def transition(record: Any, target: str) -> None:
-    """Move ``record`` to ``target`` (a value of its machine's enum), or raise :class:`IllegalTransition`.
+    """Move ``record`` to ``target`` (a value of its machine's enum), or raise :class:`IllegalTransition`
+    (:class:`GuardRefused` when the table allows the move but its guard does not).
 
     The only way a service changes a record's status. A record not yet flushed has no status until its
     column default applies; it is treated as being in its machine's first status."""
+    attribute, value = _checked(record, target)
+    setattr(record, attribute, value)
+
+
+def _checked(record: Any, target: str) -> tuple[str, str]:
+    """(status attribute, target value) once the move is known to be allowed; raises otherwise."""
     m = machine_of(record)
     name = type(record).__name__
     target_state = m.states(str(target))  # ValueError: not a status of this record type at all
     raw = getattr(record, m.attribute)
     current = str(raw) if raw is not None else next(iter(m.states)).value
+    ident = str(getattr(record, "code", None) or getattr(record, "id", None) or "(new)")
     if not m.allows(current, target_state.value):
-        ident = getattr(record, "code", None) or getattr(record, "id", None) or "(new)"
-        raise IllegalTransition(name, str(ident), current, target_state.value, field=m.attribute)
-    setattr(record, m.attribute, target_state.value)
+        raise IllegalTransition(name, ident, current, target_state.value, field=m.attribute)
+    guard = GUARDS.get((name, target_state.value))
+    reason = guard(record) if guard is not None and current != target_state.value else None
+    if reason is not None:
+        raise GuardRefused(name, ident, current, target_state.value, field=m.attribute, reason=reason)
+    return m.attribute, target_state.value

@@ -42,6 +42,7 @@ ERROR_ZH = {
     "ui.password_required": "电子签名须重新输入您的登录密码",
     "not_found": "记录不存在",
     "workflow.illegal_transition": "记录的当前状态不允许此操作",
+    "workflow.guard_refused": "不满足该状态变更的前提条件（如职责分离、必填记录）",
 }
 #: A refusal without a code (or with one not listed): said plainly, the service's English follows.
 GENERIC_ERROR_ZH = "操作未完成，未写入任何数据"

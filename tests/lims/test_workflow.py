@@ -4,6 +4,7 @@ to the lab's rules so that a table edited by mistake fails here."""
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 
 import pytest
@@ -20,14 +21,31 @@ from lims.db.models import (
 )
 from lims.db.models_pt import Nonconformity, PtRound
 from lims.services.errors import Conflict
-from lims.workflow import MACHINES, IllegalTransition, Machine, can_transition, transition
+from lims.workflow import (
+    GUARDS,
+    MACHINES,
+    GuardRefused,
+    IllegalTransition,
+    Machine,
+    can_transition,
+    transition,
+)
 
 ORM = {cls.__name__: cls for cls in (Sample, Analysis, Result, Batch, Report, OutboxMessage, RawCapture,
                                      SamplingAssignment, PtRound, Nonconformity)}
 
 
-def _record(kind: str, status: str) -> object:
-    record = ORM[kind]()
+#: What each record type carries so that every guard of lims.workflow.GUARDS holds.
+READY: dict[str, dict[str, object]] = {
+    "Result": {"analyst_id": 1, "reviewer_id": 2, "approver_id": 3},
+    "Sample": {"received_at": dt.datetime(2026, 11, 28, 8, 0, tzinfo=dt.UTC), "condition": "完好"},
+    "Nonconformity": {"root_cause": "原因", "action": "措施", "verification": "有效",
+                      "closed_at": dt.datetime(2026, 12, 1, tzinfo=dt.UTC)},
+}
+
+
+def _record(kind: str, status: str, **fields: object) -> object:
+    record = ORM[kind](**{**READY.get(kind, {}), **fields})
     setattr(record, MACHINES[kind].attribute, status)
     return record
 
@@ -110,7 +128,7 @@ def test_a_status_outside_the_record_types_vocabulary_is_a_programming_error():
 
 
 def test_a_new_record_starts_in_its_first_status():
-    result = Result()
+    result = Result(analyst_id=1, reviewer_id=2)
     transition(result, "reviewed")
     assert result.status == "reviewed"
     with pytest.raises(IllegalTransition, match=r"Result \(new\) is to_be_reviewed: it cannot become certified"):
@@ -128,3 +146,32 @@ def test_an_illegal_move_reaches_a_client_as_409_with_its_code_and_chinese_text(
     assert answer.detail == {"message": "Report (new) is superseded: it cannot become issued", "field": "status",
                              "code": "workflow.illegal_transition"}
     assert ERROR_ZH["workflow.illegal_transition"]
+
+
+@pytest.mark.parametrize(("kind", "current", "target", "fields", "reason"), [
+    ("Result", "to_be_reviewed", "reviewed", {"reviewer_id": None}, "no reviewer is recorded"),
+    ("Result", "to_be_reviewed", "reviewed", {"reviewer_id": 1}, "the reviewer is the analyst"),
+    ("Result", "reviewed", "certified", {"approver_id": None}, "no approver is recorded"),
+    ("Result", "reviewed", "certified", {"approver_id": 1}, "the approver is the analyst or the reviewer"),
+    ("Result", "reviewed", "certified", {"approver_id": 2}, "the approver is the analyst or the reviewer"),
+    ("Sample", "registered", "received", {"received_at": None}, "the time of receipt and the condition"),
+    ("Sample", "registered", "received", {"condition": " "}, "the time of receipt and the condition"),
+    ("Nonconformity", "open", "root_cause", {"root_cause": ""}, "root_cause is not written"),
+    ("Nonconformity", "root_cause", "action", {"action": " "}, "action is not written"),
+    ("Nonconformity", "action", "verified", {"verification": ""}, "verification is not written"),
+    ("Nonconformity", "verified", "closed", {"closed_at": None}, "closed_at is not recorded"),
+])
+def test_a_guard_refuses_a_move_the_table_allows(kind: str, current: str, target: str, fields: dict[str, object],
+                                                 reason: str):
+    record = _record(kind, current, **fields)
+    assert (current, target) in MACHINES[kind].pairs()
+    assert not can_transition(record, target)
+    with pytest.raises(GuardRefused, match=reason) as refused:
+        transition(record, target)
+    assert refused.value.code == "workflow.guard_refused" and refused.value.status_code == 409
+    assert getattr(record, MACHINES[kind].attribute) == current
+
+
+def test_every_guard_guards_a_move_its_table_allows():
+    for kind, target in GUARDS:
+        assert any(b == target for _, b in MACHINES[kind].pairs()), (kind, target)
