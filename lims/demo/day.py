@@ -39,6 +39,7 @@ from lims.demo.pt_round import run_demo_round
 from lims.demo.reference import LAB_CODE, PASSWORDS, TZ, VEG_DAY, seed_reference
 from lims.services import reporting, sampling, signoff
 from lims.services.hub import register_lab_key
+from lims.services.lookup import get_by_code
 from lims.services.upstream import deliver_due, load_or_create_key, public_key_pem
 
 
@@ -87,7 +88,7 @@ class DemoDay:
     def plan_and_register(self) -> None:
         seed_reference(self.factory)
         with self.uow("wangfang", "monitoring tasks") as s:
-            task = s.execute(select(MonitoringTask).where(MonitoringTask.code == "T2026-LX-11")).scalar_one()
+            task = get_by_code(s, MonitoringTask, "T2026-LX-11")
             task.required_analytes = ["OP-CARB", "CHLORPYRIFOS"]
             sampling.create_task(s, code="T2026-ZX-07", name="2026 年生猪“瘦肉精”专项监测", programme_type="special",
                                  issuing_authority="某县农业农村局", required_analytes=["CLENBUTEROL"],

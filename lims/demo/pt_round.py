@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lims.clock import utcnow
 from lims.db.engine import session_scope
 from lims.pt import provider, reports, scoring
 from lims.pt.submissions import SubmissionIn
+from lims.services.lookup import code_exists
 
 #: (code, 中文名, spiked level mg/kg) of the simulated test material (a tomato purée).
 DEMO_ANALYTES: tuple[tuple[str, str, float], ...] = (
@@ -83,4 +83,4 @@ def run_demo_round(factory: sessionmaker[Session], *, out_dir: Path, participant
 
 
 def _scheme_exists(s: Session) -> bool:
-    return s.execute(select(provider.PtScheme.id).where(provider.PtScheme.code == "PROV-PEST")).first() is not None
+    return code_exists(s, provider.PtScheme, "PROV-PEST")

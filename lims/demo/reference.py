@@ -30,6 +30,7 @@ from lims.db.models import (
 )
 from lims.security import hash_password
 from lims.services.limits import import_starter_table
+from lims.services.lookup import get_by_code
 from lims.services.sampling import uscc_complete
 
 LAB_CODE = "LAB-511521-01"
@@ -139,12 +140,12 @@ def register_samples(factory: sessionmaker[Session]) -> list[str]:
     now = dt.datetime.now(TZ)
     with session_scope(factory, actor="zhangwei", reason="sample registration") as s:
         lab = s.execute(select(Lab)).scalar_one()
-        method = s.execute(select(Method).where(Method.code == "RAPID-EI")).scalar_one()
-        analyte = s.execute(select(Analyte).where(Analyte.code == "OP-CARB")).scalar_one()
+        method = get_by_code(s, Method, "RAPID-EI")
+        analyte = get_by_code(s, Analyte, "OP-CARB")
         producers = s.execute(select(Producer).order_by(Producer.id)).scalars().all()
         codes = []
         for code, commodity, producer_idx, _ in DEMO_SAMPLES:
-            c = s.execute(select(Commodity).where(Commodity.code == commodity)).scalar_one()
+            c = get_by_code(s, Commodity, commodity)
             sample = Sample(code=code, lab_id=lab.id, commodity_id=c.id, producer_id=producers[producer_idx].id,
                             task_code="T2026-LX-11", sampled_at=now - dt.timedelta(hours=5),
                             sampling_place="某县城关镇蔬菜基地", region_code="511521", sampling_link="采收前",
