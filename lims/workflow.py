@@ -1,8 +1,8 @@
 """Which status may follow which, per record type, and the one function every status change goes through.
 
 Each record type with a status has a *machine*: the attribute holding the status, its enum
-(:mod:`lims.vocabulary`) and a table ``from status → the statuses it may move to``. A service never
-assigns a status itself; it calls :func:`transition`, which refuses a move the table does not list with
+(:mod:`lims.vocabulary`) and a table ``from status → the statuses it may move to``. A service does not
+assign a status itself; it calls :func:`transition`, which refuses a move the table does not list with
 :class:`IllegalTransition` (HTTP 409, stable code ``workflow.illegal_transition``), so no route can put a
 record into a state its workflow does not allow. Setting the status a record already has is a no-op and
 always allowed (issuing an amended report leaves its sample ``reported``).
@@ -14,6 +14,9 @@ nonconformity steps forward only with its note written. A failed guard raises :c
 (409, ``workflow.guard_refused``). The services check the same rules earlier, with their own codes and
 the context a guard cannot see (passwords, roles, signatory authority, batch QC); the guards make sure
 that no other path can skip them.
+
+Not yet moved here: the parse status of raw captures is still set directly by the acquisition code
+(``lims/acquisition``, bulk inserts included); the ``RawCapture`` table states the moves it makes.
 
 Pure: imports only the vocabulary and the service errors; the machine is chosen by the record's class
 name, so the ORM is never imported here.
