@@ -13,6 +13,8 @@ from typing import Any
 from pydantic import ConfigDict, with_config
 from typing_extensions import TypedDict
 
+from proficiency.homogeneity import HomogeneityResult, StabilityResult
+
 OPEN = ConfigDict(extra="allow")
 
 
@@ -76,31 +78,9 @@ class Enrolled(TypedDict):
     seed: int | None
 
 
-@with_config(OPEN)
-class HomogeneityOutcome(TypedDict):
-    """ISO 13528:2022 B.2/B.3: s_s against 0.3 σ_pt (and the expanded criterion)."""
-
-    g: int
-    m: int
-    mean: float
-    s_s: float
-    sigma_pt: float
-    criterion: float
-    passed: bool
-    passed_expanded: bool
-
-
-@with_config(OPEN)
-class StabilityOutcome(TypedDict):
-    """ISO 13528:2022 B.5.1: |mean before − mean after| against 0.3 σ_pt."""
-
-    mean_before: float
-    mean_after: float
-    difference: float
-    criterion: float
-    passed: bool
-    expanded_criterion: float | None
-    passed_expanded: bool | None
+#: ISO 13528:2022 B.2/B.3 and B.5.1 outcomes: the answer is the study's dataclass, field for field.
+HomogeneityOutcome = HomogeneityResult
+StabilityOutcome = StabilityResult
 
 
 @with_config(OPEN)
