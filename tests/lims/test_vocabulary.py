@@ -119,3 +119,14 @@ def test_signature_meanings_as_shown_and_as_printed():
 def test_permissions_carry_the_words_of_the_403_page():
     assert Permission.RESULTS_APPROVE.label() == "批准签发检测结果"
     assert Permission.INSTRUMENTS_WRITE.label("en") == "manage instruments (re-parse…)"
+
+
+def test_the_vocabulary_and_the_workflow_need_no_database():
+    import subprocess
+    import sys
+
+    probe = ("import sys, lims.vocabulary, lims.workflow; "
+             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'fastapi', 'api') "
+             "or m.startswith('lims.db')))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
