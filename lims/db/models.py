@@ -4,6 +4,10 @@ Names follow the domain: a *sample* carries its sampling record (GB/T 2260 regio
 合格证 / 追溯码), an *analysis* is one analyte by one method on one sample, a *result* is a
 versioned value of an analysis (a correction is a new version that names the one it supersedes),
 a *raw capture* keeps every byte an instrument sent before it is parsed.
+
+Status, kind and verdict columns hold the values of the :mod:`lims.vocabulary` enums (plain strings in
+the database); a status changes only through :func:`lims.workflow.transition`. The audit trail, outbox,
+hub and token tables are in :mod:`lims.db.models_system`, proficiency testing in :mod:`lims.db.models_pt`.
 """
 
 from __future__ import annotations
