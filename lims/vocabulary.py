@@ -47,10 +47,12 @@ class Labelled(StrEnum):
     @classmethod
     def label_of(cls, value: object, lang: str = ZH) -> str:
         """The label of a stored value; a value outside the vocabulary (or None) is shown as it is."""
+        if value is None:
+            return ""
         try:
-            return cls(value).label(lang)
+            return cls(str(value)).label(lang)
         except ValueError:
-            return "" if value is None else str(value)
+            return str(value)
 
 
 # ---------------------------------------------------------------------------------------- people

@@ -44,7 +44,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from lims.vocabulary import CONFORMITY_VERDICTS, Verdict  # one Verdict: decided, stored, printed
+from lims.vocabulary import CONFORMITY_VERDICTS
+from lims.vocabulary import Verdict as Verdict  # re-exported: one Verdict, decided, stored and printed
 
 Language = Literal["zh-CN", "en"]
 LANGUAGES: tuple[str, ...] = ("zh-CN", "en")
