@@ -131,6 +131,19 @@ class LineDialect:
 
 
 @dataclass(frozen=True)
+class ValueSpec:
+    """How one field's number is read (the profile's ``[values.<field>]``, any dialect): ``scale`` applied
+    to the number on the wire, ``sentinels`` (wire values meaning "no value", e.g. 0x7FFE), the valid range
+    after scaling and the unit. A value outside them becomes a typed state, never a number."""
+
+    unit: str | None = None
+    scale: float = 1.0
+    sentinels: tuple[float, ...] = ()
+    valid_min: float | None = None
+    valid_max: float | None = None
+
+
+@dataclass(frozen=True)
 class Profile:
     """A device profile. Exactly one dialect section (``line``, ``binary``, ``modbus``, ``astm``) is set."""
 
@@ -146,6 +159,8 @@ class Profile:
     binary: BinaryDialect | None = None
     modbus: ModbusDialect | None = None
     astm: AstmSettings | None = None
+    values: dict[str, ValueSpec] = field(default_factory=dict)
+    sources: tuple[str, ...] = ()  # public documents the profile was written from (repository @ commit : path)
 
 
 # --------------------------------------------------------------------------- validation helpers
@@ -157,6 +172,26 @@ def _text_bytes(section: TomlTable, name: str, default: str, encoding: str = "la
         return text.encode(encoding)
     except UnicodeEncodeError:
         raise section.error(name, f"not encodable as {encoding}") from None
+
+
+def _load_values(section: TomlTable | None) -> dict[str, ValueSpec]:
+    if section is None:
+        return {}
+    out: dict[str, ValueSpec] = {}
+    for name in section.data:
+        spec = section.table(name)
+        assert spec is not None
+        spec.check_keys({"unit", "scale", "sentinels", "valid_min", "valid_max"})
+        sentinels = spec.data.get("sentinels", [])
+        if not isinstance(sentinels, list) or not all(isinstance(v, int | float) and not isinstance(v, bool)
+                                                      for v in sentinels):
+            raise spec.error("sentinels", "expected a list of numbers")
+        lo, hi = spec.get("valid_min", (int, float), None), spec.get("valid_max", (int, float), None)
+        if lo is not None and hi is not None and lo > hi:
+            raise spec.error("valid_min", "greater than valid_max")
+        out[name] = ValueSpec(unit=spec.get("unit", str, None), scale=float(spec.get("scale", (int, float), 1.0)),
+                              sentinels=tuple(float(v) for v in sentinels), valid_min=lo, valid_max=hi)
+    return out
 
 
 def _load_serial(section: TomlTable | None) -> SerialSettings:
@@ -304,10 +339,13 @@ def load_profile(name_or_path: str | Path) -> Profile:
     root = TomlTable(data, file, "")
     meta = root.table("profile")
     assert meta is not None
-    meta.check_keys({"name", "dialect", "manufacturer", "model", "description", "transport"})
+    meta.check_keys({"name", "dialect", "manufacturer", "model", "description", "transport", "sources"})
+    sources = meta.data.get("sources", [])
+    if not isinstance(sources, list) or not all(isinstance(x, str) for x in sources):
+        raise meta.error("sources", "expected a list of strings")
     dialect = meta.get("dialect", str, choices=DIALECTS)
     section_name, loader = SECTION_LOADERS[dialect]
-    allowed = {"profile", "serial", section_name}
+    allowed = {"profile", "serial", "values", section_name}
     root.check_keys(allowed)
     section = root.table(section_name)
     profile = Profile(
@@ -320,6 +358,8 @@ def load_profile(name_or_path: str | Path) -> Profile:
         transport=meta.get("transport", str, "serial", choices=("serial", "tcp", "tcp-server", "modbus-tcp",
                                                                 "modbus-rtu", "file")),
         serial=_load_serial(root.table("serial", required=False)),
+        values=_load_values(root.table("values", required=False)),
+        sources=tuple(sources),
     )
     assert section is not None
     return loader(section, profile)

@@ -13,6 +13,7 @@ disconnect or reboot; the unit is sent again), ``duplicate`` (a unit received ag
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -28,8 +29,17 @@ if TYPE_CHECKING:
     from lims.acquisition.dialects import Dialect
 
 
+log = logging.getLogger("lims.acquire")
+
+
 class ParseFailure(DriverError):
     """A unit (message, reply, register block, file) whose content does not give readings."""
+
+
+class Quarantined(DriverError):
+    """A unit whose parsing failed in a way no dialect anticipated (a reader's untyped error, a value the
+    database refused): kept ``error`` with this reason so that it never stops a runner, start-up settling or
+    the service's start."""
 
 
 def fail(cap: RawCapture, exc: BaseException, status: str = "error") -> None:
@@ -88,13 +98,34 @@ def ingest(s: Session, cap: RawCapture, dialect: Dialect, profile: Profile | Non
     """Already seen → mark ``cap`` ``duplicate``; else parse it with its dialect (``parsed`` or ``error``).
     The unit identity comes from the dialect (:meth:`~lims.acquisition.dialects.Dialect.unit`) and is
     stored on the capture."""
-    unit = dialect.unit(profile, cap)
+    try:
+        unit = dialect.unit(profile, cap)
+    except Exception as exc:  # an identity that cannot be computed is that of the bytes
+        log.warning("capture %s: unit identity failed (%s); using its bytes", cap.id, exc)
+        unit = cap.sha256
     cap.unit_sha256 = unit
     if unit_parsed(s, cap.instrument_id, unit, exclude_id=cap.id):
         cap.parse_status, cap.error = "duplicate", ""
         return Ingested("duplicate")
-    readings = dialect.parse(s, cap, profile)
+    readings = guarded_parse(s, cap, dialect, profile)
     return Ingested(cap.parse_status, tuple(readings), cap.error)
+
+
+def guarded_parse(s: Session, cap: RawCapture, dialect: Dialect, profile: Profile | None) -> list[Reading]:
+    """``dialect.parse`` inside a savepoint: an error nobody anticipated (an untyped reader error, a value
+    the database refuses on flush) rolls back that capture's readings only and keeps the capture ``error``
+    with a :class:`Quarantined` reason; the caller's transaction and the other captures go on."""
+    s.flush()
+    try:
+        with s.begin_nested():
+            readings = dialect.parse(s, cap, profile)
+            s.flush()
+    except Exception as exc:
+        log.exception("capture %s quarantined: parsing it failed unexpectedly", cap.id)
+        fail(cap, Quarantined(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:1500]))
+        s.flush()
+        return []
+    return readings
 
 
 @dataclass

@@ -67,7 +67,9 @@ class _Prepared:
 _CAPTURE_COLUMNS = ("instrument_id", "received_at", "stream_offset", "data", "sha256", "profile", "source",
                     "parse_status", "error", "unit_sha256")
 _READING_COLUMNS = ("raw_capture_id", "instrument_id", "record_type", "channel", "sample_code", "run_no",
-                    "fields", "read_at")
+                    "fields", "read_at", "value_state", "units", "review_hold")
+#: Reading columns a caller of :meth:`CaptureStore.settle_unit` may leave out.
+_READING_DEFAULTS: dict[str, Any] = {"value_state": "ok", "units": None, "review_hold": ""}
 
 
 class CaptureStore:
@@ -208,7 +210,7 @@ class CaptureStore:
                 status, error = "parsed", ""
                 if readings:
                     cur.executemany(self._insert_reading.sql, [self._insert_reading.params({
-                        **r, "raw_capture_id": reading_capture_id, "instrument_id": self.instrument_id,
+                        **_READING_DEFAULTS, **r, "raw_capture_id": reading_capture_id, "instrument_id": self.instrument_id,
                         "read_at": read_at}) for r in readings])
             self._mark_in(cur, ids, status, error, unit)
         return status

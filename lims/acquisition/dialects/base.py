@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy.orm import Session
 
-from lims.acquisition.ingest import AcquisitionStats, Ingested, ingest
+from lims.acquisition.ingest import AcquisitionStats, Ingested, guarded_parse, ingest
 from lims.acquisition.links import open_byte_link
 from lims.acquisition.store import CaptureStore, StatusTracker, sha256_hex
 from lims.db.models import RawCapture, Reading
@@ -71,7 +71,7 @@ class Dialect:
         """Parse captures in ``error`` again (after a profile fix); no duplicate check (they never gave
         readings)."""
         for cap in caps:
-            readings = self.parse(s, cap, profile)
+            readings = guarded_parse(s, cap, self, profile)
             stats.count(Ingested(cap.parse_status, tuple(readings), cap.error))
 
 

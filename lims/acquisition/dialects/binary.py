@@ -23,6 +23,7 @@ from lims.acquisition.dialects.base import Dialect, register
 from lims.acquisition.ingest import Ingested, ParseFailure, fail, ingest, parsed
 from lims.acquisition.runner import READ_TIMEOUT_S, StreamRunner
 from lims.acquisition.store import NewCapture, sha256_hex
+from lims.acquisition.values import new_reading
 from lims.acquisition.worklist import apply_worklist
 from lims.clock import utcnow
 from lims.db.engine import session_scope
@@ -66,9 +67,8 @@ def parse_binary_capture(s: Session, cap: RawCapture, profile: Profile) -> list[
     readings = []
     for row in rows:
         fields = {**flat, **row}
-        reading = Reading(raw_capture_id=cap.id, instrument_id=cap.instrument_id, record_type=message.command,
-                          channel=row.get("channel"), sample_code=None, run_no=run_no, fields=fields,
-                          read_at=cap.received_at or utcnow())
+        reading = new_reading(cap, profile, record_type=message.command, channel=row.get("channel"),
+                              run_no=run_no, fields=fields, read_at=cap.received_at or utcnow())
         s.add(reading)
         readings.append(reading)
     parsed(cap)

@@ -20,6 +20,7 @@ from lims.acquisition.dialects.base import Dialect, register
 from lims.acquisition.ingest import Ingested, ingest, parsed
 from lims.acquisition.runner import Runner
 from lims.acquisition.store import CaptureStore, NewCapture, StatusTracker, sha256_hex
+from lims.acquisition.values import new_reading
 from lims.clock import utcnow
 from lims.db.engine import session_scope
 from lims.db.models import RawCapture, Reading
@@ -57,14 +58,14 @@ def parse_file_capture(s: Session, cap: RawCapture) -> list[Reading]:
                       "retention_time_min": peak.retention_time_min, "area": peak.area, "height": peak.height,
                       "start_min": peak.start_min, "end_min": peak.end_min, "name": peak.name,
                       "peak_type": peak.peak_type}
-            readings.append(Reading(raw_capture_id=cap.id, instrument_id=cap.instrument_id, record_type="peak",
-                                    channel=n, sample_code=sample, run_no="", fields=fields, read_at=when))
+            readings.append(new_reading(cap, None, record_type="peak", channel=n, sample_code=sample,
+                                        fields=fields, read_at=when))
     for trace in chrom.traces:
         fields = {**meta, "channel": trace.channel, "units": trace.units, "points": int(len(trace.signal)),
                   "start_min": float(trace.times_min[0]) if len(trace.times_min) else None,
                   "end_min": float(trace.times_min[-1]) if len(trace.times_min) else None}
-        readings.append(Reading(raw_capture_id=cap.id, instrument_id=cap.instrument_id, record_type="trace",
-                                channel=None, sample_code=sample, run_no="", fields=fields, read_at=when))
+        readings.append(new_reading(cap, None, record_type="trace", sample_code=sample, fields=fields,
+                                    read_at=when))
     s.add_all(readings)
     parsed(cap)
     s.flush()

@@ -17,6 +17,7 @@ from lims.acquisition.dialects.base import Dialect, register
 from lims.acquisition.ingest import fail, ingest, parsed
 from lims.acquisition.runner import StreamRunner
 from lims.acquisition.store import NewCapture, sha256_hex
+from lims.acquisition.values import new_reading
 from lims.clock import utcnow
 from lims.db.engine import session_scope
 from lims.db.models import RawCapture, Reading
@@ -33,9 +34,9 @@ def parse_line_capture(s: Session, cap: RawCapture, profile: Profile) -> Reading
         return None
     parsed(cap)
     run = record.fields.get("run_no", "")
-    reading = Reading(raw_capture_id=cap.id, instrument_id=cap.instrument_id, record_type=record.record_type,
-                      channel=record.channel, sample_code=record.sample_id, run_no=str(run),
-                      fields=dict(record.fields), read_at=cap.received_at or utcnow())
+    reading = new_reading(cap, profile, record_type=record.record_type, channel=record.channel,
+                          sample_code=record.sample_id, run_no=str(run), fields=dict(record.fields),
+                          read_at=cap.received_at or utcnow())
     s.add(reading)
     s.flush()
     return reading

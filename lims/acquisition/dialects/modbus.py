@@ -22,6 +22,7 @@ from lims.acquisition.ingest import ParseFailure, fail, ingest, parsed
 from lims.acquisition.links import open_modbus_link
 from lims.acquisition.runner import Runner
 from lims.acquisition.store import CaptureStore, NewCapture, StatusTracker, sha256_hex
+from lims.acquisition.values import new_reading
 from lims.clock import utcnow
 from lims.db.engine import session_scope
 from lims.db.models import RawCapture, Reading
@@ -55,9 +56,9 @@ def parse_modbus_capture(s: Session, cap: RawCapture, profile: Profile) -> list[
         if name in ("result_sample_id", "sample_id") and isinstance(rv.value, str):
             sample = rv.value or sample
     counter = fields.get("result_counter")
-    reading = Reading(raw_capture_id=cap.id, instrument_id=cap.instrument_id, record_type="result",
-                      channel=None, sample_code=sample, run_no="" if counter is None else str(counter),
-                      fields=fields, read_at=cap.received_at or utcnow())
+    reading = new_reading(cap, profile, record_type="result", sample_code=sample,
+                          run_no="" if counter is None else str(counter), fields=fields,
+                          read_at=cap.received_at or utcnow())
     s.add(reading)
     parsed(cap)
     s.flush()
