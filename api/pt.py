@@ -365,7 +365,8 @@ def register_pt_sample(participation_id: int, body: PtSampleIn, me: Manager, fac
 def create_external_score(participation_id: int, body: ExternalScoreIn, me: Manager,
                           factory: FactoryDep) -> ExternalScoreRecorded:
     def go(s: Session) -> dict[str, Any]:
-        row = participant.record_external_score(s, participation_id, **body.model_dump())
+        cmd = participant.RecordExternalScore(**body.model_dump())
+        row = participant.record_external_score(s, participation_id, cmd)
         return {"id": row.id, "statistic": row.statistic, "z": row.z, "en": row.en,
                 "classification": row.classification, "nonconformity_id": row.nonconformity_id}
     return _run(factory, me, f"record PT score {body.analyte}", go)

@@ -18,11 +18,14 @@ from reportlab.graphics.shapes import Drawing
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lims.clock import utcnow
 from lims.db.models import Lab, Sample
 from lims.db.models_pt import Nonconformity, NonconformityStatus, PtExternalScore, PtParticipation
 from lims.pt import charts
 from lims.services import sampling
 from lims.services.errors import Conflict, InvalidInput, NotFound
+from lims.services.lookup import get_by_code
+from lims.workflow import transition
 from proficiency import combined, scores
 from proficiency.errors import ProficiencyError
 
@@ -37,17 +40,11 @@ OWN_LAB = "本实验室"
 def _sample_id(s: Session, sample_code: str | None) -> int | None:
     if not sample_code:
         return None
-    sid = s.execute(select(Sample.id).where(Sample.code == sample_code)).scalar_one_or_none()
-    if sid is None:
-        raise NotFound(f"sample {sample_code} is not registered", field="sample_code")
-    return sid
+    return get_by_code(s, Sample, sample_code, field="sample_code").id
 
 
 def _lab_id(s: Session, lab_code: str) -> int:
-    lab_id = s.execute(select(Lab.id).where(Lab.code == lab_code)).scalar_one_or_none()
-    if lab_id is None:
-        raise NotFound(f"lab {lab_code} not found", field="lab_code")
-    return lab_id
+    return get_by_code(s, Lab, lab_code, field="lab_code").id
 
 
 def record_participation(s: Session, *, provider_name: str, round_code: str, round_date: dt.date,
@@ -98,12 +95,12 @@ def register_pt_sample(s: Session, participation_id: int, *, code: str, commodit
         linked = s.get(Sample, p.sample_id)
         raise Conflict(f"round {p.round_code} already has its PT sample {linked.code if linked else p.sample_id}",
                        field="participation_id")
-    sample = sampling.register_sample(
-        s, code=code, commodity_code=commodity_code, sampled_at=sampled_at,
+    sample = sampling.register_sample(s, sampling.RegisterSample(
+        code=code, commodity_code=commodity_code, sampled_at=sampled_at,
         sampling_place=sampling_place or f"能力验证组织者 / PT provider: {p.provider_name}",
         region_code=region_code, sampling_link=sampling_link, samplers=samplers,
         description=description or f"能力验证样品 {p.provider_name} {p.round_code}", quantity=quantity,
-        requested=requested)
+        requested=tuple(requested or ())))
     p.sample_id = sample.id
     s.flush()
     return sample
@@ -122,51 +119,73 @@ def is_unsatisfactory(z: float, en: float | None) -> bool:
     return scores.classify_z(z) == scores.UNSATISFACTORY or (en is not None and scores.en_action(en))
 
 
-def record_external_score(s: Session, participation_id: int, *, analyte: str, result: float, assigned_value: float,
-                          sigma_pt: float, unit: str = "mg/kg", u_assigned: float | None = None,
-                          expanded_uncertainty: float | None = None, coverage_factor: float = 2.0,
-                          z: float | None = None, en: float | None = None, owner: str | None = None,
-                          due_date: dt.date | None = None, today: dt.date | None = None) -> PtExternalScore:
+@dataclass(frozen=True)
+class RecordExternalScore:
+    """The provider's report for one analyte of a participation: the result, x_pt, σ_pt and u(x_pt),
+    the laboratory's U with its k, and z/E_n when the provider gave them (else they are computed);
+    ``owner``/``due_date`` of the nonconformity an unsatisfactory score opens."""
+
+    analyte: str
+    result: float
+    assigned_value: float
+    sigma_pt: float
+    unit: str = "mg/kg"
+    u_assigned: float | None = None
+    expanded_uncertainty: float | None = None
+    coverage_factor: float = 2.0
+    z: float | None = None
+    en: float | None = None
+    owner: str | None = None
+    due_date: dt.date | None = None
+
+
+def _check_external_score(cmd: RecordExternalScore) -> None:
+    if not cmd.analyte.strip():
+        raise InvalidInput("analyte is missing", field="analyte")
+    _finite("result", cmd.result)
+    _finite("assigned_value", cmd.assigned_value)
+    _finite("sigma_pt", cmd.sigma_pt, positive=True)
+    _finite("u_assigned", cmd.u_assigned)
+    _finite("expanded_uncertainty", cmd.expanded_uncertainty)
+    _finite("coverage_factor", cmd.coverage_factor, positive=True)
+    for name, v in (("z", cmd.z), ("en", cmd.en)):
+        if v is not None and not math.isfinite(v):
+            raise InvalidInput(f"{name} must be a finite number (got {v!r})", field=name)
+
+
+def record_external_score(s: Session, participation_id: int, cmd: RecordExternalScore, *,
+                          today: dt.date | None = None) -> PtExternalScore:
     """Store the provider's score for one analyte (computed with :func:`proficiency.scores.score_result`
     from x_pt, σ_pt and u(x_pt) when the provider gave none). An unsatisfactory score opens a
     nonconformity in the same transaction."""
     p = get_participation(s, participation_id)
-    if not analyte.strip():
-        raise InvalidInput("analyte is missing", field="analyte")
-    _finite("result", result)
-    _finite("assigned_value", assigned_value)
-    _finite("sigma_pt", sigma_pt, positive=True)
-    _finite("u_assigned", u_assigned)
-    _finite("expanded_uncertainty", expanded_uncertainty)
-    _finite("coverage_factor", coverage_factor, positive=True)
-    for name, v in (("z", z), ("en", en)):
-        if v is not None and not math.isfinite(v):
-            raise InvalidInput(f"{name} must be a finite number (got {v!r})", field=name)
+    _check_external_score(cmd)
     if s.execute(select(PtExternalScore.id).where(PtExternalScore.participation_id == p.id,
-                                                  PtExternalScore.analyte == analyte)).first():
-        raise Conflict(f"{analyte} of round {p.round_code} already has a score", field="analyte")
+                                                  PtExternalScore.analyte == cmd.analyte)).first():
+        raise Conflict(f"{cmd.analyte} of round {p.round_code} already has a score", field="analyte")
     try:
-        ps = scores.score_result(result, assigned_value, sigma_pt, u_assigned or 0.0,
-                                 expanded_u_result=expanded_uncertainty, coverage_factor=coverage_factor)
+        ps = scores.score_result(cmd.result, cmd.assigned_value, cmd.sigma_pt, cmd.u_assigned or 0.0,
+                                 expanded_u_result=cmd.expanded_uncertainty, coverage_factor=cmd.coverage_factor)
     except ProficiencyError as exc:
         raise InvalidInput(str(exc), field="sigma_pt" if "sigma" in str(exc) else "result") from None
-    statistic = ps.statistic if z is None else "z"
-    z_value = ps.score if z is None else z
-    en_value = ps.en if en is None else en
-    row = PtExternalScore(participation_id=p.id, analyte=analyte, unit=unit, result=result,
-                          assigned_value=assigned_value, sigma_pt=sigma_pt, u_assigned=u_assigned,
-                          expanded_uncertainty=expanded_uncertainty, statistic=statistic, z=z_value, en=en_value,
+    statistic = ps.statistic if cmd.z is None else "z"
+    z_value = ps.score if cmd.z is None else cmd.z
+    en_value = ps.en if cmd.en is None else cmd.en
+    row = PtExternalScore(participation_id=p.id, analyte=cmd.analyte, unit=cmd.unit, result=cmd.result,
+                          assigned_value=cmd.assigned_value, sigma_pt=cmd.sigma_pt, u_assigned=cmd.u_assigned,
+                          expanded_uncertainty=cmd.expanded_uncertainty, statistic=statistic, z=z_value, en=en_value,
                           classification=scores.classify_z(z_value))
     s.add(row)
     if is_unsatisfactory(z_value, en_value):
         today = today or dt.date.today()
         en_text = f"，En = {en_value:.2f}" if en_value is not None else ""
         nc = Nonconformity(
-            source="pt", source_ref=f"{p.provider_name} / {p.round_code} / {analyte}",
-            description=(f"能力验证结果不满意：{p.provider_name} {p.round_code}，{analyte} 结果 {result:g} {unit}，"
-                         f"指派值 {assigned_value:g}，σ_pt {sigma_pt:g}，{statistic} = {z_value:.2f}{en_text}。"
+            source="pt", source_ref=f"{p.provider_name} / {p.round_code} / {cmd.analyte}",
+            description=(f"能力验证结果不满意：{p.provider_name} {p.round_code}，{cmd.analyte} 结果 {cmd.result:g} "
+                         f"{cmd.unit}，指派值 {cmd.assigned_value:g}，σ_pt {cmd.sigma_pt:g}，"
+                         f"{statistic} = {z_value:.2f}{en_text}。"
                          "需分析根本原因并采取纠正措施（ISO/IEC 17025:2017 7.10, 8.7）。"),
-            owner=owner or p.responsible, due_date=due_date or today + dt.timedelta(days=DEFAULT_DUE_DAYS))
+            owner=cmd.owner or p.responsible, due_date=cmd.due_date or today + dt.timedelta(days=DEFAULT_DUE_DAYS))
         s.add(nc)
         s.flush()
         row.nonconformity_id = nc.id
@@ -259,8 +278,8 @@ def advance_nonconformity(s: Session, nc_id: int, status: str, *, note: str,
         nc.verification = note
     else:
         nc.verification = f"{nc.verification}\n关闭 / closed: {note}".strip()
-        nc.closed_at = now or dt.datetime.now(dt.UTC)
-    nc.status = status
+        nc.closed_at = now or utcnow()
+    transition(nc, status)
     return nc
 
 

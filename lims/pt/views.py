@@ -24,6 +24,7 @@ from lims.db.models_pt import (
 )
 from lims.pt.provider import get_round, participants, unit_conversions
 from lims.services.errors import NotFound
+from lims.vocabulary import RoundStatus
 from proficiency import combined
 
 CLASS_ZH = {"satisfactory": "满意", "questionable": "可疑", "unsatisfactory": "不满意"}
@@ -33,7 +34,7 @@ ASSIGNED_ZH = {"consensus": "参加者公议值（稳健统计 算法A，ISO 135
                "reference": "参考值（含标准不确定度）"}
 SIGMA_ZH = {"ffp": "基于目标的标准差（相对标准差 {rsd:.0%}）", "horwitz": "Horwitz 公式（Thompson 修正）",
             "robust": "参加者结果的稳健标准差 s*"}
-STATUS_ZH = {"draft": "草稿", "open": "接收结果中", "closed": "已截止", "scored": "已评价", "published": "已发布"}
+STATUS_ZH = RoundStatus.labels()  # the round statuses in Chinese (lims.vocabulary)
 
 
 def sigma_method_text(a: PtRoundAnalyte) -> str:
@@ -176,18 +177,13 @@ def participations_view(s: Session, ids: Iterable[int] | None = None) -> list[di
     parts = list(s.execute(q).scalars())
     if not parts:
         return []
-    pids = [p.id for p in parts]
-    ext = list(s.execute(select(PtExternalScore).where(PtExternalScore.participation_id.in_(pids))
+    ext = list(s.execute(select(PtExternalScore).where(PtExternalScore.participation_id.in_([p.id for p in parts]))
                          .order_by(PtExternalScore.id)).scalars())
     nc_ids = [e.nonconformity_id for e in ext if e.nonconformity_id is not None]
     ncs = {nc.id: nc for nc in s.execute(select(Nonconformity).where(Nonconformity.id.in_(nc_ids))).scalars()
            } if nc_ids else {}
-    sample_ids = [p.sample_id for p in parts if p.sample_id is not None]
-    samples: dict[int, str] = {i: c for i, c in s.execute(
-        select(Sample.id, Sample.code).where(Sample.id.in_(sample_ids)))} if sample_ids else {}
-    lab_ids = [p.lab_id for p in parts if p.lab_id is not None]
-    labs: dict[int, str] = {i: c for i, c in s.execute(
-        select(Lab.id, Lab.code).where(Lab.id.in_(lab_ids)))} if lab_ids else {}
+    samples = _codes_by_id(s, Sample, [p.sample_id for p in parts if p.sample_id is not None])
+    labs = _codes_by_id(s, Lab, [p.lab_id for p in parts if p.lab_id is not None])
     out = []
     for p in parts:
         mine = [e for e in ext if e.participation_id == p.id]
@@ -197,15 +193,25 @@ def participations_view(s: Session, ids: Iterable[int] | None = None) -> list[di
             "participant_code": p.participant_code, "responsible": p.responsible,
             "lab_code": labs.get(p.lab_id) if p.lab_id is not None else None,
             "sample_code": samples.get(p.sample_id) if p.sample_id is not None else None,
-            "scores": [{"id": e.id, "analyte": e.analyte, "unit": e.unit, "result": e.result,
-                        "assigned_value": e.assigned_value, "sigma_pt": e.sigma_pt, "u_assigned": e.u_assigned,
-                        "expanded_uncertainty": e.expanded_uncertainty, "statistic": e.statistic, "z": e.z,
-                        "en": e.en, "classification": e.classification, "nonconformity_id": e.nonconformity_id}
-                       for e in mine],
+            "scores": [_external_score_view(e) for e in mine],
             "nonconformities": [_nonconformity_view(ncs[e.nonconformity_id]) for e in mine
                                 if e.nonconformity_id is not None],
         })
     return out
+
+
+def _codes_by_id(s: Session, model: type[Sample] | type[Lab], ids: list[int]) -> dict[int, str]:
+    """id → code of the samples (or labs) in ``ids`` (one query; none when ``ids`` is empty)."""
+    if not ids:
+        return {}
+    return {i: c for i, c in s.execute(select(model.id, model.code).where(model.id.in_(ids)))}
+
+
+def _external_score_view(e: PtExternalScore) -> dict[str, Any]:
+    return {"id": e.id, "analyte": e.analyte, "unit": e.unit, "result": e.result,
+            "assigned_value": e.assigned_value, "sigma_pt": e.sigma_pt, "u_assigned": e.u_assigned,
+            "expanded_uncertainty": e.expanded_uncertainty, "statistic": e.statistic, "z": e.z,
+            "en": e.en, "classification": e.classification, "nonconformity_id": e.nonconformity_id}
 
 
 def participation_view(s: Session, participation_id: int) -> dict[str, Any]:
@@ -214,3 +220,10 @@ def participation_view(s: Session, participation_id: int) -> dict[str, Any]:
     if not found:
         raise NotFound(f"participation {participation_id} not found", field="participation_id")
     return found[0]
+
+
+def rounds_list(s: Session, *, newest_first: bool = False, limit: int | None = None) -> list[dict[str, Any]]:
+    """PT rounds as listed (REST and the PT page): code, title, matrix, status, provider, deadline."""
+    q = select(PtRound).order_by(PtRound.id.desc() if newest_first else PtRound.id).limit(limit)
+    return [{"code": r.code, "title": r.title, "matrix": r.matrix, "status": r.status,
+             "provider": r.scheme.provider_name, "deadline": _iso(r.deadline)} for r in s.execute(q).scalars()]

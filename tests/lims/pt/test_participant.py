@@ -11,6 +11,7 @@ from lims.db.engine import session_scope
 from lims.db.models import Commodity, Lab, Sample
 from lims.db.models_pt import Nonconformity, PtExternalScore
 from lims.pt import charts, participant, views
+from lims.pt.participant import RecordExternalScore as Score
 from lims.services import sampling
 from lims.services.errors import Conflict, InvalidInput, NotFound
 from proficiency import combined, scores
@@ -25,10 +26,11 @@ def _participation(factory, code="FAPAS-19123", date=dt.date(2024, 5, 1), **kw):
 def test_unsatisfactory_z_opens_nonconformity_in_same_transaction(db_factory):
     pid = _participation(db_factory)
     with session_scope(db_factory, actor="qa") as s:
-        ok = participant.record_external_score(s, pid, analyte="毒死蜱", result=0.16, assigned_value=0.15,
-                                               sigma_pt=0.0375)
-        bad = participant.record_external_score(s, pid, analyte="腐霉利", result=0.60, assigned_value=0.30,
-                                                sigma_pt=0.075, today=dt.date(2024, 6, 1))
+        ok = participant.record_external_score(
+            s, pid, Score(analyte="毒死蜱", result=0.16, assigned_value=0.15, sigma_pt=0.0375))
+        bad = participant.record_external_score(
+            s, pid, Score(analyte="腐霉利", result=0.60, assigned_value=0.30, sigma_pt=0.075),
+            today=dt.date(2024, 6, 1))
         assert ok.nonconformity_id is None and ok.classification == "satisfactory"
         assert bad.z == pytest.approx(scores.z_score(0.60, 0.30, 0.075)) and bad.classification == "unsatisfactory"
         nc_id = bad.nonconformity_id
@@ -42,12 +44,14 @@ def test_en_action_opens_nonconformity_and_rollback_leaves_none(db_factory):
     pid = _participation(db_factory)
     # z = (0.2 - 0.15)/0.05 = 1 (satisfactory) but E_n = 0.05 / sqrt(0.02^2 + 0.01^2) = 2.24 >= 1
     with session_scope(db_factory, actor="qa") as s:
-        row = participant.record_external_score(s, pid, analyte="吡虫啉", result=0.2, assigned_value=0.15,
-                                                sigma_pt=0.05, u_assigned=0.005, expanded_uncertainty=0.02)
+        row = participant.record_external_score(
+            s, pid, Score(analyte="吡虫啉", result=0.2, assigned_value=0.15, sigma_pt=0.05, u_assigned=0.005,
+                          expanded_uncertainty=0.02))
         assert row.en == pytest.approx(0.05 / (0.02**2 + 0.01**2) ** 0.5)
         assert row.nonconformity_id is not None
     with pytest.raises(RuntimeError), session_scope(db_factory, actor="qa") as s:
-        participant.record_external_score(s, pid, analyte="啶虫脒", result=1.0, assigned_value=0.1, sigma_pt=0.025)
+        participant.record_external_score(
+            s, pid, Score(analyte="啶虫脒", result=1.0, assigned_value=0.1, sigma_pt=0.025))
         raise RuntimeError("the transaction fails after the score was written")
     with db_factory() as s:
         assert s.execute(select(func.count()).select_from(Nonconformity)).scalar_one() == 1
@@ -57,13 +61,15 @@ def test_en_action_opens_nonconformity_and_rollback_leaves_none(db_factory):
 def test_provider_score_is_kept_and_judged(db_factory):
     pid = _participation(db_factory)
     with session_scope(db_factory, actor="qa") as s:
-        row = participant.record_external_score(s, pid, analyte="多菌灵", result=0.1, assigned_value=0.08,
-                                                sigma_pt=0.02, z=-3.2)
+        row = participant.record_external_score(
+            s, pid, Score(analyte="多菌灵", result=0.1, assigned_value=0.08, sigma_pt=0.02, z=-3.2))
         assert (row.z, row.classification) == (-3.2, "unsatisfactory") and row.nonconformity_id
         with pytest.raises(Conflict):
-            participant.record_external_score(s, pid, analyte="多菌灵", result=0.1, assigned_value=0.08, sigma_pt=0.02)
+            participant.record_external_score(
+                s, pid, Score(analyte="多菌灵", result=0.1, assigned_value=0.08, sigma_pt=0.02))
         with pytest.raises(InvalidInput) as e:
-            participant.record_external_score(s, pid, analyte="x", result=0.1, assigned_value=0.08, sigma_pt=0)
+            participant.record_external_score(
+                s, pid, Score(analyte="x", result=0.1, assigned_value=0.08, sigma_pt=0))
         assert e.value.field == "sigma_pt"
 
 
@@ -72,8 +78,8 @@ def test_running_performance_over_rounds_matches_proficiency(db_factory):
     for i, z in enumerate(zs):
         pid = _participation(db_factory, code=f"R{i}", date=dt.date(2020 + i, 3, 1))
         with session_scope(db_factory, actor="qa") as s:
-            participant.record_external_score(s, pid, analyte="毒死蜱", result=0.1 + z * 0.025, assigned_value=0.1,
-                                              sigma_pt=0.025)
+            participant.record_external_score(
+                s, pid, Score(analyte="毒死蜱", result=0.1 + z * 0.025, assigned_value=0.1, sigma_pt=0.025))
     with db_factory() as s:
         points = participant.running_performance(s, analyte="毒死蜱", window=3)
     assert [p.round_code for p in points] == [f"R{i}" for i in range(6)]
@@ -86,8 +92,8 @@ def test_running_performance_over_rounds_matches_proficiency(db_factory):
 def test_nonconformity_steps_in_order(db_factory):
     pid = _participation(db_factory)
     with session_scope(db_factory, actor="qa") as s:
-        nc_id = participant.record_external_score(s, pid, analyte="a", result=1, assigned_value=0.1,
-                                                  sigma_pt=0.025).nonconformity_id
+        nc_id = participant.record_external_score(
+            s, pid, Score(analyte="a", result=1, assigned_value=0.1, sigma_pt=0.025)).nonconformity_id
     with session_scope(db_factory, actor="qa") as s, pytest.raises(Conflict) as e:
         participant.advance_nonconformity(s, nc_id, "action", note="skip")
     assert e.value.field == "status"
@@ -165,10 +171,10 @@ def test_participations_view_carries_scores_and_the_nonconformities_opened(db_fa
     first = _participation(db_factory, code="R1", date=dt.date(2023, 5, 1))
     second = _participation(db_factory, code="R2", date=dt.date(2022, 5, 1))
     with session_scope(db_factory, actor="qa") as s:
-        participant.record_external_score(s, first, analyte="毒死蜱", result=0.16, assigned_value=0.15,
-                                          sigma_pt=0.0375)
-        bad = participant.record_external_score(s, first, analyte="腐霉利", result=0.60, assigned_value=0.30,
-                                                sigma_pt=0.075)
+        participant.record_external_score(
+            s, first, Score(analyte="毒死蜱", result=0.16, assigned_value=0.15, sigma_pt=0.0375))
+        bad = participant.record_external_score(
+            s, first, Score(analyte="腐霉利", result=0.60, assigned_value=0.30, sigma_pt=0.075))
         nc_id = bad.nonconformity_id
     with db_factory() as s:
         items = views.participations_view(s)
@@ -193,8 +199,8 @@ def test_performance_of_one_lab_and_its_chart(db_factory):
         for i, z in enumerate(values):
             pid = _participation(db_factory, code=f"{lab}-R{i}", date=dt.date(2021 + i, 3, 1), lab_code=lab)
             with session_scope(db_factory, actor="qa") as s:
-                participant.record_external_score(s, pid, analyte="毒死蜱", result=0.1 + z * 0.025,
-                                                  assigned_value=0.1, sigma_pt=0.025)
+                participant.record_external_score(
+                    s, pid, Score(analyte="毒死蜱", result=0.1 + z * 0.025, assigned_value=0.1, sigma_pt=0.025))
     with db_factory() as s:
         mine = participant.running_performance(s, analyte="毒死蜱", lab_code="LAB1")
         assert [p.round_code for p in mine] == ["LAB1-R0", "LAB1-R1", "LAB1-R2"]
