@@ -35,7 +35,17 @@ def read_chromatogram_file(path: str | Path) -> ChromatogramFile:
 
 
 def read_chromatogram_bytes(raw: bytes, name: str) -> ChromatogramFile:
-    """Read an export from its bytes (e.g. a stored raw capture); ``name`` is the file name it had."""
+    """Read an export from its bytes (e.g. a stored raw capture); ``name`` is the file name it had. Any
+    failure of a reader on malformed input is a :class:`ChromatogramFileError` naming what failed."""
+    try:
+        return _read_chromatogram_bytes(raw, name)
+    except ChromatogramFileError:
+        raise
+    except Exception as exc:  # csv.Error (a field over the csv module's limit), struct/netCDF errors, ...
+        raise ChromatogramFileError(f"unreadable export ({type(exc).__name__}: {exc})", file=name) from None
+
+
+def _read_chromatogram_bytes(raw: bytes, name: str) -> ChromatogramFile:
     p = Path(name)
     if not raw:
         raise ChromatogramFileError("file is empty", file=name, byte_offset=0)

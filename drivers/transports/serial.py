@@ -7,8 +7,18 @@ from typing import Any
 
 import serial
 
+try:  # POSIX: pyserial configures a port with termios, whose errors are not OSErrors
+    from termios import error as _TermiosError
+except ImportError:  # pragma: no cover - Windows
+    class _TermiosError(Exception):  # type: ignore[no-redef]
+        """Stand-in where there is no termios (never raised)."""
+
 from drivers.errors import TransportError
 from drivers.profiles import Profile, SerialSettings
+
+#: Everything pyserial raises when a port cannot be opened, configured, read or written: a serial link
+#: turns these into :class:`~drivers.errors.TransportError` (reconnect with backoff), never a crash.
+SERIAL_ERRORS: tuple[type[BaseException], ...] = (serial.SerialException, ValueError, OSError, _TermiosError)
 
 _STOPBITS = {1: serial.STOPBITS_ONE, 1.5: serial.STOPBITS_ONE_POINT_FIVE, 2: serial.STOPBITS_TWO}
 
@@ -22,8 +32,8 @@ def open_serial(url: str, *, baudrate: int = 9600, bytesize: int = 8, parity: st
         return serial.serial_for_url(url, baudrate=baudrate, bytesize=bytesize, parity=parity,
                                      stopbits=_STOPBITS[stopbits], xonxoff=xonxoff, rtscts=rtscts,
                                      timeout=timeout)
-    except (serial.SerialException, ValueError, OSError) as exc:
-        raise TransportError(f"{url}: cannot open serial link: {exc}") from exc
+    except SERIAL_ERRORS as exc:
+        raise TransportError(f"{url}: cannot open serial link: {type(exc).__name__}: {exc}") from exc
 
 
 def serial_kwargs(settings: SerialSettings) -> dict[str, Any]:

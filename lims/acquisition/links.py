@@ -18,7 +18,7 @@ from drivers.profiles import Profile
 from drivers.transports.backoff import Backoff, Retrier
 from drivers.transports.link import ByteLink
 from drivers.transports.modbus import ModbusLink
-from drivers.transports.serial import open_serial_for_profile
+from drivers.transports.serial import SERIAL_ERRORS, open_serial_for_profile
 from drivers.transports.tcp import ConnectionLost, TcpClient, TcpServer
 
 if TYPE_CHECKING:
@@ -62,9 +62,9 @@ class SerialLink:
                 if waiting:
                     data += self.port.read(waiting)
             return bytes(data)
-        except (serial.SerialException, OSError) as exc:
+        except SERIAL_ERRORS as exc:
             self.close()
-            raise ConnectionLost(f"{self.address}: {exc}") from exc
+            raise ConnectionLost(f"{self.address}: {type(exc).__name__}: {exc}") from exc
 
     def write(self, data: bytes) -> None:
         if not data:
@@ -73,15 +73,15 @@ class SerialLink:
             raise ConnectionLost(f"{self.address}: not open")
         try:
             self.port.write(data)
-        except (serial.SerialException, OSError) as exc:
+        except SERIAL_ERRORS as exc:
             self.close()
-            raise ConnectionLost(f"{self.address}: {exc}") from exc
+            raise ConnectionLost(f"{self.address}: {type(exc).__name__}: {exc}") from exc
 
     def close(self) -> None:
         if self.port is not None:
             try:
                 self.port.close()
-            except (serial.SerialException, OSError):
+            except SERIAL_ERRORS:
                 pass
             self.port = None
 

@@ -119,7 +119,8 @@ class AcquisitionService:
         for name, sha, error in out.file_errors:
             for w in self.config.watches:
                 path = w.folder / name
-                if w.instrument == code and path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == sha:
+                if (w.instrument == code and not path.is_symlink() and path.is_file()
+                        and hashlib.sha256(path.read_bytes()).hexdigest() == sha):
                     quarantine(w, path, error)
         return out
 

@@ -20,6 +20,7 @@ from drivers.codecs.binary import (
 from drivers.errors import DriverError
 from drivers.profiles import Profile
 from lims.acquisition.dialects.base import Dialect, register
+from lims.acquisition.events import EventKind, record_event
 from lims.acquisition.ingest import Ingested, ParseFailure, fail, ingest, parsed
 from lims.acquisition.runner import READ_TIMEOUT_S, StreamRunner
 from lims.acquisition.store import NewCapture, sha256_hex
@@ -109,6 +110,10 @@ class BinaryRunner(StreamRunner):
                 return
         else:
             self.stats.failed_polls += 1
+            record_event(self.factory, self.store.instrument_id, EventKind.GAVE_UP,
+                         f"GET_RESULT: no valid reply after {self.MAX_ATTEMPTS} attempts; the device's result "
+                         "was not read (it stays on the device and is asked again at the next poll)",
+                         actor=self.store.actor)
             return
         run_no = reply.fields.get("run_no")
         self._parse(cap_id)

@@ -3,8 +3,11 @@ the SHA-256 of the content), read with :func:`drivers.files.read_chromatogram_fi
 
 from __future__ import annotations
 
+import csv
 import logging
+import os
 import shutil
+import stat
 import tempfile
 import threading
 import time
@@ -17,6 +20,7 @@ from sqlalchemy.orm import Session
 from drivers.files import ChromatogramFileError, read_chromatogram_file
 from drivers.profiles import Profile
 from lims.acquisition.dialects.base import Dialect, register
+from lims.acquisition.events import EventKind, record_event
 from lims.acquisition.ingest import Ingested, ingest, parsed
 from lims.acquisition.runner import Runner
 from lims.acquisition.store import CaptureStore, NewCapture, StatusTracker, sha256_hex
@@ -44,7 +48,7 @@ def parse_file_capture(s: Session, cap: RawCapture) -> list[Reading]:
         path.write_bytes(cap.data)
         try:
             chrom = read_chromatogram_file(path)
-        except (ChromatogramFileError, ValueError, OSError) as exc:
+        except (ChromatogramFileError, ValueError, OSError, csv.Error) as exc:
             cap.parse_status = "error"
             cap.error = f"{type(exc).__name__}: {str(exc).replace(str(path), name)}"
             return []
@@ -83,6 +87,7 @@ class WatchFolderRunner(Runner):
         super().__init__(cfg.instrument, store, status, stop)
         self.cfg = cfg
         self._seen: dict[tuple[str, int, int], str] = {}
+        self._refused: set[str] = set()  # entries refused that could not be moved away (not refused again)
 
     def run(self) -> None:
         self.status.connected(True)
@@ -97,13 +102,19 @@ class WatchFolderRunner(Runner):
         folder = self.cfg.folder
         if not folder.is_dir():
             return 0
-        files = sorted({p for pat in self.cfg.patterns for p in folder.glob(pat) if p.is_file()})
+        files = sorted({p for pat in self.cfg.patterns for p in folder.glob(pat)})
         imported = 0
         now = time.time()
         for path in files:
             try:
-                st = path.stat()
+                st = path.lstat()  # never follows a link
             except OSError:
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                if path.name not in self._refused:
+                    self._refuse(path, st)
                 continue
             if now - st.st_mtime < self.cfg.settle_s:
                 continue
@@ -111,7 +122,7 @@ class WatchFolderRunner(Runner):
             if key in self._seen:
                 continue
             try:
-                data = path.read_bytes()
+                data = read_no_follow(path)
             except OSError as exc:
                 log.warning("%s: cannot read %s: %s", self.code, path, exc)
                 continue
@@ -143,6 +154,30 @@ class WatchFolderRunner(Runner):
 
     def _quarantine(self, path: Path, reason: str) -> None:
         quarantine(self.cfg, path, reason)
+
+    def _refuse(self, path: Path, st: os.stat_result) -> None:
+        """A symbolic link (it may point anywhere, e.g. /etc/passwd) or a non-regular file (a FIFO would
+        block the reader): never read; moved (the link itself) to quarantine with the reason, and an
+        instrument event records it."""
+        what = "a symbolic link" if stat.S_ISLNK(st.st_mode) else "not a regular file"
+        reason = f"FileRefused: {path.name} is {what}; the watch folder imports regular files only"
+        self.stats.errors += 1
+        self.status.error()
+        try:
+            quarantine(self.cfg, path, reason)
+        except OSError as exc:
+            log.error("%s: cannot quarantine %s: %s", self.code, path, exc)
+            self._refused.add(path.name)
+        record_event(self.factory, self.store.instrument_id, EventKind.FILE_REFUSED, reason, actor=self.store.actor)
+
+
+def read_no_follow(path: Path) -> bytes:
+    """The bytes of a regular file, refusing a symbolic link swapped in after it was checked (O_NOFOLLOW)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise OSError(f"{path.name} is not a regular file")
+        return f.read()
 
 
 def quarantine(cfg: WatchConfig, path: Path, reason: str) -> Path:

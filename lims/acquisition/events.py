@@ -1,0 +1,63 @@
+"""Instrument events: what an instrument's runs or link did that a person must see — a run that did not
+arrive complete, a gap in record sequence numbers, records the reader gave up on after its retries, a file
+the watch folder refused. Listed on the instrument page (``GET /api/v1/instruments/{code}/events``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from lims.db.engine import session_scope
+from lims.db.models import Instrument, InstrumentEvent
+
+
+class EventKind(StrEnum):
+    RUN_INCOMPLETE = "run_incomplete"  # a run's end marker, count or items did not agree (readings held)
+    SEQUENCE_GAP = "sequence_gap"  # record sequence numbers skipped (records missing)
+    GAVE_UP = "gave_up"  # the reader gave up on a record after its retries
+    FILE_REFUSED = "file_refused"  # a watch-folder entry refused (symlink, not a regular file)
+    QUARANTINED = "quarantined"  # a unit whose parsing failed unexpectedly (kept, reason recorded)
+
+
+def add_event(s: Session, instrument_id: int, kind: EventKind, detail: str, *, run_no: str = "",
+              capture_id: int | None = None) -> InstrumentEvent:
+    """Add one event in ``s`` (the caller commits)."""
+    ev = InstrumentEvent(instrument_id=instrument_id, kind=str(kind), detail=detail[:2000], run_no=run_no[:30],
+                         raw_capture_id=capture_id)
+    s.add(ev)
+    return ev
+
+
+def record_event(factory: sessionmaker[Session], instrument_id: int, kind: EventKind, detail: str, *,
+                 actor: str, run_no: str = "", capture_id: int | None = None) -> None:
+    """Add one event in its own transaction."""
+    with session_scope(factory, actor=actor) as s:
+        add_event(s, instrument_id, kind, detail, run_no=run_no, capture_id=capture_id)
+
+
+@dataclass(frozen=True)
+class EventRow:
+    id: int
+    at: dt.datetime
+    kind: str
+    run_no: str
+    raw_capture_id: int | None
+    detail: str
+
+
+def list_events(s: Session, code: str, *, kind: str | None = None, limit: int = 50,
+                offset: int = 0) -> tuple[int, list[EventRow]] | None:
+    """(total, newest first) events of instrument ``code``; ``None`` if there is no such instrument."""
+    inst_id = s.execute(select(Instrument.id).where(Instrument.code == code)).scalar_one_or_none()
+    if inst_id is None:
+        return None
+    q = select(InstrumentEvent).where(InstrumentEvent.instrument_id == inst_id)
+    if kind is not None:
+        q = q.where(InstrumentEvent.kind == kind)
+    total = s.execute(select(func.count()).select_from(q.subquery())).scalar_one()
+    rows = s.execute(q.order_by(InstrumentEvent.id.desc()).limit(limit).offset(offset)).scalars().all()
+    return total, [EventRow(e.id, e.at, e.kind, e.run_no, e.raw_capture_id, e.detail) for e in rows]
