@@ -184,20 +184,22 @@ def participations_view(s: Session, ids: Iterable[int] | None = None) -> list[di
            } if nc_ids else {}
     samples = _codes_by_id(s, Sample, [p.sample_id for p in parts if p.sample_id is not None])
     labs = _codes_by_id(s, Lab, [p.lab_id for p in parts if p.lab_id is not None])
-    out = []
-    for p in parts:
-        mine = [e for e in ext if e.participation_id == p.id]
-        out.append({
-            "id": p.id, "provider_name": p.provider_name, "round_code": p.round_code,
-            "scheme_name": p.scheme_name, "round_date": p.round_date.isoformat(),
-            "participant_code": p.participant_code, "responsible": p.responsible,
-            "lab_code": labs.get(p.lab_id) if p.lab_id is not None else None,
-            "sample_code": samples.get(p.sample_id) if p.sample_id is not None else None,
-            "scores": [_external_score_view(e) for e in mine],
-            "nonconformities": [_nonconformity_view(ncs[e.nonconformity_id]) for e in mine
-                                if e.nonconformity_id is not None],
-        })
-    return out
+    return [_participation_doc(p, [e for e in ext if e.participation_id == p.id], ncs, samples, labs)
+            for p in parts]
+
+
+def _participation_doc(p: PtParticipation, mine: list[PtExternalScore], ncs: Mapping[int, Nonconformity],
+                       samples: Mapping[int, str], labs: Mapping[int, str]) -> dict[str, Any]:
+    return {
+        "id": p.id, "provider_name": p.provider_name, "round_code": p.round_code,
+        "scheme_name": p.scheme_name, "round_date": p.round_date.isoformat(),
+        "participant_code": p.participant_code, "responsible": p.responsible,
+        "lab_code": labs.get(p.lab_id) if p.lab_id is not None else None,
+        "sample_code": samples.get(p.sample_id) if p.sample_id is not None else None,
+        "scores": [_external_score_view(e) for e in mine],
+        "nonconformities": [_nonconformity_view(ncs[e.nonconformity_id]) for e in mine
+                            if e.nonconformity_id is not None],
+    }
 
 
 def _codes_by_id(s: Session, model: type[Sample] | type[Lab], ids: list[int]) -> dict[int, str]:
