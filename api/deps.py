@@ -1,8 +1,9 @@
-"""Shared FastAPI dependencies: one session factory per app, services own transactions."""
+"""Shared FastAPI dependencies: one session factory per app; the route owns the unit of work
+(:func:`run_service` for a write, :func:`read_service` for a read), services take a Session and never commit."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, HTTPException, Request
@@ -19,12 +20,6 @@ async def get_factory(request: Request) -> sessionmaker[Session]:
     return request.app.state.session_factory  # type: ignore[no-any-return]
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    with request.app.state.session_factory() as s:
-        yield s
-
-
-SessionDep = Annotated[Session, Depends(get_session)]
 FactoryDep = Annotated[sessionmaker[Session], Depends(get_factory)]
 
 

@@ -1,4 +1,6 @@
-"""Read models for lists and detail pages (paginated, filterable)."""
+"""List machinery of the read model: capped counts, keys-first pages of the big tables (samples,
+results) as flat column selects, result rows with their signatures. The records of each area are in
+:mod:`lims.services.views`, which uses these."""
 
 from __future__ import annotations
 
