@@ -120,6 +120,10 @@ class Method(Base):
     loq_mg_kg: Mapped[float | None] = mapped_column("loq", Float)
     #: ISO/IEC 17025 7.8.6 decision rule applied to this method's results.
     decision_rule: Mapped[str] = mapped_column(String(30), default="simple_acceptance")
+    #: Reporting precision (0010_report_rounding): significant figures or decimals in the result's unit;
+    #: both null = the SANTE/11312/2021 default (< 10 mg/kg 2 figures, ≥ 10 mg/kg 3). GB/T 8170 rounding.
+    report_figures: Mapped[int | None] = mapped_column(Integer)
+    report_decimals: Mapped[int | None] = mapped_column(Integer)
 
 
 class MethodScope(Base):
@@ -129,6 +133,9 @@ class MethodScope(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     method_id: Mapped[int] = mapped_column(ForeignKey("method.id"))
     analyte_id: Mapped[int] = mapped_column(ForeignKey("analyte.id"))
+    #: This analyte's reporting precision in the method, over the method's (0010_report_rounding).
+    report_figures: Mapped[int | None] = mapped_column(Integer)
+    report_decimals: Mapped[int | None] = mapped_column(Integer)
     __table_args__ = (UniqueConstraint("method_id", "analyte_id"),)
 
 
