@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Query
 from api.deps import FactoryDep, read_service
 from api.security import Principal, require
 from drivers.errors import DriverError
+from lims.acquisition.events import EventKind, EventList, list_events
 from lims.acquisition.reparse import reparse_instrument
 from lims.services.views import instruments as instrument_views
 from lims.services.views.instruments import CAPTURE_STATUSES, CaptureList, InstrumentList, ReparseOutcome
@@ -34,6 +35,19 @@ def list_captures(code: str, factory: FactoryDep, status: str | None = None,
     if status is not None and status not in CAPTURE_STATUSES:
         raise HTTPException(422, detail={"message": f"status must be one of {', '.join(CAPTURE_STATUSES)}",
                                          "field": "status"})
+    return found
+
+
+@router.get("/{code}/events", summary="仪器事件 / instrument events (incomplete runs, sequence gaps, refused files)",
+            dependencies=[require("instruments:read")])
+def instrument_events(code: str, factory: FactoryDep, kind: str | None = None,
+                      limit: Annotated[int, Query(ge=1, le=500)] = 50,
+                      offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> EventList:
+    if kind is not None and kind not in set(EventKind):
+        raise HTTPException(422, detail={"message": f"kind must be one of {', '.join(EventKind)}", "field": "kind"})
+    found = read_service(factory, lambda s: list_events(s, code, kind=kind, limit=limit, offset=offset))
+    if found is None:
+        raise HTTPException(404, detail={"message": f"instrument {code} not found", "field": "code"})
     return found
 
 

@@ -4,15 +4,15 @@ the watch folder refused. Listed on the instrument page (``GET /api/v1/instrumen
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass
 from enum import StrEnum
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
+from typing_extensions import TypedDict
 
 from lims.db.engine import session_scope
 from lims.db.models import Instrument, InstrumentEvent
+from lims.services.lookup import find_by_code
 
 
 class EventKind(StrEnum):
@@ -39,25 +39,35 @@ def record_event(factory: sessionmaker[Session], instrument_id: int, kind: Event
         add_event(s, instrument_id, kind, detail, run_no=run_no, capture_id=capture_id)
 
 
-@dataclass(frozen=True)
-class EventRow:
+class EventRow(TypedDict):
+    """One instrument event as shown."""
+
     id: int
-    at: dt.datetime
+    at: str | None
     kind: str
     run_no: str
     raw_capture_id: int | None
     detail: str
 
 
+class EventList(TypedDict):
+    instrument: str
+    total: int
+    events: list[EventRow]
+
+
 def list_events(s: Session, code: str, *, kind: str | None = None, limit: int = 50,
-                offset: int = 0) -> tuple[int, list[EventRow]] | None:
-    """(total, newest first) events of instrument ``code``; ``None`` if there is no such instrument."""
-    inst_id = s.execute(select(Instrument.id).where(Instrument.code == code)).scalar_one_or_none()
-    if inst_id is None:
+                offset: int = 0) -> EventList | None:
+    """A page of instrument ``code``'s events, newest first (``total`` counts all of them, of ``kind`` when
+    given); ``None`` if there is no such instrument."""
+    inst = find_by_code(s, Instrument, code)
+    if inst is None:
         return None
-    q = select(InstrumentEvent).where(InstrumentEvent.instrument_id == inst_id)
+    q = select(InstrumentEvent).where(InstrumentEvent.instrument_id == inst.id)
     if kind is not None:
         q = q.where(InstrumentEvent.kind == kind)
     total = s.execute(select(func.count()).select_from(q.subquery())).scalar_one()
     rows = s.execute(q.order_by(InstrumentEvent.id.desc()).limit(limit).offset(offset)).scalars().all()
-    return total, [EventRow(e.id, e.at, e.kind, e.run_no, e.raw_capture_id, e.detail) for e in rows]
+    return {"instrument": code, "total": total,
+            "events": [{"id": e.id, "at": e.at.isoformat() if e.at else None, "kind": e.kind, "run_no": e.run_no,
+                        "raw_capture_id": e.raw_capture_id, "detail": e.detail} for e in rows]}

@@ -53,6 +53,9 @@ def results_from_readings(s: Session, reading_ids: list[int], *, item_record: st
     out = ReadingsOutcome()
     readings = s.execute(select(Reading).where(Reading.id.in_(reading_ids), Reading.record_type == item_record)
                          .order_by(Reading.id)).scalars().all()
+    held = [r for r in readings if r.review_hold or r.value_state != "ok"]  # incomplete run, NaN/NA value
+    out.problems.extend(f"reading {r.id} held for review: {r.review_hold or 'value ' + r.value_state}" for r in held)
+    readings = [r for r in readings if not (r.review_hold or r.value_state != "ok")]
     runs: dict[tuple[int, str], list[Reading]] = {}
     for r in readings:
         runs.setdefault((r.instrument_id, r.run_no), []).append(r)

@@ -4,6 +4,7 @@ one malformed line), and the re-parse route with its permission."""
 from __future__ import annotations
 
 import time
+from datetime import datetime
 
 from fastapi.testclient import TestClient
 from hardware_sim.enzyme import EnzymeTesterSim, SimSample
@@ -45,3 +46,30 @@ def test_status_captures_in_error_and_reparse(db_engine, db_factory, login):
     r = client.post("/api/v1/instruments/EI-API/reparse", headers=qa)
     assert r.status_code == 200 and r.json()["errors"] == 1 and r.json()["readings"] == 0
     assert client.post("/api/v1/instruments/NOPE/reparse", headers=qa).status_code == 404
+
+
+def test_instrument_events_route_lists_incomplete_runs(db_engine, db_factory, login):
+    from hardware_sim.enzyme import ChannelReading, run_lines
+
+    from lims.acquisition.feed import LineAcquisition
+    from lims.acquisition.service import ensure_instruments
+
+    seed_reference(db_factory)
+    register_samples(db_factory)
+    ensure_instruments(db_factory, parse_config('[[instrument]]\ncode = "EI-EV"\nprofile = "enzyme_ascii_16ch"\n'
+                                                'transport = "/dev/null"\n'))
+    lines = run_lines(4, datetime(2026, 12, 6, 9, 0),
+                      [ChannelReading(0, "CONTROL", 0.35, 0.8, 0.0), ChannelReading(1, "S-1", 0.4, 0.7, 30.0)])
+    acq = LineAcquisition(db_factory, "EI-EV", "enzyme_ascii_16ch")
+    acq.feed(b"".join(lines[:2] + lines[3:]))  # channel 1 never arrived
+    acq.close()
+    client = TestClient(create_app(db_engine))
+    tech = login(client, "zhangwei")
+    r = client.get("/api/v1/instruments/EI-EV/events", headers=tech)
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert doc["total"] == 1 and doc["events"][0]["kind"] == "run_incomplete" and doc["events"][0]["run_no"] == "4"
+    assert "declares 2 item lines, 1 received" in doc["events"][0]["detail"]
+    assert client.get("/api/v1/instruments/EI-EV/events?kind=nope", headers=tech).status_code == 422
+    assert client.get("/api/v1/instruments/NOPE/events", headers=tech).status_code == 404
+    assert client.get("/api/v1/instruments/EI-EV/events").status_code == 401

@@ -16,6 +16,7 @@ from drivers.profiles import Profile
 from lims.acquisition.dialects.base import Dialect, register
 from lims.acquisition.ingest import fail, ingest, parsed
 from lims.acquisition.runner import StreamRunner
+from lims.acquisition.runs import abandon_open_run, check_run, group_of
 from lims.acquisition.store import NewCapture, sha256_hex
 from lims.acquisition.values import new_reading
 from lims.clock import utcnow
@@ -39,6 +40,7 @@ def parse_line_capture(s: Session, cap: RawCapture, profile: Profile) -> Reading
                           read_at=cap.received_at or utcnow())
     s.add(reading)
     s.flush()
+    check_run(s, cap, reading, profile)
     return reading
 
 
@@ -92,6 +94,15 @@ class LineRunner(StreamRunner):
         if hasattr(self, "framer"):
             self._store(self.framer.flush(), complete=False, now=time.monotonic())
             self.framer = LineFramer(self.profile)
+        group = group_of(self.profile)
+        if group is None:
+            return
+        try:
+            with session_scope(self.factory, actor=self.store.actor) as s:
+                abandon_open_run(s, self.store.instrument_id, group, before_capture=None,
+                                 why="the link was lost or closed before its end record")
+        except Exception:  # checked again at the next run's start; never stops the runner
+            log.exception("%s: checking the open run failed", self.code)
 
     def _store(self, lines: list[RawLine], *, complete: bool, now: float) -> None:
         if not lines:

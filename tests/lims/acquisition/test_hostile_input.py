@@ -80,9 +80,10 @@ def test_the_watch_folder_refuses_symlinks(db_factory, tmp_path):
     runner.scan()  # refused once, not again
     with db_factory() as s:
         assert s.execute(select(RawCapture.id)).first() is None
-        total, events = list_events(s, "GC-W") or (0, [])
-    assert total == 3 and {e.kind for e in events} == {"file_refused"}
-    assert any("passwd.csv is a symbolic link" in e.detail for e in events)
+        listed = list_events(s, "GC-W")
+    assert listed is not None and listed["total"] == 3
+    assert {e["kind"] for e in listed["events"]} == {"file_refused"}
+    assert any("passwd.csv is a symbolic link" in e["detail"] for e in listed["events"])
     q = folder / "quarantine"
     assert (q / "passwd.csv").is_symlink() and not (folder / "passwd.csv").exists()
     assert "symbolic link" in (q / "secret.csv.reason.txt").read_text(encoding="utf-8")
@@ -150,5 +151,6 @@ def test_a_reader_that_gives_up_on_a_result_leaves_an_event(db_factory, make_run
     runner.on_bytes(b"", 1e9)
     assert runner.stats.failed_polls == 1
     with db_factory() as s:
-        total, events = list_events(s, "RT-G") or (0, [])
-    assert total == 1 and events[0].kind == "gave_up" and "3 attempts" in events[0].detail
+        listed = list_events(s, "RT-G")
+    assert listed is not None and listed["total"] == 1
+    assert listed["events"][0]["kind"] == "gave_up" and "3 attempts" in listed["events"][0]["detail"]

@@ -1,0 +1,122 @@
+"""Run integrity of grouped line dialects (a profile's ``[line.group]``: ``start`` … ``item``* … ``end``).
+
+A run is complete when its end record arrived and the number of item lines received between its start and
+its end equals the end record's ``count_field`` (every line received counts, even one whose content did
+not parse: that one is already a capture in ``error``; a duplicate resend does not). Otherwise the run is
+*incomplete*: its item readings are held for review (``Reading.review_hold``) and an instrument event
+(``run_incomplete``) makes the gap visible. A run without an end record is found when the next run starts
+or the link is lost; if its end arrives later (the device resent the run after a reconnect) and the count
+agrees, the hold is lifted again with an event saying so.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.orm import Session
+
+from drivers.profiles import GroupSpec, Profile
+from lims.acquisition.events import EventKind, add_event
+from lims.db.models import InstrumentEvent, RawCapture, Reading
+
+NO_END = "run incomplete: no end record"
+
+
+def group_of(profile: Profile | None) -> GroupSpec | None:
+    return profile.line.group if profile is not None and profile.line is not None else None
+
+
+def check_run(s: Session, cap: RawCapture, reading: Reading, profile: Profile | None) -> None:
+    """After ``reading`` (of capture ``cap``) was added: check the run it ends, or the run its start
+    leaves without an end."""
+    group = group_of(profile)
+    if group is None:
+        return
+    if reading.record_type == group.end:
+        _close(s, cap, reading, group)
+    elif reading.record_type == group.start:
+        abandon_open_run(s, cap.instrument_id, group, before_capture=cap.id,
+                         why="the next run started before its end record")
+
+
+def _last_start(s: Session, instrument_id: int, group: GroupSpec, before: int | None,
+                run_no: str | None = None) -> Reading | None:
+    q = select(Reading).where(Reading.instrument_id == instrument_id, Reading.record_type == group.start)
+    if before is not None:
+        q = q.where(Reading.raw_capture_id < before)
+    if run_no is not None:
+        q = q.where(Reading.run_no == run_no)
+    return s.execute(q.order_by(Reading.raw_capture_id.desc()).limit(1)).scalars().first()
+
+
+def _items(s: Session, instrument_id: int, group: GroupSpec, run_no: str, after: int, before: int | None) -> Any:
+    q = select(Reading).where(Reading.instrument_id == instrument_id, Reading.record_type == group.item,
+                              Reading.run_no == run_no, Reading.raw_capture_id > after)
+    if before is not None:
+        q = q.where(Reading.raw_capture_id < before)
+    return q
+
+
+def _lines_between(s: Session, instrument_id: int, after: int, before: int) -> int:
+    """Lines received between two captures (parsed or not; duplicates, rejected and cut lines excluded)."""
+    return int(s.execute(select(func.count()).select_from(RawCapture).where(
+        RawCapture.instrument_id == instrument_id, RawCapture.id > after, RawCapture.id < before,
+        RawCapture.parse_status.in_(("parsed", "error")))).scalar_one())
+
+
+def _hold(s: Session, query: Any, reason: str) -> list[int]:
+    ids = list(s.execute(query.with_only_columns(Reading.id)).scalars())
+    if ids:
+        s.execute(update(Reading).where(Reading.id.in_(ids)).values(review_hold=reason[:300]))
+    return ids
+
+
+def _close(s: Session, cap: RawCapture, end: Reading, group: GroupSpec) -> None:
+    run_no = end.run_no
+    start = _last_start(s, cap.instrument_id, group, cap.id, run_no)
+    declared = end.fields.get(group.count_field) if group.count_field else None
+    if start is None:
+        add_event(s, cap.instrument_id, EventKind.RUN_INCOMPLETE,
+                  f"run {run_no}: end record without a start record (items held: none identifiable)",
+                  run_no=run_no, capture_id=cap.id)
+        return
+    received = _lines_between(s, cap.instrument_id, start.raw_capture_id, cap.id)
+    items = _items(s, cap.instrument_id, group, run_no, start.raw_capture_id, cap.id)
+    if declared is not None and received != declared:
+        reason = f"run incomplete: end record declares {declared} item lines, {received} received"
+        held = _hold(s, items, reason)
+        add_event(s, cap.instrument_id, EventKind.RUN_INCOMPLETE,
+                  f"run {run_no}: {reason}; {len(held)} reading(s) held for review: {held}",
+                  run_no=run_no, capture_id=cap.id)
+        return
+    released = _hold(s, items.where(Reading.review_hold == NO_END), "")
+    if released:
+        add_event(s, cap.instrument_id, EventKind.RUN_INCOMPLETE,
+                  f"run {run_no}: its end record arrived afterwards and the count agrees; hold lifted from "
+                  f"{len(released)} reading(s)", run_no=run_no, capture_id=cap.id)
+
+
+def abandon_open_run(s: Session, instrument_id: int, group: GroupSpec, *, before_capture: int | None,
+                     why: str) -> list[int]:
+    """The latest run (started before capture ``before_capture``, or at all) if it has no end record:
+    hold its items and record the event once; returns the readings held."""
+    start = _last_start(s, instrument_id, group, before_capture)
+    if start is None:
+        return []
+    ends = select(Reading.id).where(
+        Reading.instrument_id == instrument_id, Reading.record_type == group.end, Reading.run_no == start.run_no,
+        Reading.raw_capture_id > start.raw_capture_id)
+    if before_capture is not None:
+        ends = ends.where(Reading.raw_capture_id < before_capture)
+    ended = s.execute(ends.limit(1)).first()
+    noted = s.execute(select(InstrumentEvent.id).where(and_(
+        InstrumentEvent.instrument_id == instrument_id, InstrumentEvent.kind == str(EventKind.RUN_INCOMPLETE),
+        InstrumentEvent.raw_capture_id == start.raw_capture_id)).limit(1)).first()
+    if ended is not None or noted is not None:
+        return []
+    held = _hold(s, _items(s, instrument_id, group, start.run_no, start.raw_capture_id, before_capture), NO_END)
+    add_event(s, instrument_id, EventKind.RUN_INCOMPLETE,
+              f"run {start.run_no}: {NO_END} ({why}); {len(held)} reading(s) held for review: {held}",
+              run_no=start.run_no, capture_id=start.raw_capture_id)
+    return held
