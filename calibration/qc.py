@@ -91,6 +91,122 @@ def ion_ratio_ok(ratio: float, reference_ratio: float, rule: str = "sante") -> b
     raise CalibrationError(f"unknown ion-ratio rule {rule!r} (sante | gb23200)")
 
 
+#: SANTE/11312/2021 v2 §C (blank): a blank above 30 % of the reporting limit is contaminated.
+BLANK_MAX_FRACTION_OF_RL = 0.3
+#: Duplicate RPD ≤ 20 %: the lab's routine criterion, taken from the SANTE/11312/2021 validation
+#: precision criterion (RSDr ≤ 20 %); SANTE sets no routine duplicate limit of its own.
+DUPLICATE_MAX_RPD_PERCENT = 20.0
+#: Reference material: found value within ±20 % of the certified value (the CCV tolerance, EPA 8000D).
+REFERENCE_MAX_BIAS_PERCENT = 20.0
+RT_RULES = ("sante", "gb23200")
+IDENTIFICATION_RULES = ("none",) + RT_RULES
+
+
+@dataclass(frozen=True)
+class QcLimits:
+    """A method's batch-QC and identification criteria. The defaults are SANTE/11312/2021 v2 routine
+    values; :data:`GB23200_LIMITS` changes the identification rules to the GB 23200 ones.
+
+    ``identification`` is ``"none"`` (a detector that gives no confirmation of identity, e.g. FPD/ECD),
+    ``"sante"`` (RT ±0.1 min, ion ratio ±30 % relative) or ``"gb23200"`` (RT ±2.5 %, ion-ratio
+    tolerance banded by the relative abundance, :func:`gb23200_ion_ratio_tolerance_percent`)."""
+
+    recovery_min_percent: float = ROUTINE_RECOVERY_RANGE[0]
+    recovery_max_percent: float = ROUTINE_RECOVERY_RANGE[1]
+    duplicate_max_rpd_percent: float = DUPLICATE_MAX_RPD_PERCENT
+    ccv_max_drift_percent: float = CCV_MAX_DRIFT_PERCENT
+    blank_max_fraction_of_rl: float = BLANK_MAX_FRACTION_OF_RL
+    reference_max_bias_percent: float = REFERENCE_MAX_BIAS_PERCENT
+    identification: str = "none"
+
+    def __post_init__(self) -> None:
+        for name in ("recovery_min_percent", "recovery_max_percent", "duplicate_max_rpd_percent",
+                     "ccv_max_drift_percent", "blank_max_fraction_of_rl", "reference_max_bias_percent"):
+            v = getattr(self, name)
+            if not math.isfinite(v) or v < 0:
+                raise CalibrationError(f"QC limit {name} must be a number ≥ 0 (got {v!r})", field=name)
+        if self.recovery_min_percent >= self.recovery_max_percent:
+            raise CalibrationError(f"recovery range {self.recovery_min_percent:g}–{self.recovery_max_percent:g} % "
+                                   "is empty", field="recovery_min_percent")
+        if self.identification not in IDENTIFICATION_RULES:
+            raise CalibrationError(f"unknown identification rule {self.identification!r} "
+                                   f"({' | '.join(IDENTIFICATION_RULES)})", field="identification")
+
+    @property
+    def recovery_range(self) -> tuple[float, float]:
+        return (self.recovery_min_percent, self.recovery_max_percent)
+
+
+SANTE_ROUTINE_LIMITS = QcLimits()
+GB23200_LIMITS = QcLimits(identification="gb23200")
+
+
+@dataclass(frozen=True)
+class Identification:
+    """Identity check of a peak (SANTE/11312/2021 v2 §D; GB 23200): both criteria must hold.
+    Deviations are signed (found − reference); tolerances are those applied. ``reasons`` say what
+    failed or was missing, in words."""
+
+    rule: str
+    identified: bool
+    rt_ok: bool
+    ion_ratio_ok: bool
+    rt_deviation_min: float | None
+    rt_tolerance_min: float | None
+    ion_ratio_deviation_percent: float | None
+    ion_ratio_tolerance_percent: float | None
+    reasons: tuple[str, ...]
+
+
+def rt_tolerance_min(reference_rt_min: float, rule: str) -> float:
+    """Allowed |ΔRT| in minutes: SANTE 0.1 min; GB 23200 2.5 % of the reference RT."""
+    if rule == "sante":
+        return SANTE_RT_TOLERANCE_MIN
+    if rule == "gb23200":
+        return GB23200_RT_TOLERANCE_PERCENT / 100.0 * reference_rt_min
+    raise CalibrationError(f"unknown RT rule {rule!r} (sante | gb23200)")
+
+
+def ion_ratio_tolerance_percent(reference_ratio: float, rule: str) -> float:
+    """Allowed relative ion-ratio deviation (%): SANTE ±30 %; GB 23200 banded by abundance."""
+    if rule == "sante":
+        return SANTE_ION_RATIO_TOLERANCE_PERCENT
+    if rule == "gb23200":
+        return gb23200_ion_ratio_tolerance_percent(reference_ratio * 100.0)
+    raise CalibrationError(f"unknown ion-ratio rule {rule!r} (sante | gb23200)")
+
+
+def identify(rule: str, rt_min: float | None, reference_rt_min: float | None, ion_ratio: float | None,
+             reference_ion_ratio: float | None) -> Identification:
+    """Retention time and ion ratio (qualifier/quantifier, as a fraction) against the references from the
+    calibration standards of the same sequence. A missing measurement or reference fails its criterion."""
+    if rule not in RT_RULES:
+        raise CalibrationError(f"unknown identification rule {rule!r} (sante | gb23200)", field="identification")
+    reasons: list[str] = []
+    rt_dev = rt_tol = None
+    rt_ok = False
+    if rt_min is None or reference_rt_min is None or not (math.isfinite(rt_min) and reference_rt_min > 0):
+        reasons.append("retention time or its reference is missing")
+    else:
+        rt_dev, rt_tol = rt_min - reference_rt_min, rt_tolerance_min(reference_rt_min, rule)
+        rt_ok = abs(rt_dev) <= rt_tol + 1e-12
+        if not rt_ok:
+            reasons.append(f"retention time {rt_min:g} min is {rt_dev:+.3f} min from {reference_rt_min:g} min "
+                           f"(allowed ±{rt_tol:.3f} min)")
+    ir_dev = ir_tol = None
+    ir_ok = False
+    if ion_ratio is None or reference_ion_ratio is None or not (math.isfinite(ion_ratio) and reference_ion_ratio > 0):
+        reasons.append("ion ratio or its reference is missing")
+    else:
+        ir_dev = (ion_ratio - reference_ion_ratio) / reference_ion_ratio * 100.0
+        ir_tol = ion_ratio_tolerance_percent(reference_ion_ratio, rule)
+        ir_ok = abs(ir_dev) <= ir_tol + 1e-9
+        if not ir_ok:
+            reasons.append(f"ion ratio {ion_ratio:g} deviates {ir_dev:+.1f} % from {reference_ion_ratio:g} "
+                           f"(allowed ±{ir_tol:g} %)")
+    return Identification(rule, rt_ok and ir_ok, rt_ok, ir_ok, rt_dev, rt_tol, ir_dev, ir_tol, tuple(reasons))
+
+
 @dataclass(frozen=True)
 class WestgardResult:
     status: str  # "accept" | "warning" | "reject"

@@ -169,9 +169,17 @@ def standard_addition(added_concentrations: FloatArray, responses: FloatArray, *
                       alpha: float = 0.05) -> StandardAddition:
     """Unweighted addition line y = a + b·x_added; x_E = a/b and
     s_xE = (s_y/x / b)·√(1/n + ȳ²/(b²·Σ(x − x̄)²)) (Miller & Miller §5.9)."""
+    return standard_addition_from_fit(fit_curve(added_concentrations, responses, model="linear"), alpha=alpha)
+
+
+def standard_addition_from_fit(fit: CurveFit, *, alpha: float = 0.05) -> StandardAddition:
+    """The x-intercept and its interval from an addition line already fitted (or rebuilt from its stored
+    record, :func:`calibration.stored.from_stored`): no new fit."""
     if not 0.0 < alpha < 1.0:
         raise CalibrationError(f"alpha must be between 0 and 1 (got {alpha})")
-    fit = fit_curve(added_concentrations, responses, model="linear")
+    if fit.model != "linear" or fit.weight != "none":
+        raise CalibrationError(f"standard addition needs an unweighted straight line (got {fit.model}, "
+                               f"weight {fit.weight})", field="model")
     a, b = fit.params["intercept"], fit.params["slope"]
     if b <= 0:
         raise CalibrationError(f"standard-addition slope must be > 0 (got {b:g}): the additions do not raise "

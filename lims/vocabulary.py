@@ -262,6 +262,24 @@ class QcOutcome(Labelled):
     PENDING = "pending", "待判定", "pending"
 
 
+class CalibrationStrategy(Labelled):
+    """How a method calibrates (SANTE/11312/2021 v2 §C; lims.db.models_method.MethodQc)."""
+
+    EXTERNAL_STANDARD = "external_standard", "外标法", "external standard"
+    INTERNAL_STANDARD = "internal_standard", "内标法", "internal standard"
+    MATRIX_MATCHED = "matrix_matched", "基质匹配外标法", "matrix-matched calibration"
+    BRACKETING = "bracketing", "标准溶液穿插（包围）校准", "bracketing calibration"
+    STANDARD_ADDITION = "standard_addition", "标准加入法", "standard addition"
+
+
+class UncertaintySource(Labelled):
+    """Where a result's expanded uncertainty comes from (Nordtest TR 537 top-down, or the SANTE default)."""
+
+    VALIDATION = "validation", "方法确认数据（回收率与期间精密度）", "method validation data (recovery, intermediate precision)"
+    QC_HISTORY = "qc_history", "长期质控数据（加标回收）", "long-run QC data (spike recoveries)"
+    DEFAULT_SANTE_50 = "default_sante_50", "默认值 50 %（SANTE，无本实验室数据）", "default 50 % (SANTE; no laboratory data)"
+
+
 # ---------------------------------------------------------------------------------------- sign-off, reports
 
 

@@ -490,11 +490,15 @@ class CalibrationCurve(Base):
     #: sample's mg/kg (columns ``lod``, ``loq``).
     lod_curve_units: Mapped[float | None] = mapped_column("lod", Float)
     loq_curve_units: Mapped[float | None] = mapped_column("loq", Float)
+    fit: Mapped[dict | None] = mapped_column(JSON)  # type: ignore[type-arg]  # calibration.stored record; NULL: none
+    strategy: Mapped[str] = mapped_column(String(30), default="external_standard", server_default="external_standard")
+    strategy_detail: Mapped[dict | None] = mapped_column(JSON)  # type: ignore[type-arg]  # ME %, IS, RT/ion refs…
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 # Models of other areas live in their own modules and share this metadata; these names stay importable here.
 from lims.db import models_pt  # noqa: E402,F401
+from lims.db import models_method  # noqa: E402,F401
 from lims.db.models_system import ApiToken as ApiToken  # noqa: E402
 from lims.db.models_system import AuditEvent as AuditEvent  # noqa: E402
 from lims.db.models_system import HubLabKey as HubLabKey  # noqa: E402
