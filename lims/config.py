@@ -22,6 +22,14 @@ class Settings(BaseSettings):
     lab_code: str = "LAB-DEMO"
     #: Folder for generated reports.
     report_dir: Path = Path("var/reports")
+    #: The lab's public base URL (e.g. ``https://jc.example.gov.cn``): reports print ``{public_url}/verify/
+    #: {report_no}`` and carry it in their QR code, so anyone can check a report outside the lab PC. Unset:
+    #: the QR code carries the report number and hash only, and no address is printed.
+    public_url: str | None = None
+    #: Objection period printed on reports (复检): working days for laboratory results, hours for rapid
+    #: tests (《农产品质量安全法》 2022; citation and status in lims/reports/statements.py).
+    objection_working_days: int = 5
+    objection_rapid_hours: int = 4
     #: Seconds an API worker trusts a token it verified (0: check the database on every request). A
     #: revocation made in the same worker applies at once; elsewhere within this many seconds.
     auth_cache_seconds: float = 5.0

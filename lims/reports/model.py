@@ -51,7 +51,9 @@ Language = Literal["zh-CN", "en"]
 LANGUAGES: tuple[str, ...] = ("zh-CN", "en")
 
 #: Version tag mixed into the canonical JSON, so a change of the schema changes every hash.
-CANONICAL_SCHEMA = "lims.reports.TestReport/1"
+#: /2: result lines carry ``screening``, ``result_version``, their own ``signatures`` and a ``warning``;
+#: the report carries its ``statements``.
+CANONICAL_SCHEMA = "lims.reports.TestReport/2"
 
 #: ISO/IEC 17025:2017 7.8.2.1 l), in the wording used on Chinese reports.
 ITEMS_TESTED_STATEMENT_ZH = "本报告结果仅对所检样品负责。"
@@ -225,6 +227,13 @@ class ResultLine:
     expanded_uncertainty_text: str | None = None
     coverage_factor: float | None = None
     external_provider: str | None = None
+    #: A rapid screening call (no conformity decision): its verdict cell reads "screening only".
+    screening: bool = False
+    #: The result version reported, and who tested, checked and approved THAT version.
+    result_version: int = 1
+    signatures: tuple[SignatureManifestation, ...] = ()
+    #: A warning printed under the line (e.g. a limit row not yet verified against its standard).
+    warning: str | None = None
 
     def __post_init__(self) -> None:
         _require(self.analyte, "results[].analyte")
@@ -318,6 +327,8 @@ class TestReport:
     verify_base_url: str | None = None
     language: Language = "zh-CN"
     notes: tuple[str, ...] = field(default=())
+    #: The statements block (声明), each "中文 English"; empty: the validity statements only.
+    statements: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:
         _require(self.report_id, "report_id")

@@ -57,8 +57,6 @@ from lims.reports.layout import (  # printable, numbered_canvas, QR_*: re-export
     styles,
 )
 from lims.reports.model import (
-    ITEMS_TESTED_STATEMENT_EN,
-    ITEMS_TESTED_STATEMENT_ZH,
     ReportDataError,
     SignatureRole,
     TestReport,
@@ -67,6 +65,7 @@ from lims.reports.model import (
     iter_text_fields,
 )
 from lims.reports.page import PageFurniture
+from lims.reports.statements import VALIDITY_STATEMENTS
 from lims.reports.wording import (  # page_label, end_of_report_mark: re-exported (they lived here)
     LABELS,
     ROLES,
@@ -246,7 +245,8 @@ def _results_table(report: TestReport, st: Styles, font: str) -> Table:
                 para(lod_loq, st.cell),
                 para(mrl, st.cell),
                 para(u, st.cell),
-                para(bi(VERDICTS[r.verdict], lang, "\n"), st.cell),
+                para(label("screening_only", lang, "\n") if r.screening else bi(VERDICTS[r.verdict], lang, "\n"),
+                     st.cell),
                 para(r.method_code, st.cell),
             ]
         )
@@ -261,6 +261,36 @@ def _results_table(report: TestReport, st: Styles, font: str) -> Table:
         style.append(("BACKGROUND", (0, row), (-1, row), colors.HexColor("#FBE3E3")))
     table.setStyle(TableStyle(style))
     return table
+
+
+def _line_notes(report: TestReport, st: Styles) -> list[Flowable]:
+    """Warnings on result lines (e.g. a limit not yet verified against its standard), by line number."""
+    notes = [f"{i}. {r.analyte}: {r.warning}" for i, r in enumerate(report.results, start=1) if r.warning]
+    if not notes:
+        return []
+    return [para(f"{label('line_notes', report.language)}: " + "\n".join(notes), st.small)]
+
+
+def _result_signatures(report: TestReport, st: Styles, font: str) -> list[Flowable]:
+    """Who tested, checked and approved each reported result version (an amended report shows the
+    signatures of the corrected values)."""
+    if not any(r.signatures for r in report.results):
+        return []
+    lang = report.language
+    roles = (SignatureRole.TESTER, SignatureRole.CHECKER, SignatureRole.APPROVER)
+    head = [para(label("col_no", lang, "\n"), st.cell_head), para(label("col_result_version", lang, "\n"), st.cell_head),
+            *(para(bi(ROLES[role], lang, "\n"), st.cell_head) for role in roles)]
+    rows: list[list[Any]] = [head]
+    for i, r in enumerate(report.results, start=1):
+        by_role = {sig.role: sig for sig in r.signatures}
+        cells = [para(f"{by_role[role].printed_name}\n{format_datetime(by_role[role].signed_at)}"
+                      if role in by_role else "—", st.cell) for role in roles]
+        rows.append([para(str(i), st.cell_head), para(f"{r.analyte} (v{r.result_version})", st.cell), *cells])
+    widths = [8 * mm, 52 * mm]
+    rest = (CONTENT_WIDTH - sum(widths)) / 3
+    table = Table(rows, colWidths=[*widths, rest, rest, rest], repeatRows=1)
+    table.setStyle(TableStyle(grid_style(font, header_rows=1)))
+    return [para(label("section_result_signatures", lang), st.heading), table]
 
 
 def _signature_block(report: TestReport, st: Styles, font: str) -> Table:
@@ -354,10 +384,12 @@ def _amendment(report: TestReport, st: Styles) -> list[Flowable]:
 
 
 def _statements(report: TestReport, st: Styles) -> list[Flowable]:
+    """The statements block: the report's own statements, or the validity statements (numbered)."""
     lang = report.language
+    lines = report.statements or tuple(bi(pair, lang, " ") for pair in VALIDITY_STATEMENTS)
     return [
         para(label("section_statements", lang), st.heading),
-        para(bi((ITEMS_TESTED_STATEMENT_ZH, ITEMS_TESTED_STATEMENT_EN), lang, " "), st.body),
+        *(para(f"{i}. {text}", st.body) for i, text in enumerate(lines, start=1)),
         *(para(note, st.body) for note in report.notes),
     ]
 
@@ -401,9 +433,11 @@ def _story(report: TestReport, font: str, digest: str, payload: str) -> list[Flo
         para(label("section_results", lang), st.heading),
         _results_table(report, st, font),
         *externals,
+        *_line_notes(report, st),
         _conclusion(report, st),
         *_deviations(report, st),
         *_amendment(report, st),
+        *_result_signatures(report, st, font),
         *_statements(report, st),
         _verification(report, st, digest, payload),
         _closing(report, st, font),

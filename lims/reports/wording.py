@@ -85,6 +85,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "addition": ("增加", "Addition"),
     "exclusion": ("删减", "Exclusion"),
     "to": ("至", "to"),
+    "screening_only": ("快速筛查\n不作判定", "Screening only\nno verdict"),
+    "section_result_signatures": ("结果签名（按结果版本）", "Signatures per result version"),
+    "col_result_version": ("检测项目（结果版本）", "Analyte (result version)"),
+    "line_notes": ("结果说明", "Notes on results"),
 }
 
 VERDICTS: dict[Verdict, tuple[str, str]] = {

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lims.clock import as_utc
+from lims.config import get_settings
 from lims.db.models import (
     Analysis,
     Lab,
@@ -26,13 +27,27 @@ from lims.db.models import (
     Signature,
 )
 from lims.reports import model as rm
+from lims.reports.conclusion import LineBasis, conclusion
 from lims.reports.pdf import render_report_pdf
+from lims.reports.statements import VALIDITY_STATEMENTS, objection_statement
+from lims.reports.wording import bi
+from lims.services import reported
 from lims.services.errors import Conflict
 from lims.services.lookup import find_by_code, get_by_code
 from lims.services.signoff import TZ_CHINA
-from lims.vocabulary import AnalysisKind, ProgrammeType, ReportStatus, SignatureMeaning, Verdict
+from lims.vocabulary import AnalysisKind, ProgrammeType, ReportStatus, SignatureMeaning
 from lims.workflow import transition
 
+#: Sampling method printed on the report, by the commodity's top-level category (GB 2763 Appendix A /
+#: GB 31650 groups as stored on ``commodity.category``). NY/T 789-2004 is the sampling method for
+#: pesticide residue analysis (plant products); animal products are sampled for veterinary drug residues
+#: under NY/T 1897-2010; aquatic products under GB/T 30891-2014. The two latter codes and titles are
+#: from the lab's standards list, not confirmed against the standards' text from this project's sources.
+SAMPLING_METHODS: dict[str, str] = {
+    "动物性食品": "NY/T 1897-2010 动物及动物产品兽药残留监控抽样规范",
+    "畜禽": "NY/T 1897-2010 动物及动物产品兽药残留监控抽样规范",
+    "水产品": "GB/T 30891-2014 水产品抽样规范",
+}
 SAMPLING_METHOD_DEFAULT = "NY/T 789-2004 农药残留分析样本的采样方法"
 #: The report's three signatures (RB/T 214) by the meaning of the e-signature behind each.
 _ROLE_OF_MEANING = {SignatureMeaning.AUTHORSHIP: rm.SignatureRole.TESTER,
@@ -42,6 +57,12 @@ _ROLE_OF_MEANING = {SignatureMeaning.AUTHORSHIP: rm.SignatureRole.TESTER,
 
 def _china(value: dt.datetime) -> dt.datetime:
     return as_utc(value).astimezone(TZ_CHINA)
+
+
+def sampling_method_for(category: str) -> str:
+    """The sampling method of a commodity category ("动物性食品/肉类" → NY/T 1897-2010)."""
+    top = category.split("/", 1)[0].strip()
+    return SAMPLING_METHODS.get(top, SAMPLING_METHOD_DEFAULT)
 
 
 def _verdict(r: Result) -> rm.Verdict:
@@ -56,56 +77,84 @@ def _verdict(r: Result) -> rm.Verdict:
 def _mrl_text(limit: Limit | None) -> str | None:
     if limit is None:
         return None
+    if limit.limit_type == "banned":
+        return "不得检出 / not permitted"
     if limit.value_mg_kg is not None:
-        return f"{limit.value_mg_kg:g}"
-    return "不得检出" if limit.limit_type == "banned" else None
+        return f"{limit.value_mg_kg:g} mg/kg"
+    return None
+
+
+def _limit_warning(limit: Limit | None) -> str | None:
+    """A limit row not verified against its standard's text is said so on the working copy."""
+    if limit is None or getattr(limit, "verified", True):
+        return None
+    return "限量值未经标准原文核对 / limit not yet verified against the standard's text"
+
+
+def _line_signatures(s: Session, r: Result) -> tuple[rm.SignatureManifestation, ...]:
+    """Who tested, checked and approved THIS result version: the latest signature of each meaning on it."""
+    found: dict[rm.SignatureRole, rm.SignatureManifestation] = {}
+    for sig in s.execute(select(Signature).where(Signature.record_type == "result", Signature.record_id == r.id)
+                         .order_by(Signature.signed_at, Signature.id)).scalars():
+        role = _ROLE_OF_MEANING.get(SignatureMeaning(sig.meaning))
+        if role is not None:
+            found[role] = rm.SignatureManifestation(role=role, printed_name=sig.printed_name,
+                                                    signed_at=_china(sig.signed_at),
+                                                    meaning=SignatureMeaning(sig.meaning).printed)
+    return tuple(found[k] for k in rm.SignatureRole if k in found)
 
 
 def _result_line(s: Session, r: Result) -> rm.ResultLine:
     a = r.analysis
     limit = s.get(Limit, r.limit_id) if r.limit_id else None
+    screening = a.kind == AnalysisKind.SCREENING
     u_text = None
     if r.expanded_uncertainty is not None:
-        u_text = f"{r.expanded_uncertainty:.2g}"
+        u_text = f"{r.expanded_uncertainty:.2g} {r.unit}"
+    lod_text, loq_text = reported.lod_loq_text(r)
     return rm.ResultLine(
-        analyte=f"{a.analyte.name_zh} ({a.analyte.name_en})" if a.kind != AnalysisKind.SCREENING
+        analyte=f"{a.analyte.name_zh} ({a.analyte.name_en})" if not screening
         else f"{a.analyte.name_zh}（酶抑制率法快速检测）",
-        result_text=r.value_text or "—", unit=r.unit, method_code=a.method.standard, verdict=_verdict(r),
-        lod_text=f"{r.lod:g}" if r.lod is not None else None,
-        loq_text=f"{r.loq:g}" if r.loq is not None else None,
-        mrl_text=_mrl_text(limit),
+        result_text=reported.value_text(s, r), unit=r.unit, method_code=a.method.standard, verdict=_verdict(r),
+        lod_text=lod_text, loq_text=loq_text, mrl_text=_mrl_text(limit),
         mrl_source=f"{limit.source_standard} {limit.source_clause}".strip() if limit else None,
-        expanded_uncertainty_text=u_text, coverage_factor=r.coverage_factor if u_text else None)
+        expanded_uncertainty_text=u_text, coverage_factor=r.coverage_factor if u_text else None,
+        screening=screening, result_version=r.version, signatures=_line_signatures(s, r),
+        warning=_limit_warning(limit))
 
 
-def conformity_for(results: list[Result]) -> rm.Conformity:
-    verdicts = {r.verdict for r in results}
-    rules = sorted({r.decision_rule for r in results if r.decision_rule})
-    if Verdict.NON_COMPLIANT in verdicts or Verdict.BANNED_SUBSTANCE_DETECTED in verdicts:
-        statement = "所检项目中有项目不符合限量要求，判定为不合格。/ Non-compliant: at least one result exceeds its limit."
-    elif verdicts & {Verdict.COMPLIANT, Verdict.COMPLIANT_WITHIN_UNCERTAINTY}:
-        statement = "所检项目均符合限量要求，判定为合格。/ Compliant with the limits for the items tested."
-    else:
-        statement = ("快速检测结果仅作筛查，不作合格判定；阳性样品须经确证检测。/ Screening results only; "
-                     "positives are confirmed by chromatography.")
-    rule_text = "；".join(rules) if rules else "简单接受规则 / simple acceptance"
-    return rm.Conformity(statement=statement, decision_rule=rules[0] if rules else "simple_acceptance",
-                         decision_rule_text=rule_text)
+def _basis(s: Session, r: Result) -> LineBasis:
+    limit = s.get(Limit, r.limit_id) if r.limit_id else None
+    a = r.analysis
+    return LineBasis(analyte_zh=a.analyte.name_zh, analyte_en=a.analyte.name_en,
+                     screening=a.kind == AnalysisKind.SCREENING, verdict=_verdict(r),
+                     limit_standard=limit.source_standard if limit else None,
+                     banned=limit is not None and limit.limit_type == "banned", decision_rule=r.decision_rule)
 
 
-def _signatures(s: Session, results: list[Result]) -> tuple[rm.SignatureManifestation, ...]:
-    """The first signature of each meaning over the results, in the report's order (tester, checker,
-    approver); a rejection is no report signature."""
+def conformity_for(s: Session, results: list[Result]) -> rm.Conformity:
+    """The conclusion by method type and verdicts, and the decision rule in words (lims.reports.conclusion)."""
+    return conclusion([_basis(s, r) for r in results])
+
+
+def statements_for(results: list[Result], language: rm.Language) -> tuple[str, ...]:
+    """The statements block: validity statements and the objection period of the applicable rule."""
+    settings = get_settings()
+    rapid_only = all(r.analysis.kind == AnalysisKind.SCREENING for r in results)
+    pairs = [*VALIDITY_STATEMENTS, objection_statement(rapid_only=rapid_only,
+                                                       working_days=settings.objection_working_days,
+                                                       rapid_hours=settings.objection_rapid_hours)]
+    return tuple(bi(pair, language, " ") for pair in pairs)
+
+
+def _signatures(results: list[rm.ResultLine]) -> tuple[rm.SignatureManifestation, ...]:
+    """The report's signature block: per role, the most recent signature over the reported result versions
+    (an amended report carries the signatures of the corrected values)."""
     by_role: dict[rm.SignatureRole, rm.SignatureManifestation] = {}
-    for r in results:
-        for sig in s.execute(select(Signature).where(Signature.record_type == "result",
-                                                     Signature.record_id == r.id)).scalars():
-            meaning = SignatureMeaning(sig.meaning)
-            role = _ROLE_OF_MEANING.get(meaning)
-            if role and role not in by_role:
-                by_role[role] = rm.SignatureManifestation(
-                    role=role, printed_name=sig.printed_name, signed_at=_china(sig.signed_at),
-                    meaning=meaning.printed)
+    for line in results:
+        for sig in line.signatures:
+            if sig.role not in by_role or sig.signed_at > by_role[sig.role].signed_at:
+                by_role[sig.role] = sig
     return tuple(by_role[k] for k in rm.SignatureRole if k in by_role)
 
 
@@ -126,7 +175,7 @@ def _sampling(sample: Sample, task: MonitoringTask | None) -> rm.SamplingRecord:
         producer=_producer(sample),
         samplers=tuple(x for x in sample.samplers.split("、") if x) or ("—",),
         sampling_plan=(task.sampling_plan if task and task.sampling_plan else f"任务 {sample.task_code or '—'}"),
-        sampling_method=SAMPLING_METHOD_DEFAULT,
+        sampling_method=sampling_method_for(sample.commodity.category),
         certificate_code=sample.certificate_no or None, traceability_code=sample.trace_code or None)
 
 
@@ -158,6 +207,8 @@ def build_report(s: Session, sample: Sample, results: list[Result], *, report_id
     tested = [_china(r.created_at).date() for r in results]
     methods = {r.analysis.method.standard: r.analysis.method.name for r in results}
     today = issued_on or dt.datetime.now(TZ_CHINA).date()
+    lines = tuple(_result_line(s, r) for r in results)
+    public_url = get_settings().public_url
     return rm.TestReport(
         report_id=report_id,
         laboratory=rm.Laboratory(name=lab.name, address=lab.address or "—",
@@ -169,11 +220,12 @@ def build_report(s: Session, sample: Sample, results: list[Result], *, report_id
         methods=tuple(rm.MethodRef(code=k, title=v) for k, v in methods.items()),
         testing_started_on=min(tested), testing_completed_on=max(tested),
         issued_on=max(today, max(tested)),
-        results=tuple(_result_line(s, r) for r in results),
-        conformity=conformity_for(results),
-        signatures=_signatures(s, results),
+        results=lines,
+        conformity=conformity_for(s, results),
+        signatures=_signatures(list(lines)),
         version=version, amendment=amendment, language=language,
-        verify_base_url="http://127.0.0.1:8000/verify/")
+        statements=statements_for(results, language),
+        verify_base_url=f"{public_url.rstrip('/')}/verify/" if public_url else None)
 
 
 def current_results(s: Session, sample: Sample) -> list[Result]:
