@@ -70,7 +70,11 @@ def round_reported(value: float, unit: str, precision: Precision = SANTE_DEFAULT
         if precision.decimals is not None:
             return round_gb8170(value, decimals=precision.decimals)
         figures = precision.figures or _sante_figures(value, unit)
-        return round_gb8170(value, figures=figures)
+        rounded = round_gb8170(value, figures=figures)
+        if rounded and rounded.adjusted() > Decimal(repr(float(value))).adjusted():
+            # a carry into a new decade (9.96 → 10.0) leaves one figure too many: keep ``figures``
+            rounded = round_gb8170(rounded, figures=figures)
+        return rounded
     except CalibrationError as exc:
         raise PrecisionError(f"{value!r} {unit}: {exc}") from None
 

@@ -22,13 +22,15 @@ import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, object_session, sessionmaker
 
+from calibration.quantify import round_gb8170
 from drivers.transports.backoff import Backoff
 from lims.clock import utcnow
 from lims.db.audit import canonical_json
 from lims.db.engine import session_scope
 from lims.db.models import OutboxMessage, Result
+from lims.services import reported
 from lims.vocabulary import OutboxStatus
 from lims.workflow import transition
 
@@ -40,8 +42,20 @@ SIGNED_COMPONENTS = ("content-digest", "idempotency-key", "x-lab-code")
 
 # ---------------------------------------------------------------- message -----------------------
 
+def _reported(r: Result) -> tuple[float | None, str | None, float | None]:
+    """The value as reported (the method's precision, GB/T 8170), its text, and U to 2 significant figures
+    (JCGM 100:2008 7.2.6); the database keeps full precision."""
+    s = object_session(r)
+    if s is None:
+        return r.value, None, r.expanded_uncertainty
+    text = reported.value_text(s, r) if reported.is_reported_number(r) else None
+    u = r.expanded_uncertainty
+    return reported.value_number(s, r), text, float(round_gb8170(u, figures=2)) if u else u
+
+
 def result_payload(r: Result, *, lab_code: str) -> dict[str, object]:
     a = r.analysis
+    value, value_text, u = _reported(r)
     sample = a.sample
     producer = sample.producer
     res_type = "VAL" if r.value is not None and r.unit != "%" else ("BIN" if r.qualitative else "LOD")
@@ -57,8 +71,8 @@ def result_payload(r: Result, *, lab_code: str) -> dict[str, object]:
                                 if producer else None)},
         "analysis": {"method": a.method.code, "standard": a.method.standard, "kind": a.kind},
         "result": {"id": r.id, "version": r.version, "supersedes": r.supersedes_id, "analyte": a.analyte.code,
-                   "resType": res_type, "value": r.value, "unit": r.unit, "qualitative": r.qualitative or None,
-                   "lod": r.lod, "loq": r.loq, "expandedUncertainty": r.expanded_uncertainty},
+                   "resType": res_type, "value": value, "valueText": value_text, "unit": r.unit,
+                   "qualitative": r.qualitative or None, "lod": r.lod, "loq": r.loq, "expandedUncertainty": u},
         "evaluation": {"verdict": r.verdict, "decisionRule": r.decision_rule},
     }
 

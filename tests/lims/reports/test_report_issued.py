@@ -171,3 +171,53 @@ def test_without_public_url_no_lab_pc_address_is_printed(lab, tmp_path, monkeypa
     _sign(lab, _manual(lab, aid, 0.02, "0.02"))
     text = _text(_issue(lab, "S-U2", tmp_path)[1])
     assert "127.0.0.1" not in text and "/verify/" not in text
+
+
+def _payload(factory, rid: int) -> dict:
+    import json
+
+    from lims.db.models import OutboxMessage
+
+    with factory() as s:
+        msg = s.execute(select(OutboxMessage).where(OutboxMessage.idempotency_key == f"{LAB_CODE}:result:{rid}")
+                        ).scalar_one()
+        return json.loads(msg.payload)["result"]
+
+
+@pytest.mark.parametrize(("stored", "figures", "value", "text"), [
+    (12.00000000000001, None, 12.0, "12.0"),       # SANTE: ≥ 10 mg/kg → 3 significant figures
+    (0.09400122681461558, None, 0.094, "0.094"),   # SANTE: < 10 mg/kg → 2
+    (0.0525, None, 0.052, "0.052"),                # GB/T 8170: an exact 5 after an even digit is dropped
+    (12.00000000000001, 4, 12.0, "12.00"),         # the method says 4 significant figures
+])
+def test_upstream_payload_carries_the_reported_value(lab, stored, figures, value, text):
+    (aid,) = _sample(lab, "S-N1", "QINCAI", [("CHLORPYRIFOS", "GC-OP")])
+    if figures is not None:
+        with session_scope(lab, actor="qa", reason="method precision") as s:
+            from lims.db.models import Method
+
+            s.execute(select(Method).where(Method.code == "GC-OP")).scalar_one().report_figures = figures
+    rid = _manual(lab, aid, stored, repr(stored))
+    _sign(lab, rid)
+    res = _payload(lab, rid)
+    assert res["value"] == value and res["valueText"] == text
+    with lab() as s:
+        from lims.db.models import Result
+
+        assert s.get(Result, rid).value == stored  # full precision stays in the database
+
+
+def test_analyte_precision_in_the_method_wins_over_the_methods(lab, tmp_path):
+    from lims.db.models import Method, MethodScope
+
+    (aid,) = _sample(lab, "S-N2", "QINCAI", [("CHLORPYRIFOS", "GC-OP")])
+    with session_scope(lab, actor="qa", reason="method precision") as s:
+        method = s.execute(select(Method).where(Method.code == "GC-OP")).scalar_one()
+        method.report_figures = 4
+        scope = s.execute(select(MethodScope).where(MethodScope.method_id == method.id)).scalars().first()
+        scope.report_figures, scope.report_decimals = None, 3  # chlorpyrifos in GC-OP: 3 decimals
+    rid = _manual(lab, aid, 0.12345, "0.12345")
+    _sign(lab, rid)
+    assert _payload(lab, rid)["valueText"] == "0.123"
+    text = _text(_issue(lab, "S-N2", tmp_path)[1])
+    assert "0.123" in text and "0.12345" not in text
