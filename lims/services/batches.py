@@ -16,8 +16,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from calibration import qc as qcm
-from calibration.curves import acceptance, detection_limits, fit_curve, inverse_predict
+from calibration.curves import acceptance, detection_limits
+from calibration.qc import QcLimits
 from calibration.quantify import report_value, sample_concentration_mg_kg
+from calibration.stored import stored_fit
 from lims.db.models import (
     Analysis,
     Analyte,
@@ -27,6 +29,7 @@ from lims.db.models import (
     Lab,
     Method,
     QcSample,
+    Reading,
     Result,
     Sample,
     SampleStatus,
@@ -34,7 +37,16 @@ from lims.db.models import (
 from lims.services.errors import Conflict, InvalidInput, NotFound
 from lims.services.limits import decide_result
 from lims.services.lookup import code_exists, get_by_code, known_by_code
-from lims.vocabulary import AnalysisStatus, BatchStatus, QcKind
+from lims.services.method_data import calibration_strategy, qc_limits
+from lims.services.quantitation import (
+    CurvePoints,
+    Injection,
+    extract_mg_l,
+    fit_by_strategy,
+    identification_of,
+    identification_record,
+)
+from lims.vocabulary import AnalysisStatus, BatchStatus, QcKind, Verdict
 from lims.vocabulary import QcOutcome as QcMark  # one QC sample's pass/fail (QcOutcome below: the batch's)
 from lims.workflow import transition
 
@@ -75,21 +87,30 @@ def create_batch(s: Session, *, code: str, method_code: str, instrument_code: st
 
 
 def store_curve(s: Session, *, batch: Batch, analyte_code: str, concentrations: list[float],
-                responses: list[float], model: str = "linear", weight: str = "none") -> CalibrationCurve:
-    """Fit and store a new curve version; its acceptance outcome is recorded with it."""
+                responses: list[float], model: str = "linear", weight: str = "none",
+                is_responses: list[float] | None = None, solvent_concentrations: list[float] | None = None,
+                solvent_responses: list[float] | None = None, analysis_id: int | None = None,
+                reference_retention_time_min: float | None = None,
+                reference_ion_ratio: float | None = None) -> CalibrationCurve:
+    """Fit a new curve version by the method's calibration strategy and store it with its fit record
+    (calibration.stored: what every result of the curve is computed from) and its acceptance outcome."""
     analyte = known_by_code(s, Analyte, analyte_code, field="analyte_code")
-    fit = fit_curve(concentrations, responses, model=model, weight=weight)
+    strategy = calibration_strategy(s, batch.method_id)
+    fit, strategy_detail = fit_by_strategy(strategy, CurvePoints(
+        concentrations, responses, model, weight, is_responses, solvent_concentrations, solvent_responses,
+        analysis_id, reference_retention_time_min, reference_ion_ratio))
     acc = acceptance(fit)
-    limits = detection_limits(fit) if model == "linear" and weight == "none" else None
+    limits = detection_limits(fit)
     previous = s.execute(select(CalibrationCurve).where(
         CalibrationCurve.batch_id == batch.id, CalibrationCurve.analyte_id == analyte.id)
         .order_by(CalibrationCurve.version.desc())).scalars().first()
     curve = CalibrationCurve(
         batch_id=batch.id, method_id=batch.method_id, analyte_id=analyte.id,
-        version=(previous.version + 1) if previous else 1, model=model, weight=weight,
+        version=(previous.version + 1) if previous else 1, model=fit.model, weight=fit.weight,
         points=[[float(x), float(y)] for x, y in zip(concentrations, responses, strict=True)],
         params={k: float(v) for k, v in fit.params.items()}, residual_sd=float(fit.residual_sd),
-        r2=float(fit.r2), passed=bool(acc.passed),
+        r2=_num(fit.r2), passed=bool(acc.passed), fit=stored_fit(fit), strategy=strategy.value,
+        strategy_detail=strategy_detail or None,
         acceptance={"passed": bool(acc.passed), "checks": [
             {"name": c.name, "passed": bool(c.passed), "value": _num(c.value), "limit": _num(c.limit)} for c in acc.checks]},
         lod_curve_units=limits.detection_limit if limits else None,
@@ -119,12 +140,6 @@ def _num(v: object) -> float | None:
     return None
 
 
-def _fit_of(curve: CalibrationCurve):  # type: ignore[no-untyped-def]
-    xs = [p[0] for p in curve.points]
-    ys = [p[1] for p in curve.points]
-    return fit_curve(xs, ys, model=curve.model, weight=curve.weight)
-
-
 @dataclass(frozen=True)
 class QuantifyAnalysis:
     """A confirmatory measurement to quantify: the analysis, the curve, the instrument response and the
@@ -141,15 +156,22 @@ class QuantifyAnalysis:
     lod_mg_kg: float | None = None
     loq_mg_kg: float | None = None
     reading_id: int | None = None
+    is_response: float | None = None  # internal standard: the sample's IS response
+    bracketing_ccv_ids: tuple[int, ...] | None = None  # bracketing: the CCVs before and after the sample
+    retention_time_min: float | None = None  # identification (default: the peak reading's)
+    ion_ratio: float | None = None  # qualifier/quantifier (default: the peak reading's, if it has one)
 
 
 def quantify(s: Session, cmd: QuantifyAnalysis) -> Result:
-    """Response → extract concentration (mg/L) by the curve → mg/kg in the sample → decision."""
+    """Response → extract concentration (mg/L) from the curve's stored fit by its calibration strategy →
+    mg/kg in the sample → identification (MS methods) → uncertainty and decision."""
     analysis, curve = _analysis_and_curve(s, cmd.analysis_id, cmd.curve_id)
+    limits = qc_limits(s, analysis.method_id)
     details: dict[str, object] = {"response": cmd.response, "curve_id": curve.id, "curve_version": curve.version,
                                   "sample_mass_g": cmd.sample_mass_g, "extract_volume_ml": cmd.extract_volume_ml,
                                   "dilution_factor": cmd.dilution_factor, "recovery_percent": cmd.recovery_percent}
-    x_extract = _extract_mg_l(curve, cmd.response, details)
+    x_extract = extract_mg_l(s, curve, Injection(analysis.id, cmd.response, cmd.is_response, cmd.bracketing_ccv_ids),
+                             limits, details)
     mg_kg = sample_concentration_mg_kg(x_extract, cmd.extract_volume_ml, cmd.sample_mass_g, cmd.dilution_factor,
                                        cmd.recovery_percent)
     lod = cmd.lod_mg_kg if cmd.lod_mg_kg is not None else analysis.method.lod_mg_kg
@@ -158,6 +180,7 @@ def quantify(s: Session, cmd: QuantifyAnalysis) -> Result:
     text = {"ND": f"未检出（<{lod:g}）" if lod is not None else "未检出",
             "<LOQ": f"<{loq:g}（定量限）" if loq is not None else "<LOQ"}.get(reported.qualifier, reported.text)
     details["mg_kg_unrounded"] = mg_kg
+    identified = _identification(s, cmd, limits, curve, analysis, details, detected=reported.qualifier != "ND")
     analysis.sample_mass_g = cmd.sample_mass_g
     analysis.extract_volume_ml = cmd.extract_volume_ml
     analysis.dilution_factor = cmd.dilution_factor
@@ -167,12 +190,36 @@ def quantify(s: Session, cmd: QuantifyAnalysis) -> Result:
                     analyst_id=cmd.analyst_id, details=details, reading_id=cmd.reading_id)
     s.add(result)
     s.flush()
-    decide_result(s, result, value_mg_kg=value, detected=reported.qualifier != "ND",
-                  decision_limit_mg_kg=lod)
+    if identified:
+        decide_result(s, result, value_mg_kg=value, detected=reported.qualifier != "ND",
+                      decision_limit_mg_kg=lod)
+    else:  # a peak that is not identified is no detection and no conformity decision: approval refuses it
+        result.verdict = Verdict.NOT_EVALUATED
+        result.details = {**details, "decision": {
+            "statement_zh": "确证鉴定条件（保留时间、离子丰度比）未满足，不能报告为检出，需复测",
+            "statement_en": "identification criteria (retention time, ion ratio) not met: cannot be reported "
+                            "as detected; re-test", "limit_mg_kg": None}}
     transition(analysis, AnalysisStatus.TO_BE_REVIEWED)
     transition(analysis.sample, SampleStatus.TO_BE_REVIEWED)
     s.flush()
     return result
+
+
+def _identification(s: Session, cmd: QuantifyAnalysis, limits: QcLimits, curve: CalibrationCurve,
+                    analysis: Analysis, details: dict[str, object], *, detected: bool) -> bool:
+    """Check identity (RT, ion ratio) of a detected peak by the method's rule; the record goes into
+    ``details``. False: not identified (no decision, approval refused)."""
+    rt, ratio = cmd.retention_time_min, cmd.ion_ratio
+    if cmd.reading_id is not None:
+        reading = s.get(Reading, cmd.reading_id)
+        fields = reading.fields if reading is not None and isinstance(reading.fields, dict) else {}
+        rt = rt if rt is not None else _num(fields.get("retention_time_min"))
+        ratio = ratio if ratio is not None else _num(fields.get("ion_ratio"))
+    ident = identification_of(limits, curve, analysis, rt, ratio) if detected else None
+    if ident is None:
+        return True
+    details["identification"] = identification_record(ident)
+    return ident.identified
 
 
 def _analysis_and_curve(s: Session, analysis_id: int, curve_id: int) -> tuple[Analysis, CalibrationCurve]:
@@ -190,27 +237,12 @@ def _analysis_and_curve(s: Session, analysis_id: int, curve_id: int) -> tuple[An
     return analysis, curve
 
 
-def _extract_mg_l(curve: CalibrationCurve, response: float, details: dict[str, object]) -> float:
-    """The extract's concentration by inverse prediction (never extrapolated above the highest level);
-    the trail goes into ``details``."""
-    pred = inverse_predict(_fit_of(curve), response)
-    if pred.out_of_range == "above_highest_level":
-        raise Conflict(f"response {response} is above the highest calibration level: dilute the extract and "
-                       "re-inject (no extrapolation)", field="response")
-    if pred.concentration is None:
-        details["note"] = pred.note or pred.out_of_range
-        return 0.0  # below the lowest level / not invertible → reported against LOD/LOQ
-    x_extract = max(pred.concentration, 0.0)
-    details["extract_mg_l"] = x_extract
-    details["extract_ci"] = [pred.ci_low, pred.ci_high]
-    return x_extract
-
-
 def add_qc(s: Session, batch_code: str, *, kind: str, analyte_code: str | None = None,
            nominal_value: float | None = None, measured_value: float | None = None,
            second_value: float | None = None, reporting_limit: float | None = None) -> QcSample:
-    """Record a QC sample and judge it at once (recovery 60–120 %, RPD ≤ 20 %, blank < 30 % of RL,
-    CCV drift ≤ 20 %, reference material within ±20 % — the routine limits of SANTE/11312/2021)."""
+    """Record a QC sample and judge it at once by the batch method's QC limits (method_qc; without a row the
+    SANTE/11312/2021 routine defaults: recovery 60–140 %, CCV drift ≤ 20 %, blank ≤ 30 % of the reporting
+    limit, duplicate RPD ≤ 20 %, reference material within ±20 %). The limits applied are named in the detail."""
     if kind not in QC_KINDS:
         raise InvalidInput(f"unknown QC kind {kind!r}; one of {', '.join(QC_KINDS)}", field="kind")
     batch = get_by_code(s, Batch, batch_code, field="batch_code")
@@ -219,7 +251,8 @@ def add_qc(s: Session, batch_code: str, *, kind: str, analyte_code: str | None =
         analyte = known_by_code(s, Analyte, analyte_code, field="analyte_code")
     if measured_value is None:
         raise InvalidInput("a QC sample needs its measured value", field="measured_value")
-    passed, metric, detail = _judge(kind, nominal_value, measured_value, second_value, reporting_limit)
+    passed, metric, detail = _judge(kind, nominal_value, measured_value, second_value, reporting_limit,
+                                    qc_limits(s, batch.method_id))
     q = QcSample(batch_id=batch.id, kind=kind, analyte_id=analyte.id if analyte else None,
                  nominal_value=nominal_value, measured_value=measured_value, second_value=second_value,
                  outcome=QcMark.PASS if passed else QcMark.FAIL, metric=metric, detail=detail)
@@ -229,26 +262,30 @@ def add_qc(s: Session, batch_code: str, *, kind: str, analyte_code: str | None =
 
 
 def _judge(kind: str, nominal: float | None, measured: float, second: float | None,
-           reporting_limit: float | None) -> tuple[bool, float | None, str]:
+           reporting_limit: float | None, lim: QcLimits) -> tuple[bool, float | None, str]:
     if kind in ("reagent_blank", "matrix_blank"):
         if reporting_limit is None:
             raise InvalidInput("a blank is judged against the reporting limit", field="reporting_limit")
-        bad = qcm.blank_contaminated(measured, reporting_limit)
-        return not bad, measured, f"blank {measured:g} vs 30 % of reporting limit {reporting_limit:g}"
+        bad = qcm.blank_contaminated(measured, reporting_limit, lim.blank_max_fraction_of_rl)
+        return not bad, measured, (f"blank {measured:g} vs {lim.blank_max_fraction_of_rl * 100:g} % of reporting "
+                                   f"limit {reporting_limit:g}")
     if kind == "duplicate":
         if second is None:
             raise InvalidInput("a duplicate needs its second value", field="second_value")
         rpd = qcm.relative_percent_difference(measured, second)
-        return rpd <= 20.0, rpd, f"RPD {rpd:.1f} % (≤ 20 %)"
+        return rpd <= lim.duplicate_max_rpd_percent, rpd, f"RPD {rpd:.1f} % (≤ {lim.duplicate_max_rpd_percent:g} %)"
     if nominal is None:
         raise InvalidInput(f"{kind} needs its nominal value", field="nominal_value")
     if kind == "spike":
         rec = qcm.recovery_percent(measured, nominal)
-        return qcm.recovery_ok(rec), rec, f"recovery {rec:.1f} % (60–140 % routine)"
+        lo, hi = lim.recovery_range
+        return qcm.recovery_ok(rec, lim.recovery_range), rec, f"recovery {rec:.1f} % ({lo:g}–{hi:g} %)"
     drift = (measured - nominal) / nominal * 100.0
     if kind == "ccv":
-        return qcm.ccv_drift_ok(abs(drift)), drift, f"CCV drift {drift:+.1f} % (|drift| ≤ 20 %)"
-    return abs(drift) <= 20.0, drift, f"reference material bias {drift:+.1f} % (≤ ±20 %)"
+        return (qcm.ccv_drift_ok(drift, lim.ccv_max_drift_percent), drift,
+                f"CCV drift {drift:+.1f} % (|drift| ≤ {lim.ccv_max_drift_percent:g} %)")
+    return (abs(drift) <= lim.reference_max_bias_percent, drift,
+            f"reference material bias {drift:+.1f} % (≤ ±{lim.reference_max_bias_percent:g} %)")
 
 
 def evaluate_batch_qc(s: Session, batch_code: str) -> QcOutcome:

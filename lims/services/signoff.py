@@ -143,6 +143,9 @@ def approve_results(s: Session, result_ids: list[int], *, username: str, passwor
             raise Forbidden(f"result {r.id}: {approver.username} holds no signatory authority for method "
                             f"{r.analysis.method.code}", field="result_ids",
                             code="signoff.no_signatory_authority")
+        if ((r.details or {}).get("identification") or {}).get("identified") is False:  # issue 12 (batches)
+            raise Conflict(f"result {r.id}: retention time / ion ratio do not identify the analyte; it cannot be "
+                           "reported as detected", field="result_ids", code="result.not_identified")
     superseded = {r.supersedes_id for r in results if r.supersedes_id is not None}
     olds = {o.id: o for o in s.execute(select(Result).where(Result.id.in_(superseded))).scalars()} if superseded \
         else {}

@@ -1,0 +1,200 @@
+"""Calibration strategies in batch quantitation, from the stored curve record (never a new fit).
+
+A method declares its strategy (``method_qc.calibration_strategy``, :class:`lims.vocabulary.CalibrationStrategy`);
+the curve is made by it and records it (``calibration_curve.strategy`` / ``strategy_detail``), and the
+result is computed from the curve's stored fit (:mod:`calibration.stored`) by the same strategy:
+
+- external standard — the response is inverted on the curve;
+- internal standard — the curve is the response ratio analyte/IS; the sample's own ratio is inverted;
+- matrix-matched — the curve is made in blank matrix extract; ME % = (b_matrix/b_solvent − 1)·100 against
+  a solvent curve is recorded on the curve and on every result (SANTE/11312/2021 v2);
+- bracketing — the sample is quantified only between two passing CCVs of the batch (opening and closing
+  bracket, drift within the method's CCV limit, EPA SW-846 8000D §11.7);
+- standard addition — the curve belongs to one sample's extract; the concentration is its x-intercept
+  (Miller & Miller §5.9).
+
+Identification (LC-MS/MS, GC-MS): the method's rule (SANTE or GB 23200) checks the peak's retention time and
+ion ratio against the references recorded with the curve's standards (:func:`calibration.qc.identify`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from calibration.curves import CurveFit, fit_curve, inverse_predict
+from calibration.errors import CalibrationError
+from calibration.qc import Identification, QcLimits, identify
+from calibration.stored import fit_digest, from_stored
+from calibration.strategies import fit_internal_standard, matrix_effect, standard_addition_from_fit
+from lims.db.models import Analysis, CalibrationCurve, QcSample
+from lims.services.errors import Conflict, InvalidInput
+from lims.vocabulary import CalibrationStrategy, QcKind, QcOutcome
+
+Strategy = CalibrationStrategy
+
+
+@dataclass(frozen=True)
+class CurvePoints:
+    """The standards of a curve and what its strategy needs besides them."""
+
+    concentrations: list[float]
+    responses: list[float]
+    model: str = "linear"
+    weight: str = "none"
+    is_responses: list[float] | None = None  # internal standard: the IS response in each standard
+    solvent_concentrations: list[float] | None = None  # matrix-matched: the solvent curve for ME %
+    solvent_responses: list[float] | None = None
+    analysis_id: int | None = None  # standard addition: the sample whose extract was spiked
+    reference_retention_time_min: float | None = None  # identification references from the standards
+    reference_ion_ratio: float | None = None
+
+
+def fit_by_strategy(strategy: Strategy, pts: CurvePoints) -> tuple[CurveFit, dict[str, Any]]:
+    """The curve's fit and the strategy's record (ME %, IS responses, the spiked sample…)."""
+    detail: dict[str, Any] = {}
+    for key, v in (("reference_rt_min", pts.reference_retention_time_min),
+                   ("reference_ion_ratio", pts.reference_ion_ratio)):
+        if v is not None:
+            if not math.isfinite(v) or v <= 0:
+                raise InvalidInput(f"{key} must be a number > 0", field=key)
+            detail[key] = float(v)
+    if strategy == Strategy.INTERNAL_STANDARD:
+        if pts.is_responses is None:
+            raise InvalidInput("internal-standard calibration needs the IS response of every standard",
+                               field="is_responses", code="batches.is_response_missing")
+        cal = fit_internal_standard(pts.concentrations, pts.responses, pts.is_responses, model=pts.model,
+                                    weight=pts.weight)
+        detail.update(basis=cal.basis, is_responses=[float(v) for v in pts.is_responses],
+                      analyte_responses=[float(v) for v in pts.responses])
+        return cal.fit, detail
+    if strategy == Strategy.MATRIX_MATCHED:
+        if pts.solvent_concentrations is None or pts.solvent_responses is None:
+            raise InvalidInput("matrix-matched calibration records ME %: give the solvent standards too",
+                               field="solvent_responses", code="batches.solvent_curve_missing")
+        me = matrix_effect(pts.solvent_concentrations, pts.solvent_responses, pts.concentrations, pts.responses,
+                           model=pts.model, weight=pts.weight)
+        detail.update(matrix_effect_percent=me.matrix_effect_percent, matrix_matched_required=me.matrix_matched_required,
+                      solvent_slope=me.solvent.params["slope"], matrix_slope=me.matrix.params["slope"],
+                      solvent_points=[[float(x), float(y)] for x, y in zip(me.solvent.concentrations,
+                                                                             me.solvent.responses, strict=True)])
+        return me.matrix, detail
+    if strategy == Strategy.STANDARD_ADDITION:
+        if pts.analysis_id is None:
+            raise InvalidInput("a standard-addition curve is made on one sample: name its analysis",
+                               field="analysis_id", code="batches.standard_addition_sample")
+        fit = fit_curve(pts.concentrations, pts.responses, model="linear")
+        standard_addition_from_fit(fit)  # refuses a line that does not cross below zero
+        detail["analysis_id"] = int(pts.analysis_id)
+        return fit, detail
+    return fit_curve(pts.concentrations, pts.responses, model=pts.model, weight=pts.weight), detail
+
+
+@dataclass(frozen=True)
+class Injection:
+    """What the instrument gave for the sample: the response and what the strategy needs besides it."""
+
+    analysis_id: int
+    response: float
+    is_response: float | None = None
+    bracketing_ccv_ids: tuple[int, ...] | None = None
+
+
+def stored_fit_of(curve: CalibrationCurve) -> CurveFit:
+    """The curve's stored fit; a curve stored before fits were kept is refused, never re-fitted."""
+    if curve.fit is None:
+        raise Conflict(f"curve {curve.id} (version {curve.version}) has no stored fit: it was stored before fits "
+                       "were kept with the curve; store the curve again (a new version) to quantify with it",
+                       field="curve_id", code="batches.curve_fit_missing")
+    try:
+        return from_stored(curve.fit)
+    except CalibrationError as exc:
+        raise Conflict(f"curve {curve.id}: its stored fit cannot be read ({exc})", field="curve_id",
+                       code="batches.curve_fit_missing") from None
+
+
+def extract_mg_l(s: Session, curve: CalibrationCurve, inj: Injection, limits: QcLimits,
+                 details: dict[str, Any]) -> float:
+    """The extract's concentration (curve units) by the curve's strategy; the trail goes into ``details``."""
+    fit = stored_fit_of(curve)
+    strategy = Strategy(curve.strategy)
+    record: dict[str, Any] = curve.strategy_detail or {}
+    details.update(strategy=strategy.value, curve_fit_sha256=fit_digest(curve.fit or {}))
+    if strategy == Strategy.STANDARD_ADDITION:
+        return _standard_addition(fit, record, inj.analysis_id, details)
+    y = inj.response
+    if strategy == Strategy.INTERNAL_STANDARD:
+        if inj.is_response is None or not math.isfinite(inj.is_response) or inj.is_response <= 0:
+            raise InvalidInput("internal-standard calibration needs the sample's IS response > 0",
+                               field="is_response", code="batches.is_response_missing")
+        y = inj.response / inj.is_response
+        details.update(is_response=inj.is_response, response_ratio=y)
+    elif strategy == Strategy.MATRIX_MATCHED:
+        details["matrix_effect_percent"] = record.get("matrix_effect_percent")
+    elif strategy == Strategy.BRACKETING:
+        details["bracketing_ccvs"] = _bracketing_ccvs(s, curve, inj.bracketing_ccv_ids, limits)
+    return _invert(fit, y, details)
+
+
+def _invert(fit: CurveFit, y: float, details: dict[str, Any]) -> float:
+    pred = inverse_predict(fit, y)
+    if pred.out_of_range == "above_highest_level":
+        raise Conflict(f"response {y} is above the highest calibration level: dilute the extract and "
+                       "re-inject (no extrapolation)", field="response")
+    if pred.concentration is None:
+        details["note"] = pred.note or pred.out_of_range
+        return 0.0  # below the lowest level / not invertible → reported against LOD/LOQ
+    x_extract = max(pred.concentration, 0.0)
+    details["extract_mg_l"] = x_extract
+    details["extract_ci"] = [pred.ci_low, pred.ci_high]
+    return x_extract
+
+
+def _standard_addition(fit: CurveFit, record: dict[str, Any], analysis_id: int, details: dict[str, Any]) -> float:
+    if record.get("analysis_id") != analysis_id:
+        raise InvalidInput("this standard-addition curve was made on another sample's extract",
+                           field="curve_id", code="batches.standard_addition_sample")
+    sa = standard_addition_from_fit(fit)
+    details.update(extract_mg_l=sa.concentration, extract_ci=[sa.ci_low, sa.ci_high],
+                   standard_addition={"x_intercept": sa.concentration, "stderr": sa.stderr, "dof": sa.dof})
+    return sa.concentration
+
+
+def _bracketing_ccvs(s: Session, curve: CalibrationCurve, ids: tuple[int, ...] | None,
+                     limits: QcLimits) -> list[dict[str, Any]]:
+    """The opening and closing CCVs around the sample: both of this batch and analyte, both passed."""
+    if ids is None or len(set(ids)) != 2:
+        raise InvalidInput("bracketing calibration quantifies between two CCVs: name the one injected before "
+                           "and the one after the sample", field="bracketing_ccv_ids",
+                           code="batches.bracketing_ccv_missing")
+    out = []
+    for qid in ids:
+        q = s.get(QcSample, qid)
+        if q is None or q.batch_id != curve.batch_id or q.kind != QcKind.CCV or q.analyte_id not in (None, curve.analyte_id):
+            raise InvalidInput(f"QC sample {qid} is not a CCV of this batch and analyte", field="bracketing_ccv_ids",
+                               code="batches.bracketing_ccv_missing")
+        drift = q.metric
+        if q.outcome != QcOutcome.PASS or drift is None or abs(drift) > limits.ccv_max_drift_percent:
+            shown = "?" if drift is None else f"{drift:+.1f}"
+            raise Conflict(f"bracketing CCV {qid} drifted {shown} % (allowed ±{limits.ccv_max_drift_percent:g} %): "
+                           "the samples between the brackets are re-injected", field="bracketing_ccv_ids",
+                           code="batches.bracketing_ccv_failed")
+        out.append({"qc_sample_id": qid, "drift_percent": drift})
+    return out
+
+
+def identification_of(limits: QcLimits, curve: CalibrationCurve, analysis: Analysis, rt_min: float | None,
+                      ion_ratio: float | None) -> Identification | None:
+    """The identity check of a confirmatory result (None: the method's rule is ``none``)."""
+    if limits.identification == "none" or analysis.kind != "confirmatory":
+        return None
+    ref = curve.strategy_detail or {}
+    return identify(limits.identification, rt_min, ref.get("reference_rt_min"), ion_ratio,
+                    ref.get("reference_ion_ratio"))
+
+
+def identification_record(ident: Identification) -> dict[str, Any]:
+    return {**asdict(ident), "reasons": list(ident.reasons)}
