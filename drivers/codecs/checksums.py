@@ -41,6 +41,9 @@ CRC_CATALOGUE: dict[str, CrcSpec] = {
     for spec in (
         CrcSpec("crc8-maxim", 8, 0x31, 0x00, True, True, 0x00, 0xA1),  # CRC-8/MAXIM-DOW
         CrcSpec("crc8-nrsc5", 8, 0x31, 0xFF, False, False, 0x00, 0xF7),  # CRC-8/NRSC-5 (Sensirion)
+        # poly 0x31, init 0, not reflected, no final XOR: the CRC-8 of the TL310 / DY-3000 frames (not named in
+        # the RevEng catalogue; check value computed here)
+        CrcSpec("crc8-31", 8, 0x31, 0x00, False, False, 0x00, 0xA2),
         CrcSpec("crc8-smbus", 8, 0x07, 0x00, False, False, 0x00, 0xF4),  # CRC-8/SMBUS
         CrcSpec("crc16-modbus", 16, 0x8005, 0xFFFF, True, True, 0x0000, 0x4B37),  # CRC-16/MODBUS
         CrcSpec("crc16-ccitt-false", 16, 0x1021, 0xFFFF, False, False, 0x0000, 0x29B1),  # CRC-16/IBM-3740

@@ -4,6 +4,7 @@ frame (hardware-sim/PROTOCOLS.md (b)); a unit is one valid reply, one reading pe
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,7 @@ from drivers.codecs.binary import (
     BinaryFramer,
     BinaryMessage,
     RequestSession,
+    decode_fixed,
     decode_payload,
     encode_fields,
 )
@@ -31,7 +33,10 @@ from lims.db.engine import session_scope
 from lims.db.models import RawCapture, Reading
 
 if TYPE_CHECKING:
+    from drivers.transports.link import ByteLink
+    from lims.acquisition.config import InstrumentConfig
     from lims.acquisition.settle import PendingOutcome
+    from lims.acquisition.store import CaptureStore, StatusTracker
 
 
 def binary_reply(profile: Profile, data: bytes) -> BinaryFrame:
@@ -46,6 +51,8 @@ def binary_reply_unit(profile: Profile, data: bytes) -> str:
     """Identity of a binary exchange: its valid reply frame (noise around it differs between transmissions),
     or all the bytes when none is valid."""
     try:
+        if profile.binary is not None and profile.binary.framing == "fixed":
+            return hashlib.sha256(data).hexdigest()  # the capture is exactly the reply
         return hashlib.sha256(binary_reply(profile, data).raw).hexdigest()
     except DriverError:
         return hashlib.sha256(data).hexdigest()
@@ -55,7 +62,10 @@ def parse_binary_capture(s: Session, cap: RawCapture, profile: Profile) -> list[
     """Readings of a GET_RESULT-style reply: one per channel record (``channels`` group), or one for a
     flat reply. The capture keeps every byte received for the request."""
     try:
-        message = decode_payload(profile, binary_reply(profile, cap.data))
+        if profile.binary is not None and profile.binary.framing == "fixed":  # the command is the source
+            message = decode_fixed(profile, cap.source, cap.data, offset=cap.stream_offset)
+        else:
+            message = decode_payload(profile, binary_reply(profile, cap.data))
         if message.command == "ERROR":
             raise ParseFailure(f"device answered an error reply {message.fields}")
     except DriverError as exc:
@@ -64,11 +74,12 @@ def parse_binary_capture(s: Session, cap: RawCapture, profile: Profile) -> list[
     flat = {k: v for k, v in message.fields.items() if not isinstance(v, list)}
     run_no = str(flat.get("run_no", ""))
     groups = [v for v in message.fields.values() if isinstance(v, list)]
-    rows = groups[0] if groups else [{}]
+    rows = groups[0] if groups else [{}] if message.command != "END" else []  # END: the device has no more
     readings = []
     for row in rows:
         fields = {**flat, **row}
-        reading = new_reading(cap, profile, record_type=message.command, channel=row.get("channel"),
+        reading = new_reading(cap, profile, record_type=message.command, channel=row.get("channel",
+                                                                                       flat.get("channel")),
                               run_no=run_no, fields=fields, read_at=cap.received_at or utcnow())
         s.add(reading)
         readings.append(reading)
@@ -173,11 +184,21 @@ class BinaryRunner(StreamRunner):
                     self.status.error()
 
 
+def binary_runner(cfg: InstrumentConfig, link: ByteLink, store: CaptureStore, status: StatusTracker,
+                  stop: threading.Event) -> BinaryRunner:
+    """The runner of a binary profile: records downloaded (``[binary.download]``) or results polled."""
+    if cfg.profile.binary is not None and cfg.profile.binary.download is not None:
+        from lims.acquisition.dialects.download import DownloadRunner
+
+        return DownloadRunner(cfg, link, store, status, stop)
+    return BinaryRunner(cfg, link, store, status, stop)
+
+
 class BinaryFrames(Dialect):
     """``binary_frame``: a unit is the valid reply frame of an exchange (:func:`binary_reply_unit`)."""
 
     kind = "binary_frame"
-    runner_class = BinaryRunner
+    runner_class = staticmethod(binary_runner)
     takes_worklist = True
 
     def unit(self, profile: Profile | None, cap: RawCapture) -> str:
