@@ -238,6 +238,48 @@ CONFORMITY_VERDICTS = frozenset({Verdict.COMPLIANT, Verdict.NON_COMPLIANT, Verdi
                                  Verdict.NOT_EVALUATED, Verdict.BANNED_SUBSTANCE_DETECTED})
 
 
+# ---------------------------------------------------------------------------------------- limits
+
+
+class CommodityLevel(Labelled):
+    """A node of the commodity classification (GB 2763-2021 Appendix A; GB 31650-2019 target tissues)."""
+
+    GROUP = "group", "类别", "group"
+    SUBGROUP = "subgroup", "亚类", "subgroup"
+    COMMODITY = "commodity", "产品", "commodity"
+
+
+class MatchedVia(Labelled):
+    """Which row a result is judged against: one set for the commodity itself, or for a group of it."""
+
+    COMMODITY = "commodity", "该产品本身的限量", "the commodity's own limit"
+    GROUP = "group", "所属类别的限量", "the limit set for its group"
+
+
+class LimitFlag(Labelled):
+    """What a person must see about the limit a result is judged against (review screen, working copy)."""
+
+    NO_LIMIT = "no_limit", "无限量标准", "no applicable limit"
+    UNVERIFIED = "unverified_limit", "限量未经核对（按未核对的限量判定）", "limit not verified against the standard"
+    VERIFIED = "verified_limit", "限量已核对", "limit verified against the standard"
+    BANNED = "banned", "禁用物质（检出即不合格）", "banned substance (non-compliant when detected)"
+
+
+class LimitJudgementKind(Labelled):
+    """The approver's explicit judgement of a result for which the limit table has no limit."""
+
+    NO_LIMIT_APPLIES = "no_limit_applies", "无适用限量，不作符合性判定", "no limit applies; conformity not evaluated"
+    NAMED_STANDARD = "named_standard", "依据指定标准的限量判定", "judged against a named standard"
+    VALUE_WITH_SOURCE = "value_with_source", "依据给定限量值（注明出处）判定", "judged against a given value with its source"
+
+
+class Detection(Labelled):
+    """Whether the analyte was found (a banned substance reads 未检出 / 检出)."""
+
+    DETECTED = "detected", "检出", "detected"
+    NOT_DETECTED = "not_detected", "未检出", "not detected"
+
+
 class BatchStatus(Labelled):
     OPEN = "open", "进行中", "open"
     QC_PASSED = "qc_passed", "质控通过", "QC passed"
@@ -375,4 +417,4 @@ VOCABULARY: dict[str, type[Labelled]] = {cls.__name__: cls for cls in (
     Role, Permission, SampleStatus, CustodyKind, ProgrammeType, ProducerKind, SamplingLink, AssignmentStatus,
     AnalysisKind, AnalysisStatus, ResultStatus, Qualitative, Verdict, BatchStatus, QcKind, QcOutcome,
     SignatureMeaning, SignOffDone, ReportStatus, ParseStatus, OutboxStatus, AuditAction, RoundStatus,
-    NonconformityStatus)}
+    NonconformityStatus, CommodityLevel, MatchedVia, LimitFlag, LimitJudgementKind, Detection)}

@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "lims.cli.sim",
     "lims.cli.acquire",
     "lims.cli.user",
+    "lims.cli.limits",
 )
 
 

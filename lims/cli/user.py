@@ -51,6 +51,9 @@ def _lab_init(args: argparse.Namespace) -> int:
             raise BadInput(f"laboratory {args.code} already exists", field="--code")
         s.add(Lab(code=args.code, name=args.name, address=args.address, region_code=args.region_code,
                   cma_number=args.cma_number))
+        from lims.services.limits import ensure_classification  # the commodity classification limits use
+
+        ensure_classification(s)
     print(f"laboratory {args.code} created")
     return 0
 

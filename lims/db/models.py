@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -29,6 +30,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from lims.clock import as_utc, utcnow
@@ -166,6 +168,11 @@ class Commodity(Base):
     name_zh: Mapped[str] = mapped_column(String(120))
     name_en: Mapped[str] = mapped_column(String(120))
     category: Mapped[str] = mapped_column(String(120), default="")  # GB 2763-2021 Annex A
+    #: The classification (lims/limits/commodity_classification.csv, 0012_limits_classification): the group or
+    #: subgroup above it, its level (CommodityLevel) and other names it is found by ("|"-separated).
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("commodity.id"))
+    level: Mapped[str] = mapped_column(String(20), default="commodity", server_default="commodity")
+    aliases: Mapped[str] = mapped_column(String(300), default="", server_default="")
 
 
 class Limit(Base):
@@ -181,6 +188,10 @@ class Limit(Base):
     unit: Mapped[str] = mapped_column(String(20), default="mg/kg")
     source_standard: Mapped[str] = mapped_column(String(100))
     source_clause: Mapped[str] = mapped_column(String(200), default="")
+    #: Checked against the standard's own text at the clause/table named (0012_limits_classification).
+    verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    valid_from: Mapped[dt.date | None] = mapped_column(Date)
+    valid_until: Mapped[dt.date | None] = mapped_column(Date)
 
 
 class Producer(Base):
@@ -390,6 +401,8 @@ class Report(Base):
     file_sha256: Mapped[str] = mapped_column(String(64))
     content_hash: Mapped[str] = mapped_column(String(64))
     amendment_reason: Mapped[str] = mapped_column(Text, default="")
+    #: The conclusion as printed (检测结论), for the public verification page (0011_report_conclusion).
+    conclusion: Mapped[str] = mapped_column(Text, default="", server_default="")
     status: Mapped[str] = mapped_column(String(20), default=ReportStatus.ISSUED)  # ReportStatus
     issued_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     __table_args__ = (UniqueConstraint("report_no", "version"),)

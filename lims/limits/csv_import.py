@@ -14,17 +14,24 @@ with its line, the offending field and a reason: no row is ever dropped silently
 Columns::
 
     commodity_zh, commodity_en, commodity_category, analyte_zh, analyte_en, cas,
-    residue_definition, limit_type, limit_value, unit, source_standard, source_clause, notes
+    residue_definition, limit_type, limit_value, unit, source_standard, source_clause, notes,
+    verified, valid_from, valid_until
 
 ``limit_type`` is one of ``MRL`` (maximum residue limit), ``EMRL`` (extraneous MRL,
 GB 2763-2021 3.3), ``banned`` (prohibited substance: no value, judged on detection),
 ``MRPL`` (minimum required performance limit: a method requirement, not a conformity
 limit) or ``none`` (no limit set). MRL and EMRL need a positive ``limit_value`` and a unit;
 ``banned`` and ``none`` must have an empty ``limit_value``.
+
+``verified`` (optional; ``true``/``false``, ``yes``/``no``, ``是``/``否``, ``1``/``0``; empty = false) says the
+row was checked against the standard's own text at the clause or table it names; an unverified row still
+judges, with a visible warning. ``valid_from`` / ``valid_until`` (optional, YYYY-MM-DD) bound the dates on
+which the row applies (e.g. the date the edition came into force).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from dataclasses import dataclass
@@ -66,8 +73,14 @@ ALL_COLUMNS: tuple[str, ...] = (
     "source_standard",
     "source_clause",
     "notes",
+    "verified",
+    "valid_from",
+    "valid_until",
 )
-OPTIONAL_COLUMNS: tuple[str, ...] = ("commodity_en", "commodity_category", "analyte_en", "cas", "notes")
+OPTIONAL_COLUMNS: tuple[str, ...] = ("commodity_en", "commodity_category", "analyte_en", "cas", "notes", "verified",
+                                     "valid_from", "valid_until")
+_TRUE = frozenset({"true", "yes", "y", "1", "是"})
+_FALSE = frozenset({"", "false", "no", "n", "0", "否"})
 REQUIRED_COLUMNS: tuple[str, ...] = tuple(c for c in ALL_COLUMNS if c not in OPTIONAL_COLUMNS)
 
 _CAS_RE = re.compile(r"^(\d{2,7})-(\d{2})-(\d)$")
@@ -122,6 +135,9 @@ class LimitRow:
     source_standard: str
     source_clause: str
     notes: str
+    verified: bool = False
+    valid_from: dt.date | None = None
+    valid_until: dt.date | None = None
 
     @property
     def limit_mg_kg(self) -> float | None:
@@ -265,6 +281,11 @@ def _validate_row(line: int, values: dict[str, str], raw: str) -> LimitRow | Rej
             raise _Rejected("cas", f"not a valid CAS Registry Number (format or check digit): {cas!r}")
         unit = _unit(values.get("unit", ""))
         limit_value = _limit_value(limit_type, values, unit)
+        verified = _flag("verified", values.get("verified", ""))
+        valid_from = _date("valid_from", values.get("valid_from", ""))
+        valid_until = _date("valid_until", values.get("valid_until", ""))
+        if valid_from and valid_until and valid_until < valid_from:
+            raise _Rejected("valid_until", f"{valid_until} is before valid_from {valid_from}")
     except _Rejected as problem:
         return RejectedRow(line, problem.field, problem.reason, raw)
     return LimitRow(
@@ -282,7 +303,28 @@ def _validate_row(line: int, values: dict[str, str], raw: str) -> LimitRow | Rej
         source_standard=values["source_standard"],
         source_clause=values["source_clause"],
         notes=values.get("notes", ""),
+        verified=verified,
+        valid_from=valid_from,
+        valid_until=valid_until,
     )
+
+
+def _flag(field: str, text: str) -> bool:
+    folded = text.strip().casefold()
+    if folded in _TRUE:
+        return True
+    if folded in _FALSE:
+        return False
+    raise _Rejected(field, f"not a yes/no value: {text!r} (true/false, yes/no, 是/否, 1/0)")
+
+
+def _date(field: str, text: str) -> dt.date | None:
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise _Rejected(field, f"not a date YYYY-MM-DD: {text!r}") from None
 
 
 def _limit_type(text: str) -> LimitType:
