@@ -8,12 +8,13 @@ from contextlib import asynccontextmanager
 from typing import Annotated
 
 import anyio.to_thread
-from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import Engine
 
 from api.auth_routes import router as auth_router
 from api.deps import FactoryDep, read_service
+from api.input_guard import BodySizeLimit, validation_problem
 from api.instruments import router as instruments_router
 from api.lifecycle import router as lifecycle_router
 from api.pages import PageJSON, page_of
@@ -24,18 +25,16 @@ from api.security import (
     Principal,
     RejectNulBytes,
     declare_public,
-    public,
     require,
     require_ui,
 )
 from api.ui import UiRoute, dashboard_page
 from api.ui import router as ui_router
+from api.verify import router as verify_router
 from lims.config import get_settings
 from lims.db import audit
 from lims.db.engine import make_engine, make_session_factory
 from lims.services import queries
-from lims.services.views import reports as report_views
-from lims.services.views.reports import ReportVerification
 from lims.services.views.results import ResultRow
 from lims.services.views.samples import SampleRow
 
@@ -58,6 +57,8 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     app.state.session_factory = make_session_factory(engine)
     declare_public(app, *FRAMEWORK_PUBLIC_PATHS)
     app.add_middleware(RejectNulBytes)
+    app.add_middleware(BodySizeLimit)  # outermost of the two: a body over its route's limit is never read whole
+    app.add_exception_handler(RequestValidationError, validation_problem)  # capped, never echoes the input
 
     # The two busiest routes first: routes are matched in order.
     @app.get("/api/v1/samples", tags=["samples"], summary="样品列表 / list samples",
@@ -82,13 +83,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     app.include_router(instruments_router)  # lims acquire status
     app.include_router(ui_router)  # the zh-CN web UI pages
 
-    @app.get("/verify/{report_no}", tags=["reports"], summary="报告验证 / verify a report's hash",
-             dependencies=[public()])
-    def verify_report(report_no: str, factory: FactoryDep) -> ReportVerification:
-        found = read_service(factory, lambda s: report_views.report_verification(s, report_no))
-        if found is None:
-            raise HTTPException(404, detail=f"report {report_no} not found")
-        return found
+    app.include_router(verify_router)  # public /verify/{report_no}: the page, or JSON when asked
 
     app.router.route_class = UiRoute  # the dashboard refuses with the zh-CN 403 page
 

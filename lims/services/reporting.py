@@ -258,7 +258,8 @@ def issue_report(s: Session, sample_code: str, *, out_dir: Path, language: rm.La
     rendered = render_report_pdf(data, out_dir / f"{report_no}.pdf")
     report = Report(report_no=report_no, version=version, supersedes_id=previous.id if previous else None,
                     sample_id=sample.id, lang=language, path=str(rendered.path), file_sha256=rendered.sha256,
-                    content_hash=rm.content_hash(data), amendment_reason=amendment_reason or "")
+                    content_hash=rm.content_hash(data), amendment_reason=amendment_reason or "",
+                    conclusion=data.conformity.statement)
     s.add(report)
     if previous is not None:
         transition(previous, ReportStatus.SUPERSEDED)

@@ -87,14 +87,26 @@ class ReportBrief(TypedDict):
     amendment_reason: str | None
 
 
+class VerifiedSample(TypedDict):
+    """The sample a report is about, as the public verification page shows it."""
+
+    code: str
+    commodity: str
+    commodity_en: str
+    producer: str | None
+    sampled_at: str | None
+
+
 class ReportVerification(ReportBrief):
-    """What anyone may check about a report (public ``/verify``): its hashes, whether it is current, and
-    its chain of amendments."""
+    """What anyone may check about a report (public ``/verify``): its hashes, whether it is current, its
+    chain of amendments, and the sample, producer and conclusion it states."""
 
     current: bool
     supersedes: ReportBrief | None
     superseded_by: ReportBrief | None
     versions: list[ReportBrief]
+    sample: VerifiedSample
+    conclusion: str
 
 
 def report_verification(s: Session, report_no: str) -> ReportVerification | None:
@@ -115,7 +127,14 @@ def report_verification(s: Session, report_no: str) -> ReportVerification | None
     by_id = {r.id: r for r in chain}
     newer = next((r for r in chain if r.supersedes_id == report.id), None)
     older = by_id.get(report.supersedes_id) if report.supersedes_id else None
+    sample = s.get(Sample, report.sample_id)
+    assert sample is not None
     return {**brief(report), "current": report.status == "issued",
             "supersedes": brief(older) if older else None,
             "superseded_by": brief(newer) if newer else None,
-            "versions": [brief(r) for r in chain]}
+            "versions": [brief(r) for r in chain],
+            "sample": {"code": sample.code, "commodity": sample.commodity.name_zh,
+                       "commodity_en": sample.commodity.name_en,
+                       "producer": sample.producer.name if sample.producer else None,
+                       "sampled_at": iso(sample.sampled_at)},
+            "conclusion": report.conclusion}
