@@ -42,6 +42,8 @@ class Download:
     total: int | None = None
     ended: bool = False
     problem: str = ""
+    received: bytearray = field(default_factory=bytearray)
+    rejected: list[str] = field(default_factory=list)
 
 
 class DownloadRunner(BinaryRunner):
@@ -67,7 +69,8 @@ class DownloadRunner(BinaryRunner):
         got = self._fixed(spec) if self.profile.binary.framing == "fixed" else self._framed(spec)
         for cap_id in got.captures:
             self._parse(cap_id)
-        self._check(spec, got)
+        if not self.stop.is_set():  # a download cut by our own stop is simply asked again next time
+            self._check(spec, got)
 
     def _fixed(self, spec: DownloadSpec) -> Download:
         got = Download()
@@ -100,22 +103,24 @@ class DownloadRunner(BinaryRunner):
             data = self.link.read(READ_TIMEOUT_S)
             if data:
                 self.stats.bytes_in += len(data)
+                got.received += data
                 deadline = time.monotonic() + timeout
                 for item in framer.feed(data):
                     self._record(item, spec, got)
             elif time.monotonic() >= deadline:
                 got.problem = "the device fell silent"
                 break
+        if got.rejected:  # every byte kept: the whole exchange, beside the valid frames' own captures
+            self.store.add_one(NewCapture(bytes(got.received), source=spec.command, status="rejected",
+                                          error="; ".join(got.rejected)[:2000]))
+            self.stats.errors += 1
+            self.status.error()
         return got
 
     def _record(self, item: object, spec: DownloadSpec, got: Download) -> None:
         """Commit one frame (or rejected bytes) of a framed download; note its sequence number."""
         if not isinstance(item, BinaryFrame):
-            raw = getattr(item, "raw", b"")
-            self.store.add_one(NewCapture(raw, source=spec.command, status="rejected",
-                                          error=str(getattr(item, "error", ""))[:2000]))
-            self.stats.errors += 1
-            self.status.error()
+            got.rejected.append(f"{type(getattr(item, 'error', None)).__name__}: {getattr(item, 'error', '')}")
             return
         cap_id = self.store.add_one(NewCapture(item.raw, offset=item.offset, source=spec.command,
                                                unit_sha256=sha256_hex(item.raw)))
