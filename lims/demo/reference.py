@@ -28,6 +28,7 @@ from lims.db.models import (
     User,
     UserRole,
 )
+from lims.demo.method_data import seed_method_data
 from lims.security import hash_password
 from lims.services.limits import import_starter_table
 from lims.services.lookup import get_by_code
@@ -134,6 +135,8 @@ def seed_reference(factory: sessionmaker[Session]) -> None:
         for method_id, codes in scope.items():  # 检测能力范围: which analytes each method determines
             for analyte_id in s.execute(select(Analyte.id).where(Analyte.code.in_(codes))).scalars():
                 s.add(MethodScope(method_id=method_id, analyte_id=analyte_id))
+        s.flush()
+        seed_method_data(s)  # strategies, QC limits, identification rules, validation data (issue 12)
 
 
 def register_samples(factory: sessionmaker[Session]) -> list[str]:

@@ -21,7 +21,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from calibration.uncertainty import expanded_uncertainty
 from lims import units
 from lims.clock import as_utc, utcnow
 from lims.db.models import Analyte, Commodity, Limit
@@ -37,6 +36,7 @@ from lims.limits import (
 from lims.limits.classification import Match, choose, load_classification
 from lims.services.errors import InvalidInput
 from lims.services.lookup import code_exists
+from lims.services.uncertainty import result_uncertainty
 from lims.vocabulary import CommodityLevel, LimitFlag, MatchedVia, Verdict
 
 __all__ = [
@@ -132,19 +132,20 @@ def ensure_classification(s: Session) -> int:
     return added
 
 
-def _resolve(candidates: list[Any], name: str, what: str, field: str) -> Any:
+def _resolve(candidates: list[Any], name: str, what: str) -> Any:
+    """The one candidate; none → ``limits.unknown_name``, several → ``limits.ambiguous_name`` (field = what)."""
     if not candidates:
-        raise InvalidInput(f"unknown {what} {name!r}", field=field, code=f"limits.unknown_{what}")
+        raise InvalidInput(f"unknown {what} {name!r}", field=what, code="limits.unknown_name")
     if len(candidates) > 1:
         codes = ", ".join(sorted(c.code for c in candidates))
-        raise InvalidInput(f"{what} {name!r} is ambiguous: {codes}; name it by its code", field=field,
-                           code=f"limits.ambiguous_{what}")
+        raise InvalidInput(f"{what} {name!r} is ambiguous: {codes}; name it by its code", field=what,
+                           code="limits.ambiguous_name")
     return candidates[0]
 
 
 def resolve_commodity(s: Session, name: str) -> Commodity:
     """The commodity (or group) named by its code, Chinese or English name, or an alias."""
-    found: Commodity = _resolve(_Commodities(s).named(name), name, "commodity", "commodity")
+    found: Commodity = _resolve(_Commodities(s).named(name), name, "commodity")
     return found
 
 
@@ -153,7 +154,7 @@ def resolve_analyte(s: Session, name: str) -> Analyte:
     key = _fold(name)
     hits = [a for a in s.execute(select(Analyte)).scalars()
             if key in {_fold(a.code), _fold(a.name_zh), _fold(a.name_en), _fold(a.cas or "")} - {""}]
-    found: Analyte = _resolve(hits, name, "analyte", "analyte")
+    found: Analyte = _resolve(hits, name, "analyte")
     return found
 
 
@@ -314,7 +315,7 @@ def find_for(s: Session, commodity: Commodity, analyte: Analyte, on: dt.date | N
 
 def find(s: Session, commodity: str, analyte: str, on: dt.date | None = None) -> LimitFinding:
     """``lims limits find``: names (Chinese, English, alias or code) → the finding; unknown or ambiguous
-    names are InvalidInput naming the field (``limits.unknown_commodity`` …)."""
+    names are InvalidInput naming the field (``limits.unknown_name``, ``limits.ambiguous_name``)."""
     return find_for(s, resolve_commodity(s, commodity), resolve_analyte(s, analyte), on or utcnow().date())
 
 
@@ -367,7 +368,7 @@ def decide_result(s: Session, result: Any, *, value_mg_kg: float | None, detecte
     rule_value = DecisionRule(rule or analysis.method.decision_rule or "simple_acceptance")
     u = None
     if value_mg_kg is not None:
-        unc = expanded_uncertainty(value_mg_kg)
+        unc = result_uncertainty(s, result, value_mg_kg)  # validation / QC history, or the flagged default
         u = unc.expanded
         result.expanded_uncertainty = units.from_mg_per_kg(u, result.unit) if units.is_mass_fraction(result.unit) else u
         result.coverage_factor = unc.k
