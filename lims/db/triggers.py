@@ -16,7 +16,7 @@ RESULT_COLUMNS = (
 )
 REPORT_COLUMNS = (
     "id", "report_no", "version", "supersedes_id", "sample_id", "lang", "path", "file_sha256",
-    "content_hash", "amendment_reason", "issued_at",
+    "content_hash", "amendment_reason", "issued_at", "conclusion",
 )
 
 
