@@ -128,6 +128,8 @@ def results_from_astm(s: Session, reading_ids: list[int], *, analyst_id: int | N
         else:
             try:
                 value = float(raw)
+                if not math.isfinite(value):  # NaN/Infinity spelled out by the device (reading.value_state)
+                    raise ValueError(raw)
             except ValueError:
                 out.problems.append(f"reading {r.id}: value {raw!r} is not a number")
                 out.unmatched_readings.append(r.id)

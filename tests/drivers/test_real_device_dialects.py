@@ -107,3 +107,15 @@ def test_ty16_request_session_pairs_a_request_with_its_fixed_length_reply():
     assert msg is not None and msg.command == "END"
     assert session.request("READ_NEXT", now=0.5) == b"\x24"
     assert session.timed_out(10.0)
+
+
+def test_every_profile_says_truthfully_what_it_is_written_from():
+    from drivers.profiles import available_profiles
+
+    for name in available_profiles():
+        p = load_profile(name)
+        assert p.manufacturer and p.manufacturer != "generic", name
+        if p.manufacturer.startswith("generic"):
+            assert p.manufacturer == "generic (documented layout)" and not p.sources, name
+        else:  # a named model: cites the public source it was written from (repository@commit:path)
+            assert p.sources and all("@" in s and ":" in s for s in p.sources), name

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -211,8 +212,18 @@ def astm_reading_values(records: Sequence[Record]) -> list[dict[str, Any]]:
         if i in comments:
             fields["comments"] = comments[i]
         out.append({"record_type": "R", "channel": None, "sample_code": r.sample_id, "run_no": r.sequence,
-                    "fields": fields})
+                    "fields": fields, "value_state": text_value_state(r.value),
+                    "units": {"value": r.units} if r.units else None})
     return out
+
+
+def text_value_state(text: str) -> str:
+    """State of a result sent as text (R.4): ``nan``/``infinite`` when it spells a non-finite number."""
+    try:
+        value = float(text)
+    except ValueError:
+        return "ok"  # ND, <LOD, a qualitative value: read by the result rules
+    return "nan" if math.isnan(value) else "infinite" if math.isinf(value) else "ok"
 
 
 @dataclass(frozen=True)

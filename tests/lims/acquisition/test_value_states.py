@@ -139,3 +139,17 @@ def test_one_poisoned_capture_never_stops_settle_pending_or_the_service(db_facto
         assert [c.parse_status for c in caps] == ["parsed", "error", "parsed"]
         assert caps[1].error.startswith("Quarantined: RuntimeError: reader bug")
         assert s.execute(select(Reading.id)).scalars().all() != []
+
+
+def test_astm_result_spelled_nan_is_a_typed_state_with_its_units():
+    from hardware_sim.astm import AstmMessage, AstmResult, message_frames, message_records
+
+    from lims.acquisition.dialects.astm import read_message
+
+    msg = AstmMessage("S-9", (AstmResult("CHLORPYRIFOS", "NaN", units="mg/kg"), AstmResult("DIMETHOATE", "0.02",
+                                                                                           units="mg/kg"),
+                              AstmResult("ACEPHATE", "-INF"), AstmResult("OMETHOATE", "ND")))
+    frames = message_frames(message_records(msg))
+    values = read_message(frames, encoding="latin-1").values
+    assert [v["value_state"] for v in values] == ["nan", "ok", "infinite", "ok"]
+    assert values[0]["units"] == {"value": "mg/kg"}
