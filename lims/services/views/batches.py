@@ -11,6 +11,7 @@ from typing_extensions import TypedDict
 from lims.db.models import Analysis, Analyte, Batch, CalibrationCurve, Instrument, Method, QcSample, Sample
 from lims.services import queries
 from lims.services.lookup import find_by_code, get_by_code
+from lims.services.reported import curve_limit_text
 from lims.services.views.common import iso
 
 
@@ -27,6 +28,9 @@ class CurveRow(TypedDict):
     acceptance: dict[str, Any]
     lod: float | None
     loq: float | None
+    #: The limits with their unit (mg/L of extract) and, for one shared preparation, in mg/kg of the sample.
+    lod_text: str | None
+    loq_text: str | None
 
 
 class CurveStored(TypedDict):
@@ -80,10 +84,14 @@ def _detail(s: Session, b: Batch) -> dict[str, Any]:
     curves = s.execute(select(CalibrationCurve).where(CalibrationCurve.batch_id == b.id)
                        .order_by(CalibrationCurve.id)).scalars()
     qcs = s.execute(select(QcSample).where(QcSample.batch_id == b.id).order_by(QcSample.id)).scalars()
+    preps = {(a.sample_mass_g, a.extract_volume_ml, a.dilution_factor or 1.0) for a in s.execute(
+        select(Analysis).where(Analysis.batch_id == b.id)).scalars() if a.sample_mass_g and a.extract_volume_ml}
     return {"code": b.code, "status": b.status, "qc_summary": b.qc_summary, "created_at": iso(b.created_at),
             "analyses": list(s.execute(select(Analysis.id).where(Analysis.batch_id == b.id)).scalars()),
             "curves": [{"id": c.id, "version": c.version, "model": c.model, "weight": c.weight, "params": c.params,
-                        "r2": c.r2, "passed": c.passed, "acceptance": c.acceptance, "lod": c.lod_curve_units, "loq": c.loq_curve_units}
+                        "r2": c.r2, "passed": c.passed, "acceptance": c.acceptance, "lod": c.lod_curve_units, "loq": c.loq_curve_units,
+                        "lod_text": curve_limit_text(c.lod_curve_units, preps),
+                        "loq_text": curve_limit_text(c.loq_curve_units, preps)}
                        for c in curves],
             "qc": [{"id": q.id, "kind": q.kind, "outcome": q.outcome, "nominal": q.nominal_value,
                     "measured": q.measured_value, "unit": q.unit, "metric": q.metric, "detail": q.detail}
