@@ -367,26 +367,10 @@ class Reading(Base):
     run_no: Mapped[str] = mapped_column(String(30), default="")
     fields: Mapped[dict] = mapped_column(JSON)  # type: ignore[type-arg]
     read_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    # how the device's values came (ok | nan | infinite | out_of_range | sentinel), units from the profile,
-    # and why the reading is held for review ('' = not held) (0009_acq_values)
+    # value state (lims.acquisition.values), profile units, review hold ('' = none) (0009_acq_values)
     value_state: Mapped[str] = mapped_column(String(20), default="ok", server_default="ok")
     units: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     review_hold: Mapped[str] = mapped_column(String(300), default="", server_default="")
-
-
-class InstrumentEvent(Base):
-    """Something an instrument's runs or link did that a person must see (an incomplete run, a sequence
-    gap, records given up after retries, a file refused) (0009_acq_values)."""
-
-    __tablename__ = "instrument_event"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    instrument_id: Mapped[int] = mapped_column(ForeignKey("instrument.id"))
-    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    kind: Mapped[str] = mapped_column(String(30))
-    run_no: Mapped[str] = mapped_column(String(30), default="")
-    raw_capture_id: Mapped[int | None] = mapped_column(ForeignKey("raw_capture.id"))
-    detail: Mapped[str] = mapped_column(Text, default="")
-    __table_args__ = (Index("ix_instrument_event_inst", "instrument_id", "id"),)
 
 
 class Report(Base):
@@ -512,6 +496,7 @@ class CalibrationCurve(Base):
 # Models of other areas live in their own modules and share this metadata; these names stay importable here.
 from lims.db import models_pt  # noqa: E402,F401
 from lims.db import models_method  # noqa: E402,F401
+from lims.db.models_acquisition import InstrumentEvent as InstrumentEvent  # noqa: E402
 from lims.db.models_system import ApiToken as ApiToken  # noqa: E402
 from lims.db.models_system import AuditEvent as AuditEvent  # noqa: E402
 from lims.db.models_system import HubLabKey as HubLabKey  # noqa: E402

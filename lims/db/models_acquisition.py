@@ -1,0 +1,26 @@
+"""ORM models of instrument acquisition beyond raw captures and readings (same metadata as lims.db.models)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from lims.clock import utcnow
+from lims.db.models import Base
+
+
+class InstrumentEvent(Base):
+    """Something an instrument's runs or link did that a person must see (an incomplete run, a sequence
+    gap, records given up after retries, a file refused) (0009_acq_values; lims.acquisition.events)."""
+
+    __tablename__ = "instrument_event"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instrument_id: Mapped[int] = mapped_column(ForeignKey("instrument.id"))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    kind: Mapped[str] = mapped_column(String(30))
+    run_no: Mapped[str] = mapped_column(String(30), default="")
+    raw_capture_id: Mapped[int | None] = mapped_column(ForeignKey("raw_capture.id"))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    __table_args__ = (Index("ix_instrument_event_inst", "instrument_id", "id"),)
