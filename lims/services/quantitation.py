@@ -30,7 +30,7 @@ from calibration.errors import CalibrationError
 from calibration.qc import Identification, QcLimits, identify
 from calibration.stored import fit_digest, from_stored
 from calibration.strategies import fit_internal_standard, matrix_effect, standard_addition_from_fit
-from lims.db.models import Analysis, CalibrationCurve, QcSample
+from lims.db.models import Analysis, CalibrationCurve, QcSample, Result
 from lims.services.errors import Conflict, InvalidInput
 from lims.vocabulary import CalibrationStrategy, QcKind, QcOutcome
 
@@ -198,3 +198,9 @@ def identification_of(limits: QcLimits, curve: CalibrationCurve, analysis: Analy
 
 def identification_record(ident: Identification) -> dict[str, Any]:
     return {**asdict(ident), "reasons": list(ident.reasons)}
+
+
+def not_identified(result: Result) -> bool:
+    """True when the result's peak failed its identification check (approval refuses it)."""
+    ident = (result.details or {}).get("identification")
+    return isinstance(ident, dict) and ident.get("identified") is False
