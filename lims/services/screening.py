@@ -7,6 +7,7 @@ a confirmatory analysis automatically.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -47,15 +48,21 @@ class ReadingsOutcome:
 ENZYME_DECISION_RULE = "GB/T 5009.199-2003 抑制率≥50%为阳性"
 
 
+def _not_held(readings: Sequence[Reading], out: ReadingsOutcome) -> list[Reading]:
+    """The readings not held for review; the held ones (a run that came incomplete, a value the device
+    sent as NaN/NA/out of range) are named in ``out.problems`` and give no result."""
+    held = [r for r in readings if r.review_hold or r.value_state != "ok"]
+    out.problems.extend(f"reading {r.id} held for review: {r.review_hold or 'value ' + r.value_state}" for r in held)
+    return [r for r in readings if r not in held]
+
+
 def results_from_readings(s: Session, reading_ids: list[int], *, item_record: str = "CH",
                           analyst_id: int | None = None) -> ReadingsOutcome:
     """Turn a run's readings into screening results (control first; one result per sample channel)."""
     out = ReadingsOutcome()
     readings = s.execute(select(Reading).where(Reading.id.in_(reading_ids), Reading.record_type == item_record)
                          .order_by(Reading.id)).scalars().all()
-    held = [r for r in readings if r.review_hold or r.value_state != "ok"]  # incomplete run, NaN/NA value
-    out.problems.extend(f"reading {r.id} held for review: {r.review_hold or 'value ' + r.value_state}" for r in held)
-    readings = [r for r in readings if not (r.review_hold or r.value_state != "ok")]
+    readings = _not_held(readings, out)
     runs: dict[tuple[int, str], list[Reading]] = {}
     for r in readings:
         runs.setdefault((r.instrument_id, r.run_no), []).append(r)
