@@ -8,6 +8,8 @@ route's documented response model. Lists answer a :class:`~api.pages.PageJSON`."
 
 from __future__ import annotations
 
+import datetime as dt
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,6 +25,8 @@ from api.schemas import (
     BatchCreate,
     CurveCreate,
     CustodyCreate,
+    DbId,
+    LimitJudgementRequest,
     LimitsCsvUpload,
     ManualResultCreate,
     PlanDraw,
@@ -41,7 +45,7 @@ from api.schemas import (
 from api.security import Permission, Principal, require
 from lims.config import get_settings
 from lims.db.models import Batch, Signature
-from lims.services import batches, limits, reporting, sampling, signoff
+from lims.services import batches, limit_judgements, limits, reporting, sampling, signoff, verify_runs
 from lims.services.lookup import get_by_code
 from lims.services.views import audit as audit_views
 from lims.services.views import batches as batch_views
@@ -50,9 +54,9 @@ from lims.services.views import reports as report_views
 from lims.services.views import results as result_views
 from lims.services.views import samples as sample_views
 from lims.services.views import tasks as task_views
-from lims.services.views.audit import AuditEventRow, ChainVerification
+from lims.services.views.audit import AuditEventRow
 from lims.services.views.batches import BatchDetail, CurveStored, QcOutcomeShown, QcRow
-from lims.services.views.limits import LimitRow, LimitsImported
+from lims.services.views.limits import LimitFindAnswer, LimitRow, LimitsImported
 from lims.services.views.reports import ReportRow
 from lims.services.views.results import ResultDetail, ResultRow, SignedResults
 from lims.services.views.samples import CustodyRecorded, SampleDetail
@@ -74,7 +78,7 @@ ResultsReview, ResultsApprove = _as(P.RESULTS_REVIEW), _as(P.RESULTS_APPROVE)
 ReportsRead, ReportsIssue = _as(P.REPORTS_READ), _as(P.REPORTS_ISSUE)
 LimitsRead, LimitsManage, AuditRead = _as(P.LIMITS_READ), _as(P.LIMITS_MANAGE), _as(P.AUDIT_READ)
 Limit_ = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=2**31 - 1)]  # beyond: 422, never a database overflow (500)
 
 
 # ------------------------------------------------------------------------------------ tasks
@@ -120,7 +124,7 @@ def create_producer(body: ProducerCreate, me: TasksManage, factory: FactoryDep) 
 
 
 @router.get("/producers/{producer_id}/history", tags=["producers"], summary="检测记录 / history of results")
-def producer_history(producer_id: int, me: SamplesRead, factory: FactoryDep) -> ProducerHistory:
+def producer_history(producer_id: DbId, me: SamplesRead, factory: FactoryDep) -> ProducerHistory:
     return read_service(factory, lambda s: task_views.producer_history(s, producer_id))
 
 
@@ -197,7 +201,7 @@ def evaluate(code: str, me: ResultsEnter, factory: FactoryDep) -> QcOutcomeShown
 
 @router.post("/analyses/{analysis_id}/quantify", tags=["results"], status_code=201,
              summary="按标准曲线定量 / quantify against a curve")
-def quantify(analysis_id: int, body: QuantifyRequest, me: ResultsEnter, factory: FactoryDep) -> ResultRow:
+def quantify(analysis_id: DbId, body: QuantifyRequest, me: ResultsEnter, factory: FactoryDep) -> ResultRow:
     command = quantify_command(body, analysis_id=analysis_id, analyst_id=me.user_id)
     return run_service(factory, me.username, "quantitation",
                        lambda s: result_views.result_row(s, batches.quantify(s, command)))
@@ -205,13 +209,13 @@ def quantify(analysis_id: int, body: QuantifyRequest, me: ResultsEnter, factory:
 
 @router.post("/analyses/{analysis_id}/manual-result", tags=["results"], status_code=201,
              summary="手工录入（须说明理由）/ manual entry with a reason")
-def manual_result(analysis_id: int, body: ManualResultCreate, me: ResultsEnter, factory: FactoryDep) -> ResultRow:
+def manual_result(analysis_id: DbId, body: ManualResultCreate, me: ResultsEnter, factory: FactoryDep) -> ResultRow:
     return run_service(factory, me.username, f"manual entry: {body.reason}", lambda s: result_views.result_row(
         s, batches.enter_manual_result(s, analysis_id=analysis_id, analyst_id=me.user_id, **body.model_dump())))
 
 
 @router.get("/results/{result_id}", tags=["results"], summary="检测结果 / a result with its signatures")
-def get_result(result_id: int, me: ResultsRead, factory: FactoryDep) -> ResultDetail:
+def get_result(result_id: DbId, me: ResultsRead, factory: FactoryDep) -> ResultDetail:
     return read_service(factory, lambda s: result_views.result_detail(s, result_id))
 
 
@@ -243,8 +247,18 @@ def reject(body: RejectRequest, me: ResultsReview, factory: FactoryDep) -> Signe
     return _sign(factory, me, body.reason, body, signoff.reject_results, reason=body.reason, retest=body.retest)
 
 
+@router.post("/results/{result_id}/limit-judgement", tags=["review"],
+             summary="无限量标准的判定 / the approver's judgement of a result without an applicable limit")
+def judge_without_limit(result_id: int, body: LimitJudgementRequest, me: ResultsApprove,
+                        factory: FactoryDep) -> ResultDetail:
+    fields = body.model_dump(exclude={"password"})
+    return run_service(factory, me.username, f"limit judgement: {body.kind}", lambda s: result_views.result_detail(
+        s, limit_judgements.judge_result(s, result_id, limit_judgements.judgement_from(fields),
+                                         username=me.username, password=body.password).id))
+
+
 @router.post("/results/{result_id}/amend", tags=["review"], status_code=201, summary="更正 / amend a certified result")
-def amend(result_id: int, body: AmendRequest, me: ResultsEnter, factory: FactoryDep) -> ResultRow:
+def amend(result_id: DbId, body: AmendRequest, me: ResultsEnter, factory: FactoryDep) -> ResultRow:
     return run_service(factory, me.username, body.reason, lambda s: result_views.result_row(
         s, signoff.amend_result(s, result_id, analyst_id=me.user_id, **body.model_dump())))
 
@@ -252,11 +266,19 @@ def amend(result_id: int, body: AmendRequest, me: ResultsEnter, factory: Factory
 # ------------------------------------------------------------------------------------ limits
 
 @router.get("/limits", tags=["limits"], summary="限量标准 / MRL table", responses=page_of(LimitRow))
-def list_limits(me: LimitsRead, factory: FactoryDep, analyte_id: int | None = None,
-                commodity_id: int | None = None, limit_type: str | None = None,
+def list_limits(me: LimitsRead, factory: FactoryDep, analyte_id: DbId | None = None,
+                commodity_id: DbId | None = None, limit_type: str | None = None,
                 limit: Limit_ = 50, offset: Offset = 0) -> PageJSON:
     return PageJSON(read_service(factory, lambda s: limit_views.list_limits(
         s, analyte_id=analyte_id, commodity_id=commodity_id, limit_type=limit_type, limit=limit, offset=offset)))
+
+
+@router.get("/limits/find", tags=["limits"],
+            summary="查询适用限量 / the limit a result of an analyte in a commodity is judged against")
+def find_limit(me: LimitsRead, factory: FactoryDep, commodity: Annotated[str, Query(min_length=1, max_length=120)],
+               analyte: Annotated[str, Query(min_length=1, max_length=120)],
+               date: dt.date | None = None) -> LimitFindAnswer:
+    return read_service(factory, lambda s: limit_views.find_limit(s, commodity, analyte, date))
 
 
 @router.post("/limits/import", tags=["limits"], summary="导入限量 CSV / import a limits CSV (all or nothing)")
@@ -313,6 +335,18 @@ def audit_events(me: AuditRead, factory: FactoryDep, table_name: str | None = No
         s, table_name=table_name, record_id=record_id, limit=limit, offset=offset)))
 
 
-@router.get("/audit/verify", tags=["audit"], summary="校验审计链 / verify the audit chain")
-def audit_verify(me: AuditRead, factory: FactoryDep) -> ChainVerification:
-    return read_service(factory, audit_views.verify)
+@router.get("/audit/verify", tags=["audit"], summary="最近一次审计链校验 / the newest audit verification")
+def audit_verify(me: AuditRead, factory: FactoryDep) -> verify_runs.VerifyRunView:
+    """The newest finished verification with its time (a full run reads every event: POST starts one)."""
+    return read_service(factory, verify_runs.latest)
+
+
+@router.post("/audit/verify", tags=["audit"], status_code=202, summary="开始校验审计链 / start a verification")
+def audit_verify_start(me: AuditRead, factory: FactoryDep) -> verify_runs.VerifyRunView:
+    """Starts a verification in the background (or answers the one already running); GET reads the outcome."""
+    run, new = run_service(factory, me.username, "start audit verification",
+                           lambda s: verify_runs.start_run(s, me.username))
+    if new:
+        threading.Thread(target=verify_runs.execute_run, args=(factory, run.id), daemon=True,
+                         name=f"audit-verify-{run.id}").start()
+    return verify_runs.view(run, running=True)

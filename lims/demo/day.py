@@ -16,7 +16,7 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lims.db import audit
+from lims.db import anchors, audit
 from lims.db.engine import make_engine, make_session_factory, session_scope
 from lims.db.migrate import upgrade
 from lims.db.models import (
@@ -36,7 +36,7 @@ from lims.db.models import (
 from lims.demo import gc, instruments
 from lims.demo.loopback import LoopbackHub
 from lims.demo.pt_round import run_demo_round
-from lims.demo.reference import LAB_CODE, PASSWORDS, TZ, VEG_DAY, seed_reference
+from lims.demo.reference import LAB_CODE, PASSWORDS, TZ, VEG_DAY, demo_judgements, seed_reference
 from lims.services import reporting, sampling, signoff
 from lims.services.hub import register_lab_key
 from lims.services.lookup import get_by_code
@@ -64,6 +64,8 @@ class DemoDay:
         if out_dir.exists():
             shutil.rmtree(out_dir)
         (out_dir / "reports").mkdir(parents=True)
+        # the lab key signs audit checkpoints from the first sign-off on (lims/db/anchors.py) and, later, upstream
+        load_or_create_key(out_dir / "keys" / "lab_ed25519.pem")
         audit.install()
         self.engine = make_engine(f"sqlite:///{out_dir / 'lims.db'}")
         upgrade(self.engine)
@@ -109,22 +111,22 @@ class DemoDay:
         now = dt.datetime.now(TZ)
         with self.uow("zhangwei", "sampling records") as s:
             for line, (commodity, _pct) in zip(veg_plan.lines, VEG_DAY, strict=True):
-                code = f"S20261128-{line.draw_order:03d}"
+                code = f"S{now:%Y%m%d}-{line.draw_order:03d}"  # the day's date, like every record
                 sampling.register_sample(s, sampling.RegisterSample(
                     code=code, commodity_code=commodity, task_code="T2026-LX-11",
                     assignment_id=assignments[line.draw_order], sampled_at=now - dt.timedelta(hours=5),
                     sampling_place="某县城关镇蔬菜基地", region_code="511521", sampling_link="before_harvest",
                     samplers=[inspectors[i] for i in line.inspector_ids], certificate_no=f"HGZ-511521-{code[-3:]}",
-                    trace_code=f"51152120261128{code[-3:]}", quantity="1 kg", requested=[("OP-CARB", "RAPID-EI")]))
+                    trace_code=f"511521{now:%Y%m%d}{code[-3:]}", quantity="1 kg", requested=[("OP-CARB", "RAPID-EI")]))
                 self.veg.append(code)
             for line in pork_plan.lines:
-                code = f"S20261128-P{line.draw_order:02d}"
+                code = f"S{now:%Y%m%d}-P{line.draw_order:02d}"
                 sampling.register_sample(s, sampling.RegisterSample(
                     code=code, commodity_code="ZHUROU", task_code="T2026-ZX-07",
                     assignment_id=pork_assignments[line.draw_order], sampled_at=now - dt.timedelta(hours=6),
                     sampling_place="某县定点屠宰场待宰圈", region_code="511521", sampling_link="before_slaughter",
                     samplers=[inspectors[i] for i in line.inspector_ids], quantity="500 g",
-                    trace_code=f"PIG51152120261128{line.draw_order:02d}", requested=[("CLENBUTEROL", "LC-BA")]))
+                    trace_code=f"PIG511521{now:%Y%m%d}{line.draw_order:02d}", requested=[("CLENBUTEROL", "LC-BA")]))
                 self.pork.append(code)
         with self.uow("zhangwei", "sample receipt") as s:
             for code in self.veg + self.pork:
@@ -150,7 +152,8 @@ class DemoDay:
         with self.uow("liqiang", "review") as s:
             signoff.review_results(s, todo, username="liqiang", password=PASSWORDS["liqiang"])
         with self.uow("wangfang", "approval") as s:
-            signoff.approve_results(s, todo, username="wangfang", password=PASSWORDS["wangfang"], lab_code=LAB_CODE)
+            signoff.approve_results(s, todo, username="wangfang", password=PASSWORDS["wangfang"], lab_code=LAB_CODE,
+                                    judgements=demo_judgements(s, todo))
         self.log.step(f"{len(todo)} results signed: 检验 张伟 → 审核 李强 → 批准 王芳 (certified; upstream queued)")
 
     def issue_reports(self) -> None:
@@ -265,6 +268,8 @@ def run_demo(out_dir: Path) -> dict[str, Any]:
     day.sign_off()
     day.issue_reports()
     day.amend()
-    day.upstream()
     day.pt_round()
+    with day.uow("system", "end-of-day audit checkpoint") as s:
+        anchors.checkpoint(s, lab_code=LAB_CODE)  # delivered upstream with the day's results
+    day.upstream()
     return day.summary()

@@ -29,6 +29,7 @@ from lims.db.models import (
     UserRole,
 )
 from lims.demo.method_data import seed_method_data
+from lims.limits.judgement import LimitJudgement
 from lims.security import hash_password
 from lims.services.limits import import_starter_table
 from lims.services.lookup import get_by_code
@@ -162,3 +163,21 @@ def register_samples(factory: sessionmaker[Session]) -> list[str]:
                            status="in_analysis"))
             codes.append(code)
     return codes
+
+
+def demo_judgements(s: Session, result_ids: list[int]) -> dict[int, LimitJudgement]:
+    """The demo approver's explicit judgement of each result the limit table has no limit for (无限量标准;
+    e.g. chlorpyrifos in 韭菜: the starter table has no such row): no conformity statement, with the reason."""
+    from lims.db.models import Result
+    from lims.services.limit_judgements import needs_judgement
+    from lims.vocabulary import LimitJudgementKind
+
+    out = {}
+    for rid in result_ids:
+        r = s.get(Result, rid)
+        if r is not None and needs_judgement(r):
+            a = r.analysis
+            out[rid] = LimitJudgement(LimitJudgementKind.NO_LIMIT_APPLIES, reason=(
+                f"实验室限量表中无{a.sample.commodity.name_zh}中{a.analyte.name_zh}的限量（含所属类别）；"
+                "未核对标准原文前不作符合性判定，仅报告检测值"))
+    return out

@@ -13,6 +13,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from lims.db.models import Analysis, Analyte, Commodity, Method, Producer, Result, Sample, Signature
+from lims.limits.checks import shown_limit_check
+from lims.services.reported import row_texts
 from lims.services.signoff import SignatureManifestation, signatures_for
 
 #: Lists count their matches exactly up to this many rows past the page's offset; beyond it
@@ -112,7 +114,8 @@ _RESULT_LIST = (Result.id, Sample.code.label("sample_code"), Analyte.name_zh.lab
                 Analyte.code.label("analyte_code"), Method.code.label("method"), Analysis.kind, Result.version,
                 Result.supersedes_id, Result.value, Result.value_text, Result.unit, Result.qualitative,
                 Result.inhibition_percent, Result.lod, Result.loq, Result.expanded_uncertainty, Result.verdict,
-                Result.decision_rule, Result.status, Result.source, Result.created_at)
+                Result.decision_rule, Result.status, Result.source, Result.created_at,
+                Result.details["limit_check"].label("limit_check"))
 
 
 def _result_fields(r: Result) -> dict[str, Any]:
@@ -122,7 +125,8 @@ def _result_fields(r: Result) -> dict[str, Any]:
             "value": r.value, "value_text": r.value_text, "unit": r.unit, "qualitative": r.qualitative,
             "inhibition_percent": r.inhibition_percent, "lod": r.lod, "loq": r.loq,
             "expanded_uncertainty": r.expanded_uncertainty, "verdict": r.verdict,
-            "decision_rule": r.decision_rule, "status": r.status, "source": r.source, "created_at": r.created_at}
+            "decision_rule": r.decision_rule, "status": r.status, "source": r.source, "created_at": r.created_at,
+            "limit_check": (r.details or {}).get("limit_check")}
 
 
 def result_row(s: Session, r: Any, *, with_signatures: bool = True,
@@ -130,7 +134,9 @@ def result_row(s: Session, r: Any, *, with_signatures: bool = True,
     """A result as shown, with its signature manifestations (21 CFR 11.50); ``r`` is a Result or a
     row of ``_RESULT_LIST``."""
     fields = _result_fields(r) if isinstance(r, Result) else r
-    row = {**fields, "qualitative": fields["qualitative"] or None, "created_at": _iso(fields["created_at"])}
+    row = {**fields, "qualitative": fields["qualitative"] or None, "created_at": _iso(fields["created_at"]),
+           "limit_check": shown_limit_check(fields.get("limit_check"), kind=fields["kind"], verdict=fields["verdict"])}
+    row.update(row_texts(s, row))  # the value as reported (method precision, GB/T 8170), LOD/LOQ with unit
     if signatures is not None:
         row["signatures"] = signatures.get(row["id"], [])
     elif with_signatures:

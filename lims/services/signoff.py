@@ -9,6 +9,7 @@ upstream message (transactional outbox).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from lims.clock import as_utc, utcnow
 from lims.db.audit import record_hash
+from lims.db.anchors import request_checkpoint
 from lims.db.models import (
     Analysis,
     Batch,
@@ -28,9 +30,12 @@ from lims.db.models import (
     Signature,
     User,
 )
-from lims.security import AuthenticationError, verify_password
+from lims.limits.judgement import LimitJudgement
+from lims.services import auth
 from lims.services.batches import batch_held
 from lims.services.errors import Conflict, Forbidden, InvalidInput, NotFound
+from lims.services.limit_judgements import apply_judgement, unjudged
+from lims.services.quantitation import not_identified
 from lims.services.upstream import queue_result_message
 from lims.vocabulary import AnalysisStatus, BatchStatus, SignatureMeaning
 from lims.workflow import transition
@@ -62,10 +67,8 @@ class SignatureManifestation:
 
 
 def authenticate_signer(s: Session, username: str, password: str, role: Role) -> User:
-    user = s.execute(select(User).where(User.username == username)).scalar_one_or_none()
-    if user is None or not user.active or not verify_password(user.password_hash, password):
-        raise AuthenticationError("签名失败：用户名或密码错误 / signature refused: wrong username or password",
-                                  code="auth.wrong_password")
+    # throttled and logged like a login; a service account never signs (lims.services.auth)
+    user = auth.check_signature(s, username, password)
     if role not in user.role_names:
         raise Forbidden(f"{user.username} does not hold the role {role}", code="signoff.missing_role")
     return user
@@ -125,9 +128,11 @@ def review_results(s: Session, result_ids: list[int], *, username: str, password
 
 
 def approve_results(s: Session, result_ids: list[int], *, username: str, password: str,
-                    lab_code: str) -> list[Signature]:
+                    lab_code: str, judgements: Mapping[int, LimitJudgement] | None = None) -> list[Signature]:
     """Approver signs (meaning 'approval'): reviewed → certified, queued upstream in the same transaction.
-    All results are checked before any is signed."""
+    All results are checked before any is signed. A result without an applicable limit (无限量标准) needs
+    the approver's explicit judgement, given in ``judgements`` (result id → judgement) or recorded before
+    (lims.services.limit_judgements); it is written on the result before the signature binds it."""
     approver = authenticate_signer(s, username, password, Role.APPROVER)
     authorised = set(s.execute(select(MethodSignatory.method_id).where(MethodSignatory.user_id == approver.id))
                      .scalars())
@@ -143,15 +148,23 @@ def approve_results(s: Session, result_ids: list[int], *, username: str, passwor
             raise Forbidden(f"result {r.id}: {approver.username} holds no signatory authority for method "
                             f"{r.analysis.method.code}", field="result_ids",
                             code="signoff.no_signatory_authority")
-        if ((r.details or {}).get("identification") or {}).get("identified") is False:  # issue 12 (batches)
+        if not_identified(r):  # RT / ion ratio failed the method's identification rule (issue 12)
             raise Conflict(f"result {r.id}: retention time / ion ratio do not identify the analyte; it cannot be "
                            "reported as detected", field="result_ids", code="result.not_identified")
+    given = dict(judgements or {})
+    missing = unjudged(results, given)
+    if missing:
+        raise Conflict(f"result {missing[0]} has no applicable limit (无限量标准): its approver must judge it "
+                       "explicitly before approval (no limit applies / a named standard / a value with its "
+                       "source)", field="result_ids", code="signoff.limit_judgement_required")
     superseded = {r.supersedes_id for r in results if r.supersedes_id is not None}
     olds = {o.id: o for o in s.execute(select(Result).where(Result.id.in_(superseded))).scalars()} if superseded \
         else {}
     sigs = []
     for r in results:
         r.approver_id = approver.id
+        if r.id in given:
+            apply_judgement(s, r, given[r.id], approver)
         sigs.append(_sign(s, approver, r, SignatureMeaning.APPROVAL))  # bound to the content as certified
         transition(r, ResultStatus.CERTIFIED)
         old = olds.get(r.supersedes_id) if r.supersedes_id is not None else None
@@ -159,6 +172,7 @@ def approve_results(s: Session, result_ids: list[int], *, username: str, passwor
             transition(old, ResultStatus.SUPERSEDED)
         queue_result_message(s, r, lab_code=lab_code)
     _advance_samples(s, {r.analysis.sample for r in results}, SampleStatus.APPROVED)
+    request_checkpoint(s, lab_code=lab_code)  # signed audit checkpoint when this unit of work commits
     return sigs
 
 

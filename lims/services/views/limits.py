@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import cast
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from typing_extensions import TypedDict
@@ -48,3 +51,49 @@ class LimitsImported(TypedDict):
 
     inserted: int
     skipped_existing: int
+
+
+class LimitFound(TypedDict):
+    """The row a result is judged against (CONTRACTS.md, Limits), with where it was set and why."""
+
+    value_mg_kg: float | None
+    limit_type: str
+    commodity: str
+    matched_via: str
+    group_path: list[str]
+    source_standard: str
+    source_clause: str
+    verified: bool
+    limit_id: int
+    commodity_code: str
+    limit_value: float | None
+    unit: str
+    residue_definition: str
+    valid_from: str | None
+    valid_until: str | None
+
+
+class NamedThing(TypedDict, total=False):
+    code: str
+    name_zh: str
+    name_en: str
+    group_path: list[str]
+
+
+class LimitFindAnswer(TypedDict):
+    """``GET /limits/find``: the same document as ``lims limits find --json``."""
+
+    limit: LimitFound | None
+    banned: bool
+    flag: str
+    reason_zh: str
+    reason_en: str
+    commodity: NamedThing
+    analyte: NamedThing
+    date: str | None
+
+
+def find_limit(s: Session, commodity: str, analyte: str, on: dt.date | None = None) -> LimitFindAnswer:
+    from lims.services.limits import find
+
+    return cast(LimitFindAnswer, find(s, commodity, analyte, on).as_json())

@@ -48,6 +48,14 @@ class ResultRow(TypedDict):
     source: str
     created_at: str | None
     signatures: list[SignatureShown]
+    #: The limit the result is judged against, its source and ``verified``, the flag 无限量标准 and the
+    #: warning to show (lims.limits.checks); None for a screening result.
+    limit_check: dict[str, Any] | None
+    #: The value as the lab reports it (the method's precision, GB/T 8170; ``value`` keeps full precision),
+    #: and LOD/LOQ with their unit ("0.005 mg/kg").
+    reported_text: str | None
+    lod_text: str | None
+    loq_text: str | None
 
 
 class ResultDetail(ResultRow):
