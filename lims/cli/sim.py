@@ -16,13 +16,14 @@ from typing import Any
 
 from lims.cli.common import BadInput, emit_json
 
-NAMES = ("enzyme", "binary", "gold", "modbus", "astm", "chrom")
+NAMES = ("enzyme", "binary", "gold", "modbus", "astm", "chrom", "tl310", "ty16")
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("sim", help="start a hardware simulator (prints where it listens)",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("name", choices=NAMES, help="enzyme (a), binary (b), gold (c), modbus (d), astm (e), chrom")
+    p.add_argument("name", choices=NAMES, help="enzyme (a), binary (b), gold (c), modbus (d), astm (e), chrom, "
+                   "tl310 / ty16 (named testers, record download)")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--pty", action="store_true", help="serve on a pty pair (default for serial devices)")
     where.add_argument("--tcp", type=int, metavar="PORT", help="serve on TCP PORT (0 = any free port)")
@@ -131,9 +132,28 @@ def run(args: argparse.Namespace) -> int:
                                              message_interval_s=args.interval), args)
         if args.name == "modbus":
             return _modbus(args, faults)
+        if args.name in ("tl310", "ty16"):
+            return _serial_sim(_download_sim(args, faults, rng), args)
         return _chrom(args)
     except ValueError as exc:
         raise BadInput(str(exc)) from exc
+
+
+def _download_sim(args: argparse.Namespace, faults: Any, rng: random.Random) -> Any:
+    """The TL310 (``--count`` stored records, every fourth one NA) or TY16 (``--count`` slots in each of two
+    groups) simulator (hardware_sim.rapid_downloads)."""
+    from datetime import datetime
+
+    from hardware_sim.rapid_downloads import TL310Record, TL310Sim, TY16Group, TY16Sim
+
+    now = datetime.now().replace(microsecond=0)
+    if args.name == "tl310":
+        records = [TL310Record(k % 16 + 1, now, None if k % 4 == 3 else round(rng.uniform(0, 80), 1))
+                   for k in range(args.count)]
+        return TL310Sim(records, seed=args.seed, faults=faults)
+    groups = [TY16Group(now, tuple(round(rng.uniform(0, 80), 2) for _ in range(min(args.count, 8))))
+              for _ in range(2)]
+    return TY16Sim(groups, seed=args.seed, faults=faults)
 
 
 def _modbus(args: argparse.Namespace, faults: Any) -> int:
