@@ -94,7 +94,14 @@ class AcquisitionService:
         :meth:`start` before any runner, so a unit the device sends again is recognised as a duplicate."""
         if not self._ids:
             self.prepare()
-        return {code: self._settle(code) for code in self._ids}
+        out: dict[str, PendingOutcome] = {}
+        for code in self._ids:
+            try:
+                out[code] = self._settle(code)
+            except Exception as exc:  # one instrument's leftovers never stop the others or the start
+                log.exception("%s: settling pending captures failed; they stay pending", code)
+                out[code] = PendingOutcome(problems=[f"settling failed: {type(exc).__name__}: {exc}"])
+        return out
 
     def _settle(self, code: str, profiles: list[str] | None = None) -> PendingOutcome:
         """Settle one instrument's pending captures (only those of ``profiles`` when given: a restarted

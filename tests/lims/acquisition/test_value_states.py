@@ -153,3 +153,24 @@ def test_astm_result_spelled_nan_is_a_typed_state_with_its_units():
     values = read_message(frames, encoding="latin-1").values
     assert [v["value_state"] for v in values] == ["nan", "ok", "infinite", "ok"]
     assert values[0]["units"] == {"value": "mg/kg"}
+
+
+def test_a_failing_settle_of_one_instrument_never_stops_the_others(db_factory, monkeypatch):
+    from lims.acquisition import service as service_module
+
+    config = parse_config('[[instrument]]\ncode = "PH-A"\nprofile = "modbus_photometric"\n'
+                          'transport = "modbus-tcp://127.0.0.1:5020"\nenabled = false\n'
+                          '[[instrument]]\ncode = "PH-B"\nprofile = "modbus_photometric"\n'
+                          'transport = "modbus-tcp://127.0.0.1:5021"\nenabled = false\n')
+    service = AcquisitionService(config, db_factory)
+    service.prepare()
+    real = service_module.settle_pending
+
+    def broken(factory: Any, inst_id: int, **kw: Any) -> Any:
+        if inst_id == service._ids["PH-A"][0]:
+            raise RuntimeError("database hiccup")
+        return real(factory, inst_id, **kw)
+
+    monkeypatch.setattr(service_module, "settle_pending", broken)
+    out = service.settle_pending()
+    assert out["PH-A"].problems == ["settling failed: RuntimeError: database hiccup"] and out["PH-B"].problems == []
