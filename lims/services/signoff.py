@@ -16,8 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lims.clock import as_utc, utcnow
-from lims.db.audit import record_hash
 from lims.db.anchors import request_checkpoint
+from lims.db.audit import record_hash
 from lims.db.models import (
     Analysis,
     Batch,
