@@ -9,16 +9,20 @@ from typing import Annotated
 
 import anyio.to_thread
 from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
 from sqlalchemy import Engine
 
+from api import middleware
 from api.auth_routes import router as auth_router
 from api.deps import FactoryDep, read_service
 from api.input_guard import BodySizeLimit, validation_problem
 from api.instruments import router as instruments_router
 from api.lifecycle import router as lifecycle_router
+from api.methods import router as methods_router
 from api.pages import PageJSON, page_of
 from api.pt import router as pt_router
+from api.schemas import MAX_DB_INT
 from api.security import (
     FRAMEWORK_PUBLIC_PATHS,
     Permission,
@@ -30,11 +34,12 @@ from api.security import (
 )
 from api.ui import UiRoute, dashboard_page
 from api.ui import router as ui_router
+from api.users_api import router as users_router
 from api.verify import router as verify_router
 from lims.config import get_settings
 from lims.db import audit
 from lims.db.engine import make_engine, make_session_factory
-from lims.services import queries
+from lims.services import queries, throttle
 from lims.services.views.results import ResultRow
 from lims.services.views.samples import SampleRow
 
@@ -46,7 +51,9 @@ async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
     # out of the cyclic collector, whose full passes over them otherwise stall requests for tens of ms.
     gc.collect()
     gc.freeze()
+    throttle.FAILURES.start(_app.state.session_factory)  # failed password checks, written in batches
     yield
+    throttle.FAILURES.stop(_app.state.session_factory)
 
 
 def create_app(engine: Engine | None = None) -> FastAPI:
@@ -57,6 +64,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     app.state.session_factory = make_session_factory(engine)
     declare_public(app, *FRAMEWORK_PUBLIC_PATHS)
     app.add_middleware(RejectNulBytes)
+    middleware.install(app)  # security headers; a lost database → 503 (zh-CN page / JSON problem)
     app.add_middleware(BodySizeLimit)  # outermost of the two: a body over its route's limit is never read whole
     app.add_exception_handler(RequestValidationError, validation_problem)  # capped, never echoes the input
 
@@ -65,7 +73,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
              dependencies=[require(Permission.SAMPLES_READ)], responses=page_of(SampleRow))
     def list_samples(factory: FactoryDep, status: str | None = None, task_code: str | None = None,
                      limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                     offset: Annotated[int, Query(ge=0)] = 0) -> PageJSON:
+                     offset: Annotated[int, Query(ge=0, le=MAX_DB_INT)] = 0) -> PageJSON:
         return PageJSON(read_service(factory, lambda s: queries.list_samples(
             s, status=status, task_code=task_code, limit=limit, offset=offset)))
 
@@ -73,12 +81,14 @@ def create_app(engine: Engine | None = None) -> FastAPI:
              dependencies=[require(Permission.RESULTS_READ)], responses=page_of(ResultRow))
     def list_results(factory: FactoryDep, status: str | None = None, sample_code: str | None = None,
                      limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                     offset: Annotated[int, Query(ge=0)] = 0) -> PageJSON:
+                     offset: Annotated[int, Query(ge=0, le=MAX_DB_INT)] = 0) -> PageJSON:
         return PageJSON(read_service(factory, lambda s: queries.list_results(
             s, status=status, sample_code=sample_code, limit=limit, offset=offset)))
 
     app.include_router(auth_router)
+    app.include_router(users_router)  # account life cycle (users:manage; own password)
     app.include_router(lifecycle_router)
+    app.include_router(methods_router)  # a method's strategy, QC limits, validation data (issue 12)
     app.include_router(pt_router)
     app.include_router(instruments_router)  # lims acquire status
     app.include_router(ui_router)  # the zh-CN web UI pages

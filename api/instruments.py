@@ -27,7 +27,7 @@ def list_instruments(factory: FactoryDep) -> InstrumentList:
             dependencies=[require("instruments:read")])
 def list_captures(code: str, factory: FactoryDep, status: str | None = None,
                   limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                  offset: Annotated[int, Query(ge=0)] = 0) -> CaptureList:
+                  offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0) -> CaptureList:
     found = read_service(factory, lambda s: instrument_views.list_captures(s, code, status=status, limit=limit,
                                                                              offset=offset))
     if found is None:

@@ -24,6 +24,7 @@ from api.deps import FactoryDep, read_service, run_service
 from api.pages import PDF_RESPONSE
 from api.pt_models import (
     CHART_RESPONSE,
+    AccountBound,
     Created,
     Enrolled,
     ExternalScoreRecorded,
@@ -41,12 +42,28 @@ from api.pt_models import (
     SchemeCreated,
     ScoresView,
     StabilityOutcome,
+    SubmissionList,
+)
+from api.schemas import (
+    MAX_ANALYTES,
+    MAX_DB_INT,
+    MAX_HOMOGENEITY_ITEMS,
+    MAX_LIST_ITEMS,
+    MAX_REPLICATES,
+    MAX_STABILITY_VALUES,
+    Code,
+    DbId,
+    Note,
+    PrintedNote,
+    PrintedText,
+    Text,
 )
 from api.security import CSRF_FIELD, Permission, Principal, ensure_csrf_cookie, require, require_ui
 from api.ui import UiRoute
 from lims.db.engine import session_scope
 from lims.db.models_pt import PtRound, PtSubmission, RoundStatus
-from lims.pt import charts, participant, provider, reports, scoring, views
+from lims.pt import charts, participant, provider, reports, scoring, submissions, views
+from lims.pt.submissions import MAX_ROWS as MAX_PT_ROWS
 from lims.pt.submissions import RowProblem, SubmissionIn, SubmissionRejected, parse_row
 from lims.services.errors import ServiceError
 
@@ -74,16 +91,16 @@ def _visible(s: Session, code: str, me: Principal) -> PtRound:
 # ---------------------------------------------------------------------------------------------- models
 
 class SchemeIn(BaseModel):
-    code: str = Field(min_length=1, max_length=60)
-    name: str = Field(min_length=1, max_length=200)
-    provider_name: str = Field(min_length=1, max_length=200)
-    description: str = ""
+    code: Code = Field(min_length=1, max_length=60)
+    name: PrintedText = Field(min_length=1, max_length=200)
+    provider_name: PrintedText = Field(min_length=1, max_length=200)
+    description: PrintedNote = Field(default="", max_length=4000)
 
 
 class AnalyteIn(BaseModel):
-    code: str = Field(min_length=1, max_length=60)
-    name_zh: str = ""
-    unit: str = "mg/kg"
+    code: Code = Field(min_length=1, max_length=60)
+    name_zh: PrintedText = Field(default="", max_length=200)
+    unit: Text = Field(default="mg/kg", max_length=20)
     mrrl: float = Field(gt=0)
     present: bool = True
     assigned_method: Literal["consensus", "reference"] = "consensus"
@@ -94,44 +111,53 @@ class AnalyteIn(BaseModel):
 
 
 class RoundIn(BaseModel):
-    scheme_code: str
-    code: str = Field(min_length=1, max_length=60)
-    title: str = Field(min_length=1, max_length=300)
-    matrix: str = ""
+    scheme_code: Text = Field(max_length=60)
+    code: Code = Field(min_length=1, max_length=60)
+    title: PrintedText = Field(min_length=1, max_length=300)
+    matrix: PrintedText = Field(default="", max_length=200)
     deadline: dt.datetime
-    analytes: list[AnalyteIn] = Field(min_length=1)
+    analytes: list[AnalyteIn] = Field(min_length=1, max_length=MAX_ANALYTES)
 
 
 class LabIn(BaseModel):
-    lab_code: str = Field(min_length=1, max_length=60)
-    lab_name: str = Field(min_length=1, max_length=200)
-    contact: str = ""
+    lab_code: Text = Field(min_length=1, max_length=60)
+    lab_name: PrintedText = Field(min_length=1, max_length=200)
+    contact: PrintedText = Field(default="", max_length=200)
+    accounts: list[Text] = Field(default_factory=list, max_length=20,
+                                 description="usernames that submit and read this participant's results")
 
 
 class EnrolIn(BaseModel):
-    labs: list[LabIn] = Field(min_length=1)
-    seed: int | None = None
+    labs: list[LabIn] = Field(min_length=1, max_length=MAX_LIST_ITEMS)
+    seed: int | None = Field(default=None, ge=0, le=MAX_DB_INT)
+
+
+class AccountIn(BaseModel):
+    username: Text = Field(min_length=1, max_length=60)
+
+
+Replicates = Annotated[list[float], Field(min_length=1, max_length=MAX_REPLICATES)]
 
 
 class HomogeneityIn(BaseModel):
-    analyte: str
-    items: list[list[float]] = Field(min_length=2)
+    analyte: Text = Field(max_length=60)
+    items: list[Replicates] = Field(min_length=2, max_length=MAX_HOMOGENEITY_ITEMS)
     sigma_pt: float | None = Field(default=None, gt=0)
 
 
 class StabilityIn(BaseModel):
-    analyte: str
-    before: list[float] = Field(min_length=1)
-    after: list[float] = Field(min_length=1)
+    analyte: Text = Field(max_length=60)
+    before: list[float] = Field(min_length=1, max_length=MAX_STABILITY_VALUES)
+    after: list[float] = Field(min_length=1, max_length=MAX_STABILITY_VALUES)
     sigma_pt: float | None = Field(default=None, gt=0)
 
 
 class ResultIn(BaseModel):
-    participant_code: str = Field(min_length=1)
-    analyte: str = Field(min_length=1)
+    participant_code: Text = Field(min_length=1, max_length=20)
+    analyte: Text = Field(min_length=1, max_length=60)
     result: float | None = Field(default=None, ge=0, description="null = not detected")
-    unit: str = Field(min_length=1)
-    method: str = ""
+    unit: Text = Field(min_length=1, max_length=20)
+    method: PrintedText = Field(default="", max_length=120)
     loq: float | None = Field(default=None, gt=0)
     expanded_uncertainty: float | None = Field(default=None, ge=0)
     coverage_factor: float | None = Field(default=None, gt=0)
@@ -139,23 +165,23 @@ class ResultIn(BaseModel):
 
 
 class ResultsIn(BaseModel):
-    results: list[ResultIn] = Field(min_length=1)
+    results: list[ResultIn] = Field(min_length=1, max_length=MAX_PT_ROWS)
 
 
 class ParticipationIn(BaseModel):
-    provider_name: str = Field(min_length=1)
-    round_code: str = Field(min_length=1)
+    provider_name: PrintedText = Field(min_length=1, max_length=200)
+    round_code: Text = Field(min_length=1, max_length=60)
     round_date: dt.date
-    scheme_name: str = ""
-    lab_code: str | None = None
-    sample_code: str | None = None
-    participant_code: str = ""
-    responsible: str = ""
+    scheme_name: PrintedText = Field(default="", max_length=200)
+    lab_code: Text | None = Field(default=None, max_length=40)
+    sample_code: Text | None = Field(default=None, max_length=60)
+    participant_code: Text = Field(default="", max_length=60)
+    responsible: PrintedText = Field(default="", max_length=120)
 
 
 class ExternalScoreIn(BaseModel):
-    analyte: str = Field(min_length=1)
-    unit: str = "mg/kg"
+    analyte: Text = Field(min_length=1, max_length=60)
+    unit: Text = Field(default="mg/kg", max_length=20)
     result: float
     assigned_value: float
     sigma_pt: float = Field(gt=0)
@@ -164,7 +190,7 @@ class ExternalScoreIn(BaseModel):
     coverage_factor: float = Field(default=2.0, gt=0)
     z: float | None = None
     en: float | None = None
-    owner: str | None = None
+    owner: PrintedText | None = Field(default=None, max_length=120)
     due_date: dt.date | None = None
 
 
@@ -172,20 +198,21 @@ class PtSampleIn(BaseModel):
     """The PT test item registered as a normal sample (fields of ``POST /api/v1/samples``)."""
 
     code: str = Field(min_length=1, max_length=60, pattern=r"^[A-Za-z0-9_-]+$")
-    commodity_code: str = Field(min_length=1)
+    commodity_code: Text = Field(min_length=1, max_length=60)
     sampled_at: dt.datetime = Field(description="when the provider dispatched the item (with its time zone)")
-    region_code: str
-    sampling_link: str
-    samplers: list[str]
-    sampling_place: str = Field(default="", max_length=300)
-    description: str = Field(default="", max_length=300)
-    quantity: str = Field(default="", max_length=60)
-    requested: list[tuple[str, str]] = Field(default_factory=list, description="[(analyte_code, method_code)]")
+    region_code: Text = Field(max_length=12)
+    sampling_link: Text = Field(max_length=40)
+    samplers: list[PrintedText] = Field(max_length=20)
+    sampling_place: PrintedText = Field(default="", max_length=300)
+    description: PrintedNote = Field(default="", max_length=300)
+    quantity: PrintedText = Field(default="", max_length=60)
+    requested: list[tuple[Text, Text]] = Field(default_factory=list, max_length=MAX_LIST_ITEMS,
+                                               description="[(analyte_code, method_code)]")
 
 
 class AdvanceIn(BaseModel):
     status: Literal["root_cause", "action", "verified", "closed"]
-    note: str = Field(min_length=1)
+    note: Note = Field(min_length=1, max_length=4000)
 
 
 # ---------------------------------------------------------------------------------------------- provider
@@ -219,13 +246,25 @@ def get_round(code: str, me: Reader, factory: FactoryDep) -> RoundDetail:
 
 @router.post("/api/v1/pt/rounds/{code}/participants", status_code=201, summary="登记参加者 / enrol participants")
 def enrol(code: str, body: EnrolIn, me: Manager, factory: FactoryDep) -> Enrolled:
-    labs = [provider.LabEntry(**lab.model_dump()) for lab in body.labs]
+    labs = [provider.LabEntry(**lab.model_dump(exclude={"accounts"})) for lab in body.labs]
+    accounts = {lab.lab_code: lab.accounts for lab in body.labs}
 
     def go(s: Session) -> dict[str, Any]:
         out = provider.enrol_participants(s, code, labs, seed=body.seed)
+        for p in out:
+            for username in accounts.get(p.lab_code, ()):
+                submissions.bind_account(s, code, p.code, username)
         return {"participants": [{"code": p.code, "lab_code": p.lab_code} for p in out],
                 "seed": provider.get_round(s, code).code_seed}
     return _run(factory, me, f"enrol participants in {code}", go)
+
+
+@router.post("/api/v1/pt/rounds/{code}/participants/{participant_code}/accounts", status_code=201,
+             summary="绑定参加者账号 / let an account submit for a participant")
+def bind_account(code: str, participant_code: str, body: AccountIn, me: Manager, factory: FactoryDep) -> AccountBound:
+    return _run(factory, me, f"bind {body.username} to PT participant {participant_code} of {code}", lambda s: {
+        "round_code": code, "participant_code": participant_code, "username": body.username,
+        "id": submissions.bind_account(s, code, participant_code, body.username).id})
 
 
 @router.post("/api/v1/pt/rounds/{code}/homogeneity", summary="均匀性检验 / homogeneity study")
@@ -243,8 +282,20 @@ def stability(code: str, body: StabilityIn, me: Manager, factory: FactoryDep) ->
 @router.post("/api/v1/pt/rounds/{code}/results", summary="提交结果（JSON） / submit results")
 def submit_json(code: str, body: ResultsIn, me: Submitter, factory: FactoryDep) -> ResultsAccepted:
     rows = [SubmissionIn(**r.model_dump(), line=i) for i, r in enumerate(body.results, start=1)]
-    return _run(factory, me, f"submit PT results {code}",
-                lambda s: _accepted(s, provider.submit_results(s, code, rows, channel="api")))
+    return _run(factory, me, f"submit PT results {code}", lambda s: _submit(s, me, code, rows, "api"))
+
+
+def _submit(s: Session, me: Principal, code: str, rows: list[SubmissionIn], channel: str) -> dict[str, Any]:
+    """Rows of participants bound to ``me`` only (``pt:manage`` enters any participant's on its behalf)."""
+    submissions.check_submitter(s, code, rows, user_id=me.user_id, on_behalf=me.can(Permission.PT_MANAGE))
+    return _accepted(s, provider.submit_results(s, code, rows, channel=channel))
+
+
+@router.get("/api/v1/pt/rounds/{code}/submissions", summary="已提交结果 / the results I may see")
+def list_submissions(code: str, me: Submitter, factory: FactoryDep) -> SubmissionList:
+    """Before publication a participant sees only its own results; the provider (``pt:manage``) sees all."""
+    return read_service(factory, lambda s: {"items": submissions.visible_submissions(
+        s, code, user_id=me.user_id, everyone=me.can(Permission.PT_MANAGE))})
 
 
 def _accepted(s: Session, subs: list[PtSubmission]) -> dict[str, Any]:
@@ -260,7 +311,10 @@ async def submit_csv(code: str, me: Submitter, factory: FactoryDep,
                      file: Annotated[UploadFile, File(description="participant_code,analyte,result,unit,...")]
                      ) -> ResultsAccepted:
     data = await file.read()
-    return _run(factory, me, f"upload PT results {code}", lambda s: _accepted(s, provider.upload_csv(s, code, data)))
+
+    def go(s: Session) -> dict[str, Any]:
+        return _submit(s, me, code, submissions.parse_submission_csv(data), "csv")
+    return _run(factory, me, f"upload PT results {code}", go)
 
 
 # declared after /results and /results.csv, which the {action} pattern would otherwise shadow
@@ -346,13 +400,13 @@ def list_participations(me: Reader, factory: FactoryDep) -> ParticipationList:
 
 
 @router.get("/api/v1/pt/participations/{participation_id}", summary="一次能力验证参加记录 / a participation")
-def get_participation(participation_id: int, me: Reader, factory: FactoryDep) -> ParticipationView:
+def get_participation(participation_id: DbId, me: Reader, factory: FactoryDep) -> ParticipationView:
     return read_service(factory, lambda s: views.participation_view(s, participation_id))
 
 
 @router.post("/api/v1/pt/participations/{participation_id}/sample", status_code=201,
              summary="登记能力验证样品 / register the PT sample as a normal sample")
-def register_pt_sample(participation_id: int, body: PtSampleIn, me: Manager, factory: FactoryDep) -> PtSampleRegistered:
+def register_pt_sample(participation_id: DbId, body: PtSampleIn, me: Manager, factory: FactoryDep) -> PtSampleRegistered:
     def go(s: Session) -> dict[str, Any]:
         sample = participant.register_pt_sample(
             s, participation_id, **{**body.model_dump(), "requested": [tuple(r) for r in body.requested]})
@@ -362,7 +416,7 @@ def register_pt_sample(participation_id: int, body: PtSampleIn, me: Manager, fac
 
 @router.post("/api/v1/pt/participations/{participation_id}/scores", status_code=201,
              summary="登记组织者反馈的得分 / record a score reported back")
-def create_external_score(participation_id: int, body: ExternalScoreIn, me: Manager,
+def create_external_score(participation_id: DbId, body: ExternalScoreIn, me: Manager,
                           factory: FactoryDep) -> ExternalScoreRecorded:
     def go(s: Session) -> dict[str, Any]:
         cmd = participant.RecordExternalScore(**body.model_dump())
@@ -373,7 +427,8 @@ def create_external_score(participation_id: int, body: ExternalScoreIn, me: Mana
 
 
 @router.get("/api/v1/pt/performance", summary="能力验证历史表现 / running performance per analyte")
-def performance(me: Reader, factory: FactoryDep, analyte: str | None = None, window: int = 5) -> PerformanceList:
+def performance(me: Reader, factory: FactoryDep, analyte: str | None = None,
+                window: Annotated[int, Query(ge=1, le=50)] = 5) -> PerformanceList:
     return read_service(factory, lambda s: {"items": [
         {**p.__dict__, "round_date": p.round_date.isoformat()}
         for p in participant.running_performance(s, analyte=analyte, window=window)]})
@@ -401,7 +456,7 @@ def nonconformities(me: Reader, factory: FactoryDep, status: str | None = None) 
 
 
 @router.post("/api/v1/pt/nonconformities/{nc_id}/advance", summary="推进不符合项 / advance a nonconformity")
-def advance(nc_id: int, body: AdvanceIn, me: Manager, factory: FactoryDep) -> NonconformityAdvanced:
+def advance(nc_id: DbId, body: AdvanceIn, me: Manager, factory: FactoryDep) -> NonconformityAdvanced:
     return _run(factory, me, f"nonconformity {nc_id} → {body.status}",
                 lambda s: {"id": nc_id, "status": participant.advance_nonconformity(
                     s, nc_id, body.status, note=body.note).status})
@@ -450,6 +505,8 @@ async def submit_form_post(code: str, request: Request, me: UiSubmitter, factory
     if not problems:
         try:
             with session_scope(factory, actor=me.username, reason=f"web submission {code}") as s:
+                submissions.check_submitter(s, code, rows, user_id=me.user_id,
+                                            on_behalf=me.can(Permission.PT_MANAGE))
                 accepted = len(provider.submit_results(s, code, rows, channel="web"))
         except SubmissionRejected as e:
             problems = list(e.problems)

@@ -92,6 +92,23 @@ class ResultsAccepted(TypedDict):
 
 
 @with_config(OPEN)
+class AccountBound(TypedDict):
+    """An account bound to a participant of a round: it may submit and read that participant's results."""
+
+    id: int
+    round_code: str
+    participant_code: str
+    username: str
+
+
+@with_config(OPEN)
+class SubmissionList(TypedDict):
+    """Submitted results the caller may see (its own participants' before publication; all for pt:manage)."""
+
+    items: list[dict[str, Any]]
+
+
+@with_config(OPEN)
 class RoundTransitioned(TypedDict):
     """The round's status after open/close/score/publish (scoring adds its counts)."""
 

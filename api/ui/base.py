@@ -161,9 +161,10 @@ def not_found(request: Request, me: Principal, active: str, what: str) -> HTMLRe
 def parse_ids(raw: list[str] | None) -> list[int] | None:
     """Checked result ids from the form, or None when one is not an integer."""
     try:
-        return sorted({int(x) for x in raw or []})
+        ids = sorted({int(x) for x in raw or []})
     except ValueError:
         return None
+    return ids if all(1 <= i <= 2**31 - 1 for i in ids) else None  # beyond: refused, never a database overflow
 
 
 def pager(base: str, params: dict[str, Any], offset: int, limit: int, total: int, exact: bool) -> dict[str, Any]:

@@ -125,6 +125,16 @@ class PtParticipant(Base):
     __table_args__ = (UniqueConstraint("round_id", "code"), UniqueConstraint("round_id", "lab_code"))
 
 
+class PtParticipantAccount(Base):
+    """An account that may submit and read the results of one participant (0015_pt_accounts_verify_runs)."""
+
+    __tablename__ = "pt_participant_account"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("pt_participant.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    __table_args__ = (UniqueConstraint("participant_id", "user_id"),)
+
+
 class PtSubmission(Base):
     """A participant's result for one analyte; ``result`` None means not detected (< LOQ)."""
 

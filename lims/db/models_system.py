@@ -85,10 +85,38 @@ class ApiToken(Base):
 
 
 class LoginFailure(Base):
-    """Failed logins, for throttling (per username, sliding window)."""
+    """Failed password checks (logins and e-signatures), written in batches off the request path
+    (lims.services.throttle); the throttle itself runs in memory."""
 
     __tablename__ = "login_failure"
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(60), index=True)
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     remote: Mapped[str] = mapped_column(String(60), default="")
+    #: ``login`` or ``signature`` (an e-signature's re-entered password; 0014_account_lifecycle).
+    purpose: Mapped[str] = mapped_column(String(20), default="login", server_default="login")
+
+
+class AuthGeneration(Base):
+    """One row: a counter raised by every revocation, disabled account, role or password change, so each
+    API worker drops the principals it cached as soon as it sees the counter move (0014_account_lifecycle)."""
+
+    __tablename__ = "auth_generation"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AuditVerifyRun(Base):
+    """One run of the audit-trail verification, started in the background (api/audit_jobs.py); the newest
+    finished run is what ``GET /api/v1/audit/verify`` answers, with its time (0015_pt_accounts_verify_runs)."""
+
+    __tablename__ = "audit_verify_run"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    requested_by: Mapped[str] = mapped_column(String(60))
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column()
+    status: Mapped[str] = mapped_column(String(20), index=True)  # running | done | failed
+    ok: Mapped[bool | None] = mapped_column(Boolean)
+    audit_events: Mapped[int | None] = mapped_column(Integer)
+    certified_records: Mapped[int | None] = mapped_column(Integer)
+    message: Mapped[str] = mapped_column(Text, default="")

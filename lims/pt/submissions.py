@@ -6,6 +6,13 @@ expanded_uncertainty,coverage_factor,recovery_percent`` optional. An empty ``res
 <LOQ, 未检出) means "not detected". Every row is checked; a file with any bad row is refused as a
 whole with every problem named by line and field (nothing is written).
 
+Who may submit (:func:`check_submitter`): a participant code is bound to accounts
+(``pt_participant_account``, :func:`bind_account`) when the provider enrols the participant's laboratory; a
+submitter without ``pt:manage`` may submit, replace and read (:func:`visible_submissions`) only the results of
+the participants bound to its own account, and only until the round's deadline (refused by
+``lims.pt.provider.submit_results``). Holders of ``pt:manage`` (the provider's staff) may enter a result on a
+participant's behalf (a form sent on paper); the audit trail names them.
+
 Units: a result in µg/kg for an analyte reported in mg/kg (or the reverse) is converted with
 1 mg/kg = 1000 µg/kg (:func:`convert_row`; result, LOQ and expanded uncertainty alike); the value and
 unit as submitted are kept (:class:`UnitConversion`). Any other unit is refused.
@@ -15,14 +22,22 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from lims import csvio, units
-from lims.services.errors import InvalidInput
+from lims.db.models import User
+from lims.db.models_pt import PtParticipant, PtParticipantAccount, PtRound, PtRoundAnalyte, PtSubmission
+from lims.services.errors import Conflict, Forbidden, InvalidInput, NotFound
+from lims.services.lookup import get_by_code
 
 CSV_REQUIRED = ("participant_code", "analyte", "result", "unit")
 CSV_OPTIONAL = ("method", "loq", "expanded_uncertainty", "coverage_factor", "recovery_percent")
+#: Rows one submission (CSV or JSON) may hold: participants × analytes of the largest round, with room.
+MAX_ROWS = 5000
 #: Texts read as "not detected" in the result column.
 NOT_DETECTED = frozenset({"", "nd", "n.d.", "<loq", "< loq", "<lod", "< lod", "未检出", "not detected"})
 
@@ -107,13 +122,23 @@ def parse_row(values: Mapping[str, str | None], line: int | None, problems: list
                         texts.get("method", ""), loq, big_u, k, rec, line)
 
 
+def _bounded(rows: Iterable[csvio.CsvRow]) -> list[csvio.CsvRow]:
+    out: list[csvio.CsvRow] = []
+    for record in rows:
+        if len(out) == MAX_ROWS:
+            raise SubmissionRejected([RowProblem(record.line, "file", f"more than {MAX_ROWS} data rows: "
+                                                 "split the file (nothing was written)")], source="CSV")
+        out.append(record)
+    return out
+
+
 def parse_submission_csv(data: bytes | str) -> list[SubmissionIn]:
     """Parse and check a submission CSV (read by :mod:`lims.csvio`); raises :class:`SubmissionRejected`
     naming every bad row."""
     try:
         table = csvio.CsvTable(csvio.decode(data, source="CSV") if isinstance(data, bytes) else data, source="CSV")
         missing = table.missing(CSV_REQUIRED)
-        records = [] if missing else list(table.rows(CSV_REQUIRED + CSV_OPTIONAL))
+        records = [] if missing else _bounded(table.rows(CSV_REQUIRED + CSV_OPTIONAL))
     except csvio.CsvError as exc:
         field = "header" if exc.kind == "empty" else "file"
         raise SubmissionRejected([RowProblem(exc.line, field, exc.detail)], source="CSV") from None
@@ -191,3 +216,72 @@ def convert_row(row: SubmissionIn, unit: str) -> tuple[SubmissionIn, UnitConvers
                               expanded_uncertainty=scale_decimal(row.expanded_uncertainty, exponent))
     return new, UnitConversion(row.line, row.participant_code, row.analyte, row.unit, unit, row.result, new.result,
                                row.loq, new.loq, row.expanded_uncertainty, new.expanded_uncertainty)
+
+
+# ----------------------------------------------------------------------------------------------
+# who may submit: participants bound to accounts
+# ----------------------------------------------------------------------------------------------
+
+def _participant(s: Session, rnd: PtRound, participant_code: str) -> PtParticipant:
+    p = s.execute(select(PtParticipant).where(PtParticipant.round_id == rnd.id,
+                                              PtParticipant.code == participant_code)).scalars().first()
+    if p is None:
+        raise NotFound(f"participant {participant_code} is not in round {rnd.code}", field="participant_code")
+    return p
+
+
+def bind_account(s: Session, round_code: str, participant_code: str, username: str) -> PtParticipantAccount:
+    """Let the account ``username`` submit and read the results of ``participant_code`` in the round."""
+    rnd = get_by_code(s, PtRound, round_code, field="round_code", what="PT round")
+    p = _participant(s, rnd, participant_code)
+    user = s.execute(select(User).where(User.username == username)).scalars().first()
+    if user is None:
+        raise NotFound(f"no account {username!r}", field="username")
+    if s.execute(select(PtParticipantAccount.id).where(PtParticipantAccount.participant_id == p.id,
+                                                       PtParticipantAccount.user_id == user.id)).first():
+        raise Conflict(f"{username} is already bound to participant {participant_code}", field="username")
+    link = PtParticipantAccount(participant_id=p.id, user_id=user.id)
+    s.add(link)
+    s.flush()
+    return link
+
+
+def bound_codes(s: Session, round_id: int, user_id: int) -> set[str]:
+    """Codes of the round's participants bound to the account ``user_id``."""
+    return set(s.execute(select(PtParticipant.code).join(
+        PtParticipantAccount, PtParticipantAccount.participant_id == PtParticipant.id).where(
+        PtParticipant.round_id == round_id, PtParticipantAccount.user_id == user_id)).scalars())
+
+
+def check_submitter(s: Session, round_code: str, rows: Sequence[SubmissionIn], *, user_id: int,
+                    on_behalf: bool) -> None:
+    """Refuse (403 ``pt.participant_not_bound``, nothing written) rows for a participant not bound to the
+    account ``user_id``, unless the submitter enters results on participants' behalf (``pt:manage``)."""
+    if on_behalf:
+        return
+    rnd = get_by_code(s, PtRound, round_code, field="round_code", what="PT round")
+    own = bound_codes(s, rnd.id, user_id)
+    for i, row in enumerate(rows, start=1):
+        if row.participant_code not in own:
+            line = row.line if row.line is not None else i
+            raise Forbidden(f"line {line}: participant {row.participant_code!r} is not bound to your account "
+                            f"in round {round_code}; results of other participants cannot be submitted or changed",
+                            field="participant_code", code="pt.participant_not_bound")
+
+
+def visible_submissions(s: Session, round_code: str, *, user_id: int, everyone: bool) -> list[dict[str, object]]:
+    """The round's submissions the caller may see: all of them for ``everyone`` (``pt:manage``), else those
+    of the participants bound to the account ``user_id``."""
+    rnd = get_by_code(s, PtRound, round_code, field="round_code", what="PT round")
+    q = (select(PtSubmission, PtParticipant.code, PtRoundAnalyte.code)
+         .join(PtParticipant, PtParticipant.id == PtSubmission.participant_id)
+         .join(PtRoundAnalyte, PtRoundAnalyte.id == PtSubmission.round_analyte_id)
+         .where(PtParticipant.round_id == rnd.id).order_by(PtParticipant.code, PtRoundAnalyte.code))
+    if not everyone:
+        q = q.join(PtParticipantAccount, PtParticipantAccount.participant_id == PtParticipant.id).where(
+            PtParticipantAccount.user_id == user_id)
+    return [{"participant_code": pcode, "analyte": acode, "result": sub.result, "unit": sub.unit,
+             "method": sub.method, "loq": sub.loq, "expanded_uncertainty": sub.expanded_uncertainty,
+             "coverage_factor": sub.coverage_factor, "recovery_percent": sub.recovery_percent,
+             "channel": sub.channel, "submitted_at": sub.submitted_at.isoformat()}
+            for sub, pcode, acode in s.execute(q).all()]

@@ -63,7 +63,9 @@ def _setup_round(client) -> list[str]:
     r = client.post("/api/v1/pt/rounds", json=ROUND, headers=qa)
     assert r.status_code == 201, r.text
     assert r.json()["status"] == "draft" and len(r.json()["analytes"]) == 2
-    labs = [{"lab_code": f"L{i}", "lab_name": f"检测站{i}"} for i in range(len(VALUES))]
+    # issue 11: a participant's results come only from accounts bound to it; here one data-entry account
+    # ("tech") is bound to every participant (isolation between participants: tests/api/test_pt_isolation.py)
+    labs = [{"lab_code": f"L{i}", "lab_name": f"检测站{i}", "accounts": ["tech"]} for i in range(len(VALUES))]
     r = client.post("/api/v1/pt/rounds/PT-API-1/participants", json={"labs": labs, "seed": 99}, headers=qa)
     assert r.status_code == 201 and r.json()["seed"] == 99
     items = [[0.15 + 0.001 * i, 0.151 + 0.001 * i] for i in range(10)]
