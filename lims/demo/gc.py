@@ -4,6 +4,7 @@ the first batch's CCV fails and holds it, the re-run passes — and the sample i
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from calibration.chromatogram import RetentionWindow
 from lims.db.models import Analysis, Instrument, Lab, Reading, User
-from lims.demo.reference import PASSWORDS
+from lims.demo.reference import PASSWORDS, TZ
 from lims.services import batches, chromatography, signoff
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ def confirm_gc(day: DemoDay) -> None:
         day.log.step("no screening positives: no confirmatory GC batch today")
         return
     for attempt, ccv_found in ((1, 0.127), (2, 0.101)):
-        code = f"B-GC-20261128-{attempt}"
+        code = f"B-GC-{dt.datetime.now(TZ):%Y%m%d}-{attempt}"  # the day's date
         with day.uow("zhangwei", f"GC batch {code}") as s:
             batch = batches.create_batch(s, code=code, method_code="GC-OP", instrument_code="GC-01",
                                          analysis_ids=list(pending))

@@ -95,7 +95,7 @@ def _confirmatory_statement(lines: Sequence[LineBasis]) -> str:
         std_zh, std_en = _standards(failing)
         names_zh, names_en = _names(failing)
         parts.append((f"经抽样检验，所检项目中{names_zh}不符合 {std_zh}要求，检验结论为不合格。",
-                      f"Sampled and tested: {names_en} do(es) not comply with {std_en}; the sample is non-compliant."))
+                      f"Sampled and tested: not compliant with {std_en}: {names_en}; the sample is non-compliant."))
     elif judged:
         std_zh, std_en = _standards(judged)
         parts.append((f"经抽样检验，所检项目符合 {std_zh}要求。",

@@ -221,3 +221,62 @@ def test_analyte_precision_in_the_method_wins_over_the_methods(lab, tmp_path):
     assert _payload(lab, rid)["valueText"] == "0.123"
     text = _text(_issue(lab, "S-N2", tmp_path)[1])
     assert "0.123" in text and "0.12345" not in text
+
+
+def test_read_models_show_the_reported_value_and_limits_with_units(lab):
+    from lims.db.models import Result
+    from lims.services import queries
+    from lims.services.views.results import result_detail
+
+    (aid,) = _sample(lab, "S-N3", "QINCAI", [("CHLORPYRIFOS", "GC-OP")])
+    rid = _manual(lab, aid, 0.09400122681461558, "0.09400122681461558")
+    with session_scope(lab, actor="zhangwei") as s:
+        r = s.get(Result, rid)
+        r.lod, r.loq = 0.005, 0.01
+    with lab() as s:
+        row = result_detail(s, rid)
+        assert row["reported_text"] == "0.094" and row["value"] == 0.09400122681461558
+        assert row["lod_text"] == "0.005 mg/kg" and row["loq_text"] == "0.01 mg/kg"
+        listed = queries.list_results(s, sample_code="S-N3").items[0]
+        assert listed["reported_text"] == "0.094" and listed["lod_text"] == "0.005 mg/kg"
+
+
+def test_curve_limits_shown_with_their_unit_and_in_the_result_unit():
+    from lims.services.reported import curve_limit_text
+
+    # 0.00193 mg/L of extract, 10 mL extract of 5 g sample → 0.00386 mg/kg (mg/L·mL/g = mg/kg) → 0.0039
+    assert curve_limit_text(1.93e-3, {(5.0, 10.0, 1.0)}) == "0.0019 mg/L（提取液 extract） ≈ 0.0039 mg/kg"
+    assert curve_limit_text(1.93e-3, set()) == "0.0019 mg/L（提取液 extract）"
+    assert curve_limit_text(None, set()) is None
+
+
+def _approve_judged(factory, rid: int, judgement) -> None:
+    for user, fn in (("zhangwei", signoff.author_results), ("liqiang", signoff.review_results)):
+        with session_scope(factory, actor=user) as s:
+            fn(s, [rid], username=user, password=PASSWORDS[user])
+    with session_scope(factory, actor="wangfang") as s:
+        signoff.approve_results(s, [rid], username="wangfang", password=PASSWORDS["wangfang"], lab_code=LAB_CODE,
+                                judgements={rid: judgement})
+
+
+def test_no_limit_judged_by_the_approver_is_printed_and_never_compliant(lab, tmp_path):
+    from lims.limits.judgement import LimitJudgement
+
+    (aid,) = _sample(lab, "S-J1", "JIUCAI", [("CHLORPYRIFOS", "GC-OP")])  # no chlorpyrifos limit for 韭菜
+    _approve_judged(lab, _manual(lab, aid, 0.03, "0.03"),
+                    LimitJudgement(kind="no_limit_applies", reason="GB 2763-2021 未规定韭菜中毒死蜱限量"))
+    text = _text(_issue(lab, "S-J1", tmp_path)[1])
+    assert "无限量标准" in text and "毒死蜱无适用限量标准，未作符合性判定" in text
+    assert "所检项目符合" not in text and "由批准人王芳判定" in text
+
+
+def test_a_limit_named_by_the_approver_is_the_standard_of_the_conclusion(lab, tmp_path):
+    from lims.limits.judgement import LimitJudgement
+
+    (aid,) = _sample(lab, "S-J2", "JIUCAI", [("CHLORPYRIFOS", "GC-OP")])
+    _approve_judged(lab, _manual(lab, aid, 0.03, "0.03"),
+                    LimitJudgement(kind="named_standard", standard="GB 2763-2021", clause="4.121 鳞茎类蔬菜",
+                                   value_mg_kg=0.1))
+    text = _text(_issue(lab, "S-J2", tmp_path)[1])
+    assert "0.1mg/kg" in text and "批准人判定" in text
+    assert "所检项目符合GB2763-2021《食品安全国家标准食品中农药最大残留限量》要求" in text
