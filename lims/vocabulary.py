@@ -68,6 +68,13 @@ class Role(Labelled):
     ADMIN = "admin", "系统管理员", "administrator"
 
 
+class UserKind(Labelled):
+    """Who an account is: a person (logs in, signs) or a service account (API keys only, never signs)."""
+
+    PERSON = "person", "人员账户", "person"
+    SERVICE = "service", "服务账户（仪器、接口）", "service account"
+
+
 class Permission(Labelled):
     """What a request may do; roles grant them (api.security.ROLE_PERMISSIONS)."""
 
@@ -90,6 +97,7 @@ class Permission(Labelled):
     USERS_MANAGE = "users:manage", "管理用户账户", "manage user accounts"
     TASKS_READ = "tasks:read", "查看监测任务", "view monitoring tasks"
     TASKS_MANAGE = "tasks:manage", "管理监测任务", "manage monitoring tasks"
+    METHODS_MANAGE = "methods:manage", "维护方法质控限值与方法确认数据", "manage method QC limits and validation data"
     #: Any authenticated principal, API keys included (who am I).
     AUTHENTICATED = "authenticated", "登录", "sign in"
     #: A person's own account: own tokens, logout (every role; never an API key).
@@ -414,7 +422,7 @@ class NonconformityStatus(Labelled):
 
 #: Every labelled enum of the domain, by class name (for the web UI's ``label`` filter and for tests).
 VOCABULARY: dict[str, type[Labelled]] = {cls.__name__: cls for cls in (
-    Role, Permission, SampleStatus, CustodyKind, ProgrammeType, ProducerKind, SamplingLink, AssignmentStatus,
+    Role, UserKind, Permission, SampleStatus, CustodyKind, ProgrammeType, ProducerKind, SamplingLink, AssignmentStatus,
     AnalysisKind, AnalysisStatus, ResultStatus, Qualitative, Verdict, BatchStatus, QcKind, QcOutcome,
     SignatureMeaning, SignOffDone, ReportStatus, ParseStatus, OutboxStatus, AuditAction, RoundStatus,
     NonconformityStatus, CommodityLevel, MatchedVia, LimitFlag, LimitJudgementKind, Detection)}

@@ -39,6 +39,10 @@ class CurveStored(TypedDict):
     passed: bool
     params: dict[str, float]
     acceptance: dict[str, Any]
+    #: The calibration strategy the curve was made by (CalibrationStrategy) and its record (ME %, IS, the
+    #: spiked sample, RT/ion-ratio references); the stored fit itself is in calibration_curve.fit.
+    strategy: str
+    strategy_detail: dict[str, Any] | None
 
 
 class QcRow(TypedDict):
@@ -68,7 +72,8 @@ class QcOutcomeShown(TypedDict):
 
 
 def curve_stored(c: CalibrationCurve) -> CurveStored:
-    return {"id": c.id, "version": c.version, "passed": c.passed, "params": c.params, "acceptance": c.acceptance}
+    return {"id": c.id, "version": c.version, "passed": c.passed, "params": c.params, "acceptance": c.acceptance,
+            "strategy": c.strategy, "strategy_detail": c.strategy_detail}
 
 
 def qc_row(q: QcSample) -> QcRow:
