@@ -285,3 +285,27 @@ def test_quantify_records_the_lab_uncertainty_on_the_result(lab):
         r = _quantify(s, celery, curve_id, INTERCEPT + SLOPE * 0.06)
         assert r.details["uncertainty"]["source"] == "validation"
         assert r.expanded_uncertainty == pytest.approx(r.value * r.details["uncertainty"]["expanded_percent"] / 100)
+
+
+def test_uncertainty_from_long_run_spike_recoveries(lab):
+    """No validation study for the matrix (黄瓜) but eight spike recoveries of the method and analyte: U from
+    them (Nordtest TR 537: u(Rw) = SD of the recoveries, u(bias) = √(RMS_bias² + u(Cref)²))."""
+    (cucumber,) = _samples(lab, ["Q-H1"], commodity="HUANGGUA")
+    found = [0.092, 0.101, 0.088, 0.097, 0.105, 0.094, 0.090, 0.099]  # mg/kg for 0.1 mg/kg spikes
+    with session_scope(lab, actor="zhangwei") as s:
+        batch = batches.create_batch(s, code="B-H", method_code="GC-OP", instrument_code=None, analysis_ids=[cucumber])
+        for f in found:
+            batches.add_qc(s, "B-H", kind="spike", analyte_code="CHLORPYRIFOS", nominal_value=0.1, measured_value=f)
+        curve_id = batches.store_curve(s, batch=batch, analyte_code="CHLORPYRIFOS", concentrations=LEVELS,
+                                       responses=RESPONSES).id
+        r = _quantify(s, cucumber, curve_id, INTERCEPT + SLOPE * 0.06)
+        trail = r.details["uncertainty"]
+    recoveries = [f / 0.1 * 100.0 for f in found]
+    mean = sum(recoveries) / len(recoveries)
+    sd = math.sqrt(sum((x - mean) ** 2 for x in recoveries) / (len(recoveries) - 1))
+    rms = math.sqrt(sum((x - 100.0) ** 2 for x in recoveries) / len(recoveries))
+    u_bias = math.sqrt(rms**2 + 1.5**2)  # the demo's GC-OP spike u(Cref) 1.5 %
+    assert trail["source"] == "qc_history" and trail["is_default"] is False and len(trail["qc_sample_ids"]) == 8
+    assert trail["u_rw_percent"] == pytest.approx(sd, rel=1e-12)
+    assert trail["u_bias_percent"] == pytest.approx(u_bias, rel=1e-12)
+    assert trail["expanded_percent"] == pytest.approx(2.0 * math.hypot(sd, u_bias), rel=1e-12)
