@@ -10,6 +10,8 @@ import getpass
 import os
 import sys
 
+from sqlalchemy import select
+
 from lims.cli.common import BadInput, command_group
 from lims.db import audit
 from lims.db.engine import make_engine, make_session_factory, session_scope
@@ -49,6 +51,11 @@ def _lab_init(args: argparse.Namespace) -> int:
     with session_scope(factory, actor="cli:lab-init", reason="laboratory set-up") as s:
         if code_exists(s, Lab, args.code):
             raise BadInput(f"laboratory {args.code} already exists", field="--code")
+        existing = s.execute(select(Lab.code).order_by(Lab.id).limit(1)).scalar()
+        if existing is not None:  # one laboratory per database (README "One laboratory per database")
+            raise BadInput(f"this database already holds laboratory {existing}: one laboratory per database "
+                           f"(records are not scoped by laboratory); give {args.code} its own database "
+                           "(LIMS_DATABASE_URL)", field="--code")
         s.add(Lab(code=args.code, name=args.name, address=args.address, region_code=args.region_code,
                   cma_number=args.cma_number))
         from lims.services.limits import ensure_classification  # the commodity classification limits use
