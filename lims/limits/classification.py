@@ -84,11 +84,12 @@ def parse_classification(text: str, *, source: str = CLASSIFICATION_FILE) -> tup
     names: dict[str, int] = {}
     for row in rows:
         node = _node(row, source, codes)
-        for name in node.names:
+        fields = ("code", "name_zh", "name_en", *("aliases",) * len(node.aliases))
+        for field, name in zip(fields, node.names, strict=True):
             first = names.setdefault(_fold(name), row.line)
             if first != row.line:
-                raise ClassificationError(f"name {name!r} is already used on line {first}", source=source,
-                                          line=row.line, field="aliases")
+                raise ClassificationError(f"{name!r} is already a code or name on line {first}", source=source,
+                                          line=row.line, field=field)
         codes[node.code] = node
         nodes.append(node)
     return tuple(nodes)
