@@ -18,21 +18,26 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
 from api.deps import FactoryDep
+from api.schemas import DbId  # ids beyond 2^31: 422, never a database overflow
 from api.security import (
     CSRF_COOKIE,
     CSRF_FIELD,
+    PASSWORD_PAGE,
     PRINCIPAL_CACHE,
     SESSION_COOKIE,
     AccountUser,
     CurrentUser,
     Permission,
     Principal,
+    csrf_for_session,
     ensure_csrf_cookie,
+    expected_csrf,
     public,
     require,
 )
 from lims.config import get_settings
 from lims.db.engine import session_scope
+from lims.db.models import User
 from lims.security import AuthenticationError
 from lims.services import auth
 from lims.services.errors import ServiceError
@@ -58,6 +63,8 @@ class TokenOut(BaseModel):
     token_id: int
     username: str
     expires_at: dt.datetime | None
+    must_change_password: bool = Field(default=False, description="an administrator reset the password: "
+                                       "only POST /api/v1/auth/password is allowed until it is changed")
 
 
 class TokenIn(BaseModel):
@@ -90,6 +97,17 @@ class UserOut(BaseModel):
     full_name: str
     roles: list[str]
     service: bool
+    kind: str = Field(default="person", description="person | service (UserKind)")
+    active: bool = True
+    must_change_password: bool = False
+    actor_name: str = Field(default="", description="how the account is named in the audit trail "
+                                                    "(service:NAME for a service account)")
+
+    @classmethod
+    def of(cls, user: User) -> UserOut:
+        return cls(username=user.username, full_name=user.full_name, roles=sorted(user.role_names),
+                   service=auth.is_service_user(user), kind=user.kind, active=user.active,
+                   must_change_password=user.must_change_password, actor_name=auth.principal_name(user))
 
 
 class MeOut(BaseModel):
@@ -98,6 +116,7 @@ class MeOut(BaseModel):
     roles: list[str]
     permissions: list[str]
     token_kind: str
+    must_change_password: bool = False
 
 
 def _error(e: ServiceError) -> HTTPException:
@@ -120,20 +139,30 @@ def _login_refused(e: AuthenticationError) -> HTTPException:
 @router.post("/api/v1/auth/login", tags=["auth"], dependencies=[public()], response_model=TokenOut,
              summary="登录获取令牌 / log in for a bearer token",
              responses={401: {"description": "wrong username or password"},
-                        429: {"description": "too many failed logins (Retry-After)"}})
+                        429: {"description": "too many failed password checks (Retry-After)"}})
 def api_login(body: LoginIn, request: Request, factory: FactoryDep) -> TokenOut:
     remote = _remote(request)
     try:
+        user_id = check_login(factory, body.username, body.password, remote)
         with session_scope(factory, actor=f"anonymous@{remote}", reason="login") as s:
-            user, issued = auth.login(s, body.username, body.password, remote=remote,
-                                      kind=auth.TokenKind.BEARER, label=body.label)
+            user = s.get(User, user_id)
+            assert user is not None
+            issued = auth.open_session(s, user, remote=remote, kind=auth.TokenKind.BEARER, label=body.label)
             username = user.username
     except AuthenticationError as e:
         raise _login_refused(e) from None
     except ServiceError as e:
         raise _error(e) from None
     return TokenOut(token=issued.token, kind=str(issued.kind), token_id=issued.token_id, username=username,
-                    expires_at=issued.expires_at)
+                    expires_at=issued.expires_at, must_change_password=user.must_change_password)
+
+
+def check_login(factory: FactoryDep, username: str, password: str, remote: str) -> int:
+    """The password check on a read-only session: a failed login writes nothing (its failure is logged in
+    memory and written in batches, lims.services.throttle), so a login flood never queues other requests
+    behind the database's write lock."""
+    with getattr(factory, "read", factory)() as rs:
+        return auth.check_login(rs, username, password, remote=remote).id
 
 
 @router.post("/api/v1/auth/logout", tags=["auth"], status_code=204, summary="注销当前令牌 / revoke this token")
@@ -153,13 +182,14 @@ def api_logout(me: AccountUser, factory: FactoryDep) -> Response:
 @router.get("/api/v1/auth/me", tags=["auth"], response_model=MeOut, summary="当前用户 / who am I")
 def api_me(me: CurrentUser) -> MeOut:
     return MeOut(username=me.username, full_name=me.full_name, roles=sorted(me.roles),
-                 permissions=sorted(p.value for p in me.permissions), token_kind=me.token_kind)
+                 permissions=sorted(p.value for p in me.permissions), token_kind=me.token_kind,
+                 must_change_password=me.must_change_password)
 
 
 @router.post("/api/v1/auth/tokens", tags=["auth"], status_code=201, response_model=TokenOut,
              summary="创建令牌或仪器密钥 / create a bearer token or an API key",
-             description="A bearer token for yourself; for another user, or an API key for a service user "
-                         "(instrument, hub), permission users:manage is required.")
+             description="A bearer token for yourself (nobody makes one for another person); an API key for a "
+                         "service account (instrument, hub, script) needs permission users:manage.")
 def api_create_token(body: TokenIn, me: AccountUser, factory: FactoryDep) -> TokenOut:
     for_other = body.username is not None and body.username != me.username
     if (body.kind == "api_key" or for_other) and not me.can(Permission.USERS_MANAGE):
@@ -192,7 +222,7 @@ def api_list_tokens(me: AccountUser, factory: FactoryDep) -> list[TokenInfo]:
 
 @router.delete("/api/v1/auth/tokens/{token_id}", tags=["auth"], status_code=204,
                summary="吊销令牌 / revoke a token (yours, or any with users:manage)")
-def api_revoke_token(token_id: int, me: AccountUser, factory: FactoryDep) -> Response:
+def api_revoke_token(token_id: DbId, me: AccountUser, factory: FactoryDep) -> Response:
     try:
         with session_scope(factory, actor=me.username, reason="revoke token") as s:
             auth.revoke_token(s, token_id, actor=auth.get_user(s, me.username))
@@ -216,8 +246,7 @@ def api_create_user(body: UserIn, me: Annotated[Principal, require(Permission.US
                 if body.password is None:
                     raise HTTPException(422, detail="password: required for a person's account")
                 user = auth.create_user(s, body.username, body.full_name, body.password, body.roles)
-            out = UserOut(username=user.username, full_name=user.full_name, roles=sorted(user.role_names),
-                          service=body.service)
+            out = UserOut.of(user)
     except ServiceError as e:
         raise _error(e) from None
     return out
@@ -258,7 +287,7 @@ def login_submit(request: Request, factory: FactoryDep,
                  password: Annotated[str, Form(max_length=200)] = "",
                  csrf_token: Annotated[str, Form(max_length=200)] = "",
                  next_url: Annotated[str, Form(alias="next", max_length=1000)] = "/") -> Response:
-    expected = request.cookies.get(CSRF_COOKIE, "")
+    expected = expected_csrf(request)
     if not expected or not csrf_token or not secrets.compare_digest(expected, csrf_token):
         return _login_page(request, status=403, username=username, next_url=next_url,
                            error="表单已失效，请重新登录 / the form expired (CSRF check failed), please try again")
@@ -267,19 +296,23 @@ def login_submit(request: Request, factory: FactoryDep,
                            error="请输入用户名和密码 / enter your username and password")
     remote = _remote(request)
     try:
+        user_id = check_login(factory, username, password, remote)
         with session_scope(factory, actor=f"anonymous@{remote}", reason="login") as s:
-            _user, issued = auth.login(s, username, password, remote=remote, kind=auth.TokenKind.SESSION)
+            user = s.get(User, user_id)
+            assert user is not None
+            issued = auth.open_session(s, user, remote=remote, kind=auth.TokenKind.SESSION)
+            must_change = user.must_change_password
     except auth.LoginThrottled as e:
         page = _login_page(request, status=429, username=username, next_url=next_url, error=str(e))
         page.headers["Retry-After"] = str(e.retry_after_s)
         return page
     except (AuthenticationError, ServiceError) as e:
         return _login_page(request, status=401, username=username, next_url=next_url, error=str(e))
-    response = RedirectResponse(_safe_next(next_url), status_code=303)
+    response = RedirectResponse(PASSWORD_PAGE if must_change else _safe_next(next_url), status_code=303)
     response.set_cookie(SESSION_COOKIE, issued.token, max_age=get_settings().session_minutes * 60,
                         httponly=True, samesite="lax", path="/", secure=request.url.scheme == "https")
-    # a fresh CSRF token per session (login CSRF / fixation hygiene)
-    response.set_cookie(CSRF_COOKIE, secrets.token_urlsafe(32), httponly=True, samesite="strict", path="/",
+    # the session's own CSRF token (HMAC of the session token; login CSRF / fixation hygiene)
+    response.set_cookie(CSRF_COOKIE, csrf_for_session(issued.token), httponly=True, samesite="strict", path="/",
                         secure=request.url.scheme == "https")
     return response
 
@@ -299,7 +332,7 @@ def logout_form(request: Request) -> HTMLResponse:
 @router.post("/logout", include_in_schema=False, dependencies=[public()])
 def logout_submit(request: Request, factory: FactoryDep,
                   csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
-    expected = request.cookies.get(CSRF_COOKIE, "")
+    expected = expected_csrf(request)
     if not expected or not csrf_token or not secrets.compare_digest(expected, csrf_token):
         raise HTTPException(403, detail="CSRF token missing or wrong")
     token = request.cookies.get(SESSION_COOKIE)

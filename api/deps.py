@@ -45,7 +45,11 @@ def run_service(factory: sessionmaker[Session], actor: str, reason: str, fn: Cal
             return fn(s)
     except ServiceError as e:
         raise service_error(e) from None
-    except AuthenticationError as e:  # an e-signature with the wrong password
+    except AuthenticationError as e:  # an e-signature with the wrong password, or too many of them
+        retry_after = getattr(e, "retry_after_s", None)
+        if retry_after is not None:
+            raise HTTPException(429, detail={"message": str(e), "field": "password", "code": e.code},
+                                headers={"Retry-After": str(retry_after)}) from None
         raise HTTPException(403, detail={"message": str(e), "field": "password", "code": e.code}) from None
     except CalibrationError as e:
         raise HTTPException(422, detail={"message": str(e), "field": getattr(e, "field", None),

@@ -14,14 +14,21 @@ route that declares nothing — see :func:`route_access`):
 
 Credentials: ``Authorization: Bearer <token>`` (bearer tokens and API keys) or the UI session cookie
 (:data:`SESSION_COOKIE`, HttpOnly, SameSite=Lax). A cookie-authenticated unsafe request (POST, PUT,
-PATCH, DELETE) must also carry the double-submit CSRF token: header :data:`CSRF_HEADER` or form field
-:data:`CSRF_FIELD` equal to cookie :data:`CSRF_COOKIE` (OWASP CSRF Prevention Cheat Sheet,
-"double submit cookie").
+PATCH, DELETE) must also carry the CSRF token: header :data:`CSRF_HEADER` or form field :data:`CSRF_FIELD`
+equal to HMAC-SHA256 of the session token (:func:`csrf_for_session`; OWASP CSRF Prevention Cheat Sheet,
+"signed double-submit cookie"), so a token planted in a cookie from a sibling site does not pass. Before
+login (the login form) it is the plain double-submit of cookie :data:`CSRF_COOKIE`.
+
+Every response carries X-Frame-Options, Content-Security-Policy and X-Content-Type-Options
+(:class:`SecurityHeaders`).
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
+import hmac
 import secrets
 import threading
 import time
@@ -40,6 +47,7 @@ from lims.config import get_settings
 from lims.db.models import Role
 from lims.security import AuthenticationError, token_digest
 from lims.services import auth
+from lims.services.revocation import current_generation
 from lims.vocabulary import Permission  # with its zh-CN/English labels
 
 SESSION_COOKIE = "lims_session"
@@ -47,6 +55,8 @@ CSRF_COOKIE = "lims_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Where a person whose password was reset is sent until they change it (api.ui.users).
+PASSWORD_PAGE = "/account/password"
 #: Framework routes that are open by declaration (FastAPI's own OpenAPI and docs pages).
 FRAMEWORK_PUBLIC_PATHS = ("/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")
 
@@ -65,7 +75,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.REVIEWER: _LAB_READ | {P.RESULTS_REVIEW},
     Role.APPROVER: _LAB_READ | {P.RESULTS_APPROVE, P.REPORTS_ISSUE},
     Role.QA_MANAGER: _LAB_READ | {P.PT_MANAGE, P.PT_SUBMIT, P.LIMITS_MANAGE, P.AUDIT_READ, P.TASKS_MANAGE,
-                                  P.INSTRUMENTS_WRITE},
+                                  P.INSTRUMENTS_WRITE, P.METHODS_MANAGE},
     Role.ADMIN: _LAB_READ | {P.USERS_MANAGE, P.AUDIT_READ, P.INSTRUMENTS_WRITE},
 }
 
@@ -75,8 +85,15 @@ API_KEY_PERMISSIONS = frozenset({P.AUTHENTICATED, P.SAMPLES_READ, P.RESULTS_READ
                                  P.INSTRUMENTS_READ, P.INSTRUMENTS_WRITE, P.TASKS_READ, P.LIMITS_READ})
 
 
-def permissions_for(roles: Iterable[str], token_kind: str = auth.TokenKind.BEARER) -> frozenset[Permission]:
+#: A person whose password an administrator reset may only do this until they change it.
+MUST_CHANGE_PERMISSIONS = frozenset({P.AUTHENTICATED, P.ACCOUNT_SELF})
+
+
+def permissions_for(roles: Iterable[str], token_kind: str = auth.TokenKind.BEARER, *,
+                    must_change_password: bool = False) -> frozenset[Permission]:
     """Effective permissions of a principal with these roles presenting this kind of token."""
+    if must_change_password:
+        return MUST_CHANGE_PERMISSIONS
     granted: set[Permission] = set()
     for r in roles:
         try:
@@ -100,6 +117,8 @@ class Principal:
     token_id: int
     token_kind: str
     via_cookie: bool
+    #: An administrator reset the password: only the password change is open (the UI redirects there).
+    must_change_password: bool = False
 
     def can(self, permission: Permission | str) -> bool:
         return Permission(permission) in self.permissions
@@ -136,18 +155,25 @@ _openapi_bearer = HTTPBearer(auto_error=False, scheme_name="bearer",
 
 
 class _PrincipalCache:
-    """Recently verified tokens → principal, for ``auth_cache_seconds`` (default 5 s; 0 disables).
+    """Recently verified tokens → principal, for ``auth_cache_seconds`` (default 5 s; 0 disables), as long
+    as the revocation counter (lims.services.revocation) has not moved.
 
-    Every API request otherwise costs three queries before its own work. A revocation or logout made
-    through this process clears the cache at once; one made in another worker process takes effect there
-    within the TTL, as does a change of roles. Keys are token digests, never tokens."""
+    Every request reads the counter (one primary-key read on a read-only session); a hit saves the token,
+    user and role queries. Any revocation, logout, disabled account, role or password change — in any
+    worker process — raises the counter, so this cache is dropped at the next request everywhere. Keys are
+    token digests, never tokens."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._entries: dict[tuple[str, bool], tuple[float, Principal]] = {}
+        self._generation = -1
 
-    def get(self, digest: str, via_cookie: bool) -> Principal | None:
+    def get(self, digest: str, via_cookie: bool, generation: int) -> Principal | None:
         with self._lock:
+            if generation != self._generation:
+                self._entries.clear()
+                self._generation = generation
+                return None
             hit = self._entries.get((digest, via_cookie))
             if hit is None:
                 return None
@@ -157,12 +183,14 @@ class _PrincipalCache:
             return hit[1]
 
     def put(self, digest: str, via_cookie: bool, principal: Principal, token_expires: dt.datetime | None,
-            ttl_s: float) -> None:
+            ttl_s: float, generation: int | None = None) -> None:
         until = time.monotonic() + ttl_s
         if token_expires is not None:
             left = (token_expires - utcnow()).total_seconds()
             until = min(until, time.monotonic() + left)
         with self._lock:
+            if generation is not None and generation != self._generation:
+                return  # verified under an older counter: do not keep it
             if len(self._entries) > 10_000:
                 self._entries.clear()
             self._entries[(digest, via_cookie)] = (until, principal)
@@ -178,8 +206,8 @@ PRINCIPAL_CACHE = _PrincipalCache()
 async def _resolve_credentials(request: Request,
                                _doc: Annotated[HTTPAuthorizationCredentials | None, Depends(_openapi_bearer)]
                                ) -> _Credentials:
-    """The bearer token or the session cookie → principal. A recently verified token is answered from
-    the cache on the event loop; otherwise the database lookup runs in the thread pool."""
+    """The bearer token or the session cookie → principal, looked up in the thread pool on a read-only
+    session (no write transaction: a long write elsewhere never blocks authentication)."""
     bearer = _bearer(request)
     cookie = request.cookies.get(SESSION_COOKIE)
     if bearer is None and not cookie:
@@ -189,33 +217,38 @@ async def _resolve_credentials(request: Request,
     token = bearer if bearer is not None else cookie
     assert token is not None
     ttl_s = get_settings().auth_cache_seconds
-    digest = token_digest(token)
-    if ttl_s > 0:
-        cached = PRINCIPAL_CACHE.get(digest, bearer is None)
-        if cached is not None:
-            return _Credentials(cached, None)
-    return await run_in_threadpool(_lookup_credentials, request, token, digest, bearer is None, ttl_s)
+    return await run_in_threadpool(_lookup_credentials, request, token, token_digest(token), bearer is None, ttl_s)
+
+
+def _principal(found: auth.Authenticated, via_cookie: bool) -> Principal:
+    user = found.user
+    kind = str(found.kind)
+    if not via_cookie and kind == auth.TokenKind.SESSION:
+        raise AuthenticationError("token: a UI session is not an API token")
+    if via_cookie and kind != auth.TokenKind.SESSION:
+        raise AuthenticationError("token: the session cookie holds no UI session")
+    must_change = bool(user.must_change_password)
+    return Principal(user.id, auth.principal_name(user), user.full_name, frozenset(user.role_names),
+                     permissions_for(user.role_names, kind, must_change_password=must_change),
+                     found.token_id, kind, via_cookie=via_cookie, must_change_password=must_change)
 
 
 def _lookup_credentials(request: Request, token: str, digest: str, via_cookie: bool,
                         ttl_s: float) -> _Credentials:
     factory = request.app.state.session_factory
     try:
-        with factory() as s:
+        with getattr(factory, "read", factory)() as s:
+            generation = current_generation(s)
+            if ttl_s > 0:
+                cached = PRINCIPAL_CACHE.get(digest, via_cookie, generation)
+                if cached is not None:
+                    return _Credentials(cached, None)
             found = auth.resolve_token(s, token)
-            user = found.user
-            kind = str(found.kind)
-            if not via_cookie and kind == auth.TokenKind.SESSION:
-                raise AuthenticationError("token: a UI session is not an API token")
-            if via_cookie and kind != auth.TokenKind.SESSION:
-                raise AuthenticationError("token: the session cookie holds no UI session")
-            principal = Principal(user.id, user.username, user.full_name, frozenset(user.role_names),
-                                  permissions_for(user.role_names, kind), found.token_id, kind,
-                                  via_cookie=via_cookie)
+            principal = _principal(found, via_cookie)
     except AuthenticationError as e:
         return _Credentials(None, str(e))
     if ttl_s > 0:
-        PRINCIPAL_CACHE.put(digest, via_cookie, principal, found.expires_at, ttl_s)
+        PRINCIPAL_CACHE.put(digest, via_cookie, principal, found.expires_at, ttl_s, generation)
     return _Credentials(principal, None)
 
 
@@ -261,9 +294,24 @@ class CsrfRefused(AccessRefused):
     """The double-submit CSRF token was missing or wrong; detail ``{"message", "field", "code"}``."""
 
 
+def csrf_for_session(session_token: str) -> str:
+    """The CSRF token of a UI session: HMAC-SHA256 keyed by the (secret, HttpOnly) session token."""
+    mac = hmac.new(session_token.encode(), b"lims-csrf-v1", hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+def expected_csrf(request: Request) -> str:
+    """What an unsafe request must present: bound to the session cookie when there is one, else the
+    plain double-submit cookie (the login form, before a session exists)."""
+    session_token = request.cookies.get(SESSION_COOKIE)
+    if session_token:
+        return csrf_for_session(session_token)
+    return request.cookies.get(CSRF_COOKIE, "")
+
+
 async def check_csrf(request: Request) -> None:
-    """Double-submit check: header or form field equal to the CSRF cookie, else 403 (:class:`CsrfRefused`)."""
-    expected = request.cookies.get(CSRF_COOKIE, "")
+    """Header or form field equal to :func:`expected_csrf`, else 403 (:class:`CsrfRefused`)."""
+    expected = expected_csrf(request)
     presented = request.headers.get(CSRF_HEADER, "")
     if not presented and request.headers.get("content-type", "").startswith(
             ("application/x-www-form-urlencoded", "multipart/form-data")):
@@ -272,7 +320,8 @@ async def check_csrf(request: Request) -> None:
         presented = value if isinstance(value, str) else ""
     if not expected or not presented or not secrets.compare_digest(expected, presented):
         raise CsrfRefused({"message": f"CSRF token missing or wrong: send header {CSRF_HEADER} or form field "
-                                      f"{CSRF_FIELD} equal to cookie {CSRF_COOKIE}",
+                                      f"{CSRF_FIELD} with the token of this session (the form's, or cookie "
+                                      f"{CSRF_COOKIE})",
                            "field": CSRF_FIELD, "code": CSRF_FAILED})
 
 
@@ -288,6 +337,8 @@ def _make_checker(permissions: frozenset[Permission], *, ui: bool) -> Callable[.
                 e.principal, e.ui = principal, ui
                 raise
         missing = tuple(sorted(p.value for p in permissions - principal.permissions))
+        if missing and ui and principal.must_change_password:
+            raise HTTPException(303, detail="password change required", headers={"Location": PASSWORD_PAGE})
         if missing:
             raise PermissionRefused(principal, missing, ui=ui)
         return principal
@@ -383,10 +434,14 @@ def route_access(app: FastAPI, route: AppRoute) -> RouteAccess | None:
 
 
 def ensure_csrf_cookie(request: Request, response: Response) -> str:
-    """The CSRF token to embed in a form (sets the cookie when the browser has none yet)."""
-    token = request.cookies.get(CSRF_COOKIE)
+    """The CSRF token to embed in a form: the session's (:func:`csrf_for_session`) when signed in, else a
+    random double-submit token; the cookie is (re)set when it differs."""
+    session_token = request.cookies.get(SESSION_COOKIE)
+    current = request.cookies.get(CSRF_COOKIE)
+    token = csrf_for_session(session_token) if session_token else current
     if not token or len(token) > 100:
         token = secrets.token_urlsafe(32)
+    if token != current:
         response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict", path="/",
                             secure=request.url.scheme == "https")
     return token
@@ -417,3 +472,4 @@ class RejectNulBytes:
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+

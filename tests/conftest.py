@@ -75,9 +75,12 @@ def db_url(_db_template: str, tmp_path: Path) -> str:
     engine = make_engine(_db_template)
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     with engine.begin() as c:
+        # TRUNCATE is refused by triggers (0016): drop them, empty the tables, and put them back (a test may
+        # also have dropped the immutability triggers: tamper tests)
+        for stmt in triggers.drop_statements("postgresql"):
+            c.execute(text(stmt))
         c.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-        # a test may have dropped the immutability triggers (tamper tests): put them back
-        for stmt in triggers.drop_statements("postgresql") + triggers.create_statements("postgresql"):
+        for stmt in triggers.create_statements("postgresql"):
             c.execute(text(stmt))
     engine.dispose()
     return _db_template
@@ -94,6 +97,15 @@ def db_engine(db_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def db_factory(db_engine: Engine) -> sessionmaker[Session]:
     return make_session_factory(db_engine)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_password_throttles() -> None:
+    """The login and e-signature throttles live in the process (lims.services.throttle): each test starts
+    with none of another test's failures counted."""
+    from lims.services import throttle
+
+    throttle.reset()
 
 
 @pytest.fixture

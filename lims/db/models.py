@@ -31,6 +31,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy import false as sa_false
+from sqlalchemy import func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from lims.clock import as_utc, utcnow
@@ -92,8 +93,15 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: UserKind (0014_account_lifecycle): a person, or a service account (API keys, never signs).
+    kind: Mapped[str] = mapped_column(String(20), default="person", server_default="person")
+    #: Set by an administrator's password reset: the next login may only change the password.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     roles: Mapped[list[UserRole]] = relationship(back_populates="user", cascade="all, delete-orphan",
                                                  lazy="selectin")
+
+    #: Usernames are unique whatever their case (0014_account_lifecycle; lims.services.auth normalises them).
+    __table_args__ = (Index("uq_user_account_username_lower", func.lower(username), unique=True),)
 
     @property
     def role_names(self) -> set[str]:
@@ -332,7 +340,9 @@ class Signature(Base):
     meaning: Mapped[str] = mapped_column(String(30))  # SignatureMeaning
     signed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     record_hash: Mapped[str] = mapped_column(String(64))
-    __table_args__ = (Index("ix_signature_record", "record_type", "record_id"),)
+    #: One signature per meaning per record version (0016_audit_integrity): a double submit is refused.
+    __table_args__ = (Index("ix_signature_record", "record_type", "record_id"),
+                      Index("uq_signature_meaning", "record_type", "record_id", "meaning", unique=True))
 
 
 class RawCapture(Base):
@@ -498,6 +508,7 @@ from lims.db import models_pt  # noqa: E402,F401
 from lims.db import models_method  # noqa: E402,F401
 from lims.db.models_acquisition import InstrumentEvent as InstrumentEvent  # noqa: E402
 from lims.db.models_system import ApiToken as ApiToken  # noqa: E402
+from lims.db.models_system import AuthGeneration as AuthGeneration  # noqa: E402
 from lims.db.models_system import AuditEvent as AuditEvent  # noqa: E402
 from lims.db.models_system import HubLabKey as HubLabKey  # noqa: E402
 from lims.db.models_system import HubReceipt as HubReceipt  # noqa: E402

@@ -1,4 +1,5 @@
-"""Authentication: users, password logins with throttling, UI sessions, bearer tokens, API keys.
+"""Authentication: password logins with throttling, e-signature password checks, UI sessions, bearer
+tokens, API keys. Accounts themselves (policy, life cycle) are in :mod:`lims.services.accounts`.
 
 Passwords are stored only as argon2id hashes (:mod:`lims.security`); tokens only as their SHA-256
 digest (:class:`~lims.db.models.ApiToken`), so a database dump reveals no usable credential.
@@ -6,20 +7,17 @@ digest (:class:`~lims.db.models.ApiToken`), so a database dump reveals no usable
 Three kinds of token (``ApiToken.kind``):
 
 * ``session`` — the web UI's cookie, valid ``Settings.session_minutes`` after login;
-* ``bearer``  — an API client's token (``Authorization: Bearer``), made by a user for themselves or
-  by an administrator for a user, valid :data:`BEARER_DEFAULT_DAYS` unless told otherwise;
-* ``api_key`` — an instrument's or a hub's key, owned by a *service user* (one that cannot log in
-  with a password), without expiry unless told otherwise.
+* ``bearer``  — an API client's token (``Authorization: Bearer``), made by a person for themselves
+  only (no one, administrators included, makes a token for another person: that was impersonation),
+  valid :data:`BEARER_DEFAULT_DAYS` unless told otherwise;
+* ``api_key`` — the credential of a *service account* (instrument, hub, script; it cannot log in with a
+  password and never signs), made by an administrator, without expiry unless told otherwise. It acts
+  as ``service:NAME`` in the audit trail.
 
-Login throttling follows NIST SP 800-63B §5.2.2 (rate limiting per account): more than
-``Settings.login_max_failures`` failed attempts for one username within :data:`THROTTLE_WINDOW`
-refuse further attempts *without checking the password* until the window has moved on. Throttled
-attempts are not recorded, so a lockout ends on its own.
-
-Password policy (NIST SP 800-63B §5.1.1.2: length, no composition rules, refuse known-bad values):
-at least :data:`MIN_PASSWORD_LENGTH` characters, at most :data:`MAX_PASSWORD_LENGTH`, not containing
-the username, not one repeated character, not in :data:`BLOCKED_PASSWORDS`. Only ``lims demo`` creates
-users with known passwords (``lims.demo.DEMO_USERS``); nothing here has a default password.
+Password checks — logins and the re-entered password of an e-signature — are throttled in memory
+(:mod:`lims.services.throttle`: per client address and per account, exponential backoff, never a lock)
+and their failures are written in batches off the request path. A login's password check needs no
+write transaction (:func:`check_login` runs on a read-only session); only a successful login writes.
 """
 
 from __future__ import annotations
@@ -34,27 +32,34 @@ from sqlalchemy.orm import Session
 from lims.clock import as_utc, utcnow
 from lims.config import Settings, get_settings
 from lims.db.audit import append_events
-from lims.db.models import ApiToken, Lab, LoginFailure, Role, User, UserRole
+from lims.db.models import ApiToken, Role, User
 from lims.security import AuthenticationError, hash_password, new_token, token_digest, verify_password
-from lims.services.errors import Conflict, Forbidden, InvalidInput, NotFound
+from lims.services import throttle
+from lims.services.accounts import (
+    BLOCKED_PASSWORDS,
+    MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    SERVICE_PASSWORD_HASH,
+    check_password_policy,
+    create_service_user,
+    create_user,
+    find_user,
+    get_user,
+    is_service_user,
+    principal_name,
+    set_password,
+)
+from lims.services.errors import Forbidden, InvalidInput, NotFound
+from lims.services.revocation import bump_generation
 
-#: Sliding window of the login throttle (the issue: "login throttling"; NIST SP 800-63B §5.2.2).
-THROTTLE_WINDOW = dt.timedelta(minutes=15)
-#: Password length bounds (NIST SP 800-63B §5.1.1.2 asks ≥ 8; the lab's policy is 10).
-MIN_PASSWORD_LENGTH = 10
-MAX_PASSWORD_LENGTH = 128
-#: Obvious choices refused outright (NIST SP 800-63B §5.1.1.2 "commonly-used values"), lower-cased.
-BLOCKED_PASSWORDS = frozenset({
-    "1234567890", "12345678910", "0123456789", "9876543210", "qwertyuiop", "1q2w3e4r5t",
-    "password123", "password1234", "passw0rd123", "admin12345", "admin123456", "administrator",
-    "iloveyou123", "abc1234567", "abcdefghij", "a123456789", "woaini1314", "changeme123",
-    "welcome123", "letmein123", "lims123456", "lims@123456",
-})
+#: Re-exported from lims.services.accounts (the account API as it was before the split).
+__all__ = ["BLOCKED_PASSWORDS", "MAX_PASSWORD_LENGTH", "MIN_PASSWORD_LENGTH", "SERVICE_PASSWORD_HASH",
+           "check_password_policy", "create_service_user", "create_user", "get_user", "is_service_user",
+           "principal_name", "set_password"]
+
 #: Lifetime of a bearer token when the caller does not choose one, and the longest allowed.
 BEARER_DEFAULT_DAYS = 30
 BEARER_MAX_DAYS = 365
-#: ``password_hash`` of a service user: not an argon2 hash, so no password ever verifies.
-SERVICE_PASSWORD_HASH = "!service-account"
 
 _GENERIC_FAILURE = "登录失败：用户名或密码错误 / login failed: wrong username or password"
 
@@ -66,17 +71,16 @@ class TokenKind(StrEnum):
 
 
 class LoginThrottled(AuthenticationError):
-    """Too many failed logins for a username in the throttle window."""
+    """Too many failed password checks: try again in ``retry_after_s`` seconds (429 with Retry-After)."""
 
-    def __init__(self, username: str, retry_at: dt.datetime, now: dt.datetime) -> None:
+    def __init__(self, username: str, retry_after_s: int, *, code: str) -> None:
         self.username = username
-        self.retry_at = retry_at
-        self.retry_after_s = max(1, int((retry_at - now).total_seconds() + 0.999))
-        minutes = (self.retry_after_s + 59) // 60
-        super().__init__(
-            f"登录失败次数过多，请 {minutes} 分钟后重试 / too many failed logins for '{username}': "
-            f"retry after {as_utc(retry_at).isoformat(timespec='seconds')} "
-            f"(in {self.retry_after_s} s)")
+        self.retry_after_s = max(1, retry_after_s)
+        signature = code == "auth.signature_throttled"
+        what = "签名密码错误次数过多" if signature else "登录失败次数过多"
+        english = "e-signature password checks" if signature else "logins"
+        super().__init__(f"{what}，请 {self.retry_after_s} 秒后重试 / too many failed {english} for "
+                         f"'{username[:60]}' or from this address: retry after {self.retry_after_s} s", code=code)
 
 
 @dataclass(frozen=True)
@@ -112,126 +116,7 @@ def _audit(session: Session, action: str, user: User, detail: dict[str, object])
                              {"username": user.username, **detail})])
 
 
-# ---------------------------------------------------------------------------------------------- users
-
-
-def check_password_policy(password: str, *, username: str = "") -> None:
-    """Raise :class:`InvalidInput` (field ``password``) naming the rule a password breaks."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput(f"password: at least {MIN_PASSWORD_LENGTH} characters are required "
-                           f"(got {len(password)})", field="password")
-    if len(password) > MAX_PASSWORD_LENGTH:
-        raise InvalidInput(f"password: at most {MAX_PASSWORD_LENGTH} characters are allowed", field="password")
-    if len(set(password)) == 1:
-        raise InvalidInput("password: a single repeated character is not allowed", field="password")
-    if username and username.lower() in password.lower():
-        raise InvalidInput("password: must not contain the username", field="password")
-    if password.lower() in BLOCKED_PASSWORDS:
-        raise InvalidInput("password: this password is too common", field="password")
-
-
-def _parse_roles(roles: list[str] | tuple[str, ...] | set[str] | frozenset[str]) -> list[str]:
-    known = {r.value for r in Role}
-    out: list[str] = []
-    for r in roles:
-        value = str(r)
-        if value not in known:
-            raise InvalidInput(f"roles: unknown role {value!r} (known: {', '.join(sorted(known))})",
-                               field="roles")
-        if value not in out:
-            out.append(value)
-    return out
-
-
-def _validate_username(session: Session, username: str) -> None:
-    if not username or len(username) > 60 or any(c.isspace() for c in username):
-        raise InvalidInput("username: 1–60 characters without spaces are required", field="username")
-    if session.execute(select(User.id).where(User.username == username)).first() is not None:
-        raise Conflict(f"username: {username!r} already exists", field="username")
-
-
-def _default_lab_id(session: Session, lab_id: int | None) -> int:
-    if lab_id is not None:
-        if session.get(Lab, lab_id) is None:
-            raise NotFound(f"lab_id: lab {lab_id} does not exist", field="lab_id")
-        return lab_id
-    ids = session.execute(select(Lab.id).limit(2)).scalars().all()
-    if len(ids) != 1:
-        raise InvalidInput("lab_id: required when the database holds no lab or several labs", field="lab_id")
-    return ids[0]
-
-
-def create_user(session: Session, username: str, full_name: str, password: str,
-                roles: list[str] | tuple[str, ...] | set[str] | frozenset[str], *,
-                lab_id: int | None = None) -> User:
-    """Create a person's account (argon2id hash; password policy of this module)."""
-    _validate_username(session, username)
-    if not full_name.strip():
-        raise InvalidInput("full_name: required (it is printed in e-signatures)", field="full_name")
-    role_values = _parse_roles(roles)
-    check_password_policy(password, username=username)
-    user = User(lab_id=_default_lab_id(session, lab_id), username=username, full_name=full_name.strip(),
-                password_hash=hash_password(password), roles=[UserRole(role=r) for r in role_values])
-    session.add(user)
-    session.flush()
-    return user
-
-
-def create_service_user(session: Session, username: str, full_name: str,
-                        roles: list[str] | tuple[str, ...] | set[str] | frozenset[str], *,
-                        lab_id: int | None = None) -> User:
-    """Create an account for an instrument or a hub: it has no password and holds API keys only."""
-    _validate_username(session, username)
-    role_values = _parse_roles(roles)
-    user = User(lab_id=_default_lab_id(session, lab_id), username=username, full_name=full_name.strip() or username,
-                password_hash=SERVICE_PASSWORD_HASH, roles=[UserRole(role=r) for r in role_values])
-    session.add(user)
-    session.flush()
-    return user
-
-
-def is_service_user(user: User) -> bool:
-    return user.password_hash == SERVICE_PASSWORD_HASH
-
-
-def set_password(session: Session, user: User, new_password: str) -> None:
-    """Change a person's password and revoke their UI sessions."""
-    if is_service_user(user):
-        raise InvalidInput("password: a service user has no password", field="password")
-    check_password_policy(new_password, username=user.username)
-    user.password_hash = hash_password(new_password)
-    for tok in session.execute(select(ApiToken).where(
-            ApiToken.user_id == user.id, ApiToken.kind == TokenKind.SESSION,
-            ApiToken.revoked.is_(False))).scalars():
-        tok.revoked = True
-    session.flush()
-
-
-def get_user(session: Session, username: str) -> User:
-    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
-    if user is None:
-        raise NotFound(f"username: user {username!r} does not exist", field="username")
-    return user
-
-
-# ---------------------------------------------------------------------------------------------- login
-
-
-def throttle_state(session: Session, username: str, *, now: dt.datetime | None = None,
-                   settings: Settings | None = None) -> dt.datetime | None:
-    """When the username may try again, or None when it is not throttled."""
-    settings = settings or get_settings()
-    now = now or utcnow()
-    limit = max(1, settings.login_max_failures)
-    recent = session.execute(
-        select(LoginFailure.at).where(LoginFailure.username == username, LoginFailure.at > now - THROTTLE_WINDOW)
-        .order_by(LoginFailure.at.desc()).limit(limit)).scalars().all()
-    if len(recent) < limit:
-        return None
-    # Allowed again once the `limit`-th most recent failure has left the window.
-    oldest_counted = _aware(recent[-1])
-    assert oldest_counted is not None
-    return oldest_counted + THROTTLE_WINDOW
+# ---------------------------------------------------------------------------------------------- passwords
 
 
 _dummy_hash: str | None = None
@@ -245,48 +130,103 @@ def _burn_verify(password: str) -> None:
     verify_password(_dummy_hash, password)
 
 
-def _record_failure(session: Session, username: str, remote: str, at: dt.datetime) -> None:
-    """Persist a failed attempt even though the caller's unit of work will roll back."""
-    session.add(LoginFailure(username=username[:60], remote=remote[:60], at=at))
-    session.commit()
+def _checked_password(session: Session, username: str, password: str, *, remote: str, purpose: str,
+                      guard: throttle.PasswordGuard, failures: throttle.FailureLog) -> User | None:
+    """The account when the password is right; None (failure counted and logged) otherwise. Raises
+    :class:`LoginThrottled` before looking at the password while a wait applies. Writes nothing."""
+    wait = guard.retry_after_s(username, remote)
+    if wait:
+        raise LoginThrottled(username, wait,
+                             code="auth.signature_throttled" if purpose == "signature" else "auth.login_throttled")
+    user = find_user(session, username)
+    if user is None:
+        _burn_verify(password)
+    elif verify_password(user.password_hash, password):
+        guard.success(username, remote)
+        return user
+    guard.failure(username, remote)
+    failures.add(username, remote, purpose)
+    return None
 
 
-def login(session: Session, username: str, password: str, *, remote: str = "",
-          kind: TokenKind = TokenKind.SESSION, label: str = "", settings: Settings | None = None,
-          now: dt.datetime | None = None) -> tuple[User, IssuedToken]:
-    """Check a username and password; on success issue a UI session (or, with ``kind=bearer``, an API token).
+def check_login(session: Session, username: str, password: str, *, remote: str = "",
+                guard: throttle.PasswordGuard | None = None,
+                failures: throttle.FailureLog | None = None) -> User:
+    """The account of a right username and password (any session, read-only is enough).
 
-    Raises :class:`LoginThrottled` (before looking at the password) when the username has more than
-    ``login_max_failures`` failures in :data:`THROTTLE_WINDOW`, and :class:`AuthenticationError` for a
-    wrong username/password or a disabled account. A failure is committed before the error is raised,
-    so the caller's rollback cannot erase it.
-    """
+    Raises :class:`LoginThrottled` while a backoff wait applies (the password is not looked at), and
+    :class:`AuthenticationError` for a wrong username/password, a disabled or a service account."""
+    if not username or len(username) > 200:
+        raise AuthenticationError(_GENERIC_FAILURE, code="auth.login_failed")
+    user = _checked_password(session, username, password, remote=remote, purpose="login",
+                             guard=guard or throttle.login_guard(), failures=failures or throttle.FAILURES)
+    if user is None or is_service_user(user):
+        raise AuthenticationError(_GENERIC_FAILURE, code="auth.login_failed")
+    if not user.active:
+        raise AuthenticationError(f"登录失败：账户已停用 / login refused: account {user.username!r} is disabled",
+                                  code="auth.account_disabled")
+    return user
+
+
+def check_signature(session: Session, username: str, password: str, *,
+                    guard: throttle.PasswordGuard | None = None,
+                    failures: throttle.FailureLog | None = None) -> User:
+    """An e-signature's re-entered password, throttled and logged like a login (a service account
+    never signs). Raises :class:`LoginThrottled` (code ``auth.signature_throttled``) or
+    :class:`AuthenticationError` (``auth.wrong_password``)."""
+    user = _checked_password(session, username, password, remote="", purpose="signature",
+                             guard=guard or throttle.signature_guard(), failures=failures or throttle.FAILURES)
+    if user is None or not user.active or is_service_user(user):
+        raise AuthenticationError("签名失败：用户名或密码错误 / signature refused: wrong username or password",
+                                  code="auth.wrong_password")
+    return user
+
+
+def change_own_password(session: Session, user: User, old_password: str, new_password: str, *,
+                        keep_token_id: int | None = None, remote: str = "",
+                        guard: throttle.PasswordGuard | None = None) -> None:
+    """A person changes their own password; the old one is checked under the login throttle."""
+    from lims.services.accounts import change_password
+
+    guard = guard or throttle.login_guard()
+    wait = guard.retry_after_s(user.username, remote)
+    if wait:
+        raise LoginThrottled(user.username, wait, code="auth.login_throttled")
+    if not verify_password(user.password_hash, old_password):
+        guard.failure(user.username, remote)
+        throttle.FAILURES.add(user.username, remote, "login")
+    change_password(session, user, old_password, new_password, keep_token_id=keep_token_id)
+
+
+# ---------------------------------------------------------------------------------------------- login
+
+
+def open_session(session: Session, user: User, *, remote: str = "", kind: TokenKind = TokenKind.SESSION,
+                 label: str = "", settings: Settings | None = None,
+                 now: dt.datetime | None = None) -> IssuedToken:
+    """Issue the UI session (or, with ``kind=bearer``, an API token) of a checked login; audited."""
     settings = settings or get_settings()
     now = now or utcnow()
     if kind not in (TokenKind.SESSION, TokenKind.BEARER):
         raise InvalidInput("kind: a login issues a session or a bearer token", field="kind")
-    if not username or len(username) > 60:  # no such account can exist (User.username is String(60))
-        raise AuthenticationError(_GENERIC_FAILURE)
-    retry_at = throttle_state(session, username, now=now, settings=settings)
-    if retry_at is not None:
-        raise LoginThrottled(username, retry_at, now)
-    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
-    if user is None:
-        _burn_verify(password)
-        _record_failure(session, username, remote, now)
-        raise AuthenticationError(_GENERIC_FAILURE)
-    if not verify_password(user.password_hash, password):
-        _record_failure(session, username, remote, now)
-        raise AuthenticationError(_GENERIC_FAILURE)
-    if not user.active:
-        raise AuthenticationError(f"登录失败：账户已停用 / login refused: account {username!r} is disabled")
+    user = session.get(User, user.id) or user
     minutes = settings.session_minutes if kind == TokenKind.SESSION else BEARER_DEFAULT_DAYS * 24 * 60
     issued = issue_token(session, user, kind, expires_at=now + dt.timedelta(minutes=minutes),
                          label=label or f"login {remote}".strip())
     session.info["actor"] = user.username  # from here on the audit trail names the person
     _audit(session, "login", user, {"remote": remote, "token_kind": str(kind), "token_id": issued.token_id})
     session.flush()
-    return user, issued
+    return issued
+
+
+def login(session: Session, username: str, password: str, *, remote: str = "",
+          kind: TokenKind = TokenKind.SESSION, label: str = "", settings: Settings | None = None,
+          now: dt.datetime | None = None, guard: throttle.PasswordGuard | None = None,
+          failures: throttle.FailureLog | None = None) -> tuple[User, IssuedToken]:
+    """:func:`check_login` then :func:`open_session` in one session (the API splits them so that a failed
+    login never takes a write transaction)."""
+    user = check_login(session, username, password, remote=remote, guard=guard, failures=failures)
+    return user, open_session(session, user, remote=remote, kind=kind, label=label, settings=settings, now=now)
 
 
 # ---------------------------------------------------------------------------------------------- tokens
@@ -309,22 +249,24 @@ def _may_manage_users(user: User) -> bool:
 
 def create_bearer_token(session: Session, actor: User, *, for_user: User | None = None, label: str = "",
                         days: int | None = None, now: dt.datetime | None = None) -> IssuedToken:
-    """A bearer token for ``actor`` themselves, or — by an administrator — for another person."""
+    """A bearer token for ``actor`` themselves. Nobody makes one for another account — administrators
+    included (that was impersonation: a report issued "as" the approver); a program gets a service
+    account and an API key (:func:`create_api_key`)."""
     owner = for_user or actor
-    if owner.id != actor.id and not _may_manage_users(actor):
-        raise Forbidden(f"username: only an administrator may create a token for {owner.username!r}",
-                        field="username")
+    if owner.id != actor.id:
+        raise Forbidden(f"username: a bearer token is made by its owner only, not for {owner.username!r}; "
+                        "give a program a service account and an API key", field="username",
+                        code="auth.token_for_other")
     if is_service_user(owner):
-        raise InvalidInput("kind: a service user holds API keys, not bearer tokens", field="kind")
+        raise InvalidInput("kind: a service account holds API keys, not bearer tokens", field="kind")
     if not owner.active:
         raise InvalidInput(f"username: account {owner.username!r} is disabled", field="username")
     days = BEARER_DEFAULT_DAYS if days is None else days
     if not 1 <= days <= BEARER_MAX_DAYS:
         raise InvalidInput(f"expires_days: between 1 and {BEARER_MAX_DAYS} (got {days})", field="expires_days")
     now = now or utcnow()
-    issued = issue_token(session, owner, TokenKind.BEARER, expires_at=now + dt.timedelta(days=days),
-                         label=label or f"bearer by {actor.username}")
-    return issued
+    return issue_token(session, owner, TokenKind.BEARER, expires_at=now + dt.timedelta(days=days),
+                       label=label or "bearer")
 
 
 def create_api_key(session: Session, actor: User, service_user: User, *, label: str = "",
@@ -374,6 +316,7 @@ def logout(session: Session, token: str) -> None:
         raise NotFound("token: unknown", field="token")
     if not row.revoked:
         row.revoked = True
+        bump_generation(session)
         user = session.get(User, row.user_id)
         if user is not None:
             session.info["actor"] = user.username
@@ -389,6 +332,7 @@ def revoke_token(session: Session, token_id: int, *, actor: User) -> None:
         raise NotFound(f"token_id: token {token_id} does not exist", field="token_id")
     if not row.revoked:
         row.revoked = True
+        bump_generation(session)
         _audit(session, "revoke", actor, {"token_id": row.id, "token_kind": row.kind})
         session.flush()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from typing import Annotated
 
 import pytest
@@ -19,17 +20,17 @@ from api.security import (
     SESSION_COOKIE,
     Permission,
     RejectNulBytes,
+    csrf_for_session,
     public,
     require_ui,
 )
 from lims import demo
-from lims.config import Settings
 from lims.db.engine import session_scope
 from lims.db.models import ApiToken, User
 from lims.demo import PASSWORDS
 from lims.demo import reference as demo_reference
 from lims.security import hash_password
-from lims.services import auth
+from lims.services import auth, throttle
 
 _HASHES: dict[str, str] = {}
 
@@ -84,7 +85,7 @@ def test_api_login_me_and_logout(client):
 
 
 def test_wrong_password_then_throttled_with_retry_after(client, monkeypatch):
-    monkeypatch.setattr(auth, "get_settings", lambda: Settings(login_max_failures=2))
+    monkeypatch.setattr(throttle, "login_guard", lambda guard=throttle.PasswordGuard.for_logins(2): guard)
     for _ in range(2):
         r = client.post("/api/v1/auth/login", json={"username": "zhangwei", "password": "wrong-password!"})
         assert r.status_code == 401 and "wrong username or password" in r.json()["detail"]
@@ -93,6 +94,9 @@ def test_wrong_password_then_throttled_with_retry_after(client, monkeypatch):
     assert r.status_code == 429
     assert 0 < int(r.headers["retry-after"]) <= 15 * 60
     assert "too many failed logins" in r.json()["detail"] and "retry after" in r.json()["detail"]
+    time.sleep(int(r.headers["retry-after"]) + 0.05)  # a wait, never a lock (issue 11)
+    assert client.post("/api/v1/auth/login", json={"username": "zhangwei", "password": PASSWORDS["zhangwei"]}
+                       ).status_code == 200
 
 
 def test_disabled_account_is_refused(client, db_factory):
@@ -244,10 +248,15 @@ def test_cookie_form_posts_carry_the_csrf_field(client, db_factory):
     with session_scope(db_factory, actor="zhangwei") as s:
         session_token = auth.issue_token(s, auth.get_user(s, "zhangwei"), auth.TokenKind.SESSION,
                                          expires_at=None).token
+    # Issue 11 changes this: a cookie/field pair the attacker chose (a cookie planted from a sibling
+    # site) used to pass the double-submit check; the token is now bound to the session (HMAC).
     ui = TestClient(app, cookies={SESSION_COOKIE: session_token, CSRF_COOKIE: "t0k3n-value"})
     assert ui.post("/form", data={"note": "x"}).status_code == 403
     assert ui.post("/form", data={"note": "x", "csrf_token": "other"}).status_code == 403
-    r = ui.post("/form", data={"note": "x", "csrf_token": "t0k3n-value"})
+    assert ui.post("/form", data={"note": "x", "csrf_token": "t0k3n-value"}).status_code == 403
+    bound = csrf_for_session(session_token)
+    assert bound != csrf_for_session(session_token + "x") and session_token not in bound
+    r = ui.post("/form", data={"note": "x", "csrf_token": bound})
     assert r.status_code == 200 and r.json() == {"note": "x"}
     anonymous = TestClient(app)
     r = anonymous.post("/form", data={"note": "x"}, follow_redirects=False)
