@@ -54,11 +54,44 @@ class RetentionWindow:
     tolerance_min: float
 
 
+def resolution_step(y: np.ndarray) -> float:
+    """The signal's resolution step: the smallest non-zero difference between consecutive values that
+    is common (the 5th percentile of the non-zero |Δy|), e.g. 1 count × the intensity multiplier of a
+    LabSolutions export. 0 for a constant signal."""
+    d = np.abs(np.diff(y))
+    d = d[d > 1e-12 * (float(np.max(np.abs(y))) or 1.0)]
+    return float(np.percentile(d, 5)) if d.size else 0.0
+
+
 def estimate_noise(y: np.ndarray) -> float:
-    """σ of white noise from the MAD of first differences: σ = 1.4826·MAD(Δy)/√2."""
+    """σ of the noise, the largest of three robust estimates (none is swayed by peaks or drift):
+
+    - white noise: 1.4826·MAD(Δy)/√2;
+    - filtered noise: the median, over blocks of ``n/100`` points (≥ 20), of the standard deviation
+      about each block's straight line. Detectors and data systems low-pass filter the signal, so its
+      noise is correlated and first differences see only part of it (a real LabSolutions RID trace:
+      ×6); most blocks hold no peak, so their median is the baseline's noise;
+    - the signal's resolution step (:func:`resolution_step`): on integer-stepped data most consecutive
+      differences are 0 (59.7 % in a real LabSolutions 5.97 export), the MAD is 0, and no noise below
+      one step of the data system's resolution can be told apart.
+    """
+    y = np.asarray(y, dtype=float)
     d = np.diff(y)
     mad = float(np.median(np.abs(d - np.median(d))))
-    return 1.4826 * mad / float(np.sqrt(2.0))
+    white = 1.4826 * mad / float(np.sqrt(2.0))
+    return max(white, _block_noise(y), resolution_step(y))
+
+
+def _block_noise(y: np.ndarray) -> float:
+    m = max(20, y.size // 100)
+    k = y.size // m
+    if k < 3:
+        return 0.0
+    blocks = y[:k * m].reshape(k, m)
+    x = np.arange(m) - (m - 1) / 2.0
+    slope = blocks @ x / float(x @ x)
+    resid = blocks - blocks.mean(axis=1, keepdims=True) - slope[:, None] * x
+    return float(np.median(np.sqrt(np.mean(resid ** 2, axis=1))))
 
 
 def _odd(n: float, lo: int = 3) -> int:
@@ -70,7 +103,14 @@ def _baseline_from_mask(y_s: np.ndarray, is_base: np.ndarray, w: int) -> np.ndar
     idx = np.flatnonzero(is_base)
     if idx.size < 2:
         return np.full_like(y_s, float(np.min(y_s)))
-    vals = ndimage.uniform_filter1d(y_s[idx], size=min(w, idx.size), mode="nearest")
+    # running median of the baseline points (on every k-th one, k ≈ w/16, then smoothed by the running
+    # mean): a short negative excursion (an injection dip) does not drag the baseline of the whole run
+    # down as a running mean alone does, and the median costs ~1/k² of a full-resolution one
+    k = max(1, min(w, idx.size) // 16)
+    sub = idx[::k]
+    med = ndimage.median_filter(y_s[sub], size=_odd(min(w, idx.size) / k), mode="nearest")
+    vals = np.interp(idx, sub, med)
+    vals = ndimage.uniform_filter1d(vals, size=min(w, idx.size), mode="nearest")
     return np.asarray(np.interp(np.arange(y_s.size), idx, vals), dtype=float)
 
 
@@ -110,15 +150,24 @@ def integrate_chromatogram(times_min: np.ndarray, y: np.ndarray, *, smooth_point
             keep[p.start_index] = keep[p.end_index] = True
         base = _baseline_from_mask(y_s, mask | keep, w)
         peaks = _find_and_bound(t, y, y_s, base, thr, sp, skim_ratio)
-        peaks = [_refine_resolved(t, y, p, peaks, w, base) if p.baseline_code == "BB" else p for p in peaks]
-    return Integration(tuple(peaks), base, sigma)
+        peaks = [_refine_resolved(t, y, p, peaks, w, base, sigma) if p.baseline_code == "BB" else p
+                 for p in peaks]
+    # a peak is signal above the baseline: nothing with no area above it is reported (no negative areas)
+    return Integration(tuple(p for p in peaks if p.area > 0), base, sigma)
 
 
 def _find_and_bound(t: np.ndarray, y: np.ndarray, y_s: np.ndarray, base: np.ndarray, thr: float, sp: int,
                     skim_ratio: float) -> list[Peak]:
     yc_s = y_s - base
     yc = y - base
-    apex, _ = signal.find_peaks(yc_s, height=thr, prominence=thr, width=max(sp // 2, 2))
+    apex, props = signal.find_peaks(yc_s, height=thr, prominence=thr)
+    if apex.size == 0:
+        return []
+    # a maximum narrower than half the smoothing window is a noise spike unless it stands well clear of
+    # the noise: a shoulder's maximum over a shallow valley is narrow at half its own prominence
+    widths = signal.peak_widths(yc_s, apex, rel_height=0.5, prominence_data=(
+        props["prominences"], props["left_bases"], props["right_bases"]))[0]
+    apex = apex[(widths >= max(sp // 2, 2)) | (props["prominences"] >= 4.0 * thr)]
     if apex.size == 0:
         return []
     ts = t * 60.0
@@ -127,12 +176,14 @@ def _find_and_bound(t: np.ndarray, y: np.ndarray, y_s: np.ndarray, base: np.ndar
     height = yc_s[apex]
     area = cum[b.end] - cum[b.start]
     hgt = height.copy()
-    skimmed = np.zeros(apex.size, dtype=bool)
-    _skim_riders(ts, yc_s, cum, b, height, area, hgt, skimmed, skim_ratio)
+    role = np.full(apex.size, _PEAK)
+    _skim_riders(ts, yc_s, cum, b, height, area, hgt, role, skim_ratio)
     out = []
     for i in range(apex.size):
+        if role[i] == _TAIL:
+            continue
         a = int(apex[i])
-        code = "T" if skimmed[i] else b.left_code[i] + b.right_code[i]
+        code = "T" if role[i] == _RIDER else b.left_code[i] + b.right_code[i]
         out.append(Peak(_apex_time(t, yc_s, a), float(area[i]), float(hgt[i]), float(t[b.start[i]]),
                         float(t[b.end[i]]), a, int(b.start[i]), int(b.end[i]), code))
     return out
@@ -171,61 +222,62 @@ def _bound(yc_s: np.ndarray, apex: np.ndarray) -> _Bounds:
     return b
 
 
-def _rider_chord(ts: np.ndarray, yc_s: np.ndarray, b: _Bounds, height: np.ndarray, skimmed: np.ndarray, i: int,
-                 skim_ratio: float) -> tuple[int, int, int, int] | None:
-    """(rider, parent, chord start, chord end) when one of the peaks on either side of valley ``i``
-    is a small rider of the other, else None. The chord is the tangent from the valley to the
-    rider's far side (the least-sloped chord)."""
-    v = b.end[i]
-    if height[i + 1] < skim_ratio * height[i] and not skimmed[i]:
-        r, parent = i + 1, i
-        seg = np.arange(b.apex[r] + 1, b.end[r] + 1)
-        if seg.size == 0:
-            return None
-        slope = (yc_s[seg] - yc_s[v]) / (ts[seg] - ts[v])
-        return r, parent, v, int(seg[np.argmin(slope)])
-    if height[i] < skim_ratio * height[i + 1] and not skimmed[i + 1]:
-        r, parent = i, i + 1
-        seg = np.arange(b.start[r], b.apex[r])
-        if seg.size == 0:
-            return None
-        slope = (yc_s[v] - yc_s[seg]) / (ts[v] - ts[seg])
-        return r, parent, int(seg[np.argmax(slope)]), v
-    return None
+def _rider_chord(ts: np.ndarray, yc_s: np.ndarray, b: _Bounds, parent: int, r: int) -> tuple[int, int] | None:
+    """(chord start, chord end) of rider ``r`` on the tail of ``parent``: the tangent from the valley
+    before ``r`` to its far side (the least-sloped chord); None when ``r`` has no far side."""
+    v = b.start[r]
+    seg = np.arange(b.apex[r] + 1, b.end[r] + 1)
+    if seg.size == 0:
+        return None
+    slope = (yc_s[seg] - yc_s[v]) / (ts[seg] - ts[v])
+    return v, int(seg[np.argmin(slope)])
+
+
+#: roles of a detected maximum after the skim: a peak of its own, a rider skimmed off its parent's
+#: tail, or part of its parent's tail (not a peak)
+_PEAK, _RIDER, _TAIL = 0, 1, 2
 
 
 def _skim_riders(ts: np.ndarray, yc_s: np.ndarray, cum: np.ndarray, b: _Bounds, height: np.ndarray,
-                 area: np.ndarray, hgt: np.ndarray, skimmed: np.ndarray, skim_ratio: float) -> None:
-    """Tangent (or exponential) skim of small riders on the tail (or front) of a larger parent;
-    updates bounds, ``area``, ``hgt`` and ``skimmed`` in place."""
+                 area: np.ndarray, hgt: np.ndarray, role: np.ndarray, skim_ratio: float) -> None:
+    """Exponential (else tangent) skim of small riders (height < ``skim_ratio`` × parent) on the tail of
+    a larger parent joined to it by a valley; updates bounds, ``area``, ``hgt`` and ``role`` in place.
+
+    A smaller peak *before* a larger one is split at the valley (perpendicular drop), as LabSolutions
+    and ChemStation do by default. A skimmed "rider" that would claim more area than the box of its
+    height above the skim line times its span is no peak but the parent's tail bending away from the
+    exponential (a real AIA file's tail was once cut off this way, leaving the main peak 41 % of the
+    vendor's area): it stays part of the parent, never a peak of its own."""
     apex, start, end = b.apex, b.start, b.end
-    for i in range(apex.size - 1):
-        if b.right_code[i] != "V":
+    parent = 0
+    for r in range(1, apex.size):
+        if b.left_code[r] != "V" or not height[r] < skim_ratio * height[parent]:
+            parent = r
             continue
-        chord = _rider_chord(ts, yc_s, b, height, skimmed, i, skim_ratio)
+        chord = _rider_chord(ts, yc_s, b, parent, r)
         if chord is None:
+            parent = r
             continue
-        r, parent, s_, e_ = chord
-        v = end[i]
-        skim = None
-        if parent < r:
-            skim = _exponential_skim(ts, yc_s, int(apex[parent]), v, int(apex[r]), int(end[r]))
+        s_, e_ = chord
+        skim = _exponential_skim(ts, yc_s, int(apex[parent]), int(start[r]), int(apex[r]), int(end[r]))
         if skim is not None:
             s_, e_, line = skim
         else:
             line = np.interp(ts[s_:e_ + 1], [ts[s_], ts[e_]], [yc_s[s_], yc_s[e_]])
-        under = float(np.trapezoid(line, ts[s_:e_ + 1]))
-        rider = float(cum[e_] - cum[s_]) - under
+        rider = float(cum[e_] - cum[s_]) - float(np.trapezoid(line, ts[s_:e_ + 1]))
+        h_r = float(yc_s[apex[r]] - line[apex[r] - s_])
+        end[parent] = end[r]
+        if not 0 < rider <= h_r * (ts[e_] - ts[s_]):
+            area[parent] += float(area[r])
+            b.right_code[parent] = b.right_code[r]
+            role[r] = _TAIL
+            continue
         # the parent takes everything the rider no longer claims (total area is conserved)
         area[parent] += float(area[r]) - rider
         area[r] = rider
-        if parent < r:
-            end[parent] = end[r]
-        else:
-            start[parent] = start[r]
         start[r], end[r] = s_, e_
-        hgt[r] = yc_s[apex[r]] - float(line[apex[r] - s_])
-        skimmed[r] = True
+        hgt[r] = h_r
+        role[r] = _RIDER
 
 
 def _apex_time(t: np.ndarray, yc_s: np.ndarray, a: int) -> float:
@@ -247,13 +299,15 @@ LOCAL_BASELINE_WINDOWS = 1.5
 
 
 def _refine_resolved(t: np.ndarray, y: np.ndarray, pk: Peak, peaks: Sequence[Peak], w: int,
-                     base: np.ndarray) -> Peak:
+                     base: np.ndarray, sigma: float) -> Peak:
     """Re-integrate a resolved (BB) peak against a local quadratic baseline.
 
     The quadratic is fitted to the raw signal in windows before the start and after the extended
     end (away from every other peak), which follows a curved drift and is not biased by the peak's
     own tail; the end is extended by ``TAIL_EXTENSION`` × (end − apex) so the tail that the
-    zero-crossing test cut off is integrated. ``base`` is updated in place under the peak.
+    zero-crossing test cut off is integrated. ``base`` is updated in place under the peak. A quadratic
+    that rises above the signal by more than 4σ anywhere under the peak is no baseline (a real RID trace
+    whose later neighbour left fit points on one side only): the peak is kept as first integrated.
     """
     n = y.size
     s0, e0, a = pk.start_index, pk.end_index, pk.apex_index
@@ -277,6 +331,8 @@ def _refine_resolved(t: np.ndarray, y: np.ndarray, pk: Peak, peaks: Sequence[Pea
     coef = np.polyfit(t[idx] - tc, y[idx], 2)
     seg = slice(s0, end + 1)
     local = np.polyval(coef, t[seg] - tc)
+    if np.any(local - y[seg] > 4.0 * sigma):
+        return pk  # the quadratic runs above the signal (few or one-sided fit points): keep the baseline
     base[seg] = local
     area = float(np.trapezoid(y[seg] - local, t[seg] * 60.0))
     return Peak(pk.retention_time_min, area, pk.height, pk.start_min, float(t[end]), a, s0, end,

@@ -131,7 +131,7 @@ def _andi_ms_tic(content: _AndiContent) -> ChromatogramFile:
     trace = Trace("TIC", t_min, y, "counts")
     return with_sample("andi-ms", name, (trace,), (), a, sample_id=a.get("sample_id"),
                        sample_name=a.get("sample_name") or a.get("experiment_title"),
-                       injected_at=a.get("experiment_date_time_stamp"), method=a.get("external_file_ref_0"))
+                       injected_at=a.get("experiment_date_time_stamp"), method=None)
 
 
 def _check_increasing(t: np.ndarray, name: str, field: str) -> None:

@@ -111,7 +111,7 @@ def parse_chemstation_csv(text: str, name: str) -> ChromatogramFile:
     m = re.search(r"REPORT(\d\d)\.CSV$", name, re.I)
     channel = f"Signal {int(m.group(1))}" if m else "Signal 1"
     peaks: list[ExportedPeak] = []
-    reader = csv.reader(io.StringIO(text))
+    reader = csv.reader(io.StringIO("\n".join(split_lines(text))))
     for cells in reader:
         line = reader.line_num
         cells = [c.strip() for c in cells]
@@ -211,7 +211,7 @@ def _folder_tables(folder: Path) -> tuple[PeakTable, ...]:
     for p in sorted(folder.iterdir()):
         if p.name.upper() == "REPORT00.CSV":  # "Signal 1","FID1 A, ": the signals' names
             text, _ = decode(p.read_bytes(), str(p))
-            for row in csv.reader(io.StringIO(text)):
+            for row in csv.reader(io.StringIO("\n".join(split_lines(text)))):
                 if len(row) >= 2 and re.match(r"Signal \d+$", row[0]):
                     names[row[0]] = f"{row[0]}: {row[1].strip()}"
     for p in sorted(folder.iterdir()):

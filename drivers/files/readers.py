@@ -21,6 +21,7 @@ from drivers.files.errors import ChromatogramFileError
 from drivers.files.labsolutions import CHROM_SECTION, parse_labsolutions
 from drivers.files.model import ChromatogramFile, Trace
 from drivers.files.text import decode
+from drivers.files.text import lines as split_lines
 from drivers.files.text import number as _num
 from drivers.files.text import opt_number as _opt_num
 from drivers.files.vendor_text import (
@@ -120,7 +121,7 @@ def _read_text(text: str, name: str, encoding: str) -> ChromatogramFile:
 
 def parse_time_signal_csv(text: str, name: str) -> ChromatogramFile:
     """Plain CSV ``time,signal`` (time in minutes); a header line naming the columns is optional."""
-    reader = csv.reader(io.StringIO(text))
+    reader = csv.reader(io.StringIO("\n".join(split_lines(text))))  # any line ends, CR-only too
     ti, si = 0, 1
     times: list[float] = []
     values: list[float] = []

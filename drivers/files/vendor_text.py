@@ -38,19 +38,7 @@ def parse_chromeleon(text: str, name: str, encoding: str | None = None) -> Chrom
     Value (unit)`` and the data rows (6.8: ``Raw Data:`` / ``Time(min)``). The decimal separator is
     the one the data rows use (a comma on German/Chinese Windows)."""
     lines = split_lines(text)
-    meta: dict[str, str] = {}
-    start, units = None, None
-    for i, ln in enumerate(lines):
-        m = _CHROMELEON_DATA.match(ln.strip("\ufeff").replace("Time(min)", "Time (min)"))
-        if m:
-            start, units = i + 1, m.group(2).strip() or None
-            break
-        kv = ln.split("\t")
-        if len(kv) >= 2 and kv[0].strip() and kv[0].strip() not in meta:
-            meta[kv[0].strip().lstrip("\ufeff")] = kv[1].strip()
-    if start is None:
-        raise ChromatogramFileError("Chromeleon export without its 'Time (min) / Step / Value' data header",
-                                    file=name)
+    meta, start, units = _chromeleon_header(lines, name)
     comma = start < len(lines) and "," in lines[start].split("\t", 1)[0]
     t: list[float] = []
     y: list[float] = []
@@ -73,6 +61,20 @@ def parse_chromeleon(text: str, name: str, encoding: str | None = None) -> Chrom
                        sample_name=meta.get("Injection") or meta.get("Sample"),
                        injected_at=" ".join(v for v in (date, time) if v) or None,
                        method=meta.get("Instrument Method") or meta.get("PGM file"), encoding=encoding)
+
+
+def _chromeleon_header(lines: list[str], name: str) -> tuple[dict[str, str], int, str | None]:
+    """(header fields, index of the first data row, signal unit)."""
+    meta: dict[str, str] = {}
+    for i, ln in enumerate(lines):
+        m = _CHROMELEON_DATA.match(ln.strip("\ufeff").replace("Time(min)", "Time (min)"))
+        if m:
+            return meta, i + 1, m.group(2).strip() or None
+        kv = ln.split("\t")
+        key = kv[0].strip().lstrip("\ufeff")
+        if len(kv) >= 2 and key and key not in meta:
+            meta[key] = kv[1].strip()
+    raise ChromatogramFileError("Chromeleon export without its 'Time (min) / Step / Value' data header", file=name)
 
 
 # --------------------------------------------------------------------------- Empower .arw
