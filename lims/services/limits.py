@@ -33,7 +33,7 @@ from lims.limits import (
     evaluate,
     load_starter_table,
 )
-from lims.limits.classification import Match, choose, load_classification
+from lims.limits.classification import CommodityClass, Match, choose, load_classification
 from lims.services.errors import InvalidInput
 from lims.services.lookup import code_exists
 from lims.services.uncertainty import result_uncertainty
@@ -118,18 +118,23 @@ def ensure_classification(s: Session) -> int:
             c = Commodity(code=node.code, name_zh=node.name_zh, name_en=node.name_en, category=category)
             s.add(c)
             added += 1
-        if c.parent_id is None and parent is not None:
-            if parent.id is None:
-                s.flush()
-            c.parent_id = parent.id
-        if c.level != node.kind.value and c.level in (None, "", CommodityLevel.COMMODITY):
-            c.level = node.kind.value
-        aliases = [a for a in dict.fromkeys([*(c.aliases or "").split("|"), *node.aliases]) if a]
-        if "|".join(aliases) != (c.aliases or ""):
-            c.aliases = "|".join(aliases)
+        _place(s, c, node, parent)
         by_code[c.code] = c
     s.flush()
     return added
+
+
+def _place(s: Session, c: Commodity, node: CommodityClass, parent: Commodity | None) -> None:
+    """Put ``c`` under ``parent`` (unless placed already), with the node's level and aliases."""
+    if c.parent_id is None and parent is not None:
+        if parent.id is None:
+            s.flush()
+        c.parent_id = parent.id
+    if c.level != node.kind.value and c.level in (None, "", CommodityLevel.COMMODITY):
+        c.level = node.kind.value
+    aliases = "|".join(a for a in dict.fromkeys([*(c.aliases or "").split("|"), *node.aliases]) if a)
+    if aliases != (c.aliases or ""):
+        c.aliases = aliases
 
 
 def _resolve(candidates: list[Any], name: str, what: str) -> Any:

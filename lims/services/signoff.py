@@ -37,7 +37,7 @@ from lims.services.errors import Conflict, Forbidden, InvalidInput, NotFound
 from lims.services.limit_judgements import apply_judgement, unjudged
 from lims.services.quantitation import not_identified
 from lims.services.upstream import queue_result_message
-from lims.vocabulary import AnalysisStatus, BatchStatus, SignatureMeaning
+from lims.vocabulary import AnalysisStatus, BatchStatus, SignatureMeaning, Verdict
 from lims.workflow import transition
 
 TZ_CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
@@ -279,5 +279,9 @@ def amend_result(s: Session, result_id: int, *, value: float | None, value_text:
                       decision_limit_mg_kg=old.lod)
     else:
         new.verdict, new.decision_rule = old.verdict, old.decision_rule
+        check = (new.details or {}).get("limit_check")
+        if check and check.get("judgement"):  # a limit judgement is of one version: the correction is judged anew
+            new.details = {**(new.details or {}), "limit_check": {**check, "judgement": None}}
+            new.verdict = Verdict.NOT_EVALUATED
     s.flush()
     return new

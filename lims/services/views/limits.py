@@ -26,12 +26,17 @@ class LimitRow(TypedDict):
     unit: str
     source_standard: str
     source_clause: str
+    verified: bool
+    valid_from: str | None
+    valid_until: str | None
 
 
 def limit_row(x: Limit) -> LimitRow:
     return {"id": x.id, "commodity_id": x.commodity_id, "analyte_id": x.analyte_id,
             "residue_definition": x.residue_definition, "limit_type": x.limit_type, "value_mg_kg": x.value_mg_kg,
-            "unit": x.unit, "source_standard": x.source_standard, "source_clause": x.source_clause}
+            "unit": x.unit, "source_standard": x.source_standard, "source_clause": x.source_clause,
+            "verified": bool(x.verified), "valid_from": x.valid_from.isoformat() if x.valid_from else None,
+            "valid_until": x.valid_until.isoformat() if x.valid_until else None}
 
 
 def list_limits(s: Session, *, analyte_id: int | None = None, commodity_id: int | None = None,

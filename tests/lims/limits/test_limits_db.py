@@ -169,6 +169,11 @@ def test_judgement_recorded_ahead_then_approval_passes(lab):
         r = s.get(Result, rid)
         assert r.status == "certified" and r.verdict == "not_evaluated"
         assert "不作符合性判定" in r.details["decision"]["statement_zh"]
+        tech = s.execute(select(User.id).where(User.username == "zhangwei")).scalar_one()
+    with session_scope(lab, actor="zhangwei") as s:  # a correction is a new version: judged anew
+        new = signoff.amend_result(s, rid, value=0.04, value_text="0.040", reason="稀释倍数录入错误，更正",
+                                   analyst_id=tech)
+        assert limit_judgements.needs_judgement(new) and new.details["limit_check"]["judgement"] is None
 
 
 def test_a_result_with_a_limit_takes_no_judgement(lab):
