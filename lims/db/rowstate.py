@@ -28,7 +28,7 @@ from lims.db.models import Base
 COVERED_TABLES: tuple[str, ...] = (
     "lab", "user_account", "user_role", "method", "method_scope", "method_signatory", "analyte", "commodity",
     "limit_entry", "producer", "monitoring_task", "sample", "batch", "analysis", "qc_sample",
-    "calibration_curve", "method_qc", "result", "signature", "report", "outbox_message",
+    "calibration_curve", "method_qc", "method_validation", "result", "signature", "report", "outbox_message",
 )
 #: At most this many problems are listed (the first names what broke).
 MAX_PROBLEMS = 20
@@ -39,23 +39,27 @@ class RowReplay:
     """State of every covered row as the trail says it is: {(table, record_id): {column key: value}}."""
 
     state: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    unreadable: list[str] = field(default_factory=list)
 
     def __call__(self, seq: int, action: str, table: str, record_id: str, old: str, new: str) -> None:
         if table not in _COVERED:
             return
         key = (table, record_id)
+        try:
+            values = json.loads(new) if new else {}
+        except ValueError:
+            self.unreadable.append(f"audit event seq {seq} ({table} {record_id}): recorded values are not JSON")
+            return
         if action == "create":
-            self.state[key] = json.loads(new) if new else {}
+            self.state[key] = values
         elif action == "update":
-            row = self.state.setdefault(key, {})
-            if new:
-                row.update(json.loads(new))
+            self.state.setdefault(key, {}).update(values)
         elif action == "delete":
             self.state.pop(key, None)
 
     def compare(self, session: Session) -> list[str]:
         """Problems found comparing every covered row with its replayed state (first MAX_PROBLEMS)."""
-        problems: list[str] = []
+        problems: list[str] = self.unreadable[:MAX_PROBLEMS]
         for table in COVERED_TABLES:
             problems.extend(self._compare_table(session, table, MAX_PROBLEMS - len(problems)))
             if len(problems) >= MAX_PROBLEMS:

@@ -1,6 +1,7 @@
 """Database-level immutability: certified results, issued reports and the audit trail cannot be
 changed by plain SQL either (PostgreSQL and SQLite triggers). Only the reporting life cycle
-(certified → reported → superseded) may move a frozen row's status."""
+(certified → reported → superseded) may move a frozen row's status. On PostgreSQL ``TRUNCATE`` (which fires
+no row trigger) of results, signatures or the audit trail is refused by statement triggers (0016)."""
 
 from __future__ import annotations
 
@@ -47,6 +48,7 @@ def create_statements(dialect: str, result_columns: tuple[str, ...] = RESULT_COL
             EXECUTE FUNCTION lims_forbid('issued report is immutable')""",
             """CREATE TRIGGER report_issued_delete BEFORE DELETE ON report FOR EACH ROW
             EXECUTE FUNCTION lims_forbid('issued report is immutable')""",
+            *truncate_statements(dialect),
         ]
     return [
         """CREATE TRIGGER audit_event_no_update BEFORE UPDATE ON audit_event
@@ -67,9 +69,41 @@ def create_statements(dialect: str, result_columns: tuple[str, ...] = RESULT_COL
     ]
 
 
+#: Tables whose rows a certificate rests on and that TRUNCATE must not empty (PostgreSQL).
+NO_TRUNCATE = ("audit_event", "result", "signature", "report")
+
+
+def truncate_statements(dialect: str) -> list[str]:
+    """PostgreSQL: statement triggers refusing TRUNCATE (needs ``lims_forbid()``); SQLite has no TRUNCATE."""
+    if dialect != "postgresql":
+        return []
+    return [f"""CREATE TRIGGER {t}_no_truncate BEFORE TRUNCATE ON {t} FOR EACH STATEMENT
+            EXECUTE FUNCTION lims_forbid('truncating {t} is not allowed')""" for t in NO_TRUNCATE]
+
+
+def drop_truncate_statements(dialect: str) -> list[str]:
+    if dialect != "postgresql":
+        return []
+    return [f"DROP TRIGGER IF EXISTS {t}_no_truncate ON {t}" for t in NO_TRUNCATE]
+
+
+def audit_update_statements(dialect: str, *, allow: bool) -> list[str]:
+    """Drop (``allow``) or re-create the audit trail's no-UPDATE trigger (a documented redaction, 0016)."""
+    if dialect == "postgresql":
+        if allow:
+            return ["DROP TRIGGER IF EXISTS audit_event_append_only ON audit_event"]
+        return ["""CREATE TRIGGER audit_event_append_only BEFORE UPDATE OR DELETE ON audit_event
+            FOR EACH ROW EXECUTE FUNCTION lims_forbid('audit trail is append-only')"""]
+    if allow:
+        return ["DROP TRIGGER IF EXISTS audit_event_no_update"]
+    return ["""CREATE TRIGGER audit_event_no_update BEFORE UPDATE ON audit_event
+        BEGIN SELECT RAISE(ABORT, 'lims: audit trail is append-only'); END"""]
+
+
 def drop_statements(dialect: str) -> list[str]:
     if dialect == "postgresql":
         return [
+            *drop_truncate_statements(dialect),
             "DROP TRIGGER IF EXISTS audit_event_append_only ON audit_event",
             "DROP TRIGGER IF EXISTS result_frozen_update ON result",
             "DROP TRIGGER IF EXISTS result_frozen_delete ON result",
