@@ -11,10 +11,11 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from api.deps import FactoryDep, read_service, run_service
-from api.security import Permission, Principal, require
+from api.security import Principal, require
 from lims.services import method_data
 from lims.services.views import methods as method_views
 from lims.services.views.methods import MethodQuantitation
+from lims.vocabulary import Permission
 
 router = APIRouter(prefix="/api/v1")
 

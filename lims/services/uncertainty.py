@@ -70,7 +70,8 @@ def _from_qc_history(s: Session, method_id: int, analyte_id: int,
     rows = s.execute(select(QcSample.id, QcSample.metric).join(Batch, Batch.id == QcSample.batch_id).where(
         Batch.method_id == method_id, QcSample.analyte_id == analyte_id, QcSample.kind == QcKind.SPIKE,
         QcSample.metric.is_not(None)).order_by(QcSample.id)).all()
-    recoveries = [float(m) for _, m in rows]
+    spikes = [(int(i), float(m)) for i, m in rows if m is not None]
+    recoveries = [m for _, m in spikes]
     if len(recoveries) < MIN_QC_RECOVERIES:
         return expanded_uncertainty(value_mg_kg), {"qc_recoveries_available": len(recoveries)}
     settings = method_qc_row(s, method_id)
@@ -78,5 +79,5 @@ def _from_qc_history(s: Session, method_id: int, analyte_id: int,
     u_rw = statistics.stdev(recoveries)
     u_bias = u_bias_from_biases([r - 100.0 for r in recoveries], u_cref)
     unc = top_down_uncertainty(value_mg_kg, top_down(u_rw, u_bias), UncertaintySource.QC_HISTORY)
-    return unc, {"qc_sample_ids": [int(i) for i, _ in rows], "u_cref_percent": u_cref,
+    return unc, {"qc_sample_ids": [i for i, _ in spikes], "u_cref_percent": u_cref,
                  "u_cref_stated": bool(settings and settings.spike_u_cref_percent is not None)}
