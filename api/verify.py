@@ -2,12 +2,14 @@
 
 A browser gets a zh-CN/English page saying "报告真实有效" (or that the report was replaced by report X),
 with the sample, producer and conclusion the report states and its content hash; a client that asks for
-JSON (``Accept: application/json`` preferred over text/html) gets :class:`ReportVerification`. No login.
+JSON (``Accept: application/json`` preferred over text/html) gets :class:`ReportVerification`. No login, but
+the report number AND the content hash printed on the report (``?sha256=``, in the QR code) are needed.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+import hmac
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -46,6 +48,19 @@ def wants_json(accept: str | None) -> bool:
     return json_q > 0 and json_q >= _quality(accept, "text/html")
 
 
+def _same_hash(stored: str, given: str | None) -> bool:
+    return given is not None and hmac.compare_digest(stored.lower().encode(), given.strip().lower().encode())
+
+
+def as_printed(v: ReportVerification) -> ReportVerification:
+    """``v`` without what the printed report does not show: the other versions' list and amendment reasons
+    and file hashes (the report states its own reason and names the report it replaces)."""
+    def bare(b: Any) -> Any:
+        return None if b is None else {**b, "amendment_reason": None, "file_sha256": None}
+    return {**v, "supersedes": bare(v["supersedes"]), "superseded_by": bare(v["superseded_by"]),  # type: ignore[typeddict-item]
+            "versions": []}
+
+
 @router.get("/verify/{report_no}", tags=["reports"], summary="报告核验 / verify a report",
             dependencies=[public()], response_model=ReportVerification,
             responses={200: {"content": {"text/html": {}}}, 404: {"description": "报告不存在 / no such report"}})
@@ -53,6 +68,9 @@ def verify_report(request: Request, report_no: str, factory: FactoryDep,
                   accept: Annotated[str | None, Header()] = None,
                   sha256: Annotated[str | None, Query(max_length=64)] = None) -> Response:
     found = read_service(factory, lambda s: report_views.report_verification(s, report_no))
+    # issue 11: the number AND the hash printed beside it (the QR code carries both), or "not found": report
+    # numbers alone cannot be enumerated; and only what the printed report shows (no other version's reason)
+    found = as_printed(found) if found is not None and _same_hash(found["content_hash"], sha256) else None
     if wants_json(accept):
         if found is None:
             return JSONResponse({"detail": f"report {report_no} not found"}, status_code=404)

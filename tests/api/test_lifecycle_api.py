@@ -83,7 +83,8 @@ def test_lab_day_over_rest(api):
     report = _ok(c.post("/api/v1/reports", headers=appr, json={"sample_code": "S-API-1"}), 201)
     pdf = c.get(f"/api/v1/reports/{report['report_no']}/pdf", headers=tech)
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
-    verify = _ok(c.get(f"/verify/{report['report_no']}", headers={"Accept": "application/json"}))  # JSON when asked (issue 12)
+    verify = _ok(c.get(f"/verify/{report['report_no']}", params={"sha256": report["content_hash"]},
+                       headers={"Accept": "application/json"}))  # JSON when asked (issue 12), number + hash (issue 11)
     assert verify["content_hash"] == report["content_hash"] and verify["current"] is True
     assert verify["supersedes"] is None and verify["superseded_by"] is None
     detail = _ok(c.get(f"/api/v1/results/{rid}", headers=tech))

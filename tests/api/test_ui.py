@@ -234,7 +234,7 @@ def test_review_approve_issue_a_report_and_audit_through_the_forms(lab):
     r = _post(approver, "/reports/issue", {"sample_code": "S20261128-001", "language": "zh-CN"}, page="/reports")
     assert r.status_code == 303 and r.headers["location"] == "/reports?issued=JCS20261128-001"
     reports = approver.get("/reports").text
-    assert 'href="/api/v1/reports/JCS20261128-001/pdf"' in reports and 'href="/verify/JCS20261128-001"' in reports
+    assert 'href="/api/v1/reports/JCS20261128-001/pdf"' in reports and 'href="/verify/JCS20261128-001?sha256=' in reports
     assert "已签发报告 JC-FORGED" not in approver.get("/reports", params={"issued": "JC-FORGED"}).text
     pdf = lab.browser("zhangwei").get("/api/v1/reports/JCS20261128-001/pdf")  # the session cookie suffices
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")

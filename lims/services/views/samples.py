@@ -109,7 +109,7 @@ def sample_record(s: Session, code: str) -> dict[str, Any]:
                       for e in s.execute(select(CustodyEvent).where(CustodyEvent.sample_id == sample.id)
                                          .order_by(CustodyEvent.at, CustodyEvent.id)).scalars()]
     row["reports"] = [{"report_no": r.report_no, "version": r.version, "status": r.status, "lang": r.lang,
-                       "issued_at": iso(r.issued_at)}
+                       "issued_at": iso(r.issued_at), "content_hash": r.content_hash}
                       for r in s.execute(select(Report).where(Report.sample_id == sample.id)
                                          .order_by(Report.version)).scalars()]
     return row
