@@ -240,3 +240,17 @@ def test_api_find_gives_the_same_answer(lab, db_engine):
         assert r.json() == json.loads(json.dumps(limits.find(s, "豇豆", "甲基异柳磷").as_json(), ensure_ascii=False))
     r = client.get("/api/v1/limits/find", params={"commodity": "韭黄", "analyte": "毒死蜱"}, headers=headers)
     assert r.status_code == 422 and "commodity" in r.text
+
+
+def test_the_row_in_force_on_the_sampling_date_is_used(lab):
+    with lab() as s:
+        before = limits.find(s, "韭菜", "腐霉利", dt.date(2022, 6, 1)).as_json()["limit"]
+        after = limits.find(s, "韭菜", "腐霉利", dt.date(2024, 6, 1)).as_json()["limit"]
+        # MOA No. 193 (2002) banned diethylstilbestrol until No. 250 replaced it (2019-12-27)
+        old_ban = limits.find(s, "猪肉", "己烯雌酚", dt.date(2015, 1, 1))
+        today = limits.find(s, "猪肉", "己烯雌酚", dt.date(2026, 1, 1))
+    assert (before["value_mg_kg"], before["source_standard"]) == (pytest.approx(0.2), "GB 2763-2021")
+    assert (after["value_mg_kg"], after["source_standard"]) == (pytest.approx(5.0), "GB 2763.1-2022")
+    assert old_ban.banned and old_ban.limit.source_standard == "农业部公告第193号"
+    # after 2019-12-26 the No. 193 row no longer applies (whether No. 250 lists it again is the table's business)
+    assert today.limit is None or today.limit.source_standard != "农业部公告第193号"
