@@ -326,7 +326,7 @@ class UncertaintySource(Labelled):
     """Where a result's expanded uncertainty comes from (Nordtest TR 537 top-down, or the SANTE default)."""
 
     VALIDATION = "validation", "方法确认数据（回收率与期间精密度）", "method validation data (recovery, intermediate precision)"
-    QC_HISTORY = "qc_history", "长期质控数据（加标回收）", "long-run QC data (spike recoveries)"
+    QC_HISTORY = "qc_history", "长期质控数据（加标回收、能力验证）", "long-run QC data (spike recoveries, PT results)"
     DEFAULT_SANTE_50 = "default_sante_50", "默认值 50 %（SANTE，无本实验室数据）", "default 50 % (SANTE; no laboratory data)"
 
 

@@ -5,8 +5,10 @@ Top-down (Nordtest TR 537 ed. 4; EURACHEM/CITAC CG4 3rd ed. §7.7), per method �
 1. ``validation`` — the method's validation study for the analyte in the sample's commodity (else the
    study for all matrices): u(Rw) = intermediate-precision RSD, u(bias) = √((R̄ − 100)² + s²/n + u(Cref)²).
 2. ``qc_history`` — at least :data:`MIN_QC_RECOVERIES` spike recoveries of the method and analyte in the
-   lab's batches: u(Rw) = SD of the recoveries, u(bias) = √(RMS_bias² + u(Cref)²) with the method's
-   spike u(Cref).
+   lab's batches: u(Rw) = SD of the recoveries; u(bias) = √(RMS_bias² + u(Cref)²) from the lab's PT results
+   for the analyte by the method when there are at least :data:`MIN_PT_RESULTS` (bias (x − x_pt)/x_pt,
+   u(Cref) the mean relative u(x_pt), TR 537 §5.2), else from the recoveries with the method's spike
+   u(Cref) (§5.3).
 3. ``default_sante_50`` — no laboratory data: the SANTE/11312/2021 default U = 50 % (k = 2), flagged.
 
 The choice and its components go into ``result.details["uncertainty"]`` (source, labels, u(Rw), u(bias),
@@ -29,10 +31,13 @@ from calibration.uncertainty import (
     u_bias_from_biases,
     u_bias_from_validation,
 )
-from lims.db.models import Batch, QcSample, Result
+from lims.db.models import Analysis, Analyte, Batch, QcSample, Result
+from lims.db.models_pt import PtExternalScore, PtParticipation
 from lims.services.method_data import method_qc_row, validation_for
 from lims.vocabulary import QcKind, UncertaintySource
 
+#: Fewest PT results from which the bias is taken (else the spike recoveries give it).
+MIN_PT_RESULTS = 3
 #: Fewest spike recoveries from which long-run QC gives u(Rw) and u(bias) (Nordtest TR 537 asks for
 #: data covering the lab's normal variation; eight batches is this lab's floor).
 MIN_QC_RECOVERIES = 8
@@ -74,10 +79,38 @@ def _from_qc_history(s: Session, method_id: int, analyte_id: int,
     recoveries = [m for _, m in spikes]
     if len(recoveries) < MIN_QC_RECOVERIES:
         return expanded_uncertainty(value_mg_kg), {"qc_recoveries_available": len(recoveries)}
-    settings = method_qc_row(s, method_id)
-    u_cref = settings.spike_u_cref_percent if settings and settings.spike_u_cref_percent is not None else 0.0
     u_rw = statistics.stdev(recoveries)
-    u_bias = u_bias_from_biases([r - 100.0 for r in recoveries], u_cref)
+    pt = _pt_biases(s, method_id, analyte_id)
+    if len(pt) >= MIN_PT_RESULTS:  # bias from proficiency testing (Nordtest TR 537 §5.2)
+        biases = [b for _, b, _ in pt]
+        u_cref = statistics.fmean(u for _, _, u in pt)
+        basis: dict[str, object] = {"bias_basis": "proficiency_testing", "pt_score_ids": [i for i, _, _ in pt],
+                                    "u_cref_percent": u_cref}
+    else:  # bias from the spike recoveries themselves (TR 537 §5.3)
+        settings = method_qc_row(s, method_id)
+        stated = settings is not None and settings.spike_u_cref_percent is not None
+        u_cref = settings.spike_u_cref_percent if settings is not None and settings.spike_u_cref_percent is not None \
+            else 0.0
+        biases = [r - 100.0 for r in recoveries]
+        basis = {"bias_basis": "spike_recovery", "u_cref_percent": u_cref, "u_cref_stated": stated}
+    u_bias = u_bias_from_biases(biases, u_cref)
     unc = top_down_uncertainty(value_mg_kg, top_down(u_rw, u_bias), UncertaintySource.QC_HISTORY)
-    return unc, {"qc_sample_ids": [i for i, _ in spikes], "u_cref_percent": u_cref,
-                 "u_cref_stated": bool(settings and settings.spike_u_cref_percent is not None)}
+    return unc, {"qc_sample_ids": [i for i, _ in spikes], **basis}
+
+
+def _pt_biases(s: Session, method_id: int, analyte_id: int) -> list[tuple[int, float, float]]:
+    """(score id, relative bias %, u(x_pt) %) of the lab's PT results for the analyte measured by the method
+    (the PT sample was registered and analysed by this method; the provider's analyte name matches)."""
+    analyte = s.get(Analyte, analyte_id)
+    if analyte is None:
+        return []
+    names = {analyte.name_zh, analyte.name_en, analyte.code}
+    rows = s.execute(select(PtExternalScore.id, PtExternalScore.result, PtExternalScore.assigned_value,
+                            PtExternalScore.u_assigned)
+                     .join(PtParticipation, PtParticipation.id == PtExternalScore.participation_id)
+                     .join(Analysis, Analysis.sample_id == PtParticipation.sample_id)
+                     .where(Analysis.method_id == method_id, Analysis.analyte_id == analyte_id,
+                            PtExternalScore.analyte.in_(names), PtExternalScore.assigned_value > 0)
+                     .distinct().order_by(PtExternalScore.id)).all()
+    return [(int(i), (float(x) - float(a)) / float(a) * 100.0, float(u or 0.0) / float(a) * 100.0)
+            for i, x, a, u in rows]

@@ -309,3 +309,35 @@ def test_uncertainty_from_long_run_spike_recoveries(lab):
     assert trail["u_rw_percent"] == pytest.approx(sd, rel=1e-12)
     assert trail["u_bias_percent"] == pytest.approx(u_bias, rel=1e-12)
     assert trail["expanded_percent"] == pytest.approx(2.0 * math.hypot(sd, u_bias), rel=1e-12)
+
+
+def test_uncertainty_bias_from_proficiency_testing(lab):
+    """With three PT results of the lab for chlorpyrifos by GC-OP, u(bias) comes from them (Nordtest TR 537 §5.2:
+    RMS of (x − x_pt)/x_pt, u(Cref) the mean relative u(x_pt)); u(Rw) still from the spike recoveries."""
+    from lims.db.models_pt import PtExternalScore, PtParticipation
+
+    pt_samples = _samples(lab, ["PT-1", "PT-2", "PT-3"], commodity="HUANGGUA")
+    (cucumber,) = _samples(lab, ["Q-H2"], commodity="HUANGGUA")
+    pts = [(0.105, 0.100, 0.004), (0.188, 0.200, 0.006), (0.052, 0.050, 0.002)]  # result, x_pt, u(x_pt)
+    with session_scope(lab, actor="qa") as s:
+        analyses = [s.get(Analysis, a) for a in pt_samples]
+        for i, (a, (x, xpt, u)) in enumerate(zip(analyses, pts, strict=True)):
+            p = PtParticipation(provider_name="某省农产品质量安全检测中心", round_code=f"PT-2026-{i}",
+                                sample_id=a.sample_id, round_date=dt.date(2026, 5, 1 + i))
+            s.add(p)
+            s.flush()
+            s.add(PtExternalScore(participation_id=p.id, analyte="毒死蜱", result=x, assigned_value=xpt, sigma_pt=0.25 * xpt,
+                                  u_assigned=u, z=(x - xpt) / (0.25 * xpt), classification="satisfactory"))
+    with session_scope(lab, actor="zhangwei") as s:
+        batch = batches.create_batch(s, code="B-PT", method_code="GC-OP", instrument_code=None, analysis_ids=[cucumber])
+        for f in [0.092, 0.101, 0.088, 0.097, 0.105, 0.094, 0.090, 0.099]:
+            batches.add_qc(s, "B-PT", kind="spike", analyte_code="CHLORPYRIFOS", nominal_value=0.1, measured_value=f)
+        curve_id = batches.store_curve(s, batch=batch, analyte_code="CHLORPYRIFOS", concentrations=LEVELS,
+                                       responses=RESPONSES).id
+        trail = _quantify(s, cucumber, curve_id, INTERCEPT + SLOPE * 0.06).details["uncertainty"]
+    biases = [(x - xpt) / xpt * 100.0 for x, xpt, _ in pts]  # +5, −6, +4 %
+    u_cref = sum(u / xpt * 100.0 for _, xpt, u in pts) / 3  # (4 + 3 + 4)/3 %
+    expected = math.sqrt(sum(b * b for b in biases) / 3 + u_cref**2)
+    assert trail["source"] == "qc_history" and trail["bias_basis"] == "proficiency_testing"
+    assert len(trail["pt_score_ids"]) == 3
+    assert trail["u_bias_percent"] == pytest.approx(expected, rel=1e-12)
