@@ -78,13 +78,14 @@ def latest(s: Session) -> VerifyRunView:
 
 
 def execute_run(factory: sessionmaker[Session], run_id: int) -> None:
-    """Verify (on a read session) and store the outcome in run ``run_id``; an unexpected error is stored as a
-    failed run with its type and message, never lost."""
-    reader = getattr(factory, "read", factory)
+    """Verify and store the outcome in run ``run_id``; an unexpected error is stored as a failed run with its
+    type and message, never lost. The verification reads in one transaction (a consistent snapshot, and the
+    server-side cursors PostgreSQL needs), rolled back: it writes nothing."""
     outcome: dict[str, object]
     try:
-        with reader() as s:
+        with factory() as s:
             report = verify_database(s)
+            s.rollback()
         outcome = {"status": DONE, "ok": report.ok, "audit_events": report.audit_events,
                    "certified_records": report.certified_records, "message": report.message}
     except Exception as exc:  # noqa: BLE001 - stored on the run, which is what a person reads

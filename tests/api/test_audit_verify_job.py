@@ -50,7 +50,7 @@ def test_get_answers_the_cached_run_and_post_starts_one(client, db_factory, monk
     started = client.post("/api/v1/audit/verify")
     assert started.status_code == 202 and started.json()["running"] is True
     doc = _wait(client, started.json()["run_id"])
-    assert doc["status"] == "done" and doc["ok"] is True and doc["finished_at"] and doc["audit_events"] > 0
+    assert doc["status"] == "done" and doc["ok"] is True and doc["finished_at"] and doc["audit_events"] > 0, doc["message"]
     assert calls == [1]
     for _ in range(3):
         assert client.get("/api/v1/audit/verify").json()["run_id"] == doc["run_id"]
