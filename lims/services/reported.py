@@ -93,3 +93,13 @@ def curve_limit_text(value_mg_l: float | None, preps: set[tuple[float, float, fl
         mg_kg = sample_concentration_mg_kg(value_mg_l, volume_ml, mass_g, dilution)
         text += f" ≈ {format(round_gb8170(mg_kg, figures=2), 'f')} {units.MG_PER_KG}"
     return text
+
+
+def qc_value_text(value: float | None, unit: str | None) -> str | None:
+    """A QC sample's nominal or measured value as shown: SANTE precision for a mass fraction (a spike found
+    at 0.09400122681461558 mg/kg shows 0.094), 3 significant figures otherwise (GB/T 8170)."""
+    if value is None:
+        return None
+    if unit and units.is_mass_fraction(unit):
+        return reported_text(value, unit)
+    return format(round_gb8170(value, figures=3), "f")

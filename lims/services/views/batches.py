@@ -11,7 +11,7 @@ from typing_extensions import TypedDict
 from lims.db.models import Analysis, Analyte, Batch, CalibrationCurve, Instrument, Method, QcSample, Sample
 from lims.services import queries
 from lims.services.lookup import find_by_code, get_by_code
-from lims.services.reported import curve_limit_text
+from lims.services.reported import curve_limit_text, qc_value_text
 from lims.services.views.common import iso
 
 
@@ -99,7 +99,9 @@ def _detail(s: Session, b: Batch) -> dict[str, Any]:
                         "loq_text": curve_limit_text(c.loq_curve_units, preps)}
                        for c in curves],
             "qc": [{"id": q.id, "kind": q.kind, "outcome": q.outcome, "nominal": q.nominal_value,
-                    "measured": q.measured_value, "unit": q.unit, "metric": q.metric, "detail": q.detail}
+                    "measured": q.measured_value, "unit": q.unit, "metric": q.metric, "detail": q.detail,
+                    "nominal_text": qc_value_text(q.nominal_value, q.unit),
+                    "measured_text": qc_value_text(q.measured_value, q.unit)}
                    for q in qcs]}
 
 

@@ -79,3 +79,11 @@ def test_limits_are_shown_with_their_unit():
     assert limit_text(0.25, "µg/kg") == "0.25 µg/kg"
     assert limit_text(1.93e-06, "mg/kg") == "0.00000193 mg/kg"
     assert limit_text(None, "mg/kg") is None
+
+
+def test_qc_values_are_shown_as_reported():
+    from lims.services.reported import qc_value_text
+
+    assert qc_value_text(0.09400122681461558, "mg/kg") == "0.094"  # the spike
+    assert qc_value_text(0.127, "mg/L") == "0.127"
+    assert qc_value_text(None, "mg/kg") is None
