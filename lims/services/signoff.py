@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lims.clock import as_utc, utcnow
@@ -81,6 +82,16 @@ def _sign(s: Session, user: User, result: Result, meaning: str) -> Signature:
     return sig
 
 
+def _flush_signed(s: Session, meaning: str) -> None:
+    """Write the signatures now: a parallel request that signed the same record version first (one
+    signature per meaning per version, unique index uq_signature_meaning) is a clean 409, not a 500."""
+    try:
+        s.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"already signed ({meaning}) by a request that finished first; reload the record",
+                       field="result_ids", code="signoff.already_signed") from exc
+
+
 def _load(s: Session, result_ids: list[int]) -> list[Result]:
     results = s.execute(select(Result).where(Result.id.in_(result_ids)).order_by(Result.id)).scalars().all()
     found = {r.id for r in results}
@@ -123,6 +134,7 @@ def review_results(s: Session, result_ids: list[int], *, username: str, password
         r.reviewer_id = reviewer.id
         transition(r, ResultStatus.REVIEWED)
         sigs.append(_sign(s, reviewer, r, SignatureMeaning.REVIEW))
+    _flush_signed(s, SignatureMeaning.REVIEW)
     _advance_samples(s, {r.analysis.sample for r in results}, SampleStatus.REVIEWED)
     return sigs
 
@@ -171,6 +183,7 @@ def approve_results(s: Session, result_ids: list[int], *, username: str, passwor
         if old is not None and old.status in (ResultStatus.CERTIFIED, ResultStatus.REPORTED):
             transition(old, ResultStatus.SUPERSEDED)
         queue_result_message(s, r, lab_code=lab_code)
+    _flush_signed(s, SignatureMeaning.APPROVAL)
     _advance_samples(s, {r.analysis.sample for r in results}, SampleStatus.APPROVED)
     request_checkpoint(s, lab_code=lab_code)  # signed audit checkpoint when this unit of work commits
     return sigs
@@ -217,10 +230,15 @@ def author_results(s: Session, result_ids: list[int], *, username: str, password
                            code="result.not_to_be_reviewed")
         if r.analyst_id not in (None, tech.id):
             raise Forbidden(f"result {r.id} belongs to another analyst", field="result_ids")
+    already = _signed_ids(s, result_ids, SignatureMeaning.AUTHORSHIP)
+    if already:
+        raise Conflict(f"result {min(already)} is already signed by its analyst (authorship)", field="result_ids",
+                       code="signoff.already_signed")
     sigs = []
     for r in results:
         r.analyst_id = tech.id
         sigs.append(_sign(s, tech, r, SignatureMeaning.AUTHORSHIP))
+    _flush_signed(s, SignatureMeaning.AUTHORSHIP)
     return sigs
 
 
@@ -245,6 +263,7 @@ def reject_results(s: Session, result_ids: list[int], *, username: str, password
         if retest:
             analysis.batch_id = None  # free to join a re-run batch; the held batch keeps its record
         transition(analysis.sample, SampleStatus.RETEST if retest else SampleStatus.REJECTED)
+    _flush_signed(s, SignatureMeaning.REJECTION)
     return sigs
 
 
@@ -263,7 +282,8 @@ def amend_result(s: Session, result_id: int, *, value: float | None, value_text:
     pending = s.execute(select(Result.id).where(Result.supersedes_id == old.id,
                                                 Result.status.not_in((ResultStatus.REJECTED,)))).first()
     if pending:
-        raise Conflict(f"result {result_id} already has an amendment in progress", field="result_id")
+        raise Conflict(f"result {result_id} already has an amendment in progress", field="result_id",
+                       code="result.amendment_in_progress")
     new = Result(analysis_id=old.analysis_id, version=old.version + 1, supersedes_id=old.id, value=value,
                  value_text=value_text, unit=old.unit, qualitative=old.qualitative,
                  inhibition_percent=old.inhibition_percent, lod=old.lod, loq=old.loq, source=old.source,
@@ -271,7 +291,11 @@ def amend_result(s: Session, result_id: int, *, value: float | None, value_text:
                  details={**(old.details or {}), "amendment_reason": reason, "amends_result": old.id},
                  analyst_id=analyst_id, status=ResultStatus.TO_BE_REVIEWED)
     s.add(new)
-    s.flush()
+    try:
+        s.flush()
+    except IntegrityError as exc:  # a parallel amendment made this version first (PostgreSQL)
+        raise Conflict(f"result {result_id} already has an amendment in progress", field="result_id",
+                       code="result.amendment_in_progress") from exc
     if old.unit == "mg/kg":
         from lims.services.limits import decide_result
 

@@ -16,21 +16,14 @@ from sqlalchemy.exc import DBAPIError
 from lims.config import get_settings
 from lims.db import triggers
 from lims.db.audit import GENESIS_HASH, REDACTED_PREFIX, canonical_json, event_hash
-from lims.db.engine import make_engine, make_session_factory, session_scope
+from lims.db.engine import make_engine, make_session_factory
 from lims.db.migrate import upgrade
 from lims.db.models import (
-    Analysis,
     AuditEvent,
-    Instrument,
     OutboxMessage,
-    RawCapture,
-    Reading,
-    Result,
     User,
 )
 from lims.db.verify import verify_database
-from lims.demo import PASSWORDS, register_samples, seed_reference
-from lims.services import signoff
 from lims.services.upstream import load_or_create_key
 
 SECRET_MARKS = ("$argon2", "-----BEGIN", "PRIVATE KEY")
@@ -46,33 +39,6 @@ def lab_key(tmp_path, monkeypatch):
     get_settings.cache_clear()
     yield tmp_path / "anchors.log"
     get_settings.cache_clear()
-
-
-def certified_result(factory) -> int:
-    """A screening result of the demo reference data, signed by analyst, reviewer and approver."""
-    seed_reference(factory)
-    register_samples(factory)
-    with session_scope(factory, actor="zhangwei") as s:
-        inst = s.execute(select(Instrument).where(Instrument.code == "EI-01")).scalar_one()
-        analysis = s.execute(select(Analysis).order_by(Analysis.id)).scalars().first()
-        cap = RawCapture(instrument_id=inst.id, data=b"x", sha256="0" * 64, profile="p")
-        s.add(cap)
-        s.flush()
-        rd = Reading(raw_capture_id=cap.id, instrument_id=inst.id, record_type="CH", channel=1,
-                     sample_code=analysis.sample.code, fields={})
-        s.add(rd)
-        s.flush()
-        r = Result(analysis_id=analysis.id, value=12.5, value_text="12.5% 阴性", unit="%", reading_id=rd.id,
-                   source="instrument")
-        s.add(r)
-        s.flush()
-        rid = r.id
-    for who, fn in (("zhangwei", signoff.author_results), ("liqiang", signoff.review_results)):
-        with session_scope(factory, actor=who) as s:
-            fn(s, [rid], username=who, password=PASSWORDS[who])
-    with session_scope(factory, actor="wangfang") as s:
-        signoff.approve_results(s, [rid], username="wangfang", password=PASSWORDS["wangfang"], lab_code="LAB")
-    return rid
 
 
 def _verify(factory):
@@ -100,8 +66,8 @@ EDITS = {
 
 
 @pytest.mark.parametrize("edit", sorted(EDITS))
-def test_a_direct_edit_of_a_row_a_certificate_rests_on_is_named(db_engine, db_factory, edit):
-    certified_result(db_factory)
+def test_a_direct_edit_of_a_row_a_certificate_rests_on_is_named(db_engine, db_factory, edit, make_certified):
+    make_certified(db_factory)
     assert _verify(db_factory).ok
     sql, named = EDITS[edit]
     with db_engine.begin() as c:
@@ -111,9 +77,9 @@ def test_a_direct_edit_of_a_row_a_certificate_rests_on_is_named(db_engine, db_fa
     assert named in check.message, check.message
 
 
-def test_a_signature_by_someone_else_is_named_even_if_the_trail_were_rewritten_to_match(db_engine, db_factory):
+def test_a_signature_by_someone_else_is_named_even_if_the_trail_were_rewritten_to_match(db_engine, db_factory, make_certified):
     """The certified-record check compares the signers with the people the result names."""
-    rid = certified_result(db_factory)
+    rid = make_certified(db_factory)
     with db_engine.begin() as c:
         c.execute(text("UPDATE signature SET user_id = (SELECT id FROM user_account WHERE username = 'liqiang') "
                        "WHERE meaning = 'approval'"))
@@ -121,8 +87,8 @@ def test_a_signature_by_someone_else_is_named_even_if_the_trail_were_rewritten_t
     assert any(f"result {rid}" in p and "approval signature" in p for p in check.problems), check.problems
 
 
-def test_the_audit_trail_holds_no_secret(db_factory):
-    certified_result(db_factory)
+def test_the_audit_trail_holds_no_secret(db_factory, make_certified):
+    make_certified(db_factory)
     with db_factory() as s:
         rows = s.execute(select(AuditEvent.old, AuditEvent.new)).all()
         users = s.execute(select(User.password_hash)).scalars().all()
@@ -136,8 +102,8 @@ def test_the_audit_trail_holds_no_secret(db_factory):
     assert created and all(c["password_hash"].startswith(REDACTED_PREFIX) for c in created)
 
 
-def test_checkpoints_expose_a_truncated_trail(db_engine, db_factory, lab_key):
-    certified_result(db_factory)  # approval takes a checkpoint when it commits
+def test_checkpoints_expose_a_truncated_trail(db_engine, db_factory, lab_key, make_certified):
+    make_certified(db_factory)  # approval takes a checkpoint when it commits
     lines = lab_key.read_text().splitlines()
     assert len(lines) == 1 and json.loads(lines[0])["sig"]
     with db_factory() as s:
@@ -153,8 +119,8 @@ def test_checkpoints_expose_a_truncated_trail(db_engine, db_factory, lab_key):
     assert "truncated" in " ".join(check.problems), check.problems
 
 
-def test_checkpoints_expose_a_rechained_trail(db_engine, db_factory, lab_key):
-    certified_result(db_factory)
+def test_checkpoints_expose_a_rechained_trail(db_engine, db_factory, lab_key, make_certified):
+    make_certified(db_factory)
     with db_factory() as s:
         events = s.execute(select(AuditEvent).order_by(AuditEvent.seq)).scalars().all()
         rows = [(e.id, e.seq, e.at, e.actor, e.action, e.table_name, e.record_id, e.old, e.new, e.reason)
@@ -175,8 +141,8 @@ def test_checkpoints_expose_a_rechained_trail(db_engine, db_factory, lab_key):
     assert "re-chained" in " ".join(check.problems), check.problems
 
 
-def test_a_forged_anchor_line_is_named(db_factory, lab_key):
-    certified_result(db_factory)
+def test_a_forged_anchor_line_is_named(db_factory, lab_key, make_certified):
+    make_certified(db_factory)
     record = json.loads(lab_key.read_text().splitlines()[0])
     record["seq"] = 1
     lab_key.write_text(canonical_json(record) + "\n")
@@ -184,10 +150,10 @@ def test_a_forged_anchor_line_is_named(db_factory, lab_key):
     assert not check.ok and "signature does not verify" in check.message
 
 
-def test_lims_audit_anchor_appends_a_signed_checkpoint(db_url, db_factory, lab_key, monkeypatch, capsys):
+def test_lims_audit_anchor_appends_a_signed_checkpoint(db_url, db_factory, lab_key, monkeypatch, capsys, make_certified):
     from lims.cli import main
 
-    certified_result(db_factory)
+    make_certified(db_factory)
     monkeypatch.setenv("LIMS_DATABASE_URL", db_url)
     get_settings.cache_clear()
     assert main(["audit", "anchor", "--json"]) == 0
@@ -199,10 +165,10 @@ def test_lims_audit_anchor_appends_a_signed_checkpoint(db_url, db_factory, lab_k
     assert main(["audit", "verify"]) == 0
 
 
-def test_truncate_is_refused_on_postgresql(db_engine, db_factory):
+def test_truncate_is_refused_on_postgresql(db_engine, db_factory, make_certified):
     if db_engine.dialect.name != "postgresql":
         pytest.skip("SQLite has no TRUNCATE")
-    certified_result(db_factory)
+    make_certified(db_factory)
     for table in ("result", "audit_event", "signature"):
         with pytest.raises(DBAPIError, match="not allowed"):
             with db_engine.begin() as c:
