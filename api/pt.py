@@ -60,6 +60,7 @@ from api.schemas import (
 )
 from api.security import CSRF_FIELD, Permission, Principal, ensure_csrf_cookie, require, require_ui
 from api.ui import UiRoute
+from lims.csv_export import to_csv
 from lims.db.engine import session_scope
 from lims.db.models_pt import PtRound, PtSubmission, RoundStatus
 from lims.pt import charts, participant, provider, reports, scoring, submissions, views
@@ -344,6 +345,23 @@ def get_scores(code: str, me: Reader, factory: FactoryDep, participant_code: str
         _visible(s, code, me)
         return views.scores_view(s, code, participant_code=participant_code)
     return read_service(factory, q)
+
+
+#: Columns of the scores spreadsheet (one row per submitted result).
+SCORE_COLUMNS = ("participant_code", "analyte", "result", "unit", "method", "loq", "expanded_uncertainty",
+                 "coverage_factor", "recovery_percent", "statistic", "score", "classification", "z", "z_prime",
+                 "zeta", "en", "d", "d_percent", "detection")
+
+
+@router.get("/api/v1/pt/rounds/{code}/scores.csv", summary="评价结果表格 / scores as CSV",
+            responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "CSV"}})
+def get_scores_csv(code: str, me: Reader, factory: FactoryDep) -> Response:
+    """The round's scores for a spreadsheet: text cells that would start a formula are neutralised."""
+    def q(s: Session) -> str:
+        rnd = _visible(s, code, me)
+        return to_csv(SCORE_COLUMNS, views.score_rows(s, rnd))
+    return Response(read_service(factory, q), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{code}_scores.csv"'})
 
 
 @router.get("/api/v1/pt/rounds/{code}/charts/{analyte}/{kind}.{fmt}", summary="图 / z chart or histogram",

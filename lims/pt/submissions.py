@@ -33,6 +33,7 @@ from lims.db.models import User
 from lims.db.models_pt import PtParticipant, PtParticipantAccount, PtRound, PtRoundAnalyte, PtSubmission
 from lims.services.errors import Conflict, Forbidden, InvalidInput, NotFound
 from lims.services.lookup import get_by_code
+from lims.text import printable_problem, text_problem
 
 CSV_REQUIRED = ("participant_code", "analyte", "result", "unit")
 CSV_OPTIONAL = ("method", "loq", "expanded_uncertainty", "coverage_factor", "recovery_percent")
@@ -108,6 +109,10 @@ def parse_row(values: Mapping[str, str | None], line: int | None, problems: list
     for col in ("participant_code", "analyte", "unit"):
         if not texts.get(col):
             problems.append(RowProblem(line, col, "value is missing"))
+    for col in ("participant_code", "analyte", "unit", "method"):  # as the JSON route's Text types (lims/text.py)
+        bad = (printable_problem if col == "method" else text_problem)(texts.get(col, ""))
+        if bad:
+            problems.append(RowProblem(line, col, bad))
     raw_result = texts.get("result", "")
     result: float | None = None
     if raw_result.lower() not in NOT_DETECTED:
