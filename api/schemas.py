@@ -168,6 +168,8 @@ class CurveCreate(BaseModel):
     analysis_id: DbId | None = None
     reference_retention_time_min: float | None = Field(default=None, gt=0)
     reference_ion_ratio: float | None = Field(default=None, gt=0)
+    closing_concentrations: list[float] | None = Field(default=None, max_length=MAX_CURVE_POINTS)
+    closing_responses: list[float] | None = Field(default=None, max_length=MAX_CURVE_POINTS)
 
 
 class QcCreate(BaseModel):

@@ -90,15 +90,17 @@ def store_curve(s: Session, *, batch: Batch, analyte_code: str, concentrations: 
                 responses: list[float], model: str = "linear", weight: str = "none",
                 is_responses: list[float] | None = None, solvent_concentrations: list[float] | None = None,
                 solvent_responses: list[float] | None = None, analysis_id: int | None = None,
-                reference_retention_time_min: float | None = None,
-                reference_ion_ratio: float | None = None) -> CalibrationCurve:
+                reference_retention_time_min: float | None = None, reference_ion_ratio: float | None = None,
+                closing_concentrations: list[float] | None = None,
+                closing_responses: list[float] | None = None) -> CalibrationCurve:
     """Fit a new curve version by the method's calibration strategy and store it with its fit record
     (calibration.stored: what every result of the curve is computed from) and its acceptance outcome."""
     analyte = known_by_code(s, Analyte, analyte_code, field="analyte_code")
     strategy = calibration_strategy(s, batch.method_id)
     fit, strategy_detail = fit_by_strategy(strategy, CurvePoints(
         concentrations, responses, model, weight, is_responses, solvent_concentrations, solvent_responses,
-        analysis_id, reference_retention_time_min, reference_ion_ratio))
+        analysis_id, reference_retention_time_min, reference_ion_ratio, closing_concentrations, closing_responses),
+        qc_limits(s, batch.method_id).ccv_max_drift_percent)
     acc = acceptance(fit)
     limits = detection_limits(fit)
     previous = s.execute(select(CalibrationCurve).where(

@@ -9,7 +9,8 @@ result is computed from the curve's stored fit (:mod:`calibration.stored`) by th
 - matrix-matched — the curve is made in blank matrix extract; ME % = (b_matrix/b_solvent − 1)·100 against
   a solvent curve is recorded on the curve and on every result (SANTE/11312/2021 v2);
 - bracketing — the sample is quantified only between two passing CCVs of the batch (opening and closing
-  bracket, drift within the method's CCV limit, EPA SW-846 8000D §11.7);
+  bracket, drift within the method's CCV limit, EPA SW-846 8000D §11.7), or, when the curve was made from an
+  opening and a closing calibration set, from their combined fit if the closing set's drift is within it;
 - standard addition — the curve belongs to one sample's extract; the concentration is its x-intercept
   (Miller & Miller §5.9).
 
@@ -27,9 +28,14 @@ from sqlalchemy.orm import Session
 
 from calibration.curves import CurveFit, fit_curve, inverse_predict
 from calibration.errors import CalibrationError
-from calibration.qc import Identification, QcLimits, identify
+from calibration.qc import CCV_MAX_DRIFT_PERCENT, Identification, QcLimits, identify
 from calibration.stored import fit_digest, from_stored
-from calibration.strategies import fit_internal_standard, matrix_effect, standard_addition_from_fit
+from calibration.strategies import (
+    bracketing_calibration,
+    fit_internal_standard,
+    matrix_effect,
+    standard_addition_from_fit,
+)
 from lims.db.models import Analysis, CalibrationCurve, QcSample, Result
 from lims.services.errors import Conflict, InvalidInput
 from lims.vocabulary import CalibrationStrategy, QcKind, QcOutcome
@@ -51,10 +57,13 @@ class CurvePoints:
     analysis_id: int | None = None  # standard addition: the sample whose extract was spiked
     reference_retention_time_min: float | None = None  # identification references from the standards
     reference_ion_ratio: float | None = None
+    closing_concentrations: list[float] | None = None  # bracketing: the calibration set after the samples
+    closing_responses: list[float] | None = None
 
 
-def fit_by_strategy(strategy: Strategy, pts: CurvePoints) -> tuple[CurveFit, dict[str, Any]]:
-    """The curve's fit and the strategy's record (ME %, IS responses, the spiked sample…)."""
+def fit_by_strategy(strategy: Strategy, pts: CurvePoints,
+                    ccv_max_drift_percent: float = CCV_MAX_DRIFT_PERCENT) -> tuple[CurveFit, dict[str, Any]]:
+    """The curve's fit and the strategy's record (ME %, IS responses, the spiked sample, bracket drifts…)."""
     detail: dict[str, Any] = {}
     for key, v in (("reference_rt_min", pts.reference_retention_time_min),
                    ("reference_ion_ratio", pts.reference_ion_ratio)):
@@ -90,6 +99,18 @@ def fit_by_strategy(strategy: Strategy, pts: CurvePoints) -> tuple[CurveFit, dic
         standard_addition_from_fit(fit)  # refuses a line that does not cross below zero
         detail["analysis_id"] = int(pts.analysis_id)
         return fit, detail
+    if strategy == Strategy.BRACKETING and (pts.closing_concentrations is not None or pts.closing_responses is not None):
+        if pts.closing_concentrations is None or pts.closing_responses is None:
+            raise InvalidInput("a closing calibration set needs its concentrations and responses",
+                               field="closing_responses")
+        bc = bracketing_calibration(pts.concentrations, pts.responses, pts.closing_concentrations,
+                                    pts.closing_responses, model=pts.model, weight=pts.weight,
+                                    max_drift_percent=ccv_max_drift_percent)
+        detail.update(closing_points=[[float(x), float(y)] for x, y in zip(bc.after.concentrations,
+                                                                           bc.after.responses, strict=True)],
+                      drifts_percent=[[c, d] for c, d in bc.drifts_percent], max_drift_percent=bc.max_drift_percent,
+                      drift_limit_percent=bc.limit_percent, bracket_passed=bc.passed)
+        return bc.fit, detail
     return fit_curve(pts.concentrations, pts.responses, model=pts.model, weight=pts.weight), detail
 
 
@@ -134,6 +155,12 @@ def extract_mg_l(s: Session, curve: CalibrationCurve, inj: Injection, limits: Qc
         details.update(is_response=inj.is_response, response_ratio=y)
     elif strategy == Strategy.MATRIX_MATCHED:
         details["matrix_effect_percent"] = record.get("matrix_effect_percent")
+    elif strategy == Strategy.BRACKETING and "bracket_passed" in record:  # bracketed by calibration sets
+        if not record["bracket_passed"]:
+            raise Conflict(f"the closing calibration set drifted {record['max_drift_percent']:.1f} % (allowed "
+                           f"±{record['drift_limit_percent']:g} %): the samples between the sets are re-injected",
+                           field="curve_id", code="batches.bracketing_ccv_failed")
+        details["bracketing_sets"] = {"max_drift_percent": record["max_drift_percent"]}
     elif strategy == Strategy.BRACKETING:
         details["bracketing_ccvs"] = _bracketing_ccvs(s, curve, inj.bracketing_ccv_ids, limits)
     return _invert(fit, y, details)

@@ -341,3 +341,26 @@ def test_uncertainty_bias_from_proficiency_testing(lab):
     assert trail["source"] == "qc_history" and trail["bias_basis"] == "proficiency_testing"
     assert len(trail["pt_score_ids"]) == 3
     assert trail["u_bias_percent"] == pytest.approx(expected, rel=1e-12)
+
+
+def test_bracketing_by_opening_and_closing_calibration_sets(lab):
+    a1, a2 = _samples(lab, ["Q-BS1", "Q-BS2"])
+    _strategy(lab, "bracketing")
+    closing_ok = [r * 0.97 for r in RESPONSES]
+    closing_bad = [r * 1.30 for r in RESPONSES]
+    y = INTERCEPT + SLOPE * 0.06
+    with session_scope(lab, actor="zhangwei") as s:
+        batch = batches.create_batch(s, code="B-BS", method_code="GC-OP", instrument_code=None, analysis_ids=[a1, a2])
+        good = batches.store_curve(s, batch=batch, analyte_code="CHLORPYRIFOS", concentrations=LEVELS,
+                                   responses=RESPONSES, closing_concentrations=LEVELS, closing_responses=closing_ok)
+        assert good.strategy_detail["bracket_passed"] and good.fit["n"] == 12  # the combined fit of both sets
+        r = _quantify(s, a1, good.id, y)  # the calibration sets are the bracket: no CCVs needed
+        expected = inverse_predict(fit_curve(LEVELS + LEVELS, RESPONSES + closing_ok), y).concentration
+        assert r.details["extract_mg_l"] == expected
+        bad_id = batches.store_curve(s, batch=batch, analyte_code="CHLORPYRIFOS", concentrations=LEVELS,
+                                     responses=RESPONSES, closing_concentrations=LEVELS,
+                                     closing_responses=closing_bad).id
+    with pytest.raises(Conflict) as err:
+        with session_scope(lab, actor="zhangwei") as s:
+            _quantify(s, a2, bad_id, y)
+    assert err.value.code == "batches.bracketing_ccv_failed"
