@@ -47,6 +47,8 @@ DEMO_USERS = (
 )
 PASSWORDS = {u[0]: u[2] for u in DEMO_USERS}
 
+#: The date in the codes of :data:`DEMO_SAMPLES` (registered by :func:`register_samples`), 14:00 Beijing time.
+SAMPLES_DAY = dt.datetime(2026, 11, 28, 14, 0, tzinfo=TZ)
 #: The day's vegetable samples for enzyme-inhibition screening: (code, commodity, producer, true inhibition %)
 DEMO_SAMPLES = (
     ("S20261128-001", "JIUCAI", 0, 12.0),
@@ -141,7 +143,7 @@ def seed_reference(factory: sessionmaker[Session]) -> None:
 
 
 def register_samples(factory: sessionmaker[Session]) -> list[str]:
-    now = dt.datetime.now(TZ)
+    now = SAMPLES_DAY  # the day the sample codes carry (S20261128-…), so codes and dates agree
     with session_scope(factory, actor="zhangwei", reason="sample registration") as s:
         lab = s.execute(select(Lab)).scalar_one()
         method = get_by_code(s, Method, "RAPID-EI")
