@@ -3,6 +3,7 @@ one malformed line), and the re-parse route with its permission."""
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import datetime
 
@@ -12,7 +13,7 @@ from hardware_sim.faults import Faults
 
 from api.app import create_app
 from lims.acquisition import AcquisitionService, parse_config
-from lims.demo import register_samples, seed_reference
+from lims.demo import PASSWORDS, register_samples, seed_reference
 
 
 def test_status_captures_in_error_and_reparse(db_engine, db_factory, login):
@@ -73,3 +74,8 @@ def test_instrument_events_route_lists_incomplete_runs(db_engine, db_factory, lo
     assert client.get("/api/v1/instruments/EI-EV/events?kind=nope", headers=tech).status_code == 422
     assert client.get("/api/v1/instruments/NOPE/events", headers=tech).status_code == 404
     assert client.get("/api/v1/instruments/EI-EV/events").status_code == 401
+    web = TestClient(create_app(db_engine))  # the instruments page shows the gap too
+    token = re.search(r'name="csrf_token" value="([^"]+)"', web.get("/login").text).group(1)
+    web.post("/login", data={"username": "zhangwei", "password": PASSWORDS["zhangwei"], "csrf_token": token})
+    page = web.get("/instruments").text
+    assert "仪器事件" in page and "run_incomplete" in page and "declares 2 item lines, 1 received" in page

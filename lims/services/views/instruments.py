@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from typing_extensions import TypedDict
 
-from lims.db.models import Instrument, RawCapture
+from lims.db.models import Instrument, InstrumentEvent, RawCapture
 from lims.services.lookup import find_by_code
 from lims.services.views.common import iso
 
@@ -101,7 +101,10 @@ def instruments_overview(s: Session, errors_shown: int = 50) -> dict[str, Any]:
     code_of = {i.id: i.code for i in insts}
     errors = s.execute(select(RawCapture).where(RawCapture.parse_status == "error")
                        .order_by(RawCapture.id.desc()).limit(errors_shown)).scalars().all()
+    events = s.execute(select(InstrumentEvent).order_by(InstrumentEvent.id.desc()).limit(errors_shown)).scalars()
     return {"instruments": [{**instrument_row(i), "captures": counts.get(i.id, {})} for i in insts],
+            "events": [{"id": e.id, "instrument": code_of.get(e.instrument_id, "?"), "at": iso(e.at), "kind": e.kind,
+                        "run_no": e.run_no, "detail": e.detail} for e in events],
             "errors": [{"id": c.id, "instrument": code_of.get(c.instrument_id, "?"),
                         "received_at": iso(c.received_at), "source": c.source, "length": len(c.data),
                         "error": c.error,
