@@ -254,3 +254,40 @@ def test_the_row_in_force_on_the_sampling_date_is_used(lab):
     assert old_ban.banned and old_ban.limit.source_standard == "农业部公告第193号"
     # after 2019-12-26 the No. 193 row no longer applies (whether No. 250 lists it again is the table's business)
     assert today.limit is None or today.limit.source_standard != "农业部公告第193号"
+
+
+def test_api_approval_of_a_no_limit_result_needs_the_judgement_route_first(lab, db_engine):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    rid = _manual(lab, "S-L-5", "JIUCAI", "CHLORPYRIFOS", "GC-OP", 0.03, "0.030")
+    _review(lab, rid)
+    client = TestClient(create_app(db_engine))
+    token = client.post("/api/v1/auth/login", json={"username": "wangfang", "password": PASSWORDS["wangfang"]}).json()
+    headers = {"Authorization": f"Bearer {token['token']}"}
+    refused = client.post("/api/v1/results/approve", headers=headers,
+                          json={"result_ids": [rid], "password": PASSWORDS["wangfang"]})
+    assert refused.status_code == 409 and "signoff.limit_judgement_required" in refused.text
+    incomplete = client.post(f"/api/v1/results/{rid}/limit-judgement", headers=headers,
+                             json={"kind": "named_standard", "standard": "GB 2763.1-2022",
+                                   "password": PASSWORDS["wangfang"]})
+    assert incomplete.status_code == 422 and "clause" in incomplete.text
+    judged = client.post(f"/api/v1/results/{rid}/limit-judgement", headers=headers, json={
+        "kind": "named_standard", "standard": "GB 2763.1-2022", "clause": "毒死蜱条 韭菜（示例）", "value_mg_kg": 0.05,
+        "password": PASSWORDS["wangfang"]})
+    assert judged.status_code == 200, judged.text
+    assert judged.json()["verdict"] == "compliant" and judged.json()["limit_check"]["judgement"]["by"] == "王芳"
+    ok = client.post("/api/v1/results/approve", headers=headers,
+                     json={"result_ids": [rid], "password": PASSWORDS["wangfang"]})
+    assert ok.status_code == 200, ok.text
+
+
+def test_demo_approver_judges_results_without_a_limit(lab):
+    from lims.demo.reference import demo_judgements
+
+    rid = _manual(lab, "S-L-6", "JIUCAI", "CHLORPYRIFOS", "GC-OP", 0.03, "0.030")
+    other = _manual(lab, "S-L-7", "JIANGDOU", "ISOFENPHOS-METHYL", "GC-OP", 0.005, "0.005")
+    with lab() as s:
+        given = demo_judgements(s, [rid, other])
+    assert set(given) == {rid} and given[rid].kind is LimitJudgementKind.NO_LIMIT_APPLIES
