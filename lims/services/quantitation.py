@@ -72,46 +72,66 @@ def fit_by_strategy(strategy: Strategy, pts: CurvePoints,
                 raise InvalidInput(f"{key} must be a number > 0", field=key)
             detail[key] = float(v)
     if strategy == Strategy.INTERNAL_STANDARD:
-        if pts.is_responses is None:
-            raise InvalidInput("internal-standard calibration needs the IS response of every standard",
-                               field="is_responses", code="batches.is_response_missing")
-        cal = fit_internal_standard(pts.concentrations, pts.responses, pts.is_responses, model=pts.model,
-                                    weight=pts.weight)
-        detail.update(basis=cal.basis, is_responses=[float(v) for v in pts.is_responses],
-                      analyte_responses=[float(v) for v in pts.responses])
-        return cal.fit, detail
-    if strategy == Strategy.MATRIX_MATCHED:
-        if pts.solvent_concentrations is None or pts.solvent_responses is None:
-            raise InvalidInput("matrix-matched calibration records ME %: give the solvent standards too",
-                               field="solvent_responses", code="batches.solvent_curve_missing")
-        me = matrix_effect(pts.solvent_concentrations, pts.solvent_responses, pts.concentrations, pts.responses,
-                           model=pts.model, weight=pts.weight)
-        detail.update(matrix_effect_percent=me.matrix_effect_percent, matrix_matched_required=me.matrix_matched_required,
-                      solvent_slope=me.solvent.params["slope"], matrix_slope=me.matrix.params["slope"],
-                      solvent_points=[[float(x), float(y)] for x, y in zip(me.solvent.concentrations,
-                                                                             me.solvent.responses, strict=True)])
-        return me.matrix, detail
-    if strategy == Strategy.STANDARD_ADDITION:
-        if pts.analysis_id is None:
-            raise InvalidInput("a standard-addition curve is made on one sample: name its analysis",
-                               field="analysis_id", code="batches.standard_addition_sample")
-        fit = fit_curve(pts.concentrations, pts.responses, model="linear")
-        standard_addition_from_fit(fit)  # refuses a line that does not cross below zero
-        detail["analysis_id"] = int(pts.analysis_id)
-        return fit, detail
-    if strategy == Strategy.BRACKETING and (pts.closing_concentrations is not None or pts.closing_responses is not None):
-        if pts.closing_concentrations is None or pts.closing_responses is None:
-            raise InvalidInput("a closing calibration set needs its concentrations and responses",
-                               field="closing_responses")
-        bc = bracketing_calibration(pts.concentrations, pts.responses, pts.closing_concentrations,
-                                    pts.closing_responses, model=pts.model, weight=pts.weight,
-                                    max_drift_percent=ccv_max_drift_percent)
-        detail.update(closing_points=[[float(x), float(y)] for x, y in zip(bc.after.concentrations,
-                                                                           bc.after.responses, strict=True)],
-                      drifts_percent=[[c, d] for c, d in bc.drifts_percent], max_drift_percent=bc.max_drift_percent,
-                      drift_limit_percent=bc.limit_percent, bracket_passed=bc.passed)
-        return bc.fit, detail
-    return fit_curve(pts.concentrations, pts.responses, model=pts.model, weight=pts.weight), detail
+        fit = _internal_standard(pts, detail)
+    elif strategy == Strategy.MATRIX_MATCHED:
+        fit = _matrix_matched(pts, detail)
+    elif strategy == Strategy.STANDARD_ADDITION:
+        fit = _standard_addition_curve(pts, detail)
+    elif strategy == Strategy.BRACKETING and (pts.closing_concentrations, pts.closing_responses) != (None, None):
+        fit = _bracketing_sets(pts, ccv_max_drift_percent, detail)
+    else:
+        fit = fit_curve(pts.concentrations, pts.responses, model=pts.model, weight=pts.weight)
+    return fit, detail
+
+
+def _points(xs: tuple[float, ...], ys: tuple[float, ...]) -> list[list[float]]:
+    return [[float(x), float(y)] for x, y in zip(xs, ys, strict=True)]
+
+
+def _internal_standard(pts: CurvePoints, detail: dict[str, Any]) -> CurveFit:
+    if pts.is_responses is None:
+        raise InvalidInput("internal-standard calibration needs the IS response of every standard",
+                           field="is_responses", code="batches.is_response_missing")
+    cal = fit_internal_standard(pts.concentrations, pts.responses, pts.is_responses, model=pts.model,
+                                weight=pts.weight)
+    detail.update(basis=cal.basis, is_responses=[float(v) for v in pts.is_responses],
+                  analyte_responses=[float(v) for v in pts.responses])
+    return cal.fit
+
+
+def _matrix_matched(pts: CurvePoints, detail: dict[str, Any]) -> CurveFit:
+    if pts.solvent_concentrations is None or pts.solvent_responses is None:
+        raise InvalidInput("matrix-matched calibration records ME %: give the solvent standards too",
+                           field="solvent_responses", code="batches.solvent_curve_missing")
+    me = matrix_effect(pts.solvent_concentrations, pts.solvent_responses, pts.concentrations, pts.responses,
+                       model=pts.model, weight=pts.weight)
+    detail.update(matrix_effect_percent=me.matrix_effect_percent, matrix_matched_required=me.matrix_matched_required,
+                  solvent_slope=me.solvent.params["slope"], matrix_slope=me.matrix.params["slope"],
+                  solvent_points=_points(me.solvent.concentrations, me.solvent.responses))
+    return me.matrix
+
+
+def _standard_addition_curve(pts: CurvePoints, detail: dict[str, Any]) -> CurveFit:
+    if pts.analysis_id is None:
+        raise InvalidInput("a standard-addition curve is made on one sample: name its analysis",
+                           field="analysis_id", code="batches.standard_addition_sample")
+    fit = fit_curve(pts.concentrations, pts.responses, model="linear")
+    standard_addition_from_fit(fit)  # refuses a line that does not cross below zero
+    detail["analysis_id"] = int(pts.analysis_id)
+    return fit
+
+
+def _bracketing_sets(pts: CurvePoints, drift_limit: float, detail: dict[str, Any]) -> CurveFit:
+    if pts.closing_concentrations is None or pts.closing_responses is None:
+        raise InvalidInput("a closing calibration set needs its concentrations and responses",
+                           field="closing_responses")
+    bc = bracketing_calibration(pts.concentrations, pts.responses, pts.closing_concentrations,
+                                pts.closing_responses, model=pts.model, weight=pts.weight,
+                                max_drift_percent=drift_limit)
+    detail.update(closing_points=_points(bc.after.concentrations, bc.after.responses),
+                  drifts_percent=[[c, d] for c, d in bc.drifts_percent], max_drift_percent=bc.max_drift_percent,
+                  drift_limit_percent=bc.limit_percent, bracket_passed=bc.passed)
+    return bc.fit
 
 
 @dataclass(frozen=True)
