@@ -8,10 +8,13 @@ The objection period (复检) is configurable data (``LIMS_OBJECTION_WORKING_DAY
 ``LIMS_OBJECTION_RAPID_HOURS``), printed with the rule it comes from. The citation below is the
 《中华人民共和国农产品质量安全法》 as revised in 2022: an objection to a supervisory-sampling result within
 5 working days of receiving it, to a rapid-test result within 4 hours, and a re-test never by a rapid
-method. ``OBJECTION_RULE.verified`` is False: the article number and wording were taken from memory of
-the 2022 text and could not be confirmed against the published law from this project's sources (the
-sources found state 5 days / 4 hours for the 2006 law and its secondary summaries). Check it against the
-official text (www.npc.gov.cn) and set ``verified`` when done.
+method. ``OBJECTION_RULE.verified`` is False: the article number and the "working days" wording were
+taken from memory of the 2022 text and could not be confirmed from this project's sources. What was found
+(2026-12, by search): a secondary summary stating 5 days for supervisory-sampling results and 4 hours for
+rapid tests, no re-test by a rapid method, without article numbers (https://iadvpijw.com/shu-cai-zi-xun/
+501800.html); the text of 《农产品质量安全监测管理办法》 (MOA Order 2012 No. 7), whose objection article was
+not in the excerpts. Check against the official text (www.npc.gov.cn) and set ``verified`` when done; the
+periods are settings, so a correction needs no code change.
 """
 
 from __future__ import annotations
