@@ -35,6 +35,7 @@ from api.schemas import (
     QuantifyRequest,
     RejectRequest,
     ReportCreate,
+    SampleCorrection,
     SampleCreate,
     SampleReceive,
     SignRequest,
@@ -141,6 +142,16 @@ def create_sample(body: SampleCreate, me: SamplesWrite, factory: FactoryDep) -> 
 @router.get("/samples/{code}", tags=["samples"], summary="样品详情 / a sample")
 def get_sample(code: str, me: SamplesRead, factory: FactoryDep) -> SampleDetail:
     return read_service(factory, lambda s: sample_views.sample_detail(s, code))
+
+
+@router.patch("/samples/{code}", tags=["samples"], summary="更正样品信息 / correct a sample (audited)")
+def correct_sample(code: str, body: SampleCorrection, me: SamplesWrite, factory: FactoryDep) -> SampleDetail:
+    """Fields given are corrected, the reason goes into the audit trail; refused once the sample has a report
+    (409 ``sample.reported``: a correction after reporting is a report amendment)."""
+    def go(s: Session) -> SampleDetail:
+        sampling.correct_sample(s, code, body.changes())
+        return sample_views.sample_detail(s, code)
+    return run_service(factory, me.username, f"sample correction: {body.reason}", go)
 
 
 @router.post("/samples/{code}/receive", tags=["samples"], summary="样品接收 / receive a sample")
@@ -322,7 +333,7 @@ def report_pdf(report_no: str, me: ReportsRead, factory: FactoryDep) -> FileResp
     path = Path(read_service(factory, lambda s: report_views.report_file(s, report_no)))
     if not path.is_file():
         raise HTTPException(410, detail={"message": f"report file {path.name} is missing from the archive",
-                                         "field": "report_no"})
+                                         "field": "report_no", "code": "report.file_missing"})
     return FileResponse(path, media_type="application/pdf", filename=path.name)
 
 

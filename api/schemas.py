@@ -113,10 +113,10 @@ class SampleCreate(BaseModel):
     region_code: Text = Field(max_length=12)
     sampling_link: Text = Field(max_length=40)
     samplers: list[PrintedText] = Field(max_length=20)
-    certificate_no: PrintedText = Field(default="", max_length=100)
-    trace_code: PrintedText = Field(default="", max_length=100)
-    description: PrintedNote = Field(default="", max_length=2000)
-    quantity: PrintedText = Field(default="", max_length=100)
+    certificate_no: PrintedText = Field(default="", max_length=80)
+    trace_code: PrintedText = Field(default="", max_length=80)
+    description: PrintedNote = Field(default="", max_length=300)
+    quantity: PrintedText = Field(default="", max_length=60)
     requested: list[tuple[Text, Text]] = Field(default_factory=list, max_length=MAX_LIST_ITEMS,
                                                description="[(analyte_code, method_code)]")
 
@@ -128,12 +128,15 @@ class SampleCorrection(BaseModel):
 
     reason: Note = Field(min_length=5, max_length=2000)
     sampling_place: PrintedText | None = Field(default=None, min_length=1, max_length=300)
-    description: PrintedNote | None = Field(default=None, max_length=2000)
-    quantity: PrintedText | None = Field(default=None, max_length=100)
-    certificate_no: PrintedText | None = Field(default=None, max_length=100)
-    trace_code: PrintedText | None = Field(default=None, max_length=100)
+    description: PrintedNote | None = Field(default=None, max_length=300)
+    quantity: PrintedText | None = Field(default=None, max_length=60)
+    certificate_no: PrintedText | None = Field(default=None, max_length=80)
+    trace_code: PrintedText | None = Field(default=None, max_length=80)
     condition: PrintedText | None = Field(default=None, min_length=1, max_length=200)
-    storage: PrintedText | None = Field(default=None, max_length=200)
+
+    def changes(self) -> dict[str, str]:
+        """The fields given (a field left out is not changed)."""
+        return {k: v for k, v in self.model_dump(exclude={"reason"}, exclude_unset=True).items() if v is not None}
 
 
 class SampleReceive(BaseModel):

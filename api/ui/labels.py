@@ -73,6 +73,7 @@ ERROR_ZH = {
     "ui.no_result_selected": "请至少勾选一条结果",
     "ui.password_required": "电子签名须重新输入您的登录密码",
     "not_found": "记录不存在",
+    "sample.reported": "该样品已出具报告：样品信息的更正须通过更正报告（报告修订）进行",
     "request.too_large": "提交的内容过大，超过该功能允许的大小，未写入任何数据",
     "pt.participant_not_bound": "该参加者代码未绑定到您的账号：不能提交或修改其他参加者的结果",
     "workflow.illegal_transition": "记录的当前状态不允许此操作",

@@ -28,6 +28,7 @@ from lims.db.models import (
     Method,
     MonitoringTask,
     Producer,
+    Report,
     Sample,
     SampleStatus,
     SamplingAssignment,
@@ -247,6 +248,27 @@ def receive_sample(s: Session, code: str, *, actor: str, condition: str, storage
     transition(sample, SampleStatus.RECEIVED)
     s.add(CustodyEvent(sample_id=sample.id, kind="received", actor=actor, condition=condition, location=storage,
                        at=sample.received_at))
+    s.flush()
+    return sample
+
+
+#: Fields of a registered sample an audited correction may change (what its reports print about it).
+CORRECTABLE = ("sampling_place", "description", "quantity", "certificate_no", "trace_code", "condition")
+
+
+def correct_sample(s: Session, code: str, changes: dict[str, str]) -> Sample:
+    """Correct printed fields of a sample (the audit trail keeps old → new with the caller's reason).
+    Refused once the sample has a report (``sample.reported``): a correction after reporting is a report
+    amendment, so the report in the customer's hands is never silently contradicted."""
+    sample = get_by_code(s, Sample, code, field="sample_code")
+    if s.execute(select(Report.id).where(Report.sample_id == sample.id).limit(1)).first():
+        raise Conflict(f"sample {code} already has a report: correct it by amending the report",
+                       field="sample_code", code="sample.reported")
+    unknown = sorted(set(changes) - set(CORRECTABLE))
+    if unknown or not changes:
+        raise InvalidInput(f"correctable fields: {', '.join(CORRECTABLE)}", field=unknown[0] if unknown else "body")
+    for name, value in changes.items():
+        setattr(sample, name, value)
     s.flush()
     return sample
 
