@@ -95,6 +95,7 @@ class RecordSpec:
     sample_id_field: str | None = None
     channel_field: str | None = None
     description: str = ""
+    sequence_field: str | None = None  # a counter the device increments per record (gaps are reported)
 
 
 @dataclass(frozen=True)
@@ -231,20 +232,23 @@ def load_field(section: TomlTable) -> FieldSpec:
 
 
 def _load_record(section: TomlTable) -> RecordSpec:
-    section.check_keys({"tag", "fields", "sample_id_field", "channel_field", "description"})
+    section.check_keys({"tag", "fields", "sample_id_field", "channel_field", "description", "sequence_field"})
     fields = tuple(load_field(f) for f in section.tables("fields"))
     names = [f.name for f in fields]
     if len(set(names)) != len(names):
         raise section.error("fields", "duplicate field names")
     sample = section.get("sample_id_field", str, None)
     channel = section.get("channel_field", str, None)
-    for key, value in (("sample_id_field", sample), ("channel_field", channel)):
+    sequence = section.get("sequence_field", str, None)
+    for key, value in (("sample_id_field", sample), ("channel_field", channel), ("sequence_field", sequence)):
         if value is not None and value not in names:
             raise section.error(key, f"{value!r} is not one of this record's fields")
-    if channel is not None and next(f for f in fields if f.name == channel).type != "int":
-        raise section.error("channel_field", "the channel field must have type 'int'")
+    for key, value in (("channel_field", channel), ("sequence_field", sequence)):
+        if value is not None and next(f for f in fields if f.name == value).type != "int":
+            raise section.error(key, f"the {key.removesuffix('_field')} field must have type 'int'")
     return RecordSpec(tag=section.get("tag", str), fields=fields, sample_id_field=sample,
-                      channel_field=channel, description=section.get("description", str, ""))
+                      channel_field=channel, description=section.get("description", str, ""),
+                      sequence_field=sequence)
 
 
 def _load_line(section: TomlTable) -> LineDialect:

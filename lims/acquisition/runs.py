@@ -23,6 +23,31 @@ from lims.db.models import InstrumentEvent, RawCapture, Reading
 NO_END = "run incomplete: no end record"
 
 
+def check_sequence(s: Session, cap: RawCapture, reading: Reading, profile: Profile | None) -> None:
+    """A record whose profile declares a ``sequence_field``: numbers skipped since the instrument's previous
+    record of that type are a ``sequence_gap`` event (a record the device sent and we never received; the
+    counter wraps after the field's maximum). A repeat or a restart (lower number) is not a gap."""
+    spec = profile.line.records.get(reading.record_type) if profile is not None and profile.line else None
+    if spec is None or spec.sequence_field is None or not isinstance(reading.fields.get(spec.sequence_field), int):
+        return
+    field_name = spec.sequence_field
+    prev = s.execute(select(Reading.fields).where(
+        Reading.instrument_id == cap.instrument_id, Reading.record_type == reading.record_type,
+        Reading.id != reading.id, Reading.raw_capture_id < cap.id).order_by(Reading.raw_capture_id.desc())
+        .limit(1)).scalar_one_or_none()
+    if prev is None or not isinstance(prev.get(field_name), int):
+        return
+    top = next((int(f.maximum) for f in spec.fields if f.name == field_name and f.maximum is not None), None)
+    before, now = int(prev[field_name]), int(reading.fields[field_name])
+    if top is not None and before == top and now == 1:
+        return
+    if now > before + 1:
+        missing = list(range(before + 1, now))
+        add_event(s, cap.instrument_id, EventKind.SEQUENCE_GAP,
+                  f"{reading.record_type} {field_name}: {len(missing)} record(s) never received between {before} "
+                  f"and {now}: {missing[:50]}", capture_id=cap.id)
+
+
 def group_of(profile: Profile | None) -> GroupSpec | None:
     return profile.line.group if profile is not None and profile.line is not None else None
 

@@ -16,7 +16,7 @@ from drivers.profiles import Profile
 from lims.acquisition.dialects.base import Dialect, register
 from lims.acquisition.ingest import fail, ingest, parsed
 from lims.acquisition.runner import StreamRunner
-from lims.acquisition.runs import abandon_open_run, check_run, group_of
+from lims.acquisition.runs import abandon_open_run, check_run, check_sequence, group_of
 from lims.acquisition.store import NewCapture, sha256_hex
 from lims.acquisition.values import new_reading
 from lims.clock import utcnow
@@ -41,6 +41,7 @@ def parse_line_capture(s: Session, cap: RawCapture, profile: Profile) -> Reading
     s.add(reading)
     s.flush()
     check_run(s, cap, reading, profile)
+    check_sequence(s, cap, reading, profile)
     return reading
 
 

@@ -92,3 +92,14 @@ def test_a_run_resent_whole_after_reconnect_lifts_the_hold(db_factory, make_runn
     _feed(runner, lines)  # the device sends the run again from #RUN: first lines are duplicates
     assert _held(db_factory) == {}
     assert "hold lifted from 2 reading(s)" in _events(db_factory, "EI-RESEND")[0]["detail"]
+
+
+def test_gold_reader_sequence_gap_is_an_event(db_factory, make_runner, recording_link):
+    from hardware_sim.gold import GoldStrip, record_line
+
+    runner = make_runner("CG-SEQ", "colloidal_gold_8lane", recording_link())
+    strip = GoldStrip(1, "S-1", "CLEN", 1520, 3210)
+    for seq in (9998, 9999, 1, 2, 2, 5):  # wraps after 9999; 2 repeated (a resend); 3 and 4 never arrived
+        runner.on_bytes(record_line(seq, WHEN, strip), 0.0)
+    (event,) = _events(db_factory, "CG-SEQ")
+    assert event["kind"] == "sequence_gap" and "2 record(s) never received between 2 and 5: [3, 4]" in event["detail"]
