@@ -7,8 +7,10 @@ reading that names the automatic one it replaces; the automatic one is kept (ISO
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sqlalchemy import select
@@ -34,8 +36,11 @@ class ImportedRun:
 
 
 def import_run(s: Session, path: Path, *, instrument_code: str, sample_code: str,
-               windows: list[RetentionWindow], channel: str | None = None) -> ImportedRun:
-    """Store the export file (once per content hash), integrate it, record one reading per analyte peak."""
+               windows: list[RetentionWindow], channel: str | None = None,
+               qualifier_channel: str | None = None) -> ImportedRun:
+    """Store the export file (once per content hash), integrate it, record one reading per analyte peak.
+    With ``qualifier_channel`` (MS: the qualifier transition's trace) each peak's reading also carries the
+    ion ratio qualifier/quantifier area, which identification checks (lims.services.quantitation)."""
     inst = get_by_code(s, Instrument, instrument_code, field="instrument_code")
     data = path.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
@@ -62,6 +67,7 @@ def import_run(s: Session, path: Path, *, instrument_code: str, sample_code: str
     trace = traces[0]
     integ = integrate_chromatogram(np.asarray(trace.times_min), np.asarray(trace.signal))
     assigned = assign_peaks(integ.peaks, windows)
+    qualifier = _qualifier_areas(parsed.traces, qualifier_channel, windows)
     transition(cap, ParseStatus.PARSED)
     out: dict[str, int | None] = {}
     for analyte, peak in assigned.items():
@@ -74,11 +80,25 @@ def import_run(s: Session, path: Path, *, instrument_code: str, sample_code: str
                              "height": peak.height, "start_min": peak.start_min, "end_min": peak.end_min,
                              "baseline_code": peak.baseline_code, "integration": "automatic",
                              "noise_sd": integ.noise_sd, "format": parsed.source_format})
+        if qualifier.get(analyte) and peak.area > 0:
+            rd.fields = {**rd.fields, "qualifier_area": qualifier[analyte], "ion_ratio": qualifier[analyte] / peak.area}
         s.add(rd)
         s.flush()
         out[analyte] = rd.id
     inst.message_count += 1
     return ImportedRun(cap.id, sample_code, out, False)
+
+
+def _qualifier_areas(traces: Sequence[Any], channel: str | None,
+                     windows: list[RetentionWindow]) -> dict[str, float]:
+    """Analyte → qualifier peak area in its window on the qualifier trace (absent: no such trace or peak)."""
+    if channel is None:
+        return {}
+    trace = next((t for t in traces if t.channel == channel), None)
+    if trace is None:
+        return {}
+    integ = integrate_chromatogram(np.asarray(trace.times_min), np.asarray(trace.signal))
+    return {a: float(p.area) for a, p in assign_peaks(integ.peaks, windows).items() if p is not None}
 
 
 def reintegrate(s: Session, reading_id: int, *, start_min: float, end_min: float, reason: str) -> Reading:

@@ -86,3 +86,30 @@ def test_malformed_export_is_kept_with_its_error(gc, tmp_path):
     with factory() as s:
         cap = s.get(RawCapture, run.capture_id)
         assert cap.parse_status == "error" and cap.data == bad.read_bytes() and "bad.cdf" in cap.error
+
+
+def test_qualifier_trace_gives_the_ion_ratio_identification_uses(db_factory, tmp_path):
+    """An MS export with quantifier and qualifier traces: each peak reading carries the ion ratio (issue 12)."""
+
+    with session_scope(db_factory, actor="setup") as s:
+        lab = Lab(code="L", name="站", address="地址")
+        s.add(lab)
+        s.flush()
+        s.add(Instrument(lab_id=lab.id, code="MS-01", name="LC-MS/MS", profile="file:labsolutions"))
+    files = {}
+    for name, area in (("quant", 3120.0), ("qual", 1560.0)):
+        spec = ChromatogramSpec(peaks=(Peak("CHLORPYRIFOS", 8.2, area, sigma_s=2.0),), run_time_min=12.0,
+                                sampling_interval_s=0.1, seed=5, noise_sd=0.02, sample_name="S1")
+        files[name] = write_all(spec, tmp_path / name, stem="S1").labsolutions
+    quant = files["quant"].read_text(encoding="ascii")
+    qual = files["qual"].read_text(encoding="ascii")
+    section = qual[qual.index("[LC Chromatogram(Detector A-Ch1)]"):].replace("Detector A-Ch1", "Detector B-Ch1")
+    both = tmp_path / "S1-mrm.txt"
+    both.write_text(quant + "\r\n" + section, encoding="ascii")
+    with session_scope(db_factory, actor="zhangwei") as s:
+        run = chromatography.import_run(s, both, instrument_code="MS-01", sample_code="S1",
+                                        windows=[RetentionWindow("CHLORPYRIFOS", 8.2, 0.1)],
+                                        channel="LC Detector A-Ch1", qualifier_channel="LC Detector B-Ch1")
+        fields = s.get(Reading, run.peaks["CHLORPYRIFOS"]).fields
+    assert fields["ion_ratio"] == pytest.approx(0.5, rel=0.02)
+    assert fields["qualifier_area"] == pytest.approx(1560.0, rel=0.02)

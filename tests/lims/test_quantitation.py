@@ -364,3 +364,32 @@ def test_bracketing_by_opening_and_closing_calibration_sets(lab):
         with session_scope(lab, actor="zhangwei") as s:
             _quantify(s, a2, bad_id, y)
     assert err.value.code == "batches.bracketing_ccv_failed"
+
+
+def test_identification_reads_rt_and_ion_ratio_from_the_peak_reading(lab):
+    """Without RT/ion ratio in the command, the peak reading's (chromatography.import_run) are checked."""
+    from lims.db.models import Instrument, Lab, RawCapture, Reading
+
+    _strategy(lab, "external_standard", identification="gb23200")
+    (aid,) = _samples(lab, ["Q-RD"])
+    with session_scope(lab, actor="zhangwei") as s:
+        lab_id = s.execute(select(Lab.id)).scalar_one()
+        inst = Instrument(lab_id=lab_id, code="MS-T", name="LC-MS/MS", profile="file:labsolutions")
+        s.add(inst)
+        s.flush()
+        cap = RawCapture(instrument_id=inst.id, data=b"x", sha256="0" * 64, profile="file:txt")
+        s.add(cap)
+        s.flush()
+        rd = Reading(raw_capture_id=cap.id, instrument_id=inst.id, record_type="PEAK", sample_code="Q-RD",
+                     fields={"analyte": "CHLORPYRIFOS", "retention_time_min": 8.31, "area": 700.0, "ion_ratio": 0.27})
+        s.add(rd)
+        s.flush()
+        batch = batches.create_batch(s, code="B-RD", method_code="GC-OP", instrument_code=None, analysis_ids=[aid])
+        curve = batches.store_curve(s, batch=batch, analyte_code="CHLORPYRIFOS", concentrations=LEVELS,
+                                    responses=RESPONSES, reference_retention_time_min=8.20, reference_ion_ratio=0.30)
+        r = _quantify(s, aid, curve.id, INTERCEPT + SLOPE * 0.06, reading_id=rd.id)
+        ident = r.details["identification"]
+        # GB 23200: RT ±2.5 % of 8.20 = ±0.205 min; ion ratio 30 % abundance → ±25 % (0.27 is −10 %)
+        assert ident["identified"] and ident["rt_tolerance_min"] == pytest.approx(0.205)
+        assert ident["ion_ratio_tolerance_percent"] == 25.0
+        assert ident["ion_ratio_deviation_percent"] == pytest.approx(-10.0)
