@@ -12,6 +12,7 @@ import sys
 
 from sqlalchemy import select
 
+from lims.cli import user_admin
 from lims.cli.common import BadInput, command_group
 from lims.db import audit
 from lims.db.engine import make_engine, make_session_factory, session_scope
@@ -31,12 +32,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     init.add_argument("--cma-number", default="")
     init.set_defaults(handler=_lab_init)
 
-    create = command_group(sub, "user", "用户管理 / user accounts").add_parser("create", help="create a user account")
+    users = command_group(sub, "user", "用户管理 / user accounts")
+    create = users.add_parser("create", help="create a user account")
     create.add_argument("username")
     create.add_argument("--full-name", required=True, help="printed in e-signatures")
     create.add_argument("--role", action="append", required=True, choices=[r.value for r in Role])
     create.add_argument("--password-env", help="read the password from this environment variable")
     create.set_defaults(handler=_user_create)
+    user_admin.register(users)  # disable | enable | reset-password | set-roles | passwd
 
 
 def _factory():  # type: ignore[no-untyped-def]

@@ -212,9 +212,14 @@ def _revoke_all(session: Session, user: User, *, keep_token_id: int | None = Non
     return n
 
 
-def _require_admin(actor: User) -> None:
+def _require_admin(actor: User | None) -> str:
+    """The administrator's name for the audit trail; ``None`` is the operator at the server's console
+    (``lims user ...``, who holds the database itself)."""
+    if actor is None:
+        return "console"
     if Role.ADMIN not in actor.role_names or not actor.active or is_service_user(actor):
         raise Forbidden("only an administrator may manage accounts", field="username", code="auth.not_admin")
+    return actor.username
 
 
 def _keeps_an_admin(session: Session, user: User, *, losing_admin: bool) -> None:
@@ -229,26 +234,26 @@ def _keeps_an_admin(session: Session, user: User, *, losing_admin: bool) -> None
                        code="auth.last_admin")
 
 
-def set_active(session: Session, actor: User, user: User, active: bool, *, reason: str = "") -> None:
+def set_active(session: Session, actor: User | None, user: User, active: bool, *, reason: str = "") -> None:
     """Disable (every token revoked at once, in every worker) or enable an account; audited."""
-    _require_admin(actor)
+    by = _require_admin(actor)
     if user.active == active:
         return
     if not active:
-        if user.id == actor.id:
+        if actor is not None and user.id == actor.id:
             raise Conflict("username: you cannot disable your own account", field="username",
                            code="auth.self_disable")
         _keeps_an_admin(session, user, losing_admin=True)
         _revoke_all(session, user)
     user.active = active
     bump_generation(session)
-    _audit(session, "user.enable" if active else "user.disable", user, {"by": actor.username, "reason": reason})
+    _audit(session, "user.enable" if active else "user.disable", user, {"by": by, "reason": reason})
 
 
-def set_roles(session: Session, actor: User, user: User,
+def set_roles(session: Session, actor: User | None, user: User,
               roles: list[str] | tuple[str, ...] | set[str] | frozenset[str]) -> list[str]:
     """Replace an account's roles; audited (old → new); cached permissions end at once."""
-    _require_admin(actor)
+    by = _require_admin(actor)
     wanted = parse_roles(roles)
     before = sorted(user.role_names)
     _keeps_an_admin(session, user, losing_admin=Role.ADMIN.value not in wanted)
@@ -256,7 +261,7 @@ def set_roles(session: Session, actor: User, user: User,
     user.roles = keep + [UserRole(role=r) for r in wanted if r not in {k.role for k in keep}]
     session.flush()
     bump_generation(session)
-    _audit(session, "user.roles", user, {"by": actor.username, "old": before, "new": sorted(wanted)})
+    _audit(session, "user.roles", user, {"by": by, "old": before, "new": sorted(wanted)})
     return sorted(wanted)
 
 
@@ -283,13 +288,13 @@ def change_password(session: Session, user: User, old_password: str, new_passwor
     _audit(session, "user.password_change", user, {"by": user.username})
 
 
-def reset_password(session: Session, actor: User, user: User, new_password: str) -> None:
+def reset_password(session: Session, actor: User | None, user: User, new_password: str) -> None:
     """An administrator sets a temporary password; the user must change it at the next login."""
-    _require_admin(actor)
+    by = _require_admin(actor)
     _store_password(user, new_password)
     user.must_change_password = True
     _revoke_all(session, user)
-    _audit(session, "user.password_reset", user, {"by": actor.username})
+    _audit(session, "user.password_reset", user, {"by": by})
 
 
 def set_password(session: Session, user: User, new_password: str) -> None:
