@@ -153,7 +153,10 @@ class WatchFolderRunner(Runner):
             self._quarantine(path, outcome.error)
 
     def _quarantine(self, path: Path, reason: str) -> None:
-        quarantine(self.cfg, path, reason)
+        try:
+            quarantine(self.cfg, path, reason)
+        except OSError as exc:  # the capture keeps the error; the file stays, never imported twice
+            log.error("%s: cannot quarantine %s (%s): %s", self.code, path.name, exc, reason)
 
     def _refuse(self, path: Path, st: os.stat_result) -> None:
         """A symbolic link (it may point anywhere, e.g. /etc/passwd) or a non-regular file (a FIFO would

@@ -154,3 +154,19 @@ def test_a_reader_that_gives_up_on_a_result_leaves_an_event(db_factory, make_run
         listed = list_events(s, "RT-G")
     assert listed is not None and listed["total"] == 1
     assert listed["events"][0]["kind"] == "gave_up" and "3 attempts" in listed["events"][0]["detail"]
+
+
+def test_a_file_that_cannot_be_quarantined_never_crashes_the_runner(db_factory, tmp_path, monkeypatch):
+    from lims.acquisition.dialects import files as files_dialect
+
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    (folder / "bad.csv").write_text("time,signal\n0.0,abc\n", encoding="utf-8")
+
+    def no_space(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(files_dialect, "quarantine", no_space)
+    runner = _watch(db_factory, folder)
+    assert runner.scan() == 1 and runner.scan() == 0  # kept in error once; the next scan goes on
+    assert (folder / "bad.csv").exists()
