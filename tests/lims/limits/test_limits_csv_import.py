@@ -194,3 +194,16 @@ def test_cas_check_digit():
     # CAS check-digit rule; 7732-18-5 (water) and 50-00-0 (formaldehyde) are CAS's own examples.
     assert cas_is_valid("7732-18-5") and cas_is_valid("50-00-0")
     assert not cas_is_valid("7732-18-4") and not cas_is_valid("7732185")
+
+
+def test_verified_and_validity_dates_are_read_and_bad_values_rejected_naming_the_field():
+    header = HEADER + ",verified,valid_from,valid_until"
+    report = parse(header, GOOD + ",是,2021-09-03,", BANNED + ",,,")
+    assert report.rejected == ()
+    good, banned = report.accepted
+    assert good.verified is True and good.valid_from.isoformat() == "2021-09-03" and good.valid_until is None
+    assert banned.verified is False and banned.valid_from is None
+    for cells, field in ((",maybe,,", "verified"), (",no,2021-13-01,", "valid_from"),
+                         (",no,2022-01-01,2021-01-01", "valid_until")):
+        rejected = only_rejection(parse(header, GOOD + cells))
+        assert (rejected.line, rejected.field) == (2, field)
