@@ -79,6 +79,8 @@ def test_starter_values_match_their_published_sources(report):
     banana = _find(report, "香蕉", "吡虫啉")
     assert (banana.limit_mg_kg, banana.unit, banana.source_standard) == (pytest.approx(0.05), "mg/kg", "GB 2763-2021")
     assert _find(report, "姜", "噻虫胺").limit_mg_kg == pytest.approx(0.2)
+    # 生姜 噻虫嗪 ≤ 0.3 mg/kg (Ningshan County SAMR notice 2024 No. 4, https://www.ningshan.gov.cn/Content-2756105.html)
+    assert _find(report, "姜", "噻虫嗪").limit_mg_kg == pytest.approx(0.3)
     # GB 31650-2019 albendazole, all food-producing animals: liver 5000 µg/kg, milk 100 µg/kg
     # (tabulation at https://m.bco-outlet.com/hy/216.html).
     liver = _find(report, "所有食品动物肝", "阿苯达唑")
