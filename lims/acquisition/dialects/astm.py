@@ -30,7 +30,7 @@ from drivers.codecs.astm.records import C_TEXT, Record, parse_records, results_f
 from drivers.errors import ProtocolError
 from drivers.profiles import Profile
 from lims.acquisition.dialects.base import Dialect, register
-from lims.acquisition.ingest import AcquisitionStats, Ingested, fail, parsed, unit_parsed
+from lims.acquisition.ingest import AcquisitionStats, Ingested, Quarantined, fail, parsed, unit_parsed
 from lims.acquisition.runner import StreamRunner
 from lims.acquisition.store import NewCapture
 from lims.clock import utcnow
@@ -330,7 +330,16 @@ class AstmMessages(Dialect):
                     c.error = "session cut: the acquisition stopped before the message's L record was stored"
                 out.incomplete += len(frames)
                 continue
-            self._settle_message(s, frames, _encoding(profile), out)
+            s.flush()
+            try:
+                with s.begin_nested():  # one poisoned message never stops the settling of the others
+                    self._settle_message(s, frames, _encoding(profile), out)
+            except Exception as exc:
+                log.exception("ASTM message of captures %s quarantined", [c.id for c in frames])
+                for c in frames:
+                    fail(c, Quarantined(f"{type(exc).__name__}: {exc}"[:1500]))
+                out.errors += len(frames)
+                s.flush()
 
     def _settle_message(self, s: Session, frames: list[RawCapture], encoding: str, out: PendingOutcome) -> None:
         msg = read_message([c.data for c in frames], encoding=encoding)

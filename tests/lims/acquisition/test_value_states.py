@@ -174,3 +174,28 @@ def test_a_failing_settle_of_one_instrument_never_stops_the_others(db_factory, m
     monkeypatch.setattr(service_module, "settle_pending", broken)
     out = service.settle_pending()
     assert out["PH-A"].problems == ["settling failed: RuntimeError: database hiccup"] and out["PH-B"].problems == []
+
+
+def test_a_poisoned_astm_message_never_stops_settling_the_others(db_factory, monkeypatch):
+    from hardware_sim.astm import AstmMessage, AstmResult, message_frames, message_records
+
+    from lims.acquisition.dialects import astm as astm_dialect
+
+    cfg = parse_config('[[instrument]]\ncode = "GC-Q"\nprofile = "astm_gc_datasystem"\ntransport = "/dev/null"\n')
+    inst_id, _ = ensure_instruments(db_factory, cfg)["GC-Q"]
+    store = CaptureStore(db_factory, inst_id, "GC-Q", "astm_gc_datasystem")
+    for sample in ("S-A", "S-POISON", "S-C"):
+        msg = AstmMessage(sample, (AstmResult("CHLORPYRIFOS", "0.05"),))
+        store.add([NewCapture(f) for f in message_frames(message_records(msg))])
+    real = astm_dialect.read_message
+
+    def poisoned(frames: Any, *, encoding: str) -> Any:
+        if any(b"S-POISON" in f for f in frames):
+            raise UnicodeError("a decoder nobody expected to fail")
+        return real(frames, encoding=encoding)
+
+    monkeypatch.setattr(astm_dialect, "read_message", poisoned)
+    out = settle_pending(db_factory, inst_id, actor="test")
+    assert out.readings == 2 and out.errors > 0
+    with db_factory() as s:
+        assert sorted(s.execute(select(Reading.sample_code)).scalars()) == ["S-A", "S-C"]
