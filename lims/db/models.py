@@ -29,9 +29,9 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy import false as sa_false
-from sqlalchemy import func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from lims.clock import as_utc, utcnow
@@ -176,8 +176,7 @@ class Commodity(Base):
     name_zh: Mapped[str] = mapped_column(String(120))
     name_en: Mapped[str] = mapped_column(String(120))
     category: Mapped[str] = mapped_column(String(120), default="")  # GB 2763-2021 Annex A
-    #: The classification (lims/limits/commodity_classification.csv, 0012_limits_classification): the group or
-    #: subgroup above it, its level (CommodityLevel) and other names it is found by ("|"-separated).
+    # classification (lims/limits, 0012): group above it, CommodityLevel, other names ("|"-separated)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("commodity.id"))
     level: Mapped[str] = mapped_column(String(20), default="commodity", server_default="commodity")
     aliases: Mapped[str] = mapped_column(String(300), default="", server_default="")
@@ -196,8 +195,7 @@ class Limit(Base):
     unit: Mapped[str] = mapped_column(String(20), default="mg/kg")
     source_standard: Mapped[str] = mapped_column(String(100))
     source_clause: Mapped[str] = mapped_column(String(200), default="")
-    #: Checked against the standard's own text at the clause/table named (0012_limits_classification).
-    verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())  # vs the standard's text
     valid_from: Mapped[dt.date | None] = mapped_column(Date)
     valid_until: Mapped[dt.date | None] = mapped_column(Date)
 
@@ -513,4 +511,5 @@ from lims.db.models_system import AuditEvent as AuditEvent  # noqa: E402
 from lims.db.models_system import HubLabKey as HubLabKey  # noqa: E402
 from lims.db.models_system import HubReceipt as HubReceipt  # noqa: E402
 from lims.db.models_system import LoginFailure as LoginFailure  # noqa: E402
+from lims.db.models_system import OutboxItem as OutboxItem  # noqa: E402
 from lims.db.models_system import OutboxMessage as OutboxMessage  # noqa: E402

@@ -45,7 +45,23 @@ class OutboxMessage(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[dt.datetime | None] = mapped_column()
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    #: The sample whose results the message carries (per-sample ordering); None for checkpoints (0017_upstream).
+    sample_code: Mapped[str | None] = mapped_column(String(60))
+    #: The hub's receipt id once delivered (0017_upstream).
+    receipt_id: Mapped[str] = mapped_column(String(80), default="", server_default="")
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),
+                      Index("ix_outbox_sample", "sample_code", "id"))
+
+
+class OutboxItem(Base):
+    """Which results an outbox message carries (a message batches one sample's results), so each result's
+    delivery state can be read (0017_upstream)."""
+
+    __tablename__ = "outbox_item"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("outbox_message.id"))
+    result_id: Mapped[int] = mapped_column(ForeignKey("result.id"), index=True)
+    __table_args__ = (UniqueConstraint("message_id", "result_id"),)
 
 
 class HubLabKey(Base):
