@@ -5,18 +5,30 @@ drifting baseline, noise) integrated by calibration.chromatogram; the first PEER
 hplc-py needs about a minute per trace) by hplc-py (PyPI ``hplc-py``, bench-only). Prints time per
 trace, the ratio, hplc-py's time scaled to N traces, and the area error against ground truth on
 the same traces for both.
+
+Then agreement with the data systems' own peak tables on the committed real exports (tests/data/real,
+PROVENANCE.md there), per data system: files, vendor major peaks (≥ 5 % of the channel's area), how
+many have a partner of ours within 0.25 min, how many agree within 10 % area and 0.05 min, the worst
+area difference of a paired major peak, and our major peaks the vendor does not list. Tables whose
+area unit the file does not state are compared as relative areas (percent of the paired peaks' sum).
+``LIMS_BENCH_LOCAL_REAL=DIR`` adds local-only files there (not redistributable, e.g. VARIAN1.CDF from
+ethanbass/chromConverterExtraTests) as "AIA (Varian, local only)".
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 from scipy import stats
 
 from calibration.chromatogram import integrate_chromatogram
+from drivers.files import read_chromatogram_file
+from drivers.files.agreement import compare_with_vendor
 
 T = np.arange(0, 40, 1 / 600)
 TS = T * 60
@@ -43,6 +55,47 @@ def match(found: list[tuple[float, float]], truth: list[tuple[float, float]]) ->
     return errs
 
 
+REAL = Path(__file__).resolve().parents[1] / "tests" / "data" / "real"
+#: data system → (files under tests/data/real, compare relative areas)
+SYSTEMS = {
+    "LabSolutions ASCII": (sorted(str(p.relative_to(REAL)) for p in REAL.glob("labsolutions*/*.txt")), False),
+    "ChemStation .D + Report.TXT": (["chemstation/001F0101.D"], False),
+    "AIA (ChemStation DAD)": (["aia/agilent-hplc.cdf"], False),
+    "AIA (ChemStation MSD TIC)": (["aia/agilent-hplc2.cdf", "aia/agilent-gcms-tic.cdf"], False),
+    "MSD/MassHunter CSV": (["masshunter_csv/RAU-R505-00.D"], True),
+}
+
+
+def vendor_agreement() -> None:
+    systems = dict(SYSTEMS)
+    local = os.environ.get("LIMS_BENCH_LOCAL_REAL")
+    if local and (Path(local) / "VARIAN1.CDF").exists():
+        systems["AIA (Varian, local only)"] = ([str(Path(local) / "VARIAN1.CDF")], True)
+    print("agreement with the data systems' peak tables (major = ≥ 5 % of the channel's area; agree = "
+          "≤ 10 % area and ≤ 0.05 min):")
+    for system, (files, relative) in systems.items():
+        traces = major = paired = agree = extra = 0
+        worst = 0.0
+        for rel in files:
+            for tr in read_chromatogram_file(REAL / rel).traces:
+                if tr.peak_table is None or not tr.peak_table.peaks:
+                    continue
+                res = integrate_chromatogram(tr.times_min, tr.signal)
+                ag = compare_with_vendor([(p.retention_time_min, p.area) for p in res.peaks], tr.peak_table,
+                                         normalize=relative)
+                traces += 1
+                vm = [a for a in ag if a.major and a.vendor_area is not None]
+                major += len(vm)
+                pairs = [a for a in vm if a.area is not None]
+                paired += len(pairs)
+                agree += sum(not a.flagged for a in pairs)
+                extra += sum(a.vendor_area is None for a in ag)
+                worst = max([worst] + [abs(a.area_difference or 0.0) for a in pairs])
+        print(f"  {system}{' (relative areas)' if relative else ''}: {len(files)} files, {traces} traces; "
+              f"vendor major peaks {major}, paired {paired}, agree {agree}; worst area difference "
+              f"{worst * 100:.1f} %; our major peaks the vendor lacks {extra}")
+
+
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 100
     peer_n = min(int(sys.argv[2]) if len(sys.argv) > 2 else 3, n)
@@ -55,6 +108,7 @@ def main() -> None:
     flat = np.concatenate(e_ours)
     print(f"ours on {n} traces: {t_ours * 1e3:.1f} ms/trace; area error on resolved peaks median "
           f"{np.median(flat) * 100:.3f} %, max {np.max(flat) * 100:.3f} %")
+    vendor_agreement()
     try:
         import pandas as pd
         from hplc.quant import Chromatogram

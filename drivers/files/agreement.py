@@ -52,15 +52,15 @@ def compare_with_vendor(ours: Sequence[tuple[float, float]], table: PeakTable, *
                         match_window_min: float = MATCH_WINDOW_MIN, normalize: bool = False) -> list[PeakAgreement]:
     """Pairs of (vendor peak, our peak) in vendor RT order, then our major peaks the vendor lacks.
     ``ours`` is (retention time in min, area in trace units × s) per peak. ``normalize``: compare each
-    side's area percent (for a table whose area unit the file does not state, e.g. Varian AIA)."""
+    side's areas as percent of the sum over the paired peaks (for a table whose area unit the file does
+    not state, e.g. Varian AIA or the MSD integrator's RESULTS.CSV, which also covers only a window)."""
     vendor = [(p.retention_time_min, p.area * table.area_factor) for p in table.peaks if p.area is not None]
     v_total = sum(a for _, a in vendor if a > 0) or 1.0
     o_total = sum(a for _, a in ours if a > 0) or 1.0
-    if normalize:
-        vendor = [(rt, 100.0 * a / v_total) for rt, a in vendor]
-        ours = [(rt, 100.0 * a / o_total) for rt, a in ours]
-        v_total = o_total = 100.0
     partner = _pair(vendor, ours, match_window_min)
+    if normalize and partner:  # each side's areas as percent of its paired peaks' sum
+        vendor, v_total = _percent(vendor, list(partner), v_total)
+        ours, o_total = _percent(ours, list(partner.values()), o_total)
     out: list[PeakAgreement] = []
     for vi, (rt, area) in enumerate(vendor):
         major = area >= major_fraction * v_total
@@ -91,3 +91,10 @@ def _pair(vendor: Sequence[tuple[float, float]], ours: Sequence[tuple[float, flo
             taken.add(k)
             partner[vi] = k
     return partner
+
+
+def _percent(peaks: Sequence[tuple[float, float]], paired: list[int],
+             total: float) -> tuple[list[tuple[float, float]], float]:
+    """Areas (and the channel total) as percent of the paired peaks' sum."""
+    ref = sum(peaks[i][1] for i in paired) or 1.0
+    return [(rt, 100.0 * a / ref) for rt, a in peaks], 100.0 * total / ref
