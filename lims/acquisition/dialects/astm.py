@@ -30,6 +30,7 @@ from drivers.codecs.astm.records import C_TEXT, Record, parse_records, results_f
 from drivers.errors import ProtocolError
 from drivers.profiles import Profile
 from lims.acquisition.dialects.base import Dialect, register
+from lims.acquisition.events import EventKind, record_event
 from lims.acquisition.ingest import AcquisitionStats, Ingested, Quarantined, fail, parsed, unit_parsed
 from lims.acquisition.runner import StreamRunner
 from lims.acquisition.store import NewCapture
@@ -158,7 +159,19 @@ class AstmRunner(StreamRunner):
         ids = [f.capture_id for f in self.session]
         self.session = []
         if ids:
-            self.deferred.append(partial(self.store.mark, ids, "incomplete", error=why))
+            self.deferred.append(partial(self._abandon, ids, why))
+
+    def _abandon(self, ids: list[int], why: str) -> None:
+        """Frames of a session cut before its end: ``incomplete`` captures and a visible event (the sender
+        sends the whole message again in a new session; if it never does, the event says what is missing)."""
+        self.store.mark(ids, "incomplete", error=why)
+        try:
+            record_event(self.factory, self.store.instrument_id, EventKind.RUN_INCOMPLETE,
+                         f"ASTM session cut ({why}): {len(ids)} accepted frame(s) kept incomplete, captures "
+                         f"{ids[0]}..{ids[-1]}; the message counts only when the sender sends it again whole",
+                         actor=self.store.actor, capture_id=ids[0])
+        except Exception:  # telemetry: never stops the link
+            log.exception("%s: cannot record the cut session", self.code)
 
     def _finish_session(self, frames: list[_StoredFrame]) -> None:
         """Parse a finished session's frames (kept in memory: no SELECT of the captures) into readings."""

@@ -96,3 +96,19 @@ def test_damaged_frame_is_kept_as_rejected_and_nak_ed(db_factory, make_runner, r
         assert [tuple(r) for r in rows] == [(bytes(bad), "rejected"), (frames[0], "pending")]
     finally:
         runner.close()
+
+
+def test_a_session_cut_before_its_end_leaves_a_visible_event(make_runner, recording_link, db_factory):
+    from lims.acquisition.events import list_events
+
+    runner, _link = _runner(make_runner, recording_link, db_factory)
+    frames = message_frames(message_records(AstmMessage("S-CUT", (AstmResult("CHLORPYRIFOS", "0.052"),))))
+    _feed(runner, ENQ, 0.0)
+    for i, frame in enumerate(frames[:2]):
+        _feed(runner, frame, 0.1 * (i + 1))
+    runner.on_disconnect()  # the link is lost mid-message
+    assert _counts(db_factory) == (0, {"incomplete": 2})
+    with db_factory() as s:
+        listed = list_events(s, "GC-T")
+    assert listed is not None and [e["kind"] for e in listed["events"]] == ["run_incomplete"]
+    assert "ASTM session cut (link lost during the session): 2 accepted frame(s)" in listed["events"][0]["detail"]
