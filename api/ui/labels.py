@@ -17,7 +17,7 @@ P = Permission
 NAV = (("样品", "Samples", "/samples", P.SAMPLES_READ), ("待审核", "Review", "/review", P.RESULTS_READ),
        ("批次", "Batches", "/batches", P.RESULTS_READ), ("报告", "Reports", "/reports", P.REPORTS_READ),
        ("能力验证", "PT", "/pt", P.PT_READ), ("仪器", "Instruments", "/instruments", P.INSTRUMENTS_READ),
-       ("审计", "Audit", "/audit", P.AUDIT_READ))
+       ("审计", "Audit", "/audit", P.AUDIT_READ), ("用户", "Accounts", "/admin/users", P.USERS_MANAGE))
 #: Refusal codes (``detail.code``: lims.services.errors, api.security, the forms below) → the Chinese shown
 #: first on the page. tests/api/test_error_codes.py fails on a code raised without an entry here.
 ERROR_ZH = {
@@ -36,6 +36,7 @@ ERROR_ZH = {
     "auth.old_password_wrong": "原密码错误",
     "db.unavailable": "数据库暂时无法连接，系统将在数据库恢复后自动恢复服务",
     "db.busy": "数据库繁忙，请稍后重试",
+    "ui.passwords_differ": "两次输入的新密码不一致",
     CSRF_FAILED: "表单已失效，请刷新页面后重试",
     "signoff.reviewer_is_analyst": "职责分离：审核人不得为该结果的检验人",
     "signoff.approver_not_independent": "职责分离：批准人不得为该结果的检验人或审核人",
@@ -74,6 +75,7 @@ ERROR_ZH = {
     "ui.password_required": "电子签名须重新输入您的登录密码",
     "not_found": "记录不存在",
     "sample.reported": "该样品已出具报告：样品信息的更正须通过更正报告（报告修订）进行",
+    "request.nul_character": "提交的内容含有空字符（NUL），无法保存，请删除后重试",
     "request.too_large": "提交的内容过大，超过该功能允许的大小，未写入任何数据",
     "pt.participant_not_bound": "该参加者代码未绑定到您的账号：不能提交或修改其他参加者的结果",
     "workflow.illegal_transition": "记录的当前状态不允许此操作",
