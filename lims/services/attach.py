@@ -21,6 +21,7 @@ from lims import units
 from lims.db.models import Analysis, Analyte, Reading, Result, Sample, SampleStatus
 from lims.services.batches import latest_result_versions
 from lims.services.limits import decide_result
+from lims.services.results_guard import without_current_result
 from lims.services.screening import ENZYME_DECISION_RULE, ReadingsOutcome, ScreenBatch, screen_text
 from lims.vocabulary import AnalysisStatus
 from lims.workflow import transition
@@ -29,7 +30,8 @@ from lims.workflow import transition
 def _open_analyses(s: Session, codes: set[str], kind: str) -> dict[tuple[str, str], Analysis]:
     found: dict[tuple[str, str], Analysis] = {}
     for a in s.execute(select(Analysis).join(Sample).where(
-            Sample.code.in_(codes), Analysis.kind == kind, Analysis.status.in_(("pending", "in_analysis")))
+            Sample.code.in_(codes), Analysis.kind == kind, Analysis.status.in_(("pending", "in_analysis")),
+            without_current_result())  # issue 11: a reading never makes a second result of an analysis
             .order_by(Analysis.id)).scalars():
         found.setdefault((a.sample.code, a.analyte.code), a)
     return found

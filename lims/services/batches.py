@@ -46,6 +46,7 @@ from lims.services.quantitation import (
     identification_of,
     identification_record,
 )
+from lims.services.results_guard import refuse_second_result
 from lims.vocabulary import AnalysisStatus, BatchStatus, QcKind, Verdict
 from lims.vocabulary import QcOutcome as QcMark  # one QC sample's pass/fail (QcOutcome below: the batch's)
 from lims.workflow import transition
@@ -72,6 +73,7 @@ def create_batch(s: Session, *, code: str, method_code: str, instrument_code: st
     batch = Batch(code=code, lab_id=lab.id, method_id=method.id, instrument_id=instrument.id if instrument else None)
     s.add(batch)
     s.flush()
+    refuse_second_result(s, analysis_ids, field="analysis_ids")  # issue 11: a new batch makes no second result
     for aid in analysis_ids:
         a = s.get(Analysis, aid)
         if a is None:
@@ -168,6 +170,7 @@ def quantify(s: Session, cmd: QuantifyAnalysis) -> Result:
     """Response → extract concentration (mg/L) from the curve's stored fit by its calibration strategy →
     mg/kg in the sample → identification (MS methods) → uncertainty and decision."""
     analysis, curve = _analysis_and_curve(s, cmd.analysis_id, cmd.curve_id)
+    refuse_second_result(s, [analysis.id])  # issue 11: corrections go through amendment only
     limits = qc_limits(s, analysis.method_id)
     details: dict[str, object] = {"response": cmd.response, "curve_id": curve.id, "curve_version": curve.version,
                                   "sample_mass_g": cmd.sample_mass_g, "extract_volume_ml": cmd.extract_volume_ml,
@@ -329,10 +332,7 @@ def enter_manual_result(s: Session, *, analysis_id: int, value_text: str, value:
         raise InvalidInput("value must be a finite number ≥ 0", field="value")
     if not value_text.strip():
         raise InvalidInput("value_text is required", field="value_text")
-    existing = s.execute(select(Result.id).where(Result.analysis_id == analysis_id,
-                                                 Result.status.not_in(("superseded", "rejected")))).first()
-    if existing:
-        raise Conflict(f"analysis {analysis_id} already has a current result", field="analysis_id")
+    refuse_second_result(s, [analysis_id])  # issue 11: corrections go through amendment only
     result = Result(analysis_id=analysis.id, version=next_result_version(s, analysis_id), value=value, value_text=value_text, unit=unit,
                     source="manual", manual_reason=reason, analyst_id=analyst_id)
     s.add(result)

@@ -28,6 +28,7 @@ from lims.db.models import (
 )
 from lims.services.batches import latest_result_versions
 from lims.services.lookup import find_by_code
+from lims.services.results_guard import refuse_second_result, without_current_result
 from lims.vocabulary import AnalysisStatus, Verdict
 from lims.workflow import transition
 
@@ -70,7 +71,8 @@ def results_from_readings(s: Session, reading_ids: list[int], *, item_record: st
     codes = {r.sample_code for r in readings if r.channel != 0 and r.sample_code}
     open_analyses: dict[str, Analysis] = {}
     for a in s.execute(select(Analysis).join(Sample).where(
-            Sample.code.in_(codes), Analysis.kind == "screening", Analysis.status.in_(("pending", "in_analysis")))
+            Sample.code.in_(codes), Analysis.kind == "screening", Analysis.status.in_(("pending", "in_analysis")),
+            without_current_result())  # issue 11: a reading never makes a second result of an analysis
             .order_by(Analysis.id)).scalars():
         open_analyses.setdefault(a.sample.code, a)
     batch = ScreenBatch(s, list(open_analyses.values()))
@@ -108,6 +110,7 @@ class ScreenBatch:
     def __init__(self, s: Session, analyses: list[Analysis]) -> None:
         self.s = s
         self.versions = latest_result_versions(s, [a.id for a in analyses])
+        refuse_second_result(s, [a.id for a in analyses])  # callers select without_current_result()
         self.made: list[tuple[Result, Analysis, ScreenCall]] = []
 
     def add(self, analysis: Analysis, call: ScreenCall, **fields: Any) -> Result:

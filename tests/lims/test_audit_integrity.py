@@ -10,6 +10,8 @@ import json
 import re
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
@@ -24,7 +26,6 @@ from lims.db.models import (
     User,
 )
 from lims.db.verify import verify_database
-from lims.services.upstream import load_or_create_key
 
 SECRET_MARKS = ("$argon2", "-----BEGIN", "PRIVATE KEY")
 
@@ -33,7 +34,9 @@ SECRET_MARKS = ("$argon2", "-----BEGIN", "PRIVATE KEY")
 def lab_key(tmp_path, monkeypatch):
     """The lab's Ed25519 key and an anchor log of this test (settings read afresh)."""
     key = tmp_path / "keys" / "lab.pem"
-    load_or_create_key(key)
+    key.parent.mkdir()
+    key.write_bytes(Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     monkeypatch.setenv("LIMS_UPSTREAM_KEY", str(key))
     monkeypatch.setenv("LIMS_ANCHOR_LOG", str(tmp_path / "anchors.log"))
     get_settings.cache_clear()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -9,8 +10,9 @@ from sqlalchemy.orm import Session
 from typing_extensions import TypedDict
 
 from lims.db.models import Analysis, Report, Result, ResultStatus, Sample
+from lims.db.verify import file_sha256
 from lims.services import queries
-from lims.services.errors import NotFound
+from lims.services.errors import Conflict, NotFound
 from lims.services.queries import Page
 from lims.services.views.common import iso
 
@@ -42,10 +44,15 @@ def list_reports(s: Session, *, limit: int, offset: int) -> Page:
 
 def report_file(s: Session, report_no: str) -> str:
     """The archived PDF's path of the newest stored version of ``report_no``."""
-    path = s.execute(select(Report.path).where(Report.report_no == report_no)).scalars().first()
-    if path is None:
+    row = s.execute(select(Report.path, Report.file_sha256).where(Report.report_no == report_no)).first()
+    if row is None:
         raise NotFound(f"report {report_no} does not exist", field="report_no")
-    return path
+    path, sha = row
+    # the file served must be the file issued: its SHA-256 is checked on every download (issue 11)
+    if Path(path).is_file() and file_sha256(Path(path)) != sha:
+        raise Conflict(f"report {report_no}: the archived PDF differs from the one issued (SHA-256 changed); "
+                       "it is not served", field="report_no", code="report.file_altered")
+    return str(path)
 
 
 def reports_overview(s: Session, *, limit: int, offset: int, ready_max: int = 200,
