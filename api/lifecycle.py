@@ -260,7 +260,7 @@ def reject(body: RejectRequest, me: ResultsReview, factory: FactoryDep) -> Signe
 
 @router.post("/results/{result_id}/limit-judgement", tags=["review"],
              summary="无限量标准的判定 / the approver's judgement of a result without an applicable limit")
-def judge_without_limit(result_id: int, body: LimitJudgementRequest, me: ResultsApprove,
+def judge_without_limit(result_id: DbId, body: LimitJudgementRequest, me: ResultsApprove,
                         factory: FactoryDep) -> ResultDetail:
     fields = body.model_dump(exclude={"password"})
     return run_service(factory, me.username, f"limit judgement: {body.kind}", lambda s: result_views.result_detail(

@@ -22,8 +22,8 @@ from lims.text import printable_problem, text_problem
 MAX_DB_INT = 2**31 - 1
 #: Compute inputs, bounded (one unbounded request once wrote 601,229 audit events; a 300k-point 4PL took 28 s).
 MAX_CURVE_POINTS = 200
-MAX_HOMOGENEITY_ITEMS = 500
-MAX_REPLICATES = 20
+MAX_HOMOGENEITY_ITEMS = 100  # ISO 13528:2022 B.2: g >= 10 items, usually 10-20
+MAX_REPLICATES = 10  # B.2: duplicates; a few more allowed
 MAX_STABILITY_VALUES = 200
 MAX_PT_ROWS = 5000
 MAX_ANALYTES = 500
