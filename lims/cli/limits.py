@@ -22,6 +22,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     find.add_argument("--date", help="YYYY-MM-DD: the limit in force on that day (default: today)")
     find.add_argument("--json", action="store_true", help="print one JSON document")
     find.set_defaults(handler=_find)
+    imp = actions.add_parser("import", help="import a limit CSV (all or nothing), or the cited starter table")
+    source = imp.add_mutually_exclusive_group(required=True)
+    source.add_argument("csv", nargs="?", help="the lab's limit CSV (columns as lims/limits/starter_mrls.csv)")
+    source.add_argument("--starter", action="store_true", help="the starter table shipped with lims")
+    imp.add_argument("--json", action="store_true", help="print one JSON document")
+    imp.set_defaults(handler=_import)
 
 
 def _date(text: str | None) -> dt.date | None:
@@ -57,6 +63,40 @@ def _find(args: argparse.Namespace) -> int:
         emit_json(doc)
     else:
         print(_text(doc))
+    return EXIT_OK
+
+
+def _import(args: argparse.Namespace) -> int:
+    """All or nothing: one rejected row refuses the file; the one stderr line names every rejected row."""
+    from lims.limits import LimitsCsvError, load_starter_table, read_limits_csv
+
+    try:
+        report = load_starter_table() if args.starter else read_limits_csv(args.csv)
+    except LimitsCsvError as e:
+        raise BadInput(str(e)) from None
+    if report.rejected:
+        rows = "; ".join(f"line {r.line}, field '{r.field}': {r.reason}" for r in report.rejected)
+        raise BadInput(f"{len(report.rejected)} rows rejected, nothing imported: {rows}", file=report.source)
+    from lims.db import audit
+    from lims.db.engine import make_engine, make_session_factory, session_scope
+    from lims.services import limits
+
+    audit.install()
+    engine = make_engine()
+    try:
+        with session_scope(make_session_factory(engine), actor="cli:limits-import",
+                           reason=f"limits import {report.source}") as s:
+            out = limits.import_limits(s, report)
+    finally:
+        engine.dispose()
+    doc = {"source": report.source, "inserted": out.inserted, "skipped_existing": out.skipped_existing,
+           "new_commodities": list(out.new_commodities)}
+    if args.json:
+        emit_json(doc)
+    else:
+        print(f"{report.source}: {out.inserted} limits added, {out.skipped_existing} already present"
+              + (f"; new commodities (check their group): {', '.join(out.new_commodities)}"
+                 if out.new_commodities else ""))
     return EXIT_OK
 
 

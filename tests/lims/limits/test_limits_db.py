@@ -16,7 +16,7 @@ from sqlalchemy import select
 from lims.db.engine import session_scope
 from lims.db.models import Analysis, Analyte, AuditEvent, Method, MethodScope, Result, Sample, Signature, User
 from lims.db.verify import verify_database
-from lims.demo import LAB_CODE, PASSWORDS, seed_reference
+from lims.demo import LAB_CODE, PASSWORDS, qc_passed_batch, seed_reference
 from lims.limits import parse_limits_csv
 from lims.limits.judgement import LimitJudgement
 from lims.services import batches, limit_judgements, limits, sampling, signoff
@@ -65,6 +65,7 @@ def _manual(factory, code, commodity, analyte, method, value, text):
         sampling.receive_sample(s, code, actor="zhangwei", condition="完好", storage="A2")
         tech = s.execute(select(User.id).where(User.username == "zhangwei")).scalar_one()
         analysis_id = s.execute(select(Analysis.id).join(Sample).where(Sample.code == code)).scalar_one()
+        qc_passed_batch(s, f"B-{code}", method, [analysis_id])  # a confirmatory result needs its batch QC
         rid = batches.enter_manual_result(s, analysis_id=analysis_id, value_text=text, value=value, unit="mg/kg",
                                           reason="仪器数据系统离线，按打印谱图录入", analyst_id=tech).id
     with session_scope(factory, actor="zhangwei") as s:
@@ -291,3 +292,22 @@ def test_demo_approver_judges_results_without_a_limit(lab):
     with lab() as s:
         given = demo_judgements(s, [rid, other])
     assert set(given) == {rid} and given[rid].kind is LimitJudgementKind.NO_LIMIT_APPLIES
+
+
+def test_cli_limits_import_is_all_or_nothing_naming_every_bad_row(db_url, db_factory, tmp_path):
+    env = {**os.environ, "LIMS_DATABASE_URL": db_url}
+    bad = tmp_path / "bad.csv"
+    bad.write_text("commodity_zh,analyte_zh,residue_definition,limit_type,limit_value,unit,source_standard,"
+                   "source_clause\n韭菜,测试农药乙,测试农药乙,MRL,0.1,mg/kg,X,1\n韭菜,测试农药丙,测试农药丙,MRL,abc,mg/kg,X,1\n"
+                   "韭菜,测试农药丁,测试农药丁,MRL,0.1,pints,X,1\n", encoding="utf-8")
+    out = subprocess.run([sys.executable, "-m", "lims.cli", "limits", "import", str(bad)], capture_output=True,
+                         text=True, env=env, timeout=120)
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
+    assert "line 3, field 'limit_value'" in out.stderr and "line 4, field 'unit'" in out.stderr
+    with db_factory() as s:
+        assert s.execute(select(Analyte).where(Analyte.name_zh == "测试农药乙")).first() is None  # nothing written
+    ok = subprocess.run([sys.executable, "-m", "lims.cli", "limits", "import", "--starter", "--json"],
+                        capture_output=True, text=True, env=env, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    doc = json.loads(ok.stdout)
+    assert doc["inserted"] >= 90 and doc["new_commodities"] == []
