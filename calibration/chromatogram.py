@@ -156,8 +156,11 @@ def integrate_chromatogram(times_min: np.ndarray, y: np.ndarray, *, smooth_point
         for p in peaks:
             mask[p.start_index:p.end_index + 1] = False
         keep = np.zeros_like(mask)
-        for p in peaks:
-            keep[p.start_index] = keep[p.end_index] = True
+        for p in peaks:  # where a peak returned to the baseline (not a valley, not the trace's edge)
+            if p.baseline_code[0] == "B" and p.start_index > 0:
+                keep[p.start_index] = True
+            if p.baseline_code[-1] == "B" and p.end_index < t.size - 1:
+                keep[p.end_index] = True
         base = _baseline_from_mask(y_s, mask | keep, w)
         peaks = _find_and_bound(t, y, y_s, base, thr, sp, skim_ratio)
         peaks = [_refine_resolved(t, y, p, peaks, w, base, sigma) if p.baseline_code == "BB" else p

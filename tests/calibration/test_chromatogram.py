@@ -131,3 +131,4 @@ def test_small_peak_before_a_large_one_is_split_not_skimmed() -> None:
     assert [p.baseline_code for p in res.peaks] == ["BV", "VB"]
     assert res.peaks[0].area == pytest.approx(small, rel=0.15)
     assert res.peaks[0].area + res.peaks[1].area == pytest.approx(small + big, rel=0.005)
+

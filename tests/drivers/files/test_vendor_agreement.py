@@ -31,6 +31,7 @@ AGREEING = [
     ("LabSolutions", "labsolutions_big5/std-100.txt", 0),
     ("LabSolutions", "labsolutions_big5/std-150.txt", 0),
     ("LabSolutions", "labsolutions_big5/std-200.txt", 0),
+    ("LabSolutions", "labsolutions_big5/sample-1.txt", 0),
     ("LabSolutions", "labsolutions_big5/sample-3.txt", 0),
     ("LabSolutions", "labsolutions_big5/sample-4.txt", 0),
     ("LabSolutions", "labsolutions_multichannel/STD_100.txt", 1),
