@@ -10,6 +10,7 @@ from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from calibration.errors import CalibrationError
+from lims.config import get_settings
 from lims.db.engine import session_scope
 from lims.security import AuthenticationError
 from lims.services.errors import ServiceError
@@ -33,8 +34,10 @@ def service_error(e: ServiceError) -> HTTPException:
     clients branch on it, the message is for people."""
     detail: dict[str, Any] = {"message": str(e), "field": e.field, "code": e.code}
     problems = getattr(e, "problems", None)
-    if problems:
-        detail["problems"] = [{"line": p.line, "field": p.field, "message": p.message} for p in problems]
+    if problems:  # the first LIMS_MAX_PROBLEMS only (a 13 MB CSV once answered 87 MB), and how many there were
+        cap = max(1, get_settings().max_problems)
+        detail["problems"] = [{"line": p.line, "field": p.field, "message": p.message} for p in problems[:cap]]
+        detail["problems_total"] = len(problems)
     return HTTPException(e.status_code, detail=detail)
 
 

@@ -302,9 +302,9 @@ def import_limits_csv(body: LimitsCsvUpload, me: LimitsManage, factory: FactoryD
         raise HTTPException(422, detail={"message": str(e), "field": "csv_text"}) from None
     if parsed.rejected:
         raise HTTPException(422, detail={"message": f"{len(parsed.rejected)} rows rejected; nothing imported",
-                                         "field": "csv_text", "problems": [
-                                             {"line": r.line, "field": r.field, "message": r.reason}
-                                             for r in parsed.rejected]})
+                                         "field": "csv_text", "problems_total": len(parsed.rejected), "problems": [
+                                             {"line": r.line, "field": r.field, "message": r.reason[:300]}
+                                             for r in parsed.rejected[:get_settings().max_problems]]})
 
     def go(s: Session) -> LimitsImported:
         out = limits.import_limits(s, parsed)

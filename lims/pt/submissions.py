@@ -39,6 +39,12 @@ CSV_REQUIRED = ("participant_code", "analyte", "result", "unit")
 CSV_OPTIONAL = ("method", "loq", "expanded_uncertainty", "coverage_factor", "recovery_percent")
 #: Rows one submission (CSV or JSON) may hold: participants × analytes of the largest round, with room.
 MAX_ROWS = 5000
+#: Longest text per column (the database columns), checked before anything is quoted back.
+TEXT_LENGTHS = {"participant_code": 20, "analyte": 60, "unit": 20, "method": 120}
+#: Problems spelled out in a refusal's message (``problems`` holds them all; the API lists the first few).
+MESSAGE_PROBLEMS = 5
+#: Characters of a bad cell quoted back in a problem (a cell may be 131,072 characters long).
+QUOTED_CHARS = 40
 #: Texts read as "not detected" in the result column.
 NOT_DETECTED = frozenset({"", "nd", "n.d.", "<loq", "< loq", "<lod", "< lod", "未检出", "not detected"})
 
@@ -79,8 +85,13 @@ class SubmissionRejected(InvalidInput):
         self.problems = tuple(problems)
         first = self.problems[0]
         more = f" (+{len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
-        text = "; ".join(str(p) for p in self.problems)
+        text = "; ".join(str(p) for p in self.problems[:MESSAGE_PROBLEMS])
         super().__init__(f"{source} refused, nothing was written{more}: {text}", field=first.field)
+
+
+def _quoted(raw: str) -> str:
+    text = raw.strip()
+    return repr(text) if len(text) <= QUOTED_CHARS else f"{text[:QUOTED_CHARS]!r}… ({len(text)} characters)"
 
 
 def _number(raw: str | None, field: str, line: int | None, problems: list[RowProblem], *,
@@ -90,10 +101,10 @@ def _number(raw: str | None, field: str, line: int | None, problems: list[RowPro
     try:
         value = float(raw.strip())
     except ValueError:
-        problems.append(RowProblem(line, field, f"not a number: {raw.strip()!r}"))
+        problems.append(RowProblem(line, field, f"not a number: {_quoted(raw)}"))
         return None
     if not math.isfinite(value):
-        problems.append(RowProblem(line, field, f"not a finite number: {raw.strip()!r}"))
+        problems.append(RowProblem(line, field, f"not a finite number: {_quoted(raw)}"))
         return None
     if minimum is not None and (value <= minimum if strictly else value < minimum):
         rel = ">" if strictly else ">="
@@ -109,8 +120,10 @@ def parse_row(values: Mapping[str, str | None], line: int | None, problems: list
     for col in ("participant_code", "analyte", "unit"):
         if not texts.get(col):
             problems.append(RowProblem(line, col, "value is missing"))
-    for col in ("participant_code", "analyte", "unit", "method"):  # as the JSON route's Text types (lims/text.py)
-        bad = (printable_problem if col == "method" else text_problem)(texts.get(col, ""))
+    for col, longest in TEXT_LENGTHS.items():  # as the JSON route's fields (lims/text.py, column lengths)
+        value = texts.get(col, "")
+        bad = (f"longer than {longest} characters ({len(value)})" if len(value) > longest else
+               (printable_problem if col == "method" else text_problem)(value))
         if bad:
             problems.append(RowProblem(line, col, bad))
     raw_result = texts.get("result", "")

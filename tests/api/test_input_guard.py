@@ -172,3 +172,17 @@ def test_a_character_the_report_font_cannot_print_is_refused_on_printed_fields(c
     r = client.post("/api/v1/samples", json=body, headers=client.hdr["tech"])
     assert r.status_code == 422 and "U+20BB7" in r.json()["detail"][0]["msg"]
     assert json.dumps(r.json(), ensure_ascii=False).count(f"{rare}家村") == 0
+
+
+def test_a_big_bad_csv_gets_a_small_answer(client):
+    """The reproduction: a 13 MB CSV of bad rows answered 87 MB (every problem, every cell quoted back)."""
+    cell = "x" * 5000
+    rows = "".join(f"P{i},a,{cell},mg/kg\n" for i in range(2500))  # 12.5 MB, under the upload limit
+    body = ("participant_code,analyte,result,unit\n" + rows).encode()
+    assert len(body) > 12_000_000
+    r = client.post("/api/v1/pt/rounds/R1/results.csv", files={"file": ("r.csv", body, "text/csv")},
+                    headers=client.hdr["qa"])
+    assert r.status_code == 422
+    detail = r.json()["detail"]
+    assert detail["problems_total"] == 2500 and len(detail["problems"]) == get_settings().max_problems
+    assert len(r.content) < 20_000 and cell not in r.text
