@@ -17,6 +17,7 @@ This package is the only part of ``lims`` that imports the simulators (``hardwar
 - :mod:`.day` — the day in order, and its summary.
 """
 
+from lims.demo.batchqc import qc_passed_batch
 from lims.demo.day import DemoDay, run_demo
 from lims.demo.instruments import run_enzyme_tester
 from lims.demo.reference import (
@@ -36,6 +37,7 @@ __all__ = [
     "DemoDay",
     "register_samples",
     "run_demo",
+    "qc_passed_batch",
     "run_enzyme_tester",
     "seed_reference",
 ]

@@ -47,7 +47,7 @@ from lims.services.quantitation import (
     identification_record,
 )
 from lims.services.results_guard import refuse_second_result
-from lims.vocabulary import AnalysisStatus, BatchStatus, QcKind, Verdict
+from lims.vocabulary import AnalysisKind, AnalysisStatus, BatchStatus, QcKind, Verdict
 from lims.vocabulary import QcOutcome as QcMark  # one QC sample's pass/fail (QcOutcome below: the batch's)
 from lims.workflow import transition
 
@@ -333,6 +333,9 @@ def enter_manual_result(s: Session, *, analysis_id: int, value_text: str, value:
     if not value_text.strip():
         raise InvalidInput("value_text is required", field="value_text")
     refuse_second_result(s, [analysis_id])  # issue 11: corrections go through amendment only
+    if analysis.kind == AnalysisKind.CONFIRMATORY and analysis.batch_id is None:  # issue 11: never without QC
+        raise Conflict(f"analysis {analysis_id} is confirmatory: its result needs its batch QC; put it in a batch "
+                       "first", field="analysis_id", code="result.needs_batch_qc")
     result = Result(analysis_id=analysis.id, version=next_result_version(s, analysis_id), value=value, value_text=value_text, unit=unit,
                     source="manual", manual_reason=reason, analyst_id=analyst_id)
     s.add(result)

@@ -15,7 +15,7 @@ from api.app import create_app
 from lims.db.engine import session_scope
 from lims.db.models import Analysis, User
 from lims.db.models_system import AuditEvent
-from lims.demo import seed_reference
+from lims.demo import qc_passed_batch, seed_reference
 from lims.reports.pdf import UnprintableTextError
 from lims.services import auth, batches, reporting, sampling
 from lims.text import unprintable
@@ -38,6 +38,7 @@ def lab(db_engine, db_factory, tmp_path):
         sampling.receive_sample(s, "S-FIX-1", actor="zhangwei", condition="完好", storage="A2")
         tech = s.execute(select(User).where(User.username == "zhangwei")).scalar_one()
         aid = s.execute(select(Analysis.id)).scalar_one()
+        qc_passed_batch(s, "B-FIX-1", "GC-OP", [aid])  # a confirmatory result needs its batch QC
         rid = batches.enter_manual_result(s, analysis_id=aid, value_text="0.02", value=0.02, unit="mg/kg",
                                           reason="数据系统离线，按谱图录入", analyst_id=tech.id).id
         token = auth.create_bearer_token(s, tech).token

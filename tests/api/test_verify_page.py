@@ -14,7 +14,7 @@ from api.app import create_app
 from api.verify import wants_json
 from lims.db.engine import session_scope
 from lims.db.models import Analysis, Producer, User
-from lims.demo import LAB_CODE, PASSWORDS, seed_reference
+from lims.demo import LAB_CODE, PASSWORDS, qc_passed_batch, seed_reference
 from lims.services import batches, reporting, sampling, signoff
 
 TZ = dt.timezone(dt.timedelta(hours=8))
@@ -57,6 +57,7 @@ def issued(db_engine, db_factory, tmp_path):
         sampling.receive_sample(s, "S-V1", actor="zhangwei", condition="完好", storage="A2")
         tech = s.execute(select(User.id).where(User.username == "zhangwei")).scalar_one()
         aid = s.execute(select(Analysis.id)).scalar_one()
+        qc_passed_batch(s, "B-V1", "GC-OP", [aid])  # a confirmatory result needs its batch QC
         rid = batches.enter_manual_result(s, analysis_id=aid, value_text="0.02", value=0.02, unit="mg/kg",
                                           reason="数据系统离线，按谱图录入", analyst_id=tech).id
         producer_name = producer.name

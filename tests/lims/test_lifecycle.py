@@ -12,7 +12,7 @@ from sqlalchemy import select
 from lims.db.engine import session_scope
 from lims.db.models import Analysis, CalibrationCurve, CustodyEvent, Report, Result, Sample, User
 from lims.db.verify import verify_database
-from lims.demo import LAB_CODE, PASSWORDS, seed_reference
+from lims.demo import LAB_CODE, PASSWORDS, qc_passed_batch, seed_reference
 from lims.services import batches, reporting, sampling, signoff
 from lims.services.errors import Conflict, Forbidden, InvalidInput
 from lims.services.views import reports as report_views
@@ -206,6 +206,14 @@ def test_manual_entry_needs_a_reason_and_rejection_asks_for_retest(lab):
             batches.enter_manual_result(s, analysis_id=analysis_id, value_text="0.02", value=0.02, unit="mg/kg",
                                         reason="", analyst_id=tech)
     assert err.value.field == "reason"
+    # a confirmatory result needs its batch QC (issue 11): refused without a batch, accepted in a passed one
+    with pytest.raises(Conflict) as no_batch:
+        with session_scope(lab, actor="zhangwei") as s:
+            batches.enter_manual_result(s, analysis_id=analysis_id, value_text="0.02", value=0.02, unit="mg/kg",
+                                        reason="仪器通讯故障，手工录入", analyst_id=tech)
+    assert no_batch.value.code == "result.needs_batch_qc"
+    with session_scope(lab, actor="zhangwei") as s:
+        qc_passed_batch(s, "B-004", "GC-OP", [analysis_id])
     with session_scope(lab, actor="zhangwei", reason="仪器通讯故障，手工录入") as s:
         r = batches.enter_manual_result(s, analysis_id=analysis_id, value_text="0.02", value=0.02,
                                         unit="mg/kg", reason="仪器通讯故障，手工录入", analyst_id=tech)

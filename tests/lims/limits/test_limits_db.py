@@ -134,6 +134,9 @@ def test_no_limit_result_is_flagged_and_blocked_at_approval_until_judged(lab):
     assert row["verdict"] == "not_evaluated"
     assert row["limit_check"]["flag_label"] == "无限量标准" and row["limit_check"]["needs_judgement"] is True
     _review(lab, rid)
+    with lab() as s:  # the review queue (one read model for the page and REST) carries the flag
+        queued = {r["id"]: r for r in result_views.review_queues(s, 20)["to_approve"].items}
+    assert queued[rid]["limit_check"]["flag"] == "no_limit" and queued[rid]["limit_check"]["needs_judgement"]
     with pytest.raises(Conflict) as err:
         _approve(lab, rid)
     assert err.value.code == "signoff.limit_judgement_required"

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from lims.config import get_settings
 from lims.db.engine import session_scope
 from lims.db.models import Analysis, Analyte, Commodity, Limit, Role, User, UserRole
-from lims.demo import LAB_CODE, PASSWORDS, seed_reference
+from lims.demo import LAB_CODE, PASSWORDS, qc_passed_batch, seed_reference
 from lims.reports.conclusion import SCREENING_DISCLAIMER_ZH
 from lims.security import hash_password
 from lims.services import batches, reporting, sampling, signoff
@@ -74,6 +74,9 @@ def _sign(factory, rid: int, *, author: str = "zhangwei", password: str | None =
 def _manual(factory, analysis_id: int, value: float | None, text: str, unit: str = "mg/kg") -> int:
     with session_scope(factory, actor="zhangwei") as s:
         tech = s.execute(select(User.id).where(User.username == "zhangwei")).scalar_one()
+        analysis = s.get(Analysis, analysis_id)
+        if analysis.kind == "confirmatory" and analysis.batch_id is None:  # its result needs its batch QC
+            qc_passed_batch(s, f"B-{analysis_id}", analysis.method.code, [analysis_id])
         r = batches.enter_manual_result(s, analysis_id=analysis_id, value_text=text, value=value, unit=unit,
                                         reason="仪器数据系统离线，按打印谱图录入", analyst_id=tech)
         return r.id
@@ -176,12 +179,13 @@ def test_without_public_url_no_lab_pc_address_is_printed(lab, tmp_path, monkeypa
 def _payload(factory, rid: int) -> dict:
     import json
 
-    from lims.db.models import OutboxMessage
+    from lims.db.models import OutboxItem, OutboxMessage
 
-    with factory() as s:
-        msg = s.execute(select(OutboxMessage).where(OutboxMessage.idempotency_key == f"{LAB_CODE}:result:{rid}")
-                        ).scalar_one()
-        return json.loads(msg.payload)["result"]
+    with factory() as s:  # a message batches one sample's results (issue 14): the item of this result
+        msg = s.execute(select(OutboxMessage).join(OutboxItem, OutboxItem.message_id == OutboxMessage.id)
+                        .where(OutboxItem.result_id == rid)).scalar_one()
+        items = json.loads(msg.payload)["results"]
+        return next(i["result"] for i in items if i["resultId"] == rid)
 
 
 @pytest.mark.parametrize(("stored", "figures", "value", "text"), [
