@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 
 from api.deps import FactoryDep
+from api.input_guard import BodySizeLimit
 from lims.config import Settings
 from lims.db import audit
 from lims.db.engine import make_engine, make_session_factory
@@ -20,6 +21,7 @@ def create_hub_app(engine: Engine | None = None) -> FastAPI:
         engine = make_engine(settings.hub_database_url or settings.database_url)
     app = FastAPI(title="农产品质量安全监测数据汇交中心 / Monitoring data hub", version="1")
     app.state.session_factory = make_session_factory(engine)
+    app.add_middleware(BodySizeLimit)  # a message body above LIMS_MAX_UPLOAD_BYTES: 413 (api/input_guard.py)
 
     @app.post("/hub/v1/messages", summary="接收检测结果 / receive a signed result message")
     async def receive(request: Request, factory: FactoryDep) -> JSONResponse:

@@ -186,3 +186,11 @@ def test_a_big_bad_csv_gets_a_small_answer(client):
     detail = r.json()["detail"]
     assert detail["problems_total"] == 2500 and len(detail["problems"]) == get_settings().max_problems
     assert len(r.content) < 20_000 and cell not in r.text
+
+
+def test_the_hub_receiver_limits_its_bodies_too(db_engine):
+    from api.hub import create_hub_app
+
+    limit = get_settings().max_upload_bytes
+    r = TestClient(create_hub_app(db_engine)).post("/hub/v1/messages", content=b"{" + b" " * limit + b"}")
+    assert r.status_code == 413 and r.json()["detail"]["limit_bytes"] == limit
