@@ -40,7 +40,8 @@ from lims.demo.reference import LAB_CODE, PASSWORDS, TZ, VEG_DAY, demo_judgement
 from lims.services import reporting, sampling, signoff
 from lims.services.hub import register_lab_key
 from lims.services.lookup import get_by_code
-from lims.services.upstream import deliver_due, load_or_create_key, public_key_pem
+from lims.upstream.delivery import deliver_due
+from lims.upstream.signing import load_or_create_key, public_key_pem
 
 
 @dataclass

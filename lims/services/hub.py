@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lims.db.models import HubLabKey, HubReceipt
-from lims.services.upstream import SignatureInvalid, verify_request
+from lims.upstream.signing import SignatureInvalid, verify_request
 
 
 @dataclass(frozen=True)

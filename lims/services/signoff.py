@@ -37,7 +37,7 @@ from lims.services.batches import batch_held
 from lims.services.errors import Conflict, Forbidden, InvalidInput, NotFound
 from lims.services.limit_judgements import apply_judgement, unjudged
 from lims.services.quantitation import not_identified
-from lims.services.upstream import queue_result_message
+from lims.upstream.outbox import queue_results
 from lims.vocabulary import AnalysisStatus, BatchStatus, SignatureMeaning, Verdict
 from lims.workflow import transition
 
@@ -182,7 +182,7 @@ def approve_results(s: Session, result_ids: list[int], *, username: str, passwor
         old = olds.get(r.supersedes_id) if r.supersedes_id is not None else None
         if old is not None and old.status in (ResultStatus.CERTIFIED, ResultStatus.REPORTED):
             transition(old, ResultStatus.SUPERSEDED)
-        queue_result_message(s, r, lab_code=lab_code)
+    queue_results(s, results, lab_code=lab_code)  # one message per sample, in this transaction
     _flush_signed(s, SignatureMeaning.APPROVAL)
     _advance_samples(s, {r.analysis.sample for r in results}, SampleStatus.APPROVED)
     request_checkpoint(s, lab_code=lab_code)  # signed audit checkpoint when this unit of work commits

@@ -14,14 +14,9 @@ from lims.db.engine import session_scope
 from lims.db.models import HubReceipt, OutboxMessage
 from lims.demo.loopback import LoopbackHub
 from lims.services.hub import register_lab_key
-from lims.services.upstream import (
-    deliver_due,
-    full_jitter_delay,
-    load_or_create_key,
-    public_key_pem,
-    requeue,
-    sign_request,
-)
+from lims.upstream.delivery import deliver_due, full_jitter_delay
+from lims.upstream.queue import requeue
+from lims.upstream.signing import load_or_create_key, public_key_pem, sign_request
 
 PAYLOAD = {"schema": "cn-agri-residue/1", "sample": {"code": "S1"}, "analysis": {"kind": "screening"},
            "result": {"resType": "BIN", "value": None, "lod": None, "loq": None},
@@ -87,7 +82,8 @@ def test_invalid_message_is_dead_lettered_and_can_be_requeued(hub, key, db_facto
         assert msg.status == "dead"
         assert "LOD must not exceed LOQ" in msg.last_error
         assert "carries a value" in msg.last_error
-    requeue(db_factory, msg.id, actor="qa", reason="fixed at source")
+    with session_scope(db_factory, actor="qa", reason="fixed at source") as s:
+        requeue(s, [msg.id])
     with db_factory() as s:
         assert s.get(OutboxMessage, msg.id).status == "pending"
 

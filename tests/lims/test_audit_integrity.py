@@ -63,7 +63,7 @@ EDITS = {
                          "user_account u WHERE u.username = 'zhangwei' AND m.id = (SELECT MIN(id) FROM method)",
                          "method_signatory"),
     "password hash": ("UPDATE user_account SET password_hash = 'x' WHERE username = 'liqiang'", "password_hash"),
-    "outbox payload": ("UPDATE outbox_message SET payload = replace(payload, '\"verdict\"', '\"verdicT\"') "
+    "outbox payload": ("UPDATE outbox_message SET payload = replace(payload, '\"evaluation\"', '\"evaluatioN\"') "
                        "WHERE kind = 'result'", "outbox_message"),
 }
 

@@ -1,0 +1,218 @@
+"""The delivery worker: signs each due outbox message (lims.upstream.signing), POSTs it to
+``{hub}/hub/v1/messages`` with its Idempotency-Key and records the answer.
+
+* 2xx: delivered, with the hub's receipt id (a re-sent message gets the stored receipt: the hub is
+  idempotent, so a connection cut after the hub committed costs nothing but the re-send).
+* no answer, 408/409/425/429, 5xx: retried after a full-jitter exponential delay (AWS Architecture Blog,
+  "Exponential Backoff and Jitter", 2015: sleep = random(0, min(cap, base·2^attempt))), or after the
+  hub's ``Retry-After`` (RFC 9110 §10.2.3: seconds or an HTTP-date) when it gives one.
+* any other 4xx: dead letter, with the hub's reason (RFC 9457 problem+json ``detail``/``title``); a QA
+  manager re-queues it (lims.upstream.queue.requeue, audited).
+* per-sample ordering: a message is not due while an earlier message of the same sample is undelivered, so an
+  amendment or retraction never overtakes its original.
+
+Workers may run in several processes: a message is claimed with ``FOR UPDATE SKIP LOCKED`` (PostgreSQL);
+on SQLite two workers could send the same message twice, which the hub's idempotency absorbs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import json
+import logging
+import random
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import and_, exists, select
+from sqlalchemy.orm import Session, aliased, sessionmaker
+
+from drivers.transports.backoff import Backoff
+from lims.clock import as_utc, utcnow
+from lims.db.engine import session_scope
+from lims.db.models import OutboxMessage
+from lims.upstream.signing import sign_request
+from lims.vocabulary import OutboxStatus
+from lims.workflow import transition
+
+log = logging.getLogger(__name__)
+
+BACKOFF_BASE_S = 0.5
+BACKOFF_CAP_S = 300.0
+MAX_ATTEMPTS = 12
+MAX_RETRY_AFTER_S = 3600.0
+RETRYABLE = frozenset({0, 408, 409, 425, 429})
+WORKER_ACTOR = "worker:upstream"
+
+
+def full_jitter_delay(attempt: int, *, base: float = BACKOFF_BASE_S, cap: float = BACKOFF_CAP_S,
+                      rng: random.Random | None = None) -> float:
+    """sleep = random(0, min(cap, base · 2^attempt)) (AWS "full jitter"; the drivers' reconnect policy)."""
+    return Backoff(base_s=base, cap_s=cap, factor=2.0).delay(attempt, rng)
+
+
+def retry_after_s(value: str | None, *, now: dt.datetime | None = None) -> float | None:
+    """``Retry-After`` (RFC 9110 §10.2.3) in seconds: delay-seconds or an HTTP-date; None when absent or bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return min(float(value), MAX_RETRY_AFTER_S)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return min(max(0.0, (when - (now or utcnow())).total_seconds()), MAX_RETRY_AFTER_S)
+
+
+def hub_reason(resp: httpx.Response) -> str:
+    """The hub's reason for a refusal: problem+json ``detail`` (else ``title``), naming its ``rule``."""
+    try:
+        doc: Any = resp.json()
+    except ValueError:
+        return resp.text[:500] or resp.reason_phrase
+    if isinstance(doc, dict):
+        text = doc.get("detail") or doc.get("title") or json.dumps(doc, ensure_ascii=False)
+        rule = doc.get("rule")
+        return f"{text} [{rule}]" if rule and str(rule) not in str(text) else str(text)
+    return str(doc)[:500]
+
+
+def receipt_of(resp: httpx.Response) -> str:
+    try:
+        doc: Any = resp.json()
+    except ValueError:
+        return ""
+    value = doc.get("receipt", doc.get("receipt_id", "")) if isinstance(doc, dict) else ""
+    return str(value)[:80]
+
+
+@dataclass
+class DeliveryStats:
+    delivered: int = 0
+    retried: int = 0
+    dead: int = 0
+    blocked: int = 0  # due, but waiting for an earlier message of the same sample
+
+
+def due_ids(s: Session, *, limit: int, now: dt.datetime) -> list[int]:
+    earlier = aliased(OutboxMessage)
+    blocked = exists().where(and_(earlier.sample_code == OutboxMessage.sample_code, earlier.id < OutboxMessage.id,
+                                  earlier.status != OutboxStatus.DELIVERED))
+    q = (select(OutboxMessage.id).where(OutboxMessage.status == OutboxStatus.PENDING,
+                                        OutboxMessage.next_attempt_at <= now,
+                                        (OutboxMessage.sample_code.is_(None)) | ~blocked)
+         .order_by(OutboxMessage.id).limit(limit))
+    return list(s.execute(q).scalars())
+
+
+def _post(client: httpx.Client, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, httpx.Response | None,
+                                                                                         str]:
+    try:
+        resp = client.post(url, content=body, headers=headers)
+    except httpx.HTTPError as exc:
+        return 0, None, f"{type(exc).__name__}: {exc}"[:500]
+    return resp.status_code, resp, ""
+
+
+def _record(msg: OutboxMessage, code: int, resp: httpx.Response | None, error: str, stats: DeliveryStats) -> bool:
+    """Write the answer on the message; True when delivered."""
+    if 200 <= code < 300 and resp is not None:
+        transition(msg, OutboxStatus.DELIVERED)
+        msg.delivered_at, msg.last_error, msg.receipt_id = utcnow(), "", receipt_of(resp)
+        stats.delivered += 1
+        return True
+    reason = hub_reason(resp) if resp is not None else error
+    msg.last_error = f"HTTP {code}: {reason}" if code else reason
+    if code in RETRYABLE or code >= 500:
+        if msg.attempts >= MAX_ATTEMPTS:
+            transition(msg, OutboxStatus.DEAD)
+            msg.last_error = f"gave up after {msg.attempts} attempts; last: {msg.last_error}"
+            stats.dead += 1
+            return False
+        wait = retry_after_s(resp.headers.get("retry-after")) if resp is not None else None
+        delay = wait if wait is not None else full_jitter_delay(msg.attempts)
+        msg.next_attempt_at = utcnow() + dt.timedelta(seconds=delay)
+        stats.retried += 1
+        return False
+    transition(msg, OutboxStatus.DEAD)  # the hub refused it for good: a person decides
+    stats.dead += 1
+    return False
+
+
+def deliver_due(factory: sessionmaker[Session], client: httpx.Client, key: Ed25519PrivateKey, *,
+                hub_url: str, lab_code: str, limit: int = 100) -> DeliveryStats:
+    """One pass of the delivery worker over due pending messages (one unit of work per message)."""
+    stats = DeliveryStats()
+    url = f"{hub_url.rstrip('/')}/hub/v1/messages"
+    with factory() as s:
+        due = due_ids(s, limit=limit, now=utcnow())
+    stalled: set[str] = set()  # samples whose earlier message failed in this pass
+    for msg_id in due:
+        with session_scope(factory, actor=WORKER_ACTOR) as s:
+            msg = s.execute(select(OutboxMessage).where(OutboxMessage.id == msg_id)
+                            .with_for_update(skip_locked=True)).scalar_one_or_none()
+            if msg is None or msg.status != OutboxStatus.PENDING:
+                continue
+            if msg.sample_code is not None and msg.sample_code in stalled:
+                stats.blocked += 1
+                continue
+            body = msg.payload.encode()
+            headers = sign_request(key, body, lab_code=lab_code, idempotency_key=msg.idempotency_key)
+            msg.attempts += 1
+            code, resp, error = _post(client, url, body, headers)
+            if not _record(msg, code, resp, error, stats) and msg.sample_code is not None:
+                stalled.add(msg.sample_code)
+    return stats
+
+
+def next_due_in(factory: sessionmaker[Session], *, cap_s: float) -> float:
+    """Seconds until the earliest pending message is due (0 when one is due now), at most ``cap_s``."""
+    with factory() as s:
+        first = s.execute(select(OutboxMessage.next_attempt_at).where(OutboxMessage.status == OutboxStatus.PENDING)
+                          .order_by(OutboxMessage.next_attempt_at).limit(1)).scalar()
+    if first is None:
+        return cap_s
+    return max(0.0, min(cap_s, (as_utc(first) - utcnow()).total_seconds()))
+
+
+class Worker:
+    """The delivery loop of ``lims upstream run`` and of ``lims serve`` (a background thread): delivers what
+    is due, then sleeps until the next message is due (at most ``poll_s``: new messages are found then)."""
+
+    def __init__(self, factory: sessionmaker[Session], key: Ed25519PrivateKey, *, hub_url: str, lab_code: str,
+                 poll_s: float = 5.0, timeout_s: float = 30.0) -> None:
+        self.factory, self.key, self.hub_url, self.lab_code = factory, key, hub_url, lab_code
+        self.poll_s, self.timeout_s = poll_s, timeout_s
+        self.stop_event = threading.Event()
+        self.totals = DeliveryStats()
+
+    def run(self) -> None:
+        with httpx.Client(timeout=self.timeout_s) as client:
+            while not self.stop_event.is_set():
+                try:
+                    stats = deliver_due(self.factory, client, self.key, hub_url=self.hub_url,
+                                        lab_code=self.lab_code)
+                    self.totals.delivered += stats.delivered
+                    self.totals.retried += stats.retried
+                    self.totals.dead += stats.dead
+                    wait = 0.0 if stats.delivered and not stats.retried else \
+                        next_due_in(self.factory, cap_s=self.poll_s)
+                except Exception:  # a lost database or a bad row never ends the worker; retried next poll
+                    log.exception("upstream delivery pass failed")
+                    wait = self.poll_s
+                self.stop_event.wait(max(wait, 0.05))
+
+    def start_thread(self) -> threading.Thread:
+        t = threading.Thread(target=self.run, name="upstream delivery", daemon=True)
+        t.start()
+        return t
+
+    def stop(self) -> None:
+        self.stop_event.set()
