@@ -61,7 +61,7 @@ from lims.acquisition.dialects import dialect_of
 SERIAL_KEYS: dict[str, type | tuple[type, ...]] = {"baudrate": int, "bytesize": int, "parity": str, "stopbits": (int, float), "xonxoff": bool,
                "rtscts": bool}
 TRANSPORT_KINDS = ("serial", "tcp", "tcp-listen", "modbus-tcp", "modbus-rtu")
-DEFAULT_PATTERNS = ("*.cdf", "*.CDF", "*.txt", "*.TXT", "*.csv", "*.CSV")
+DEFAULT_PATTERNS = ("*.cdf", "*.CDF", "*.txt", "*.TXT", "*.csv", "*.CSV", "*.arw", "*.ARW", "*.ch", "*.CH")
 
 
 class ConfigError(ValueError):

@@ -54,7 +54,8 @@ def parse_file_capture(s: Session, cap: RawCapture) -> list[Reading]:
             return []
     readings = []
     when = cap.received_at or utcnow()
-    meta = {"file": name, "source_format": chrom.source_format}
+    meta = {"file": name, "source_format": chrom.source_format, "injected_at": chrom.injected_at,
+            "method": chrom.method}
     sample = chrom.metadata.get("sample_id") or chrom.metadata.get("sample_name") or None
     for table in chrom.peak_tables:
         for n, peak in enumerate(table.peaks, start=1):

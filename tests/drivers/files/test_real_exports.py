@@ -226,3 +226,16 @@ def test_any_reader_failure_is_a_typed_error() -> None:
     huge = b"time,signal\n0,1\n\"" + b"x" * 200_000 + b"\",2\n"
     with pytest.raises(ChromatogramFileError, match="huge.csv"):
         read_chromatogram_bytes(huge, "huge.csv")
+
+
+def test_utf16_with_and_without_bom(tmp_path: Path) -> None:
+    """Windows data systems also write UTF-16 (ChemStation reports with a BOM; a LabSolutions export
+    saved as "Unicode" has none): both read as the original."""
+    text = _real("labsolutions_multichannel/STD_12.5.txt").read_text(encoding="utf-8")
+    base = read_chromatogram_file(_real("labsolutions_multichannel/STD_12.5.txt"))
+    for name, data, enc in (("bom.txt", text.encode("utf-16"), "utf-16"),
+                            ("nobom.txt", text.encode("utf-16-le"), "utf-16-le")):
+        (tmp_path / name).write_bytes(data)
+        cf = read_chromatogram_file(tmp_path / name)
+        assert cf.encoding == enc and cf.sample_id == base.sample_id
+        np.testing.assert_array_equal(cf.traces[2].signal, base.traces[2].signal)
