@@ -174,3 +174,17 @@ def test_cli_bad_file_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert main(["chrom", "integrate", str(p), "--json"]) == 2
     out, err = capsys.readouterr()
     assert out == "" and len(err.strip().splitlines()) == 1 and "line 3" in err
+
+
+def test_andi_vendor_minus_one_is_absent(tmp_path: Path) -> None:
+    """A peak height or area of -1 is the writer's 'not computed': absent, never a value (issue 13)."""
+    p = tmp_path / "run.cdf"
+    t = np.arange(0, 4, 1 / 600)
+    _write_andi(p, _gauss_trace(t), interval_s=0.1, delay_s=0.0)
+    f = netcdf_file(str(p), "a")
+    h = f.createVariable("peak_height", "f", ("peak_number",))
+    h[:] = [-1.0]
+    f.variables["peak_area"][:] = [-1.0]
+    f.close()
+    (pk,) = read_chromatogram_file(p).peak_tables[0].peaks
+    assert pk.height is None and pk.area is None
