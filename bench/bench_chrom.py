@@ -56,13 +56,13 @@ def match(found: list[tuple[float, float]], truth: list[tuple[float, float]]) ->
 
 
 REAL = Path(__file__).resolve().parents[1] / "tests" / "data" / "real"
-#: data system → (files under tests/data/real, compare relative areas)
+#: data system → files under tests/data/real
 SYSTEMS = {
-    "LabSolutions ASCII": (sorted(str(p.relative_to(REAL)) for p in REAL.glob("labsolutions*/*.txt")), False),
-    "ChemStation .D + Report.TXT": (["chemstation/001F0101.D"], False),
-    "AIA (ChemStation DAD)": (["aia/agilent-hplc.cdf"], False),
-    "AIA (ChemStation MSD TIC)": (["aia/agilent-hplc2.cdf", "aia/agilent-gcms-tic.cdf"], False),
-    "MSD/MassHunter CSV": (["masshunter_csv/RAU-R505-00.D"], True),
+    "LabSolutions ASCII": sorted(str(p.relative_to(REAL)) for p in REAL.glob("labsolutions*/*.txt")),
+    "ChemStation .D + Report.TXT": ["chemstation/001F0101.D"],
+    "AIA (ChemStation DAD)": ["aia/agilent-hplc.cdf"],
+    "AIA (ChemStation MSD TIC)": ["aia/agilent-hplc2.cdf", "aia/agilent-gcms-tic.cdf"],
+    "MSD/MassHunter CSV": ["masshunter_csv/RAU-R505-00.D"],
 }
 
 
@@ -70,19 +70,20 @@ def vendor_agreement() -> None:
     systems = dict(SYSTEMS)
     local = os.environ.get("LIMS_BENCH_LOCAL_REAL")
     if local and (Path(local) / "VARIAN1.CDF").exists():
-        systems["AIA (Varian, local only)"] = ([str(Path(local) / "VARIAN1.CDF")], True)
+        systems["AIA (Varian, local only)"] = [str(Path(local) / "VARIAN1.CDF")]
     print("agreement with the data systems' peak tables (major = ≥ 5 % of the channel's area; agree = "
           "≤ 10 % area and ≤ 0.05 min):")
-    for system, (files, relative) in systems.items():
+    for system, files in systems.items():
         traces = major = paired = agree = extra = 0
+        relative = False
         worst = 0.0
         for rel in files:
             for tr in read_chromatogram_file(REAL / rel).traces:
                 if tr.peak_table is None or not tr.peak_table.peaks:
                     continue
                 res = integrate_chromatogram(tr.times_min, tr.signal)
-                ag = compare_with_vendor([(p.retention_time_min, p.area) for p in res.peaks], tr.peak_table,
-                                         normalize=relative)
+                ag = compare_with_vendor([(p.retention_time_min, p.area) for p in res.peaks], tr.peak_table)
+                relative |= tr.peak_table.area_factor is None
                 traces += 1
                 vm = [a for a in ag if a.major and a.vendor_area is not None]
                 major += len(vm)

@@ -51,10 +51,12 @@ def compare_with_vendor(ours: Sequence[tuple[float, float]], table: PeakTable, *
                         rt_tolerance_min: float = RT_TOLERANCE_MIN,
                         match_window_min: float = MATCH_WINDOW_MIN, normalize: bool = False) -> list[PeakAgreement]:
     """Pairs of (vendor peak, our peak) in vendor RT order, then our major peaks the vendor lacks.
-    ``ours`` is (retention time in min, area in trace units × s) per peak. ``normalize``: compare each
-    side's areas as percent of the sum over the paired peaks (for a table whose area unit the file does
+    ``ours`` is (retention time in min, area in trace units × s) per peak. ``normalize`` (implied by a table
+    whose ``area_factor`` is None): compare each side's areas as percent of the sum over the paired peaks (for a table whose area unit the file does
     not state, e.g. Varian AIA or the MSD integrator's RESULTS.CSV, which also covers only a window)."""
-    vendor = [(p.retention_time_min, p.area * table.area_factor) for p in table.peaks if p.area is not None]
+    factor = table.area_factor
+    normalize = normalize or factor is None
+    vendor = [(p.retention_time_min, p.area * (factor or 1.0)) for p in table.peaks if p.area is not None]
     v_total = sum(a for _, a in vendor if a > 0) or 1.0
     o_total = sum(a for _, a in ours if a > 0) or 1.0
     partner = _pair(vendor, ours, match_window_min)

@@ -203,7 +203,9 @@ def _andi_peak_tables(content: _AndiContent) -> tuple[PeakTable, ...]:
     starts, ends = col("peak_start_time", 1 / 60), col("peak_end_time", 1 / 60)
     peaks = tuple(ExportedPeak(float(rt[i]), areas[i], heights[i], starts[i], ends[i], names[i])
                   for i in range(rt.size))
-    return (PeakTable(content.attrs.get("detector_name") or "peak_table", peaks),)
+    # the AIA template states no unit for peak_area (ChemStation writes detector unit × s, a Varian file
+    # seen here ~1.3e5 × AU·s): only relative areas are comparable
+    return (PeakTable(content.attrs.get("detector_name") or "peak_table", peaks, None, None),)
 
 
 def _nc_text(raw: bytes) -> str:

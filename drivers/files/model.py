@@ -24,12 +24,14 @@ class ExportedPeak:
 @dataclass(frozen=True)
 class PeakTable:
     """A data system's peak table. ``area_factor`` converts its areas to the units of the matching
-    trace × seconds (LabSolutions writes areas in raw counts·s, its trace is counts × multiplier)."""
+    trace × seconds (LabSolutions writes areas in raw counts·s, its trace is counts × multiplier); None
+    when the file does not state the area unit (AIA, the MSD integrator's RESULTS.CSV): then only
+    relative areas can be compared."""
 
     channel: str
     peaks: tuple[ExportedPeak, ...]
     area_units: str | None = None
-    area_factor: float = 1.0
+    area_factor: float | None = 1.0
 
 
 @dataclass(frozen=True)

@@ -143,7 +143,7 @@ def parse_masshunter_tic(text: str, name: str) -> ChromatogramFile:
 def parse_masshunter_results(text: str, name: str) -> PeakTable:
     """``RESULTS.CSV`` of the MSD integrator: ``Header=,"Peak","R.T.",…,"Height","Area",…`` and
     ``N=,`` rows. The file does not state the area unit (on the real export the areas are ≈ 9.9 × the
-    trace's counts·s for both peaks), so the table's ``area_units`` is None: compare relative areas."""
+    trace's counts·s for both peaks), so the table's ``area_factor`` is None: compare relative areas."""
     header: list[str] | None = None
     peaks: list[ExportedPeak] = []
     for k, ln in enumerate(split_lines(text), start=1):
@@ -158,7 +158,7 @@ def parse_masshunter_results(text: str, name: str) -> PeakTable:
                                       None, None, None, row.get("PK  TY") or None))
     if header is None:
         raise ChromatogramFileError("no 'Header=' line in the integration results", file=name)
-    return PeakTable("TIC", tuple(peaks), None)
+    return PeakTable("TIC", tuple(peaks), None, None)
 
 
 def read_masshunter_folder(folder: Path) -> ChromatogramFile:

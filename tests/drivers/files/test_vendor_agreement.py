@@ -1,7 +1,8 @@
 """The project's integration beside the data system's own peak table, on real exports (tests/data/real)
 of three data systems — Shimadzu LabSolutions (1.25 and 5.54), Agilent ChemStation (.D with its
-Report.TXT) and an AIA file (Agilent ChemStation DAD export). Chromeleon and Empower exports in the
-corpus carry no peak table, so they cannot be compared here.
+Report.TXT) and an AIA file (Agilent ChemStation DAD export; the AIA template states no unit for
+peak_area, so its areas are compared as percent of the paired peaks' sum). Chromeleon and Empower
+exports in the corpus carry no peak table, so they cannot be compared here.
 
 Tolerances. A major peak (≥ 5 % of the channel's area) must agree within 10 % in area and 0.05 min in
 retention time — the thresholds of issue 13 at which a disagreement is flagged to the analyst. The data
