@@ -34,6 +34,7 @@ from api.security import (
 )
 from api.ui import UiRoute, dashboard_page
 from api.ui import router as ui_router
+from api.upstream import router as upstream_router
 from api.users_api import router as users_router
 from api.verify import router as verify_router
 from lims.config import get_settings
@@ -91,6 +92,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     app.include_router(methods_router)  # a method's strategy, QC limits, validation data (issue 12)
     app.include_router(pt_router)
     app.include_router(instruments_router)  # lims acquire status
+    app.include_router(upstream_router)  # outbox state, requeue, the upstream record's JSON Schemas (issue 14)
     app.include_router(ui_router)  # the zh-CN web UI pages
 
     app.include_router(verify_router)  # public /verify/{report_no}: the page, or JSON when asked

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     login_max_failures: int = 5
     #: The lab's Ed25519 private key (PEM) that signs upstream messages and audit checkpoints.
     upstream_key: Path | None = None
+    #: The hub's base URL (``lims upstream run``; ``lims serve`` runs the delivery worker when it is set).
+    upstream_url: str | None = None
     #: Append-only log of signed audit checkpoints; unset: ``<database file>.anchors`` for SQLite, none
     #: otherwise (lims/db/anchors.py).
     anchor_log: Path | None = None

@@ -98,6 +98,7 @@ class Permission(Labelled):
     TASKS_READ = "tasks:read", "查看监测任务", "view monitoring tasks"
     TASKS_MANAGE = "tasks:manage", "管理监测任务", "manage monitoring tasks"
     METHODS_MANAGE = "methods:manage", "维护方法质控限值与方法确认数据", "manage method QC limits and validation data"
+    UPSTREAM_MANAGE = "upstream:manage", "重新投递上报失败的消息", "re-queue dead-lettered upstream messages"
     #: Any authenticated principal, API keys included (who am I).
     AUTHENTICATED = "authenticated", "登录", "sign in"
     #: A person's own account: own tokens, logout (every role; never an API key).

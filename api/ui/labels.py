@@ -21,6 +21,11 @@ NAV = (("样品", "Samples", "/samples", P.SAMPLES_READ), ("待审核", "Review"
 #: Refusal codes (``detail.code``: lims.services.errors, api.security, the forms below) → the Chinese shown
 #: first on the page. tests/api/test_error_codes.py fails on a code raised without an entry here.
 ERROR_ZH = {
+    "upstream.payload_invalid": "上报数据不符合数据结构（JSON Schema），未批准：请按提示更正所列字段",
+    "upstream.unknown_status": "未知的上报状态（待发送 / 已送达 / 投递失败）",
+    "upstream.nothing_to_requeue": "请指定要重新投递的消息，或选择全部投递失败的消息",
+    "upstream.not_dead": "该消息不处于投递失败状态，无需重新投递",
+    "upstream.unknown_schema": "没有此名称的数据结构",
     "auth.wrong_password": "密码错误，未签名。请重新输入您本人的登录密码",
     "auth.login_failed": "登录失败：用户名或密码错误",
     "auth.account_disabled": "该账户已停用，请联系系统管理员",

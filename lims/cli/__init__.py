@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "lims.cli.acquire",
     "lims.cli.user",
     "lims.cli.limits",
+    "lims.cli.upstream",
 )
 
 

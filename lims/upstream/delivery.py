@@ -209,6 +209,18 @@ class Worker:
                     wait = self.poll_s
                 self.stop_event.wait(max(wait, 0.05))
 
+    def run_once(self) -> int:
+        """Deliver what is due now (passes until one delivers nothing: a delivered message may make the next
+        message of its sample due); the number delivered."""
+        delivered = 0
+        with httpx.Client(timeout=self.timeout_s) as client:
+            while not self.stop_event.is_set():
+                stats = deliver_due(self.factory, client, self.key, hub_url=self.hub_url, lab_code=self.lab_code)
+                delivered += stats.delivered
+                if not stats.delivered:
+                    break
+        return delivered
+
     def start_thread(self) -> threading.Thread:
         t = threading.Thread(target=self.run, name="upstream delivery", daemon=True)
         t.start()

@@ -265,7 +265,8 @@ def json_schema(name: str, *, base_url: str = "urn:lims:schema") -> dict[str, An
     """The JSON Schema (draft 2020-12) of ``name``; KeyError for an unknown name."""
     model, version = SCHEMAS[name]
     doc = model.model_json_schema(by_alias=True, mode="validation")
-    return {"$schema": JSON_SCHEMA_DIALECT, "$id": f"{base_url.rstrip('/')}/{name}/{version}", **doc}
+    return {"$schema": JSON_SCHEMA_DIALECT, "$id": f"{base_url.rstrip('/')}/{name}", "x-schema-version": version,
+            **doc}
 
 
 def schema_index() -> list[dict[str, Any]]:
