@@ -194,3 +194,34 @@ def test_the_hub_receiver_limits_its_bodies_too(db_engine):
     limit = get_settings().max_upload_bytes
     r = TestClient(create_hub_app(db_engine)).post("/hub/v1/messages", content=b"{" + b" " * limit + b"}")
     assert r.status_code == 413 and r.json()["detail"]["limit_bytes"] == limit
+
+
+def test_no_integer_parameter_of_any_route_overflows_the_database(db_engine, db_factory):
+    """Every integer path or query parameter in the OpenAPI document, given 2^64: a 4xx, never a 500."""
+    from lims.db.models import Role
+
+    with session_scope(db_factory, actor="setup") as s:
+        if s.query(Lab).count() == 0:
+            s.add(Lab(code="LAB1", name="县检测站"))
+            s.flush()
+        user = auth.create_user(s, "every_role", "全部角色", PASSWORD, [r.value for r in Role])
+        token = auth.create_bearer_token(s, user).token
+    app = create_app(db_engine)
+    c = TestClient(app, raise_server_exceptions=False)
+    c.headers.update({"Authorization": f"Bearer {token}"})
+    checked = 0
+    for path, ops in app.openapi()["paths"].items():
+        for method, op in ops.items():
+            params = op.get("parameters", [])
+            ints = [p for p in params if p.get("schema", {}).get("type") == "integer"]
+            if not ints:
+                continue
+            url = path
+            for p in params:
+                if p["in"] == "path":
+                    url = url.replace("{" + p["name"] + "}", str(2**64) if p in ints else "X1")
+            query = {p["name"]: str(2**64) for p in ints if p["in"] == "query"}
+            r = c.request(method.upper(), url, params=query, json={})
+            assert r.status_code < 500 and r.status_code != 200, (method, url, query, r.status_code, r.text[:200])
+            checked += 1
+    assert checked >= 10
