@@ -39,6 +39,9 @@ class MethodQcRequest(BaseModel):
     blank_max_fraction_of_rl: float | None = Field(default=None, ge=0, le=10)
     reference_max_bias_percent: Percent | None = None
     identification: str | None = Field(default=None, pattern="^(none|sante|gb23200)$")
+    rt_tolerance_min: float | None = Field(default=None, gt=0, le=10)
+    rt_tolerance_percent: float | None = Field(default=None, gt=0, le=100)
+    ion_ratio_tolerance_percent: float | None = Field(default=None, gt=0, le=100)
     spike_u_cref_percent: Percent | None = None
     source: str | None = Field(default=None, max_length=300)
 

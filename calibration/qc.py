@@ -118,6 +118,11 @@ class QcLimits:
     blank_max_fraction_of_rl: float = BLANK_MAX_FRACTION_OF_RL
     reference_max_bias_percent: float = REFERENCE_MAX_BIAS_PERCENT
     identification: str = "none"
+    #: A method's own identification windows (None: the rule's): RT in minutes or in % of the reference RT,
+    #: ion ratio in % relative (instead of the rule's fixed or banded tolerance).
+    rt_tolerance_min: float | None = None
+    rt_tolerance_percent: float | None = None
+    ion_ratio_tolerance_percent: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("recovery_min_percent", "recovery_max_percent", "duplicate_max_rpd_percent",
@@ -128,6 +133,12 @@ class QcLimits:
         if self.recovery_min_percent >= self.recovery_max_percent:
             raise CalibrationError(f"recovery range {self.recovery_min_percent:g}–{self.recovery_max_percent:g} % "
                                    "is empty", field="recovery_min_percent")
+        for name in ("rt_tolerance_min", "rt_tolerance_percent", "ion_ratio_tolerance_percent"):
+            v = getattr(self, name)
+            if v is not None and (not math.isfinite(v) or v <= 0):
+                raise CalibrationError(f"{name} must be a number > 0 (got {v!r})", field=name)
+        if self.rt_tolerance_min is not None and self.rt_tolerance_percent is not None:
+            raise CalibrationError("give the RT window in minutes or in percent, not both", field="rt_tolerance_percent")
         if self.identification not in IDENTIFICATION_RULES:
             raise CalibrationError(f"unknown identification rule {self.identification!r} "
                                    f"({' | '.join(IDENTIFICATION_RULES)})", field="identification")
@@ -177,9 +188,11 @@ def ion_ratio_tolerance_percent(reference_ratio: float, rule: str) -> float:
 
 
 def identify(rule: str, rt_min: float | None, reference_rt_min: float | None, ion_ratio: float | None,
-             reference_ion_ratio: float | None) -> Identification:
+             reference_ion_ratio: float | None, limits: QcLimits | None = None) -> Identification:
     """Retention time and ion ratio (qualifier/quantifier, as a fraction) against the references from the
-    calibration standards of the same sequence. A missing measurement or reference fails its criterion."""
+    calibration standards of the same sequence. A missing measurement or reference fails its criterion.
+    ``limits`` may set the method's own windows (:class:`QcLimits` ``rt_tolerance_*``,
+    ``ion_ratio_tolerance_percent``); otherwise the rule's apply."""
     if rule not in RT_RULES:
         raise CalibrationError(f"unknown identification rule {rule!r} (sante | gb23200)", field="identification")
     reasons: list[str] = []
@@ -188,7 +201,7 @@ def identify(rule: str, rt_min: float | None, reference_rt_min: float | None, io
     if rt_min is None or reference_rt_min is None or not (math.isfinite(rt_min) and reference_rt_min > 0):
         reasons.append("retention time or its reference is missing")
     else:
-        rt_dev, rt_tol = rt_min - reference_rt_min, rt_tolerance_min(reference_rt_min, rule)
+        rt_dev, rt_tol = rt_min - reference_rt_min, _rt_window(reference_rt_min, rule, limits)
         rt_ok = abs(rt_dev) <= rt_tol + 1e-12
         if not rt_ok:
             reasons.append(f"retention time {rt_min:g} min is {rt_dev:+.3f} min from {reference_rt_min:g} min "
@@ -199,12 +212,21 @@ def identify(rule: str, rt_min: float | None, reference_rt_min: float | None, io
         reasons.append("ion ratio or its reference is missing")
     else:
         ir_dev = (ion_ratio - reference_ion_ratio) / reference_ion_ratio * 100.0
-        ir_tol = ion_ratio_tolerance_percent(reference_ion_ratio, rule)
+        ir_tol = (limits.ion_ratio_tolerance_percent if limits is not None and limits.ion_ratio_tolerance_percent
+                  is not None else ion_ratio_tolerance_percent(reference_ion_ratio, rule))
         ir_ok = abs(ir_dev) <= ir_tol + 1e-9
         if not ir_ok:
             reasons.append(f"ion ratio {ion_ratio:g} deviates {ir_dev:+.1f} % from {reference_ion_ratio:g} "
                            f"(allowed ±{ir_tol:g} %)")
     return Identification(rule, rt_ok and ir_ok, rt_ok, ir_ok, rt_dev, rt_tol, ir_dev, ir_tol, tuple(reasons))
+
+
+def _rt_window(reference_rt_min: float, rule: str, limits: QcLimits | None) -> float:
+    if limits is not None and limits.rt_tolerance_min is not None:
+        return limits.rt_tolerance_min
+    if limits is not None and limits.rt_tolerance_percent is not None:
+        return limits.rt_tolerance_percent / 100.0 * reference_rt_min
+    return rt_tolerance_min(reference_rt_min, rule)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,11 @@ class MethodQc(Base):
     reference_max_bias_percent: Mapped[float] = mapped_column(Float, default=20.0)
     #: none | sante | gb23200 (calibration.qc.IDENTIFICATION_RULES)
     identification: Mapped[str] = mapped_column(String(20), default="none")
+    #: The method's own identification windows (NULL: the rule's): RT in min or in % of the reference RT,
+    #: ion ratio in % relative.
+    rt_tolerance_min: Mapped[float | None] = mapped_column(Float)
+    rt_tolerance_percent: Mapped[float | None] = mapped_column(Float)
+    ion_ratio_tolerance_percent: Mapped[float | None] = mapped_column(Float)
     #: u(Cref) of the spiking solution (%, relative), for the uncertainty from long-run spike recoveries.
     spike_u_cref_percent: Mapped[float | None] = mapped_column(Float)
     #: Where the limits come from (e.g. "SANTE/11312/2021 v2 routine; GB 23200.113-2018 identification").

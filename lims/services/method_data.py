@@ -56,6 +56,9 @@ class MethodQcSettings:
     blank_max_fraction_of_rl: float | None = None
     reference_max_bias_percent: float | None = None
     identification: str | None = None
+    rt_tolerance_min: float | None = None
+    rt_tolerance_percent: float | None = None
+    ion_ratio_tolerance_percent: float | None = None
     spike_u_cref_percent: float | None = None
     source: str | None = None
 

@@ -240,7 +240,7 @@ def identification_of(limits: QcLimits, curve: CalibrationCurve, analysis: Analy
         return None
     ref = curve.strategy_detail or {}
     return identify(limits.identification, rt_min, ref.get("reference_rt_min"), ion_ratio,
-                    ref.get("reference_ion_ratio"))
+                    ref.get("reference_ion_ratio"), limits)
 
 
 def identification_record(ident: Identification) -> dict[str, Any]:

@@ -92,3 +92,16 @@ def test_default_is_flagged_as_the_sante_default() -> None:
     unc = expanded_uncertainty(0.2)
     assert unc.source == "default_sante_50" and unc.expanded_relative == 0.5 and unc.expanded == pytest.approx(0.1)
     assert expanded_uncertainty(0.2, {"u_Rw": 0.1}).source == "components"
+
+
+def test_method_windows_override_the_rule() -> None:
+    own = QcLimits(identification="gb23200", rt_tolerance_min=0.05, ion_ratio_tolerance_percent=15.0)
+    ident = identify("gb23200", 10.06, 10.0, 0.56, 0.60, own)  # GB 23200 alone: ±0.25 min, ±20 %
+    assert ident.rt_tolerance_min == 0.05 and not ident.rt_ok
+    assert ident.ion_ratio_tolerance_percent == 15.0 and ident.ion_ratio_ok  # −6.7 %
+    assert identify("gb23200", 10.06, 10.0, 0.56, 0.60).identified
+    assert identify("sante", 10.24, 10.0, 0.5, 0.5, QcLimits(rt_tolerance_percent=2.5)).rt_ok
+    with pytest.raises(CalibrationError):
+        QcLimits(rt_tolerance_min=0.1, rt_tolerance_percent=2.5)
+    with pytest.raises(CalibrationError):
+        QcLimits(ion_ratio_tolerance_percent=0.0)

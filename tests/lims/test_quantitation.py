@@ -393,3 +393,19 @@ def test_identification_reads_rt_and_ion_ratio_from_the_peak_reading(lab):
         assert ident["identified"] and ident["rt_tolerance_min"] == pytest.approx(0.205)
         assert ident["ion_ratio_tolerance_percent"] == 25.0
         assert ident["ion_ratio_deviation_percent"] == pytest.approx(-10.0)
+
+
+def test_a_methods_own_rt_window_replaces_the_rules(lab):
+    """SANTE allows ±0.1 min; a method that sets its RT window to ±0.05 min refuses a peak 0.08 min off."""
+    _strategy(lab, "external_standard", identification="sante")
+    loose = _identified_run(lab, "Q-W1", 8.28)
+    _strategy(lab, "external_standard", identification="sante", rt_tolerance_min=0.05)
+    tight = _identified_run(lab, "Q-W2", 8.28)
+    with lab() as s:
+        assert s.get(Result, loose).details["identification"]["identified"]
+        ident = s.get(Result, tight).details["identification"]
+        assert not ident["identified"] and ident["rt_tolerance_min"] == 0.05
+    with pytest.raises(InvalidInput) as err:
+        with session_scope(lab, actor="qa") as s:
+            set_method_qc(s, "GC-OP", MethodQcSettings(rt_tolerance_percent=2.5))  # minutes already set
+    assert err.value.field == "rt_tolerance_percent"

@@ -31,6 +31,10 @@ class QcLimitsShown(TypedDict):
     blank_max_fraction_of_rl: float
     reference_max_bias_percent: float
     identification: str
+    #: The method's own windows (None: the rule's).
+    rt_tolerance_min: float | None
+    rt_tolerance_percent: float | None
+    ion_ratio_tolerance_percent: float | None
     identification_zh: str
     identification_en: str
     #: True when the method has no settings of its own (the SANTE routine defaults apply).
@@ -99,6 +103,9 @@ def method_quantitation(s: Session, method_code: str) -> MethodQuantitation:
                           "blank_max_fraction_of_rl": lim.blank_max_fraction_of_rl,
                           "reference_max_bias_percent": lim.reference_max_bias_percent,
                           "identification": lim.identification,
+                          "rt_tolerance_min": lim.rt_tolerance_min,
+                          "rt_tolerance_percent": lim.rt_tolerance_percent,
+                          "ion_ratio_tolerance_percent": lim.ion_ratio_tolerance_percent,
                           "identification_zh": _IDENTIFICATION_ZH[lim.identification],
                           "identification_en": _IDENTIFICATION_EN[lim.identification],
                           "defaults": row is None,
