@@ -125,14 +125,18 @@ def ensure_classification(s: Session) -> int:
 
 
 def _place(s: Session, c: Commodity, node: CommodityClass, parent: Commodity | None) -> None:
-    """Put ``c`` under ``parent`` (unless placed already), with the node's level and aliases."""
+    """Put ``c`` under ``parent`` (unless placed already), with the node's level and aliases; a node of the
+    packaged file takes the file's names (a renamed group keeps its former name as an alias)."""
+    former = [n for n in (c.name_zh, c.name_en) if c.code == node.code and n not in (node.name_zh, node.name_en)]
+    if former:
+        c.name_zh, c.name_en = node.name_zh, node.name_en
     if c.parent_id is None and parent is not None:
         if parent.id is None:
             s.flush()
         c.parent_id = parent.id
     if c.level != node.kind.value and c.level in (None, "", CommodityLevel.COMMODITY):
         c.level = node.kind.value
-    aliases = "|".join(a for a in dict.fromkeys([*(c.aliases or "").split("|"), *node.aliases]) if a)
+    aliases = "|".join(a for a in dict.fromkeys([*(c.aliases or "").split("|"), *node.aliases, *former]) if a)
     if aliases != (c.aliases or ""):
         c.aliases = aliases
 

@@ -33,7 +33,10 @@ def _path(nodes, code):
 def test_packaged_classification_places_the_issue_examples(nodes):
     assert _path(nodes, "JIANGDOU") == ["蔬菜", "豆类蔬菜"]
     assert nodes["VEG-LEGUME"].kind is CommodityLevel.SUBGROUP and nodes["VEG"].kind is CommodityLevel.GROUP
-    assert _path(nodes, "LANMEI") == ["水果", "浆果和其他小型水果"]
+    # GB 2763-2021 names the subgroup 浆果和其他小型类水果 (http://2763.foodvip.net/pesticides/limit/68.html);
+    # the 2016 name 浆果和其他小型水果 finds it too
+    assert _path(nodes, "LANMEI") == ["水果", "浆果和其他小型类水果"]
+    assert "浆果和其他小型水果" in nodes["FRUIT-BERRY"].aliases
     # GB 31650-2019 target tissues: species × tissue under the tissue, under 动物性食品
     assert _path(nodes, "PIG-LIVER") == ["动物性食品", "肝"]
     assert _path(nodes, "ZHUROU") == ["动物性食品", "肌肉", "猪肌肉"]

@@ -314,3 +314,21 @@ def test_cli_limits_import_is_all_or_nothing_naming_every_bad_row(db_url, db_fac
     assert ok.returncode == 0, ok.stderr
     doc = json.loads(ok.stdout)
     assert doc["inserted"] >= 90 and doc["new_commodities"] == []
+
+
+def test_seeding_the_classification_is_idempotent_and_applies_a_corrected_name(db_factory):
+    from lims.db.models import Commodity
+
+    with session_scope(db_factory, actor="t") as s:
+        assert limits.ensure_classification(s) > 100
+    with session_scope(db_factory, actor="t") as s:
+        assert limits.ensure_classification(s) == 0
+        s.execute(select(Commodity).where(Commodity.code == "FRUIT-BERRY")).scalar_one().name_zh = "旧名"
+    with session_scope(db_factory, actor="t") as s:
+        assert limits.ensure_classification(s) == 0
+        berry = limits.resolve_commodity(s, "旧名")  # the former name still finds it
+        assert berry.code == "FRUIT-BERRY" and berry.name_zh == "浆果和其他小型类水果"
+        s.add(Analyte(code="IMIDACLOPRID", name_zh="吡虫啉", name_en="imidacloprid"))
+        s.flush()
+        found = limits.find(s, "蓝莓", "吡虫啉")
+        assert found.group_path == ("水果", "浆果和其他小型类水果") and found.limit is None
