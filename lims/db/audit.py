@@ -55,7 +55,7 @@ class ImmutableRecordError(RuntimeError):
 
 
 def canonical_json(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+    return _CANONICAL.encode(obj)
 
 
 def _json_default(value: Any) -> Any:
@@ -67,6 +67,9 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, bytes):
         return {"sha256": hashlib.sha256(value).hexdigest(), "len": len(value)}
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_json_default)
 
 
 def row_snapshot(obj: Base) -> dict[str, Any]:
@@ -326,25 +329,24 @@ def verify_chain(session: Session, batch: int = 5000, visit: EventVisitor | None
         if not rows:
             break
         for ev in rows:
-            if ev.seq != expected_seq:
+            ev_id, seq, at, actor, action, table, record_id, old, new, reason, prev_hash, stored = ev
+            if seq != expected_seq:
                 return ChainCheck(False, count, expected_seq,
-                                  f"audit event seq {expected_seq} is missing (next present is {ev.seq})",
+                                  f"audit event seq {expected_seq} is missing (next present is {seq})",
                                   expected_seq - 1, prev)
-            if ev.prev_hash != prev:
-                return ChainCheck(False, count, ev.seq,
-                                  f"audit event seq {ev.seq} (id {ev.id}): prev_hash does not match event "
-                                  f"{ev.seq - 1} (reordered or preceding event altered)", ev.seq - 1, prev)
-            h = event_hash(prev, ev.seq, ev.at, ev.actor, ev.action, ev.table_name, ev.record_id,
-                           ev.old, ev.new, ev.reason)
-            if h != ev.hash:
-                problem = _redaction_problem(ev, redactions.get(ev.seq))
+            if prev_hash != prev:
+                return ChainCheck(False, count, seq,
+                                  f"audit event seq {seq} (id {ev_id}): prev_hash does not match event "
+                                  f"{seq - 1} (reordered or preceding event altered)", seq - 1, prev)
+            if event_hash(prev, seq, at, actor, action, table, record_id, old, new, reason) != stored:
+                problem = _redaction_problem(ev, redactions.get(seq))
                 if problem is not None:
-                    return ChainCheck(False, count, ev.seq,
-                                      f"audit event seq {ev.seq} (id {ev.id}, {ev.table_name} {ev.record_id}): "
-                                      + problem, ev.seq - 1, prev)
+                    return ChainCheck(False, count, seq,
+                                      f"audit event seq {seq} (id {ev_id}, {table} {record_id}): " + problem,
+                                      seq - 1, prev)
             if visit is not None:
-                visit(ev.seq, ev.action, ev.table_name, ev.record_id, ev.old, ev.new)
-            prev = ev.hash
+                visit(seq, action, table, record_id, old, new)
+            prev = stored
             expected_seq += 1
             count += 1
     return ChainCheck(True, count, None, f"{count} audit events intact", expected_seq - 1, prev)
