@@ -263,7 +263,11 @@ def chart(code: str, analyte: str, kind: Literal["z", "histogram"], fmt: Literal
             responses=PDF_RESPONSE)
 def report_pdf(code: str, name: str, me: Reader, factory: FactoryDep) -> Response:
     def q(s: Session) -> Response:
-        _visible(s, code, me)
+        rnd = _visible(s, code, me)
+        if name != "summary" and not me.can(Permission.PT_MANAGE) and name not in submissions.bound_codes(
+                s, rnd.id, me.user_id):  # a participant's own report is its own (the summary is for everyone)
+            raise HTTPException(403, detail={"message": f"participant {name} is not bound to your account",
+                                             "field": "name", "code": "pt.participant_not_bound"})
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "report.pdf"
             if name == "summary":

@@ -108,7 +108,9 @@ def test_provider_round_through_the_api(client, db_factory):
     pdf = client.get(f"/api/v1/pt/rounds/PT-API-1/reports/{codes[0]}.pdf", headers=tech)
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     assert client.get("/api/v1/pt/rounds/PT-API-1/reports/summary.pdf", headers=tech).status_code == 200
-    assert client.get("/api/v1/pt/rounds/PT-API-1/reports/P0000.pdf", headers=tech).status_code == 404
+    # issue 11: a participant report only for an account bound to it (an unknown code says no more)
+    assert client.get("/api/v1/pt/rounds/PT-API-1/reports/P0000.pdf", headers=tech).status_code == 403
+    assert client.get("/api/v1/pt/rounds/PT-API-1/reports/P0000.pdf", headers=qa).status_code == 404
     assert client.get("/api/v1/pt/rounds", headers=tech).json()["items"][0]["status"] == "published"
 
 

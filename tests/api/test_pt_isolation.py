@@ -113,3 +113,16 @@ def test_a_submission_after_the_deadline_is_refused(client, db_factory):
                     headers=client.hdr["tech_a"])
     assert r.status_code == 409 and r.json()["detail"]["field"] == "deadline"
     assert _results(db_factory) == []
+
+
+def test_after_publication_a_participants_own_report_is_its_own(client):
+    a, b = client.codes["LA"], client.codes["LB"]
+    for who, code, value in (("tech_a", a, 0.15), ("tech_b", b, 0.16)):
+        assert client.post("/api/v1/pt/rounds/PT-ISO-1/results", json={"results": [_row(code, value)]},
+                           headers=client.hdr[who]).status_code == 200
+    for action in ("close", "score", "publish"):
+        assert client.post(f"/api/v1/pt/rounds/PT-ISO-1/{action}", headers=client.hdr["qa"]).status_code == 200
+    assert client.get(f"/api/v1/pt/rounds/PT-ISO-1/reports/{a}.pdf", headers=client.hdr["tech_a"]).status_code == 200
+    other = client.get(f"/api/v1/pt/rounds/PT-ISO-1/reports/{b}.pdf", headers=client.hdr["tech_a"])
+    assert other.status_code == 403 and other.json()["detail"]["code"] == "pt.participant_not_bound"
+    assert client.get("/api/v1/pt/rounds/PT-ISO-1/reports/summary.pdf", headers=client.hdr["tech_a"]).status_code == 200
