@@ -13,6 +13,7 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -25,7 +26,62 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _serve(args: argparse.Namespace) -> int:
-    return run_asgi("api.app:create_app", args.host, args.port, workers=args.workers)
+    from lims.upstream.delivery import worker_from_settings
+
+    try:  # LIMS_UPSTREAM_URL set: the upstream delivery worker runs beside the API (a thread of this process)
+        upstream = worker_from_settings()
+    except ValueError as exc:
+        print(f"lims serve: {exc}", file=sys.stderr)
+        return 2
+    if upstream is not None:
+        upstream.start_thread()
+    try:
+        return run_asgi("api.app:create_app", args.host, args.port, workers=args.workers, check=database_problem)
+    finally:
+        if upstream is not None:
+            upstream.stop()
+
+
+#: Seconds the start-up check waits for PostgreSQL to accept a connection.
+CHECK_CONNECT_TIMEOUT_S = 5
+
+
+def database_problem(url: str | None = None) -> str | None:
+    """What is wrong with the database ``lims serve`` would use (None: reachable, schema at head).
+
+    Checked once before serving, so a server pointed at a database that is down, unreachable or not
+    migrated says so in one line and exits 1 instead of answering every request with a bare 500."""
+    from sqlalchemy import text
+
+    from lims.db.engine import make_engine
+    from lims.db.migrate import current_revisions, head_revisions
+
+    kwargs: dict[str, object] = {}
+    if (url or "").startswith("postgres") or (url is None and _configured_url().startswith("postgres")):
+        kwargs["connect_args"] = {"connect_timeout": CHECK_CONNECT_TIMEOUT_S}
+    engine = make_engine(url, **kwargs)
+    where = engine.url.render_as_string(hide_password=True)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        current, head = set(current_revisions(engine)), set(head_revisions())
+    except Exception as exc:  # noqa: BLE001 - one line, never a traceback
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        return (f"数据库无法连接 / cannot reach the database {where}: "
+                f"{reason[0] if reason else type(exc).__name__}")
+    finally:
+        engine.dispose()
+    if current != head:
+        have = ", ".join(sorted(current)) or "empty (no schema)"
+        return (f"数据库结构版本不符 / the database {where} is at revision {have}, this version needs "
+                f"{', '.join(sorted(head))}: run `lims db upgrade`")
+    return None
+
+
+def _configured_url() -> str:
+    from lims.config import get_settings
+
+    return get_settings().database_url
 
 
 def _config(factory: str, host: str, port: int):  # type: ignore[no-untyped-def]
@@ -57,15 +113,10 @@ def _worker(factory: str, host: str, port: int) -> None:
     uvicorn.Server(_config(factory, host, port)).run(sockets=[sock])
 
 
-def run_asgi(factory: str, host: str, port: int, *, workers: int = 1) -> int:
+def run_asgi(factory: str, host: str, port: int, *, workers: int = 1,
+             check: Callable[[], str | None] | None = None) -> int:
     import uvicorn
 
-    if workers <= 1 or not hasattr(socket, "SO_REUSEPORT"):
-        if workers > 1:
-            print("此平台无 SO_REUSEPORT，改为单进程 / no SO_REUSEPORT here: serving with one process",
-                  file=sys.stderr)
-        uvicorn.Server(_config(factory, host, port)).run()
-        return 0
     # Bind once in the parent, without SO_REUSEPORT, so a port already in use — also by another
     # `lims serve`, whose workers' sockets would otherwise happily share it — fails here with a message.
     try:
@@ -73,6 +124,16 @@ def run_asgi(factory: str, host: str, port: int, *, workers: int = 1) -> int:
     except OSError as exc:
         print(f"无法监听 {host}:{port} / cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
         return 2
+    problem = check() if check is not None else None
+    if problem is not None:
+        print(f"lims serve: {problem}", file=sys.stderr)
+        return 1
+    if workers <= 1 or not hasattr(socket, "SO_REUSEPORT"):
+        if workers > 1:
+            print("此平台无 SO_REUSEPORT，改为单进程 / no SO_REUSEPORT here: serving with one process",
+                  file=sys.stderr)
+        uvicorn.Server(_config(factory, host, port)).run()
+        return 0
     ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=_worker, args=(factory, host, port), daemon=False) for _ in range(workers)]
     for p in procs:
