@@ -30,8 +30,9 @@ class Settings(BaseSettings):
     #: tests (《农产品质量安全法》 2022; citation and status in lims/reports/statements.py).
     objection_working_days: int = 5
     objection_rapid_hours: int = 4
-    #: Seconds an API worker trusts a token it verified (0: check the database on every request). A
-    #: revocation made in the same worker applies at once; elsewhere within this many seconds.
+    #: Seconds an API worker keeps a token it verified (0: look it up on every request). Every request still
+    #: reads the revocation counter (lims.services.revocation), so a revocation, disabled account or role
+    #: change made in any worker applies at the next request everywhere.
     auth_cache_seconds: float = 5.0
     #: Threads per API worker process running requests (database work). Few threads queue requests in
     #: arrival order; many threads contend for the GIL and stretch the slowest requests.
@@ -41,7 +42,8 @@ class Settings(BaseSettings):
     #: argon2id cost (defaults: argon2-cffi's, RFC 9106 second recommended option).
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
-    #: Failed logins allowed per user per 15 minutes before throttling.
+    #: Failed logins allowed per account and client address before the backoff waits start
+    #: (lims.services.throttle: the address alone gets twice as many, the account from anywhere four times).
     login_max_failures: int = 5
     #: The lab's Ed25519 private key (PEM) that signs upstream messages and audit checkpoints.
     upstream_key: Path | None = None
