@@ -5,6 +5,7 @@ starter MRL table; and the day's samples."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -35,7 +36,7 @@ from lims.services.limits import import_starter_table
 from lims.services.lookup import get_by_code
 from lims.services.sampling import uscc_complete
 
-LAB_CODE = "LAB-511521-01"
+LAB_CODE = os.environ.get("LIMS_LAB_CODE") or "LAB-511521-01"  # LIMS_LAB_CODE names the demo's lab
 TZ = dt.timezone(dt.timedelta(hours=8))
 
 #: Demo accounts only: `lims demo` is the one place with known passwords.

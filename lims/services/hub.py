@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lims.db.models import HubLabKey, HubReceipt
+from lims.upstream.schema import PROGRESS_SCHEMA, RESULTS_SCHEMA, MessageInvalid, validate_message
 from lims.upstream.signing import SignatureInvalid, verify_request
 
 
@@ -31,6 +32,14 @@ def validate_payload(doc: dict) -> list[str]:  # type: ignore[type-arg]
     if isinstance(doc, dict) and doc.get("schema") == "lims-audit-checkpoint/1":  # signed audit checkpoint
         ok = isinstance(doc.get("seq"), int) and isinstance(doc.get("hash"), str) and bool(doc.get("sig"))
         return [] if ok else ["checkpoint: seq, hash and sig are required"]
+    if isinstance(doc, dict) and doc.get("schema") in (RESULTS_SCHEMA, PROGRESS_SCHEMA):  # issue 14 schema
+        try:
+            validate_message(doc)
+        except MessageInvalid as exc:
+            return exc.problems
+        return [f"results[{i}].{p}" for i, item in enumerate(doc.get("results", [])) for p in validate_payload(
+            {"sample": doc["sample"], "analysis": item["analysis"], "result": item["result"],
+             "evaluation": {"verdict": item["evaluation"]["code"]}})]
     try:
         res = doc["result"]
         ev = doc["evaluation"]

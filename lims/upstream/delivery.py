@@ -228,3 +228,23 @@ class Worker:
 
     def stop(self) -> None:
         self.stop_event.set()
+
+
+def worker_from_settings() -> Worker | None:
+    """The worker ``lims serve`` runs when ``LIMS_UPSTREAM_URL`` is set (None when it is not); ValueError
+    naming the setting when the key is missing or unreadable."""
+    from lims.config import Settings
+    from lims.db import audit
+    from lims.db.engine import make_engine, make_session_factory
+    from lims.upstream.signing import load_key
+
+    settings = Settings()
+    if not settings.upstream_url:
+        return None
+    if settings.upstream_key is None or not settings.upstream_key.is_file():
+        raise ValueError(f"LIMS_UPSTREAM_URL is set but LIMS_UPSTREAM_KEY ({settings.upstream_key}) names no key "
+                         "file (create one with `lims upstream keygen`)")
+    key = load_key(settings.upstream_key)
+    audit.install()
+    factory = make_session_factory(make_engine(settings.database_url))
+    return Worker(factory, key, hub_url=settings.upstream_url, lab_code=settings.lab_code)

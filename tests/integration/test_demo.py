@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +24,13 @@ def demo_dir(tmp_path_factory):
     return out
 
 
+def _db(path: Path):
+    def scalar(sql: str) -> int:
+        with sqlite3.connect(path) as con:
+            return int(con.execute(sql).fetchone()[0])
+    return scalar
+
+
 def test_summary_has_the_contract_keys(demo_dir: Path):
     summary = json.loads((demo_dir / "summary.json").read_text(encoding="utf-8"))
     for key in ("samples", "results", "results_from_instruments", "certified", "non_compliant", "reports",
@@ -30,9 +38,18 @@ def test_summary_has_the_contract_keys(demo_dir: Path):
         assert key in summary
     assert set(summary["pt_round"]) >= {"participants", "analytes", "scores"}
     assert summary["results_from_instruments"] >= 1
-    # every certified version went upstream, the superseded one of the amendment included
-    assert summary["upstream_pending"] == 0
-    assert summary["upstream_delivered"] == summary["certified"] + len(summary["amended_reports"])
+    # upstream counts are messages of every kind (results batched per sample, amendments, audit checkpoints),
+    # as `lims upstream run` counts them: read the expectation from the two databases, not a constant
+    lab, hub = _db(demo_dir / "lims.db"), _db(demo_dir / "hub.db")
+    assert summary["upstream_pending"] == 0 == lab("SELECT count(*) FROM outbox_message WHERE status != 'delivered'")
+    assert summary["upstream_delivered"] == lab("SELECT count(*) FROM outbox_message") == hub(
+        "SELECT count(*) FROM hub_receipt")
+    assert lab("SELECT count(*) FROM outbox_message WHERE kind = 'checkpoint'") >= 1
+    # every certified version went upstream exactly once, the superseded one of the amendment included
+    carried = lab("SELECT count(*) FROM outbox_item i JOIN outbox_message m ON m.id = i.message_id "
+                  "WHERE m.kind = 'result'")
+    assert carried == lab("SELECT count(DISTINCT result_id) FROM outbox_item")
+    assert carried == summary["certified"] + len(summary["amended_reports"])
     assert summary["raw_capture_errors"] == 1  # the injected malformed line, kept
     assert summary["non_compliant"] == 1 and summary["qc_failures"] == 1
     assert summary["pt_round"]["scores"] > 0 and len(summary["amended_reports"]) == 1
