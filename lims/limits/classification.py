@@ -17,7 +17,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from lims import csvio
 from lims.vocabulary import CommodityLevel, MatchedVia
@@ -139,7 +139,9 @@ class _Candidate(Protocol):
     def valid_until(self) -> dt.date | None: ...
 
 
-C = TypeVar("C", bound=_Candidate)
+#: A limit row: anything with ``limit_type``, ``valid_from`` and ``valid_until`` (see :class:`_Candidate`;
+#: not a bound, so that ORM rows, whose attributes are descriptors, qualify).
+C = TypeVar("C")
 
 #: Among several rows set on the same node, the one a result is judged against: a ban first (it applies
 #: whatever else is written), then a maximum residue limit, an extraneous one, then rows that set none.
@@ -156,7 +158,11 @@ class Match(Generic[C]):
     banned: bool
 
 
-def in_force(row: _Candidate, on: dt.date | None) -> bool:
+def _type(row: Any) -> str:
+    return str(row.limit_type)
+
+
+def in_force(row: _Candidate | Any, on: dt.date | None) -> bool:
     """True when the row applies on ``on`` (None: any date)."""
     if on is None:
         return True
@@ -170,11 +176,11 @@ def choose(rows_by_level: Sequence[Iterable[C]], on: dt.date | None = None) -> M
     A ban anywhere on the way up wins (MARA Announcement No. 250: prohibited in every food animal,
     whatever limit a row states); otherwise the nearest level with a row wins (the commodity's own over
     its subgroup's over its group's)."""
-    levels = [sorted((r for r in rows if in_force(r, on)), key=lambda r: _TYPE_ORDER.get(r.limit_type, 9))
+    levels = [sorted((r for r in rows if in_force(r, on)), key=lambda r: _TYPE_ORDER.get(_type(r), 9))
               for rows in rows_by_level]
     for depth, rows in enumerate(levels):
         for row in rows:
-            if row.limit_type == "banned":
+            if _type(row) == "banned":
                 return Match(row, depth, MatchedVia.COMMODITY if depth == 0 else MatchedVia.GROUP, True)
     for depth, rows in enumerate(levels):
         if rows:

@@ -28,7 +28,7 @@ __all__ = ["apply_judgement", "judge_result", "judgement_from", "needs_judgement
 def judgement_from(fields: Mapping[str, Any]) -> LimitJudgement:
     """A judgement from request fields; an incomplete one is InvalidInput naming the field."""
     try:
-        return LimitJudgement(**{k: v for k, v in fields.items() if v is not None})  # type: ignore[arg-type]
+        return LimitJudgement(**{k: v for k, v in fields.items() if v is not None})
     except JudgementError as e:
         raise InvalidInput(str(e), field=e.field, code="limits.judgement_incomplete") from None
     except TypeError as e:
