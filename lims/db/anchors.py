@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from lims.config import get_settings
 from lims.db.audit import GENESIS_HASH, ChainCheck, canonical_json
 from lims.db.models import AuditEvent, Lab, OutboxMessage
 
+_log = logging.getLogger(__name__)
 CHECKPOINT_KIND = "checkpoint"
 SCHEMA = "lims-audit-checkpoint/1"
 _REQUESTED = "lims_checkpoint_requested"
@@ -136,9 +138,15 @@ def _before_commit(session: Session) -> None:
 
 
 def _after_commit(session: Session) -> None:
+    """The unit of work has committed: a log that cannot be written is reported, never an error for the
+    request (the checkpoint is also in the outbox; ``lims audit anchor`` writes a new one)."""
     for path, line in session.info.pop(_LINES, []):
-        if path is not None:
+        if path is None:
+            continue
+        try:
             append_line(path, line)
+        except OSError as exc:
+            _log.error("audit checkpoint not written to the anchor log %s: %s", path, exc)
 
 
 def _after_rollback(session: Session) -> None:

@@ -29,6 +29,7 @@ COVERED_TABLES: tuple[str, ...] = (
     "lab", "user_account", "user_role", "method", "method_scope", "method_signatory", "analyte", "commodity",
     "limit_entry", "producer", "monitoring_task", "sample", "batch", "analysis", "qc_sample",
     "calibration_curve", "method_qc", "method_validation", "result", "signature", "report", "outbox_message",
+    "outbox_item",
 )
 #: At most this many problems are listed (the first names what broke).
 MAX_PROBLEMS = 20
@@ -66,6 +67,17 @@ class RowReplay:
                 break
         return problems
 
+    def _row_problem(self, table: str, record_id: str, snap: dict[str, Any]) -> str | None:
+        expected = self.state.get((table, record_id))
+        if expected is None:
+            return f"{table} {record_id} exists but the audit trail never recorded it (inserted behind the application)"
+        current = json.loads(canonical_json(redact_snapshot(table, snap)))
+        changed = sorted(k for k, v in expected.items() if k in current and current[k] != v)
+        if changed:
+            return (f"{table} {record_id}: {', '.join(changed)} not as the audit trail records "
+                    "(changed behind the application)")
+        return None
+
     def _compare_table(self, session: Session, table: str, room: int) -> list[str]:
         mapper = _MAPPERS.get(table)
         if mapper is None or room <= 0:
@@ -79,19 +91,11 @@ class RowReplay:
         for row in result.mappings():
             record_id = ",".join(str(row[c]) for c in pk)
             seen.add(record_id)
-            expected = self.state.get((table, record_id))
-            if expected is None:
-                problems.append(f"{table} {record_id} exists but the audit trail never recorded it "
-                                f"(inserted behind the application)")
-            else:
-                snap = redact_snapshot(table, {keys[k]: v for k, v in row.items() if k in keys}) or {}
-                current = json.loads(canonical_json(snap))
-                changed = sorted(k for k, v in expected.items() if k in current and current[k] != v)
-                if changed:
-                    problems.append(f"{table} {record_id}: {', '.join(changed)} not as the audit trail records "
-                                    f"(changed behind the application)")
-            if len(problems) >= room:
-                return problems
+            problem = self._row_problem(table, record_id, {keys[k]: v for k, v in row.items() if k in keys})
+            if problem:
+                problems.append(problem)
+                if len(problems) >= room:
+                    return problems
         for (t, record_id) in self.state:
             if t == table and record_id not in seen:
                 problems.append(f"{table} {record_id} is recorded in the audit trail but missing from the "
