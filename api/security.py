@@ -77,6 +77,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.QA_MANAGER: _LAB_READ | {P.PT_MANAGE, P.PT_SUBMIT, P.LIMITS_MANAGE, P.AUDIT_READ, P.TASKS_MANAGE,
                                   P.INSTRUMENTS_WRITE, P.METHODS_MANAGE, P.UPSTREAM_MANAGE},
     Role.ADMIN: _LAB_READ | {P.USERS_MANAGE, P.AUDIT_READ, P.INSTRUMENTS_WRITE},
+    Role.PT_PARTICIPANT: frozenset({P.AUTHENTICATED, P.ACCOUNT_SELF, P.PT_READ, P.PT_SUBMIT}),  # issue 11
 }
 
 #: An API key (instrument, hub) never holds more than this, whatever its service user's roles:

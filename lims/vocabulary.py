@@ -66,6 +66,9 @@ class Role(Labelled):
     APPROVER = "approver", "批准人（授权签字人）", "approver (authorised signatory)"
     QA_MANAGER = "qa_manager", "质量负责人", "quality manager"
     ADMIN = "admin", "系统管理员", "administrator"
+    #: An external laboratory taking part in a PT round this lab provides: submits and reads only the results of
+    #: the participant codes bound to its account (lims.pt.submissions), nothing of the lab's own records.
+    PT_PARTICIPANT = "pt_participant", "能力验证参加者（外部实验室）", "PT participant (external laboratory)"
 
 
 class UserKind(Labelled):

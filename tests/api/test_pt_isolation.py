@@ -30,7 +30,7 @@ def client(db_engine, db_factory):
         s.add(Lab(code="PROV", name="省检测中心"))
         s.flush()
         hdr = {}
-        for username, role in (("qa", "qa_manager"), ("tech_a", "technician"), ("tech_b", "technician")):
+        for username, role in (("qa", "qa_manager"), ("tech_a", "technician"), ("tech_b", "pt_participant")):
             user = auth.create_user(s, username, f"用户{username}", PASSWORD, [role])
             hdr[username] = {"Authorization": f"Bearer {auth.create_bearer_token(s, user).token}"}
     c = TestClient(create_app(db_engine))
@@ -126,3 +126,12 @@ def test_after_publication_a_participants_own_report_is_its_own(client):
     other = client.get(f"/api/v1/pt/rounds/PT-ISO-1/reports/{b}.pdf", headers=client.hdr["tech_a"])
     assert other.status_code == 403 and other.json()["detail"]["code"] == "pt.participant_not_bound"
     assert client.get("/api/v1/pt/rounds/PT-ISO-1/reports/summary.pdf", headers=client.hdr["tech_a"]).status_code == 200
+
+
+def test_an_external_participant_account_reaches_nothing_but_pt(client):
+    b = client.codes["LB"]
+    ext = client.hdr["tech_b"]  # role pt_participant: an external laboratory's account
+    assert client.post("/api/v1/pt/rounds/PT-ISO-1/results", json={"results": [_row(b, 0.16)]},
+                       headers=ext).status_code == 200
+    for path in ("/api/v1/samples", "/api/v1/results", "/api/v1/reports", "/api/v1/limits"):
+        assert client.get(path, headers=ext).status_code == 403, path

@@ -55,7 +55,7 @@ BEFORE: dict[type[Labelled], dict[str, str]] = {
                   "incomplete": "不完整", "duplicate": "重复"},
     SignOffDone: {"review": "已审核签名", "approval": "已批准签发", "rejection": "已退回"},
     Role: {"technician": "检验员", "reviewer": "审核员", "approver": "批准人（授权签字人）", "qa_manager": "质量负责人",
-           "admin": "系统管理员"},
+           "admin": "系统管理员", "pt_participant": "能力验证参加者（外部实验室）"},  # the last one: issue 11
     RoundStatus: {"draft": "草稿", "open": "接收结果中", "closed": "已截止", "scored": "已评价", "published": "已发布"},
     ProgrammeType: {"routine": "例行监测", "special": "专项监测", "supervisory": "监督抽查", "risk": "风险监测"},
     SamplingLink: {"production_base": "生产基地", "before_harvest": "采收前", "before_market": "上市前",
