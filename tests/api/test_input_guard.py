@@ -13,10 +13,10 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.input_guard import body_limit_for
 from api.schemas import MAX_CURVE_POINTS, MAX_DB_INT, MAX_HOMOGENEITY_ITEMS, MAX_REPLICATES
-from lims.pt.submissions import MAX_ROWS as MAX_PT_ROWS
 from lims.config import get_settings
 from lims.db.engine import session_scope
 from lims.db.models import Lab
+from lims.pt.submissions import MAX_ROWS as MAX_PT_ROWS
 from lims.services import auth
 
 PASSWORD = "Guard-Test-Passw0rd!"
