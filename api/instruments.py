@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Path, Query
+from pydantic import BaseModel, Field
 
-from api.deps import FactoryDep, read_service
+from api.deps import FactoryDep, read_service, run_service
 from api.security import Principal, require
 from drivers.errors import DriverError
 from lims.acquisition.events import EventKind, EventList, list_events
+from lims.acquisition.holds import HeldList, Released, held_readings, release_hold
 from lims.acquisition.reparse import reparse_instrument
 from lims.services.views import instruments as instrument_views
 from lims.services.views.instruments import CAPTURE_STATUSES, CaptureList, InstrumentList, ReparseOutcome
@@ -49,6 +51,24 @@ def instrument_events(code: str, factory: FactoryDep, kind: str | None = None,
     if found is None:
         raise HTTPException(404, detail={"message": f"instrument {code} not found", "field": "code"})
     return found
+
+
+@router.get("/{code}/readings/held", summary="待复核读数 / readings held for review (incomplete runs, gaps)",
+            dependencies=[require("instruments:read")])
+def list_held(code: str, factory: FactoryDep, limit: Annotated[int, Query(ge=1, le=500)] = 50,
+              offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> HeldList:
+    return read_service(factory, lambda s: held_readings(s, code, limit=limit, offset=offset))
+
+
+class ReleaseIn(BaseModel):
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+@router.post("/{code}/readings/{reading_id}/release", summary="解除读数复核暂挂 / release a held reading (audited)")
+def release(code: str, reading_id: Annotated[int, Path(ge=1, le=2**31 - 1)], body: ReleaseIn, factory: FactoryDep,
+            who: Annotated[Principal, require("instruments:write")]) -> Released:
+    return run_service(factory, who.username, f"release held reading {reading_id}: {body.reason}",
+                       lambda s: release_hold(s, code, reading_id, body.reason))
 
 
 @router.post("/{code}/reparse", summary="重新解析 / re-parse captures in error")

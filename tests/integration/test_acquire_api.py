@@ -74,6 +74,27 @@ def test_instrument_events_route_lists_incomplete_runs(db_engine, db_factory, lo
     assert client.get("/api/v1/instruments/EI-EV/events?kind=nope", headers=tech).status_code == 422
     assert client.get("/api/v1/instruments/NOPE/events", headers=tech).status_code == 404
     assert client.get("/api/v1/instruments/EI-EV/events").status_code == 401
+    held = client.get("/api/v1/instruments/EI-EV/readings/held", headers=tech).json()
+    assert held["total"] == 1 and held["readings"][0]["channel"] == 0  # the control of the incomplete run
+    rid = held["readings"][0]["id"]
+    url = f"/api/v1/instruments/EI-EV/readings/{rid}/release"
+    assert client.post(url, json={"reason": "checked"}, headers=tech).status_code == 403  # instruments:write
+    qa = login(client, "wangfang")
+    assert client.post(url, json={"reason": ""}, headers=qa).status_code == 422
+    r = client.post(url, json={"reason": "channel 1 re-tested on run 5; control valid"}, headers=qa)
+    assert r.status_code == 200 and r.json()["was_held_for"].startswith("run incomplete")
+    assert client.post(url, json={"reason": "again"}, headers=qa).status_code == 409
+    assert client.post("/api/v1/instruments/EI-EV/readings/999999/release", json={"reason": "x"},
+                       headers=qa).status_code == 404
+    assert client.get("/api/v1/instruments/EI-EV/readings/held", headers=tech).json()["total"] == 0
+    from sqlalchemy import select
+
+    from lims.db.models import AuditEvent
+
+    with db_factory() as s:  # the release is in the audit trail, with who and why
+        ev = s.execute(select(AuditEvent).where(AuditEvent.table_name == "reading",
+                                                AuditEvent.record_id == str(rid))).scalar_one()
+    assert ev.actor == "wangfang" and "channel 1 re-tested on run 5" in ev.new and "run incomplete" in ev.old
     web = TestClient(create_app(db_engine))  # the instruments page shows the gap too
     token = re.search(r'name="csrf_token" value="([^"]+)"', web.get("/login").text).group(1)
     web.post("/login", data={"username": "zhangwei", "password": PASSWORDS["zhangwei"], "csrf_token": token})
