@@ -12,7 +12,17 @@
 - :mod:`.settle` — captures a stopped process left ``pending``, settled at start-up;
 - :mod:`.reparse` — captures in error parsed again after a profile fix;
 - :mod:`.worklist` — channel → sample worklists of testers without a sample ID on the wire;
-- :mod:`.feed` — bytes read by the caller through the same runner path (``lims demo``).
+- :mod:`.feed` — bytes read by the caller through the same runner path (``lims demo``);
+- :mod:`.values` — values as devices send them: NaN/±Inf/out-of-range/sentinel become a reading's
+  ``value_state`` (the number absent, never ``NaN`` in JSON); the profile's units travel with each reading;
+- :mod:`.runs` — run integrity of grouped line dialects (end record count, missing end) and declared
+  sequence numbers; :mod:`.dialects.download` checks record downloads (totals, sequence numbers, end reply);
+- :mod:`.events` — instrument events a person must see (incomplete runs, sequence gaps, records given up,
+  refused files); :mod:`.holds` — readings held for review, released with an audited reason.
+
+A capture whose parsing fails in a way no dialect anticipated (an untyped reader error, a value the database
+refuses) is kept ``error`` with a ``Quarantined`` reason inside a savepoint (:func:`.ingest.guarded_parse`):
+it never stops a runner, start-up settling or the start of ``lims acquire``.
 
 Raw bytes are committed before anything is acknowledged or parsed: an ASTM frame is ACKed only after its
 capture row is committed; a line, reply, register block or file is committed before it is parsed. Captures
