@@ -24,6 +24,8 @@ COMMAND_MODULES = (
     "lims.cli.user",
     "lims.cli.limits",
     "lims.cli.upstream",
+    "lims.cli.qc",
+    "lims.cli.quality",
 )
 
 
