@@ -47,7 +47,7 @@ from lims.config import get_settings
 from lims.db.models import Role
 from lims.security import AuthenticationError, token_digest
 from lims.services import auth
-from lims.services.revocation import current_generation
+from lims.services.revocation import generation_on
 from lims.vocabulary import Permission  # with its zh-CN/English labels
 
 SESSION_COOKIE = "lims_session"
@@ -237,13 +237,15 @@ def _principal(found: auth.Authenticated, via_cookie: bool) -> Principal:
 def _lookup_credentials(request: Request, token: str, digest: str, via_cookie: bool,
                         ttl_s: float) -> _Credentials:
     factory = request.app.state.session_factory
+    read = getattr(factory, "read", factory)
+    with read.kw["bind"].connect() as conn:  # the cheapest read there is: no ORM session
+        generation = generation_on(conn)
+    if ttl_s > 0:
+        cached = PRINCIPAL_CACHE.get(digest, via_cookie, generation)
+        if cached is not None:
+            return _Credentials(cached, None)
     try:
-        with getattr(factory, "read", factory)() as s:
-            generation = current_generation(s)
-            if ttl_s > 0:
-                cached = PRINCIPAL_CACHE.get(digest, via_cookie, generation)
-                if cached is not None:
-                    return _Credentials(cached, None)
+        with read() as s:
             found = auth.resolve_token(s, token)
             principal = _principal(found, via_cookie)
     except AuthenticationError as e:

@@ -8,7 +8,7 @@ record, and is not echoed into the audit trail (the revocation itself is)."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -31,3 +31,11 @@ def current_generation(session: Session) -> int:
     """The counter (0 before the first revocation); one primary-key read."""
     value = session.execute(select(AuthGeneration.generation).where(AuthGeneration.id == _ROW)).scalar()
     return int(value or 0)
+
+
+_GENERATION = select(AuthGeneration.generation).where(AuthGeneration.id == _ROW)
+
+
+def generation_on(conn: Connection) -> int:
+    """:func:`current_generation` on a bare connection (no ORM session: the per-request check)."""
+    return int(conn.execute(_GENERATION).scalar() or 0)
