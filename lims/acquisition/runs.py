@@ -59,7 +59,8 @@ def check_run(s: Session, cap: RawCapture, reading: Reading, profile: Profile | 
     if group is None:
         return
     if reading.record_type == group.end:
-        _close(s, cap, reading, group)
+        assert profile is not None
+        _close(s, cap, reading, group, profile)
     elif reading.record_type == group.start:
         abandon_open_run(s, cap.instrument_id, group, before_capture=cap.id,
                          why="the next run started before its end record")
@@ -83,11 +84,17 @@ def _items(s: Session, instrument_id: int, group: GroupSpec, run_no: str, after:
     return q
 
 
-def _lines_between(s: Session, instrument_id: int, after: int, before: int) -> int:
-    """Lines received between two captures (parsed or not; duplicates, rejected and cut lines excluded)."""
-    return int(s.execute(select(func.count()).select_from(RawCapture).where(
+def _items_received(s: Session, instrument_id: int, group: GroupSpec, prefix: bytes, run_no: str, after: int,
+                    before: int) -> int:
+    """Item lines of the run received between two captures: parsed ones, and those whose content did not
+    parse but that begin as an item line does (duplicates, cut lines and other lines — a boot banner — are
+    not items)."""
+    parsed_items = s.execute(select(func.count()).select_from(
+        _items(s, instrument_id, group, run_no, after, before).subquery())).scalar_one()
+    damaged = s.execute(select(RawCapture.data).where(
         RawCapture.instrument_id == instrument_id, RawCapture.id > after, RawCapture.id < before,
-        RawCapture.parse_status.in_(("parsed", "error")))).scalar_one())
+        RawCapture.parse_status == "error")).scalars().all()
+    return int(parsed_items) + sum(1 for data in damaged if data.startswith(prefix))
 
 
 def _hold(s: Session, query: Any, reason: str) -> list[int]:
@@ -97,7 +104,14 @@ def _hold(s: Session, query: Any, reason: str) -> list[int]:
     return ids
 
 
-def _close(s: Session, cap: RawCapture, end: Reading, group: GroupSpec) -> None:
+def _item_prefix(profile: Profile) -> bytes:
+    """How an item line begins on the wire (``#CH,``)."""
+    d = profile.line
+    assert d is not None and d.group is not None
+    return d.start + (d.group.item + d.separator).encode(d.encoding)
+
+
+def _close(s: Session, cap: RawCapture, end: Reading, group: GroupSpec, profile: Profile) -> None:
     run_no = end.run_no
     start = _last_start(s, cap.instrument_id, group, cap.id, run_no)
     declared = end.fields.get(group.count_field) if group.count_field else None
@@ -106,7 +120,8 @@ def _close(s: Session, cap: RawCapture, end: Reading, group: GroupSpec) -> None:
                   f"run {run_no}: end record without a start record (items held: none identifiable)",
                   run_no=run_no, capture_id=cap.id)
         return
-    received = _lines_between(s, cap.instrument_id, start.raw_capture_id, cap.id)
+    received = _items_received(s, cap.instrument_id, group, _item_prefix(profile), run_no, start.raw_capture_id,
+                               cap.id)
     items = _items(s, cap.instrument_id, group, run_no, start.raw_capture_id, cap.id)
     if declared is not None and received != declared:
         reason = f"run incomplete: end record declares {declared} item lines, {received} received"

@@ -21,6 +21,7 @@ from enum import StrEnum
 from typing import Any
 
 from drivers.profiles import Profile, ValueSpec
+from lims.clock import utcnow
 from lims.db.models import RawCapture, Reading
 
 
@@ -127,4 +128,5 @@ def new_reading(cap: RawCapture, profile: Profile | None, *, record_type: str, f
     checked = check_fields(fields, profile)
     return Reading(raw_capture_id=cap.id, instrument_id=cap.instrument_id, record_type=record_type,
                    channel=channel, sample_code=sample_code, run_no=run_no, fields=checked.fields,
-                   value_state=checked.value_state, units=checked.units, read_at=read_at or cap.received_at)
+                   value_state=checked.value_state, units=checked.units,
+                   read_at=read_at or cap.received_at or utcnow())

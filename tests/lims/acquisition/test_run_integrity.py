@@ -103,3 +103,15 @@ def test_gold_reader_sequence_gap_is_an_event(db_factory, make_runner, recording
         runner.on_bytes(record_line(seq, WHEN, strip), 0.0)
     (event,) = _events(db_factory, "CG-SEQ")
     assert event["kind"] == "sequence_gap" and "2 record(s) never received between 2 and 5: [3, 4]" in event["detail"]
+
+
+def test_a_reboot_mid_run_with_the_run_sent_again_is_complete(db_factory, make_runner, recording_link):
+    runner = make_runner("EI-BOOT", "enzyme_ascii_16ch", recording_link())
+    lines = _run(6)
+    _feed(runner, lines[:3] + [b"\x00\xffEI16 BOOT V2.1\r\n"])  # the device reboots mid-run (banner: an error)
+    _feed(runner, lines)  # and sends the whole run again: RUN and the first lines are duplicates
+    assert _held(db_factory) == {} and _events(db_factory, "EI-BOOT") == []
+    damaged = lines[2].replace(b"0.7500", b"0.7509")  # checksum now wrong: an item line kept in error
+    runner2 = make_runner("EI-DMG", "enzyme_ascii_16ch", recording_link())
+    _feed(runner2, lines[:2] + [damaged] + lines[3:])
+    assert _held(db_factory) == {} and _events(db_factory, "EI-DMG") == []  # received whole; one line in error
