@@ -508,8 +508,8 @@ from lims.db.models_acquisition import InstrumentEvent as InstrumentEvent  # noq
 from lims.db.models_system import ApiToken as ApiToken  # noqa: E402
 from lims.db.models_system import AuthGeneration as AuthGeneration  # noqa: E402
 from lims.db.models_system import AuditEvent as AuditEvent  # noqa: E402
-from lims.db.models_system import HubLabKey as HubLabKey  # noqa: E402
-from lims.db.models_system import HubReceipt as HubReceipt  # noqa: E402
+from lims.db.models_hub import HubLabKey as HubLabKey  # noqa: E402
+from lims.db.models_hub import HubReceipt as HubReceipt  # noqa: E402
 from lims.db.models_system import LoginFailure as LoginFailure  # noqa: E402
 from lims.db.models_system import OutboxItem as OutboxItem  # noqa: E402
 from lims.db.models_system import OutboxMessage as OutboxMessage  # noqa: E402

@@ -64,28 +64,6 @@ class OutboxItem(Base):
     __table_args__ = (UniqueConstraint("message_id", "result_id"),)
 
 
-class HubLabKey(Base):
-    """Hub side: a reporting lab's registered Ed25519 public key."""
-
-    __tablename__ = "hub_lab_key"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    lab_code: Mapped[str] = mapped_column(String(40), unique=True)
-    public_key_pem: Mapped[str] = mapped_column(Text)
-
-
-class HubReceipt(Base):
-    """Hub side: one accepted upstream message, de-duplicated by Idempotency-Key."""
-
-    __tablename__ = "hub_receipt"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    lab_code: Mapped[str] = mapped_column(String(40))
-    idempotency_key: Mapped[str] = mapped_column(String(80))
-    payload_sha256: Mapped[str] = mapped_column(String(64))
-    payload: Mapped[str] = mapped_column(Text)
-    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    __table_args__ = (UniqueConstraint("lab_code", "idempotency_key"),)
-
-
 class ApiToken(Base):
     """UI session, API bearer token or instrument/hub API key; only the SHA-256 is stored."""
 
