@@ -11,8 +11,9 @@
 * per-sample ordering: a message is not due while an earlier message of the same sample is undelivered, so an
   amendment or retraction never overtakes its original.
 
-Workers may run in several processes: a message is claimed with ``FOR UPDATE SKIP LOCKED`` (PostgreSQL);
-on SQLite two workers could send the same message twice, which the hub's idempotency absorbs.
+Workers may run in several processes: a message is claimed in a short unit of work (``FOR UPDATE SKIP LOCKED``
+on PostgreSQL, SQLite's write lock) that counts the attempt and leases it past the request timeout; the request
+itself runs outside any transaction. Should two workers still send one message, the hub's idempotency absorbs it.
 """
 
 from __future__ import annotations
@@ -146,29 +147,49 @@ def _record(msg: OutboxMessage, code: int, resp: httpx.Response | None, error: s
     return False
 
 
+def _claim(factory: sessionmaker[Session], msg_id: int, *, lease_s: float) -> tuple[bytes, str] | None:
+    """Take the message for one attempt in a short unit of work (no transaction stays open over the network:
+    SQLite's write lock would stall the API): count the attempt and push its due time past the request's
+    timeout, so another worker leaves it alone. None when another worker has it, or it is no longer due."""
+    with session_scope(factory, actor=WORKER_ACTOR) as s:
+        msg = s.execute(select(OutboxMessage).where(OutboxMessage.id == msg_id)
+                        .with_for_update(skip_locked=True)).scalar_one_or_none()
+        if msg is None or msg.status != OutboxStatus.PENDING or as_utc(msg.next_attempt_at) > utcnow():
+            return None
+        msg.attempts += 1
+        msg.next_attempt_at = utcnow() + dt.timedelta(seconds=lease_s)
+        return msg.payload.encode(), msg.idempotency_key
+
+
 def deliver_due(factory: sessionmaker[Session], client: httpx.Client, key: Ed25519PrivateKey, *,
                 hub_url: str, lab_code: str, limit: int = 100) -> DeliveryStats:
-    """One pass of the delivery worker over due pending messages (one unit of work per message)."""
+    """One pass of the delivery worker over due pending messages: per message, claim (a short unit of work),
+    POST, record the answer (another short unit of work)."""
     stats = DeliveryStats()
     url = f"{hub_url.rstrip('/')}/hub/v1/messages"
-    with factory() as s:
-        due = due_ids(s, limit=limit, now=utcnow())
+    timeout = client.timeout.read or client.timeout.connect or 30.0
+    with getattr(factory, "read", factory)() as s:
+        due = [(row.id, row.sample_code) for row in s.execute(
+            select(OutboxMessage.id, OutboxMessage.sample_code).where(
+                OutboxMessage.id.in_(due_ids(s, limit=limit, now=utcnow())))
+            .order_by(OutboxMessage.id))]
     stalled: set[str] = set()  # samples whose earlier message failed in this pass
-    for msg_id in due:
+    for msg_id, sample_code in due:
+        if sample_code is not None and sample_code in stalled:
+            stats.blocked += 1
+            continue
+        claimed = _claim(factory, msg_id, lease_s=2 * float(timeout) + 5)
+        if claimed is None:
+            continue
+        body, idempotency_key = claimed
+        headers = sign_request(key, body, lab_code=lab_code, idempotency_key=idempotency_key)
+        code, resp, error = _post(client, url, body, headers)
         with session_scope(factory, actor=WORKER_ACTOR) as s:
-            msg = s.execute(select(OutboxMessage).where(OutboxMessage.id == msg_id)
-                            .with_for_update(skip_locked=True)).scalar_one_or_none()
+            msg = s.get(OutboxMessage, msg_id)
             if msg is None or msg.status != OutboxStatus.PENDING:
                 continue
-            if msg.sample_code is not None and msg.sample_code in stalled:
-                stats.blocked += 1
-                continue
-            body = msg.payload.encode()
-            headers = sign_request(key, body, lab_code=lab_code, idempotency_key=msg.idempotency_key)
-            msg.attempts += 1
-            code, resp, error = _post(client, url, body, headers)
-            if not _record(msg, code, resp, error, stats) and msg.sample_code is not None:
-                stalled.add(msg.sample_code)
+            if not _record(msg, code, resp, error, stats) and sample_code is not None:
+                stalled.add(sample_code)
     return stats
 
 
