@@ -29,6 +29,7 @@ from lims.db.models import ApiToken, Lab, Role, User, UserRole
 from lims.security import hash_password, verify_password
 from lims.services.errors import Conflict, Forbidden, InvalidInput, NotFound
 from lims.services.revocation import bump_generation
+from lims.text import printable_problem
 from lims.vocabulary import UserKind
 
 MIN_PASSWORD_LENGTH = 12
@@ -171,6 +172,8 @@ def create_user(session: Session, username: str, full_name: str, password: str,
     name = _new_username(session, username)
     if not full_name.strip():
         raise InvalidInput("full_name: required (it is printed in e-signatures)", field="full_name")
+    if unprintable := printable_problem(full_name.strip()):  # printed on every report it signs (issue 11)
+        raise InvalidInput(f"full_name: {unprintable}", field="full_name")
     role_values = parse_roles(roles)
     check_password_policy(password, username=name)
     user = User(lab_id=_default_lab_id(session, lab_id), username=name, full_name=full_name.strip(),

@@ -225,3 +225,18 @@ def test_no_integer_parameter_of_any_route_overflows_the_database(db_engine, db_
             assert r.status_code < 500 and r.status_code != 200, (method, url, query, r.status_code, r.text[:200])
             checked += 1
     assert checked >= 10
+
+
+def test_a_full_name_the_report_font_cannot_print_is_refused(db_factory):
+    """A signer's printed name appears on every report they sign: refused at account creation."""
+    from lims.services.errors import InvalidInput
+    from lims.text import unprintable
+
+    rare = "\U00020bb7"
+    with session_scope(db_factory, actor="setup") as s:
+        s.add(Lab(code="LAB1", name="县检测站"))
+        s.flush()
+        for bad in ("王\u202e五", "王\x00五") + ((f"{rare}五",) if unprintable(rare) else ()):
+            with pytest.raises(InvalidInput) as refused:
+                auth.create_user(s, "wangwu", bad, PASSWORD, ["technician"])
+            assert refused.value.field == "full_name" and "U+" in str(refused.value)
