@@ -102,6 +102,9 @@ class Permission(Labelled):
     TASKS_MANAGE = "tasks:manage", "管理监测任务", "manage monitoring tasks"
     METHODS_MANAGE = "methods:manage", "维护方法质控限值与方法确认数据", "manage method QC limits and validation data"
     UPSTREAM_MANAGE = "upstream:manage", "重新投递上报失败的消息", "re-queue dead-lettered upstream messages"
+    QUALITY_READ = "quality:read", "查看质量体系记录", "view quality records (NC, audits, complaints, documents)"
+    QUALITY_RAISE = "quality:raise", "登记不符合工作和投诉", "raise nonconformities and complaints"
+    QUALITY_MANAGE = "quality:manage", "管理不符合、纠正措施、审核和受控文件", "manage NC/CAPA, audits and documents"
     #: Any authenticated principal, API keys included (who am I).
     AUTHENTICATED = "authenticated", "登录", "sign in"
     #: A person's own account: own tokens, logout (every role; never an API key).
@@ -430,3 +433,9 @@ VOCABULARY: dict[str, type[Labelled]] = {cls.__name__: cls for cls in (
     AnalysisKind, AnalysisStatus, ResultStatus, Qualitative, Verdict, BatchStatus, QcKind, QcOutcome,
     SignatureMeaning, SignOffDone, ReportStatus, ParseStatus, OutboxStatus, AuditAction, RoundStatus,
     NonconformityStatus, CommodityLevel, MatchedVia, LimitFlag, LimitJudgementKind, Detection)}
+
+
+# The quality system's enums (issue 15) live in lims.quality.vocabulary; registered here as well.
+from lims.quality import vocabulary as _quality_vocabulary  # noqa: E402
+
+VOCABULARY.update(_quality_vocabulary.ENUMS)

@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from lims.quality.vocabulary import AuditStatus, ComplaintStatus, DocumentStatus
 from lims.services.errors import Conflict
 from lims.vocabulary import (
     AnalysisStatus,
@@ -149,6 +150,19 @@ MACHINES: dict[str, Machine] = {
         (NonconformityStatus.ACTION, (NonconformityStatus.VERIFIED,)),
         (NonconformityStatus.VERIFIED, (NonconformityStatus.CLOSED,)),
     )),
+    "QualityAudit": Machine("status", AuditStatus, _table(  # issue 15 (lims.quality.audits)
+        (AuditStatus.PLANNED, (AuditStatus.IN_PROGRESS,)),
+        (AuditStatus.IN_PROGRESS, (AuditStatus.COMPLETED,)),
+    )),
+    "Complaint": Machine("status", ComplaintStatus, _table(  # 17025 7.9 (lims.quality.complaints)
+        (ComplaintStatus.RECEIVED, (ComplaintStatus.INVESTIGATING, ComplaintStatus.RESOLVED)),
+        (ComplaintStatus.INVESTIGATING, (ComplaintStatus.RESOLVED,)),
+        (ComplaintStatus.RESOLVED, (ComplaintStatus.CLOSED,)),
+    )),
+    "DocumentVersion": Machine("status", DocumentStatus, _table(  # 17025 8.3 (lims.quality.documents)
+        (DocumentStatus.DRAFT, (DocumentStatus.APPROVED,)),
+        (DocumentStatus.APPROVED, (DocumentStatus.OBSOLETE,)),
+    )),
 }
 
 
@@ -185,7 +199,17 @@ def _written(attribute: str) -> Guard:
 
 
 def _closed_at(record: Any) -> str | None:
+    if not (record.verification or "").strip():  # 8.7.1 e): effectiveness verified before closing
+        return "the effectiveness of the action is not verified"
     return None if record.closed_at is not None else "closed_at is not recorded"
+
+
+def _approved(record: Any) -> str | None:
+    return None if (record.approved_by or "").strip() and record.approved_at is not None else "no approver recorded"
+
+
+def _resolved(record: Any) -> str | None:
+    return None if (record.resolution or "").strip() else "the resolution is not written"
 
 
 GUARDS: dict[tuple[str, str], Guard] = {
@@ -196,6 +220,8 @@ GUARDS: dict[tuple[str, str], Guard] = {
     ("Nonconformity", NonconformityStatus.ACTION): _written("action"),  # 8.7.1 d)
     ("Nonconformity", NonconformityStatus.VERIFIED): _written("verification"),  # 8.7.1 e)
     ("Nonconformity", NonconformityStatus.CLOSED): _closed_at,
+    ("DocumentVersion", DocumentStatus.APPROVED): _approved,  # 8.3.2 a)
+    ("Complaint", ComplaintStatus.RESOLVED): _resolved,  # 7.9.6
 }
 
 

@@ -216,7 +216,8 @@ class PtExternalScore(Base):
 
 class Nonconformity(Base):
     """Nonconforming work and its corrective action (ISO/IEC 17025:2017 7.10, 8.7):
-    open → root_cause → action → verified → closed."""
+    open → root_cause → action → verified → closed. Raised from any source (NcSource); what it affects,
+    its actions and its links are in lims.db.models_quality; services in lims.quality.nonconformity."""
 
     __tablename__ = "nonconformity"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -229,6 +230,10 @@ class Nonconformity(Base):
     root_cause: Mapped[str] = mapped_column(Text, default="")
     action: Mapped[str] = mapped_column(Text, default="")
     verification: Mapped[str] = mapped_column(Text, default="")
+    #: Issue 15: risk grade (NcRisk), who raised it, containment taken (7.10.1).
+    risk: Mapped[str] = mapped_column(String(20), default="medium", server_default="medium")
+    raised_by: Mapped[str] = mapped_column(String(120), default="", server_default="")
+    containment: Mapped[str] = mapped_column(Text, default="", server_default="")
     opened_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[dt.datetime | None] = mapped_column()
     __table_args__ = (Index("ix_nonconformity_status", "status"),)

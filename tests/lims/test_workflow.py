@@ -20,6 +20,7 @@ from lims.db.models import (
     SamplingAssignment,
 )
 from lims.db.models_pt import Nonconformity, PtRound
+from lims.db.models_quality import Complaint, DocumentVersion, QualityAudit
 from lims.services.errors import Conflict
 from lims.workflow import (
     GUARDS,
@@ -32,7 +33,8 @@ from lims.workflow import (
 )
 
 ORM = {cls.__name__: cls for cls in (Sample, Analysis, Result, Batch, Report, OutboxMessage, RawCapture,
-                                     SamplingAssignment, PtRound, Nonconformity)}
+                                     SamplingAssignment, PtRound, Nonconformity, QualityAudit, Complaint,
+                                     DocumentVersion)}
 
 
 #: What each record type carries so that every guard of lims.workflow.GUARDS holds.
@@ -41,6 +43,8 @@ READY: dict[str, dict[str, object]] = {
     "Sample": {"received_at": dt.datetime(2026, 11, 28, 8, 0, tzinfo=dt.UTC), "condition": "完好"},
     "Nonconformity": {"root_cause": "原因", "action": "措施", "verification": "有效",
                       "closed_at": dt.datetime(2026, 12, 1, tzinfo=dt.UTC)},
+    "DocumentVersion": {"approved_by": "质量负责人", "approved_at": dt.datetime(2026, 12, 1, tzinfo=dt.UTC)},
+    "Complaint": {"resolution": "已复测并答复"},
 }
 
 
@@ -160,6 +164,9 @@ def test_an_illegal_move_reaches_a_client_as_409_with_its_code_and_chinese_text(
     ("Nonconformity", "root_cause", "action", {"action": " "}, "action is not written"),
     ("Nonconformity", "action", "verified", {"verification": ""}, "verification is not written"),
     ("Nonconformity", "verified", "closed", {"closed_at": None}, "closed_at is not recorded"),
+    ("Nonconformity", "verified", "closed", {"verification": ""}, "effectiveness of the action is not verified"),
+    ("DocumentVersion", "draft", "approved", {"approved_by": ""}, "no approver recorded"),
+    ("Complaint", "investigating", "resolved", {"resolution": ""}, "resolution is not written"),
 ])
 def test_a_guard_refuses_a_move_the_table_allows(kind: str, current: str, target: str, fields: dict[str, object],
                                                  reason: str):
