@@ -79,6 +79,7 @@ def _sign(s: Session, user: User, result: Result, meaning: str) -> Signature:
     sig = Signature(record_type="result", record_id=result.id, user_id=user.id, printed_name=user.full_name,
                     meaning=meaning, record_hash=record_hash(result), signed_at=utcnow())
     s.add(sig)
+    _flush_signed(s, meaning)  # at once: a parallel signature of this version is refused here (409)
     return sig
 
 
