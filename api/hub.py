@@ -1,40 +1,157 @@
-"""Hub mode: the upstream receiver (``lims hub serve``)."""
+"""Hub mode (``lims hub serve``): the upstream receiver and the hub's read API and pages.
+
+Routes: ``POST /hub/v1/messages`` (signed messages; lims.hub.receive), ``POST /hub/v1/reconcile`` (signed:
+which of a lab's message ids the hub holds), ``GET /hub/v1/labs``, ``/stats``, ``/alerts``,
+``/non-compliant`` (JSON) and ``/non-compliant.csv``, ``/producers``, ``/health``; zh-CN pages in
+api/hub_pages.py. The database (``LIMS_HUB_DATABASE_URL``) is migrated on start and this month's partitions
+are added (PostgreSQL).
+"""
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from typing import Any
+
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
 from api.deps import FactoryDep
 from api.input_guard import BodySizeLimit
 from lims.config import Settings
+from lims.csv_export import to_csv
 from lims.db import audit
 from lims.db.engine import make_engine, make_session_factory
-from lims.services.hub import accept_message
+from lims.db.migrate import upgrade
+from lims.hub import alerts, analytics, reconcile, registry
+from lims.hub.partitions import ensure_partitions
+from lims.hub.receive import HubAnswer, authenticate, receive, refusal
+from lims.hub.rules import Problem, Refused, parse_json
 
 
-def create_hub_app(engine: Engine | None = None) -> FastAPI:
-    audit.install()
-    if engine is None:
-        settings = Settings()
-        engine = make_engine(settings.hub_database_url or settings.database_url)
-    app = FastAPI(title="农产品质量安全监测数据汇交中心 / Monitoring data hub", version="1")
-    app.state.session_factory = make_session_factory(engine)
-    app.add_middleware(BodySizeLimit)  # a message body above LIMS_MAX_UPLOAD_BYTES: 413 (api/input_guard.py)
+class KeyOut(BaseModel):
+    fingerprint: str
+    created_at: str | None
+    retired_at: str | None
 
-    @app.post("/hub/v1/messages", summary="接收检测结果 / receive a signed result message")
-    async def receive(request: Request, factory: FactoryDep) -> JSONResponse:
-        body = await request.body()
+
+class LabOut(BaseModel):
+    code: str
+    name: str
+    region_code: str
+    kind: str
+    keys: list[KeyOut]
+
+
+class ReconcileIn(BaseModel):
+    lab: str = Field(min_length=1, max_length=40)
+    ids: list[str] = Field(max_length=reconcile.MAX_IDS)
+
+
+class ReconcileOut(BaseModel):
+    lab: str
+    held: list[str]
+    missing: list[str]
+
+
+def _answer(a: HubAnswer) -> JSONResponse:
+    return JSONResponse(a.body, status_code=a.status_code, headers=a.headers, media_type=a.media_type)
+
+
+def lab_out(v: registry.LabView) -> LabOut:
+    return LabOut(code=v.code, name=v.name, region_code=v.region_code, kind=v.kind,
+                  keys=[KeyOut(fingerprint=k.fingerprint, created_at=k.created_at.isoformat() if k.created_at else None,
+                               retired_at=k.retired_at.isoformat() if k.retired_at else None) for k in v.keys])
+
+
+def _reconcile(factory: Any, body: bytes, headers: dict[str, str], settings: Settings) -> JSONResponse:
+    try:
         with factory() as s:
-            s.info["actor"] = f"hub:{request.headers.get('x-lab-code', '?')}"
-            answer = accept_message(s, body, dict(request.headers))
-            if answer.status_code < 300:
-                s.commit()
-        return JSONResponse(answer.body, status_code=answer.status_code)
+            signed = authenticate(s, body, headers, settings)
+            try:
+                req = ReconcileIn.model_validate(parse_json(body))
+            except ValueError as exc:
+                raise Refused(Problem(422, "schema", "请求格式错误 / invalid request", str(exc)[:500])) from None
+            if req.lab != signed.signer and signed.kind != "hub":
+                raise Refused(Problem(403, "lab.mismatch", "报文机构与签名机构不一致 / body names another lab",
+                                      f"{signed.signer} may not reconcile {req.lab}", "/lab"))
+            got = reconcile.held(s, req.lab, req.ids)
+    except Refused as exc:
+        return _answer(refusal(exc.problem))
+    return JSONResponse(ReconcileOut(lab=req.lab, **got).model_dump())
+
+
+def _routes(app: FastAPI, settings: Settings) -> None:
+    @app.post("/hub/v1/messages", summary="接收检测结果 / receive a signed message")
+    async def receive_message(request: Request, factory: FactoryDep) -> JSONResponse:
+        body = await request.body()
+        from starlette.concurrency import run_in_threadpool
+
+        return _answer(await run_in_threadpool(receive, factory, body, dict(request.headers), settings))
+
+    @app.post("/hub/v1/reconcile", summary="对账 / which of a lab's message ids the hub holds",
+              response_model=ReconcileOut)
+    async def reconcile_ids(request: Request, factory: FactoryDep) -> JSONResponse:
+        body = await request.body()
+        return _reconcile(factory, body, dict(request.headers), settings)
+
+    @app.get("/hub/v1/labs", summary="登记的机构与密钥 / registered labs and keys")
+    def labs(factory: FactoryDep) -> list[LabOut]:
+        with factory() as s:
+            return [lab_out(v) for v in registry.list_labs(s)]
+
+    @app.get("/hub/v1/stats", summary="统计 / stats (lims hub stats)")
+    def stats(factory: FactoryDep, by: str = "") -> JSONResponse:
+        try:
+            fields = analytics.parse_by(by)
+        except analytics.UnknownField as exc:
+            return _answer(refusal(Problem(422, "query.by", "统计字段错误 / unknown field", str(exc), "/by")))
+        with factory() as s:
+            return JSONResponse(analytics.stats(s, fields))
+
+    @app.get("/hub/v1/alerts", summary="预警列表 / alerts")
+    def alert_list(factory: FactoryDep, region: str | None = None) -> list[dict[str, Any]]:
+        with factory() as s:
+            return alerts.list_alerts(s, region=region)
+
+    @app.get("/hub/v1/non-compliant", summary="不合格农产品信息公开 / non-compliant products (JSON)")
+    def non_compliant(factory: FactoryDep, month: str | None = Query(None, pattern=r"^\d{4}-\d{2}$"),
+                      region: str | None = Query(None, pattern=r"^\d{1,6}$")) -> list[dict[str, Any]]:
+        with factory() as s:
+            return analytics.non_compliant_list(s, month=month, region=region)
+
+    @app.get("/hub/v1/non-compliant.csv", summary="不合格农产品信息公开 / non-compliant products (CSV)")
+    def non_compliant_csv(factory: FactoryDep, month: str | None = Query(None, pattern=r"^\d{4}-\d{2}$"),
+                          region: str | None = Query(None, pattern=r"^\d{1,6}$")) -> Response:
+        with factory() as s:
+            rows = analytics.non_compliant_list(s, month=month, region=region)
+        heads = dict(zip(analytics.PUBLIC_COLUMNS, analytics.PUBLIC_HEADERS_ZH, strict=True))
+        text = to_csv(analytics.PUBLIC_HEADERS_ZH, [{heads[k]: v for k, v in r.items()} for r in rows])
+        return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": 'attachment; filename="non-compliant.csv"'})
+
+    @app.get("/hub/v1/producers", summary="生产者诚信档案 / producer credit records")
+    def producers(factory: FactoryDep, code: str | None = None) -> list[dict[str, Any]]:
+        with factory() as s:
+            return analytics.producer_records(s, code=code)
 
     @app.get("/hub/v1/health")
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
+
+def create_hub_app(engine: Engine | None = None) -> FastAPI:
+    audit.install()
+    settings = Settings()
+    if engine is None:
+        engine = make_engine(settings.hub_database_url or settings.database_url)
+    upgrade(engine)
+    ensure_partitions(engine)
+    app = FastAPI(title="农产品质量安全监测数据汇交中心 / Monitoring data hub", version="1")
+    app.state.session_factory = make_session_factory(engine)
+    app.add_middleware(BodySizeLimit)  # a message body above LIMS_MAX_UPLOAD_BYTES: 413 (api/input_guard.py)
+    _routes(app, settings)
+    from api.hub_pages import add_pages
+
+    add_pages(app)
     return app

@@ -18,6 +18,22 @@ class Settings(BaseSettings):
     hub_database_url: str | None = None
     #: Path of a CJK TrueType font (.ttf/.ttc) for reports; found automatically when unset.
     cjk_font: Path | None = None
+    #: Hub mode (lims/hub): seconds a request signature's ``created`` may lie from the hub's clock; seconds an
+    #: in-flight claim of an Idempotency-Key holds before another hub process may take it over.
+    hub_signature_window_s: int = 300
+    hub_claim_stale_s: float = 60.0
+    #: Hub mode, relay upward: this hub's code at the next level, its Ed25519 key (PEM) and the next hub's URL
+    #: (unset: no relay). A hub can be both receiver and sender (county → city/province → ministry).
+    hub_code: str = "HUB"
+    hub_key: Path | None = None
+    hub_relay_url: str | None = None
+    #: Hub mode, alerts: webhook of the responsible level (POSTed JSON), the non-compliant rate that raises an
+    #: alert per region × commodity × month once at least ``hub_alert_min_tested`` were tested, and the number
+    #: of non-compliant results of one producer that raise one.
+    hub_alert_webhook: str | None = None
+    hub_alert_rate: float = 0.05
+    hub_alert_min_tested: int = 20
+    hub_alert_repeat: int = 2
     #: This lab's code as registered upstream (GB/T 2260 region + lab number).
     lab_code: str = "LAB-DEMO"
     #: Folder for generated reports.

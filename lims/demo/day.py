@@ -38,7 +38,7 @@ from lims.demo.loopback import LoopbackHub
 from lims.demo.pt_round import run_demo_round
 from lims.demo.reference import LAB_CODE, PASSWORDS, TZ, VEG_DAY, demo_judgements, seed_reference
 from lims.services import reporting, sampling, signoff
-from lims.services.hub import register_lab_key
+from lims.hub.registry import register_lab_key
 from lims.services.lookup import get_by_code
 from lims.upstream import queue as upstream_queue
 from lims.upstream.delivery import DeliveryStats, deliver_due

@@ -13,14 +13,17 @@ from sqlalchemy import func, select
 from lims.db.engine import session_scope
 from lims.db.models import HubReceipt, OutboxMessage
 from lims.demo.loopback import LoopbackHub
-from lims.services.hub import register_lab_key
+from lims.hub.registry import register_lab_key
 from lims.upstream.delivery import deliver_due, full_jitter_delay
 from lims.upstream.queue import requeue
 from lims.upstream.signing import load_or_create_key, public_key_pem, sign_request
 
-PAYLOAD = {"schema": "cn-agri-residue/1", "sample": {"code": "S1"}, "analysis": {"kind": "screening"},
-           "result": {"resType": "BIN", "value": None, "lod": None, "loq": None},
-           "evaluation": {"verdict": "not_evaluated"}}
+ITEM = {"resultId": 1, "version": 1, "analysis": {"analyte": "A1", "method": "M1", "kind": "screening"},
+        "result": {"resType": "BIN", "value": None, "unit": "mg/kg", "lod": None, "loq": None},
+        "evaluation": {"code": "not_evaluated"}}
+# a cn-agri-residue/2 message (lims.upstream.schema) with one result
+PAYLOAD = {"schema": "cn-agri-residue/2", "lab": {"code": "LAB1"}, "samplingEvent": {},
+           "sample": {"code": "S1", "productCode": "P1"}, "results": [ITEM]}
 
 
 @pytest.fixture
@@ -72,7 +75,8 @@ def test_signed_message_is_accepted_once(hub, key, db_factory):
 def test_invalid_message_is_dead_lettered_and_can_be_requeued(hub, key, db_factory):
     with session_scope(hub.factory, actor="admin") as s:
         register_lab_key(s, "LAB1", public_key_pem(key))
-    bad = {**PAYLOAD, "result": {"resType": "VAL", "value": None, "lod": 0.02, "loq": 0.01}}
+    bad = {**PAYLOAD, "results": [{**ITEM, "result": {"resType": "VAL", "value": None, "unit": "mg/kg", "lod": 0.02,
+                                                        "loq": 0.01}}]}
     _queue(db_factory, "LAB1:result:2", bad)
     with httpx.Client() as client:
         stats = deliver_due(db_factory, client, key, hub_url=hub.url, lab_code="LAB1")
