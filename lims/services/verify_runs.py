@@ -11,6 +11,7 @@ its time (and whether one is running). One run at a time: a start while another 
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -97,3 +98,21 @@ def execute_run(factory: sessionmaker[Session], run_id: int) -> None:
         for key, value in outcome.items():
             setattr(run, key, value)
         run.finished_at = utcnow()
+
+
+def run_and_wait(factory: sessionmaker[Session], requested_by: str, *, timeout_s: float = 300.0,
+                 poll_s: float = 0.2) -> VerifyRunView:
+    """A verification a person waits for (the web page): a new run executed here, or the one already running
+    joined, so that however many people ask at once there is one verification at a time."""
+    with session_scope(factory, actor=requested_by, reason="start audit verification") as s:
+        run, new = start_run(s, requested_by)
+        run_id = run.id
+    if new:
+        execute_run(factory, run_id)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with factory() as s:
+            found = s.get(AuditVerifyRun, run_id)
+            if found is None or found.status != RUNNING or time.monotonic() > deadline:
+                return view(found, running=found is not None and found.status == RUNNING)
+        time.sleep(poll_s)

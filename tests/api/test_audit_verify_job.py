@@ -72,3 +72,28 @@ def test_one_run_at_a_time_and_a_failure_is_stored(client, db_factory, monkeypat
     verify_runs.execute_run(db_factory, run.id)
     doc = client.get("/api/v1/audit/verify").json()
     assert doc["status"] == "failed" and doc["ok"] is None and "disk gone" in doc["message"]
+
+
+def test_people_asking_at_once_share_one_run(db_factory, monkeypatch):
+    """The web page (/audit/verify) waits for a run; several people at once join the same one."""
+    import threading
+
+    real = verify_runs.verify_database
+
+    def slow(s):
+        time.sleep(0.5)
+        return real(s)
+    monkeypatch.setattr(verify_runs, "verify_database", slow)
+    with session_scope(db_factory, actor="setup") as s:
+        s.add(Lab(code="LAB1", name="县检测站"))
+    answers: list[dict] = []
+    threads = [threading.Thread(target=lambda: answers.append(verify_runs.run_and_wait(db_factory, "qa")))
+               for _ in range(3)]
+    for t in threads:
+        t.start()
+        time.sleep(0.05)
+    for t in threads:
+        t.join(30)
+    assert len(answers) == 3 and {a["run_id"] for a in answers} == {1} and all(a["ok"] for a in answers)
+    with db_factory() as s:
+        assert s.execute(select(func.count()).select_from(AuditVerifyRun)).scalar_one() == 1
