@@ -30,15 +30,6 @@ class AuditEventRow(TypedDict):
     hash: str
 
 
-class ChainVerification(TypedDict):
-    """``lims audit verify``: the hash chain and the certified records' signatures checked."""
-
-    ok: bool
-    audit_events: int
-    certified_records: int
-    message: str
-
-
 def _events(table_name: str | None, record_id: str | None = None) -> Any:
     q = select(AuditEvent)
     if table_name:
@@ -58,12 +49,6 @@ def list_events(s: Session, *, table_name: str | None = None, record_id: str | N
                 offset: int) -> Page:
     """A page of events, newest first, of one table (and record) or all."""
     return queries.page(s, _events(table_name, record_id).order_by(AuditEvent.seq.desc()), limit, offset, event_row)
-
-
-def verify(s: Session) -> ChainVerification:
-    out = verify_database(s)
-    return {"ok": out.ok, "audit_events": out.audit_events, "certified_records": out.certified_records,
-            "message": out.message}
 
 
 def _short(value: Any, width: int = 80) -> str:
