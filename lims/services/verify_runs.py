@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 from typing_extensions import TypedDict
 
@@ -23,6 +23,8 @@ from lims.db.models_system import AuditVerifyRun
 from lims.db.verify import verify_database
 
 RUNNING, DONE, FAILED = "running", "done", "failed"
+#: Advisory lock key of "start an audit verification" on PostgreSQL (any constant unique in this product).
+ADVISORY_LOCK = 0x4C494D53_0B
 #: A run still "running" after this long is taken as lost (its worker died) and a new one may start.
 STALE_AFTER = dt.timedelta(hours=1)
 
@@ -61,7 +63,11 @@ def running_run(s: Session, *, now: dt.datetime | None = None) -> AuditVerifyRun
 
 
 def start_run(s: Session, requested_by: str) -> tuple[AuditVerifyRun, bool]:
-    """A new run (and True), or the one already running (and False)."""
+    """A new run (and True), or the one already running (and False). On PostgreSQL the check and the insert
+    hold a transaction-scoped advisory lock, so two requests at once cannot both start one (SQLite runs one
+    writer at a time)."""
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK})
     current = running_run(s)
     if current is not None:
         return current, False

@@ -97,3 +97,28 @@ def test_people_asking_at_once_share_one_run(db_factory, monkeypatch):
     assert len(answers) == 3 and {a["run_id"] for a in answers} == {1} and all(a["ok"] for a in answers)
     with db_factory() as s:
         assert s.execute(select(func.count()).select_from(AuditVerifyRun)).scalar_one() == 1
+
+
+def test_two_starts_at_the_same_instant_make_one_run(db_factory):
+    import threading
+
+    barrier = threading.Barrier(2)
+    out: list[object] = []
+
+    def start() -> None:
+        try:
+            with session_scope(db_factory, actor="qa") as s:
+                barrier.wait(5)
+                run, new = verify_runs.start_run(s, "qa")
+                out.append((run.id, new))
+        except Exception as exc:  # noqa: BLE001 - a writer refused by the database is also one run only
+            out.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=start) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    with db_factory() as s:
+        assert s.execute(select(func.count()).select_from(AuditVerifyRun)).scalar_one() == 1, out
+    assert sum(1 for o in out if isinstance(o, tuple) and o[1]) == 1, out
