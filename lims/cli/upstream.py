@@ -32,6 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     s = actions.add_parser("status", help="outbox counts")
     s.add_argument("--json", action="store_true")
     s.set_defaults(handler=_status)
+    t = actions.add_parser("tasks", help="pull the monitoring tasks the hub publishes; queue progress upstream")
+    t.add_argument("--json", action="store_true")
+    t.set_defaults(handler=_tasks)
     q = actions.add_parser("requeue", help="put dead-lettered messages back in the queue (audited)")
     q.add_argument("ids", nargs="*", type=int, metavar="ID")
     q.add_argument("--dead", action="store_true", help="every dead-lettered message")
@@ -105,7 +108,8 @@ def _worker(engine: Any) -> Any:
         raise BadInput("LIMS_UPSTREAM_URL is not set (the hub's base URL)", field="LIMS_UPSTREAM_URL")
     key = _load(_key_path())
     audit.install()
-    return Worker(make_session_factory(engine), key, hub_url=settings.upstream_url, lab_code=settings.lab_code)
+    return Worker(make_session_factory(engine), key, hub_url=settings.upstream_url, lab_code=settings.lab_code,
+                  tasks_every_s=3600.0)
 
 
 def _status_of(engine: Any) -> Any:
@@ -210,3 +214,30 @@ def on_database_raising(action: Any) -> Any:
     if out[0] == "refused":
         raise out[1]
     return out[1]
+
+
+def _tasks(args: argparse.Namespace) -> int:
+    """`lims upstream tasks`: {created, updated, unchanged, refused, progress_queued}; an unreachable hub or a
+    bad task list is exit 1 with one line."""
+    from lims.db.engine import make_engine
+    from lims.upstream.tasks import TaskFeedError
+
+    engine = make_engine()
+    try:
+        worker = _worker(engine)
+        try:
+            sync, queued = worker.sync_tasks()
+        except TaskFeedError as exc:
+            print(f"lims upstream tasks: {worker.hub_url}: {exc}", file=sys.stderr)
+            return EXIT_FAILURE
+    finally:
+        engine.dispose()
+    doc = {**sync.as_json(), "progress_queued": queued}
+    if args.json:
+        emit_json(doc)
+    else:
+        print(f"tasks: {len(sync.created)} new, {len(sync.updated)} updated, {len(sync.unchanged)} unchanged, "
+              f"{len(sync.refused)} refused; {queued} progress message(s) queued")
+        for line in sync.refused:
+            print(f"  refused {line}", file=sys.stderr)
+    return EXIT_OK

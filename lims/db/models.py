@@ -413,6 +413,9 @@ class MonitoringTask(Base):
     sampling_plan: Mapped[str] = mapped_column(Text, default="")
     random_seed: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: The task as the province published it on the hub (lims.upstream.schema.TaskNotice: version, period,
+    #: quotas by county and commodity); None for a task created in the lab (0021_task_notice).
+    hub_notice: Mapped[dict | None] = mapped_column(JSON)  # type: ignore[type-arg]
 
 
 class Inspector(Base):
@@ -504,7 +507,7 @@ class CalibrationCurve(Base):
 # Models of other areas live in their own modules and share this metadata; these names stay importable here.
 from lims.db import models_pt  # noqa: E402,F401
 from lims.db import models_method  # noqa: E402,F401
-from lims.db import models_quality  # noqa: E402,F401
+from lims.db import models_quality, models_registers  # noqa: E402,F401
 from lims.db.models_acquisition import InstrumentEvent as InstrumentEvent  # noqa: E402
 from lims.db.models_system import ApiToken as ApiToken  # noqa: E402
 from lims.db.models_system import AuthGeneration as AuthGeneration  # noqa: E402

@@ -24,6 +24,7 @@ import json
 import logging
 import random
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -208,15 +209,17 @@ class Worker:
     is due, then sleeps until the next message is due (at most ``poll_s``: new messages are found then)."""
 
     def __init__(self, factory: sessionmaker[Session], key: Ed25519PrivateKey, *, hub_url: str, lab_code: str,
-                 poll_s: float = 5.0, timeout_s: float = 30.0) -> None:
+                 poll_s: float = 5.0, timeout_s: float = 30.0, tasks_every_s: float | None = None) -> None:
         self.factory, self.key, self.hub_url, self.lab_code = factory, key, hub_url, lab_code
-        self.poll_s, self.timeout_s = poll_s, timeout_s
+        self.poll_s, self.timeout_s, self.tasks_every_s = poll_s, timeout_s, tasks_every_s
+        self._tasks_at = 0.0
         self.stop_event = threading.Event()
         self.totals = DeliveryStats()
 
     def run(self) -> None:
         with httpx.Client(timeout=self.timeout_s) as client:
             while not self.stop_event.is_set():
+                self._maybe_sync_tasks()
                 try:
                     stats = deliver_due(self.factory, client, self.key, hub_url=self.hub_url,
                                         lab_code=self.lab_code)
@@ -241,6 +244,29 @@ class Worker:
                 if not stats.delivered:
                     break
         return delivered
+
+    def _maybe_sync_tasks(self) -> None:
+        """Every ``tasks_every_s`` (the long-running worker: hourly), pull the tasks; a failure waits for the next."""
+        if self.tasks_every_s is None or time.monotonic() - self._tasks_at < self.tasks_every_s:
+            return
+        self._tasks_at = time.monotonic()
+        try:
+            sync, queued = self.sync_tasks()
+            log.info("monitoring tasks from the hub: %s; %d progress messages queued", sync.as_json(), queued)
+        except Exception as exc:  # noqa: BLE001 - the hub may not publish tasks; delivery goes on
+            log.warning("monitoring tasks not pulled from %s: %s", self.hub_url, exc)
+
+    def sync_tasks(self) -> tuple[Any, int]:
+        """Pull the hub's monitoring tasks and queue a progress message per hub task (one unit of work);
+        (TaskSync, messages queued). TaskFeedError when the hub's list cannot be read."""
+        from lims.upstream import tasks
+
+        with httpx.Client(timeout=self.timeout_s) as client:
+            notices = tasks.pull(client, self.key, hub_url=self.hub_url, lab_code=self.lab_code)
+        with session_scope(self.factory, actor=WORKER_ACTOR, reason="monitoring tasks from the hub") as s:
+            sync = tasks.store(s, notices)
+            queued = len(tasks.queue_progress(s, lab_code=self.lab_code))
+        return sync, queued
 
     def start_thread(self) -> threading.Thread:
         t = threading.Thread(target=self.run, name="upstream delivery", daemon=True)
@@ -268,4 +294,4 @@ def worker_from_settings() -> Worker | None:
     key = load_key(settings.upstream_key)
     audit.install()
     factory = make_session_factory(make_engine(settings.database_url))
-    return Worker(factory, key, hub_url=settings.upstream_url, lab_code=settings.lab_code)
+    return Worker(factory, key, hub_url=settings.upstream_url, lab_code=settings.lab_code, tasks_every_s=3600.0)
