@@ -507,7 +507,7 @@ class CalibrationCurve(Base):
 # Models of other areas live in their own modules and share this metadata; these names stay importable here.
 from lims.db import models_pt  # noqa: E402,F401
 from lims.db import models_method  # noqa: E402,F401
-from lims.db import models_quality, models_registers  # noqa: E402,F401
+from lims.db import models_quality  # noqa: E402,F401
 from lims.db.models_acquisition import InstrumentEvent as InstrumentEvent  # noqa: E402
 from lims.db.models_system import ApiToken as ApiToken  # noqa: E402
 from lims.db.models_system import AuthGeneration as AuthGeneration  # noqa: E402
