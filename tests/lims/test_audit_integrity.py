@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import uuid
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -18,7 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from lims.config import get_settings
 from lims.db import triggers
 from lims.db.audit import GENESIS_HASH, REDACTED_PREFIX, canonical_json, event_hash
-from lims.db.engine import make_engine, make_session_factory
+from lims.db.engine import make_engine, make_session_factory, normalise_url
 from lims.db.migrate import upgrade
 from lims.db.models import (
     AuditEvent,
@@ -189,8 +191,26 @@ def _legacy_event(conn, table: str, record_id: str, new: dict) -> None:
                  {"s": seq, "a": at, "t": table, "r": record_id, "n": body, "p": prev, "h": h})
 
 
-def test_migration_redacts_recorded_hashes_and_the_chain_still_verifies(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'legacy.db'}")
+@pytest.fixture
+def empty_url(tmp_path):
+    """An empty database of the kind under test (SQLite file, or a fresh PostgreSQL schema)."""
+    base = os.environ.get("LIMS_TEST_DATABASE", "sqlite")
+    if base == "sqlite":
+        yield f"sqlite:///{tmp_path / 'legacy.db'}"
+        return
+    schema = f"lims_legacy_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(normalise_url(base))
+    with admin.begin() as c:
+        c.execute(text(f'CREATE SCHEMA "{schema}"'))
+    yield f"{normalise_url(base)}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
+    with admin.begin() as c:
+        c.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.mark.db
+def test_migration_redacts_recorded_hashes_and_the_chain_still_verifies(empty_url):
+    engine = make_engine(empty_url)
     upgrade(engine, "0015_pt_accounts_verify_runs")
     argon = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"
     with engine.begin() as c:
@@ -213,8 +233,8 @@ def test_migration_redacts_recorded_hashes_and_the_chain_still_verifies(tmp_path
 
         assert verify_chain(s).ok
     # a redaction cannot hide an edit: the redacted event's other fields, or a non-secret event, changed
-    for stmt in triggers.drop_statements("sqlite"):
-        with engine.begin() as c:
+    with engine.begin() as c:
+        for stmt in triggers.drop_statements(engine.dialect.name):
             c.execute(text(stmt))
     with engine.begin() as c:
         c.execute(text("UPDATE audit_event SET new = replace(new, 'liqiang', 'mallory') WHERE seq = 2"))
