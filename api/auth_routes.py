@@ -39,7 +39,7 @@ from lims.config import get_settings
 from lims.db.engine import session_scope
 from lims.db.models import User
 from lims.security import AuthenticationError
-from lims.services import auth
+from lims.services import auth, throttle
 from lims.services.errors import ServiceError
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
@@ -161,8 +161,17 @@ def check_login(factory: FactoryDep, username: str, password: str, remote: str) 
     """The password check on a read-only session: a failed login writes nothing (its failure is logged in
     memory and written in batches, lims.services.throttle), so a login flood never queues other requests
     behind the database's write lock."""
-    with getattr(factory, "read", factory)() as rs:
-        return auth.check_login(rs, username, password, remote=remote).id
+    wait = throttle.login_guard().retry_after_s(username, remote)
+    if wait:  # answered before queueing for the password check
+        raise auth.LoginThrottled(username, wait, code="auth.login_throttled")
+    if not throttle.LOGIN_GATE.enter():  # a flood never holds every request thread (argon2 is slow)
+        raise auth.LoginThrottled(username, 1, code="auth.login_busy")
+
+    def check() -> int:
+        with getattr(factory, "read", factory)() as rs:
+            return auth.check_login(rs, username, password, remote=remote).id
+
+    return int(throttle.LOGIN_GATE.run(check))
 
 
 @router.post("/api/v1/auth/logout", tags=["auth"], status_code=204, summary="注销当前令牌 / revoke this token")

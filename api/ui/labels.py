@@ -30,6 +30,7 @@ ERROR_ZH = {
     "auth.login_failed": "登录失败：用户名或密码错误",
     "auth.account_disabled": "该账户已停用，请联系系统管理员",
     "auth.login_throttled": "登录失败次数过多，请按提示的秒数等待后重试",
+    "auth.login_busy": "同时登录的请求过多，请 1 秒后重试",
     "auth.signature_throttled": "签名密码错误次数过多，请按提示的秒数等待后重试",
     "auth.token_for_other": "令牌只能由本人为自己创建；程序访问请使用服务账户及其接口密钥",
     "auth.weak_password": "密码不符合要求：至少 12 个字符，不得为常见密码，不得包含用户名",

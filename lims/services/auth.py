@@ -76,6 +76,10 @@ class LoginThrottled(AuthenticationError):
     def __init__(self, username: str, retry_after_s: int, *, code: str) -> None:
         self.username = username
         self.retry_after_s = max(1, retry_after_s)
+        if code == "auth.login_busy":
+            super().__init__(f"登录请求过多，请 {self.retry_after_s} 秒后重试 / too many logins at once: "
+                             f"retry after {self.retry_after_s} s", code=code)
+            return
         signature = code == "auth.signature_throttled"
         what = "签名密码错误次数过多" if signature else "登录失败次数过多"
         english = "e-signature password checks" if signature else "logins"

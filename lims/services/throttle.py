@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -161,6 +162,35 @@ class PasswordGuard:
         self.per_account.success(account)
 
 
+class PasswordGate:
+    """At most ``running`` password checks at once in this process and at most ``queued`` waiting; one
+    more is refused at once. argon2 is CPU- and memory-bound on purpose: without the gate a flood of logins
+    with made-up usernames (each costs a full verification) held every request thread, and /auth/me
+    waited seconds behind them."""
+
+    def __init__(self, running: int = 1, queued: int = 2) -> None:
+        self._slots = threading.BoundedSemaphore(running)
+        self._limit = running + queued
+        self._lock = threading.Lock()
+        self._inside = 0
+
+    def enter(self) -> bool:
+        """Take a place (False: full, refuse); then :meth:`run`."""
+        with self._lock:
+            if self._inside >= self._limit:
+                return False
+            self._inside += 1
+            return True
+
+    def run(self, fn: Callable[[], Any]) -> Any:
+        try:
+            with self._slots:
+                return fn()
+        finally:
+            with self._lock:
+                self._inside -= 1
+
+
 @dataclass(frozen=True)
 class Failure:
     username: str
@@ -234,6 +264,10 @@ class FailureLog:
 
 #: The process's failure log (one per API worker process; the guards below likewise).
 FAILURES = FailureLog()
+
+
+#: The process's gate in front of login password checks (api.auth_routes).
+LOGIN_GATE = PasswordGate()
 
 
 @lru_cache(maxsize=1)

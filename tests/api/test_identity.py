@@ -290,3 +290,18 @@ def test_every_response_carries_the_security_headers_and_the_ui_needs_no_inline_
         text = page.read_text(encoding="utf-8")
         assert not re.search(r"<script(?![^>]*\bsrc=)", text, re.I), page.name
         assert not re.search(r"\son[a-z]+\s*=", text, re.I), page.name
+
+
+def test_password_checks_wait_at_a_gate_so_a_flood_never_holds_every_request_thread(client, monkeypatch):
+    """A flood with made-up usernames (each a full argon2 check) held every request thread and /auth/me
+    waited seconds (bench/bench_login_flood.py --mode many). At most 1 check runs and 2 wait per worker;
+    the next is answered 429 at once."""
+    gate = throttle.PasswordGate(running=1, queued=2)
+    monkeypatch.setattr(throttle, "LOGIN_GATE", gate)
+    assert gate.enter() and gate.enter() and gate.enter() and not gate.enter()
+    r = client.post("/api/v1/auth/login", json={"username": "zhangwei", "password": PASSWORDS["zhangwei"]})
+    assert r.status_code == 429 and r.headers["retry-after"] == "1" and "too many logins at once" in r.json()["detail"]
+    for _ in range(3):
+        gate.run(lambda: None)  # the three places are given back
+    assert client.post("/api/v1/auth/login", json={"username": "zhangwei", "password": PASSWORDS["zhangwei"]}
+                       ).status_code == 200
