@@ -67,7 +67,9 @@ class DemoDay:
             shutil.rmtree(out_dir)
         (out_dir / "reports").mkdir(parents=True)
         # the lab key signs audit checkpoints from the first sign-off on (lims/db/anchors.py) and, later, upstream
-        load_or_create_key(out_dir / "keys" / "lab_ed25519.pem")
+        # one lab key for checkpoints and delivery: LIMS_UPSTREAM_KEY when set (anchors read it too), else the day's
+        self.key_path = Settings().upstream_key or out_dir / "keys" / "lab_ed25519.pem"
+        load_or_create_key(self.key_path)
         audit.install()
         self.engine = make_engine(f"sqlite:///{out_dir / 'lims.db'}")
         upgrade(self.engine)
@@ -213,11 +215,11 @@ class DemoDay:
         set (an unreachable hub leaves them pending: no failure of the demo), else to a loopback hub."""
         settings = Settings()
         if settings.upstream_url:
-            key = load_or_create_key(settings.upstream_key or self.out / "keys" / "lab_ed25519.pem")
+            key = load_or_create_key(self.key_path)
             self.external_hub = True
             url, stats = settings.upstream_url, self._deliver(key, settings.upstream_url, passes=1)
         else:
-            key = load_or_create_key(self.out / "keys" / "lab_ed25519.pem")
+            key = load_or_create_key(self.key_path)
             with LoopbackHub(f"sqlite:///{self.out / 'hub.db'}") as hub:
                 with session_scope(hub.factory, actor="hub:admin", reason="register county lab key") as s:
                     register_lab_key(s, LAB_CODE, public_key_pem(key))

@@ -74,3 +74,42 @@ def test_audit_verify_on_the_demo_database(demo_dir: Path):
     proc = subprocess.run([*LIMS, "audit", "verify"], capture_output=True, text=True, env=env, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "intact" in proc.stdout
+
+
+def test_every_outgoing_payload_of_the_day_matches_its_schema(demo_dir: Path):
+    """What the demo day queued upstream — result batches, the amendment, audit checkpoints — read back from
+    lims.db and validated against the canonical record (lims.upstream.schema, served at /api/v1/schemas/)."""
+    from lims.upstream import schema as w
+
+    with sqlite3.connect(demo_dir / "lims.db") as con:
+        rows = con.execute("SELECT kind, sample_code, payload FROM outbox_message ORDER BY id").fetchall()
+    kinds = {"result": w.ResultBatch, "checkpoint": w.CheckpointMessage}
+    changes = []
+    for kind, sample_code, payload in rows:
+        doc = w.validate_message(json.loads(payload))
+        assert isinstance(doc, kinds[kind])
+        if isinstance(doc, w.ResultBatch):
+            assert doc.sample.code == sample_code and 1 <= len(doc.results) <= w.MAX_RESULTS_PER_MESSAGE
+            assert [r.result_id for r in doc.results] == sorted(r.result_id for r in doc.results)
+            changes += [r.change for r in doc.results]
+    assert changes.count("amendment") == 1 and "original" in changes
+
+
+def test_demo_with_an_unreachable_external_hub_leaves_messages_pending(tmp_path: Path):
+    """CONTRACTS.md: `lims demo` with LIMS_UPSTREAM_URL delivers there with the key at LIMS_UPSTREAM_KEY; a hub
+    that is down leaves the messages pending (upstream_pending) and is no failure of the demo."""
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out, key = tmp_path / "day", tmp_path / "keys" / "lab.pem"
+    env = {**os.environ, "LIMS_UPSTREAM_URL": f"http://127.0.0.1:{port}", "LIMS_UPSTREAM_KEY": str(key)}
+    proc = subprocess.run([*LIMS, "demo", "--out", str(out)], capture_output=True, text=True, timeout=180, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    lab = _db(out / "lims.db")
+    assert summary["upstream_external_hub"] is True and summary["upstream_delivered"] == 0
+    assert summary["upstream_pending"] == lab("SELECT count(*) FROM outbox_message") > 0
+    assert lab("SELECT count(*) FROM outbox_message WHERE last_error LIKE '%ConnectError%'") > 0
+    assert key.is_file() and not (out / "hub.db").exists()  # no loopback hub was started
