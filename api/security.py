@@ -65,17 +65,22 @@ P = Permission
 _LAB_READ = frozenset({P.AUTHENTICATED, P.ACCOUNT_SELF, P.SAMPLES_READ, P.RESULTS_READ, P.REPORTS_READ, P.LIMITS_READ,
                        P.TASKS_READ, P.PT_READ, P.INSTRUMENTS_READ})
 
+#: Every lab role reads the quality records and may raise a nonconformity or a complaint, record a QC run
+#: (ISO/IEC 17025 7.10: anyone who finds nonconforming work reports it); managing them is the QA manager's.
+_QUALITY_STAFF = frozenset({P.QUALITY_READ, P.QUALITY_RAISE})
+
 #: Least privilege per role; a user holding several roles gets the union. Segregation of duties
 #: (issue: reviewer ≠ analyst, approver ≠ reviewer) is enforced per record by lims.services.signoff;
 #: here: technicians enter but never review or approve, reviewers review, approvers approve and issue
 #: reports, the QA manager runs PT, limits, audits, tasks and instrument records, and the administrator
 #: manages accounts but holds no review/approve/issue rights unless also given those roles.
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.TECHNICIAN: _LAB_READ | {P.SAMPLES_WRITE, P.RESULTS_ENTER, P.PT_SUBMIT},
-    Role.REVIEWER: _LAB_READ | {P.RESULTS_REVIEW},
-    Role.APPROVER: _LAB_READ | {P.RESULTS_APPROVE, P.REPORTS_ISSUE},
-    Role.QA_MANAGER: _LAB_READ | {P.PT_MANAGE, P.PT_SUBMIT, P.LIMITS_MANAGE, P.AUDIT_READ, P.TASKS_MANAGE,
-                                  P.INSTRUMENTS_WRITE, P.METHODS_MANAGE, P.UPSTREAM_MANAGE},
+    Role.TECHNICIAN: _LAB_READ | _QUALITY_STAFF | {P.SAMPLES_WRITE, P.RESULTS_ENTER, P.PT_SUBMIT},
+    Role.REVIEWER: _LAB_READ | _QUALITY_STAFF | {P.RESULTS_REVIEW},
+    Role.APPROVER: _LAB_READ | _QUALITY_STAFF | {P.RESULTS_APPROVE, P.REPORTS_ISSUE},
+    Role.QA_MANAGER: _LAB_READ | _QUALITY_STAFF | {P.QUALITY_MANAGE, P.PT_MANAGE, P.PT_SUBMIT, P.LIMITS_MANAGE,
+                                  P.AUDIT_READ, P.TASKS_MANAGE, P.INSTRUMENTS_WRITE, P.METHODS_MANAGE,
+                                  P.UPSTREAM_MANAGE},
     Role.ADMIN: _LAB_READ | {P.USERS_MANAGE, P.AUDIT_READ, P.INSTRUMENTS_WRITE},
     Role.PT_PARTICIPANT: frozenset({P.AUTHENTICATED, P.ACCOUNT_SELF, P.PT_READ, P.PT_SUBMIT}),  # issue 11
 }

@@ -190,7 +190,7 @@ def findings_of(s: Session, code: str) -> list[AuditFinding]:
 
 
 def attach_evidence(s: Session, *, owner_kind: str, owner_id: int, filename: str, data: bytes, store_dir: Path,
-                    uploaded_by: str = "", max_bytes: int = MAX_EVIDENCE_BYTES) -> QualityEvidence:
+                    uploaded_by: str = "", max_bytes: int | None = None) -> QualityEvidence:
     """Store ``data`` as ``store_dir/<sha256>`` (content-addressed: the same file is kept once) and record it."""
     if owner_kind not in EVIDENCE_OWNERS:
         raise InvalidInput(f"evidence belongs to one of {', '.join(EVIDENCE_OWNERS)}", field="owner_kind",
@@ -198,6 +198,7 @@ def attach_evidence(s: Session, *, owner_kind: str, owner_id: int, filename: str
     name = Path(filename.replace("\\", "/")).name.strip()
     if not name:
         raise InvalidInput("file name is missing", field="filename", code="quality.missing_text")
+    max_bytes = MAX_EVIDENCE_BYTES if max_bytes is None else max_bytes
     if len(data) > max_bytes:
         raise InvalidInput(f"{name} is {len(data)} bytes: the limit is {max_bytes} bytes", field="file",
                            code="quality.file_too_large")
