@@ -75,13 +75,14 @@ _QUALITY_STAFF = frozenset({P.QUALITY_READ, P.QUALITY_RAISE})
 #: reports, the QA manager runs PT, limits, audits, tasks and instrument records, and the administrator
 #: manages accounts but holds no review/approve/issue rights unless also given those roles.
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.TECHNICIAN: _LAB_READ | _QUALITY_STAFF | {P.SAMPLES_WRITE, P.RESULTS_ENTER, P.PT_SUBMIT},
+    Role.TECHNICIAN: _LAB_READ | _QUALITY_STAFF | {P.SAMPLES_WRITE, P.RESULTS_ENTER, P.PT_SUBMIT, P.REGISTERS_READ},
     Role.REVIEWER: _LAB_READ | _QUALITY_STAFF | {P.RESULTS_REVIEW},
     Role.APPROVER: _LAB_READ | _QUALITY_STAFF | {P.RESULTS_APPROVE, P.REPORTS_ISSUE},
     Role.QA_MANAGER: _LAB_READ | _QUALITY_STAFF | {P.QUALITY_MANAGE, P.PT_MANAGE, P.PT_SUBMIT, P.LIMITS_MANAGE,
-                                  P.AUDIT_READ, P.TASKS_MANAGE, P.INSTRUMENTS_WRITE, P.METHODS_MANAGE,
-                                  P.UPSTREAM_MANAGE},
-    Role.ADMIN: _LAB_READ | {P.USERS_MANAGE, P.AUDIT_READ, P.INSTRUMENTS_WRITE},
+                                  P.AUDIT_READ, P.TASKS_MANAGE, P.INSTRUMENTS_WRITE, P.METHODS_MANAGE, P.UPSTREAM_MANAGE,
+                                  P.REGISTERS_READ, P.REGISTERS_WRITE, P.REGISTERS_EXCEPT},
+    Role.ADMIN: _LAB_READ | {P.USERS_MANAGE, P.AUDIT_READ, P.INSTRUMENTS_WRITE, P.REGISTERS_READ,
+                             P.REGISTERS_WRITE},
     Role.PT_PARTICIPANT: frozenset({P.AUTHENTICATED, P.ACCOUNT_SELF, P.PT_READ, P.PT_SUBMIT}),  # issue 11
 }
 

@@ -105,6 +105,9 @@ class Permission(Labelled):
     QUALITY_READ = "quality:read", "查看质量体系记录", "view quality records (NC, audits, complaints, documents)"
     QUALITY_RAISE = "quality:raise", "登记不符合工作和投诉", "raise nonconformities and complaints"
     QUALITY_MANAGE = "quality:manage", "管理不符合、纠正措施、审核和受控文件", "manage NC/CAPA, audits and documents"
+    REGISTERS_READ = "registers:read", "查看仪器、标准物质、人员和环境记录", "view instrument, material, staff, environment records"
+    REGISTERS_WRITE = "registers:write", "登记仪器、标准物质、人员和环境记录", "record instrument, material, staff, environment data"
+    REGISTERS_EXCEPT = "registers:exception", "批准仪器限期使用特例", "grant an instrument's time-limited exception"
     #: Any authenticated principal, API keys included (who am I).
     AUTHENTICATED = "authenticated", "登录", "sign in"
     #: A person's own account: own tokens, logout (every role; never an API key).
@@ -439,3 +442,6 @@ VOCABULARY: dict[str, type[Labelled]] = {cls.__name__: cls for cls in (
 from lims.quality import vocabulary as _quality_vocabulary  # noqa: E402
 
 VOCABULARY.update(_quality_vocabulary.ENUMS)
+from lims.quality import registers_vocab as _registers_vocab  # noqa: E402
+
+VOCABULARY.update(_registers_vocab.ENUMS)

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from drivers.errors import DriverError
 from lims.db.models import RawCapture, Reading
+from lims.quality.instruments import hold_unfit
 
 if TYPE_CHECKING:
     from drivers.profiles import Profile
@@ -125,6 +126,8 @@ def guarded_parse(s: Session, cap: RawCapture, dialect: Dialect, profile: Profil
         fail(cap, Quarantined(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:1500]))
         s.flush()
         return []
+    if readings and hold_unfit(s, readings):  # an overdue/failed instrument feeds no result (issue 15)
+        s.flush()
     return readings
 
 

@@ -23,6 +23,9 @@ class NcSource(Labelled):
     QC = "qc", "质控失控", "failed QC run"
     PT = "pt", "能力验证不满意", "unsatisfactory PT score"
     COMPLAINT = "complaint", "投诉", "complaint"
+    CALIBRATION = "calibration", "仪器检定/校准过期", "overdue calibration"
+    MATERIAL = "material", "使用过期标准物质/试剂", "expired material used"
+    ENVIRONMENT = "environment", "环境条件超限", "environment out of range"
 
 
 class NcLinkKind(Labelled):
@@ -36,6 +39,8 @@ class NcLinkKind(Labelled):
     QC_RUN = "qc_run", "质控运行", "QC run"
     FINDING = "finding", "审核发现", "audit finding"
     COMPLAINT = "complaint", "投诉", "complaint"
+    MATERIAL = "material", "试剂/标准物质批次", "material lot"
+    ENV_LOCATION = "env_location", "环境监控点", "monitored location"
 
 
 class Containment(Labelled):

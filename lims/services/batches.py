@@ -10,6 +10,7 @@ re-run (SANTE/11312/2021; ISO/IEC 17025 7.7).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -34,6 +35,7 @@ from lims.db.models import (
     Sample,
     SampleStatus,
 )
+from lims.quality.materials import usable_lots, use_lots
 from lims.services.errors import Conflict, InvalidInput, NotFound
 from lims.services.limits import decide_result
 from lims.services.lookup import code_exists, get_by_code, known_by_code
@@ -61,9 +63,11 @@ class QcOutcome:
 
 
 def create_batch(s: Session, *, code: str, method_code: str, instrument_code: str | None,
-                 analysis_ids: list[int]) -> Batch:
+                 analysis_ids: list[int], material_lots: Sequence[str] = ()) -> Batch:
+    """``material_lots``: reagent/standard/reference-material lots the batch uses (an expired one refuses it)."""
     if code_exists(s, Batch, code):
         raise Conflict(f"batch {code} already exists", field="code")
+    usable_lots(s, material_lots)  # issue 15: 409 material.expired before anything is made
     method = known_by_code(s, Method, method_code, field="method_code")
     instrument = None
     if instrument_code:
@@ -74,6 +78,8 @@ def create_batch(s: Session, *, code: str, method_code: str, instrument_code: st
     s.add(batch)
     s.flush()
     refuse_second_result(s, analysis_ids, field="analysis_ids")  # issue 11: a new batch makes no second result
+    if material_lots:
+        use_lots(s, batch, material_lots)
     for aid in analysis_ids:
         a = s.get(Analysis, aid)
         if a is None:
@@ -94,10 +100,11 @@ def store_curve(s: Session, *, batch: Batch, analyte_code: str, concentrations: 
                 solvent_responses: list[float] | None = None, analysis_id: int | None = None,
                 reference_retention_time_min: float | None = None, reference_ion_ratio: float | None = None,
                 closing_concentrations: list[float] | None = None,
-                closing_responses: list[float] | None = None) -> CalibrationCurve:
+                closing_responses: list[float] | None = None, material_lots: Sequence[str] = ()) -> CalibrationCurve:
     """Fit a new curve version by the method's calibration strategy and store it with its fit record
     (calibration.stored: what every result of the curve is computed from) and its acceptance outcome."""
     analyte = known_by_code(s, Analyte, analyte_code, field="analyte_code")
+    usable_lots(s, material_lots)  # issue 15: the curve's standards must be in date (409 material.expired)
     strategy = calibration_strategy(s, batch.method_id)
     fit, strategy_detail = fit_by_strategy(strategy, CurvePoints(
         concentrations, responses, model, weight, is_responses, solvent_concentrations, solvent_responses,
@@ -121,6 +128,8 @@ def store_curve(s: Session, *, batch: Batch, analyte_code: str, concentrations: 
         loq_curve_units=limits.quantification_limit if limits else None)
     s.add(curve)
     s.flush()
+    if material_lots:
+        use_lots(s, batch, material_lots, curve=curve)
     return curve
 
 

@@ -32,6 +32,7 @@ from lims.db.models import (
     User,
 )
 from lims.limits.judgement import LimitJudgement
+from lims.quality.staff import require_for_result
 from lims.services import auth
 from lims.services.batches import batch_held
 from lims.services.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -121,6 +122,7 @@ def review_results(s: Session, result_ids: list[int], *, username: str, password
         if r.analyst_id == reviewer.id:
             raise Forbidden(f"result {r.id}: the reviewer must not be the analyst", field="result_ids",
                             code="signoff.reviewer_is_analyst")
+        require_for_result(s, reviewer, r, "review")  # authorisation matrix (issue 15)
         if r.id not in authored:
             raise Conflict(f"result {r.id} has not been signed by its analyst (authorship) yet",
                            field="result_ids", code="signoff.not_authored")
@@ -161,6 +163,7 @@ def approve_results(s: Session, result_ids: list[int], *, username: str, passwor
             raise Forbidden(f"result {r.id}: {approver.username} holds no signatory authority for method "
                             f"{r.analysis.method.code}", field="result_ids",
                             code="signoff.no_signatory_authority")
+        require_for_result(s, approver, r, "sign")  # authorisation matrix: validity dates (issue 15)
         if not_identified(r):  # RT / ion ratio failed the method's identification rule (issue 12)
             raise Conflict(f"result {r.id}: retention time / ion ratio do not identify the analyte; it cannot be "
                            "reported as detected", field="result_ids", code="result.not_identified")
@@ -231,6 +234,7 @@ def author_results(s: Session, result_ids: list[int], *, username: str, password
                            code="result.not_to_be_reviewed")
         if r.analyst_id not in (None, tech.id):
             raise Forbidden(f"result {r.id} belongs to another analyst", field="result_ids")
+        require_for_result(s, tech, r, "test")  # authorisation matrix (issue 15)
     already = _signed_ids(s, result_ids, SignatureMeaning.AUTHORSHIP)
     if already:
         raise Conflict(f"result {min(already)} is already signed by its analyst (authorship)", field="result_ids",

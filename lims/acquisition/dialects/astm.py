@@ -11,7 +11,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
+from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
@@ -36,6 +36,7 @@ from lims.acquisition.runner import StreamRunner
 from lims.acquisition.store import NewCapture
 from lims.clock import utcnow
 from lims.db.models import RawCapture, Reading
+from lims.quality.instruments import FitnessCache
 
 if TYPE_CHECKING:
     from lims.acquisition.settle import PendingOutcome
@@ -173,11 +174,18 @@ class AstmRunner(StreamRunner):
         except Exception:  # telemetry: never stops the link
             log.exception("%s: cannot record the cut session", self.code)
 
+    @cached_property
+    def fitness(self) -> FitnessCache:
+        """Whether the instrument may feed results (register, calibration; lims.quality.instruments)."""
+        return FitnessCache(self.store.factory, self.store.instrument_id)
+
     def _finish_session(self, frames: list[_StoredFrame]) -> None:
         """Parse a finished session's frames (kept in memory: no SELECT of the captures) into readings."""
         msg = read_message([f.data for f in frames], encoding=_encoding(self.profile))
         last = frames[-1]
-        status = self.store.settle_unit([f.capture_id for f in frames], msg.unit, msg.values,
+        hold = self.fitness.reason(last.received_at)  # an overdue/failed instrument's readings are held (issue 15)
+        values = [{**v, "review_hold": v.get("review_hold") or hold} for v in msg.values] if hold else msg.values
+        status = self.store.settle_unit([f.capture_id for f in frames], msg.unit, values,
                                         reading_capture_id=last.capture_id, read_at=last.received_at,
                                         error=msg.error)
         self.count(Ingested(status, error=msg.error or "", inserted=len(msg.values)))
