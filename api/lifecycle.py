@@ -146,10 +146,17 @@ def get_sample(code: str, me: SamplesRead, factory: FactoryDep) -> SampleDetail:
 
 @router.patch("/samples/{code}", tags=["samples"], summary="更正样品信息 / correct a sample (audited)")
 def correct_sample(code: str, body: SampleCorrection, me: SamplesWrite, factory: FactoryDep) -> SampleDetail:
-    """Fields given are corrected, the reason goes into the audit trail; refused once the sample has a report
-    (409 ``sample.reported``: a correction after reporting is a report amendment)."""
+    """Fields given are corrected, the reason goes into the audit trail. Once the sample has a report the
+    correction is a report amendment: ``amend_report`` (with ``reports:issue``) issues the amended report in the
+    same unit of work; without it, 409 ``sample.reported``."""
+    if body.amend_report and not me.can(P.REPORTS_ISSUE):
+        raise HTTPException(403, detail={"message": "amend_report needs the permission reports:issue",
+                                         "field": "amend_report", "code": None})
+
     def go(s: Session) -> SampleDetail:
-        sampling.correct_sample(s, code, body.changes())
+        if sampling.correct_sample(s, code, body.changes(), amending=body.amend_report):
+            reporting.issue_report(s, code, out_dir=get_settings().report_dir,
+                                   amendment_reason=f"样品信息更正 / sample record corrected: {body.reason}")
         return sample_views.sample_detail(s, code)
     return run_service(factory, me.username, f"sample correction: {body.reason}", go)
 

@@ -123,10 +123,12 @@ class SampleCreate(BaseModel):
 
 class SampleCorrection(BaseModel):
     """A correction of a registered sample's printed fields (only the fields given change), with the reason
-    recorded in the audit trail. Refused once the sample has a report: a correction after reporting is a
-    report amendment (``POST /api/v1/reports`` with ``amendment_reason``)."""
+    recorded in the audit trail. Once the sample has a report, a correction is a report amendment:
+    ``amend_report`` (needs ``reports:issue``) corrects the sample and issues the amended report, naming the
+    reason, in one unit of work; without it the correction is refused (409 ``sample.reported``)."""
 
-    reason: Note = Field(min_length=5, max_length=2000)
+    reason: PrintedNote = Field(min_length=5, max_length=2000)
+    amend_report: bool = False
     sampling_place: PrintedText | None = Field(default=None, min_length=1, max_length=300)
     description: PrintedNote | None = Field(default=None, max_length=300)
     quantity: PrintedText | None = Field(default=None, max_length=60)
@@ -136,7 +138,8 @@ class SampleCorrection(BaseModel):
 
     def changes(self) -> dict[str, str]:
         """The fields given (a field left out is not changed)."""
-        return {k: v for k, v in self.model_dump(exclude={"reason"}, exclude_unset=True).items() if v is not None}
+        return {k: v for k, v in self.model_dump(exclude={"reason", "amend_report"}, exclude_unset=True).items()
+                if v is not None}
 
 
 class SampleReceive(BaseModel):

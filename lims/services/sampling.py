@@ -256,21 +256,23 @@ def receive_sample(s: Session, code: str, *, actor: str, condition: str, storage
 CORRECTABLE = ("sampling_place", "description", "quantity", "certificate_no", "trace_code", "condition")
 
 
-def correct_sample(s: Session, code: str, changes: dict[str, str]) -> Sample:
-    """Correct printed fields of a sample (the audit trail keeps old → new with the caller's reason).
-    Refused once the sample has a report (``sample.reported``): a correction after reporting is a report
-    amendment, so the report in the customer's hands is never silently contradicted."""
+def correct_sample(s: Session, code: str, changes: dict[str, str], *, amending: bool = False) -> bool:
+    """Correct printed fields of a sample (the audit trail keeps old → new with the caller's reason); True when
+    the sample has a report. Once it has one, the correction is refused (``sample.reported``) unless the caller
+    amends the report in the same unit of work (``amending``): the report in the customer's hands is never
+    silently contradicted."""
     sample = get_by_code(s, Sample, code, field="sample_code")
-    if s.execute(select(Report.id).where(Report.sample_id == sample.id).limit(1)).first():
-        raise Conflict(f"sample {code} already has a report: correct it by amending the report",
-                       field="sample_code", code="sample.reported")
+    reported = s.execute(select(Report.id).where(Report.sample_id == sample.id).limit(1)).first() is not None
+    if reported and not amending:
+        raise Conflict(f"sample {code} already has a report: correct it with an amended report "
+                       "(amend_report: true)", field="sample_code", code="sample.reported")
     unknown = sorted(set(changes) - set(CORRECTABLE))
     if unknown or not changes:
         raise InvalidInput(f"correctable fields: {', '.join(CORRECTABLE)}", field=unknown[0] if unknown else "body")
     for name, value in changes.items():
         setattr(sample, name, value)
     s.flush()
-    return sample
+    return reported
 
 
 def custody(s: Session, code: str, *, kind: str, actor: str, location: str = "", note: str = "",

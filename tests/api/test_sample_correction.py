@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from api.app import create_app
+from lims.config import get_settings
 from lims.db.engine import session_scope
 from lims.db.models import Analysis, User
 from lims.db.models_system import AuditEvent
@@ -53,8 +54,11 @@ def _issue(db_factory, out_dir):
         return reporting.issue_report(s, "S-FIX-1", out_dir=out_dir).report_no
 
 
-def test_an_unprintable_field_is_corrected_by_an_audited_edit_and_the_report_then_issues(lab, db_factory):
+def test_an_unprintable_field_is_corrected_by_an_audited_edit_and_the_report_then_issues(lab, db_factory,
+                                                                                        monkeypatch):
     client, out_dir = lab
+    monkeypatch.setenv("LIMS_REPORT_DIR", str(out_dir / "api"))
+    get_settings.cache_clear()
     with pytest.raises(UnprintableTextError):
         _issue(db_factory, out_dir)  # the reproduction: every report of this sample failed
     r = client.patch("/api/v1/samples/S-FIX-1", json={"sampling_place": f"{RARE}家村", "reason": "录入有误，更正"})
@@ -68,9 +72,27 @@ def test_an_unprintable_field_is_corrected_by_an_audited_edit_and_the_report_the
                        .order_by(AuditEvent.seq.desc()).limit(1)).scalar_one()
     assert "生僻字无法打印" in ev.reason and ev.actor == "zhangwei"
     assert f"{RARE}家村" in ev.old and "吉家村" in ev.new
-    assert _issue(db_factory, out_dir)
+    first = _issue(db_factory, out_dir)
     r = client.patch("/api/v1/samples/S-FIX-1", json={"quantity": "2 kg", "reason": "称量记录更正"})
     assert r.status_code == 409 and r.json()["detail"]["code"] == "sample.reported"
+    # after reporting, a correction is a report amendment: sample corrected and amended report issued together
+    body = {"quantity": "2 kg", "reason": "称量记录更正", "amend_report": True}
+    assert client.patch("/api/v1/samples/S-FIX-1", json=body).status_code == 403  # a technician issues no report
+    with session_scope(db_factory, actor="setup") as s:
+        both = auth.create_user(s, "zhao", "赵主任", "Both-Roles-Passw0rd!", ["technician", "approver"])
+        token = auth.create_bearer_token(s, both).token
+    r = client.patch("/api/v1/samples/S-FIX-1", json=body, headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200, r.text
+    with db_factory() as s:
+        from lims.db.models import Report
+
+        reports = s.execute(select(Report).order_by(Report.version)).scalars().all()
+    assert [r.version for r in reports] == [1, 2] and reports[0].report_no == first
+    assert "称量记录更正" in reports[1].amendment_reason
+    with db_factory() as s:
+        from lims.db.models import Sample
+
+        assert s.execute(select(Sample.quantity).where(Sample.code == "S-FIX-1")).scalar_one() == "2 kg"
 
 
 def test_only_printed_fields_and_at_least_one(lab):
