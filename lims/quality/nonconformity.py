@@ -261,3 +261,17 @@ def overdue(s: Session, *, today: dt.date | None = None) -> list[Overdue]:
         out.append(Overdue(a.nonconformity_id, a.id, f"纠正措施 / action: {a.description}", a.owner, a.due_date,
                            (today - a.due_date).days))
     return sorted(out, key=lambda o: (-o.days_overdue, o.nonconformity_id))
+
+
+def withheld(s: Session, *, report_nos: Sequence[str] = (), batch_codes: Sequence[str] = (),
+             result_ids: Sequence[int] = ()) -> list[str]:
+    """Why reports on these records are withheld: an open nonconformity's withhold containment on a report,
+    a batch or a result among them (lims.services.reporting refuses to issue while one is in force)."""
+    wanted = ([(NcLinkKind.REPORT.value, r) for r in report_nos] + [(NcLinkKind.BATCH.value, b) for b in batch_codes]
+              + [(NcLinkKind.RESULT.value, str(i)) for i in result_ids])
+    reasons = []
+    for kind, ref in wanted:
+        for row in active_containment(s, kind, ref):
+            if row.containment == Containment.WITHHOLD:
+                reasons.append(f"NC-{row.nonconformity_id} withholds {kind} {ref}")
+    return reasons

@@ -18,6 +18,7 @@ from lims.config import get_settings
 from lims.db.anchors import request_checkpoint
 from lims.db.models import (
     Analysis,
+    Batch,
     Lab,
     Limit,
     MonitoringTask,
@@ -261,6 +262,17 @@ def current_results(s: Session, sample: Sample) -> list[Result]:
     return list(rows)
 
 
+def _refuse_withheld(s: Session, previous: Report | None, results: list[Result]) -> None:
+    from lims.quality.nonconformity import withheld
+
+    batches = [b for (b,) in s.execute(select(Batch.code).join(Analysis, Analysis.batch_id == Batch.id)
+                                       .where(Analysis.id.in_([r.analysis_id for r in results])))]
+    reasons = withheld(s, report_nos=[previous.report_no] if previous else [], batch_codes=batches,
+                       result_ids=[r.id for r in results])
+    if reasons:
+        raise Conflict("report withheld: " + "; ".join(reasons), field="sample_code", code="quality.report_withheld")
+
+
 def issue_report(s: Session, sample_code: str, *, out_dir: Path, language: rm.Language = "zh-CN",
                  amendment_reason: str | None = None) -> Report:
     """Issue (or, with ``amendment_reason``, amend) the report of a sample whose results are certified."""
@@ -274,6 +286,7 @@ def issue_report(s: Session, sample_code: str, *, out_dir: Path, language: rm.La
     if previous is not None and not amendment_reason:
         raise Conflict(f"sample {sample_code} already has report {previous.report_no}; amend it with a reason",
                        field="amendment_reason", code="report.needs_amendment_reason")
+    _refuse_withheld(s, previous, results)  # issue 15: an open nonconformity may withhold reports
     base_no = f"JC{sample.code}"
     version = previous.version + 1 if previous else 1
     report_no = base_no if version == 1 else f"{base_no}-A{version - 1}"

@@ -109,3 +109,26 @@ def test_recall_of_an_issued_report_produces_an_amendment(db_factory, tmp_path):
         with pytest.raises(Exception) as e:  # the superseded report cannot be recalled again
             ncs.contain(s, nc.id, containment="recall", kind="report", ref=report_no, note="again")
         assert getattr(e.value, "code", None) == "quality.report_not_issued"
+
+
+def test_withheld_report_is_refused_until_the_nc_closes(db_factory, tmp_path):
+    rid = certified_result(db_factory)
+    with session_scope(db_factory, actor="zhaomin") as s:
+        sample = s.get(Sample, s.get(Result, rid).analysis.sample_id)
+        code = sample.code
+        nc = _raise(s, description="结果待复核")
+        ncs.contain(s, nc.id, containment="withhold", kind="result", ref=str(rid), note="复核前暂停发报告")
+        nc_id = nc.id
+    with session_scope(db_factory, actor="wangfang") as s:
+        with pytest.raises(Conflict) as e:
+            reporting.issue_report(s, code, out_dir=tmp_path)
+        assert e.value.code == "quality.report_withheld" and f"NC-{nc_id}" in str(e.value)
+    with session_scope(db_factory, actor="zhaomin") as s:
+        ncs.record_root_cause(s, nc_id, "复核完成，结果无误")
+        a = ncs.add_action(s, nc_id, description="复核", owner="liqiang", due_date=TODAY)
+        ncs.complete_action(s, a.id, note="无误")
+        ncs.implement(s, nc_id)
+        ncs.verify_effectiveness(s, nc_id, verification="复核记录齐全")
+        ncs.close(s, nc_id)
+    with session_scope(db_factory, actor="wangfang") as s:
+        assert reporting.issue_report(s, code, out_dir=tmp_path).version == 1
