@@ -21,6 +21,13 @@ NAV = (("样品", "Samples", "/samples", P.SAMPLES_READ), ("待审核", "Review"
 #: Refusal codes (``detail.code``: lims.services.errors, api.security, the forms below) → the Chinese shown
 #: first on the page. tests/api/test_error_codes.py fails on a code raised without an entry here.
 ERROR_ZH = {
+    "hub.key_invalid": "公钥无效：须为 PEM 格式的 Ed25519 公钥",
+    "hub.region_invalid": "行政区划代码无效：须为 6 位 GB/T 2260 代码",
+    "hub.lab_code_invalid": "机构代码无效：1 至 40 个字符",
+    "hub.lab_kind_invalid": "机构类型无效：检测机构或下级汇交中心",
+    "hub.key_retired": "该密钥已停用，不能重新登记",
+    "hub.key_not_found": "该机构没有此指纹的密钥",
+    "hub.lab_not_found": "该机构未在本汇交中心登记",
     "upstream.payload_invalid": "上报数据不符合数据结构（JSON Schema），未批准：请按提示更正所列字段",
     "upstream.unknown_status": "未知的上报状态（待发送 / 已送达 / 投递失败）",
     "upstream.nothing_to_requeue": "请指定要重新投递的消息，或选择全部投递失败的消息",

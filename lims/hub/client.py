@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lims.db.engine import session_scope
-from lims.db.models_system import OutboxMessage
+from lims.db.models import OutboxMessage
 from lims.upstream.delivery import hub_reason, receipt_of
 from lims.upstream.signing import sign_request
 from lims.vocabulary import OutboxStatus

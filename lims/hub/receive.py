@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lims.clock import as_utc, utcnow
 from lims.config import Settings
-from lims.db.models_hub import HubReceipt
+from lims.db.models import HubReceipt
 from lims.hub import registry, rules, store
 from lims.hub.rules import Problem, Refused
 from lims.upstream.schema import CheckpointMessage, ResultBatch, TaskProgress, Wire
@@ -76,8 +76,7 @@ def _authenticate(s: Session, body: bytes, h: dict[str, str], window_s: int, now
     if not signer or not key or len(key) > 80:
         raise Refused(Problem(400, "headers", "缺少请求头 / required headers missing",
                               "X-Lab-Code and Idempotency-Key (at most 80 characters) are required"))
-    lab = registry.find_lab(s, signer)
-    pems = registry.active_keys(s, signer) if lab is not None else []
+    lab, pems = registry.lab_and_keys(s, signer)
     if not pems:
         raise Refused(Problem(401, "signature.unknown_lab", "未登记的机构 / lab not registered",
                               f"lab {signer} has no registered key that is not retired"))
@@ -186,8 +185,9 @@ def receive(factory: sessionmaker[Session], body: bytes, headers: dict[str, str]
     settings = settings or Settings()
     h = {k.lower(): v for k, v in headers.items()}
     now = utcnow()
+    reader = getattr(factory, "read", factory)  # read-only, autocommit on PostgreSQL: no BEGIN/ROLLBACK
     try:
-        with factory() as s:
+        with reader() as s:
             signed = _authenticate(s, body, h, settings.hub_signature_window_s, now)
             known = _existing(s, signed, now, settings.hub_claim_stale_s)
         if known is not None:
@@ -196,11 +196,11 @@ def receive(factory: sessionmaker[Session], body: bytes, headers: dict[str, str]
     except Refused as exc:
         return refusal(exc.problem)
     lab = message_lab(msg) or signed.signer
-    with factory() as s:
+    with factory() as s:  # the claim is its own unit of work: visible to every other hub process at once
         receipt_id = _claim(s, signed, lab, str(getattr(msg, "schema_", "")), now, settings.hub_claim_stale_s)
         s.commit()
     if receipt_id is None:
-        with factory() as s:
+        with reader() as s:
             return _existing(s, signed, now, settings.hub_claim_stale_s) or refusal(Problem(
                 409, "idempotency.in_flight", "报文正在处理 / message in flight", "retry", ""), {"Retry-After": "1"})
     return _store(factory, receipt_id, now, signed, lab, body, msg, settings)

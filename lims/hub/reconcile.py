@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lims.db.models_hub import HubReceipt
+from lims.db.models import HubReceipt
 
 MAX_IDS = 10_000
 

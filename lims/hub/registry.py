@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lims.clock import utcnow
-from lims.db.models_hub import HubLab, HubLabKey
+from lims.db.models import HubLab, HubLabKey
 from lims.services.errors import InvalidInput, NotFound
 
 LAB_KINDS = ("lab", "hub")
@@ -102,6 +102,16 @@ def retire_key(s: Session, code: str, fingerprint: str) -> LabView:
 
 def find_lab(s: Session, code: str) -> HubLab | None:
     return s.execute(select(HubLab).where(HubLab.code == code)).scalar_one_or_none()
+
+
+def lab_and_keys(s: Session, code: str) -> tuple[HubLab | None, list[str]]:
+    """The lab and the PEMs of its keys that verify (one query: the receiver's hot path)."""
+    rows = s.execute(select(HubLab, HubLabKey.public_key_pem).outerjoin(
+        HubLabKey, (HubLabKey.lab_code == HubLab.code) & HubLabKey.retired_at.is_(None))
+        .where(HubLab.code == code).order_by(HubLabKey.id.desc())).all()
+    if not rows:
+        return None, []
+    return rows[0][0], [pem for _, pem in rows if pem is not None]
 
 
 def active_keys(s: Session, code: str) -> list[str]:

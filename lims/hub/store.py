@@ -17,8 +17,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from lims.config import Settings
-from lims.db.models_hub import HubMessage, HubReceipt, HubResult
-from lims.db.models_system import OutboxMessage
+from lims.db.models import HubMessage, HubReceipt, HubResult, OutboxMessage
 from lims.hub import alerts
 from lims.upstream.schema import ResultBatch, Wire
 from lims.vocabulary import OutboxStatus
@@ -63,6 +62,19 @@ def _relay(s: Session, key: str, lab: str, sample: str | None, body: bytes, now:
     s.execute(ins.on_conflict_do_nothing(index_elements=["idempotency_key"]))
 
 
+def _insert_results(s: Session, rows: list[dict[str, Any]]) -> None:
+    """PostgreSQL: COPY (one round trip for the batch); else executemany."""
+    conn = s.connection()
+    if conn.dialect.name != "postgresql":
+        s.execute(insert(HubResult.__table__), rows)
+        return
+    cols = [c.name for c in HubResult.__table__.columns]
+    raw: Any = conn.connection.driver_connection
+    with raw.cursor() as cur, cur.copy(f"COPY hub_result ({', '.join(cols)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([row[c] for c in cols])
+
+
 def store_message(s: Session, *, receipt_id: int, received_at: dt.datetime, lab: str, signer: str,
                   idempotency_key: str, body: bytes, msg: Wire, settings: Settings) -> int:
     """Store a validated message under its claimed receipt; the number of new alerts."""
@@ -79,7 +91,7 @@ def store_message(s: Session, *, receipt_id: int, received_at: dt.datetime, lab:
             t = HubResult.__table__
             s.execute(update(t).where(t.c.lab_code == lab, t.c.result_id.in_(replaced), t.c.current.is_(True))
                       .values(current=False))
-        s.execute(insert(HubResult.__table__), rows)
+        _insert_results(s, rows)
     s.execute(update(HubReceipt.__table__).where(HubReceipt.id == receipt_id)
               .values(state="stored", results=len(rows)))
     if settings.hub_relay_url:
