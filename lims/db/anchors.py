@@ -10,8 +10,9 @@ and ``hash`` — signed with the lab's Ed25519 key (the upstream key, ``LIMS_UPS
 
 Checkpoints are taken after every sign-off and report (``request_checkpoint`` by the service, written when
 its unit of work commits) and by ``lims audit anchor``. ``lims audit verify`` checks the chain against the
-newest anchor it can read: a trail that ends before the anchored seq was truncated; a different hash at
-that seq means the trail was re-chained. Every line's signature is checked, so a forged line is named.
+newest anchor it can read — a line of the log or a checkpoint in the outbox (signed alike): a trail that ends
+before the anchored seq was truncated; a different hash at that seq means the trail was re-chained. Every
+signature is checked, so a forged line is named.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import event, func, select
+from sqlalchemy import event, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -106,9 +107,10 @@ def head(session: Session) -> tuple[int, str]:
     return (int(last[0]), str(last[1])) if last else (0, GENESIS_HASH)
 
 
-def checkpoint(session: Session, *, lab_code: str | None = None) -> Checkpoint | None:
-    """Sign the chain head, queue it upstream (this transaction) and have the line appended to the anchor
-    log when the transaction commits. None when no key is configured (nothing can be signed)."""
+def checkpoint(session: Session, *, lab_code: str | None = None, queue: bool = True) -> Checkpoint | None:
+    """Sign the chain head, queue it upstream (this transaction; ``queue=False``: the log only, e.g. after the
+    day's delivery) and have the line appended to the anchor log when the transaction commits. None when no
+    key is configured (nothing can be signed)."""
     key = _load_key(key_path(session))
     if key is None:
         return None
@@ -119,8 +121,9 @@ def checkpoint(session: Session, *, lab_code: str | None = None) -> Checkpoint |
             "at": utcnow().isoformat(timespec="seconds"), "key": fingerprint(key)}
     signature = base64.b64encode(key.sign(canonical_json(body).encode())).decode()
     line = canonical_json({**body, "sig": signature})
-    session.add(OutboxMessage(kind=CHECKPOINT_KIND, idempotency_key=f"{lab}:checkpoint:{seq}", payload=line))
-    session.flush()
+    if queue:
+        session.add(OutboxMessage(kind=CHECKPOINT_KIND, idempotency_key=f"{lab}:checkpoint:{seq}", payload=line))
+        session.flush()
     path = log_path(session)
     session.info.setdefault(_LINES, []).append((path, line))
     return Checkpoint(seq, chain_hash, body["at"], lab, line, path)
@@ -170,55 +173,63 @@ def install(session_class: type[Session] = Session) -> None:
 
 # ------------------------------------------------------------------------------------- checking
 
-def _read_lines(path: Path, key: Ed25519PrivateKey | None) -> tuple[list[dict[str, Any]], list[str]]:
+def _parse(sources: list[tuple[str, str]], key: Ed25519PrivateKey | None) -> tuple[list[dict[str, Any]], list[str]]:
+    """Checkpoints from (where, text) pairs, each signature checked when the lab key is known."""
     anchors: list[dict[str, Any]] = []
     problems: list[str] = []
     public = key.public_key() if key is not None else None
-    for n, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not text.strip():
-            continue
+    for where, text in sources:
         try:
             record = json.loads(text)
             sig = base64.b64decode(record.pop("sig"))
             int(record["seq"]), str(record["hash"])
-        except (ValueError, KeyError, TypeError):
-            problems.append(f"anchor log {path} line {n} is not a checkpoint")
+        except (ValueError, KeyError, TypeError, AttributeError):
+            problems.append(f"{where} is not a checkpoint")
             continue
         if public is not None:
             try:
                 public.verify(sig, canonical_json(record).encode())
             except InvalidSignature:
-                problems.append(f"anchor log {path} line {n} (seq {record['seq']}): signature does not verify "
-                                "with the lab key (forged or edited)")
+                problems.append(f"{where} (seq {record['seq']}): signature does not verify with the lab key "
+                                "(forged or edited)")
                 continue
+        record["where"] = where
         anchors.append(record)
     return anchors, problems
 
 
-def check_against_chain(session: Session, chain: ChainCheck) -> AnchorCheck:
-    """The chain against the newest readable anchor (see the module docstring)."""
-    path = log_path(session)
-    queued = session.execute(select(func.count()).where(OutboxMessage.kind == CHECKPOINT_KIND)).scalar_one()
+def _sources(session: Session, path: Path | None) -> tuple[list[tuple[str, str]], list[str]]:
+    """The anchor log's lines and the checkpoints queued in the outbox (signed alike: both are anchors)."""
+    queued = [(f"outbox message {i}", payload) for i, payload in session.execute(
+        select(OutboxMessage.id, OutboxMessage.payload).where(OutboxMessage.kind == CHECKPOINT_KIND)
+        .order_by(OutboxMessage.id))]
     if path is None:
-        return AnchorCheck(True, "no anchor log configured (LIMS_ANCHOR_LOG)")
+        return queued, []
     if not path.is_file():
-        if queued:
-            return AnchorCheck(False, f"anchor log {path} is missing, but {queued} checkpoints were taken")
-        return AnchorCheck(True, "no checkpoint taken yet")
+        return queued, ([f"anchor log {path} is missing, but {len(queued)} checkpoints were taken"] if queued else [])
+    lines = [(f"anchor log {path} line {n}", text)
+             for n, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1) if text.strip()]
+    return lines + queued, []
+
+
+def check_against_chain(session: Session, chain: ChainCheck) -> AnchorCheck:
+    """The chain against the newest readable anchor of the log and the outbox (see the module docstring)."""
+    sources, problems = _sources(session, log_path(session))
     key = _load_key(key_path(session))
-    anchors, problems = _read_lines(path, key)
+    anchors, bad = _parse(sources, key)
+    problems += bad
     if problems:
         return AnchorCheck(False, problems[0])
     if not anchors:
-        return AnchorCheck(not queued, f"anchor log {path} holds no checkpoint")
+        return AnchorCheck(True, "no checkpoint taken yet")
     newest = max(anchors, key=lambda a: int(a["seq"]))
     seq, at = int(newest["seq"]), newest.get("at", "?")
     signed = "signed" if key is not None else "signature not checked: no lab key configured"
     if chain.head_seq < seq:
-        return AnchorCheck(False, f"audit trail truncated: the checkpoint of {at} ({signed}) names seq {seq}, "
-                                  f"the trail ends at seq {chain.head_seq}")
+        return AnchorCheck(False, f"audit trail truncated: the checkpoint of {at} ({newest['where']}, {signed}) "
+                                  f"names seq {seq}, the trail ends at seq {chain.head_seq}")
     stored = session.execute(select(AuditEvent.hash).where(AuditEvent.seq == seq)).scalar_one_or_none()
     if stored != newest["hash"]:
         return AnchorCheck(False, f"audit trail re-chained: event seq {seq} does not carry the hash of the "
-                                  f"checkpoint of {at} ({signed})")
+                                  f"checkpoint of {at} ({newest['where']}, {signed})")
     return AnchorCheck(True, f"anchored at seq {seq} ({at}, {signed}, {len(anchors)} checkpoints)")

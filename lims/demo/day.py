@@ -36,6 +36,7 @@ from lims.db.models import (
 from lims.demo import gc, instruments
 from lims.demo.loopback import LoopbackHub
 from lims.demo.pt_round import run_demo_round
+from lims.demo.quality import run_quality
 from lims.demo.reference import LAB_CODE, PASSWORDS, TZ, VEG_DAY, demo_judgements, seed_reference
 from lims.services import reporting, sampling, signoff
 from lims.hub.registry import register_lab_key
@@ -82,6 +83,7 @@ class DemoDay:
         self.positives: list[str] = []
         self.amended: list[str] = []
         self.pt: dict[str, Any] = {"participants": 0, "analytes": 0, "scores": 0}
+        self.quality: dict[str, Any] = {}  # issue 15: audits, nonconformities, Westgard rejections
         self.external_hub = False  # LIMS_UPSTREAM_URL: deliver there (pending when it is down), not to a loopback hub
 
     def uow(self, actor: str, reason: str) -> AbstractContextManager[Session]:
@@ -264,7 +266,7 @@ class DemoDay:
                 "reports": [r for r in s.execute(select(Report.path).order_by(Report.id)).scalars()],
                 "upstream_delivered": delivered, "upstream_pending": pending,
                 "upstream_dead_letter": state.dead_letter, "upstream_external_hub": self.external_hub,
-                "pt_round": self.pt, "qc_failures": self.qc_failures,
+                "pt_round": self.pt, "qc_failures": self.qc_failures, "quality": self.quality,
                 "raw_capture_errors": count(select(func.count()).where(RawCapture.parse_status == "error")),
                 "screening_positives": self.positives, "amended_reports": self.amended,
                 "audit_events": count(select(func.count()).select_from(AuditEvent)),
@@ -294,7 +296,13 @@ def run_demo(out_dir: Path) -> dict[str, Any]:
     day.issue_reports()
     day.amend()
     day.pt_round()
+    day.quality = run_quality(day.factory)  # audit finding closed through CAPA; a Westgard rejection holds a batch
+    day.log.step(f"quality: {day.quality['audits']} audits, audit finding closed through CAPA; Westgard "
+                 f"{day.quality['westgard_rules']} rejected a run: batch {day.quality['held_batch']} held, "
+                 f"NC-{day.quality['westgard_nc']} opened")
     with day.uow("system", "end-of-day audit checkpoint") as s:
         anchors.checkpoint(s, lab_code=LAB_CODE)  # delivered upstream with the day's results
     day.upstream()
+    with day.uow("system", "end-of-day audit checkpoint (anchor log)") as s:
+        anchors.checkpoint(s, lab_code=LAB_CODE, queue=False)  # the head after delivery: the whole day anchored
     return day.summary()
