@@ -220,3 +220,26 @@ def test_schemas_are_served_versioned_draft_2020_12(db_engine):
     assert set(doc["$defs"]["Evaluation"]["properties"]["code"]["enum"]) == {
         "compliant", "non_compliant", "compliant_within_uncertainty", "not_evaluated", "banned_substance_detected"}
     assert client.get("/api/v1/schemas/nope").status_code == 404
+
+
+def test_a_retraction_names_the_result_it_withdraws_and_waits_for_it(db_factory, key):
+    from lims.db.models import OutboxItem as Item
+    from lims.upstream.delivery import due_ids
+    from lims.upstream.outbox import queue_retraction
+
+    (rid,) = _results(db_factory, [1])
+    _sign(db_factory, [rid])
+    with session_scope(db_factory, actor="wangfang", reason="sample found mislabelled") as s:
+        msg = queue_retraction(s, s.get(Result, rid), lab_code=LAB, reason="样品标识错误，结果撤回")
+        retraction_id = msg.id
+    original, retraction = _messages(db_factory, "result")[0], _messages(db_factory, "retraction")[0]
+    doc = w.validate_message(json.loads(retraction.payload))
+    assert isinstance(doc, w.ResultBatch)
+    (item,) = doc.results
+    assert (item.change, item.supersedes, item.reason) == ("retraction", rid, "样品标识错误，结果撤回")
+    assert retraction.idempotency_key == f"{LAB}:retraction:{rid}" and retraction.sample_code == original.sample_code
+    with db_factory() as s:
+        due = due_ids(s, limit=100, now=retraction.next_attempt_at)
+        assert original.id in due and retraction_id not in due  # never before the result it withdraws
+        assert {m for (m,) in s.execute(select(Item.message_id).where(Item.result_id == rid))} == {
+            original.id, retraction_id}
