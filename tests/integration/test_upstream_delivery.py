@@ -207,3 +207,25 @@ def test_the_serve_worker_thread_delivers_what_is_queued_later(db_factory, key, 
     assert not thread.is_alive()
     with hub.factory() as s:
         assert s.execute(select(func.count()).select_from(HubReceipt)).scalar_one() == 1
+
+
+def test_two_workers_on_one_outbox_send_each_message_once(db_factory, key, hub):
+    """`lims serve` on several hosts and `lims upstream run` may drain the same outbox: the claim (a short unit
+    of work that counts the attempt and leases the message) keeps them apart."""
+    import threading
+
+    for n in range(40):
+        queue(db_factory, f"S{n}", n + 1)
+    with FaultProxy(hub.url) as proxy:
+        workers = [Worker(db_factory, key, hub_url=proxy.url, lab_code=LAB) for _ in range(2)]
+        done: list[int] = []
+        threads = [threading.Thread(target=lambda wk=wk: done.append(wk.run_once())) for wk in workers]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        sent = [k for _, k in proxy.log]
+    assert sum(done) == 40 and len(sent) == 40 and len(set(sent)) == 40  # each message sent once
+    state = messages(db_factory)
+    assert {m.status for m in state.values()} == {"delivered"} and {m.attempts for m in state.values()} == {1}
+    assert len(hub_receipts(hub)) == 40
