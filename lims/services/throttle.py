@@ -29,6 +29,7 @@ import logging
 import math
 import threading
 import time
+import unicodedata
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -119,6 +120,11 @@ class Throttle:
                 del self._entries[k]
 
 
+def _account_key(account: str) -> str:
+    """One key per account however it is typed (ｚｈａｎｇｗｅｉ, ZhangWei, zhangwei): as accounts are found."""
+    return unicodedata.normalize("NFKC", account).strip().casefold()
+
+
 @dataclass
 class PasswordGuard:
     """The three throttles of a password check: per client address, per account from that address, per
@@ -143,21 +149,21 @@ class PasswordGuard:
                    Throttle(Backoff(free=10, base_s=1.0, cap_s=60.0), clock=clock))
 
     def retry_after_s(self, account: str, address: str) -> int:
-        account = account.casefold()
+        account = _account_key(account)
         wait = max(self.per_address.retry_after_s(address) if address else 0.0,
                    self.per_account_address.retry_after_s((account, address)),
                    self.per_account.retry_after_s(account))
         return math.ceil(wait) if wait > 0 else 0
 
     def failure(self, account: str, address: str) -> None:
-        account = account.casefold()
+        account = _account_key(account)
         if address:
             self.per_address.failure(address)
         self.per_account_address.failure((account, address))
         self.per_account.failure(account)
 
     def success(self, account: str, address: str) -> None:
-        account = account.casefold()
+        account = _account_key(account)
         self.per_account_address.success((account, address))
         self.per_account.success(account)
 

@@ -112,6 +112,9 @@ def test_throttling_backs_off_without_checking_the_password_and_never_locks(lab)
         with pytest.raises(AuthenticationError) as e:
             attempt("Wrong-Password-1")
         assert not isinstance(e.value, auth.LoginThrottled)
+    # the same account typed otherwise is the same account for the throttle
+    with pytest.raises(auth.LoginThrottled):
+        attempt(TECH_PASSWORD, username="ＺＨＡＯＭＩＮ")
     # the correct password is refused now (not looked at), naming when to retry; the refusal is not counted
     for _ in range(5):
         with pytest.raises(auth.LoginThrottled) as e:
