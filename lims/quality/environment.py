@@ -143,7 +143,8 @@ def read_sensor(url: str, *, device_id: int = 1, timeout_s: float = 1.0) -> Sens
         raise Conflict(f"sensor {url}: {exc}", field="sensor_url", code="env.sensor_unreachable") from exc
     finally:
         link.close()
-    return SensorValues(float(values["temperature_c"].value), float(values["humidity_pct"].value),
+    # registers hold tenths: round away the binary artefact of the ×0.1 scale (451 × 0.1 = 45.100000000000001)
+    return SensorValues(round(float(values["temperature_c"].value), 3), round(float(values["humidity_pct"].value), 3),
                         bool(values["status"].value["probe_fault"]))
 
 
