@@ -28,7 +28,8 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 #: Routes that take a CSV or file upload (or a batch of signed messages): the larger limit applies.
-UPLOAD_PATHS = re.compile(r"^(/api/v1/pt/rounds/[^/]+/results\.csv|/api/v1/limits/import|/hub/v1/messages)$")
+UPLOAD_PATHS = re.compile(r"^(/api/v1/pt/rounds/[^/]+/results\.csv|/api/v1/limits/import|/hub/v1/messages"
+                          r"|/api/v1/quality/evidence/[^/]+/[^/]+)$")
 
 
 def body_limit_for(path: str, settings: Settings | None = None) -> int:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from api import quality_models as m
 from api.deps import FactoryDep, read_service, run_service
 from api.pt_models import CHART_RESPONSE
+from api.schemas import DbId  # ids beyond 2^31: 422, never a database overflow (issue 11)
 from api.security import Permission, Principal, require
 from lims.config import get_settings
 from lims.db.models_quality import AuditProgramme, QualityAudit
@@ -56,7 +57,7 @@ def raise_nc(body: m.NcIn, me: Raiser, factory: FactoryDep) -> m.NcDetail:
 
 
 @router.get(f"{P}/nonconformities/{{nc_id}}", summary="不符合工作详情 / a nonconformity")
-def get_nc(nc_id: int, me: Reader, factory: FactoryDep) -> m.NcDetail:
+def get_nc(nc_id: DbId, me: Reader, factory: FactoryDep) -> m.NcDetail:
     return read_service(factory, lambda s: m.NcDetail(**nc_detail(s, ncs.get_nc(s, nc_id))))
 
 
@@ -68,42 +69,42 @@ def _step(factory: Any, me: Principal, nc_id: int, reason: str, fn: Callable[[Se
 
 
 @router.post(f"{P}/nonconformities/{{nc_id}}/containment", summary="控制措施 / contain (stop work, withhold, recall)")
-def contain(nc_id: int, body: m.ContainmentIn, me: Manager, factory: FactoryDep) -> m.NcDetail:
+def contain(nc_id: DbId, body: m.ContainmentIn, me: Manager, factory: FactoryDep) -> m.NcDetail:
     report_dir = get_settings().report_dir
     return _step(factory, me, nc_id, f"containment {body.containment}", lambda s: ncs.contain(
         s, nc_id, containment=body.containment, kind=body.kind, ref=body.ref, note=body.note, report_dir=report_dir))
 
 
 @router.post(f"{P}/nonconformities/{{nc_id}}/root-cause", summary="根本原因 / record the root cause")
-def root_cause(nc_id: int, body: m.RootCauseIn, me: Manager, factory: FactoryDep) -> m.NcDetail:
+def root_cause(nc_id: DbId, body: m.RootCauseIn, me: Manager, factory: FactoryDep) -> m.NcDetail:
     return _step(factory, me, nc_id, "root cause", lambda s: ncs.record_root_cause(s, nc_id, body.root_cause))
 
 
 @router.post(f"{P}/nonconformities/{{nc_id}}/actions", summary="纠正措施 / add a corrective action")
-def add_action(nc_id: int, body: m.ActionIn, me: Manager, factory: FactoryDep) -> m.NcDetail:
+def add_action(nc_id: DbId, body: m.ActionIn, me: Manager, factory: FactoryDep) -> m.NcDetail:
     return _step(factory, me, nc_id, "action", lambda s: ncs.add_action(
         s, nc_id, description=body.description, owner=body.owner, due_date=body.due_date))
 
 
 @router.post(f"{P}/nonconformities/{{nc_id}}/actions/{{action_id}}/done", summary="措施完成 / an action is done")
-def action_done(nc_id: int, action_id: int, body: m.NoteIn, me: Manager, factory: FactoryDep) -> m.NcDetail:
+def action_done(nc_id: DbId, action_id: DbId, body: m.NoteIn, me: Manager, factory: FactoryDep) -> m.NcDetail:
     return _step(factory, me, nc_id, f"action {action_id} done",
                  lambda s: ncs.complete_action(s, action_id, note=body.note))
 
 
 @router.post(f"{P}/nonconformities/{{nc_id}}/implemented", summary="措施已实施 / actions implemented")
-def implemented(nc_id: int, me: Manager, factory: FactoryDep) -> m.NcDetail:
+def implemented(nc_id: DbId, me: Manager, factory: FactoryDep) -> m.NcDetail:
     return _step(factory, me, nc_id, "implemented", lambda s: ncs.implement(s, nc_id))
 
 
 @router.post(f"{P}/nonconformities/{{nc_id}}/verification", summary="有效性验证 / verify effectiveness")
-def verify(nc_id: int, body: m.VerificationIn, me: Manager, factory: FactoryDep) -> m.NcDetail:
+def verify(nc_id: DbId, body: m.VerificationIn, me: Manager, factory: FactoryDep) -> m.NcDetail:
     return _step(factory, me, nc_id, "effectiveness", lambda s: ncs.verify_effectiveness(
         s, nc_id, verification=body.verification, effective=body.effective))
 
 
 @router.post(f"{P}/nonconformities/{{nc_id}}/close", summary="关闭 / close")
-def close(nc_id: int, body: m.NoteIn, me: Manager, factory: FactoryDep) -> m.NcDetail:
+def close(nc_id: DbId, body: m.NoteIn, me: Manager, factory: FactoryDep) -> m.NcDetail:
     return _step(factory, me, nc_id, "close", lambda s: ncs.close(s, nc_id, note=body.note))
 
 
@@ -137,7 +138,7 @@ def create_programme(body: m.ProgrammeIn, me: Manager, factory: FactoryDep) -> m
 
 
 @router.get(f"{P}/programmes/{{year}}", summary="审核方案及条款覆盖 / programme and clause coverage")
-def get_programme(year: int, me: Reader, factory: FactoryDep) -> m.ProgrammeOut:
+def get_programme(year: DbId, me: Reader, factory: FactoryDep) -> m.ProgrammeOut:
     return read_service(factory, lambda s: _programme(s, year))
 
 
@@ -182,7 +183,7 @@ def audit_step(code: str, action: Literal["start", "complete"], me: Manager, fac
 
 
 @router.post(f"{P}/evidence/{{owner_kind}}/{{owner_id}}", status_code=201, summary="上传证据 / attach evidence")
-async def attach(owner_kind: str, owner_id: int, me: Manager, factory: FactoryDep,
+async def attach(owner_kind: str, owner_id: DbId, me: Manager, factory: FactoryDep,
                  file: Annotated[UploadFile, File(description="evidence file (size-limited)")]) -> m.EvidenceOut:
     data = await file.read(audits.MAX_EVIDENCE_BYTES + 1)  # one byte more than allowed: refused, never truncated
     store = get_settings().report_dir.parent / "quality-evidence"
