@@ -62,6 +62,16 @@ class QcOutcome:
     failures: tuple[str, ...]
 
 
+def _refuse_stopped_work(s: Session, method_code: str, instrument_code: str | None) -> None:
+    from lims.quality.nonconformity import active_containment
+
+    for kind, ref in (("method", method_code), ("instrument", instrument_code)):
+        stopped = [row for row in active_containment(s, kind, ref) if row.containment == "stop_work"] if ref else []
+        if stopped:
+            raise Conflict(f"work on {kind} {ref} is stopped by NC-{stopped[0].nonconformity_id}: {stopped[0].note}",
+                           field=f"{kind}_code", code="quality.work_stopped")
+
+
 def create_batch(s: Session, *, code: str, method_code: str, instrument_code: str | None,
                  analysis_ids: list[int], material_lots: Sequence[str] = ()) -> Batch:
     """``material_lots``: reagent/standard/reference-material lots the batch uses (an expired one refuses it)."""
@@ -72,6 +82,7 @@ def create_batch(s: Session, *, code: str, method_code: str, instrument_code: st
     instrument = None
     if instrument_code:
         instrument = known_by_code(s, Instrument, instrument_code, field="instrument_code")
+    _refuse_stopped_work(s, method_code, instrument_code)  # issue 15: an open NC may stop work on either
     lab = s.execute(select(Lab).order_by(Lab.id)).scalars().first()
     assert lab is not None
     batch = Batch(code=code, lab_id=lab.id, method_id=method.id, instrument_id=instrument.id if instrument else None)

@@ -132,3 +132,17 @@ def test_withheld_report_is_refused_until_the_nc_closes(db_factory, tmp_path):
         ncs.close(s, nc_id)
     with session_scope(db_factory, actor="wangfang") as s:
         assert reporting.issue_report(s, code, out_dir=tmp_path).version == 1
+
+
+def test_stop_work_refuses_new_batches_on_the_method_until_closed(db_factory):
+    from lims.demo import seed_reference
+    from lims.services import batches
+
+    seed_reference(db_factory)
+    with session_scope(db_factory, actor="zhaomin") as s:
+        nc = _raise(s, description="GC-OP 方法回收率连续偏低")
+        ncs.contain(s, nc.id, containment="stop_work", kind="method", ref="GC-OP", note="暂停 GC-OP")
+        with pytest.raises(Conflict) as e:
+            batches.create_batch(s, code="B-STOP", method_code="GC-OP", instrument_code=None, analysis_ids=[])
+        assert e.value.code == "quality.work_stopped" and f"NC-{nc.id}" in str(e.value)
+        batches.create_batch(s, code="B-OTHER", method_code="LC-BA", instrument_code=None, analysis_ids=[])
