@@ -35,11 +35,8 @@ sys.path.insert(0, str(ROOT))
 
 from lims.db.engine import make_engine, make_session_factory, normalise_url  # noqa: E402
 from lims.db.migrate import upgrade  # noqa: E402
-from lims.db.models import (  # noqa: E402
-    HubMessage,
-    HubResult,
-    OutboxMessage,  # noqa: E402
-)
+from lims.db.models import OutboxMessage  # noqa: E402
+from lims.db.models_hub import HubMessage, HubResult  # noqa: E402
 from lims.hub.partitions import ensure_partitions  # noqa: E402
 from lims.hub.registry import add_lab_key  # noqa: E402
 from lims.hub.store import result_rows  # noqa: E402

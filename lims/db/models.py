@@ -509,15 +509,11 @@ from lims.db import models_pt  # noqa: E402,F401
 from lims.db import models_method  # noqa: E402,F401
 from lims.db import models_quality, models_registers  # noqa: E402,F401
 from lims.db.models_acquisition import InstrumentEvent as InstrumentEvent  # noqa: E402
+from lims.db.models_hub import HubLabKey as HubLabKey  # noqa: E402
+from lims.db.models_hub import HubReceipt as HubReceipt  # noqa: E402
 from lims.db.models_system import ApiToken as ApiToken  # noqa: E402
 from lims.db.models_system import AuthGeneration as AuthGeneration  # noqa: E402
 from lims.db.models_system import AuditEvent as AuditEvent  # noqa: E402
-from lims.db.models_hub import HubAlert as HubAlert  # noqa: E402
-from lims.db.models_hub import HubLab as HubLab  # noqa: E402
-from lims.db.models_hub import HubLabKey as HubLabKey  # noqa: E402
-from lims.db.models_hub import HubMessage as HubMessage  # noqa: E402
-from lims.db.models_hub import HubReceipt as HubReceipt  # noqa: E402
-from lims.db.models_hub import HubResult as HubResult  # noqa: E402
 from lims.db.models_system import LoginFailure as LoginFailure  # noqa: E402
 from lims.db.models_system import OutboxItem as OutboxItem  # noqa: E402
 from lims.db.models_system import OutboxMessage as OutboxMessage  # noqa: E402

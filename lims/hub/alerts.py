@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lims.clock import utcnow
 from lims.config import Settings
-from lims.db.models import HubAlert, HubResult
+from lims.db.models_hub import HubAlert, HubResult
 
 log = logging.getLogger(__name__)
 NON_COMPLIANT = ("non_compliant", "banned_substance_detected")

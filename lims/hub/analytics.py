@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from lims.db.models import HubReceipt, HubResult
+from lims.db.models_hub import HubReceipt, HubResult
 from lims.hub.alerts import NON_COMPLIANT
 
 STAT_FIELDS = {"region": "region_code", "commodity": "commodity", "analyte": "analyte", "verdict": "verdict",

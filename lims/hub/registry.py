@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lims.clock import utcnow
-from lims.db.models import HubLab, HubLabKey
+from lims.db.models_hub import HubLab, HubLabKey
 from lims.services.errors import InvalidInput, NotFound
 
 LAB_KINDS = ("lab", "hub")

@@ -17,7 +17,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from lims.config import Settings
-from lims.db.models import HubMessage, HubReceipt, HubResult, OutboxMessage
+from lims.db.models import OutboxMessage
+from lims.db.models_hub import HubMessage, HubReceipt, HubResult
 from lims.hub import alerts
 from lims.upstream.schema import ResultBatch, Wire
 from lims.vocabulary import OutboxStatus

@@ -15,7 +15,7 @@ from sqlalchemy import func, insert, select
 
 from lims.clock import utcnow
 from lims.db.engine import session_scope
-from lims.db.models import HubMessage, HubReceipt, HubResult
+from lims.db.models_hub import HubMessage, HubReceipt, HubResult
 from lims.demo.loopback import LoopbackHub
 from lims.hub.registry import add_lab_key, retire_key
 from lims.upstream.signing import fingerprint, public_key_pem, sign_request

@@ -17,7 +17,8 @@ from sqlalchemy import delete, func, select
 
 from lims.config import Settings
 from lims.db.engine import session_scope
-from lims.db.models import HubReceipt, HubResult, OutboxMessage
+from lims.db.models import OutboxMessage
+from lims.db.models_hub import HubMessage, HubReceipt, HubResult
 from lims.demo.loopback import LoopbackHub
 from lims.hub import client as lab_client
 from lims.hub import reconcile
@@ -109,8 +110,6 @@ def test_reconcile_finds_and_resends_what_the_hub_lost(db_url, db_factory, tmp_p
         assert Worker(lab, key, hub_url=hub.url, lab_code="LAB1").run_once() == 5
         with session_scope(hub.factory, actor="t") as s:  # the hub lost two (restored from an old backup)
             s.execute(delete(HubResult.__table__))
-            from lims.db.models import HubMessage
-
             s.execute(delete(HubMessage.__table__))
             s.execute(delete(HubReceipt.__table__).where(HubReceipt.idempotency_key.in_(
                 ["LAB1:result:2", "LAB1:result:4"])))

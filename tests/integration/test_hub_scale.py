@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
 
 from lims.db.engine import make_engine, make_session_factory
-from lims.db.models import HubMessage, HubReceipt, HubResult
+from lims.db.models_hub import HubMessage, HubReceipt, HubResult
 from lims.demo.loopback import _free_port
 from lims.upstream.signing import public_key_pem
 from tests.integration.hub_support import batch, item, post
