@@ -3,7 +3,8 @@ of bounded size that never echo the input.
 
 :class:`BodySizeLimit` counts the bytes of a request body as they stream in (a ``Content-Length`` above the
 limit is refused before anything is read) and answers 413 with a problem document; the limit is per route
-(:func:`body_limit_for`): small for JSON and form bodies, larger for the CSV/file upload routes, both from
+(:func:`body_limit_for`): small for JSON and form bodies, larger for the CSV upload routes and any
+``multipart/form-data`` file upload, both from
 the settings (``LIMS_MAX_BODY_BYTES``, ``LIMS_MAX_UPLOAD_BYTES``). :func:`validation_problem` answers a
 request that fails validation with at most ``LIMS_MAX_PROBLEMS`` problems, each naming where and what, and
 never the value sent (a 13 MB body once came back as an 87 MB answer).
@@ -28,14 +29,14 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 #: Routes that take a CSV or file upload (or a batch of signed messages): the larger limit applies.
-UPLOAD_PATHS = re.compile(r"^(/api/v1/pt/rounds/[^/]+/results\.csv|/api/v1/limits/import|/hub/v1/messages"
-                          r"|/api/v1/quality/evidence/[^/]+/[^/]+)$")
+UPLOAD_PATHS = re.compile(r"^(/api/v1/pt/rounds/[^/]+/results\.csv|/api/v1/limits/import|/hub/v1/messages)$")
 
 
-def body_limit_for(path: str, settings: Settings | None = None) -> int:
-    """The largest request body (bytes) the route at ``path`` accepts."""
+def body_limit_for(path: str, settings: Settings | None = None, *, multipart: bool = False) -> int:
+    """The largest request body (bytes) the route at ``path`` accepts: the upload limit for the upload routes
+    and for any file upload (``multipart/form-data``; each such route still checks its own file size)."""
     settings = settings or get_settings()
-    return settings.max_upload_bytes if UPLOAD_PATHS.match(path) else settings.max_body_bytes
+    return settings.max_upload_bytes if multipart or UPLOAD_PATHS.match(path) else settings.max_body_bytes
 
 
 class BodyTooLarge(HTTPException):
@@ -84,6 +85,8 @@ def _body_kind(scope: Scope) -> str | None:
                 return "json"
             if media == b"application/x-www-form-urlencoded":
                 return "form"
+            if media == b"multipart/form-data":
+                return "multipart"
     return None
 
 
@@ -142,7 +145,8 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = body_limit_for(scope.get("path", ""))
+        kind = _body_kind(scope)
+        limit = body_limit_for(scope.get("path", ""), multipart=kind == "multipart")
         declared = _content_length(scope)
         if declared is not None and declared > limit:
             await _refuse(scope, receive, send, limit)
@@ -155,7 +159,7 @@ class BodySizeLimit:
             await send(message)
 
         try:
-            await self.app(scope, _BodyWatch(receive, limit, _body_kind(scope)), watched)
+            await self.app(scope, _BodyWatch(receive, limit, kind), watched)
         except (BodyTooLarge, NulInBody) as e:
             if started:
                 raise
