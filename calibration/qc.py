@@ -236,10 +236,13 @@ class WestgardResult:
 
 
 def westgard(values: Sequence[float], mean: float, sd: float, run_ids: Sequence[object] | None = None) -> WestgardResult:
-    """Westgard multirule on control results in time order; the last value is the one judged.
+    """Westgard multirule on one control series in time order; the last value is the one judged.
 
     1-2s warning; 1-3s, 2-2s (same side), R-4s (within one run), 4-1s (same side) and 10x
-    (same side of the mean) reject.
+    (same side of the mean) reject. A single-series helper: without ``run_ids`` R-4s looks at the last
+    two values. The contract's multirule (CONTRACTS.md, Quality control: every run judged, one to three
+    levels, counts across levels and runs, 3-level rules 2of3-2s/3-1s/6x, R-4s within a run only) is
+    :func:`calibration.westgard.evaluate`, which ``lims qc westgard`` and lims.quality use.
     """
     if sd <= 0:
         raise CalibrationError(f"control SD must be > 0 (got {sd})")
