@@ -405,6 +405,7 @@ class AuditAction(Labelled):
     LOGIN = "login", "登录", "log in"
     LOGOUT = "logout", "退出登录", "log out"
     REVOKE = "revoke", "吊销令牌", "revoke a token"
+    REDACT = "redact", "涂销密文（保留指纹）", "redact a secret (fingerprint kept)"
 
 
 # ---------------------------------------------------------------------------------------- proficiency testing

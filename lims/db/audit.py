@@ -29,6 +29,7 @@ from sqlalchemy.orm.base import NO_VALUE
 
 from lims.clock import as_utc, utcnow
 from lims.db.models import FROZEN_RESULT_STATUSES, AuditEvent, Base, Report, Result, ResultStatus
+from lims.vocabulary import AuditAction
 
 GENESIS_HASH = "0" * 64
 #: Tables whose rows are themselves evidence and are not echoed into the trail: the trail itself, and raw
@@ -47,7 +48,7 @@ SECRET_FIELDS: dict[str, frozenset[str]] = {
 }
 REDACTED_PREFIX = "<redacted: changed; sha256="
 #: The action of a redaction record (its record_id is the seq of the event it redacted).
-REDACT_ACTION = "redact"
+REDACT_ACTION = str(AuditAction.REDACT)
 
 
 class ImmutableRecordError(RuntimeError):
