@@ -100,7 +100,6 @@ class DeliveryStats:
     delivered: int = 0
     retried: int = 0
     dead: int = 0
-    blocked: int = 0  # due, but waiting for an earlier message of the same sample
 
 
 def due_ids(s: Session, *, limit: int, now: dt.datetime) -> list[int]:
@@ -148,49 +147,56 @@ def _record(msg: OutboxMessage, code: int, resp: httpx.Response | None, error: s
     return False
 
 
-def _claim(factory: sessionmaker[Session], msg_id: int, *, lease_s: float) -> tuple[bytes, str] | None:
-    """Take the message for one attempt in a short unit of work (no transaction stays open over the network:
-    SQLite's write lock would stall the API): count the attempt and push its due time past the request's
-    timeout, so another worker leaves it alone. None when another worker has it, or it is no longer due."""
+#: Messages claimed and recorded per unit of work (two short transactions per chunk, not per message).
+CLAIM_CHUNK = 20
+
+
+def _claim(factory: sessionmaker[Session], ids: list[int], *, lease_s: float) -> list[tuple[int, bytes, str]]:
+    """Take messages for one attempt in a short unit of work (no transaction stays open over the network:
+    SQLite's write lock would stall the API): count the attempt and lease each past the requests' timeouts, so
+    another worker leaves them alone. Messages another worker holds, or no longer due, are left out."""
+    claimed = []
     with session_scope(factory, actor=WORKER_ACTOR) as s:
-        msg = s.execute(select(OutboxMessage).where(OutboxMessage.id == msg_id)
-                        .with_for_update(skip_locked=True)).scalar_one_or_none()
-        if msg is None or msg.status != OutboxStatus.PENDING or as_utc(msg.next_attempt_at) > utcnow():
-            return None
-        msg.attempts += 1
-        msg.next_attempt_at = utcnow() + dt.timedelta(seconds=lease_s)
-        return msg.payload.encode(), msg.idempotency_key
+        msgs = s.execute(select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)
+                         .with_for_update(skip_locked=True)).scalars()
+        now = utcnow()
+        for msg in msgs:
+            if msg.status != OutboxStatus.PENDING or as_utc(msg.next_attempt_at) > now:
+                continue
+            msg.attempts += 1
+            msg.next_attempt_at = now + dt.timedelta(seconds=lease_s)
+            claimed.append((msg.id, msg.payload.encode(), msg.idempotency_key))
+    return claimed
+
+
+Answer = tuple[int, httpx.Response | None, str]
+
+
+def _record_all(factory: sessionmaker[Session], answers: dict[int, Answer], stats: DeliveryStats) -> None:
+    with session_scope(factory, actor=WORKER_ACTOR) as s:
+        for msg in s.execute(select(OutboxMessage).where(OutboxMessage.id.in_(list(answers)))).scalars():
+            if msg.status == OutboxStatus.PENDING:  # (a worker whose lease ran out may have recorded it)
+                _record(msg, *answers[msg.id], stats)
 
 
 def deliver_due(factory: sessionmaker[Session], client: httpx.Client, key: Ed25519PrivateKey, *,
                 hub_url: str, lab_code: str, limit: int = 100) -> DeliveryStats:
-    """One pass of the delivery worker over due pending messages: per message, claim (a short unit of work),
-    POST, record the answer (another short unit of work)."""
+    """One pass of the delivery worker over due pending messages, by chunks: claim (a short unit of work), POST
+    each, record the answers (another short unit of work). A pass holds at most one message per sample (the
+    next is not due while it is undelivered)."""
     stats = DeliveryStats()
     url = f"{hub_url.rstrip('/')}/hub/v1/messages"
-    timeout = client.timeout.read or client.timeout.connect or 30.0
+    timeout = float(client.timeout.read or client.timeout.connect or 30.0)
     with getattr(factory, "read", factory)() as s:
-        due = [(row.id, row.sample_code) for row in s.execute(
-            select(OutboxMessage.id, OutboxMessage.sample_code).where(
-                OutboxMessage.id.in_(due_ids(s, limit=limit, now=utcnow())))
-            .order_by(OutboxMessage.id))]
-    stalled: set[str] = set()  # samples whose earlier message failed in this pass
-    for msg_id, sample_code in due:
-        if sample_code is not None and sample_code in stalled:
-            stats.blocked += 1
-            continue
-        claimed = _claim(factory, msg_id, lease_s=2 * float(timeout) + 5)
-        if claimed is None:
-            continue
-        body, idempotency_key = claimed
-        headers = sign_request(key, body, lab_code=lab_code, idempotency_key=idempotency_key)
-        code, resp, error = _post(client, url, body, headers)
-        with session_scope(factory, actor=WORKER_ACTOR) as s:
-            msg = s.get(OutboxMessage, msg_id)
-            if msg is None or msg.status != OutboxStatus.PENDING:
-                continue
-            if not _record(msg, code, resp, error, stats) and sample_code is not None:
-                stalled.add(sample_code)
+        due = due_ids(s, limit=limit, now=utcnow())
+    for i in range(0, len(due), CLAIM_CHUNK):
+        claimed = _claim(factory, due[i:i + CLAIM_CHUNK], lease_s=2 * timeout * CLAIM_CHUNK + 5)
+        answers: dict[int, Answer] = {}
+        for msg_id, body, idempotency_key in claimed:
+            headers = sign_request(key, body, lab_code=lab_code, idempotency_key=idempotency_key)
+            answers[msg_id] = _post(client, url, body, headers)
+        if answers:
+            _record_all(factory, answers, stats)
     return stats
 
 
