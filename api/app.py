@@ -23,6 +23,7 @@ from api.methods import router as methods_router
 from api.pages import PageJSON, page_of
 from api.pt import router as pt_router
 from api.quality import router as quality_router
+from api.quality_registers import router as quality_registers_router
 from api.schemas import MAX_DB_INT
 from api.security import (
     FRAMEWORK_PUBLIC_PATHS,
@@ -93,6 +94,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     app.include_router(methods_router)  # a method's strategy, QC limits, validation data (issue 12)
     app.include_router(pt_router)
     app.include_router(quality_router)  # the quality system (issue 15)
+    app.include_router(quality_registers_router)  # instruments, materials, staff, environment, statistics (issue 15)
     app.include_router(instruments_router)  # lims acquire status
     app.include_router(upstream_router)  # outbox state, requeue, the upstream record's JSON Schemas (issue 14)
     app.include_router(ui_router)  # the zh-CN web UI pages

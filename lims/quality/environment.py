@@ -171,3 +171,7 @@ def readings_of(s: Session, code: str, *, since: dt.datetime | None = None, unti
     if until:
         q = q.where(EnvReading.at <= as_utc(until))
     return list(s.execute(q.order_by(EnvReading.at.desc()).limit(limit)).scalars())
+
+
+def list_locations(s: Session) -> list[EnvLocation]:
+    return list(s.execute(select(EnvLocation).order_by(EnvLocation.code)).scalars())

@@ -28,7 +28,7 @@ from lims.quality import nonconformity
 from lims.quality.common import choice, file_digest, ordered, text
 from lims.quality.registers_vocab import CheckOutcome, Fitness, InstrumentCheckKind
 from lims.quality.vocabulary import NcLinkKind, NcRisk, NcSource
-from lims.services.errors import InvalidInput
+from lims.services.errors import InvalidInput, NotFound
 from lims.services.lookup import get_by_code
 
 #: Checks that set when the next calibration is due.
@@ -251,3 +251,15 @@ class FitnessCache:
                 self._reason = hold_reason(s, self.instrument_id, at)
             self._at = now
         return self._reason
+
+
+def attach_certificate(s: Session, check_id: int, data: bytes, name: str) -> InstrumentCheck:
+    """Store the certificate's SHA-256 and file name on a check (the file itself goes to the archive the
+    caller chose); over the size limit is refused."""
+    row = s.get(InstrumentCheck, check_id)
+    if row is None:
+        raise NotFound(f"instrument check {check_id} does not exist", field="check_id")
+    row.certificate_sha256 = file_digest(data, "certificate")
+    row.certificate_name = name.strip()[:200]
+    s.flush()
+    return row
