@@ -156,6 +156,7 @@ def test_certification_amendment_and_checkpoints_travel_in_order(db_factory, key
     assert sum(k.startswith(f"{LAB}:checkpoint:") for k in stored) == len(checkpoints)
 
     after = client.get(f"/api/v1/upstream/results/{new}", headers=qa).json()
+    assert client.get(f"/api/v1/results/{new}", headers=qa).json()["upstream"] == after  # the result read model
     msg = next(m for m in _messages(db_factory, "result") if m.id == after["message_id"])
     assert after["state"] == "delivered" and after["receipt_id"] == msg.receipt_id != ""
     page = client.get("/api/v1/upstream/messages", params={"result_id": rid}, headers=qa).json()

@@ -58,11 +58,24 @@ class ResultRow(TypedDict):
     loq_text: str | None
 
 
+class UpstreamState(TypedDict):
+    """A result's upstream delivery (lims.upstream.queue.result_delivery): not_queued / pending / delivered (with
+    the hub's receipt id) / dead (with the hub's reason)."""
+
+    result_id: int
+    state: str
+    state_label: str
+    message_id: int | None
+    receipt_id: str | None
+    reason: str | None
+
+
 class ResultDetail(ResultRow):
-    """One result with its calculation trail and, for a manual entry, the reason given."""
+    """One result with its calculation trail, for a manual entry the reason given, and its upstream delivery."""
 
     details: dict[str, Any] | None
     manual_reason: str | None
+    upstream: UpstreamState
 
 
 class SignedResults(TypedDict):
@@ -90,6 +103,9 @@ def result_detail(s: Session, result_id: int) -> ResultDetail:
     row: dict[str, Any] = queries.result_row(s, r)
     row["details"] = r.details
     row["manual_reason"] = r.manual_reason or None
+    from lims.upstream.queue import result_delivery
+
+    row["upstream"] = dict(vars(result_delivery(s, [r.id])[r.id]))
     return cast(ResultDetail, row)
 
 
