@@ -165,3 +165,22 @@ def test_bad_input() -> None:
     assert e.value.field == "run" and e.value.point == 2
     with pytest.raises(CalibrationError):
         evaluate([])
+
+
+@pytest.mark.parametrize("side", [1, -1])
+def test_3_1s_across_runs_within_one_level(side: int) -> None:
+    seq = [{"L1": 1.4 * side, "L2": 0.2 * -side, "L3": 0.1 * -side} for _ in range(3)]
+    got = verdict(runs(*seq))
+    assert got[:2] == [(True, ())] * 2 and got[2] == (False, ("3-1s",))
+
+
+@pytest.mark.parametrize("side", [1, -1])
+def test_6x_across_runs_within_one_level(side: int) -> None:
+    seq = [{"L1": 0.3 * side, "L2": 0.2 * -side, "L3": 0.1 * -side} for _ in range(6)]
+    got = verdict(runs(*seq))
+    assert got[4] == (True, ()) and got[5] == (False, ("6x",))
+
+
+def test_exactly_on_the_mean_breaks_a_10x_streak() -> None:
+    seq = [{"L1": 0.5}] * 5 + [{"L1": 0.0}] + [{"L1": 0.5}] * 5
+    assert all(ok for ok, _ in verdict(runs(*seq)))
