@@ -140,3 +140,32 @@ def test_run_without_once_delivers_until_sigterm(env, db_factory, tmp_path):
                 proc.kill()
         with hub.factory() as s:
             assert len(s.execute(select(HubReceipt)).all()) == 2
+
+
+def test_lims_serve_runs_the_delivery_worker_when_upstream_url_is_set(env, db_factory, tmp_path):
+    no_key = subprocess.run([*LIMS, "serve", "--port", str(_free_port())], capture_output=True, text=True,
+                            timeout=60, env={**env, "LIMS_UPSTREAM_URL": "http://127.0.0.1:9"})
+    assert no_key.returncode == 2 and "LIMS_UPSTREAM_KEY" in no_key.stderr  # named, before serving anything
+    doc = json.loads(lims(env, "keygen", "--json").stdout)
+    _queue(db_factory, 2)
+    with LoopbackHub(f"sqlite:///{tmp_path / 'hub.db'}") as hub:
+        with session_scope(hub.factory, actor="hub:admin") as s:
+            register_lab_key(s, LAB, doc["public_key_pem"])
+        proc = subprocess.Popen([*LIMS, "serve", "--port", str(_free_port())],
+                                env={**env, "LIMS_UPSTREAM_URL": hub.url},
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline, stored = time.monotonic() + 30, 0
+            while time.monotonic() < deadline and stored < 2:
+                time.sleep(0.3)
+                with hub.factory() as s:
+                    stored = len(s.execute(select(HubReceipt)).all())
+            assert stored == 2, proc.stderr.read() if proc.poll() is not None else "serve still running"
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    with db_factory() as s:
+        assert {m.status for m in s.execute(select(OutboxMessage)).scalars()} == {"delivered"}
