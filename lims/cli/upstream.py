@@ -35,6 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     t = actions.add_parser("tasks", help="pull the monitoring tasks the hub publishes; queue progress upstream")
     t.add_argument("--json", action="store_true")
     t.set_defaults(handler=_tasks)
+    rc = actions.add_parser("reconcile", help="ask the hub which delivered messages it holds; re-send the missing")
+    rc.add_argument("--json", action="store_true")
+    rc.set_defaults(handler=_reconcile)
     q = actions.add_parser("requeue", help="put dead-lettered messages back in the queue (audited)")
     q.add_argument("ids", nargs="*", type=int, metavar="ID")
     q.add_argument("--dead", action="store_true", help="every dead-lettered message")
@@ -110,6 +113,34 @@ def _worker(engine: Any) -> Any:
     audit.install()
     return Worker(make_session_factory(engine), key, hub_url=settings.upstream_url, lab_code=settings.lab_code,
                   tasks_every_s=3600.0)
+
+
+def _reconcile(args: argparse.Namespace) -> int:
+    """lims.hub.client.reconcile (the hub helper's): {asked, held, missing, resent, failed}."""
+    import httpx
+
+    from lims.db.engine import make_engine
+    from lims.hub.client import reconcile
+
+    engine = make_engine()
+    try:
+        worker = _worker(engine)
+        with httpx.Client(timeout=30) as client:
+            out = reconcile(worker.factory, client, worker.key, hub_url=worker.hub_url, lab_code=worker.lab_code)
+    except BadInput:
+        raise
+    except Exception as exc:  # noqa: BLE001 - one line, never a traceback
+        print(f"lims upstream reconcile: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    finally:
+        engine.dispose()
+    doc = {"asked": out.asked, "held": out.held, "missing": out.missing, "resent": out.resent, "failed": out.failed}
+    if args.json:
+        emit_json(doc)
+    else:
+        print(f"asked {out.asked}; held {out.held}; missing {len(out.missing)}; re-sent {len(out.resent)}; "
+              f"failed {len(out.failed)}")
+    return EXIT_OK if not out.failed else EXIT_FAILURE
 
 
 def _status_of(engine: Any) -> Any:

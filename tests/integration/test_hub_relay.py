@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import subprocess
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -129,6 +132,15 @@ def test_reconcile_finds_and_resends_what_the_hub_lost(db_url, db_factory, tmp_p
             r = c.post(f"{hub.url}/hub/v1/reconcile", content=body,
                        headers=sign_request(stranger, body, lab_code="LAB2", idempotency_key="reconcile:x"))
             assert r.status_code == 403 and r.json()["rule"] == "lab.mismatch"
+        with session_scope(hub.factory, actor="t") as s:  # lost again; the lab's CLI finds and re-sends it
+            s.execute(delete(HubReceipt.__table__).where(HubReceipt.idempotency_key == "LAB1:result:5"))
+        env = {**os.environ, "LIMS_DATABASE_URL": f"sqlite:///{lab_db}", "LIMS_UPSTREAM_URL": hub.url,
+               "LIMS_UPSTREAM_KEY": str(tmp_path / "lab.pem"), "LIMS_LAB_CODE": "LAB1"}
+        done = subprocess.run([sys.executable, "-m", "lims.cli", "upstream", "reconcile", "--json"], env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout) == {"asked": 5, "held": 4, "missing": ["LAB1:result:5"],
+                                           "resent": ["LAB1:result:5"], "failed": {}}
         with hub.factory() as s:
             report = reconcile.daily_report(s, dt.datetime.now(dt.UTC).date())
         assert report["labs"][0]["lab"] == "LAB1" and report["labs"][0]["messages"] == 5
