@@ -4,6 +4,11 @@
     lims quality nc show ID [--json]
     lims quality nc raise --description TEXT --raised-by WHO [--risk R] [--owner O] [--due YYYY-MM-DD]
                           [--link KIND:REF]... [--json]
+    lims quality nc contain ID --containment C --kind K --ref REF --note TEXT --by WHO
+    lims quality nc root-cause ID --text TEXT --by WHO
+    lims quality nc action ID --description TEXT --owner O --due YYYY-MM-DD --by WHO
+    lims quality nc done ACTION_ID --note TEXT --by WHO;  nc implemented ID --by WHO
+    lims quality nc verify ID --text TEXT --by WHO
     lims quality nc close ID --by WHO [--note TEXT] [--json]       (needs the effectiveness verified)
     lims quality overdue [--today YYYY-MM-DD] [--json]
     lims quality audit programme YEAR [--audits N] [--create] [--by WHO] [--json]
@@ -49,6 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--by", required=True, help="who closes it (audit trail)")
     p.add_argument("--note", default="")
     _json(p, _nc_close)
+    _steps(nc)
     p = actions.add_parser("overdue", help="nonconformities and actions past their due date (escalation)")
     p.add_argument("--today", help="YYYY-MM-DD (default: today)")
     _json(p, _overdue)
@@ -63,6 +69,60 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = audit.add_parser("checklist", help="the checklist of an audit, from the clause library")
     p.add_argument("code")
     _json(p, _checklist)
+    from lims.cli import quality_registers  # noqa: I001 - instrument, material, staff, env, stats (issue 15)
+
+    quality_registers.register_into(actions)
+
+
+def _steps(nc: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """contain / root-cause / action / done / implemented / verify: each step of 7.10 and 8.7, audited as --by."""
+    specs: dict[str, tuple[str, list[tuple[str, dict[str, Any]]]]] = {
+        "contain": ("containment: stop_work (method/instrument), withhold, recall (report → amendment)", [
+            ("--containment", {"required": True}), ("--kind", {"required": True}), ("--ref", {"required": True}),
+            ("--note", {"required": True})]),
+        "root-cause": ("record the root cause", [("--text", {"required": True})]),
+        "action": ("add a corrective action", [("--description", {"required": True}), ("--owner", {"required": True}),
+                                               ("--due", {"required": True})]),
+        "done": ("mark an action done (ID is the action's)", [("--note", {"required": True})]),
+        "implemented": ("every action done: the NC moves to action taken", []),
+        "verify": ("record the effectiveness check", [("--text", {"required": True})]),
+    }
+    for name, (text, options) in specs.items():
+        p = nc.add_parser(name, help=text)
+        p.add_argument("id", type=int)
+        p.add_argument("--by", required=True, help="who does it (audit trail)")
+        for flag, kw in options:
+            p.add_argument(flag, **kw)
+        p.set_defaults(step=name)
+        _json(p, _nc_step)
+
+
+def _nc_step(args: argparse.Namespace) -> int:
+    from lims.config import get_settings
+    from lims.quality import nonconformity as ncs
+    from lims.quality.views import nc_detail
+
+    due = _date(getattr(args, "due", None), "--due")
+
+    def work(s: Any) -> dict[str, Any]:
+        nc_id = args.id
+        if args.step == "contain":
+            ncs.contain(s, nc_id, containment=args.containment, kind=args.kind, ref=args.ref, note=args.note,
+                        report_dir=get_settings().report_dir)
+        elif args.step == "root-cause":
+            ncs.record_root_cause(s, nc_id, args.text)
+        elif args.step == "action":
+            assert due is not None
+            ncs.add_action(s, nc_id, description=args.description, owner=args.owner, due_date=due)
+        elif args.step == "done":
+            nc_id = ncs.complete_action(s, args.id, note=args.note).nonconformity_id
+        elif args.step == "implemented":
+            ncs.implement(s, nc_id)
+        else:
+            ncs.verify_effectiveness(s, nc_id, verification=args.text)
+        return nc_detail(s, ncs.get_nc(s, nc_id))
+
+    return _run(args, args.by, work, _nc_line)
 
 
 def _json(p: argparse.ArgumentParser, handler: Callable[[argparse.Namespace], int]) -> None:

@@ -36,6 +36,19 @@ def test_nc_from_the_command_line(db_url, db_engine, monkeypatch, capsys):
     assert code == 1 and "cannot become closed" in err  # effectiveness not verified
     code, out, _ = _run(monkeypatch, capsys, db_url, "quality", "overdue", "--today", "2999-01-01", "--json")
     assert [o["nonconformity_id"] for o in json.loads(out)["overdue"]] == [nc["id"]]
+    i, by = str(nc["id"]), ("--by", "zhaomin")
+    steps = [("contain", i, "--containment", "stop_work", "--kind", "instrument", "--ref", "BAL-01", "--note", "停用"),
+             ("root-cause", i, "--text", "校准计划漏列"),
+             ("action", i, "--description", "补列校准", "--owner", "liqiang", "--due", "2999-01-01")]
+    for step in steps:
+        code, out, err = _run(monkeypatch, capsys, db_url, "quality", "nc", *step, *by, "--json")
+        assert code == 0, (step, err)
+    action_id = str(json.loads(out)["actions"][0]["id"])
+    for step in (("done", action_id, "--note", "已校准"), ("implemented", i), ("verify", i, "--text", "复查有效")):
+        code, out, err = _run(monkeypatch, capsys, db_url, "quality", "nc", *step, *by, "--json")
+        assert code == 0, (step, err)
+    code, out, err = _run(monkeypatch, capsys, db_url, "quality", "nc", "close", i, *by, "--json")
+    assert code == 0 and json.loads(out)["status"] == "closed"
 
 
 @pytest.mark.parametrize(("argv", "needle"), [
