@@ -61,7 +61,8 @@ def record_check(s: Session, code: str, *, kind: str, performed_on: dt.date, out
                  certificate: bytes | None = None, certificate_name: str = "",
                  acceptance: str = "") -> InstrumentCheck:
     """Record a calibration/verification (certificate and acceptance), intermediate check, maintenance or
-    repair. A calibration without ``due_on`` is due after the register's interval."""
+    repair. A calibration without ``due_on`` is due after the register's interval; an instrument not yet in
+    the register is entered with the default interval."""
     inst = get_by_code(s, Instrument, code, field="instrument")
     kind = choice(InstrumentCheckKind, kind, "kind")
     outcome = choice(CheckOutcome, outcome, "outcome")
@@ -69,9 +70,11 @@ def record_check(s: Session, code: str, *, kind: str, performed_on: dt.date, out
     if performed_on > utcnow().date():
         raise InvalidInput(f"performed_on {performed_on} is in the future", field="performed_on",
                            code="quality.dates_out_of_order")
+    reg = s.execute(select(InstrumentRegister).where(InstrumentRegister.instrument_id == inst.id)).scalar_one_or_none()
+    if reg is None:  # a check puts the instrument under the register
+        reg = register(s, code)
     if kind in CALIBRATING and due_on is None:
-        reg = s.execute(select(InstrumentRegister).where(InstrumentRegister.instrument_id == inst.id)).scalar_one_or_none()
-        due_on = performed_on + dt.timedelta(days=reg.calibration_interval_days if reg else 365)
+        due_on = performed_on + dt.timedelta(days=reg.calibration_interval_days)
     if kind in CALIBRATING and outcome != CheckOutcome.NOT_APPLICABLE and not certificate_no.strip():
         raise InvalidInput("a calibration or verification needs its certificate number", field="certificate_no",
                            code="quality.missing_text")
