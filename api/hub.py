@@ -23,7 +23,7 @@ from lims.csv_export import to_csv
 from lims.db import audit
 from lims.db.engine import make_engine, make_session_factory
 from lims.db.migrate import upgrade
-from lims.hub import alerts, analytics, reconcile, registry
+from lims.hub import alerts, analytics, reconcile, registry, tasks
 from lims.hub.partitions import ensure_partitions
 from lims.hub.receive import HubAnswer, authenticate, receive, refusal
 from lims.hub.rules import Problem, Refused, parse_json
@@ -94,6 +94,20 @@ def _routes(app: FastAPI, settings: Settings) -> None:
     async def reconcile_ids(request: Request, factory: FactoryDep) -> JSONResponse:
         body = await request.body()
         return _reconcile(factory, body, dict(request.headers), settings)
+
+    @app.get("/hub/v1/tasks", summary="任务下达 / monitoring tasks for a lab (signed request)")
+    async def task_list(request: Request, factory: FactoryDep, lab: str = Query(min_length=1, max_length=40)
+                        ) -> JSONResponse:
+        body = await request.body()
+        try:
+            with factory.read() as s:  # type: ignore[attr-defined]
+                signed = authenticate(s, body, dict(request.headers), settings)
+                if lab != signed.signer and signed.kind != "hub":
+                    raise Refused(Problem(403, "lab.mismatch", "请求机构与签名机构不一致 / another lab's tasks",
+                                          f"{signed.signer} may not read the tasks of {lab}", "/lab"))
+                return JSONResponse(tasks.tasks_for(s, lab).wire())
+        except Refused as exc:
+            return _answer(refusal(exc.problem))
 
     @app.get("/hub/v1/labs", summary="登记的机构与密钥 / registered labs and keys")
     def labs(factory: FactoryDep) -> list[LabOut]:

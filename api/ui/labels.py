@@ -21,6 +21,8 @@ NAV = (("样品", "Samples", "/samples", P.SAMPLES_READ), ("待审核", "Review"
 #: Refusal codes (``detail.code``: lims.services.errors, api.security, the forms below) → the Chinese shown
 #: first on the page. tests/api/test_error_codes.py fails on a code raised without an entry here.
 ERROR_ZH = {
+    "hub.task_invalid": "任务通知格式不正确：请按提示更正所列字段",
+    "hub.task_version_taken": "该任务的此版本已发布，内容不同：请发布新版本",
     "hub.key_invalid": "公钥无效：须为 PEM 格式的 Ed25519 公钥",
     "hub.region_invalid": "行政区划代码无效：须为 6 位 GB/T 2260 代码",
     "hub.lab_code_invalid": "机构代码无效：1 至 40 个字符",

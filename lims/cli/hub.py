@@ -36,6 +36,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     ls = lab.add_parser("list", help="registered labs and keys")
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(handler=_lab_list)
+    task = command_group(actions, "task", "任务下达 / monitoring tasks published to the labs")
+    tp = task.add_parser("publish", help="publish a task notice (JSON, schema task-notice) or a newer version")
+    tp.add_argument("file", type=Path)
+    tp.add_argument("--json", action="store_true")
+    tp.set_defaults(handler=_task_publish)
     st = actions.add_parser("stats", help="messages, results, non-compliant; rows by FIELDS")
     st.add_argument("--by", default="", help="comma list of region, commodity, analyte, verdict, lab, month")
     st.add_argument("--json", action="store_true")
@@ -141,6 +146,23 @@ def _lab_list(args: argparse.Namespace) -> int:
     else:
         for d in docs:
             _print_lab(d, False)
+    return EXIT_OK
+
+
+def _task_publish(args: argparse.Namespace) -> int:
+    import json
+
+    from lims.hub.tasks import publish
+
+    try:
+        doc = json.loads(args.file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise BadInput(f"cannot read the task notice: {exc}", file=args.file) from None
+    code, state = _in_unit(lambda s: publish(s, doc))
+    if args.json:
+        emit_json({"code": code, "state": state})
+    else:
+        print(f"{code}: {state}")
     return EXIT_OK
 
 

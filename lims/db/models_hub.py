@@ -130,3 +130,15 @@ class HubAlert(Base):
     notified_at: Mapped[dt.datetime | None] = mapped_column()
     notify_error: Mapped[str] = mapped_column(Text, default="")
     __table_args__ = (UniqueConstraint("rule", "subject", name="uq_hub_alert_subject"),)
+
+
+class HubTask(Base):
+    """A monitoring task (例行监测 plan etc.) this hub publishes to the labs below it (``GET /hub/v1/tasks``);
+    ``notice`` is the canonical TaskNotice JSON (lims.upstream.schema)."""
+
+    __tablename__ = "hub_task"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(60), unique=True)
+    version: Mapped[int] = mapped_column(Integer)
+    notice: Mapped[str] = mapped_column(Text)
+    published_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
