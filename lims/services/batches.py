@@ -320,8 +320,15 @@ def evaluate_batch_qc(s: Session, batch_code: str) -> QcOutcome:
     if not qcs:
         raise Conflict(f"batch {batch_code} has no QC samples", field="batch_code")
     failures = tuple(f"{q.kind}: {q.detail}" for q in qcs if q.outcome == QcMark.FAIL)
+    was_failed = batch.status == BatchStatus.QC_FAILED
     transition(batch, BatchStatus.QC_FAILED if failures else BatchStatus.QC_PASSED)
     batch.qc_summary = "; ".join(failures) if failures else f"{len(qcs)} QC samples passed"
+    if failures and not was_failed:  # issue 15: a failed batch QC opens a nonconformity (ISO/IEC 17025 7.10)
+        from lims.quality.nonconformity import raise_nc
+
+        raise_nc(s, source="qc", risk="high", raised_by=str(s.info.get("actor") or "system"), source_ref=batch.code,
+                 description=f"批次 {batch.code} 质控不通过，结果暂停：{batch.qc_summary}",
+                 links=[("batch", batch.code)])
     s.flush()
     return QcOutcome(not failures, failures)
 

@@ -83,3 +83,15 @@ def test_missing_target_is_refused(db_factory):
         with pytest.raises(NotFound) as e:
             _run(s, 1, 0.05, 0.5)
         assert e.value.code == "quality.no_target"
+
+
+def test_failed_batch_qc_opens_a_nonconformity(db_factory):
+    seed_reference(db_factory)
+    with session_scope(db_factory, actor="zhangwei") as s:
+        batches.create_batch(s, code="B-BLANK", method_code="GC-OP", instrument_code=None, analysis_ids=[])
+        batches.add_qc(s, "B-BLANK", kind="reagent_blank", measured_value=0.02, reporting_limit=0.01)
+        assert not batches.evaluate_batch_qc(s, "B-BLANK").passed
+        batches.evaluate_batch_qc(s, "B-BLANK")  # evaluated again: no second NC
+        rows = ncs.list_ncs(s, source="qc")
+        assert [(n.source_ref, n.raised_by) for n in rows] == [("B-BLANK", "zhangwei")]
+        assert [(lk.kind, lk.ref) for lk in ncs.links_of(s, rows[0].id)] == [("batch", "B-BLANK")]
