@@ -161,7 +161,8 @@ def get_audit(code: str, me: Reader, factory: FactoryDep) -> m.AuditOut:
 
 @router.get(f"{P}/audits/{{code}}/checklist", summary="审核检查表 / the audit's checklist")
 def checklist(code: str, me: Reader, factory: FactoryDep) -> m.Checklist:
-    return read_service(factory, lambda s: m.Checklist(audit=code, items=audits.checklist(s, code)))
+    return read_service(factory, lambda s: m.Checklist(audit=code, items=[
+        m.ChecklistItem(**i) for i in audits.checklist(s, code)]))
 
 
 @router.post(f"{P}/audits/{{code}}/findings", status_code=201, summary="审核发现 / record a finding")

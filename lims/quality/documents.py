@@ -100,7 +100,7 @@ def due_for_review(s: Session, *, today: dt.date | None = None) -> list[tuple[st
                      .join(DocumentVersion, DocumentVersion.document_id == ControlledDocument.id)
                      .where(DocumentVersion.status == DocumentStatus.APPROVED.value,
                             DocumentVersion.next_review_on <= today)).all()
-    return [(c, v, d) for c, v, d in rows]
+    return [(c, v, d) for c, v, d in rows if d is not None]
 
 
 def mark_reviewed(s: Session, code: str, *, version: str, now: dt.datetime | None = None) -> DocumentVersion:
