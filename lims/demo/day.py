@@ -38,8 +38,9 @@ from lims.demo.loopback import LoopbackHub
 from lims.demo.pt_round import run_demo_round
 from lims.demo.quality import run_quality
 from lims.demo.reference import LAB_CODE, PASSWORDS, TZ, VEG_DAY, demo_judgements, seed_reference
-from lims.services import reporting, sampling, signoff
+from lims.demo.registers import run_registers
 from lims.hub.registry import register_lab_key
+from lims.services import reporting, sampling, signoff
 from lims.services.lookup import get_by_code
 from lims.upstream import queue as upstream_queue
 from lims.upstream.delivery import DeliveryStats, deliver_due
@@ -300,6 +301,10 @@ def run_demo(out_dir: Path) -> dict[str, Any]:
     day.log.step(f"quality: {day.quality['audits']} audits, audit finding closed through CAPA; Westgard "
                  f"{day.quality['westgard_rules']} rejected a run: batch {day.quality['held_batch']} held, "
                  f"NC-{day.quality['westgard_nc']} opened")
+    day.quality["registers"] = reg = run_registers(day.factory)  # overdue instrument held, expired lot refused
+    day.log.step(f"registers: {reg['overdue_instrument']['instrument']} calibration overdue → "
+                 f"{reg['overdue_instrument']['readings_held']} readings held, NC {reg['overdue_instrument']['nonconformity_ids']}; "
+                 f"lot {reg['expired_material']['lot']} refused by a batch ({reg['expired_material'].get('code')})")
     with day.uow("system", "end-of-day audit checkpoint") as s:
         anchors.checkpoint(s, lab_code=LAB_CODE)  # delivered upstream with the day's results
     day.upstream()
