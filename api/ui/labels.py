@@ -124,6 +124,7 @@ ERROR_ZH = {
     "quality.unknown_clause": "条款编号不在条款库中",
     "quality.duplicate_code": "该编号已存在",
     "quality.audit_completed": "该审核已完成，不能再添加发现",
+    "quality.containment_required": "高风险不符合工作须先记录控制措施（暂停工作、暂停发报告或召回），再分析原因",
     "quality.work_stopped": "该方法或仪器因未关闭的不符合工作已暂停使用，不能新建批次",
     "quality.report_withheld": "该样品的报告因未关闭的不符合工作而暂停发放，须先处理该不符合",
     "quality.document_not_approved": "只有已批准的现行版本才能分发",

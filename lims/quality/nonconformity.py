@@ -127,7 +127,12 @@ def _recall(s: Session, nc: Nonconformity, report_no: str, note: str, report_dir
 
 
 def record_root_cause(s: Session, nc_id: int, root_cause: str) -> Nonconformity:
+    """Risk-graded: a high-risk nonconformity goes on to cause analysis only once its containment is recorded
+    (7.10.1 a–b; "note" with no affected work is a containment decision too)."""
     nc = get_nc(s, nc_id)
+    if nc.risk == NcRisk.HIGH and not (nc.containment or "").strip():
+        raise Conflict(f"nonconformity {nc_id} is high risk: record its containment first", field="containment",
+                       code="quality.containment_required")
     nc.root_cause = _text(root_cause, "root_cause")
     transition(nc, NonconformityStatus.ROOT_CAUSE)
     return nc

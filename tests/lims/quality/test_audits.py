@@ -13,7 +13,7 @@ from lims.db.engine import session_scope
 from lims.db.models_pt import Nonconformity
 from lims.quality import audits
 from lims.quality import nonconformity as ncs
-from lims.services.errors import InvalidInput
+from lims.services.errors import Conflict, InvalidInput
 
 pytestmark = pytest.mark.db
 
@@ -52,6 +52,10 @@ def test_finding_opens_nc_closed_through_capa(db_factory, tmp_path):
                                     store_dir=tmp_path)
         assert ev.sha256 == hashlib.sha256(b"jpeg").hexdigest() and ev.filename == "照片.jpg"
         assert audits.evidence_ok(ev)
+        with pytest.raises(Conflict) as e:  # major → high risk: containment first
+            ncs.record_root_cause(s, nc.id, "记录表格无温度栏")
+        assert e.value.code == "quality.containment_required"
+        ncs.contain(s, nc.id, containment="note", kind="finding", ref=str(f.id), note="已出报告不受影响（温度有监控记录）")
         ncs.record_root_cause(s, nc.id, "记录表格无温度栏")
         a = ncs.add_action(s, nc.id, description="修订记录表格", owner="liqiang", due_date=today)
         ncs.complete_action(s, a.id, note="表格 F-12 第 3 版")
