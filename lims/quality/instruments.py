@@ -17,7 +17,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lims.clock import as_utc, utcnow
@@ -266,3 +266,18 @@ def attach_certificate(s: Session, check_id: int, data: bytes, name: str) -> Ins
     row.certificate_name = name.strip()[:200]
     s.flush()
     return row
+
+
+def held_summary(s: Session) -> list[dict[str, object]]:
+    """Readings held for review, per instrument: how many, the newest reason, and the instrument's fitness
+    (the review page's read model shows them next to its queues: held readings make no result)."""
+    rows = s.execute(select(Instrument.id, Instrument.code, func.count(Reading.id), func.max(Reading.id))
+                     .join(Reading, Reading.instrument_id == Instrument.id).where(Reading.review_hold != "")
+                     .group_by(Instrument.id, Instrument.code).order_by(Instrument.code)).all()
+    out: list[dict[str, object]] = []
+    for inst_id, code, n, newest in rows:
+        reading = s.get(Reading, newest)
+        st = fitness(s, inst_id)
+        out.append({"instrument": code, "held": int(n), "reason": reading.review_hold if reading else "",
+                    "fitness": st.fitness, "fitness_label": Fitness(st.fitness).label("zh-CN")})
+    return out

@@ -111,12 +111,15 @@ def result_detail(s: Session, result_id: int) -> ResultDetail:
 
 def review_queues(s: Session, size: int) -> dict[str, Any]:
     """The review page's two queues (to review, to approve; ``size`` newest each) and, per result in
-    them, the code and status of its batch (a held batch blocks review)."""
+    them, the code and status of its batch (a held batch blocks review); and the readings held for review per
+    instrument (an overdue or failed instrument, an incomplete run: they make no result until released)."""
     pages: dict[str, Page] = {st: queries.list_results(s, status=st, limit=size)
                               for st in (ResultStatus.TO_BE_REVIEWED, ResultStatus.REVIEWED)}
     ids = [r["id"] for p in pages.values() for r in p.items]
     batches = {rid: {"code": code, "status": st} for rid, code, st in s.execute(
         select(Result.id, Batch.code, Batch.status).join(Analysis, Analysis.id == Result.analysis_id)
         .join(Batch, Batch.id == Analysis.batch_id).where(Result.id.in_(ids))).all()} if ids else {}
+    from lims.quality.instruments import held_summary  # issue 15: readings held (unfit instrument, run gaps)
+
     return {"to_review": pages[ResultStatus.TO_BE_REVIEWED], "to_approve": pages[ResultStatus.REVIEWED],
-            "batches": batches}
+            "batches": batches, "held_readings": held_summary(s)}

@@ -22,6 +22,7 @@ from lims.quality import materials as mat
 from lims.quality import staff
 from lims.services import batches, signoff
 from lims.services.errors import Conflict, Forbidden, InvalidInput
+from lims.services.views.results import review_queues
 from tests.lims.acquisition.conftest import make_runner, recording_link  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.db
@@ -63,6 +64,9 @@ def test_overdue_instrument_readings_are_held_and_an_exception_releases_them_unt
     runner.on_bytes(_run(2, WHEN), 0.0)
     held = _holds(db_factory, "EI-CAL")["2"]
     assert len(held) == 4 and all(h.startswith("instrument unfit: calibration due") for h in held)
+    with db_factory() as s:  # visible in review: the review page's read model lists the held readings
+        (row,) = review_queues(s, 10)["held_readings"]
+        assert (row["instrument"], row["held"], row["fitness"], row["fitness_label"]) == ("EI-CAL", 6, "overdue", "检定/校准过期")
     now = dt.datetime.now(dt.UTC)
     with session_scope(db_factory, actor="zhaomin") as s:
         inst = s.execute(select(Instrument).where(Instrument.code == "EI-CAL")).scalar_one()
