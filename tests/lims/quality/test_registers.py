@@ -84,6 +84,26 @@ def test_overdue_instrument_readings_are_held_and_an_exception_releases_them_unt
     assert all(h.startswith("instrument unfit") for h in holds["4"]) and len(holds["4"]) == 4
 
 
+def test_astm_data_system_of_an_overdue_instrument_is_held_too(db_factory, make_runner, recording_link):  # noqa: F811
+    """The ASTM runner writes readings outside the ORM (CaptureStore.settle_unit): its cached fitness holds them."""
+    from hardware_sim.astm import AstmMessage, AstmResult, message_frames, message_records
+
+    runner = make_runner("LC-CAL", "astm_gc_datasystem", recording_link())
+    _overdue(db_factory, "LC-CAL")
+    msg = AstmMessage("S-0001", (AstmResult("CHLORPYRIFOS", "0.012"), AstmResult("DIMETHOATE", "ND")))
+    try:
+        for k, data in enumerate([b"\x05", *message_frames(message_records(msg)), b"\x04"]):
+            runner.on_bytes(data, 0.1 * k)
+            runner.after_bytes(data)
+        runner.on_disconnect()
+    finally:
+        runner.close()
+    with db_factory() as s:
+        holds = list(s.execute(select(Reading.review_hold).join(Instrument, Instrument.id == Reading.instrument_id)
+                               .where(Instrument.code == "LC-CAL")).scalars())
+    assert len(holds) == 2 and all(h.startswith("instrument unfit: calibration due") for h in holds)
+
+
 def test_failed_intermediate_check_makes_the_instrument_unfit_and_a_new_calibration_fixes_it(db_factory):
     seed_reference(db_factory)
     with session_scope(db_factory, actor="zhaomin") as s:
