@@ -12,6 +12,7 @@ A reading naming no open analysis stays unattached and is reported, never droppe
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -37,6 +38,12 @@ def _open_analyses(s: Session, codes: set[str], kind: str) -> dict[tuple[str, st
     return found
 
 
+def _drop_held(readings: Sequence[Reading], out: ReadingsOutcome) -> list[Reading]:
+    """Readings held for review (an unfit instrument, issue 15; an incomplete run) give no result; named."""
+    out.problems.extend(f"reading {r.id} held for review: {r.review_hold}" for r in readings if r.review_hold)
+    return [r for r in readings if not r.review_hold]
+
+
 def _screening_run(s: Session, reading_ids: list[int]) -> tuple[list[Reading], dict[str, Analysis], ScreenBatch]:
     """A rapid tester's readings, the open screening analysis of each sample they name, and the batch
     their screening results go into."""
@@ -49,7 +56,7 @@ def _screening_run(s: Session, reading_ids: list[int]) -> tuple[list[Reading], d
 def results_from_photometer(s: Session, reading_ids: list[int], *, analyst_id: int | None = None) -> ReadingsOutcome:
     out = ReadingsOutcome()
     readings, by_sample, batch = _screening_run(s, reading_ids)
-    for r in readings:
+    for r in _drop_held(readings, out):
         analysis = by_sample.pop(r.sample_code or "", None)
         pct = r.fields.get("inhibition_percent")
         if analysis is None or not isinstance(pct, (int, float)) or not math.isfinite(pct):
@@ -76,7 +83,7 @@ def results_from_gold(s: Session, reading_ids: list[int], *, analyst_id: int | N
     disagrees is kept in the result's details and reported as a problem, never silently overridden."""
     out = ReadingsOutcome()
     readings, by_sample, batch = _screening_run(s, reading_ids)
-    for r in readings:
+    for r in _drop_held(readings, out):
         analysis = by_sample.pop(r.sample_code or "", None)
         f = r.fields
         if analysis is None or not all(isinstance(f.get(k), (int, float)) for k in ("t_intensity", "c_intensity",
@@ -103,8 +110,8 @@ def results_from_gold(s: Session, reading_ids: list[int], *, analyst_id: int | N
 
 def results_from_astm(s: Session, reading_ids: list[int], *, analyst_id: int | None = None) -> ReadingsOutcome:
     out = ReadingsOutcome()
-    readings = s.execute(select(Reading).where(Reading.id.in_(reading_ids), Reading.record_type == "R")
-                         .order_by(Reading.id)).scalars().all()
+    readings = _drop_held(s.execute(select(Reading).where(Reading.id.in_(reading_ids), Reading.record_type == "R")
+                                    .order_by(Reading.id)).scalars().all(), out)
     analyses = _open_analyses(s, {r.sample_code for r in readings if r.sample_code}, "confirmatory")
     known = {a.code for a in s.execute(select(Analyte)).scalars()}
     versions = latest_result_versions(s, [a.id for a in analyses.values()])

@@ -20,7 +20,7 @@ from lims.demo import PASSWORDS, register_samples, seed_reference
 from lims.quality import instruments as ins
 from lims.quality import materials as mat
 from lims.quality import staff
-from lims.services import batches, signoff
+from lims.services import attach, batches, signoff
 from lims.services.errors import Conflict, Forbidden, InvalidInput
 from lims.services.views.results import review_queues
 from tests.lims.acquisition.conftest import make_runner, recording_link  # noqa: F401  (fixtures)
@@ -102,6 +102,11 @@ def test_astm_data_system_of_an_overdue_instrument_is_held_too(db_factory, make_
         holds = list(s.execute(select(Reading.review_hold).join(Instrument, Instrument.id == Reading.instrument_id)
                                .where(Instrument.code == "LC-CAL")).scalars())
     assert len(holds) == 2 and all(h.startswith("instrument unfit: calibration due") for h in holds)
+    with session_scope(db_factory, actor="zhangwei") as s:  # a held reading makes no result
+        ids = list(s.execute(select(Reading.id).join(Instrument, Instrument.id == Reading.instrument_id)
+                             .where(Instrument.code == "LC-CAL")).scalars())
+        out = attach.results_from_astm(s, ids)
+        assert out.results == [] and len([p for p in out.problems if "held for review: instrument unfit" in p]) == 2
 
 
 def test_failed_intermediate_check_makes_the_instrument_unfit_and_a_new_calibration_fixes_it(db_factory):
