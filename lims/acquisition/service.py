@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from drivers.transports.backoff import Backoff, Retrier
@@ -59,7 +60,8 @@ def ensure_instruments(factory: sessionmaker[Session], config: AcquireConfig) ->
                 if not config.create_instruments:
                     raise UnknownInstrument(f"{config.path}: instrument {code!r} is not in the database "
                                             "(set [acquire] create_instruments = true to add it)")
-                lab = find_by_code(s, Lab, config.lab_code)
+                # one laboratory per database (README): the database's own, else the configured one
+                lab = find_by_code(s, Lab, config.lab_code) or s.execute(select(Lab).order_by(Lab.id)).scalar()
                 if lab is None:
                     lab = Lab(code=config.lab_code, name=config.lab_code)
                     s.add(lab)

@@ -10,17 +10,11 @@ import getpass
 import os
 import sys
 
-from sqlalchemy import select
-
 from lims.cli import user_admin
 from lims.cli.common import BadInput, command_group
-from lims.db import audit
-from lims.db.engine import make_engine, make_session_factory, session_scope
-from lims.db.models import Lab, Role
-from lims.services.auth import create_user
-from lims.services.errors import ServiceError
-from lims.services.lookup import code_exists
-from lims.services.sampling import region_code_valid
+from lims.vocabulary import Role
+
+# SQLAlchemy, lims.db and the services load inside the handlers when a command runs, not for `--help` (issue 17)
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -43,17 +37,32 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _factory():  # type: ignore[no-untyped-def]
+    from lims.db import audit
+    from lims.db.engine import make_engine, make_session_factory
+
     audit.install()
     return make_session_factory(make_engine())
 
 
 def _lab_init(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from lims.db.engine import session_scope
+    from lims.db.models import Lab
+    from lims.services.lookup import find_by_code
+    from lims.services.sampling import region_code_valid
+
     if not region_code_valid(args.region_code):
         raise BadInput(f"{args.region_code!r} is not a GB/T 2260 region code", field="--region-code")
     factory = _factory()
     with session_scope(factory, actor="cli:lab-init", reason="laboratory set-up") as s:
-        if code_exists(s, Lab, args.code):
-            raise BadInput(f"laboratory {args.code} already exists", field="--code")
+        lab = find_by_code(s, Lab, args.code)
+        if lab is not None:  # the database's own laboratory: its details are set again (audited)
+            lab.name, lab.address, lab.region_code = args.name, args.address, args.region_code
+            if args.cma_number is not None:
+                lab.cma_number = args.cma_number
+            print(f"laboratory {args.code} updated")
+            return 0
         existing = s.execute(select(Lab.code).order_by(Lab.id).limit(1)).scalar()
         if existing is not None:  # one laboratory per database (README "One laboratory per database")
             raise BadInput(f"this database already holds laboratory {existing}: one laboratory per database "
@@ -69,6 +78,10 @@ def _lab_init(args: argparse.Namespace) -> int:
 
 
 def _user_create(args: argparse.Namespace) -> int:
+    from lims.db.engine import session_scope
+    from lims.services.auth import create_user
+    from lims.services.errors import ServiceError
+
     if args.password_env:
         password = os.environ.get(args.password_env)
         if not password:

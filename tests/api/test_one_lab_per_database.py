@@ -38,8 +38,14 @@ def test_a_second_lab_init_is_refused_and_user_create_still_works(db_url, db_fac
     get_settings.cache_clear()
 
 
-def test_the_same_code_twice_is_refused_too(db_url, monkeypatch, capsys):
+def test_init_again_with_the_databases_own_code_updates_its_details(db_url, db_factory, monkeypatch, capsys):
+    """CONTRACTS.md: `lims lab init` works on the database `lims demo` leaves behind — with that database's
+    own laboratory code it sets the details again (audited); another code is a second laboratory (refused)."""
     assert _run(monkeypatch, db_url, "lab", "init", "--code", "LAB-A", *ARGS) == 0
-    assert _run(monkeypatch, db_url, "lab", "init", "--code", "LAB-A", *ARGS) == 2
-    assert "already exists" in capsys.readouterr().err
+    assert _run(monkeypatch, db_url, "lab", "init", "--code", "LAB-A", "--name", "某县检测中心",
+                *ARGS[2:], "--cma-number", "221234567890") == 0
+    assert "updated" in capsys.readouterr().out
+    with db_factory() as s:
+        lab = s.execute(select(Lab)).scalar_one()
+        assert (lab.name, lab.cma_number) == ("某县检测中心", "221234567890")
     get_settings.cache_clear()

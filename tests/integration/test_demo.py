@@ -113,3 +113,22 @@ def test_demo_with_an_unreachable_external_hub_leaves_messages_pending(tmp_path:
     assert summary["upstream_pending"] == lab("SELECT count(*) FROM outbox_message") > 0
     assert lab("SELECT count(*) FROM outbox_message WHERE last_error LIKE '%ConnectError%'") > 0
     assert key.is_file() and not (out / "hub.db").exists()  # no loopback hub was started
+
+
+def test_lab_init_and_user_create_work_on_the_demo_database(demo_dir: Path, tmp_path: Path):
+    """CONTRACTS.md (Lab set-up): both commands work on the database `lims demo` leaves behind; the database
+    holds one laboratory (issue 11), so `lab init` with its code sets the details again, another is refused."""
+    db = tmp_path / "lims.db"
+    shutil.copyfile(demo_dir / "lims.db", db)
+    env = {**os.environ, "LIMS_DATABASE_URL": f"sqlite:///{db}", "DEMO_NEW_PW": "Correct-Horse-Battery-9"}
+    lab = ["lab", "init", "--name", "某县农产品质量安全检测站", "--address", "某县某路 1 号", "--region-code", "110101"]
+    with sqlite3.connect(db) as con:
+        assert con.execute("SELECT count(*) FROM lab").fetchone()[0] == 1  # acquisition adds none
+        demo_code = con.execute("SELECT code FROM lab").fetchone()[0]
+    same = subprocess.run([*LIMS, *lab, "--code", demo_code], capture_output=True, text=True, env=env, timeout=60)
+    assert same.returncode == 0, same.stderr
+    other = subprocess.run([*LIMS, *lab, "--code", "LAB-OTHER"], capture_output=True, text=True, env=env, timeout=60)
+    assert other.returncode == 2 and len(other.stderr.strip().splitlines()) == 1
+    user = subprocess.run([*LIMS, "user", "create", "zhaoliu", "--full-name", "赵六", "--role", "technician",
+                           "--password-env", "DEMO_NEW_PW"], capture_output=True, text=True, env=env, timeout=60)
+    assert user.returncode == 0, user.stderr
