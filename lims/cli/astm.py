@@ -6,11 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from drivers.codecs.astm.capture import decode_capture, session_document
 from lims.cli.common import EXIT_OK, BadInput, emit_json
 
 
 def _decode(args: argparse.Namespace) -> int:
+    from drivers.codecs.astm.capture import decode_capture, session_document  # when run, not for --help
+
     path = Path(args.file)
     try:
         data = path.read_bytes()

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING
 
 from lims.cli.common import EXIT_FAILURE, EXIT_OK, command_group, emit_json, on_database
-from lims.db import anchors, audit
-from lims.db.engine import make_session_factory, session_scope
-from lims.db.verify import VerifyReport, verify_database
+
+if TYPE_CHECKING:  # SQLAlchemy and lims.db load when the command runs, not for `--help` (issue 17)
+    from sqlalchemy import Engine
+
+    from lims.db import anchors
+    from lims.db.verify import VerifyReport
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -25,6 +26,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _read(engine: Engine) -> VerifyReport:
+    from sqlalchemy.orm import Session
+
+    from lims.db.verify import verify_database
+
     with Session(engine) as session:
         return verify_database(session)
 
@@ -44,6 +49,9 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _take_checkpoint(engine: Engine) -> anchors.Checkpoint:
+    from lims.db import anchors, audit
+    from lims.db.engine import make_session_factory, session_scope
+
     audit.install()
     with session_scope(make_session_factory(engine), actor="lims audit anchor", reason="checkpoint") as s:
         cp = anchors.checkpoint(s)

@@ -6,19 +6,18 @@ from __future__ import annotations
 import argparse
 import math
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from calibration.curves import (
-    MODELS,
-    WEIGHTS,
-    CurveFit,
-    acceptance,
-    detection_limits,
-    fit_curve,
-    inverse_predict,
-)
 from calibration.errors import CalibrationError
 from lims.cli.common import EXIT_OK, BadInput, emit_json, read_csv
+
+if TYPE_CHECKING:  # calibration.curves (numpy/scipy) loads when the command runs, not for `--help` (issue 17)
+    from calibration.curves import CurveFit
+
+# calibration.curves.MODELS / WEIGHTS, spelled out so the parser builds without numpy/scipy;
+# tests/test_cli_help.py checks they stay equal.
+MODELS = ("linear", "linear-origin", "quadratic", "4pl", "5pl", "avg-rf")
+WEIGHTS = ("none", "1/x", "1/x2", "1/y", "1/y2")
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -35,6 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
+    from calibration.curves import fit_curve
+
     if args.replicates < 1:
         raise BadInput(f"--replicates must be ≥ 1 (got {args.replicates})", field="--replicates")
     if not 0.0 < args.alpha < 1.0:
@@ -68,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
 
 def curve_document(fit: CurveFit, predict: list[float], replicates: int, alpha: float) -> dict[str, Any]:
     """The contract's JSON document for a fitted curve (extra keys: dof, converged, levels…)."""
+    from calibration.curves import acceptance, detection_limits, inverse_predict
+
     predictions = []
     for yv in predict:
         pr = inverse_predict(fit, yv, replicates=replicates, alpha=alpha)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from calibration.chromatogram import integrate_chromatogram
 from calibration.errors import CalibrationError
-from drivers.files import ChromatogramFile, ChromatogramFileError, Trace, read_chromatogram_file
-from drivers.files.agreement import compare_with_vendor
 from lims.cli.common import EXIT_OK, BadInput, emit_json
+
+if TYPE_CHECKING:  # the file readers (numpy) load when the command runs, not for `--help` (issue 17)
+    from drivers.files import ChromatogramFile, Trace
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -33,6 +33,9 @@ def _pick(items: list[Any], channel: str | None, file: str) -> Any:
 
 
 def run_integrate(args: argparse.Namespace) -> int:
+    from calibration.chromatogram import integrate_chromatogram
+    from drivers.files import ChromatogramFileError, read_chromatogram_file
+
     try:
         cf = read_chromatogram_file(args.file)
     except ChromatogramFileError as exc:
@@ -80,6 +83,8 @@ def _sample(cf: ChromatogramFile) -> dict[str, str | None]:
 def _vendor(tr: Trace, ours: list[tuple[float, float]]) -> dict[str, Any] | None:
     """The data system's own peak table of this trace (areas × ``area_factor`` = trace units × s) and
     its agreement with our integration; None when the export carries no table for the trace."""
+    from drivers.files.agreement import compare_with_vendor
+
     tab = tr.peak_table
     if tab is None:
         return None

@@ -14,12 +14,12 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
-
-from sqlalchemy import Engine
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from lims import csvio
-from lims.db.engine import make_engine
+
+if TYPE_CHECKING:  # building the parser must not import SQLAlchemy (issue 17: `lims --help` start-up)
+    from sqlalchemy import Engine
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -87,6 +87,8 @@ def command_group(sub: argparse._SubParsersAction[argparse.ArgumentParser], name
 def on_database(failure: str, action: Callable[[Engine], T]) -> T | None:
     """``action`` on the engine of ``LIMS_DATABASE_URL``, disposed afterwards. Any error is one stderr line
     ``{failure} {url}: {error}`` (never a traceback) and None: the command then exits 1."""
+    from lims.db.engine import make_engine
+
     engine = make_engine()
     try:
         return action(engine)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-
-from sqlalchemy import Engine
+from typing import TYPE_CHECKING
 
 from lims.cli.common import EXIT_FAILURE, EXIT_OK, command_group, on_database
-from lims.db.migrate import current_revisions, upgrade
+
+if TYPE_CHECKING:  # SQLAlchemy and Alembic load when the command runs, not for `--help` (issue 17)
+    from sqlalchemy import Engine
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -18,6 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _upgrade(args: argparse.Namespace) -> int:
+    from lims.db.migrate import current_revisions, upgrade
+
     def run(engine: Engine) -> bool:
         upgrade(engine, args.revision)
         _seed_classification(engine)
@@ -31,7 +34,7 @@ def _seed_classification(engine: Engine) -> None:
     """The commodity classification limits are looked up through (lims.services.limits.ensure_classification)."""
     from lims.db import audit
     from lims.db.engine import make_session_factory, session_scope
-    from lims.db.migrate import head_revisions
+    from lims.db.migrate import current_revisions, head_revisions
     from lims.services.limits import ensure_classification
 
     if set(current_revisions(engine)) != set(head_revisions()):

@@ -13,12 +13,13 @@ import argparse
 import math
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lims.cli.common import EXIT_FAILURE, EXIT_OK, BadInput, CsvRow, emit_json, read_csv
-from proficiency import homogeneity as hom
-from proficiency import robust, scores, sigma
 from proficiency.errors import NonConvergenceError, ProficiencyError
+
+if TYPE_CHECKING:  # the statistics (numpy/scipy) load when a command runs, not for `--help` (issue 17)
+    from proficiency import robust
 
 ASSIGN_METHODS = ("algorithm-a", "median", "q-hampel", "mean", "algorithm-s")
 
@@ -80,6 +81,8 @@ def _groups(rows: list[CsvRow], path: str) -> list[_Group]:
 
 
 def _estimate(method: str, values: list[float], dof: int | None) -> robust.RobustEstimate:
+    from proficiency import robust
+
     if method == "algorithm-a":
         return robust.algorithm_a(values)
     if method == "median":
@@ -93,6 +96,8 @@ def _estimate(method: str, values: list[float], dof: int | None) -> robust.Robus
 
 
 def cmd_assign(args: argparse.Namespace) -> int:
+    from proficiency import robust
+
     path = args.csv
     if args.method == "algorithm-s" and (args.dof is None or args.dof < 1):
         raise BadInput("--dof N (a positive integer) is required with --method algorithm-s", field="--dof")
@@ -131,6 +136,8 @@ def cmd_assign(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------- score
 
 def _sigma_pt(args: argparse.Namespace) -> float:
+    from proficiency import sigma
+
     """sigma_pt from --sigma-pt, or --sigma horwitz (8.4, X in mg/kg) / ffp=R (8.2)."""
     if args.sigma_pt is not None:
         if not (math.isfinite(args.sigma_pt) and args.sigma_pt > 0):
@@ -155,6 +162,8 @@ def _sigma_pt(args: argparse.Namespace) -> float:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
+    from proficiency import scores
+
     path = args.csv
     for name, v in (("--assigned", args.assigned), ("--u-assigned", args.u_assigned)):
         if not math.isfinite(v):
@@ -198,6 +207,8 @@ def cmd_score(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------- homogeneity
 
 def cmd_homogeneity(args: argparse.Namespace) -> int:
+    from proficiency import homogeneity as hom
+
     path = args.csv
     if not (math.isfinite(args.sigma_pt) and args.sigma_pt > 0):
         raise BadInput(f"sigma_pt must be positive (got {args.sigma_pt})", field="--sigma-pt")

@@ -13,16 +13,15 @@ import getpass
 import os
 import sys
 from collections.abc import Callable
-
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING
 
 from lims.cli.common import BadInput
-from lims.db import audit
-from lims.db.engine import make_engine, make_session_factory, session_scope
-from lims.db.models import Role, User
-from lims.security import AuthenticationError
-from lims.services import accounts, auth
-from lims.services.errors import ServiceError
+from lims.vocabulary import Role
+
+if TYPE_CHECKING:  # SQLAlchemy and the services load when the command runs, not for `--help` (issue 17)
+    from sqlalchemy.orm import Session
+
+    from lims.db.models import User
 
 
 def register(users: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -63,6 +62,12 @@ def _password(env: str | None, prompt: str, *, twice: bool, option: str = "--pas
 
 
 def _run(action: str, username: str, change: Callable[[Session, User], str]) -> int:
+    from lims.db import audit
+    from lims.db.engine import make_engine, make_session_factory, session_scope
+    from lims.security import AuthenticationError
+    from lims.services import accounts
+    from lims.services.errors import ServiceError
+
     audit.install()
     factory = make_session_factory(make_engine())
     try:
@@ -76,6 +81,8 @@ def _run(action: str, username: str, change: Callable[[Session, User], str]) -> 
 
 
 def _disable(args: argparse.Namespace) -> int:
+    from lims.services import accounts
+
     def go(s: Session, user: User) -> str:
         accounts.set_active(s, None, user, False, reason=args.reason)
         return f"user {user.username} disabled; every session and token of it revoked"
@@ -83,6 +90,8 @@ def _disable(args: argparse.Namespace) -> int:
 
 
 def _enable(args: argparse.Namespace) -> int:
+    from lims.services import accounts
+
     def go(s: Session, user: User) -> str:
         accounts.set_active(s, None, user, True)
         return f"user {user.username} enabled"
@@ -90,6 +99,8 @@ def _enable(args: argparse.Namespace) -> int:
 
 
 def _reset(args: argparse.Namespace) -> int:
+    from lims.services import accounts
+
     password = _password(args.password_env, "临时密码 / temporary password: ", twice=True)
 
     def go(s: Session, user: User) -> str:
@@ -99,6 +110,8 @@ def _reset(args: argparse.Namespace) -> int:
 
 
 def _set_roles(args: argparse.Namespace) -> int:
+    from lims.services import accounts
+
     def go(s: Session, user: User) -> str:
         roles = accounts.set_roles(s, None, user, args.role)
         return f"user {user.username} now holds: {', '.join(roles)}"
@@ -106,6 +119,8 @@ def _set_roles(args: argparse.Namespace) -> int:
 
 
 def _passwd(args: argparse.Namespace) -> int:
+    from lims.services import auth
+
     old = _password(args.old_password_env, "当前密码 / current password: ", twice=False,
                     option="--old-password-env")
     new = _password(args.password_env, "新密码 / new password: ", twice=True)
