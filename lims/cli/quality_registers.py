@@ -13,6 +13,7 @@ database code is imported when a command runs.
     lims quality staff matrix [--json]
     lims quality staff grant USER METHOD [--test] [--review] [--sign] --from D [--until D] [--instrument C] --by WHO
     lims quality env poll CODE --by WHO [--json]
+    lims quality env watch [--every SECONDS] [--once] [--by WHO] [--json]   (automatic records)
     lims quality env record CODE [--temperature C] [--humidity PCT] --by WHO [--json]
     lims quality stats survey|review YEAR [--csv FILE] [--pdf FILE] [--json]
 
@@ -116,6 +117,11 @@ def _env(sub: Sub) -> None:
     p.add_argument("code")
     p.add_argument("--by", required=True)
     _out(p, _env_poll)
+    p = sub.add_parser("watch", help="poll every location with a sensor, every --every seconds (Ctrl-C stops)")
+    p.add_argument("--every", type=float, default=300.0)
+    p.add_argument("--once", action="store_true", help="one round, then exit")
+    p.add_argument("--by", default="system:env")
+    _out(p, _env_watch)
     p = sub.add_parser("record", help="record a reading by hand")
     p.add_argument("code")
     p.add_argument("--temperature", type=float)
@@ -282,6 +288,37 @@ def _env_poll(args: argparse.Namespace) -> int:
     from lims.quality import environment as env
 
     return _run(args, args.by, lambda s: _env_doc(env.poll(s, args.code, raised_by=args.by)), _env_text)
+
+
+def _env_watch(args: argparse.Namespace) -> int:
+    """Each location's poll is its own unit of work: a sensor that cannot be read is reported (stderr) and
+    the others are still recorded; exit 1 if any failed in the last round of ``--once``."""
+    import time
+
+    from lims.quality import environment as env
+
+    if not args.every > 0:
+        raise BadInput("--every must be a positive number of seconds", field="--every")
+    codes = _unit(args.by, lambda s: [x.code for x in env.list_locations(s) if x.sensor_url])
+    while True:
+        failed, done = 0, []
+        for code in codes:
+            try:
+                done.append(_unit(args.by, lambda s, c=code: _env_doc(env.poll(s, c, raised_by=args.by))))
+            except (_Failed, BadInput) as exc:
+                failed += 1
+                if isinstance(exc, BadInput):  # a refusal (_Failed) was printed by _unit
+                    print(f"lims quality env watch: {code}: {exc}", file=sys.stderr)
+        if args.json:
+            emit_json({"records": done, "failed": failed})
+        else:
+            print("\n".join(_env_text(d) for d in done) or "无 / none")
+        if args.once:
+            return EXIT_FAILURE if failed else EXIT_OK
+        try:
+            time.sleep(args.every)
+        except KeyboardInterrupt:
+            return EXIT_OK
 
 
 def _env_record(args: argparse.Namespace) -> int:

@@ -84,3 +84,26 @@ def test_certificate_over_the_size_limit_is_exit_2(db_url, db_engine, monkeypatc
                           "--performed", str(TODAY), "--outcome", "pass", "--certificate-no", "C",
                           "--certificate", str(big), "--by", "z")
     assert code == 2 and "--certificate" in err and "over the limit" in err
+
+
+def test_env_watch_records_every_sensor_over_modbus(db_url, db_engine, monkeypatch, capsys):
+    from hardware_sim.env_sensor import EnvSensorSim
+
+    from lims.db.engine import session_scope
+    from lims.quality import environment as env
+
+    factory = sessionmaker(db_engine, expire_on_commit=False)
+    seed_reference(factory)
+    with EnvSensorSim(temperature_c=21.5, humidity_pct=48.0) as room, EnvSensorSim(temperature_c=9.0) as fridge:
+        with session_scope(factory, actor="zhaomin") as s:
+            env.add_location(s, code="ROOM-1", name="前处理室", kind="room", limits=env.Limits(18, 26, 30, 70),
+                             sensor_url=f"modbus-tcp://127.0.0.1:{room.start_tcp()}")
+            env.add_location(s, code="FR-2", name="样品冰箱", kind="refrigerator", limits=env.Limits(0, 4),
+                             sensor_url=f"modbus-tcp://127.0.0.1:{fridge.start_tcp()}")
+            env.add_location(s, code="DEAD", name="断线", kind="room", limits=env.Limits(),
+                             sensor_url="modbus-tcp://127.0.0.1:1")
+        code, out, err = _run(monkeypatch, capsys, db_url, "quality", "env", "watch", "--once", "--json")
+    doc = json.loads(out)
+    assert code == 1 and doc["failed"] == 1 and "modbus-tcp://127.0.0.1:1" in err
+    by_temp = sorted((r["temperature_c"], r["alarm"] != "", r["nonconformity_id"] is not None) for r in doc["records"])
+    assert by_temp == [(9.0, True, True), (21.5, False, False)]
