@@ -18,7 +18,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from lims.clock import utcnow
-from lims.db.models import Batch, Instrument, Method, MethodSignatory, Result, User
+from lims.db.models import Analysis, Batch, Instrument, Method, MethodSignatory, Result, User
 from lims.db.models_registers import StaffAuthorisation, TrainingRecord
 from lims.quality.common import choice, ordered, text
 from lims.quality.registers_vocab import CheckOutcome, TrainingKind
@@ -137,3 +137,13 @@ def require_for_result(s: Session, user: User, result: Result, action: str) -> N
     batch = s.get(Batch, analysis.batch_id) if analysis.batch_id else None
     require(s, user, analysis.method, action, instrument_id=batch.instrument_id if batch else None,
             what=f"result {result.id}")
+
+
+def require_attribution(s: Session, analyst_id: int | None, analysis: Analysis, instrument_id: int | None) -> None:
+    """A result made from an instrument's reading and attributed to ``analyst_id``: the analyst must be
+    authorised to test by the method on that instrument (acquisition → results; sign-off checks again)."""
+    if analyst_id is None or not in_force(s):
+        return
+    user = s.get(User, analyst_id)
+    if user is not None:
+        require(s, user, analysis.method, "test", instrument_id=instrument_id, what=f"analysis {analysis.id}")

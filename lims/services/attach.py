@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from calibration.rapid import POSITIVE_THRESHOLD_PERCENT, ScreenCall, colloidal_gold_call
 from lims import units
 from lims.db.models import Analysis, Analyte, Reading, Result, Sample, SampleStatus
+from lims.quality.staff import require_attribution
 from lims.services.batches import latest_result_versions
 from lims.services.limits import decide_result
 from lims.services.results_guard import without_current_result
@@ -144,6 +145,7 @@ def results_from_astm(s: Session, reading_ids: list[int], *, analyst_id: int | N
                 out.unmatched_readings.append(r.id)
                 continue
             text, detected = raw, True
+        require_attribution(s, analyst_id, analysis, r.instrument_id)  # authorisation matrix (issue 15)
         versions[analysis.id] = versions.get(analysis.id, 0) + 1
         result = Result(analysis_id=analysis.id, version=versions[analysis.id], value=value, value_text=text,
                         unit=unit, source="instrument", reading_id=r.id, analyst_id=analyst_id,

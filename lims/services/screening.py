@@ -26,6 +26,7 @@ from lims.db.models import (
     Sample,
     SampleStatus,
 )
+from lims.quality.staff import require_attribution  # authorisation matrix (issue 15)
 from lims.services.batches import latest_result_versions
 from lims.services.lookup import find_by_code
 from lims.services.results_guard import refuse_second_result, without_current_result
@@ -114,6 +115,8 @@ class ScreenBatch:
         self.made: list[tuple[Result, Analysis, ScreenCall]] = []
 
     def add(self, analysis: Analysis, call: ScreenCall, **fields: Any) -> Result:
+        reading = self.s.get(Reading, fields["reading_id"]) if fields.get("reading_id") else None
+        require_attribution(self.s, fields.get("analyst_id"), analysis, reading.instrument_id if reading else None)
         self.versions[analysis.id] = self.versions.get(analysis.id, 0) + 1
         result = Result(analysis_id=analysis.id, version=self.versions[analysis.id], source="instrument",
                         qualitative=str(call), verdict=Verdict.screening(str(call)), **fields)

@@ -13,7 +13,7 @@ from hardware_sim.enzyme import ChannelReading, run_lines
 from sqlalchemy import select
 
 from lims.db.engine import session_scope
-from lims.db.models import Analysis, Batch, Instrument, RawCapture, Reading, Result
+from lims.db.models import Analysis, Batch, Instrument, RawCapture, Reading, Result, User
 from lims.db.models_pt import Nonconformity
 from lims.db.models_registers import MaterialUse
 from lims.demo import PASSWORDS, register_samples, seed_reference
@@ -22,6 +22,7 @@ from lims.quality import materials as mat
 from lims.quality import staff
 from lims.services import attach, batches, signoff
 from lims.services.errors import Conflict, Forbidden, InvalidInput
+from lims.services.screening import results_from_readings
 from lims.services.views.results import review_queues
 from tests.lims.acquisition.conftest import make_runner, recording_link  # noqa: F401  (fixtures)
 
@@ -292,3 +293,29 @@ def _authored_reviewed_only(factory) -> int:
         with session_scope(factory, actor=who) as s:
             fn(s, [rid], username=who, password=PASSWORDS[who])
     return rid
+
+
+def test_matrix_refuses_attributing_instrument_results_to_an_unauthorised_analyst(  # noqa: F811
+        db_factory, make_runner, recording_link):  # noqa: F811
+    seed_reference(db_factory)
+    register_samples(db_factory)
+    with session_scope(db_factory, actor="zhaomin") as s:
+        a = s.execute(select(Analysis).where(Analysis.kind == "screening").order_by(Analysis.id)).scalars().first()
+        sample_code, method_code = a.sample.code, a.method.code
+        staff.grant(s, staff.Grant(username="liqiang", method_code=method_code, may_test=True, valid_from=DAY,
+                                   granted_by="zhaomin"))  # the matrix is in force; zhangwei is not in it
+    runner = make_runner("EI-ATT", "enzyme_ascii_16ch", recording_link())
+    readings = [ChannelReading(0, "CONTROL", 0.35, 0.80, 0.0), ChannelReading(1, sample_code, 0.40, 0.75, 22.0)]
+    runner.on_bytes(b"".join(run_lines(7, WHEN, readings)), 0.0)
+    with session_scope(db_factory, actor="zhangwei") as s:
+        ids = list(s.execute(select(Reading.id).where(Reading.record_type == "CH")).scalars())
+        zhangwei = s.execute(select(User).where(User.username == "zhangwei")).scalar_one()
+        with pytest.raises(Forbidden) as e:
+            results_from_readings(s, ids, analyst_id=zhangwei.id)
+        assert e.value.code == "staff.not_authorised" and "zhangwei" in str(e.value)
+    with session_scope(db_factory, actor="zhaomin") as s:
+        staff.grant(s, staff.Grant(username="zhangwei", method_code=method_code, may_test=True, valid_from=DAY,
+                                   instrument_code="EI-ATT", granted_by="zhaomin"))
+    with session_scope(db_factory, actor="zhangwei") as s:
+        out = results_from_readings(s, ids, analyst_id=zhangwei.id)
+        assert len(out.results) == 1
