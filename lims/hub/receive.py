@@ -171,11 +171,18 @@ def _claim(s: Session, signed: Signed, lab: str, schema: str, now: dt.datetime, 
     return None if got is None else int(got)
 
 
-def _validate(body: bytes, signed: Signed) -> Wire:
+def _validate(reader: sessionmaker[Session], body: bytes, signed: Signed) -> Wire:
     msg = rules.validate_schema(rules.parse_json(body))
     _check_lab(signed, msg)
     if isinstance(msg, ResultBatch):
         rules.check_business(msg)
+    if isinstance(msg, CheckpointMessage):
+        with reader() as s:
+            pem = registry.key_by_fingerprint(s, msg.lab, msg.key)
+        if pem is not None and not rules.checkpoint_signature_ok(pem, msg):
+            raise Refused(Problem(422, "checkpoint.signature", "审计链检查点签名无效 / checkpoint signature invalid",
+                                  f"the checkpoint of seq {msg.seq} is not signed by key {msg.key} of {msg.lab}",
+                                  "/sig"))
     return msg
 
 
@@ -192,7 +199,7 @@ def receive(factory: sessionmaker[Session], body: bytes, headers: dict[str, str]
             known = _existing(s, signed, now, settings.hub_claim_stale_s)
         if known is not None:
             return known
-        msg = _validate(body, signed)
+        msg = _validate(reader, body, signed)
     except Refused as exc:
         return refusal(exc.problem)
     lab = message_lab(msg) or signed.signer

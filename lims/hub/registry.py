@@ -121,6 +121,12 @@ def active_keys(s: Session, code: str) -> list[str]:
                           .order_by(HubLabKey.id.desc())).scalars())
 
 
+def key_by_fingerprint(s: Session, code: str, fp: str) -> str | None:
+    """The PEM of a key the lab has registered (retired or not) with that fingerprint."""
+    return s.execute(select(HubLabKey.public_key_pem).where(HubLabKey.lab_code == code,
+                                                            HubLabKey.fingerprint == fp)).scalar_one_or_none()
+
+
 def lab_view(s: Session, code: str) -> LabView:
     lab = find_lab(s, code)
     if lab is None:

@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from lims.units import UnitError, convert
-from lims.upstream.schema import MESSAGE_MODELS, ResultBatch, ResultItem, Wire
+from lims.upstream.schema import MESSAGE_MODELS, CheckpointMessage, ResultBatch, ResultItem, Wire
 
 PROBLEM_BASE = "urn:lims:hub:problem:"
 
@@ -159,6 +159,27 @@ def business_problems(batch: ResultBatch) -> list[dict[str, str]]:
                                        f"/results/{seen[item.analysis.analyte]} for sample {batch.sample.code}"})
         seen.setdefault(item.analysis.analyte, i)
     return problems
+
+
+def checkpoint_signature_ok(public_pem: str, msg: CheckpointMessage) -> bool:
+    """A checkpoint's ``sig``: Ed25519 over the canonical JSON of its other fields (lims/db/anchors.py)."""
+    import base64
+
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from lims.db.audit import canonical_json
+
+    body = {k: v for k, v in msg.model_dump(mode="json", by_alias=True).items() if k != "sig"}
+    try:
+        key = serialization.load_pem_public_key(public_pem.encode())
+        if not isinstance(key, Ed25519PublicKey):
+            return False
+        key.verify(base64.b64decode(msg.sig, validate=True), canonical_json(body).encode())
+    except (ValueError, InvalidSignature):
+        return False
+    return True
 
 
 def check_business(batch: ResultBatch) -> None:

@@ -210,3 +210,24 @@ def test_an_amendment_replaces_and_a_retraction_withdraws(hub, lab, client):
     with hub.factory() as s:
         current = s.execute(select(HubResult.result_id, HubResult.value).where(HubResult.current.is_(True))).all()
     assert current == [(3, 0.06)]
+
+
+def _checkpoint(key: Ed25519PrivateKey, seq: int, chain_hash: str) -> bytes:
+    import base64
+
+    from lims.db.audit import canonical_json
+
+    body = {"schema": "lims-audit-checkpoint/1", "lab": "LAB1", "seq": seq, "hash": chain_hash,
+            "at": "2026-12-06T12:00:00+00:00", "key": fingerprint(key)}
+    return canonical_json({**body, "sig": base64.b64encode(key.sign(canonical_json(body).encode())).decode()}
+                          ).encode()
+
+
+def test_audit_checkpoints_are_kept_and_their_signature_checked(hub, lab, client):
+    good = _checkpoint(lab, 10, "a" * 64)
+    assert post(client, hub.url, lab, good, idem="LAB1:checkpoint:10").status_code == 201
+    forged = good.replace(b"a" * 64, b"b" * 64)  # the chain head rewritten after signing
+    assert_problem(post(client, hub.url, lab, forged, idem="LAB1:checkpoint:11"), 422, "checkpoint.signature", "/sig")
+    with hub.factory() as s:
+        kept = s.execute(select(HubMessage.schema, HubMessage.payload)).all()
+    assert kept == [("lims-audit-checkpoint/1", good.decode())]
