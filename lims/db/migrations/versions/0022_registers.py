@@ -11,7 +11,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = '0022_registers'
 down_revision = '0021_task_notice'
 branch_labels = None
