@@ -19,6 +19,7 @@ from lims.acquisition.store import CaptureStore, StatusTracker
 from lims.clock import utcnow
 from lims.db.engine import session_scope
 from lims.db.models import Analysis, Reading
+from lims.db.models_quality import NcLink
 from lims.quality import instruments as ins
 from lims.quality import materials as mat
 from lims.services import batches
@@ -67,7 +68,9 @@ def _overdue_instrument(factory: sessionmaker[Session], today: dt.date) -> dict[
     with session_scope(factory, actor=QA, reason="overdue calibrations") as s:
         held = s.execute(select(func.count(Reading.id)).where(
             Reading.instrument_id == inst_id, Reading.review_hold.like(f"{ins.HOLD_PREFIX}%"))).scalar_one()
-        ncs = ins.raise_overdue(s, raised_by=QA)
+        ins.raise_overdue(s, raised_by=QA)  # already opened by acquisition as it held the run: none new
+        ncs = list(s.execute(select(NcLink.nonconformity_id).where(NcLink.kind == "instrument", NcLink.ref == SPARE))
+                   .scalars())
         fit = ins.fitness(s, inst_id)
     return {"instrument": SPARE, "fitness": fit.fitness, "calibration_due": str(fit.calibration_due),
             "readings_held": int(held), "nonconformity_ids": ncs}

@@ -168,7 +168,8 @@ def hold_reason(s: Session, instrument_id: int, at: dt.datetime | None = None) -
 
 
 def hold_unfit(s: Session, readings: Sequence[Reading]) -> int:
-    """Hold the readings of an unfit instrument (acquisition calls this as it stores them); returns how many."""
+    """Hold the readings of an unfit instrument (acquisition calls this as it stores them; an overdue
+    calibration opens its nonconformity if none is open); returns how many."""
     held = 0
     cache: dict[tuple[int, dt.date], str] = {}
     for r in readings:
@@ -177,7 +178,10 @@ def hold_unfit(s: Session, readings: Sequence[Reading]) -> int:
         at = as_utc(r.read_at) if r.read_at else utcnow()
         key = (r.instrument_id, at.date())
         if key not in cache:
-            cache[key] = hold_reason(s, r.instrument_id, at)
+            st = fitness(s, r.instrument_id, at)
+            cache[key] = "" if st.may_feed else f"{HOLD_PREFIX}: {st.reason}"[:300]
+            if st.fitness == Fitness.OVERDUE:  # the overdue calibration opens its nonconformity (once)
+                _overdue_nc(s, st, "system", utcnow().date())
         if cache[key]:
             r.review_hold = cache[key]
             held += 1
@@ -218,22 +222,21 @@ def raise_overdue(s: Session, *, raised_by: str = "system", today: dt.date | Non
     """Open a nonconformity for each instrument whose calibration is overdue (one per instrument while it
     is open); returns the new nonconformity ids."""
     today = today or utcnow().date()
-    new = []
-    for st in schedule(s, today=today):
-        if st.fitness != Fitness.OVERDUE:
-            continue
-        known = s.execute(select(NcLink.id).where(NcLink.kind == NcLinkKind.INSTRUMENT, NcLink.ref == st.instrument,
-                                                  NcLink.lifted_at.is_(None), NcLink.note == "calibration overdue")
-                          ).first()
-        if known:
-            continue
-        nc = nonconformity.raise_nc(s, source=NcSource.CALIBRATION, description=(
-            f"仪器 {st.instrument} 检定/校准已过期（应于 {st.calibration_due} 前完成）/ instrument {st.instrument}: "
-            f"calibration due {st.calibration_due} is overdue"), raised_by=raised_by, risk=NcRisk.HIGH,
-            source_ref=st.instrument, today=today)
-        nonconformity.link(s, nc, NcLinkKind.INSTRUMENT, st.instrument, note="calibration overdue")
-        new.append(nc.id)
-    return new
+    new = [_overdue_nc(s, st, raised_by, today) for st in schedule(s, today=today) if st.fitness == Fitness.OVERDUE]
+    return [i for i in new if i is not None]
+
+
+def _overdue_nc(s: Session, st: FitnessState, raised_by: str, today: dt.date) -> int | None:
+    known = s.execute(select(NcLink.id).where(NcLink.kind == NcLinkKind.INSTRUMENT, NcLink.ref == st.instrument,
+                                              NcLink.lifted_at.is_(None), NcLink.note == "calibration overdue")).first()
+    if known:
+        return None
+    nc = nonconformity.raise_nc(s, source=NcSource.CALIBRATION, description=(
+        f"仪器 {st.instrument} 检定/校准已过期（应于 {st.calibration_due} 前完成）/ instrument {st.instrument}: "
+        f"calibration due {st.calibration_due} is overdue"), raised_by=raised_by, risk=NcRisk.HIGH,
+        source_ref=st.instrument, today=today)
+    nonconformity.link(s, nc, NcLinkKind.INSTRUMENT, st.instrument, note="calibration overdue")
+    return nc.id
 
 
 class FitnessCache:

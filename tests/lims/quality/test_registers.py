@@ -65,6 +65,9 @@ def test_overdue_instrument_readings_are_held_and_an_exception_releases_them_unt
     runner.on_bytes(_run(2, WHEN), 0.0)
     held = _holds(db_factory, "EI-CAL")["2"]
     assert len(held) == 4 and all(h.startswith("instrument unfit: calibration due") for h in held)
+    with db_factory() as s:  # acquisition opened the overdue calibration's nonconformity, once
+        (nc,) = s.execute(select(Nonconformity).where(Nonconformity.source == "calibration")).scalars()
+        assert nc.source_ref == "EI-CAL" and nc.risk == "high"
     with db_factory() as s:  # visible in review: the review page's read model lists the held readings
         (row,) = review_queues(s, 10)["held_readings"]
         assert (row["instrument"], row["held"], row["fitness"], row["fitness_label"]) == ("EI-CAL", 6, "overdue", "检定/校准过期")
