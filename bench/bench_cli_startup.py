@@ -1,10 +1,12 @@
 """CLI start-up: `lims --help` and every sub-command's `--help`, whole process, against the peer.
 
 The peer is a bare interpreter importing what any argparse command line needs:
-``python -c "import argparse, json"`` (same interpreter, same run). Each command runs N times as its own
-process; printed per command: best and median wall time, peak resident memory (``ru_maxrss`` of the child,
-from ``os.wait4``), and the ratios of best and median time to the peer's. Target (issue 17): every line
-within 4× the peer and under 60 MB resident.
+``python -c "import argparse, json"`` (same interpreter). Each command runs N times as its own process,
+each run paired with a run of the peer right before it (the machine is shared: its load drifts, so every
+command gets its own peer figures). Printed per command: best and median wall time, peak resident memory
+(``/usr/bin/time -f %M``, the child's own maximum RSS; ``os.wait4``'s ru_maxrss would count the parent's
+pages at fork), the ratios of best and median time to its peer's, and the peer's best. Target (issue 17):
+every line within 4× the peer and under 60 MB resident.
 
     .venv/bin/python bench/bench_cli_startup.py [-n 10] [--only lims]   # --only: a prefix of the command
 """
@@ -25,25 +27,30 @@ TIME_LIMIT = 4.0
 RSS_LIMIT_MB = 60.0
 
 
-def run_once(argv: list[str]) -> tuple[float, float, int]:
-    """Wall seconds, peak RSS in MB (Linux reports ru_maxrss in KiB) and exit status of one child."""
+TIME = "/usr/bin/time"
+
+
+def run_once(argv: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS in MB (GNU time's %M is in KiB) of one child; it must exit 0."""
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
+    done = subprocess.run([TIME, "-f", "%M", *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     elapsed = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return elapsed, usage.ru_maxrss / 1024.0, proc.returncode
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} exited {done.returncode}: {done.stderr.strip()[-300:]}")
+    return elapsed, int(done.stderr.strip().splitlines()[-1]) / 1024.0
 
 
-def measure(argv: list[str], n: int) -> dict[str, float]:
-    times, rss = [], []
+def measure(argv: list[str], peer_argv: list[str], n: int) -> tuple[dict[str, float], dict[str, float]]:
+    """``argv`` and the peer, N runs each, interleaved: (command figures, peer figures)."""
+    runs: dict[str, list[tuple[float, float]]] = {"peer": [], "cmd": []}
     for _ in range(n):
-        elapsed, mb, code = run_once(argv)
-        if code != 0:
-            raise SystemExit(f"{' '.join(argv)} exited {code}")
-        times.append(elapsed)
-        rss.append(mb)
-    return {"best": min(times), "median": statistics.median(times), "rss": max(rss)}
+        runs["peer"].append(run_once(peer_argv))
+        runs["cmd"].append(run_once(argv))
+    out = []
+    for key in ("cmd", "peer"):
+        times = [t for t, _ in runs[key]]
+        out.append({"best": min(times), "median": statistics.median(times), "rss": max(m for _, m in runs[key])})
+    return out[0], out[1]
 
 
 def help_commands() -> list[list[str]]:
@@ -68,22 +75,24 @@ def main() -> int:
     ap.add_argument("-n", type=int, default=10, help="runs per command (default 10)")
     ap.add_argument("--only", default="", help="only commands starting with this text, e.g. 'lims pt'")
     args = ap.parse_args()
+    if not os.path.exists(TIME):
+        raise SystemExit(f"{TIME} (GNU time) is needed for the children's own peak RSS")
     lims = [LIMS] if LIMS else [sys.executable, "-m", "lims.cli"]
-    peer = measure([sys.executable, "-c", "import argparse, json"], args.n)
-    print(f"N={args.n}  peer: python -c 'import argparse, json'  best {peer['best'] * 1000:.0f} ms  "
-          f"median {peer['median'] * 1000:.0f} ms  rss {peer['rss']:.1f} MB")
-    print(f"{'command':48} {'best ms':>8} {'med ms':>8} {'×best':>6} {'×med':>6} {'RSS MB':>7}  ok")
+    peer_argv = [sys.executable, "-c", "import argparse, json"]
+    print(f"N={args.n}; peer: python -c 'import argparse, json', run before each run of each command")
+    print(f"{'command':48} {'best ms':>8} {'med ms':>8} {'×best':>6} {'×med':>6} {'RSS MB':>7} "
+          f"{'peer ms':>8} {'peer MB':>8}  ok")
     failures = 0
     for path in help_commands():
         label = " ".join(["lims", *path, "--help"])
         if not label.startswith(args.only):
             continue
-        m = measure([*lims, *path, "--help"], args.n)
+        m, peer = measure([*lims, *path, "--help"], peer_argv, args.n)
         r_best, r_med = m["best"] / peer["best"], m["median"] / peer["median"]
         ok = r_best <= TIME_LIMIT and m["rss"] < RSS_LIMIT_MB
         failures += not ok
         print(f"{label:48} {m['best'] * 1000:8.0f} {m['median'] * 1000:8.0f} {r_best:6.2f} {r_med:6.2f} "
-              f"{m['rss']:7.1f}  {'yes' if ok else 'NO'}")
+              f"{m['rss']:7.1f} {peer['best'] * 1000:8.0f} {peer['rss']:8.1f}  {'yes' if ok else 'NO'}")
     print(f"target: best ≤ {TIME_LIMIT}× peer and RSS < {RSS_LIMIT_MB} MB; {failures} command(s) outside it")
     return 1 if failures else 0
 

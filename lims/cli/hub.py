@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from lims.cli.common import EXIT_FAILURE, EXIT_OK, BadInput, command_group, emit_json
-from lims.cli.serve import run_asgi
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -60,6 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from lims.cli.serve import run_asgi
     from lims.config import Settings
     from lims.hub.relay import relay_worker
 
