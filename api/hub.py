@@ -81,7 +81,8 @@ def _reconcile(factory: Any, body: bytes, headers: dict[str, str], settings: Set
     return JSONResponse(ReconcileOut(lab=req.lab, **got).model_dump())
 
 
-def _routes(app: FastAPI, settings: Settings) -> None:
+def _signed_routes(app: FastAPI, settings: Settings) -> None:
+    """The routes a lab (or a lower hub) calls with a signed request."""
     @app.post("/hub/v1/messages", summary="接收检测结果 / receive a signed message")
     async def receive_message(request: Request, factory: FactoryDep) -> JSONResponse:
         body = await request.body()
@@ -109,6 +110,9 @@ def _routes(app: FastAPI, settings: Settings) -> None:
         except Refused as exc:
             return _answer(refusal(exc.problem))
 
+
+def _routes(app: FastAPI, settings: Settings) -> None:
+    """The hub's read API (analytics, publication, registry)."""
     @app.get("/hub/v1/labs", summary="登记的机构与密钥 / registered labs and keys")
     def labs(factory: FactoryDep) -> list[LabOut]:
         with factory() as s:
@@ -164,6 +168,7 @@ def create_hub_app(engine: Engine | None = None) -> FastAPI:
     app = FastAPI(title="农产品质量安全监测数据汇交中心 / Monitoring data hub", version="1")
     app.state.session_factory = make_session_factory(engine)
     app.add_middleware(BodySizeLimit)  # a message body above LIMS_MAX_UPLOAD_BYTES: 413 (api/input_guard.py)
+    _signed_routes(app, settings)
     _routes(app, settings)
     from api.hub_pages import add_pages
 
