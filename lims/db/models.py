@@ -9,6 +9,9 @@ Status, kind and verdict columns hold the values of the :mod:`lims.vocabulary` e
 the database); a status changes only through :func:`lims.workflow.transition`. The audit trail, outbox,
 hub and token tables are in :mod:`lims.db.models_system`, proficiency testing in :mod:`lims.db.models_pt`.
 """
+# size: over 500 lines — the core record chain (lab, people, methods, samples, analyses, batches, QC,
+# curves, results, signatures, reports) stays in one module so its relations read in one place; other
+# areas live in models_*.py and are re-exported at the end.
 
 from __future__ import annotations
 
@@ -505,15 +508,18 @@ class CalibrationCurve(Base):
 
 
 # Models of other areas live in their own modules and share this metadata; these names stay importable here.
-from lims.db import models_pt  # noqa: E402,F401
-from lims.db import models_method  # noqa: E402,F401
-from lims.db import models_quality, models_registers  # noqa: E402,F401
+from lims.db import (  # noqa: E402,F401
+    models_method,  # noqa: E402,F401
+    models_pt,  # noqa: E402,F401
+    models_quality,
+    models_registers,
+)
 from lims.db.models_acquisition import InstrumentEvent as InstrumentEvent  # noqa: E402
 from lims.db.models_hub import HubLabKey as HubLabKey  # noqa: E402
 from lims.db.models_hub import HubReceipt as HubReceipt  # noqa: E402
 from lims.db.models_system import ApiToken as ApiToken  # noqa: E402
-from lims.db.models_system import AuthGeneration as AuthGeneration  # noqa: E402
 from lims.db.models_system import AuditEvent as AuditEvent  # noqa: E402
+from lims.db.models_system import AuthGeneration as AuthGeneration  # noqa: E402
 from lims.db.models_system import LoginFailure as LoginFailure  # noqa: E402
 from lims.db.models_system import OutboxItem as OutboxItem  # noqa: E402
 from lims.db.models_system import OutboxMessage as OutboxMessage  # noqa: E402

@@ -11,7 +11,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = '0020_quality'
 down_revision = '0019_hub'
 branch_labels = None
