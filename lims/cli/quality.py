@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from lims.cli.common import EXIT_FAILURE, EXIT_OK, BadInput, command_group, emit_json
@@ -139,8 +139,9 @@ def _date(text: str | None, field: str) -> dt.date | None:
         raise BadInput(f"not a date YYYY-MM-DD: {text!r}", field=field) from None
 
 
-def _unit(actor: str, work: Callable[[Any], Any]) -> Any:
-    """``work(session)`` in one unit of work on LIMS_DATABASE_URL; service refusals become exit codes."""
+def _unit(actor: str, work: Callable[[Any], Any], options: Mapping[str, str] | None = None) -> Any:
+    """``work(session)`` in one unit of work on LIMS_DATABASE_URL; service refusals become exit codes. A
+    refused field is named by its option: ``options`` maps service fields to options (else ``--field-name``)."""
     from lims.db import audit
     from lims.db.engine import make_engine, make_session_factory, session_scope
     from lims.services.errors import InvalidInput, NotFound, ServiceError
@@ -151,7 +152,8 @@ def _unit(actor: str, work: Callable[[Any], Any]) -> Any:
         with session_scope(make_session_factory(engine), actor=actor) as s:
             return work(s)
     except (InvalidInput, NotFound) as e:
-        raise BadInput(str(e), field=f"--{e.field.replace('_', '-')}" if e.field else None) from None
+        field = None if e.field is None else (options or {}).get(e.field, f"--{e.field.replace('_', '-')}")
+        raise BadInput(str(e), field=field) from None
     except ServiceError as e:
         print(f"lims quality: {e}", file=sys.stderr)
         raise _Failed() from None
@@ -163,9 +165,10 @@ class _Failed(Exception):
     pass
 
 
-def _run(args: argparse.Namespace, actor: str, work: Callable[[Any], Any], text: Callable[[Any], str]) -> int:
+def _run(args: argparse.Namespace, actor: str, work: Callable[[Any], Any], text: Callable[[Any], str],
+         options: Mapping[str, str] | None = None) -> int:
     try:
-        doc = _unit(actor, work)
+        doc = _unit(actor, work, options)
     except _Failed:
         return EXIT_FAILURE
     if args.json:

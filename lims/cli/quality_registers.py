@@ -29,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from lims.cli import quality
 from lims.cli.common import EXIT_FAILURE, EXIT_OK, BadInput, emit_json
 
 Sub = argparse._SubParsersAction  # type: ignore[type-arg]
@@ -145,43 +146,15 @@ OPTIONS = {"valid_until": "--until", "valid_from": "--from", "performed_on": "--
            "method_code": "METHOD", "instrument_code": "--instrument", "code": "CODE", "location": "CODE"}
 
 
-def _option(field: str | None) -> str | None:
-    return None if field is None else OPTIONS.get(field, f"--{field.replace('_', '-')}")
-
-
-class _Failed(Exception):
-    pass
+_Failed = quality._Failed  # a refusal already printed by the unit of work
 
 
 def _unit(actor: str, work: Callable[[Any], Any]) -> Any:
-    from lims.db import audit
-    from lims.db.engine import make_engine, make_session_factory, session_scope
-    from lims.services.errors import InvalidInput, NotFound, ServiceError
-
-    audit.install()
-    engine = make_engine()
-    try:
-        with session_scope(make_session_factory(engine), actor=actor) as s:
-            return work(s)
-    except (InvalidInput, NotFound) as e:
-        raise BadInput(str(e), field=_option(e.field)) from None
-    except ServiceError as e:
-        print(f"lims quality: {e}", file=sys.stderr)
-        raise _Failed() from None
-    finally:
-        engine.dispose()
+    return quality._unit(actor, work, OPTIONS)
 
 
 def _run(args: argparse.Namespace, actor: str, work: Callable[[Any], Any], text: Callable[[Any], str]) -> int:
-    try:
-        doc = _unit(actor, work)
-    except _Failed:
-        return EXIT_FAILURE
-    if args.json:
-        emit_json(doc)
-    else:
-        print(text(doc))
-    return EXIT_OK
+    return quality._run(args, actor, work, text, OPTIONS)
 
 
 def _instrument_list(args: argparse.Namespace) -> int:
