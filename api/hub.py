@@ -2,8 +2,10 @@
 
 Routes: ``POST /hub/v1/messages`` (signed messages; lims.hub.receive), ``POST /hub/v1/reconcile`` (signed:
 which of a lab's message ids the hub holds), ``GET /hub/v1/labs``, ``/stats``, ``/alerts``,
-``/non-compliant`` (JSON) and ``/non-compliant.csv``, ``/producers``, ``/health``; zh-CN pages in
-api/hub_pages.py. The database (``LIMS_HUB_DATABASE_URL``) is migrated on start and this month's partitions
+``/non-compliant`` (JSON) and ``/non-compliant.csv``, ``/producers``, ``/health``; registry writes
+``POST /hub/v1/labs`` and ``POST /hub/v1/labs/{code}/keys/{fingerprint}/retire``; zh-CN pages in
+api/hub_pages.py. Labs, stats, alerts, producers, the registry writes and the labs page require an operator
+bearer token (api/hub_auth.py); the non-compliant publication and health are public. The database (``LIMS_HUB_DATABASE_URL``) is migrated on start and this month's partitions
 are added (PostgreSQL).
 """
 
@@ -16,17 +18,21 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
+from api import hub_auth
 from api.deps import FactoryDep
+from api.hub_auth import OPERATOR, OperatorDep
 from api.input_guard import BodySizeLimit
+from api.ui.labels import ERROR_ZH
 from lims.config import Settings
 from lims.csv_export import to_csv
 from lims.db import audit
-from lims.db.engine import make_engine, make_session_factory
+from lims.db.engine import make_engine, make_session_factory, session_scope
 from lims.db.migrate import upgrade
 from lims.hub import alerts, analytics, reconcile, registry, tasks
 from lims.hub.partitions import ensure_partitions
 from lims.hub.receive import HubAnswer, authenticate, receive, refusal
 from lims.hub.rules import Problem, Refused, parse_json
+from lims.services.errors import ServiceError
 
 
 class KeyOut(BaseModel):
@@ -41,6 +47,14 @@ class LabOut(BaseModel):
     region_code: str
     kind: str
     keys: list[KeyOut]
+
+
+class LabIn(BaseModel):
+    code: str = Field(min_length=1, max_length=40)
+    public_key_pem: str = Field(min_length=1, max_length=4000)
+    region: str | None = Field(None, max_length=6)
+    name: str | None = Field(None, max_length=200)
+    relay: bool = False
 
 
 class ReconcileIn(BaseModel):
@@ -111,14 +125,39 @@ def _signed_routes(app: FastAPI, settings: Settings) -> None:
             return _answer(refusal(exc.problem))
 
 
-def _routes(app: FastAPI, settings: Settings) -> None:
-    """The hub's read API (analytics, publication, registry)."""
-    @app.get("/hub/v1/labs", summary="登记的机构与密钥 / registered labs and keys")
+def _registry_write(factory: Any, actor: str, action: Any) -> Any:
+    """``action(session)`` in one unit of work; a ServiceError → its problem+json (Refused)."""
+    try:
+        with session_scope(factory, actor=f"hub-token:{actor}") as s:
+            return lab_out(action(s))
+    except ServiceError as exc:
+        code = exc.code or "invalid"
+        raise Refused(Problem(exc.status_code, code, f"{ERROR_ZH.get(code, '请求被拒绝')} / refused", str(exc),
+                              f"/{exc.field}" if exc.field else "")) from None
+
+
+def _registry_routes(app: FastAPI) -> None:
+    """The lab registry over the API (the same service as ``lims hub lab add|retire-key|list``)."""
+    @app.get("/hub/v1/labs", summary="登记的机构与密钥 / registered labs and keys", dependencies=OPERATOR)
     def labs(factory: FactoryDep) -> list[LabOut]:
         with factory() as s:
             return [lab_out(v) for v in registry.list_labs(s)]
 
-    @app.get("/hub/v1/stats", summary="统计 / stats (lims hub stats)")
+    @app.post("/hub/v1/labs", summary="登记机构或新密钥（轮换） / register a lab or a new key (rotation)")
+    def lab_add(body: LabIn, factory: FactoryDep, operator: OperatorDep) -> LabOut:
+        return _registry_write(factory, operator, lambda s: registry.add_lab_key(  # type: ignore[no-any-return]
+            s, body.code, body.public_key_pem, region_code=body.region, name=body.name,
+            kind="hub" if body.relay else None))
+
+    @app.post("/hub/v1/labs/{code}/keys/{fingerprint}/retire", summary="停用密钥 / retire a key")
+    def key_retire(code: str, fingerprint: str, factory: FactoryDep, operator: OperatorDep) -> LabOut:
+        return _registry_write(factory, operator,  # type: ignore[no-any-return]
+                               lambda s: registry.retire_key(s, code, fingerprint))
+
+
+def _routes(app: FastAPI, settings: Settings) -> None:
+    """The hub's read API (analytics, publication)."""
+    @app.get("/hub/v1/stats", summary="统计 / stats (lims hub stats)", dependencies=OPERATOR)
     def stats(factory: FactoryDep, by: str = "") -> JSONResponse:
         try:
             fields = analytics.parse_by(by)
@@ -127,7 +166,7 @@ def _routes(app: FastAPI, settings: Settings) -> None:
         with factory() as s:
             return JSONResponse(analytics.stats(s, fields))
 
-    @app.get("/hub/v1/alerts", summary="预警列表 / alerts")
+    @app.get("/hub/v1/alerts", summary="预警列表 / alerts", dependencies=OPERATOR)
     def alert_list(factory: FactoryDep, region: str | None = None) -> list[dict[str, Any]]:
         with factory() as s:
             return alerts.list_alerts(s, region=region)
@@ -148,7 +187,7 @@ def _routes(app: FastAPI, settings: Settings) -> None:
         return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": 'attachment; filename="non-compliant.csv"'})
 
-    @app.get("/hub/v1/producers", summary="生产者诚信档案 / producer credit records")
+    @app.get("/hub/v1/producers", summary="生产者诚信档案 / producer credit records", dependencies=OPERATOR)
     def producers(factory: FactoryDep, code: str | None = None) -> list[dict[str, Any]]:
         with factory() as s:
             return analytics.producer_records(s, code=code)
@@ -168,7 +207,9 @@ def create_hub_app(engine: Engine | None = None) -> FastAPI:
     app = FastAPI(title="农产品质量安全监测数据汇交中心 / Monitoring data hub", version="1")
     app.state.session_factory = make_session_factory(engine)
     app.add_middleware(BodySizeLimit)  # a message body above LIMS_MAX_UPLOAD_BYTES: 413 (api/input_guard.py)
+    hub_auth.install(app)
     _signed_routes(app, settings)
+    _registry_routes(app)
     _routes(app, settings)
     from api.hub_pages import add_pages
 

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
 from api.deps import FactoryDep
+from api.hub_auth import OPERATOR
 from lims.hub import analytics, registry
 
 _STYLE = ("body{font-family:'Noto Sans CJK SC','Microsoft YaHei',sans-serif;margin:2em}"
@@ -28,7 +29,7 @@ def _page(title: str, head: list[str], rows: list[list[Any]], note: str = "") ->
 
 
 def add_pages(app: FastAPI) -> None:
-    @app.get("/hub/labs", response_class=HTMLResponse, include_in_schema=False)
+    @app.get("/hub/labs", response_class=HTMLResponse, include_in_schema=False, dependencies=OPERATOR)
     def labs_page(factory: FactoryDep) -> HTMLResponse:
         with factory() as s:
             labs = registry.list_labs(s)

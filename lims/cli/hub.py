@@ -1,4 +1,4 @@
-"""`lims hub …` (CONTRACTS.md "Hub"): serve, lab add / retire-key / list, stats, reconcile-report, alerts,
+"""`lims hub …` (CONTRACTS.md "Hub"): serve, lab add / retire-key / list, token create / revoke, stats, reconcile-report, alerts,
 relay. Database from ``LIMS_HUB_DATABASE_URL`` (the main database when unset), migrated before use."""
 
 from __future__ import annotations
@@ -35,6 +35,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     ls = lab.add_parser("list", help="registered labs and keys")
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(handler=_lab_list)
+    tok = command_group(actions, "token", "操作员令牌 / operator tokens for the hub's read and registry API")
+    tc = tok.add_parser("create", help="create a bearer token (printed once; the hub keeps its SHA-256)")
+    tc.add_argument("name")
+    tc.add_argument("--json", action="store_true")
+    tc.set_defaults(handler=_token_create)
+    tv = tok.add_parser("revoke", help="revoke a token (it no longer authenticates)")
+    tv.add_argument("name")
+    tv.add_argument("--json", action="store_true")
+    tv.set_defaults(handler=_token_revoke)
     task = command_group(actions, "task", "任务下达 / monitoring tasks published to the labs")
     tp = task.add_parser("publish", help="publish a task notice (JSON, schema task-notice) or a newer version")
     tp.add_argument("file", type=Path)
@@ -134,6 +143,29 @@ def _lab_retire(args: argparse.Namespace) -> int:
     from lims.hub.registry import retire_key
 
     _print_lab(_lab_doc(_in_unit(lambda s: retire_key(s, args.code, args.fingerprint))), args.json)
+    return EXIT_OK
+
+
+def _token_create(args: argparse.Namespace) -> int:
+    from lims.hub.tokens import create_token
+
+    token = _in_unit(lambda s: create_token(s, args.name))
+    if args.json:
+        emit_json({"name": args.name, "token": token})
+    else:
+        print(token)
+        print("令牌只显示这一次，请妥善保存 / the token is shown only once", file=sys.stderr)
+    return EXIT_OK
+
+
+def _token_revoke(args: argparse.Namespace) -> int:
+    from lims.hub.tokens import revoke_token
+
+    _in_unit(lambda s: revoke_token(s, args.name))
+    if args.json:
+        emit_json({"name": args.name, "revoked": True})
+    else:
+        print(f"{args.name} revoked")
     return EXIT_OK
 
 

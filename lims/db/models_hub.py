@@ -142,3 +142,15 @@ class HubTask(Base):
     version: Mapped[int] = mapped_column(Integer)
     notice: Mapped[str] = mapped_column(Text)
     published_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class HubToken(Base):
+    """A hub operator's bearer token for the read and registry API (``lims hub token create``); only its
+    SHA-256 is stored; ``revoked_at`` set: it no longer authenticates."""
+
+    __tablename__ = "hub_token"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(60), unique=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column()

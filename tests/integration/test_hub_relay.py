@@ -27,6 +27,7 @@ from lims.hub import client as lab_client
 from lims.hub import reconcile
 from lims.hub.registry import add_lab_key
 from lims.hub.relay import relay_worker
+from lims.hub.tokens import create_token
 from lims.upstream.delivery import Worker
 from lims.upstream.signing import load_or_create_key, public_key_pem
 from tests.integration.hub_support import batch, encode, item, post
@@ -155,6 +156,7 @@ def test_alerts_publication_and_credit_records(db_url, tmp_path, monkeypatch, we
     with LoopbackHub(db_url) as hub:
         with session_scope(hub.factory, actor="hub:admin") as s:
             add_lab_key(s, "LAB1", public_key_pem(key))
+            ops = {"Authorization": f"Bearer {create_token(s, 'ops')}"}  # the read routes need a token (issue 14)
         bad = dict(value=0.5, code="non_compliant")
         docs = [batch([item(1, **bad), item(2, "ACEPHATE")], sample="S1"),
                 batch([item(3), item(4, "ACEPHATE")], sample="S2"),
@@ -167,7 +169,7 @@ def test_alerts_publication_and_credit_records(db_url, tmp_path, monkeypatch, we
             deadline = dt.datetime.now() + dt.timedelta(seconds=10)
             while len(webhook.bodies) < 3 and dt.datetime.now() < deadline:
                 threading.Event().wait(0.1)
-            alerts = c.get(f"{hub.url}/hub/v1/alerts").json()
+            alerts = c.get(f"{hub.url}/hub/v1/alerts", headers=ops).json()
             assert sorted(a["rule"] for a in alerts) == ["banned_substance", "non_compliant_rate", "repeat_producer"]
             assert sorted(b["rule"] for b in webhook.bodies) == sorted(a["rule"] for a in alerts)
             listed = c.get(f"{hub.url}/hub/v1/non-compliant").json()
@@ -176,8 +178,8 @@ def test_alerts_publication_and_credit_records(db_url, tmp_path, monkeypatch, we
             assert csv_text.startswith("月份,") and "'=hyperlink(1)" in csv_text
             page = c.get(f"{hub.url}/hub/public/non-compliant")
             assert page.status_code == 200 and "不合格农产品信息公开" in page.text and "carbofuran" in page.text
-            credit = c.get(f"{hub.url}/hub/v1/producers").json()
+            credit = c.get(f"{hub.url}/hub/v1/producers", headers=ops).json()
             top = credit[0]
             assert (top["producer_code"], top["tested"], top["non_compliant"]) == ("91330102MA2XXXXX1A", 5, 2)
-            labs_page = c.get(f"{hub.url}/hub/labs")
+            labs_page = c.get(f"{hub.url}/hub/labs", headers=ops)
             assert labs_page.status_code == 200 and "LAB1" in labs_page.text and "有效" in labs_page.text
