@@ -24,6 +24,8 @@ from api.pages import PageJSON, page_of
 from api.pt import router as pt_router
 from api.quality import router as quality_router
 from api.quality_registers import router as quality_registers_router
+from api.readings import queue_router as unmatched_router
+from api.readings import router as readings_router
 from api.schemas import MAX_DB_INT
 from api.security import (
     FRAMEWORK_PUBLIC_PATHS,
@@ -95,7 +97,9 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     app.include_router(pt_router)
     app.include_router(quality_router)  # the quality system (issue 15)
     app.include_router(quality_registers_router)  # instruments, materials, staff, environment, statistics (issue 15)
+    app.include_router(unmatched_router)  # unmatched readings (issue 13), before /{code} routes
     app.include_router(instruments_router)  # lims acquire status
+    app.include_router(readings_router)  # assign / dismiss an unmatched reading (issue 13)
     app.include_router(upstream_router)  # outbox state, requeue, the upstream record's JSON Schemas (issue 14)
     app.include_router(ui_router)  # the zh-CN web UI pages
 

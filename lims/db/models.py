@@ -384,6 +384,20 @@ class Reading(Base):
     review_hold: Mapped[str] = mapped_column(String(300), default="", server_default="")
 
 
+class ReadingDisposition(Base):
+    """What a person did with an unmatched reading (issue 13, lims.acquisition.unmatched): ``assigned`` to
+    an analysis (its result names the reading) or ``dismissed`` with a reason (0024_reading_disposition)."""
+
+    __tablename__ = "reading_disposition"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reading_id: Mapped[int] = mapped_column(ForeignKey("reading.id"), unique=True)
+    action: Mapped[str] = mapped_column(String(20))  # assigned | dismissed
+    analysis_id: Mapped[int | None] = mapped_column(ForeignKey("analysis.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    by: Mapped[str] = mapped_column(String(100))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 class Report(Base):
     __tablename__ = "report"
     id: Mapped[int] = mapped_column(primary_key=True)
