@@ -384,20 +384,6 @@ class Reading(Base):
     review_hold: Mapped[str] = mapped_column(String(300), default="", server_default="")
 
 
-class ReadingDisposition(Base):
-    """What a person did with an unmatched reading (issue 13, lims.acquisition.unmatched): ``assigned`` to
-    an analysis (its result names the reading) or ``dismissed`` with a reason (0024_reading_disposition)."""
-
-    __tablename__ = "reading_disposition"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    reading_id: Mapped[int] = mapped_column(ForeignKey("reading.id"), unique=True)
-    action: Mapped[str] = mapped_column(String(20))  # assigned | dismissed
-    analysis_id: Mapped[int | None] = mapped_column(ForeignKey("analysis.id"))
-    reason: Mapped[str] = mapped_column(Text)
-    by: Mapped[str] = mapped_column(String(100))
-    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-
-
 class Report(Base):
     __tablename__ = "report"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -529,6 +515,7 @@ from lims.db import (  # noqa: E402,F401
     models_registers,
 )
 from lims.db.models_acquisition import InstrumentEvent as InstrumentEvent  # noqa: E402
+from lims.db.models_acquisition import ReadingDisposition as ReadingDisposition  # noqa: E402
 from lims.db.models_hub import HubLabKey as HubLabKey  # noqa: E402
 from lims.db.models_hub import HubReceipt as HubReceipt  # noqa: E402
 from lims.db.models_system import ApiToken as ApiToken  # noqa: E402

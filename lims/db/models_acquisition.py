@@ -24,3 +24,17 @@ class InstrumentEvent(Base):
     raw_capture_id: Mapped[int | None] = mapped_column(ForeignKey("raw_capture.id"))
     detail: Mapped[str] = mapped_column(Text, default="")
     __table_args__ = (Index("ix_instrument_event_inst", "instrument_id", "id"),)
+
+
+class ReadingDisposition(Base):
+    """What a person did with an unmatched reading (issue 13, lims.acquisition.unmatched): ``assigned`` to
+    an analysis (its result names the reading) or ``dismissed`` with a reason (0024_reading_disposition)."""
+
+    __tablename__ = "reading_disposition"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reading_id: Mapped[int] = mapped_column(ForeignKey("reading.id"), unique=True)
+    action: Mapped[str] = mapped_column(String(20))  # assigned | dismissed
+    analysis_id: Mapped[int | None] = mapped_column(ForeignKey("analysis.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    by: Mapped[str] = mapped_column(String(100))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)

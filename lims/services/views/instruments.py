@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from typing_extensions import TypedDict
 
+from lims.acquisition.unmatched import unmatched_counts, unmatched_readings
 from lims.db.models import Instrument, InstrumentEvent, RawCapture
 from lims.services.lookup import find_by_code
 from lims.services.views.common import iso
@@ -102,7 +103,11 @@ def instruments_overview(s: Session, errors_shown: int = 50) -> dict[str, Any]:
     errors = s.execute(select(RawCapture).where(RawCapture.parse_status == "error")
                        .order_by(RawCapture.id.desc()).limit(errors_shown)).scalars().all()
     events = s.execute(select(InstrumentEvent).order_by(InstrumentEvent.id.desc()).limit(errors_shown)).scalars()
-    return {"instruments": [{**instrument_row(i), "captures": counts.get(i.id, {})} for i in insts],
+    unmatched = unmatched_counts(s)  # readings that gave no result (issue 13, lims.acquisition.unmatched)
+    queue = unmatched_readings(s, limit=errors_shown)
+    return {"instruments": [{**instrument_row(i), "captures": counts.get(i.id, {}), "unmatched": unmatched.get(i.id, 0)}
+                            for i in insts],
+            "unmatched": queue["readings"], "unmatched_total": queue["total"],
             "events": [{"id": e.id, "instrument": code_of.get(e.instrument_id, "?"), "at": iso(e.at), "kind": e.kind,
                         "run_no": e.run_no, "detail": e.detail} for e in events],
             "errors": [{"id": c.id, "instrument": code_of.get(c.instrument_id, "?"),

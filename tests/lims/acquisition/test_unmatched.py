@@ -8,6 +8,7 @@ sample's ΔA 0.2156 → 52.09 %."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 import pytest
@@ -130,3 +131,20 @@ def test_permissions(lab, db_factory):
         r = lab.post(f"/api/v1/readings/{reading}/{action}", json=body, headers=lab.h["reviewer"])
         assert r.status_code == 403, (action, r.text)
     assert lab.get("/api/v1/instruments/NOPE/readings/unmatched", headers=lab.h["tech"]).status_code == 404
+
+
+def test_instruments_page_shows_the_unmatched_count_and_list(lab, db_factory):
+    from lims.demo import PASSWORDS
+
+    def csrf_of(html: str) -> str:
+        found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+        assert found, "the page carries no CSRF token"
+        return found.group(1)
+
+    web = TestClient(lab.app)
+    r = web.post("/login", data={"username": "wangfang", "password": PASSWORDS["wangfang"],
+                                 "csrf_token": csrf_of(web.get("/login").text)}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    page = web.get("/instruments").text
+    assert "待匹配读数" in page and "X-UNKNOWN-1" in page and "— 3 in all" in page
+    assert "S20261128-001" not in page.split("Unmatched readings")[1].split("</table>")[0]  # the matched channel
