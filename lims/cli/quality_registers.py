@@ -23,7 +23,6 @@ naming the option; a refusal (a sensor that cannot be read) is exit 1 with its r
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -131,13 +130,7 @@ def _env(sub: Sub) -> None:
     _out(p, _env_record)
 
 
-def _date(text: str | None, field: str) -> dt.date | None:
-    if text is None:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise BadInput(f"not a date YYYY-MM-DD: {text!r}", field=field) from None
+_date = quality._date  # YYYY-MM-DD or exit 2 naming the option
 
 
 #: Service field → the option that gave it (the rest: ``--field-name``).
