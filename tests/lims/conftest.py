@@ -19,10 +19,8 @@ def make_certified() -> Callable[..., int]:
     return certified_result
 
 
-def certified_result(factory) -> int:
-    """A screening result of the demo reference data, signed by analyst, reviewer and approver."""
-    seed_reference(factory)
-    register_samples(factory)
+def reviewed_result(factory) -> int:
+    """A screening result of the registered demo samples, authored by zhangwei and reviewed by liqiang."""
     with session_scope(factory, actor="zhangwei") as s:
         inst = s.execute(select(Instrument).where(Instrument.code == "EI-01")).scalar_one()
         analysis = s.execute(select(Analysis).order_by(Analysis.id)).scalars().first()
@@ -41,6 +39,14 @@ def certified_result(factory) -> int:
     for who, fn in (("zhangwei", signoff.author_results), ("liqiang", signoff.review_results)):
         with session_scope(factory, actor=who) as s:
             fn(s, [rid], username=who, password=PASSWORDS[who])
+    return rid
+
+
+def certified_result(factory) -> int:
+    """A screening result of the demo reference data, signed by analyst, reviewer and approver."""
+    seed_reference(factory)
+    register_samples(factory)
+    rid = reviewed_result(factory)
     with session_scope(factory, actor="wangfang") as s:
         signoff.approve_results(s, [rid], username="wangfang", password=PASSWORDS["wangfang"], lab_code="LAB")
     return rid

@@ -14,9 +14,10 @@ from lims.db.audit import ImmutableRecordError, verify_chain
 from lims.db.engine import session_scope
 from lims.db.models import AuditEvent, Producer, Result
 from lims.db.verify import verify_database
-from lims.demo import PASSWORDS, register_samples, seed_reference
+from lims.demo import seed_reference
 from lims.services import signoff
 from lims.services.screening import results_from_readings  # noqa: F401  (import check)
+from tests.lims.conftest import certified_result
 
 
 def _producer(factory, name="合作社甲"):
@@ -82,36 +83,10 @@ def test_direct_sql_tampering_is_detected(db_engine, db_factory, tamper):
     assert check.first_broken_seq in (2, 3)
 
 
-def _certified_result(factory):
-    seed_reference(factory)
-    register_samples(factory)
-    from lims.db.models import Analysis, Instrument, RawCapture, Reading
-
-    with session_scope(factory, actor="zhangwei") as s:
-        inst = s.execute(select(Instrument).where(Instrument.code == "EI-01")).scalar_one()
-        analysis = s.execute(select(Analysis)).scalars().first()
-        cap = RawCapture(instrument_id=inst.id, data=b"x", sha256="0" * 64, profile="p")
-        s.add(cap)
-        s.flush()
-        rd = Reading(raw_capture_id=cap.id, instrument_id=inst.id, record_type="CH", channel=1,
-                     sample_code=analysis.sample.code, fields={})
-        s.add(rd)
-        s.flush()
-        r = Result(analysis_id=analysis.id, value=12.5, value_text="12.5% 阴性", unit="%", reading_id=rd.id,
-                   source="instrument")
-        s.add(r)
-        s.flush()
-        rid = r.id
-    for who, fn in (("zhangwei", signoff.author_results), ("liqiang", signoff.review_results)):
-        with session_scope(factory, actor=who) as s:
-            fn(s, [rid], username=who, password=PASSWORDS[who])
-    with session_scope(factory, actor="wangfang") as s:
-        signoff.approve_results(s, [rid], username="wangfang", password=PASSWORDS["wangfang"], lab_code="LAB")
-    return rid
 
 
 def test_certified_result_is_immutable_through_the_orm(db_factory):
-    rid = _certified_result(db_factory)
+    rid = certified_result(db_factory)
     with pytest.raises(ImmutableRecordError):
         with session_scope(db_factory, actor="mallory") as s:
             s.get(Result, rid).value = 99.0
@@ -123,7 +98,7 @@ def test_certified_result_is_immutable_through_the_orm(db_factory):
 
 
 def test_certified_result_is_immutable_through_plain_sql(db_engine, db_factory):
-    rid = _certified_result(db_factory)
+    rid = certified_result(db_factory)
     for stmt in (f"UPDATE result SET value = 99 WHERE id = {rid}", f"DELETE FROM result WHERE id = {rid}",
                  "UPDATE audit_event SET actor = 'x' WHERE seq = 1", "DELETE FROM audit_event WHERE seq = 1",
                  f"UPDATE result SET status = 'to_be_reviewed' WHERE id = {rid}"):
@@ -136,7 +111,7 @@ def test_certified_result_is_immutable_through_plain_sql(db_engine, db_factory):
 
 
 def test_verify_detects_a_certified_value_changed_behind_the_triggers(db_engine, db_factory):
-    rid = _certified_result(db_factory)
+    rid = certified_result(db_factory)
     _drop_triggers(db_engine)
     with db_engine.begin() as c:
         c.execute(text(f"UPDATE result SET value = 55.5 WHERE id = {rid}"))

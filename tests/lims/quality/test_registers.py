@@ -13,7 +13,7 @@ from hardware_sim.enzyme import ChannelReading, run_lines
 from sqlalchemy import select
 
 from lims.db.engine import session_scope
-from lims.db.models import Analysis, Batch, Instrument, RawCapture, Reading, Result, User
+from lims.db.models import Analysis, Batch, Instrument, Reading, Result, User
 from lims.db.models_pt import Nonconformity
 from lims.db.models_registers import MaterialUse
 from lims.demo import PASSWORDS, register_samples, seed_reference
@@ -25,6 +25,7 @@ from lims.services.errors import Conflict, Forbidden, InvalidInput
 from lims.services.screening import results_from_readings
 from lims.services.views.results import review_queues
 from tests.lims.acquisition.conftest import make_runner, recording_link  # noqa: F401  (fixtures)
+from tests.lims.conftest import reviewed_result
 
 pytestmark = pytest.mark.db
 WHEN = dt.datetime(2026, 12, 6, 9, 30, 0)  # the runs' own timestamps (read_at)
@@ -242,7 +243,7 @@ def test_authorisation_matrix_refuses_an_unauthorised_signer(db_factory):
         staff.grant(s, staff.Grant(username="liqiang", may_review=True, valid_from=DAY - dt.timedelta(days=365), **g))
         staff.grant(s, staff.Grant(username="wangfang", may_sign=True, valid_from=DAY - dt.timedelta(days=365),
                                    valid_until=DAY - dt.timedelta(days=1), **g))  # lapsed yesterday
-    rid = _authored_reviewed_only(db_factory)
+    rid = reviewed_result(db_factory)
     with session_scope(db_factory, actor="wangfang") as s:
         with pytest.raises(Forbidden) as e:
             signoff.approve_results(s, [rid], username="wangfang", password=PASSWORDS["wangfang"], lab_code="LAB")
@@ -266,7 +267,7 @@ def test_matrix_refuses_a_reviewer_without_review_authority(db_factory):
         staff.grant(s, staff.Grant(username="liqiang", method_code=code, may_test=True, valid_from=DAY,
                                    granted_by="zhaomin"))  # may test, not review
     with pytest.raises(Forbidden) as e:
-        _authored_reviewed_only(db_factory)
+        reviewed_result(db_factory)
     assert e.value.code == "staff.not_authorised" and "review" in str(e.value)
     with session_scope(db_factory, actor="zhaomin") as s:
         with pytest.raises(InvalidInput) as e2:
@@ -275,27 +276,6 @@ def test_matrix_refuses_a_reviewer_without_review_authority(db_factory):
         assert e2.value.code == "quality.dates_out_of_order"
 
 
-def _authored_reviewed_only(factory) -> int:
-    """A screening result authored by zhangwei and reviewed by liqiang (samples already registered)."""
-    with session_scope(factory, actor="zhangwei") as s:
-        inst = s.execute(select(Instrument).where(Instrument.code == "EI-01")).scalar_one()
-        analysis = s.execute(select(Analysis).order_by(Analysis.id)).scalars().first()
-        cap = RawCapture(instrument_id=inst.id, data=b"x", sha256="0" * 64, profile="p")
-        s.add(cap)
-        s.flush()
-        rd = Reading(raw_capture_id=cap.id, instrument_id=inst.id, record_type="CH", channel=1,
-                     sample_code=analysis.sample.code, fields={})
-        s.add(rd)
-        s.flush()
-        r = Result(analysis_id=analysis.id, value=12.5, value_text="12.5% 阴性", unit="%", reading_id=rd.id,
-                   source="instrument")
-        s.add(r)
-        s.flush()
-        rid = r.id
-    for who, fn in (("zhangwei", signoff.author_results), ("liqiang", signoff.review_results)):
-        with session_scope(factory, actor=who) as s:
-            fn(s, [rid], username=who, password=PASSWORDS[who])
-    return rid
 
 
 def test_matrix_refuses_attributing_instrument_results_to_an_unauthorised_analyst(  # noqa: F811
