@@ -126,6 +126,8 @@ class Principal:
     via_cookie: bool
     #: An administrator reset the password: only the password change is open (the UI redirects there).
     must_change_password: bool = False
+    #: The web UI's language ("zh-CN" or "en"), the user's own setting (User.language).
+    language: str = "zh-CN"
 
     def can(self, permission: Permission | str) -> bool:
         return Permission(permission) in self.permissions
@@ -237,7 +239,8 @@ def _principal(found: auth.Authenticated, via_cookie: bool) -> Principal:
     must_change = bool(user.must_change_password)
     return Principal(user.id, auth.principal_name(user), user.full_name, frozenset(user.role_names),
                      permissions_for(user.role_names, kind, must_change_password=must_change),
-                     found.token_id, kind, via_cookie=via_cookie, must_change_password=must_change)
+                     found.token_id, kind, via_cookie=via_cookie, must_change_password=must_change,
+                     language=user.language or "zh-CN")
 
 
 def _lookup_credentials(request: Request, token: str, digest: str, via_cookie: bool,

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
 
 from api.security import (
     CSRF_FIELD,
@@ -70,8 +71,23 @@ def label(value: Any, vocabulary: type[Labelled], lang: str = "zh-CN") -> str:
     return vocabulary.label_of(value, lang)
 
 
+@pass_context
+def tr(context: Any, zh: str, en: str) -> str:
+    """Template global: the page's words in the user's language — ``{{ tr("样品", "Samples") }}``.
+    Chinese is the default; English when the signed-in user chose it (User.language)."""
+    return en if context.get("lang") == "en" else zh
+
+
+@pass_context
+def label_in(context: Any, value: Any, vocabulary: type[Labelled]) -> str:
+    """Template filter: a stored value's label in the user's language (``{{ s.status | label_in(SampleStatus) }}``)."""
+    return vocabulary.label_of(value, "en" if context.get("lang") == "en" else "zh-CN")
+
+
 TEMPLATES.env.filters["local_time"] = local_time
 TEMPLATES.env.filters["label"] = label
+TEMPLATES.env.filters["label_in"] = label_in
+TEMPLATES.env.globals["tr"] = tr
 TEMPLATES.env.globals.update(VOCABULARY, field_zh=FIELD_ZH)
 
 
@@ -97,10 +113,12 @@ def render(request: Request, me: Principal, template: str, active: str, *, statu
     """Render a page in the base layout (navigation, user, logout form with its CSRF token)."""
     holder = Response()
     csrf = ensure_csrf_cookie(request, holder)
+    lang = "en" if me.language == "en" else "zh-CN"
     nav = [{"zh": zh, "en": en, "href": href, "active": href == active} for zh, en, href, perm in NAV
            if me.can(perm)]
     page = TEMPLATES.TemplateResponse(request, template, {
-        "me": me, "csrf": csrf, "csrf_field": CSRF_FIELD, "nav": nav, "active": active, "P": P, **context},
+        "me": me, "csrf": csrf, "csrf_field": CSRF_FIELD, "nav": nav, "active": active, "P": P, "lang": lang,
+        "path": request.url.path, **context},
         status_code=status)
     page.raw_headers.extend(h for h in holder.raw_headers if h[0] == b"set-cookie")
     page.headers["Cache-Control"] = "no-store"  # records of identifiable producers: not for shared caches

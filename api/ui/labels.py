@@ -46,6 +46,7 @@ ERROR_ZH = {
     "auth.signature_throttled": "签名密码错误次数过多，请按提示的秒数等待后重试",
     "auth.token_for_other": "令牌只能由本人为自己创建；程序访问请使用服务账户及其接口密钥",
     "auth.weak_password": "密码不符合要求：至少 12 个字符，不得为常见密码，不得包含用户名",
+    "user.language_unknown": "不支持该界面语言（可选：中文、English）",
     "auth.bad_username": "用户名不符合要求：1–60 个字符，不得含空格、控制字符、不可见字符或冒号",
     "auth.not_admin": "只有系统管理员可以管理账户",
     "auth.last_admin": "不能停用或撤销最后一名在用系统管理员",

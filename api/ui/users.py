@@ -146,3 +146,20 @@ def change_password(request: Request, me: OwnAccount, factory: FactoryDep, old_p
         return _password_page(request, me, status=e.status_code, error=ui_error(e.status_code, e.detail))
     PRINCIPAL_CACHE.clear()
     return RedirectResponse("/?password=changed", status_code=303)
+
+
+@router.post("/account/language", response_class=HTMLResponse)
+def set_language(request: Request, me: OwnAccount, factory: FactoryDep,
+                 language: Annotated[str, Form(max_length=10)] = "zh-CN",
+                 back: Annotated[str, Form(max_length=500)] = "/") -> Response:
+    """The language switch in the page header: kept on the user's account, back to the same page."""
+    def go(s: Session) -> None:
+        accounts.set_language(s, auth.get_user(s, me.username), language)
+
+    try:
+        run_service(factory, me.username, "language (web UI)", go)
+    except HTTPException as e:
+        return render(request, me, "ui_error.html", "/", status=e.status_code, error=ui_error(e.status_code, e.detail))
+    PRINCIPAL_CACHE.clear()
+    local = back if back.startswith("/") and not back.startswith("//") and "\\" not in back else "/"
+    return RedirectResponse(local, status_code=303)

@@ -100,6 +100,8 @@ class User(Base):
     kind: Mapped[str] = mapped_column(String(20), default="person", server_default="person")
     #: Set by an administrator's password reset: the next login may only change the password.
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    #: The web UI's language, kept per user (0026_user_language): "zh-CN" (default) or "en".
+    language: Mapped[str] = mapped_column(String(10), default="zh-CN", server_default="zh-CN")
     roles: Mapped[list[UserRole]] = relationship(back_populates="user", cascade="all, delete-orphan",
                                                  lazy="selectin")
 

@@ -309,3 +309,18 @@ def set_password(session: Session, user: User, new_password: str) -> None:
 
 def list_users(session: Session) -> list[User]:
     return list(session.execute(select(User).order_by(User.kind, User.username)).scalars())
+
+
+#: The web UI's languages: zh-CN first (the default), English second.
+LANGUAGES = ("zh-CN", "en")
+
+
+def set_language(session: Session, user: User, language: str) -> None:
+    """The user's own choice of the web UI's language (audited like every change of the account)."""
+    if language not in LANGUAGES:
+        raise InvalidInput(f"language: expected one of {', '.join(LANGUAGES)}", field="language",
+                           code="user.language_unknown")
+    if user.language != language:
+        user.language = language
+        bump_generation(session)  # cached principals carry the language: re-read it
+        session.flush()

@@ -111,3 +111,29 @@ def test_a_reset_password_must_be_changed_before_anything_else(app, db_factory):
     assert r.status_code == 303
     assert user.get("/samples").status_code == 200  # this session stays; the change is in force
     assert not _user(db_factory, "zhangwei").must_change_password
+
+
+def test_language_switch_is_kept_per_user(app, db_factory):
+    """The header's language switch: English kept on the account (every later page, every session of
+    that user), Chinese again on the way back; other users keep their own; audited; the redirect stays
+    on this site."""
+    tech = _signed_in(app, "zhangwei")
+    page = tech.get("/samples")
+    assert 'lang="zh-CN"' in page.text and "退出登录" in page.text
+    r = tech.post("/account/language", data={"language": "en", "back": "/samples", "csrf_token": _csrf(page.text)},
+                  follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/samples"
+    page = tech.get("/samples")
+    assert 'lang="en"' in page.text and "Log out" in page.text and "退出登录" not in page.text
+    assert _user(db_factory, "zhangwei").language == "en"
+    assert 'lang="en"' in _signed_in(app, "zhangwei").get("/samples").text  # a new session: still English
+    assert 'lang="zh-CN"' in _signed_in(app, "admin").get("/admin/users").text  # others keep theirs
+    with db_factory() as s:
+        assert s.execute(select(AuditEvent).where(AuditEvent.table_name == "user_account",
+                                                  AuditEvent.reason == "language (web UI)")).first()
+    r = tech.post("/account/language", data={"language": "fr", "back": "/", "csrf_token": _csrf(page.text)})
+    assert r.status_code == 422 and "expected one of zh-CN, en" in r.text
+    r = tech.post("/account/language", data={"language": "zh-CN", "back": "//evil.example/x",
+                                              "csrf_token": _csrf(page.text)}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/"
+    assert 'lang="zh-CN"' in tech.get("/samples").text
