@@ -183,6 +183,12 @@ def add_finding(s: Session, code: str, *, clause_id: str, grade: str, descriptio
     return finding
 
 
+def list_audits(s: Session) -> list[QualityAudit]:
+    """Every audit and inspection, newest start date first (the QA manager's board)."""
+    return list(s.execute(select(QualityAudit).order_by(QualityAudit.start_date.desc(), QualityAudit.id.desc()))
+                .scalars())
+
+
 def findings_of(s: Session, code: str) -> list[AuditFinding]:
     audit = get_audit(s, code)
     return list(s.execute(select(AuditFinding).where(AuditFinding.audit_id == audit.id)

@@ -188,3 +188,10 @@ def chart_points(s: Session, *, material: str, analyte: str, instrument: str = "
         q = q.where(QcRunValue.level == level)
     return [ChartPoint(r.code, r.run_at, v.level, v.value, v.mean, v.sd, (v.value - v.mean) / v.sd, r.accepted,
                        tuple(r.rejections)) for r, v in s.execute(q).all()]
+
+
+def chart_keys(s: Session) -> list[tuple[str, str, str, str]]:
+    """Every Levey-Jennings chart there is data for: (material, analyte, instrument, level), sorted."""
+    q = (select(QcRun.material, QcRun.analyte, QcRun.instrument, QcRunValue.level).distinct()
+         .join(QcRunValue, QcRunValue.qc_run_id == QcRun.id))
+    return sorted((m, a, i, lv) for m, a, i, lv in s.execute(q).all())

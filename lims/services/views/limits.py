@@ -102,3 +102,34 @@ def find_limit(s: Session, commodity: str, analyte: str, on: dt.date | None = No
     from lims.services.limits import find
 
     return cast(LimitFindAnswer, find(s, commodity, analyte, on).as_json())
+
+
+class NamedLimitRow(LimitRow):
+    """A limit as the limits editor lists it: with its commodity's and analyte's names."""
+
+    commodity_zh: str
+    commodity_en: str
+    analyte_zh: str
+    analyte_en: str
+
+
+def search_limits(s: Session, *, text: str = "", limit: int, offset: int) -> Page:
+    """The MRL table with names, filtered by a word found in the commodity's or analyte's code or name
+    (Chinese or English) or in the source standard."""
+    from sqlalchemy import or_
+
+    from lims.db.models import Analyte, Commodity
+
+    q = (select(Limit, Commodity, Analyte).join(Analyte, Analyte.id == Limit.analyte_id)
+         .outerjoin(Commodity, Commodity.id == Limit.commodity_id))
+    word = text.strip()
+    if word:
+        like = f"%{word}%"
+        q = q.where(or_(Analyte.code.ilike(like), Analyte.name_zh.ilike(like), Analyte.name_en.ilike(like),
+                        Commodity.code.ilike(like), Commodity.name_zh.ilike(like), Commodity.name_en.ilike(like),
+                        Limit.source_standard.ilike(like)))
+    total, exact = queries.count_capped(s, q, offset + queries.COUNT_CAP)
+    rows = s.execute(q.order_by(Limit.id).limit(limit).offset(offset)).all()
+    items = [{**limit_row(x), "commodity_zh": c.name_zh if c else "", "commodity_en": c.name_en if c else "",
+              "analyte_zh": a.name_zh, "analyte_en": a.name_en} for x, c, a in rows]
+    return Page(items, total, limit, offset, exact)
