@@ -231,6 +231,9 @@ class Instrument(Base):
     error_count: Mapped[int] = mapped_column(Integer, default=0)
     # records the device sent again right after we acknowledged them (a late ACK; 0008_acq_resend)
     duplicate_resends: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: a device silent longer than this (seconds) raises a link alert; since when it is silent (0028)
+    expected_interval_s: Mapped[float | None] = mapped_column(Float)
+    silent_since: Mapped[dt.datetime | None] = mapped_column()
 
 
 class Sample(Base):
@@ -461,6 +464,8 @@ class CustodyEvent(Base):
     condition: Mapped[str] = mapped_column(String(200), default="")
     sub_sample_code: Mapped[str] = mapped_column(String(60), default="")
     note: Mapped[str] = mapped_column(Text, default="")
+    keep_until: Mapped[dt.date | None] = mapped_column(Date)  # 留样期限 of a retained sample (0027)
+    temperature_c: Mapped[float | None] = mapped_column(Float)  # on receipt, °C (0027)
     __table_args__ = (Index("ix_custody_sample", "sample_id"),)
 
 
@@ -517,6 +522,7 @@ from lims.db import (  # noqa: E402,F401
     models_registers,
 )
 from lims.db.models_acquisition import InstrumentEvent as InstrumentEvent  # noqa: E402
+from lims.db.models_acquisition import InstrumentWorklist as InstrumentWorklist  # noqa: E402
 from lims.db.models_acquisition import ReadingDisposition as ReadingDisposition  # noqa: E402
 from lims.db.models_hub import HubLabKey as HubLabKey  # noqa: E402
 from lims.db.models_hub import HubReceipt as HubReceipt  # noqa: E402
