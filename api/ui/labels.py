@@ -17,7 +17,8 @@ P = Permission
 NAV = (("样品", "Samples", "/samples", P.SAMPLES_READ), ("待审核", "Review", "/review", P.RESULTS_READ),
        ("批次", "Batches", "/batches", P.RESULTS_READ), ("报告", "Reports", "/reports", P.REPORTS_READ),
        ("能力验证", "PT", "/pt", P.PT_READ), ("仪器", "Instruments", "/instruments", P.INSTRUMENTS_READ),
-       ("审计", "Audit", "/audit", P.AUDIT_READ), ("用户", "Accounts", "/admin/users", P.USERS_MANAGE))
+       ("审计", "Audit", "/audit", P.AUDIT_READ), ("用户", "Accounts", "/admin/users", P.USERS_MANAGE),
+       ("质量管理", "Quality", "/quality", P.QUALITY_READ))
 #: Refusal codes (``detail.code``: lims.services.errors, api.security, the forms below) → the Chinese shown
 #: first on the page. tests/api/test_error_codes.py fails on a code raised without an entry here.
 ERROR_ZH = {
@@ -99,6 +100,7 @@ ERROR_ZH = {
     "report.no_sample_chosen": "请选择样品",
     "report.file_altered": "报告文件与签发时的文件不一致（哈希值不符），已拒绝下载，请联系质量负责人",
     "report.file_missing": "报告文件不在归档中，请联系质量负责人",
+    "ui.bad_date": "日期格式不正确，请按 年-月-日 填写（如 2026-12-06）",
     "ui.no_result_selected": "请至少勾选一条结果",
     "ui.password_required": "电子签名须重新输入您的登录密码",
     "not_found": "记录不存在",
