@@ -20,6 +20,7 @@ from api.input_guard import BodySizeLimit, validation_problem
 from api.instruments import router as instruments_router
 from api.lifecycle import router as lifecycle_router
 from api.methods import router as methods_router
+from api.ops import router as ops_router
 from api.pages import PageJSON, page_of
 from api.pt import router as pt_router
 from api.quality import router as quality_router
@@ -72,6 +73,9 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     middleware.install(app)  # security headers; a lost database → 503 (zh-CN page / JSON problem)
     app.add_middleware(BodySizeLimit)  # outermost of the two: a body over its route's limit is never read whole
     app.add_exception_handler(RequestValidationError, validation_problem)  # capped, never echoes the input
+    middleware.install_request_context(app)  # outermost: request ID, access log line, request metrics
+
+    app.include_router(ops_router)  # /health, /ready, /metrics (issue 17)
 
     # The two busiest routes first: routes are matched in order.
     @app.get("/api/v1/samples", tags=["samples"], summary="样品列表 / list samples",

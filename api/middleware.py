@@ -9,6 +9,9 @@ the 503 at once (connect refused) and the first request after it returns is serv
 from __future__ import annotations
 
 import logging
+import re
+import time
+import uuid
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -16,6 +19,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import exc as sa_exc
 
 log = logging.getLogger(__name__)
+access_log = logging.getLogger("lims.access")
 
 #: ``detail.code`` of the 503 answers (zh-CN texts in api.ui.labels.ERROR_ZH).
 DB_UNAVAILABLE = "db.unavailable"
@@ -95,6 +99,57 @@ def database_unavailable(request: Request, error: Exception) -> Response:
 
 async def _handler(request: Request, error: Exception) -> Response:
     return database_unavailable(request, error)
+
+
+#: A client's X-Request-ID is kept when it looks like an ID (a proxy's, a UUID); anything else is replaced.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+class RequestContext:
+    """ASGI middleware, outermost: the request ID (the client's ``X-Request-ID`` when it looks like one,
+    else a new one) is set for every log line of the request (lims.ops.logs.REQUEST_ID) and echoed in the
+    response; one access line (method, path without its query string, route template, status, duration)
+    is logged, and the request is counted in the metrics by route template (lims.ops.metrics)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        from lims.ops import logs, metrics
+
+        given = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        token = logs.REQUEST_ID.set(request_id)
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_id(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"]
+                message["headers"].append((b"x-request-id", request_id.encode()))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = getattr(scope.get("route"), "path", None) or "<unmatched>"
+            metrics.observe(scope["method"], route, status, elapsed)
+            access_log.info("%s %s %s %.1f ms", scope["method"], scope.get("path", ""), status, elapsed * 1000,
+                            extra={"method": scope["method"], "path": scope.get("path", ""), "route": route,
+                                   "status": status, "duration_ms": round(elapsed * 1000, 2),
+                                   "client": (scope.get("client") or ("-",))[0]})
+            logs.REQUEST_ID.reset(token)
+
+
+def install_request_context(app: FastAPI) -> None:
+    """Add :class:`RequestContext` as the outermost middleware (call after every other ``add_middleware``)."""
+    app.add_middleware(RequestContext)
 
 
 def install(app: FastAPI) -> None:

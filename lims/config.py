@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -74,6 +75,15 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 16_777_216
     #: Problems listed at most in a validation error answer (the total is given beside them).
     max_problems: int = 20
+    #: Log lines: ``json`` (one JSON object a line, with the request ID) or ``text`` (lims/ops/logs.py).
+    log_format: Literal["json", "text"] = "json"
+    log_level: str = "INFO"
+    #: Bearer token that opens ``/metrics``; unset: ``/metrics`` answers loopback clients only (api/ops.py).
+    metrics_token: str | None = None
+    #: ``/ready`` fails when the oldest pending upstream message is older than this (seconds; 0: not checked).
+    ready_outbox_max_age_s: float = 3600.0
+    #: Where ``lims audit verify`` records its last outcome (read by ``/metrics``); unset: ``var/audit-verify.json``.
+    audit_status_file: Path = Path("var/audit-verify.json")
 
 
 @lru_cache(maxsize=1)

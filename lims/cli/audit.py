@@ -38,6 +38,7 @@ def _verify(args: argparse.Namespace) -> int:
     report = on_database("lims audit verify: cannot read the database", _read)
     if report is None:
         return EXIT_FAILURE
+    _record(report)
     if args.json:
         emit_json({"ok": report.ok, "audit_events": report.audit_events,
                    "certified_records": report.certified_records, "message": report.message,
@@ -46,6 +47,18 @@ def _verify(args: argparse.Namespace) -> int:
         print(("OK: " if report.ok else "BROKEN: ") + report.message,
               file=sys.stdout if report.ok else sys.stderr)
     return EXIT_OK if report.ok else EXIT_FAILURE
+
+
+def _record(report: VerifyReport) -> None:
+    """The outcome, for /metrics (lims_audit_verify_ok); a folder that cannot be written is only warned of."""
+    from lims.config import get_settings
+    from lims.ops.status import record_verify
+
+    path = get_settings().audit_status_file
+    try:
+        record_verify(path, ok=report.ok, audit_events=report.audit_events, message=report.message)
+    except OSError as exc:
+        print(f"lims audit verify: cannot record the outcome in {path}: {exc.strerror}", file=sys.stderr)
 
 
 def _take_checkpoint(engine: Engine) -> anchors.Checkpoint:

@@ -87,7 +87,11 @@ def _configured_url() -> str:
 def _config(factory: str, host: str, port: int):  # type: ignore[no-untyped-def]
     import uvicorn
 
-    return uvicorn.Config(factory, factory=True, host=host, port=port, log_level="info",
+    from lims.ops.logs import configure
+
+    # LIMS_LOG_FORMAT json|text with request IDs; uvicorn's access log is off (its lines carry the query
+    # string): the app's request middleware writes the access line (lims/ops/logs.py).
+    return uvicorn.Config(factory, factory=True, host=host, port=port, log_config=configure(), access_log=False,
                           http="httptools", loop="uvloop")
 
 
@@ -113,6 +117,15 @@ def _worker(factory: str, host: str, port: int) -> None:
     uvicorn.Server(_config(factory, host, port)).run(sockets=[sock])
 
 
+def _share_metrics() -> None:
+    """Workers count requests in one folder (lims/ops/metrics.py) so any worker's /metrics reports them all."""
+    import os
+    import tempfile
+
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="lims-metrics-")
+
+
 def run_asgi(factory: str, host: str, port: int, *, workers: int = 1,
              check: Callable[[], str | None] | None = None) -> int:
     import uvicorn
@@ -134,6 +147,7 @@ def run_asgi(factory: str, host: str, port: int, *, workers: int = 1,
                   file=sys.stderr)
         uvicorn.Server(_config(factory, host, port)).run()
         return 0
+    _share_metrics()
     ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=_worker, args=(factory, host, port), daemon=False) for _ in range(workers)]
     for p in procs:
