@@ -18,9 +18,10 @@ time zone and the meaning of the signature (21 CFR 11.50(a); ISO/IEC 17025:2017 
 
 from __future__ import annotations
 
-from api.ui import audit, batches, instruments, pt, quality, quality_boards, reports, review, samples, users
+from api.ui import audit, batches, instruments, pt, reports, review, samples, users
 from api.ui import batch_detail as batch_detail_area
 from api.ui import bench as bench_area
+from api.ui import qa_pages as qa_area
 from api.ui.audit import audit_changes
 from api.ui.base import UiRoute, area_router, local_time, render, ui_error
 from api.ui.dashboard import dashboard_page
@@ -31,7 +32,7 @@ from api.ui.labels import ERROR_ZH, GENERIC_ERROR_ZH
 router = area_router()
 for _area in (samples, review, batches, batch_detail_area, bench_area, reports, pt, instruments, audit, users):
     router.routes.extend(_area.router.routes)
-router.routes.extend(r for _m in (quality, quality_boards) for r in _m.router.routes)  # QA manager (issue 16)
+router.routes.extend(qa_area.router.routes)  # the QA manager's pages (issue 16)
 
 __all__ = ["ERROR_ZH", "GENERIC_ERROR_ZH", "UiRoute", "audit_changes",
            "dashboard_page", "local_time", "render", "router", "ui_error"]

@@ -101,6 +101,7 @@ ERROR_ZH = {
     "report.file_altered": "报告文件与签发时的文件不一致（哈希值不符），已拒绝下载，请联系质量负责人",
     "report.file_missing": "报告文件不在归档中，请联系质量负责人",
     "ui.bad_date": "日期格式不正确，请按 年-月-日 填写（如 2026-12-06）",
+    "limits.csv_unreadable": "限量 CSV 无法读取（须为 UTF-8 编码、含表头的 CSV 文件），未导入任何数据",
     "ui.no_result_selected": "请至少勾选一条结果",
     "ui.password_required": "电子签名须重新输入您的登录密码",
     "not_found": "记录不存在",

@@ -1,0 +1,11 @@
+"""The QA manager's pages in one router (issue 16): the quality hub and QC charts, audit and nonconformity
+boards, the registers, limits, monitoring tasks, upstream delivery and API keys — each area in its own module."""
+
+from __future__ import annotations
+
+from api.ui import limits, quality, quality_boards, registers
+from api.ui.base import area_router
+
+router = area_router()
+for _area in (quality, quality_boards, registers, limits):
+    router.routes.extend(_area.router.routes)
