@@ -76,7 +76,7 @@ def create_batch(s: Session, *, code: str, method_code: str, instrument_code: st
                  analysis_ids: list[int], material_lots: Sequence[str] = ()) -> Batch:
     """``material_lots``: reagent/standard/reference-material lots the batch uses (an expired one refuses it)."""
     if code_exists(s, Batch, code):
-        raise Conflict(f"batch {code} already exists", field="code")
+        raise Conflict(f"batch {code} already exists", field="code", code="batches.code_taken")
     usable_lots(s, material_lots)  # issue 15: 409 material.expired before anything is made
     method = known_by_code(s, Method, method_code, field="method_code")
     instrument = None
@@ -96,9 +96,11 @@ def create_batch(s: Session, *, code: str, method_code: str, instrument_code: st
         if a is None:
             raise NotFound(f"analysis {aid} does not exist", field="analysis_ids")
         if a.method_id != method.id:
-            raise InvalidInput(f"analysis {aid} uses another method", field="analysis_ids")
+            raise InvalidInput(f"analysis {aid} uses another method", field="analysis_ids",
+                               code="batches.method_mismatch")
         if a.batch_id is not None:
-            raise Conflict(f"analysis {aid} is already in batch {a.batch_id}", field="analysis_ids")
+            raise Conflict(f"analysis {aid} is already in batch {a.batch_id}", field="analysis_ids",
+                           code="batches.analysis_in_batch")
         a.batch_id = batch.id
         transition(a, AnalysisStatus.IN_ANALYSIS)
         transition(a.sample, SampleStatus.IN_ANALYSIS)
@@ -275,7 +277,8 @@ def add_qc(s: Session, batch_code: str, *, kind: str, analyte_code: str | None =
     if analyte_code:
         analyte = known_by_code(s, Analyte, analyte_code, field="analyte_code")
     if measured_value is None:
-        raise InvalidInput("a QC sample needs its measured value", field="measured_value")
+        raise InvalidInput("a QC sample needs its measured value", field="measured_value",
+                           code="batches.qc_value_missing")
     passed, metric, detail = _judge(kind, nominal_value, measured_value, second_value, reporting_limit,
                                     qc_limits(s, batch.method_id))
     q = QcSample(batch_id=batch.id, kind=kind, analyte_id=analyte.id if analyte else None,
@@ -290,17 +293,19 @@ def _judge(kind: str, nominal: float | None, measured: float, second: float | No
            reporting_limit: float | None, lim: QcLimits) -> tuple[bool, float | None, str]:
     if kind in ("reagent_blank", "matrix_blank"):
         if reporting_limit is None:
-            raise InvalidInput("a blank is judged against the reporting limit", field="reporting_limit")
+            raise InvalidInput("a blank is judged against the reporting limit", field="reporting_limit",
+                               code="batches.qc_value_missing")
         bad = qcm.blank_contaminated(measured, reporting_limit, lim.blank_max_fraction_of_rl)
         return not bad, measured, (f"blank {measured:g} vs {lim.blank_max_fraction_of_rl * 100:g} % of reporting "
                                    f"limit {reporting_limit:g}")
     if kind == "duplicate":
         if second is None:
-            raise InvalidInput("a duplicate needs its second value", field="second_value")
+            raise InvalidInput("a duplicate needs its second value", field="second_value",
+                               code="batches.qc_value_missing")
         rpd = qcm.relative_percent_difference(measured, second)
         return rpd <= lim.duplicate_max_rpd_percent, rpd, f"RPD {rpd:.1f} % (≤ {lim.duplicate_max_rpd_percent:g} %)"
     if nominal is None:
-        raise InvalidInput(f"{kind} needs its nominal value", field="nominal_value")
+        raise InvalidInput(f"{kind} needs its nominal value", field="nominal_value", code="batches.qc_value_missing")
     if kind == "spike":
         rec = qcm.recovery_percent(measured, nominal)
         lo, hi = lim.recovery_range
@@ -351,14 +356,15 @@ def enter_manual_result(s: Session, *, analysis_id: int, value_text: str, value:
                         reason: str, analyst_id: int) -> Result:
     """Manual entry is the exception: a reason is required and the entry is audited."""
     if len(reason.strip()) < 5:
-        raise InvalidInput("manual entry needs a reason (at least 5 characters)", field="reason")
+        raise InvalidInput("manual entry needs a reason (at least 5 characters)", field="reason",
+                           code="result.manual_reason_required")
     analysis = s.get(Analysis, analysis_id)
     if analysis is None:
         raise NotFound(f"analysis {analysis_id} does not exist", field="analysis_id")
     if value is not None and (not math.isfinite(value) or value < 0):
-        raise InvalidInput("value must be a finite number ≥ 0", field="value")
+        raise InvalidInput("value must be a finite number ≥ 0", field="value", code="bench.bad_number")
     if not value_text.strip():
-        raise InvalidInput("value_text is required", field="value_text")
+        raise InvalidInput("value_text is required", field="value_text", code="result.value_text_required")
     refuse_second_result(s, [analysis_id])  # issue 11: corrections go through amendment only
     if analysis.kind == AnalysisKind.CONFIRMATORY and analysis.batch_id is None:  # issue 11: never without QC
         raise Conflict(f"analysis {analysis_id} is confirmatory: its result needs its batch QC; put it in a batch "

@@ -114,11 +114,12 @@ class ScreenBatch:
         refuse_second_result(s, [a.id for a in analyses])  # callers select without_current_result()
         self.made: list[tuple[Result, Analysis, ScreenCall]] = []
 
-    def add(self, analysis: Analysis, call: ScreenCall, **fields: Any) -> Result:
+    def add(self, analysis: Analysis, call: ScreenCall, *, source: str = "instrument", **fields: Any) -> Result:
+        """``source``: "instrument" (a reading), or "manual" for a reading typed at the bench (lims.services.bench)."""
         reading = self.s.get(Reading, fields["reading_id"]) if fields.get("reading_id") else None
         require_attribution(self.s, fields.get("analyst_id"), analysis, reading.instrument_id if reading else None)
         self.versions[analysis.id] = self.versions.get(analysis.id, 0) + 1
-        result = Result(analysis_id=analysis.id, version=self.versions[analysis.id], source="instrument",
+        result = Result(analysis_id=analysis.id, version=self.versions[analysis.id], source=source,
                         qualitative=str(call), verdict=Verdict.screening(str(call)), **fields)
         self.s.add(result)
         transition(analysis, AnalysisStatus.TO_BE_REVIEWED)

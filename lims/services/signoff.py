@@ -233,7 +233,8 @@ def author_results(s: Session, result_ids: list[int], *, username: str, password
             raise Conflict(f"result {r.id} is {r.status}, not to_be_reviewed", field="result_ids",
                            code="result.not_to_be_reviewed")
         if r.analyst_id not in (None, tech.id):
-            raise Forbidden(f"result {r.id} belongs to another analyst", field="result_ids")
+            raise Forbidden(f"result {r.id} belongs to another analyst", field="result_ids",
+                            code="signoff.not_own_result")
         require_for_result(s, tech, r, "test")  # authorisation matrix (issue 15)
     already = _signed_ids(s, result_ids, SignatureMeaning.AUTHORSHIP)
     if already:
