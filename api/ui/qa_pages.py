@@ -3,9 +3,9 @@ boards, the registers, limits, monitoring tasks, upstream delivery and API keys 
 
 from __future__ import annotations
 
-from api.ui import limits, quality, quality_boards, registers
+from api.ui import limits, quality, quality_boards, registers, upstream
 from api.ui.base import area_router
 
 router = area_router()
-for _area in (quality, quality_boards, registers, limits):
+for _area in (quality, quality_boards, registers, limits, upstream):
     router.routes.extend(_area.router.routes)

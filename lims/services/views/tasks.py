@@ -141,3 +141,24 @@ def list_producers(s: Session, *, region_prefix: str = "", kind: str | None = No
 def producer_history(s: Session, producer_id: int) -> ProducerHistory:
     samples: Any = sampling.producer_history(s, producer_id)
     return {"producer_id": producer_id, "samples": samples}
+
+
+def task_detail(s: Session, code: str) -> dict[str, Any]:
+    """A task with its plan as people read it: each line's producer, inspectors and sample by name and code
+    (the web page; :func:`task_plan` keeps the ids)."""
+    from lims.db.models import Sample, User
+
+    task = get_by_code(s, MonitoringTask, code, what="task")
+    plan = task_plan(s, code)
+    producer_ids = {ln["producer_id"] for ln in plan["lines"]}
+    user_ids = {i for ln in plan["lines"] for i in ln["inspector_ids"]}
+    sample_ids = {ln["sample_id"] for ln in plan["lines"] if ln["sample_id"] is not None}
+    producers = {p.id: p.name for p in s.execute(select(Producer).where(Producer.id.in_(producer_ids))).scalars()}
+    users = {u.id: u.full_name for u in s.execute(select(User).where(User.id.in_(user_ids))).scalars()}
+    samples = {x.id: x.code for x in s.execute(select(Sample).where(Sample.id.in_(sample_ids))).scalars()}
+    lines = [{**ln, "producer_name": producers.get(ln["producer_id"], ""),
+              "inspector_names": [users.get(i, "") for i in ln["inspector_ids"]],
+              "sample_code": samples.get(ln["sample_id"]) if ln["sample_id"] is not None else None}
+             for ln in plan["lines"]]
+    return {"task": task_row(task), "sampling_plan": task.sampling_plan, "created_at": task.created_at,
+            "lines": lines}
