@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lims.clock import utcnow
@@ -38,3 +39,23 @@ class ReadingDisposition(Base):
     reason: Mapped[str] = mapped_column(Text)
     by: Mapped[str] = mapped_column(String(100))
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class InstrumentWorklist(Base):
+    """A worklist built from a batch or the open queue for one instrument (issue 13, lims.acquisition.orders):
+    positions → sample codes → analyses (``entries``), sent by ``lims acquire`` as ASTM orders or Modbus
+    sample IDs, or applied to the next run of a tester without sample IDs on the wire
+    (0028_instrument_worklist). ``status``: pending → sent | applied | failed | cancelled."""
+
+    __tablename__ = "instrument_worklist"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instrument_id: Mapped[int] = mapped_column(ForeignKey("instrument.id"))
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batch.id"))
+    entries: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(100), default="")
+    sent_at: Mapped[dt.datetime | None] = mapped_column()
+    run_no: Mapped[str] = mapped_column(String(30), default="")  # the run a channel worklist was applied to
+    detail: Mapped[str] = mapped_column(Text, default="")
+    __table_args__ = (Index("ix_instrument_worklist_inst", "instrument_id", "status", "id"),)

@@ -10,7 +10,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any
 
@@ -26,9 +26,11 @@ from drivers.codecs.astm.link import (
     SessionEnded,
     SessionStarted,
 )
+from drivers.codecs.astm.orders import HostQuery, host_queries
 from drivers.codecs.astm.records import C_TEXT, Record, parse_records, results_from_records, sender_of
 from drivers.errors import ProtocolError
 from drivers.profiles import Profile
+from lims.acquisition.dialects.astm_orders import AstmOrderDesk
 from lims.acquisition.dialects.base import Dialect, register
 from lims.acquisition.events import EventKind, record_event
 from lims.acquisition.ingest import AcquisitionStats, Ingested, Quarantined, fail, parsed, unit_parsed
@@ -66,7 +68,15 @@ class AstmRunner(StreamRunner):
     right after an ACK that lets the sender transmit a frame (the next frame is then on the wire for its
     whole length) or while the line is quiet. It is never done at EOT, where the sender's next ENQ would
     wait for it. Deferred work is done in order, and before the link closes.
+
+    The sender role (:mod:`.astm_orders`): host queries are answered after their session, pending worklists
+    are sent as order records while the line is idle.
     """
+
+    @cached_property
+    def desk(self) -> AstmOrderDesk:
+        return AstmOrderDesk(self.factory, self.store.instrument_id, self.code, self.store.actor,
+                             encoding=_encoding(self.profile), poll_interval_s=self.cfg.poll_interval_s)
 
     def on_connect(self) -> None:
         a = self.profile.astm
@@ -97,6 +107,10 @@ class AstmRunner(StreamRunner):
                     frames, self.session = self.session, []
                     if frames:
                         self.deferred.append(partial(self._finish_session, frames))
+        self.desk.on_events(events)
+        self._write()
+
+    def _write(self) -> None:
         out = self.astm.data_to_send()
         if out:
             self.link.write(out)
@@ -145,6 +159,10 @@ class AstmRunner(StreamRunner):
         if data and self.astm.state != AstmLink.RECEIVING:
             return
         self.run_deferred()
+        if not data:
+            self.desk.poll(self.astm, time.monotonic())
+            self.stats.extra.update(asdict(self.desk.stats))
+        self._write()
         self.status.flush()
 
     def run_deferred(self) -> None:
@@ -155,6 +173,7 @@ class AstmRunner(StreamRunner):
         if hasattr(self, "session"):
             self._defer_abandon("link lost during the session")
             self.run_deferred()
+            self.desk.on_disconnect()
 
     def _defer_abandon(self, why: str) -> None:
         ids = [f.capture_id for f in self.session]
@@ -189,6 +208,8 @@ class AstmRunner(StreamRunner):
                                         reading_capture_id=last.capture_id, read_at=last.received_at,
                                         error=msg.error)
         self.count(Ingested(status, error=msg.error or "", inserted=len(msg.values)))
+        if msg.queries and status != "duplicate":
+            self.desk.answer(self.astm, msg.queries, time.monotonic())
 
 
 # --------------------------------------------------------------------------- messages (pure) and sessions
@@ -254,6 +275,7 @@ class Message:
     unit: str
     values: list[dict[str, Any]]
     error: str | None
+    queries: tuple[HostQuery, ...] = ()  # Q records: the instrument asks for its orders
 
 
 def read_message(frames: Sequence[bytes], *, encoding: str) -> Message:
@@ -264,10 +286,11 @@ def read_message(frames: Sequence[bytes], *, encoding: str) -> Message:
     except ProtocolError as exc:
         return Message(hashlib.sha256(b"".join(frames)).hexdigest(), [], f"{type(exc).__name__}: {exc}")
     unit = astm_unit_sha256(records)
+    queries = tuple(host_queries(records))
     try:
-        return Message(unit, astm_reading_values(records), None)
+        return Message(unit, astm_reading_values(records), None, queries)
     except ProtocolError as exc:
-        return Message(unit, [], f"{type(exc).__name__}: {exc}")
+        return Message(unit, [], f"{type(exc).__name__}: {exc}", queries)
 
 
 def parse_astm_message(s: Session, caps: Sequence[RawCapture], *, encoding: str = "latin-1") -> list[Reading]:
