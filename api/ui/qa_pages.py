@@ -3,9 +3,9 @@ boards, the registers, limits, monitoring tasks, upstream delivery and API keys 
 
 from __future__ import annotations
 
-from api.ui import limits, quality, quality_boards, registers, upstream
+from api.ui import keys, limits, quality, quality_boards, registers, upstream
 from api.ui.base import area_router
 
 router = area_router()
-for _area in (quality, quality_boards, registers, limits, upstream):
+for _area in (quality, quality_boards, registers, limits, upstream, keys):
     router.routes.extend(_area.router.routes)
