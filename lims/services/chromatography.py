@@ -141,3 +141,19 @@ def reintegrate(s: Session, reading_id: int, *, start_min: float, end_min: float
                        {"reading_id": manual.id, "area": area, "start_min": start_min, "end_min": end_min,
                         "integration": "manual", "reason": reason})])
     return manual
+
+
+def reintegrate_result(s: Session, result_id: int, *, start_min: float, end_min: float, reason: str) -> Reading:
+    """Manual re-integration of the peak a result was quantified from (:func:`reintegrate` of its automatic
+    reading; the web UI's form names the result, never a reading, so no other run's peak can be touched)."""
+    from lims.db.models import Result
+
+    result = s.get(Result, result_id)
+    if result is None:
+        raise NotFound(f"result {result_id} does not exist", field="result_id")
+    reading = s.get(Reading, result.reading_id) if result.reading_id is not None else None
+    if reading is not None and reading.record_type == "PEAK_MANUAL":
+        reading = s.get(Reading, int(str(reading.run_no).removeprefix("replaces:")))
+    if reading is None or reading.record_type != "PEAK":
+        raise Conflict(f"result {result_id} was not quantified from an integrated peak", field="result_id")
+    return reintegrate(s, reading.id, start_min=start_min, end_min=end_min, reason=reason)

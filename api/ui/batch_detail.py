@@ -1,0 +1,87 @@
+"""Review of one batch and one result (issue 16): the batch page with its results, QC outcome, why it is
+held, its curves with residuals and the chromatograms; the result page with the limit and the decision in
+words, the old value and reason of an amendment; an audited manual re-integration of a peak
+(:func:`lims.services.chromatography.reintegrate`: a new reading naming the automatic one, which is kept)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import Form, HTTPException, Query, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.deps import FactoryDep, read_service, run_service
+from api.security import Principal, require_ui
+from api.ui.base import P, ResultsPage, area_router, not_found, render, ui_error
+from lims.services import chromatography
+from lims.services.views import review as review_views
+
+router = area_router()
+Reintegrator = Annotated[Principal, require_ui(P.RESULTS_ENTER)]
+
+
+def _lang(me: Principal) -> str:
+    return "en" if me.language == "en" else "zh-CN"
+
+
+@router.get("/batches/{code}", response_class=HTMLResponse)
+def batch_page(code: str, request: Request, me: ResultsPage, factory: FactoryDep) -> HTMLResponse:
+    """批次审核: results with limit and decision, QC in words and why the batch is held, curves, chromatograms."""
+    batch = read_service(factory, lambda s: review_views.batch_review(s, code, _lang(me)))
+    if batch is None:
+        return not_found(request, me, "/batches", f"批次 {code} / batch {code}")
+    return render(request, me, "ui_batch.html", "/batches", batch=batch)
+
+
+def _result_page(request: Request, me: Principal, factory: sessionmaker[Session], result_id: int, *,
+                 status: int = 200, error: dict[str, Any] | None = None, form: dict[str, str] | None = None,
+                 done: str = "") -> HTMLResponse:
+    result = read_service(factory, lambda s: review_views.result_review(s, result_id, _lang(me)))
+    if result is None:
+        return not_found(request, me, "/review", f"结果 {result_id} / result {result_id}")
+    return render(request, me, "ui_result.html", "/review", status=status, r=result, error=error, form=form or {},
+                  done=done, can_reintegrate=me.can(P.RESULTS_ENTER))
+
+
+@router.get("/results/{result_id:int}", response_class=HTMLResponse)
+def result_page(result_id: int, request: Request, me: ResultsPage, factory: FactoryDep,
+                done: Annotated[str, Query(max_length=20)] = "") -> HTMLResponse:
+    """One result: limit and decision in words, amendment (old value, reason), curve, chromatogram."""
+    return _result_page(request, me, factory, result_id, done="reintegrated" if done == "reintegrated" else "")
+
+
+Number = Annotated[str, Form(max_length=30)]
+
+
+def _minutes(raw: str, field: str) -> tuple[float | None, dict[str, Any] | None]:
+    try:
+        value = float(raw.strip().replace(",", "."))
+    except ValueError:
+        return None, ui_error(422, {"message": f"{field}: enter a time in minutes", "field": field,
+                                    "code": "ui.number_required"})
+    if not 0 <= value < 10_000:
+        return None, ui_error(422, {"message": f"{field}: a time in minutes within the run", "field": field,
+                                    "code": "ui.number_required"})
+    return value, None
+
+
+@router.post("/results/{result_id:int}/reintegrate", response_class=HTMLResponse)
+def reintegrate(result_id: int, request: Request, me: Reintegrator, factory: FactoryDep,
+                start_min: Number = "", end_min: Number = "", reason: Annotated[str, Form(max_length=2000)] = "") -> Response:
+    """手动积分: re-integrate the result's peak between two times (straight baseline), with a reason; audited."""
+    form = {"start_min": start_min, "end_min": end_min, "reason": reason}
+    start, error = _minutes(start_min, "start_min")
+    end, error = (None, error) if error else _minutes(end_min, "end_min")
+    if error is None:
+        assert start is not None and end is not None
+        try:
+            run_service(factory, me.username, reason.strip() or "manual re-integration (web UI)",
+                        lambda s: chromatography.reintegrate_result(s, result_id, start_min=start, end_min=end,
+                                                                    reason=reason.strip()).id)
+        except HTTPException as e:
+            error = ui_error(e.status_code, e.detail)
+    if error is not None:
+        return _result_page(request, me, factory, result_id, status=error["status"], error=error, form=form)
+    return RedirectResponse(f"/results/{result_id}?{urlencode({'done': 'reintegrated'})}", status_code=303)

@@ -1,0 +1,261 @@
+"""Issue 16, the reviewer's and the director's pages on the day `lims demo` makes (a GC batch held by its
+failed CCV and its re-run, a batch held by a Westgard rejection, an amended result, issued reports):
+the batch page says which analyses are held by which rule in Chinese, draws the curve with its residuals
+and the chromatograms with their integration; the result page shows the limit, the decision and its
+rule in words and the old value with the amendment's reason; a manual re-integration is audited; the
+reports list is searched by report no., sample code and producer and filtered by date. English after
+POST /account/language. No machine code reaches the reader."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shutil
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.app import create_app
+from lims.db.engine import make_engine, make_session_factory
+from lims.db.models import Analysis, AuditEvent, Batch, Producer, Reading, Report, Result, Sample
+from lims.demo import PASSWORDS, run_demo
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+SVG = re.compile(r"<svg\b.*?</svg>", re.S)
+#: Stored codes that must never be shown as words on these pages.
+CODES = ("simple_acceptance", "non_compliant", "not_evaluated", "qc_failed", "qc_passed", "to_be_reviewed",
+         "screen_negative", "reagent_blank", "unverified_limit", "no_limit", "superseded")
+
+
+@pytest.fixture(scope="module")
+def demo_day(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("review-demo") / "day"
+    assert run_demo(out)["audit_ok"]
+    return out
+
+
+@dataclass
+class Day:
+    client_factory: object
+    factory: sessionmaker[Session]
+
+    def browser(self, username: str) -> TestClient:
+        client = TestClient(self.client_factory)  # type: ignore[arg-type]
+        token = CSRF.search(client.get("/login").text).group(1)  # type: ignore[union-attr]
+        r = client.post("/login", data={"username": username, "password": PASSWORDS[username], "csrf_token": token},
+                        follow_redirects=False)
+        assert r.status_code == 303, r.text
+        return client
+
+
+@pytest.fixture
+def day(demo_day, tmp_path) -> Day:
+    """The demo day's database, copied for this test (writes stay in it)."""
+    target = tmp_path / "day"
+    shutil.copytree(demo_day, target)
+    engine = make_engine(f"sqlite:///{target / 'lims.db'}")
+    yield Day(create_app(engine), make_session_factory(engine))
+    engine.dispose()
+
+
+def visible(html: str) -> str:
+    """The page's words as a reader sees them: no tags, attributes, SVG internals or scripts."""
+    html = SVG.sub(" ", html)
+    html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
+    return re.sub(r"<[^>]+>", " ", html)
+
+
+def svgs(html: str) -> list[ET.Element]:
+    return [ET.fromstring(x) for x in SVG.findall(html)]
+
+
+def csrf_of(html: str) -> str:
+    found = CSRF.search(html)
+    assert found
+    return found.group(1)
+
+
+def _gc_batches(day: Day) -> tuple[str, str, str]:
+    with day.factory() as s:
+        held = s.execute(select(Batch.code).where(Batch.code.like("B-GC-%"), Batch.status == "qc_failed")).scalar_one()
+        rerun = s.execute(select(Batch.code).where(Batch.code.like("B-GC-%"), Batch.status == "qc_passed")).scalar_one()
+        westgard = s.execute(select(Batch.code).where(Batch.code.like("B-QC-%"))).scalar_one()
+    return held, rerun, westgard
+
+
+def test_held_batch_says_which_analyses_and_which_rule_in_chinese(day):
+    held, _, westgard = _gc_batches(day)
+    with day.factory() as s:
+        rejected = s.execute(select(Result).join(Analysis).where(Result.status == "rejected",
+                                                                 Result.curve_id.is_not(None))).scalar_one()
+        rid, sample_code = rejected.id, rejected.analysis.sample.code
+    web = day.browser("liqiang")
+    page = web.get(f"/batches/{held}")
+    assert page.status_code == 200 and 'lang="zh-CN"' in page.text
+    words = visible(page.text)
+    assert "本批次质控不通过，以下结果暂停发放" in words
+    assert "连续校准核查（CCV）偏差 +27.0 %，偏差绝对值应不大于 20 %：不通过" in words
+    assert "加标回收率 94.0 %，应在 60–140 % 之间：通过" in words and "空白测得值 0" in words
+    # the held analysis is named and linked though it left the batch for the re-run
+    assert f'href="/results/{rid}"' in page.text and sample_code in words
+    assert "退回原因" in words and "已退回" in words
+    # limit, decision and its rule in words beside the result
+    assert "0.05 mg/kg（GB 2763-2021" in words and "简单接受规则" in words and "不合格" in words
+    for code in CODES:
+        assert code not in words, code
+    # a Westgard rejection holds its batch: the rule in words
+    wg = visible(web.get(f"/batches/{westgard}").text)
+    assert "Westgard 多规则 1-3s" in wg and "一个质控值超出均值 ±3s" in wg and "QC-GC01-021" in wg
+    assert web.get("/batches/NOPE").status_code == 404
+
+
+def test_batch_page_draws_the_curve_its_residuals_and_the_chromatograms(day):
+    _, rerun, _ = _gc_batches(day)
+    page = day.browser("wangfang").get(f"/batches/{rerun}").text
+    plots = svgs(page)
+    kinds = [p.get("class") for p in plots]
+    assert "plot curve" in kinds and "plot residuals" in kinds and "plot chromatogram" in kinds
+    ns = "{http://www.w3.org/2000/svg}"
+    curve = next(p for p in plots if p.get("class") == "plot curve")
+    assert len(curve.findall(f".//{ns}circle[@class='point']")) == 6  # the six standards
+    chrom = next(p for p in plots if p.get("class") == "plot chromatogram")
+    labelled = [t.text for t in chrom.iter(f"{ns}text") if t.get("class") == "rt"]
+    assert any(x and x.startswith("CHLORPYRIFOS 8.2") for x in labelled), labelled
+    assert len(chrom.findall(f".//{ns}polygon")) >= 2  # the internal check peak and the analyte's, shaded
+    assert "NaN" not in page and "inf" not in "".join(SVG.findall(page)).lower().replace("info", "")
+
+
+def test_result_page_shows_limit_decision_and_the_amendment_with_its_reason(day):
+    with day.factory() as s:
+        amended = s.execute(select(Result).where(Result.supersedes_id.is_not(None))).scalar_one()
+        rid, old_id = amended.id, amended.supersedes_id
+    web = day.browser("wangfang")
+    page = web.get(f"/results/{rid}")
+    assert page.status_code == 200
+    words = visible(page.text)
+    assert "更正前" in words and "0.12" in words and "进样前提取液 1:1 稀释未录入" in words
+    assert f'href="/results/{old_id}"' in page.text
+    assert "0.05 mg/kg（GB 2763-2021" in words and "简单接受规则：测得值不大于限量判为符合" in words
+    assert "不合格" in words and "0.24" in words
+    kinds = [p.get("class") for p in svgs(page.text)]
+    assert kinds.count("plot curve") == 1 and "plot chromatogram" in kinds
+    for code in CODES:
+        assert code not in words, code
+    old = visible(web.get(f"/results/{old_id}").text)
+    assert "已被更正" in old and "已被更正版本替代" in old
+    assert web.get("/results/999999").status_code == 404
+
+
+def test_a_result_without_a_limit_says_no_limit_standard(day):
+    with day.factory() as s:
+        r = s.execute(select(Result).join(Analysis).where(Analysis.kind == "confirmatory",
+                                                          Result.status == "rejected")).scalars().first()
+        assert r is not None
+        details = dict(r.details or {})
+        # a confirmatory result whose commodity has no limit row (the check as lims.limits.checks stores it); a
+        # certified result is immutable, the held batch's rejected one is not
+        s.execute(Result.__table__.update().where(Result.id == r.id).values(
+            verdict="not_evaluated", details={**details, "limit_check": {"flag": "no_limit", "banned": False,
+                                                                         "judgement": None}}))
+        s.commit()
+        rid = r.id
+    words = visible(day.browser("liqiang").get(f"/results/{rid}").text)
+    assert "无限量标准" in words and "未判定" in words and "no_limit" not in words
+
+
+def test_manual_reintegration_is_audited_and_keeps_the_automatic_peak(day):
+    with day.factory() as s:
+        r = s.execute(select(Result).where(Result.status == "rejected", Result.reading_id.is_not(None),
+                                           Result.curve_id.is_not(None))).scalar_one()
+        rid, reading = r.id, s.get(Reading, r.reading_id)
+        assert reading is not None
+        start, end = reading.fields["start_min"], reading.fields["end_min"]
+    tech, reviewer = day.browser("zhangwei"), day.browser("liqiang")
+    page = tech.get(f"/results/{rid}").text
+    assert f'action="/results/{rid}/reintegrate"' in page
+    assert "/reintegrate" not in reviewer.get(f"/results/{rid}").text  # reviewers read, the analyst integrates
+    short = tech.post(f"/results/{rid}/reintegrate", data={"csrf_token": csrf_of(page), "start_min": f"{start:.3f}",
+                                                           "end_min": f"{end:.3f}", "reason": "短"})
+    assert short.status_code == 422 and "reason" in short.text
+    bad = tech.post(f"/results/{rid}/reintegrate", data={"csrf_token": csrf_of(page), "start_min": "abc",
+                                                         "end_min": "8.5", "reason": "基线漂移，手动调整积分起止点"})
+    assert bad.status_code == 422 and 'id="start_min"' in bad.text and "field-error" in bad.text
+    refused = reviewer.post(f"/results/{rid}/reintegrate", data={
+        "csrf_token": csrf_of(reviewer.get("/review").text), "start_min": "8.0", "end_min": "8.5",
+        "reason": "基线漂移，手动调整积分起止点"})
+    assert refused.status_code == 403
+    with day.factory() as s:
+        assert not s.execute(select(Reading.id).where(Reading.record_type == "PEAK_MANUAL")).first()
+    ok = tech.post(f"/results/{rid}/reintegrate", data={"csrf_token": csrf_of(page), "start_min": f"{start - 0.05:.3f}",
+                                                        "end_min": f"{end + 0.05:.3f}",
+                                                        "reason": "基线漂移，手动调整积分起止点"}, follow_redirects=False)
+    assert ok.status_code == 303 and ok.headers["location"] == f"/results/{rid}?done=reintegrated"
+    shown = tech.get(ok.headers["location"]).text
+    assert "已手动重新积分" in shown and "手动积分" in shown and "基线漂移，手动调整积分起止点" in shown
+    ns = "{http://www.w3.org/2000/svg}"
+    chrom = next(p for p in svgs(shown) if p.get("class") == "plot chromatogram")
+    classes = [p.get("class") for p in chrom.iter(f"{ns}polygon")]
+    assert "peak manual" in classes and "peak" in classes  # the automatic peak is kept beside it
+    with day.factory() as s:
+        manual = s.execute(select(Reading).where(Reading.record_type == "PEAK_MANUAL")).scalar_one()
+        assert manual.run_no == f"replaces:{reading.id}" and manual.fields["integration"] == "manual"
+        event = s.execute(select(AuditEvent).where(AuditEvent.action == "reintegrate")).scalar_one()
+        assert event.actor == "zhangwei" and "基线漂移" in event.reason
+    again = tech.post(f"/results/{rid}/reintegrate", data={"csrf_token": csrf_of(page), "start_min": "8.0",
+                                                           "end_min": "8.5", "reason": "再次调整积分起止点"})
+    assert again.status_code == 409
+
+
+def test_reports_list_searches_and_filters_by_date_with_view_amend_verify(day):
+    with day.factory() as s:
+        report = s.execute(select(Report).order_by(Report.id)).scalars().first()
+        assert report is not None
+        no, sample = report.report_no, s.get(Sample, report.sample_id)
+        assert sample is not None
+        code, producer = sample.code, s.get(Producer, sample.producer_id).name  # type: ignore[union-attr]
+        total = len(s.execute(select(Report.id)).all())
+        issued_day = report.issued_at.replace(tzinfo=dt.UTC).astimezone(dt.timezone(dt.timedelta(hours=8))).date()
+    web = day.browser("wangfang")
+
+    def rows(**params: str) -> list[str]:
+        page = web.get("/reports", params=params)
+        assert page.status_code == 200
+        return re.findall(r'<a href="/verify/([^"?]+)\?', page.text)
+
+    assert len(rows()) == total
+    assert no in rows(q=no) and all(n.startswith(no[:4]) for n in rows(q=no))
+    assert set(rows(q=code)) == {r for r in rows() if r.endswith(code.removeprefix("S"))} or no in rows(q=code)
+    assert no in rows(q=producer[:4])
+    assert rows(q="没有这个生产者") == []
+    assert no in rows(date_from=issued_day.isoformat(), date_to=issued_day.isoformat())
+    assert rows(date_from=(issued_day + dt.timedelta(days=1)).isoformat()) == []
+    bad = web.get("/reports", params={"date_from": "2026-13-40"})
+    assert bad.status_code == 422 and "日期格式不正确" in bad.text
+    page = web.get("/reports", params={"q": no}).text
+    assert f'href="/api/v1/reports/{no}/pdf"' in page and f'href="/verify/{no}?sha256=' in page
+    assert f'href="/reports?amend={code}#issue"' in page or "已被更正报告替代" in visible(page)
+    amend = web.get("/reports", params={"amend": code}).text
+    assert 'id="issue"' in amend
+    assert "查看" in visible(page) and "验证" in visible(page)
+
+
+def test_pages_in_english_after_the_language_switch(day):
+    held, _, _ = _gc_batches(day)
+    web = day.browser("liqiang")
+    r = web.post("/account/language", data={"csrf_token": csrf_of(web.get("/review").text), "language": "en",
+                                            "back": f"/batches/{held}"}, follow_redirects=False)
+    assert r.status_code == 303
+    page = web.get(f"/batches/{held}").text
+    words = visible(page)
+    assert 'lang="en"' in page and "QC outcome" in words and "This batch failed QC" in words
+    assert "CCV drift +27.0 %, |drift| at most 20 %: fail" in words and "simple acceptance" in words
+    assert "本批次质控不通过" not in words
+    curve = next(p for p in svgs(page) if p.get("class") == "plot curve")
+    assert curve.findtext("{http://www.w3.org/2000/svg}title", "").startswith("Calibration curve")
+    reports = visible(web.get("/reports").text)
+    assert "Test reports" in reports and "Find reports" in reports
