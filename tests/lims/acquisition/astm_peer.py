@@ -81,8 +81,9 @@ class QueryingAnalyzer(Client):
     handle_message = astm_server.RequestHandler.handle_message
 
     def __init__(self, records: list[list[Any]], host: str, port: int) -> None:
-        def emitter() -> Any:
-            yield from records
+        def emitter() -> Any:  # python-astm send()s into it: a plain loop, not ``yield from`` a list
+            for rec in records:  # noqa: UP028
+                yield rec
 
         self.dispatcher = Collecting("latin-1")
         self._chunks: list[bytes] = []
