@@ -98,7 +98,7 @@ def _label(peak: PeakMark, trace: Sequence[tuple[float, float]], xs: Scale, ys: 
     apex = _interp(trace, peak.retention_time_min)
     if apex is None or not math.isfinite(peak.retention_time_min):
         return []
-    x, y = xs(peak.retention_time_min), max(ys(apex) - 6, frame.y1 + 10)
+    x, y = xs(peak.retention_time_min), max(ys(apex) - 6, frame.y1 + 10) + (14 if peak.manual else 0)
     words = f"{peak.label} {peak.retention_time_min:.3f} min"
     return [f'<line class="rt-mark" x1="{num(x)}" y1="{num(ys(apex))}" x2="{num(x)}" y2="{num(frame.y0)}" '
             'stroke="#999" stroke-dasharray="2 2"/>',
