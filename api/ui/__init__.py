@@ -21,6 +21,7 @@ from __future__ import annotations
 from api.ui import audit, batches, instruments, pt, reports, review, samples, users
 from api.ui import batch_detail as batch_detail_area
 from api.ui import bench as bench_area
+from api.ui import reception as reception_area  # before samples: /samples/new ahead of /samples/{code}
 from api.ui import qa_pages as qa_area
 from api.ui.audit import audit_changes
 from api.ui.base import UiRoute, area_router, local_time, render, ui_error
@@ -30,7 +31,8 @@ from api.ui.labels import ERROR_ZH, GENERIC_ERROR_ZH
 #: All pages in one router. The areas' routes are taken over as they are (``include_router`` would wrap
 #: them and lose the :class:`UiRoute` class that turns a refusal into the zh-CN page).
 router = area_router()
-for _area in (samples, review, batches, batch_detail_area, bench_area, reports, pt, instruments, audit, users):
+for _area in (reception_area, samples, review, batches, batch_detail_area, bench_area, reports, pt, instruments, audit,
+              users):
     router.routes.extend(_area.router.routes)
 router.routes.extend(qa_area.router.routes)  # the QA manager's pages (issue 16)
 

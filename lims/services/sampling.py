@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lims.clock import utcnow
+from lims.clock import as_utc, utcnow
 from lims.db.models import (
     Analysis,
     Analyte,
@@ -43,6 +43,8 @@ PROGRAMME_TYPES = ProgrammeType.labels()
 SAMPLING_LINKS = SamplingLink.labels()
 PRODUCER_KINDS = ProducerKind.labels()
 CUSTODY_KINDS = tuple(k.value for k in CustodyKind)
+#: The lab's time zone (Beijing time): the calendar of keep-until dates.
+LAB_TZ = dt.timezone(dt.timedelta(hours=8), "CST")
 
 # GB 32100-2015 统一社会信用代码: 18 characters from this alphabet, last one a check character.
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -107,9 +109,10 @@ def create_producer(s: Session, *, name: str, credit_code: str, kind: str, regio
         raise InvalidInput(f"unknown producer kind {kind!r}; one of {', '.join(PRODUCER_KINDS)}", field="kind")
     if credit_code and not uscc_valid(credit_code):
         raise InvalidInput(f"{credit_code!r} is not a valid unified social credit code (GB 32100-2015)",
-                           field="credit_code")
+                           field="credit_code", code="producer.credit_code_invalid")
     if not region_code_valid(region_code):
-        raise InvalidInput(f"{region_code!r} is not a GB/T 2260 region code", field="region_code")
+        raise InvalidInput(f"{region_code!r} is not a GB/T 2260 region code", field="region_code",
+                           code="producer.region_invalid")
     p = Producer(name=name, credit_code=credit_code, kind=kind, region_code=region_code, address=address)
     s.add(p)
     s.flush()
@@ -210,15 +213,17 @@ def _check_sampling_record(s: Session, cmd: RegisterSample) -> Commodity:
     """The sampling record's own checks (code free, commodity known, region, link, two samplers, aware
     time); the commodity named."""
     if code_exists(s, Sample, cmd.code):
-        raise Conflict(f"sample {cmd.code} already exists", field="code")
+        raise Conflict(f"sample {cmd.code} already exists", field="code", code="sample.exists")
     commodity = known_by_code(s, Commodity, cmd.commodity_code, field="commodity_code", what="commodity code")
     if not region_code_valid(cmd.region_code):
-        raise InvalidInput(f"{cmd.region_code!r} is not a GB/T 2260 region code", field="region_code")
+        raise InvalidInput(f"{cmd.region_code!r} is not a GB/T 2260 region code", field="region_code",
+                           code="sample.region_invalid")
     if cmd.sampling_link not in SAMPLING_LINKS:
         raise InvalidInput(f"unknown sampling link {cmd.sampling_link!r}; one of {', '.join(SAMPLING_LINKS)}",
                            field="sampling_link")
     if len([x for x in cmd.samplers if x.strip()]) < 2:
-        raise InvalidInput("at least two samplers must sign the sampling record", field="samplers")
+        raise InvalidInput("at least two samplers must sign the sampling record", field="samplers",
+                           code="sample.samplers_required")
     if cmd.sampled_at.tzinfo is None:
         raise InvalidInput("sampled_at must carry a timezone", field="sampled_at")
     return commodity
@@ -236,18 +241,30 @@ def _planned_assignment(s: Session, assignment_id: int | None) -> SamplingAssign
     return assignment
 
 
+#: A temperature on receipt outside this range (°C) is a typing error, not a reading.
+RECEIPT_TEMPERATURE_C = (-80.0, 60.0)
+
+
 def receive_sample(s: Session, code: str, *, actor: str, condition: str, storage: str,
-                   at: dt.datetime | None = None) -> Sample:
+                   at: dt.datetime | None = None, temperature_c: float | None = None) -> Sample:
+    """样品接收: the condition on receipt (and the temperature measured, °C, when the sample travelled chilled
+    or frozen — NY/T 789-2004 §5), the storage place; the sample becomes ``received``."""
     sample = get_by_code(s, Sample, code)
     if sample.status != SampleStatus.REGISTERED:
-        raise Conflict(f"sample {code} is {sample.status}, not registered", field="code")
+        raise Conflict(f"sample {code} is {sample.status}, not registered", field="code",
+                       code="sample.not_registered")
     if not condition.strip():
-        raise InvalidInput("the condition on receipt must be recorded", field="condition")
+        raise InvalidInput("the condition on receipt must be recorded", field="condition",
+                           code="sample.condition_required")
+    low, high = RECEIPT_TEMPERATURE_C
+    if temperature_c is not None and not low <= temperature_c <= high:
+        raise InvalidInput(f"temperature on receipt {temperature_c} °C is outside {low:g}…{high:g} °C",
+                           field="temperature_c", code="sample.temperature_invalid")
     sample.received_at = at or utcnow()
     sample.condition = condition
     transition(sample, SampleStatus.RECEIVED)
     s.add(CustodyEvent(sample_id=sample.id, kind="received", actor=actor, condition=condition, location=storage,
-                       at=sample.received_at))
+                       at=sample.received_at, temperature_c=temperature_c))
     s.flush()
     return sample
 
@@ -276,21 +293,46 @@ def correct_sample(s: Session, code: str, changes: dict[str, str], *, amending: 
 
 
 def custody(s: Session, code: str, *, kind: str, actor: str, location: str = "", note: str = "",
-            sub_sample_code: str = "") -> CustodyEvent:
+            sub_sample_code: str = "", keep_until: dt.date | None = None) -> CustodyEvent:
+    """A chain-of-custody event (样品流转): a sub-sample with its own code, a retained sample (留样) with its
+    place and keep-until date, a disposal (处置: the last event; before the keep-until date of a retained
+    portion only with the reason in ``note``)."""
     if kind not in CUSTODY_KINDS:
         raise InvalidInput(f"unknown custody event {kind!r}; one of {', '.join(CUSTODY_KINDS)}", field="kind")
     sample = get_by_code(s, Sample, code)
-    if kind == "subsampled" and not sub_sample_code:
-        raise InvalidInput("a sub-sample needs its own code", field="sub_sample_code")
-    disposed = s.execute(select(CustodyEvent.id).where(CustodyEvent.sample_id == sample.id,
-                                                       CustodyEvent.kind == "disposed")).first()
-    if disposed:
-        raise Conflict(f"sample {code} was disposed of; no further custody events", field="kind")
+    events = s.execute(select(CustodyEvent).where(CustodyEvent.sample_id == sample.id)).scalars().all()
+    if any(e.kind == "disposed" for e in events):
+        raise Conflict(f"sample {code} was disposed of; no further custody events", field="kind",
+                       code="sample.disposed")
+    if kind == "subsampled":
+        _check_sub_sample(code, sub_sample_code, events)
+    _check_retention(kind, keep_until, note, events)
     ev = CustodyEvent(sample_id=sample.id, kind=kind, actor=actor, location=location, note=note,
-                      sub_sample_code=sub_sample_code)
+                      sub_sample_code=sub_sample_code, keep_until=keep_until if kind == "retained" else None)
     s.add(ev)
     s.flush()
     return ev
+
+
+def _check_sub_sample(code: str, sub_sample_code: str, events: Sequence[CustodyEvent]) -> None:
+    if not sub_sample_code:
+        raise InvalidInput("a sub-sample needs its own code", field="sub_sample_code",
+                           code="sample.sub_sample_code_required")
+    if sub_sample_code == code or any(e.sub_sample_code == sub_sample_code for e in events):
+        raise Conflict(f"sub-sample code {sub_sample_code} is already used for sample {code}",
+                       field="sub_sample_code", code="sample.sub_sample_exists")
+
+
+def _check_retention(kind: str, keep_until: dt.date | None, note: str, events: Sequence[CustodyEvent]) -> None:
+    """留样: the keep-until date not in the past; 处置 before a retained portion's keep-until date needs a reason."""
+    today = as_utc(utcnow()).astimezone(LAB_TZ).date()  # dates on the retention label are the lab's
+    if kind == "retained" and keep_until is not None and keep_until < today:
+        raise InvalidInput(f"keep-until date {keep_until} is in the past", field="keep_until",
+                           code="sample.keep_until_past")
+    kept = [e.keep_until for e in events if e.kind == "retained" and e.keep_until is not None]
+    if kind == "disposed" and kept and max(kept) > today and not note.strip():
+        raise InvalidInput(f"the retained sample is to be kept until {max(kept)}: give the reason for disposing "
+                           "of it earlier", field="note", code="sample.retention_not_expired")
 
 
 def producer_history(s: Session, producer_id: int) -> list[dict[str, object]]:
