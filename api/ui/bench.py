@@ -26,6 +26,7 @@ from api.deps import FactoryDep, read_service, run_service
 from api.security import Principal, require_ui
 from api.ui.base import area_router, not_found, parse_ids, render, ui_error
 from api.ui.labels import P
+from lims.acquisition import orders
 from lims.services import batches as batch_service
 from lims.services import bench as bench_service
 from lims.services import signoff
@@ -43,7 +44,13 @@ DONE = {"created": ("批次已创建，含 {n} 个检测项目", "batch created 
         "qc": ("已记录质控样并判定", "QC sample recorded and judged"),
         "evaluated": ("批次质控已判定", "batch QC evaluated"),
         "rapid": ("已录入 {n} 条快检结果", "{n} rapid-test result(s) entered"),
-        "manual": ("已手工录入 1 条结果（含理由）", "1 manual result entered (with its reason)")}
+        "manual": ("已手工录入 1 条结果（含理由）", "1 manual result entered (with its reason)"),
+        "sent": ("工作表（{n} 个位置）已排队，由采集进程发送至仪器", "worklist ({n} positions) queued; the acquisition "
+                 "process sends it to the instrument")}
+#: A stored worklist's state (lims.acquisition.orders) in words.
+WORKLIST_STATE = {"pending": ("待发送", "waiting to be sent"), "sent": ("已发送", "sent"),
+                  "applied": ("已用于运行", "applied to a run"), "failed": ("发送失败", "failed"),
+                  "cancelled": ("已取消（被新工作表替代）", "cancelled (superseded)")}
 #: Field names of the forms in words (zh, en), for the refusal box; per-row fields end in ``_<analysis id>``.
 FIELDS = {"control_a0": ("对照 A₀", "control A0"), "control_a3": ("对照 A₃", "control A3"), "a0": ("A₀", "A0"),
           "a3": ("A₃", "A3"), "t": ("T 线强度", "T intensity"), "c": ("C 线强度", "C intensity"),
@@ -97,13 +104,17 @@ def _entry_page(request: Request, me: Principal, factory: sessionmaker[Session],
                 error: dict[str, Any] | None = None, form: dict[str, Any] | None = None, done: str = "",
                 n: int = 0, positives: int = 0) -> HTMLResponse:
     data = read_service(factory, lambda s: {"batch": bench_views.batch_bench(s, code),
-                                            "record": batch_views.batch_record(s, code)})
+                                            "record": batch_views.batch_record(s, code),
+                                            "instruments": bench_views.form_choices(s)["instruments"]})
     batch = data["batch"]
     if batch is None:
         return not_found(request, me, "/batches", f"批次 {code} / batch {code}")
+    sent = read_service(factory, lambda s: [w for w in orders.list_worklists(s, batch["instrument"]["code"])
+                                            if w["batch"] == batch["code"]]) if batch["instrument"] else []
     words = DONE.get(done)
     return render(request, me, "ui_entry.html", "/batches", status=status, error=error, form=form or {},
                   batch=batch, worklist=bench_views.worklist_rows(batch), qc=data["record"]["qc"],
+                  instruments=data["instruments"], sent=sent, worklist_state=WORKLIST_STATE,
                   qc_kinds=[k.value for k in QcKind], positives=positives,
                   done={"zh": words[0].format(n=n), "en": words[1].format(n=n)} if words else None)
 
@@ -249,6 +260,15 @@ def worklist_csv(code: str, request: Request, me: Bench, factory: FactoryDep,
     safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in code)
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="worklist-{safe}.csv"'})
+
+
+@router.post("/batches/{code}/worklist/send", response_class=HTMLResponse)
+def send_worklist(code: str, request: Request, me: Bench, factory: FactoryDep, instrument_code: Text60 = "") -> Response:
+    """发送工作表: the batch's open analyses as a worklist stored for the instrument (lims.acquisition.orders),
+    which ``lims acquire`` sends as its profile takes it (ASTM orders, Modbus registers, channel map)."""
+    return _written(request, me, factory, code, {"send_instrument": instrument_code}, "send worklist (web UI)",
+                    lambda s: orders.send_worklist(s, instrument_code, batch_code=code), "sent",
+                    lambda stored: (len(stored["entries"]), 0))
 
 
 def _author_page(request: Request, me: Principal, factory: sessionmaker[Session], batch: str, *, status: int = 200,

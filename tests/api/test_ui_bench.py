@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
-from lims.db.models import Analysis, Batch, QcSample, Result, Sample, Signature
+from lims.db.models import Analysis, Batch, InstrumentWorklist, QcSample, Result, Sample, Signature
 from lims.demo import PASSWORDS, register_samples, seed_reference
 
 pytestmark = pytest.mark.db
@@ -178,6 +178,12 @@ def test_worklist_shows_positions_and_downloads_as_csv(lab: Lab):
     assert [(x["run_no"], x["channel"], x["sample_code"]) for x in rows] == [
         ("7", "1", DAY[0]), ("7", "2", DAY[1]), ("7", "3", DAY[2])]
     assert tech.get("/batches/NOPE/worklist.csv").status_code == 404
+    # sent to the instrument: stored for the acquisition process (lims.acquisition.orders), shown with its state
+    r = post(tech, "/batches/B-WL/entry", "/batches/B-WL/worklist/send", {"instrument_code": "EI-01"})
+    assert r.status_code == 303 and "done=sent" in r.headers["location"] and "n=3" in r.headers["location"]
+    assert lab.count(InstrumentWorklist) == 1
+    shown = tech.get(r.headers["location"]).text
+    assert "工作表（3 个位置）已排队" in shown and "待发送" in shown
 
 
 # ------------------------------------------------------------------------------------------ result entry
@@ -313,3 +319,44 @@ def test_authorship_signature_then_the_reviewer_can_review(lab: Lab):
     assert r.status_code == 303, r.text
     with lab.factory() as s:
         assert set(s.execute(select(Result.status).where(Result.id.in_(rids))).scalars()) == {"reviewed"}
+
+
+# ------------------------------------------------------------------------------------------ access, language
+
+
+def test_bench_pages_need_the_result_entry_permission(lab: Lab):
+    make_batch(lab, lab.browser("zhangwei"), "B-PERM", DAY[:1])
+    reviewer = lab.browser("liqiang")
+    for path in ("/batches/new", "/batches/B-PERM/entry", "/author"):
+        r = reviewer.get(path)
+        assert r.status_code == 403 and "无权访问此页面" in r.text, path
+    token = csrf_of(reviewer.get("/batches").text)
+    r = reviewer.post("/batches/B-PERM/entry/manual", data={"csrf_token": token, "analysis_id": "1", "value": "1",
+                                                            "unit": "%", "reason": "reviewer tries to enter"})
+    assert r.status_code == 403 and lab.count(Result) == 0
+    listing = reviewer.get("/batches").text  # the list is readable; its entry links are not offered
+    assert "B-PERM" in listing and "/batches/B-PERM/entry" not in listing and 'href="/author"' not in listing
+    anonymous = TestClient(lab.app).get("/batches/new", follow_redirects=False)
+    assert anonymous.status_code in (302, 303, 307) and "/login" in anonymous.headers["location"]
+    tech = lab.browser("zhangwei")
+    assert post(tech, "/batches/new", "/batches/B-PERM/entry/manual", {"analysis_id": "1"}).status_code != 403
+    assert "/author" in tech.get("/batches").text  # the technician's nav offers the authorship page
+
+
+def test_pages_are_chinese_by_default_and_english_after_the_switch(lab: Lab):
+    tech = lab.browser("zhangwei")
+    make_batch(lab, tech, "B-LANG", DAY[:2])
+    paths = ("/batches", "/batches/new", "/batches/B-LANG/entry", "/author")
+    for path in paths:
+        page = tech.get(path).text
+        assert '<html lang="zh-CN">' in page and "批次" in page, path
+    assert post(tech, "/batches", "/account/language", {"language": "en", "back": "/batches"}).status_code == 303
+    english = {path: tech.get(path).text for path in paths}
+    assert all('<html lang="en">' in page for page in english.values())
+    assert "New batch" in english["/batches/new"] and "新建批次" not in english["/batches/new"]
+    entry = english["/batches/B-LANG/entry"]  # the method's own name stays as registered
+    assert "Enzyme inhibition (GB/T 5009.199-2003)" in entry and "412 nm 吸光度" not in entry and "手工录入" not in entry
+    assert "Authorship signature" in english["/author"]
+    r = post(tech, "/batches/B-LANG/entry", "/batches/B-LANG/entry/manual",
+             {"analysis_id": str(lab.analyses(DAY[:1])[DAY[0]]), "value": "1", "unit": "%", "reason": "no"})
+    assert r.status_code == 422 and "Nothing was written or signed." in r.text and "(at least 5 characters)" in r.text
