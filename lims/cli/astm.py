@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from lims.cli.common import EXIT_OK, BadInput, emit_json
 
 
 def _decode(args: argparse.Namespace) -> int:
-    from drivers.codecs.astm.capture import decode_capture, session_document  # when run, not for --help
-
     path = Path(args.file)
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise BadInput(f"cannot read file: {exc.strerror or exc}", file=path) from None
+    if args.json and _streamable(data, args.encoding):
+        from drivers.codecs.astm.documents import session_json  # when run, not for --help
+
+        _write_sessions(session_json(data, encoding=args.encoding))
+        return EXIT_OK
+    from drivers.codecs.astm.capture import decode_capture, session_document
+
     try:
         sessions = decode_capture(data, encoding=args.encoding)
     except LookupError:
@@ -38,6 +44,37 @@ def _decode(args: argparse.Namespace) -> int:
     if not doc["sessions"]:
         print("no ASTM sessions found", file=sys.stderr)
     return EXIT_OK
+
+
+def _streamable(data: bytes, encoding: str) -> bool:
+    """Whether every record of ``data`` will decode in ``encoding`` (then the JSON can be streamed; an unknown
+    encoding or undecodable text takes the path that decodes everything first and reports it as before)."""
+    import codecs
+
+    try:
+        if codecs.lookup(encoding).name != "iso8859-1":  # latin-1 decodes any bytes
+            data.decode(encoding)  # valid as a whole ⇒ every frame's text (cut at ASCII bytes) is valid
+    except (LookupError, UnicodeDecodeError):
+        return False
+    return True
+
+
+def _write_sessions(sessions: Iterator[str], batch: int = 256) -> None:
+    """``{"sessions": [...]}`` written as the sessions are decoded (each item the JSON of one session): the
+    bytes ``emit_json`` would print for the whole document (``json.dumps``, default separators)."""
+    write = sys.stdout.write
+    write('{"sessions": [')
+    pending: list[str] = []
+    first = True
+    for text in sessions:
+        pending.append(text)
+        if len(pending) >= batch:
+            write(("" if first else ", ") + ", ".join(pending))
+            first, pending = False, []
+    if pending:
+        write(("" if first else ", ") + ", ".join(pending))
+    write("]}\n")
+    sys.stdout.flush()
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -74,6 +74,17 @@ class CaptureDecoder:
     def feed(self, data: bytes) -> list[CaptureSession]:
         return self._tokens(self._scanner.feed(data))
 
+    @property
+    def idle(self) -> bool:
+        """No session open and no frame bytes held: the next byte starts afresh."""
+        return self._session is None and self._scanner.pending == 0
+
+    def skip(self, n: int) -> None:
+        """Count ``n`` bytes decoded elsewhere (only when :attr:`idle`; see :mod:`.documents`)."""
+        if not self.idle:
+            raise ValueError("cannot skip bytes inside a session")
+        self._scanner.skip(n)
+
     def close(self) -> list[CaptureSession]:
         """End of capture: an unfinished session is returned with ``complete=False``."""
         out = self._tokens(self._scanner.flush())

@@ -239,6 +239,12 @@ class FrameScanner:
         self._offset = base + pos
         return out
 
+    def skip(self, n: int) -> None:
+        """Count ``n`` bytes decoded elsewhere (only while no frame bytes are held)."""
+        if self._buf:
+            raise ValueError("cannot skip bytes while a frame is unfinished")
+        self._offset += n
+
     def flush(self) -> list[Token]:
         """End of stream: an unfinished frame becomes a :class:`BadFrame`."""
         if not self._buf:
