@@ -21,8 +21,9 @@ from __future__ import annotations
 from api.ui import audit, batches, instruments, pt, reports, review, samples, users
 from api.ui import batch_detail as batch_detail_area
 from api.ui import bench as bench_area
-from api.ui import reception as reception_area  # before samples: /samples/new ahead of /samples/{code}
 from api.ui import qa_pages as qa_area
+from api.ui import reception as reception_area  # before samples: /samples/new ahead of /samples/{code}
+from api.ui import search as search_area  # the header's global search
 from api.ui.audit import audit_changes
 from api.ui.base import UiRoute, area_router, local_time, render, ui_error
 from api.ui.dashboard import dashboard_page
@@ -34,6 +35,7 @@ router = area_router()
 for _area in (reception_area, samples, review, batches, batch_detail_area, bench_area, reports, pt, instruments, audit,
               users):
     router.routes.extend(_area.router.routes)
+router.routes.extend(search_area.router.routes)
 router.routes.extend(qa_area.router.routes)  # the QA manager's pages (issue 16)
 
 __all__ = ["ERROR_ZH", "GENERIC_ERROR_ZH", "UiRoute", "audit_changes",
