@@ -33,7 +33,7 @@ def _services(s: Session) -> list[dict[str, Any]]:
             continue
         out.append({"username": u.username, "full_name": u.full_name, "active": u.active,
                     "roles": sorted(u.role_names),
-                    "keys": [{"id": t.id, "label": t.label, "created_at": t.created_at, "expires_at": t.expires_at}
+                    "api_keys": [{"id": t.id, "label": t.label, "created_at": t.created_at, "expires_at": t.expires_at}
                              for t in auth.active_tokens(s, u) if t.kind == auth.TokenKind.API_KEY]})
     return out
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import HTTPException, Query, Request, Response
-from fastapi.datastructures import UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.datastructures import UploadFile
 
 from api.deps import FactoryDep, read_service, run_service
 from api.security import Principal, require_ui
