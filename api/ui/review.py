@@ -17,6 +17,7 @@ from api.ui.labels import P
 from lims.config import get_settings
 from lims.services import signoff
 from lims.services.views import results as result_views
+from lims.services.views import review as review_views
 from lims.vocabulary import SignOffDone
 
 router = area_router()
@@ -26,6 +27,8 @@ def _review_page(request: Request, me: Principal, factory: sessionmaker[Session]
                  error: dict[str, Any] | None = None, selected: list[int] | None = None,
                  done: str = "", n: int = 0, reason: str = "") -> HTMLResponse:
     queues = read_service(factory, lambda s: result_views.review_queues(s, QUEUE_SIZE))
+    for row in (*queues["to_review"].items, *queues["to_approve"].items):
+        row.update(review_views.decision_words(row, None))  # the limit and the rule in words beside each result
     return render(request, me, "ui_review.html", "/review", status=status, error=error, batches=queues["batches"],
                   to_review=queues["to_review"], to_approve=queues["to_approve"],
                   selected=set(selected or ()), done=done, n=n, reason=reason,
