@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from api import middleware
 from api.auth_routes import router as auth_router
 from api.deps import FactoryDep, read_service
+from api.docs_assets import install_local_docs
 from api.input_guard import BodySizeLimit, validation_problem
 from api.instruments import router as instruments_router
 from api.lifecycle import router as lifecycle_router
@@ -66,7 +67,8 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     audit.install()
     engine = engine or make_engine()
     app = FastAPI(title="县级农产品质量安全检测 LIMS", version="0.1.0", lifespan=_lifespan,
-                  description="样品、检测结果、审核签发与报告 / samples, results, review and reports")
+                  description="样品、检测结果、审核签发与报告 / samples, results, review and reports",
+                  docs_url=None, redoc_url=None)  # /docs with local assets (api.docs_assets)
     app.state.session_factory = make_session_factory(engine)
     declare_public(app, *FRAMEWORK_PUBLIC_PATHS)
     app.add_middleware(RejectNulBytes)
@@ -76,6 +78,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     middleware.install_request_context(app)  # outermost: request ID, access log line, request metrics
 
     app.include_router(ops_router)  # /health, /ready, /metrics (issue 17)
+    install_local_docs(app)  # Swagger UI from the installed swagger-ui-bundle package: /docs works offline
 
     # The two busiest routes first: routes are matched in order.
     @app.get("/api/v1/samples", tags=["samples"], summary="样品列表 / list samples",
