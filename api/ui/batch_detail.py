@@ -60,10 +60,10 @@ def _minutes(raw: str, field: str) -> tuple[float | None, dict[str, Any] | None]
         value = float(raw.strip().replace(",", "."))
     except ValueError:
         return None, ui_error(422, {"message": f"{field}: enter a time in minutes", "field": field,
-                                    "code": "ui.number_required"})
+                                    "code": "bench.bad_number"})
     if not 0 <= value < 10_000:
         return None, ui_error(422, {"message": f"{field}: a time in minutes within the run", "field": field,
-                                    "code": "ui.number_required"})
+                                    "code": "bench.bad_number"})
     return value, None
 
 
