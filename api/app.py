@@ -19,6 +19,7 @@ from api.deps import FactoryDep, read_service
 from api.docs_assets import install_local_docs
 from api.input_guard import BodySizeLimit, validation_problem
 from api.instruments import router as instruments_router
+from api.instruments import worklist_router
 from api.lifecycle import router as lifecycle_router
 from api.methods import router as methods_router
 from api.ops import router as ops_router
@@ -106,6 +107,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     app.include_router(quality_registers_router)  # instruments, materials, staff, environment, statistics (issue 15)
     app.include_router(unmatched_router)  # unmatched readings (issue 13), before /{code} routes
     app.include_router(instruments_router)  # lims acquire status
+    app.include_router(worklist_router)  # a batch's worklist (issue 13)
     app.include_router(readings_router)  # assign / dismiss an unmatched reading (issue 13)
     app.include_router(upstream_router)  # outbox state, requeue, the upstream record's JSON Schemas (issue 14)
     app.include_router(ui_router)  # the zh-CN web UI pages

@@ -13,11 +13,47 @@ from api.security import Principal, require
 from drivers.errors import DriverError
 from lims.acquisition.events import EventKind, EventList, list_events
 from lims.acquisition.holds import HeldList, Released, held_readings, release_hold
+from lims.acquisition.orders import StoredWorklist, Worklist, build_worklist, list_worklists, send_worklist
 from lims.acquisition.reparse import reparse_instrument
 from lims.services.views import instruments as instrument_views
 from lims.services.views.instruments import CAPTURE_STATUSES, CaptureList, InstrumentList, ReparseOutcome
 
 router = APIRouter(prefix="/api/v1/instruments", tags=["instruments"])
+#: worklists built from a batch (issue 13: both directions; lims.acquisition.orders)
+worklist_router = APIRouter(tags=["instruments"])
+Code = Annotated[str, Path(min_length=1, max_length=60)]
+
+
+@worklist_router.get("/api/v1/batches/{code}/worklist", summary="批次工作清单 / a batch's worklist (position → sample → analyses)",
+                     dependencies=[require("results:read")])
+def batch_worklist(code: Code, factory: FactoryDep,
+                   instrument: Annotated[str | None, Query(max_length=60)] = None) -> Worklist:
+    return read_service(factory, lambda s: build_worklist(s, batch_code=code, instrument_code=instrument))
+
+
+class WorklistIn(BaseModel):
+    batch: Annotated[str | None, Field(min_length=1, max_length=60)] = None  # default: the open queue
+
+
+@router.get("/{code}/worklist", summary="仪器待检清单 / the instrument's open queue as a worklist",
+            dependencies=[require("results:read")])
+def queue_worklist(code: Code, factory: FactoryDep) -> Worklist:
+    return read_service(factory, lambda s: build_worklist(s, instrument_code=code))
+
+
+@router.get("/{code}/worklists", summary="已下发工作清单 / worklists stored for the instrument and their status",
+            dependencies=[require("results:read")])
+def stored_worklists(code: Code, factory: FactoryDep,
+                     limit: Annotated[int, Query(ge=1, le=200)] = 20) -> list[StoredWorklist]:
+    return read_service(factory, lambda s: list_worklists(s, code, limit=limit))
+
+
+@router.post("/{code}/worklist", status_code=201,
+             summary="下发工作清单 / send a batch's (or the open queue's) worklist to the instrument (audited)")
+def send(code: Code, body: WorklistIn, factory: FactoryDep,
+         who: Annotated[Principal, require("results:enter")]) -> StoredWorklist:
+    return run_service(factory, who.username, f"worklist for {code}" + (f" from batch {body.batch}" if body.batch else ""),
+                       lambda s: send_worklist(s, code, batch_code=body.batch))
 
 
 @router.get("", summary="仪器状态 / instrument status", dependencies=[require("instruments:read")])

@@ -11,7 +11,8 @@ A worklist is position → sample code → analyses, built from what the lab def
 :func:`send_worklist` stores it for the instrument (``instrument_worklist``, audited); ``lims acquire`` then
 sends it the way the instrument's profile takes it — ASTM E1394 order records (:mod:`.dialects.astm`),
 sample IDs written into Modbus holding registers (:mod:`.dialects.modbus`), or, for testers without a
-sample ID on the wire, the channel → sample map applied to the next run (:func:`take_channel_worklist`).
+sample ID on the wire, the channel → sample map applied to the next run (:func:`take_channel_worklist`,
+:func:`lims.acquisition.worklist.apply_worklist`).
 An ASTM host query is answered from the same open work (:func:`query_orders`).
 """
 
@@ -202,11 +203,11 @@ def query_orders(s: Session, instrument_id: int, specimen_ids: Sequence[str]) ->
     return {o.specimen_id: o for o in worklist_orders(_entries(rows))}
 
 
-def take_channel_worklist(s: Session, instrument_id: int, run_no: str) -> dict[int, str] | None:
-    """For a tester without sample IDs on the wire: the oldest pending worklist becomes run ``run_no``'s
-    channel → sample map (position = channel) and is marked applied; ``None`` when none is pending."""
+def take_channel_worklist(s: Session, instrument_id: int) -> tuple[int, dict[int, str]] | None:
+    """For a tester without sample IDs on the wire: the oldest pending worklist as a channel → sample map
+    (position = channel), with its id for :func:`settle_worklist` (applied, or failed); ``None`` when none
+    is pending (:func:`lims.acquisition.worklist.apply_worklist`)."""
     row = pending_worklist(s, instrument_id)
     if row is None:
         return None
-    settle_worklist(s, row.id, APPLIED, f"applied to run {run_no}", run_no=run_no)
-    return {int(e["position"]): str(e["sample_code"]) for e in row.entries}
+    return row.id, {int(e["position"]): str(e["sample_code"]) for e in row.entries}

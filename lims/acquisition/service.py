@@ -121,10 +121,10 @@ class AcquisitionService:
                     out.errors, out.incomplete, out.left_pending)
         self.settled.setdefault(code, Counter()).update(out.as_dict())
         cfg = next((c for c in self.config.instruments if c.code == code), None)
-        if cfg is not None and cfg.worklist is not None and out.binary_runs:
+        if cfg is not None and out.binary_runs:
             with session_scope(self.factory, actor=f"instrument:{code}") as s:
                 for run_no in out.binary_runs:
-                    apply_worklist(s, cfg, run_no)
+                    apply_worklist(s, cfg, run_no, inst_id)
         for name, sha, error in out.file_errors:
             for w in self.config.watches:
                 path = w.folder / name

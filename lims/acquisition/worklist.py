@@ -140,19 +140,44 @@ def _worklist_row(cells: dict[str, str], where: str) -> tuple[str, int, str]:
     return run, channel, cells["sample_code"]
 
 
-def apply_worklist(s: Session, cfg: InstrumentConfig, run_no: str) -> tuple[str, int]:
-    """Map a run's channels to samples from the instrument's worklist; returns the counter to add to
-    (``worklist_assigned`` with the channels assigned, ``worklist_missing`` or ``worklist_errors`` with 1).
-    A worklist problem is logged, never loses the readings (they stay unassigned, :func:`assign_channels`
-    can be run later)."""
-    assert cfg.worklist is not None
+def apply_worklist(s: Session, cfg: InstrumentConfig, run_no: str, instrument_id: int | None = None) -> tuple[str, int]:
+    """Map a run's channels to samples: from the instrument's worklist CSV when it lists the run, else from
+    the worklist a person sent to the instrument (``lims worklist send``, built from a batch;
+    :func:`lims.acquisition.orders.take_channel_worklist`, needs ``instrument_id``). Returns the counter to
+    add to (``worklist_assigned`` with the channels assigned, ``worklist_missing`` or ``worklist_errors``
+    with 1; ``("worklist_missing", 0)`` when the instrument has no worklist of either kind). A worklist
+    problem is logged, never loses the readings (they stay unassigned, :func:`assign_channels` can be run
+    later); a sent worklist that cannot be applied is marked failed with the reason."""
+    from lims.acquisition.orders import APPLIED, FAILED, settle_worklist, take_channel_worklist
+
+    taken: int | None = None
     try:
-        samples = read_worklist(cfg.worklist).get(run_no) if cfg.worklist.exists() else None
+        samples = read_worklist(cfg.worklist).get(run_no) if cfg.worklist is not None and cfg.worklist.exists() else None
+        source = f"worklist:{cfg.worklist.name}" if cfg.worklist is not None else ""
+        unused: list[int] = []
+        if not samples and instrument_id is not None:
+            found = take_channel_worklist(s, instrument_id)
+            if found is not None:
+                taken, wanted = found
+                source = f"worklist:{taken}"
+                reported = set(s.execute(select(Reading.channel).where(
+                    Reading.instrument_id == instrument_id, Reading.run_no == run_no)).scalars())
+                samples = {c: code for c, code in wanted.items() if c in reported}
+                unused = sorted(set(wanted) - reported)  # positions the run did not report: named, not refused
+                if not samples:
+                    raise WorklistError(f"run {run_no} reported none of the worklist's positions {sorted(wanted)}")
         if not samples:
+            if cfg.worklist is None:
+                return "worklist_missing", 0
             log.info("%s: run %s is not in the worklist %s", cfg.code, run_no, cfg.worklist)
             return "worklist_missing", 1
-        done = assign_channels(s, cfg.code, run_no, samples, source=f"worklist:{cfg.worklist.name}")
+        done = assign_channels(s, cfg.code, run_no, samples, source=source)
     except WorklistError as exc:
         log.warning("%s: worklist not applied: %s", cfg.code, exc)
+        if taken is not None:
+            settle_worklist(s, taken, FAILED, f"run {run_no}: {exc}", run_no=run_no)
         return "worklist_errors", 1
+    if taken is not None:
+        settle_worklist(s, taken, APPLIED, f"applied to run {run_no}: {len(done.assigned)} channel(s)"
+                        + (f"; positions {unused} not in the run" if unused else ""), run_no=run_no)
     return "worklist_assigned", len(done.assigned)

@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "lims.cli.upstream",
     "lims.cli.qc",
     "lims.cli.quality",
+    "lims.cli.worklist",
 )
 
 
@@ -52,6 +53,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "upstream": ("lims.cli.upstream", "上报上级数据中心 / upstream delivery"),
     "qc": ("lims.cli.qc", "质控 / quality control"),
     "quality": ("lims.cli.quality", "质量体系：不符合、纠正措施、审核 / quality system"),
+    "worklist": ("lims.cli.worklist", "工作清单：由批次生成、下发仪器 / worklists from batches, sent to instruments"),
 }
 
 

@@ -177,9 +177,10 @@ class BinaryRunner(StreamRunner):
             assert cap is not None
             outcome = ingest(s, cap, DIALECT, self.profile)
             self.count(outcome)
-            if outcome.status == "parsed" and self.cfg.worklist is not None and outcome.readings:
-                key, n = apply_worklist(s, self.cfg, outcome.readings[0].run_no)
-                self.stats.extra[key] = self.stats.extra.get(key, 0) + n
+            if outcome.status == "parsed" and outcome.readings:  # a CSV worklist, or one sent from a batch
+                key, n = apply_worklist(s, self.cfg, outcome.readings[0].run_no, self.store.instrument_id)
+                if n:
+                    self.stats.extra[key] = self.stats.extra.get(key, 0) + n
                 if key == "worklist_errors":
                     self.status.error()
 

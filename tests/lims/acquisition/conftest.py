@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lims.acquisition import parse_config
@@ -15,6 +16,10 @@ from lims.acquisition.dialects import dialect_of
 from lims.acquisition.runner import Runner
 from lims.acquisition.service import ensure_instruments
 from lims.acquisition.store import CaptureStore, StatusTracker
+from lims.db.engine import session_scope
+from lims.db.models import Analysis, Analyte, Instrument, Method, Sample
+from lims.demo import register_samples, seed_reference
+from lims.services.batches import create_batch
 
 
 class RecordingLink:
@@ -77,3 +82,30 @@ def make_runner(db_factory: sessionmaker[Session]) -> Iterator[MakeRunner]:
     yield make
     for runner in made:
         runner.close()
+
+
+#: demo samples put on batch B-GC-1 (confirmatory chlorpyrifos on the GC data system GC-01)
+GC_BATCH = ("S20261128-003", "S20261128-004")
+
+
+@pytest.fixture
+def gc_lab(db_factory):
+    """The demo lab with a GC data system GC-01 and batch B-GC-1 of confirmatory chlorpyrifos analyses."""
+    seed_reference(db_factory)
+    register_samples(db_factory)
+    with session_scope(db_factory, actor="zhangwei") as s:
+        lab_id = s.execute(select(Instrument.lab_id)).scalars().first()
+        s.add(Instrument(lab_id=lab_id, code="GC-01", name="气相色谱数据系统", profile="astm_gc_datasystem"))
+        method = s.execute(select(Method).where(Method.code == "GC-OP")).scalar_one()
+        analyte = s.execute(select(Analyte).where(Analyte.code == "CHLORPYRIFOS")).scalar_one()
+        ids = []
+        for code in GC_BATCH:
+            sample = s.execute(select(Sample).where(Sample.code == code)).scalar_one()
+            a = Analysis(sample_id=sample.id, method_id=method.id, analyte_id=analyte.id, kind="confirmatory",
+                         status="pending")
+            s.add(a)
+            s.flush()
+            ids.append(a.id)
+        s.flush()
+        create_batch(s, code="B-GC-1", method_code="GC-OP", instrument_code="GC-01", analysis_ids=ids)
+    return db_factory

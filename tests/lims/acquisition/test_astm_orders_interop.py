@@ -13,19 +13,16 @@ import socket
 import time
 
 import pytest
-from sqlalchemy import select
 
 from lims.acquisition import AcquisitionService, parse_config
 from lims.acquisition.orders import build_worklist, send_worklist
 from lims.db.engine import session_scope
-from lims.db.models import Analysis, Analyte, Instrument, InstrumentWorklist, Method, Sample
-from lims.demo import register_samples, seed_reference
-from lims.services.batches import create_batch
+from lims.db.models import InstrumentWorklist
 
 from .astm_peer import QueryingAnalyzer, ReceivingServer, patch_python_astm
+from .conftest import GC_BATCH as ON_BATCH
 
 pytestmark = pytest.mark.db
-ON_BATCH = ("S20261128-003", "S20261128-004")
 UNKNOWN = "X-NOT-REGISTERED"
 
 
@@ -33,29 +30,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def lab(db_factory):
-    """The demo lab with a GC data system GC-01 and batch B-GC-1 of confirmatory chlorpyrifos analyses."""
-    seed_reference(db_factory)
-    register_samples(db_factory)
-    with session_scope(db_factory, actor="zhangwei") as s:
-        lab_id = s.execute(select(Instrument.lab_id)).scalars().first()
-        s.add(Instrument(lab_id=lab_id, code="GC-01", name="气相色谱数据系统", profile="astm_gc_datasystem"))
-        method = s.execute(select(Method).where(Method.code == "GC-OP")).scalar_one()
-        analyte = s.execute(select(Analyte).where(Analyte.code == "CHLORPYRIFOS")).scalar_one()
-        ids = []
-        for code in ON_BATCH:
-            sample = s.execute(select(Sample).where(Sample.code == code)).scalar_one()
-            a = Analysis(sample_id=sample.id, method_id=method.id, analyte_id=analyte.id, kind="confirmatory",
-                         status="pending")
-            s.add(a)
-            s.flush()
-            ids.append(a.id)
-        s.flush()
-        create_batch(s, code="B-GC-1", method_code="GC-OP", instrument_code="GC-01", analysis_ids=ids)
-    return db_factory
 
 
 def _service(db_factory, transport: str) -> AcquisitionService:
@@ -66,8 +40,8 @@ def _service(db_factory, transport: str) -> AcquisitionService:
     return svc
 
 
-def test_worklist_of_a_batch_lists_each_sample_once_with_its_analytes(lab):
-    with lab() as s:
+def test_worklist_of_a_batch_lists_each_sample_once_with_its_analytes(gc_lab):
+    with gc_lab() as s:
         wl = build_worklist(s, batch_code="B-GC-1")
         queue = build_worklist(s, instrument_code="GC-01")
     assert wl["instrument"] == "GC-01" and wl["source"] == "batch"
@@ -76,10 +50,10 @@ def test_worklist_of_a_batch_lists_each_sample_once_with_its_analytes(lab):
     assert queue["entries"] == wl["entries"] and queue["source"] == "queue"
 
 
-def test_python_astm_analyzer_asks_and_receives_the_orders_of_the_batch(lab, monkeypatch):
+def test_python_astm_analyzer_asks_and_receives_the_orders_of_the_batch(gc_lab, monkeypatch):
     patch_python_astm(monkeypatch)
     port = _free_port()
-    svc = _service(lab, f"tcp-listen://127.0.0.1:{port}")
+    svc = _service(gc_lab, f"tcp-listen://127.0.0.1:{port}")
     try:
         query = [[b"H", b"\\^&", None, None, b"GC-SIM"],  # python-astm cannot write H.2 itself: given as text
                  [b"Q", b"1", [None, ON_BATCH[0].encode()], None, [None, None, None, b"ALL"], None, None, None,
@@ -106,24 +80,24 @@ def test_python_astm_analyzer_asks_and_receives_the_orders_of_the_batch(lab, mon
     assert stats["queries_answered"] == 1 and stats["specimens_unknown"] == 1
 
 
-def test_order_download_to_python_astm_server(lab, monkeypatch):
+def test_order_download_to_python_astm_server(gc_lab, monkeypatch):
     patch_python_astm(monkeypatch)
-    with session_scope(lab, actor="zhangwei") as s:
+    with session_scope(gc_lab, actor="zhangwei") as s:
         stored = send_worklist(s, "GC-01", batch_code="B-GC-1")
     assert stored["status"] == "pending"
     with ReceivingServer() as server:
-        svc = _service(lab, f"socket://127.0.0.1:{server.port}")
+        svc = _service(gc_lab, f"socket://127.0.0.1:{server.port}")
         try:
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline:
-                with lab() as s:
+                with gc_lab() as s:
                     row = s.get(InstrumentWorklist, stored["id"])
                     if row.status != "pending":
                         break
                 time.sleep(0.1)
         finally:
             svc.stop()
-    with lab() as s:
+    with gc_lab() as s:
         row = s.get(InstrumentWorklist, stored["id"])
         assert row.status == "sent", row.detail
     orders = [r for r in server.records if r[0] == "O"]
