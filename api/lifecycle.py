@@ -164,7 +164,8 @@ def correct_sample(code: str, body: SampleCorrection, me: SamplesWrite, factory:
 @router.post("/samples/{code}/receive", tags=["samples"], summary="样品接收 / receive a sample")
 def receive(code: str, body: SampleReceive, me: SamplesWrite, factory: FactoryDep) -> SampleDetail:
     def go(s: Session) -> SampleDetail:
-        sampling.receive_sample(s, code, actor=me.username, condition=body.condition, storage=body.storage)
+        sampling.receive_sample(s, code, actor=me.username, condition=body.condition, storage=body.storage,
+                                temperature_c=body.temperature_c)
         return sample_views.sample_detail(s, code)
     return run_service(factory, me.username, "sample receipt", go)
 

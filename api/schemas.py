@@ -145,6 +145,7 @@ class SampleCorrection(BaseModel):
 class SampleReceive(BaseModel):
     condition: PrintedText = Field(min_length=1, max_length=200)
     storage: PrintedText = Field(default="", max_length=200)
+    temperature_c: float | None = Field(default=None, allow_inf_nan=False, description="temperature on receipt, °C")
 
 
 class CustodyCreate(BaseModel):
@@ -152,6 +153,7 @@ class CustodyCreate(BaseModel):
     location: PrintedText = Field(default="", max_length=200)
     note: PrintedNote = Field(default="", max_length=2000)
     sub_sample_code: Text = Field(default="", max_length=60)
+    keep_until: dt.date | None = Field(default=None, description="留样: the retained sample is kept until this date")
 
 
 class BatchCreate(BaseModel):

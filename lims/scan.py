@@ -29,6 +29,10 @@ KEYS: dict[str, tuple[str, ...]] = {
     "issued_on": ("开具日期", "开证日期", "日期", "date", "kjrq"),
 }
 _FIELD_OF = {key: field for field, keys in KEYS.items() for key in keys}
+#: A Chinese key followed by a colon, longest first: where a text whose line breaks were lost (pasted into a
+#: one-line field) is cut again.
+_ZH_KEY = re.compile("(" + "|".join(sorted((re.escape(k) for k in _FIELD_OF if not k.isascii()), key=len,
+                                           reverse=True)) + r")\s*[:：]")
 _PAIR = re.compile(r"^\s*([^:：=]{1,20}?)\s*[:：=]\s*(.*?)\s*$")
 _SPLIT = re.compile(r"[\r\n;；|&]+")
 _MAX = 2000
@@ -79,7 +83,7 @@ def parse_scan(text: str) -> dict[str, str]:
         found = _from_json(text)
         if found is not None:
             return found
-    pieces = [p for p in _SPLIT.split(text) if p.strip()]
+    pieces = [p for p in _SPLIT.split(_ZH_KEY.sub(lambda m: "\n" + m.group(0), text)) if p.strip()]
     pairs = [(m.group(1), m.group(2)) for m in map(_PAIR.match, pieces) if m]
     if pairs:
         return _from_pairs(pairs)

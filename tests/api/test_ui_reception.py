@@ -92,6 +92,9 @@ def test_scan_texts_of_certificates_and_trace_labels_are_read():
     assert parse_scan("https://zs.example.gov.cn/trace/110105000100") == {"trace_code": "110105000100"}
     assert parse_scan('{"cpmc": "芹菜", "zsm": "42"}') == {"commodity": "芹菜", "trace_code": "42"}
     assert parse_scan("  ") == {} and parse_scan("两个 词") == {}
+    # pasted into a one-line field, the line breaks are gone: cut before each known key
+    assert parse_scan("合格证编号：HGZ-7品名：芹菜数量（重量）：2 kg") == {
+        "certificate_no": "HGZ-7", "commodity": "芹菜", "quantity": "2 kg"}
 
 
 def _decode_code128(svg: str) -> str:
@@ -187,7 +190,7 @@ def test_register_receive_custody_label(app, db_factory):
                   follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].endswith("?done=received")
     page = tech.get(r.headers["location"]).text
-    assert "样品已接收" in page and "4.5 ℃" in page and 'action="/samples/S-RCP-001/receive"' not in page
+    assert "样品已接收" in page and "4.5 °C" in page and 'action="/samples/S-RCP-001/receive"' not in page
 
     keep = (dt.datetime.now(LAB_TZ).date() + dt.timedelta(days=90)).isoformat()
     for data in ({"kind": "subsampled", "sub_sample_code": "S-RCP-001-A", "location": "前处理室"},
@@ -327,3 +330,30 @@ def test_sample_list_search_filters_sort_and_english(app, db_factory):
     assert "Receive the sample" in page and "Chinese chives" in page and "before harvest" in page
     r = tech.post("/samples/S-RCP-001/receive", data={"csrf_token": _csrf(tech), "condition": ""})
     assert r.status_code == 422 and "the condition must be recorded" in r.text
+
+
+def test_rest_receipt_temperature_and_keep_until(app, db_factory, login):
+    """The same service through /api/v1: the temperature on receipt and the retained sample's keep-until date."""
+    c = TestClient(app)
+    tech = login(c, "zhangwei")
+    body = {"code": "S-API-R1", "commodity_code": "JIUCAI", "sampled_at": "2026-12-01T09:00:00+08:00",
+            "sampling_place": "某县城关镇", "region_code": "511521", "sampling_link": "retail",
+            "samplers": ["赵磊", "孙敏"]}
+    assert c.post("/api/v1/samples", headers=tech, json=body).status_code == 201
+    r = c.post("/api/v1/samples/S-API-R1/receive", headers=tech, json={"condition": "完好", "temperature_c": 99})
+    assert r.status_code == 422 and r.json()["detail"]["code"] == "sample.temperature_invalid"
+    r = c.post("/api/v1/samples/S-API-R1/receive", headers=tech, json={"condition": "完好", "temperature_c": -18})
+    assert r.status_code == 200
+    r = c.post("/api/v1/samples/S-API-R1/custody", headers=tech,
+               json={"kind": "retained", "location": "留样室", "keep_until": "2000-01-01"})
+    assert r.status_code == 422 and r.json()["detail"]["code"] == "sample.keep_until_past"
+    keep = (dt.datetime.now(LAB_TZ).date() + dt.timedelta(days=30)).isoformat()
+    r = c.post("/api/v1/samples/S-API-R1/custody", headers=tech,
+               json={"kind": "retained", "location": "留样室", "keep_until": keep})
+    assert r.status_code == 201
+    r = c.post("/api/v1/samples/S-API-R1/custody", headers=tech, json={"kind": "disposed"})
+    assert r.status_code == 422 and r.json()["detail"]["field"] == "note"
+    with db_factory() as s:
+        events = s.execute(select(CustodyEvent).order_by(CustodyEvent.id)).scalars().all()
+        assert [(e.kind, e.temperature_c, str(e.keep_until)) for e in events] == [
+            ("received", -18.0, "None"), ("retained", None, keep)]
