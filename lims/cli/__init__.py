@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "lims.cli.upstream",
     "lims.cli.qc",
     "lims.cli.quality",
+    "lims.cli.backup",
     "lims.cli.worklist",
 )
 
@@ -53,6 +54,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "upstream": ("lims.cli.upstream", "上报上级数据中心 / upstream delivery"),
     "qc": ("lims.cli.qc", "质控 / quality control"),
     "quality": ("lims.cli.quality", "质量体系：不符合、纠正措施、审核 / quality system"),
+    "backup": ("lims.cli.backup", "备份数据库、报告与密钥 / back up the database, reports and keys"),
+    "restore": ("lims.cli.backup", "从备份恢复并校验 / restore a backup and verify it"),
     "worklist": ("lims.cli.worklist", "工作清单：由批次生成、下发仪器 / worklists from batches, sent to instruments"),
 }
 
