@@ -16,7 +16,7 @@ from pymodbus.client.mixin import ModbusClientMixin
 
 from drivers.errors import FieldError
 from drivers.profiles import Profile
-from drivers.profiles._dialects import ModbusDialect, RegisterSpec
+from drivers.profiles._dialects import ModbusDialect, ModbusWorklist, RegisterSpec
 
 _DT = ModbusClientMixin.DATATYPE
 _TYPES = {"uint16": _DT.UINT16, "int16": _DT.INT16, "uint32": _DT.UINT32, "int32": _DT.INT32,
@@ -94,3 +94,27 @@ def block_span(profile: Profile, table: str) -> tuple[int, int]:
         raise ValueError(f"profile {profile.name!r} maps no {table} registers")
     start = min(s.address for s in specs)
     return start, max(s.address + s.count for s in specs) - start
+
+
+def ascii_registers(text: str, count: int, *, field: str = "sample_id") -> list[int]:
+    """``text`` as ``count`` registers (:func:`encode_string`); :class:`FieldError` naming ``field`` if it is
+    not printable ASCII or longer than ``2 * count`` characters."""
+    if len(text) > 2 * count:
+        raise FieldError(f"{text!r} is longer than {2 * count} characters", field=field)
+    if not text.isascii() or not text.isprintable():
+        raise FieldError(f"{text!r} is not printable ASCII", field=field)
+    return encode_string(text, count)
+
+
+def worklist_writes(spec: ModbusWorklist, sample_ids: Sequence[str]) -> list[tuple[int, list[int]]]:
+    """The holding-register writes that load ``sample_ids`` into a device's worklist (``[modbus.worklist]``):
+    the count set to 0 first (the device never sees a half-written list as whole), then each position's ID,
+    then the count. :class:`FieldError` for more IDs than positions or an ID that does not fit."""
+    if len(sample_ids) > spec.positions:
+        raise FieldError(f"{len(sample_ids)} sample IDs, the device takes {spec.positions}", field="worklist")
+    writes = [(spec.count_register, [0])]
+    for i, sample in enumerate(sample_ids):
+        writes.append((spec.first_register + i * spec.id_registers,
+                       ascii_registers(sample, spec.id_registers, field=f"worklist position {i + 1}")))
+    writes.append((spec.count_register, [len(sample_ids)]))
+    return writes

@@ -107,12 +107,25 @@ class RegisterSpec:
 
 
 @dataclass(frozen=True)
+class ModbusWorklist:
+    """Where a Modbus device takes the sample IDs of a worklist (``[modbus.worklist]``): ``positions`` IDs of
+    ``id_registers`` registers each (ASCII, two characters per register, first in the high byte, NUL padded)
+    from holding register ``first_register``, and their number in holding register ``count_register``."""
+
+    count_register: int
+    first_register: int
+    id_registers: int
+    positions: int
+
+
+@dataclass(frozen=True)
 class ModbusDialect:
     device_id: int
     word_order: str
     port: int
     timeout_s: float
     registers: dict[str, RegisterSpec]
+    worklist: ModbusWorklist | None = None
 
 
 @dataclass(frozen=True)
@@ -241,8 +254,27 @@ def _load_binary(section: TomlTable) -> BinaryDialect:
         download=_load_download(section.table("download", required=False), commands))
 
 
+def _load_modbus_worklist(section: TomlTable | None) -> ModbusWorklist | None:
+    if section is None:
+        return None
+    section.check_keys({"count_register", "first_register", "id_registers", "positions"})
+    spec = ModbusWorklist(count_register=section.get("count_register", int),
+                          first_register=section.get("first_register", int),
+                          id_registers=section.get("id_registers", int, 8), positions=section.get("positions", int))
+    if not 1 <= spec.id_registers <= 32:
+        raise section.error("id_registers", "must be 1..32 registers")
+    if not 1 <= spec.positions <= 500:
+        raise section.error("positions", "must be 1..500")
+    last = spec.first_register + spec.positions * spec.id_registers - 1
+    if not 0 <= spec.count_register <= 0xFFFF or not 0 <= spec.first_register or last > 0xFFFF:
+        raise section.error("first_register", "the worklist registers must lie in 0..65535")
+    if spec.first_register <= spec.count_register <= last:
+        raise section.error("count_register", "lies inside the sample-ID registers")
+    return spec
+
+
 def _load_modbus(section: TomlTable) -> ModbusDialect:
-    section.check_keys({"device_id", "word_order", "port", "timeout_s", "registers"})
+    section.check_keys({"device_id", "word_order", "port", "timeout_s", "registers", "worklist"})
     word_order = section.get("word_order", str, "ABCD", choices=WORD_ORDERS)
     registers: dict[str, RegisterSpec] = {}
     for reg in section.tables("registers"):
@@ -261,7 +293,8 @@ def _load_modbus(section: TomlTable) -> ModbusDialect:
         registers[spec.name] = spec
     return ModbusDialect(device_id=section.get("device_id", int, 1), word_order=word_order,
                          port=section.get("port", int, 502),
-                         timeout_s=float(section.get("timeout_s", (int, float), 1.0)), registers=registers)
+                         timeout_s=float(section.get("timeout_s", (int, float), 1.0)), registers=registers,
+                         worklist=_load_modbus_worklist(section.table("worklist", required=False)))
 
 
 def _load_astm(section: TomlTable) -> AstmSettings:

@@ -27,7 +27,11 @@ from .faults import NO_FAULTS, FaultInjector, Faults, SimEvent
 HR_COMMAND = 0
 HR_TEST_ITEM = 1
 HR_SAMPLE_ID = 2  # 8 registers, 16 ASCII chars
-HOLDING_COUNT = 10
+HR_WORKLIST_COUNT = 10  # sample IDs loaded by the host (issue 13: worklist download)
+HR_WORKLIST_NEXT = 11  # positions measured so far
+HR_WORKLIST_IDS = 12  # WORKLIST_POSITIONS IDs of 8 registers each
+WORKLIST_POSITIONS = 16
+HOLDING_COUNT = HR_WORKLIST_IDS + 8 * WORKLIST_POSITIONS
 IR_STATUS = 0
 IR_ERROR = 1
 IR_RESULT_COUNTER = 2
@@ -138,7 +142,7 @@ class AnalyzerModel:
                 self.error = ERR_BUSY
             else:
                 self.error = ERR_NONE
-                self._measuring_id = registers_to_string(sample_registers)
+                self._measuring_id = registers_to_string(sample_registers) or self._next_worklist_id()
                 self.result_available = False
                 self.busy_since = now
         elif code == CMD_ABORT:
@@ -147,6 +151,21 @@ class AnalyzerModel:
                 self.error = ERR_ABORTED
         elif code == CMD_CLEAR:
             self.result_available = False
+
+    def _next_worklist_id(self) -> str:
+        """A start without SAMPLE_ID measures the next position of the worklist the host loaded ('' if none)."""
+        done, count = self.holding[HR_WORKLIST_NEXT], min(self.holding[HR_WORKLIST_COUNT], WORKLIST_POSITIONS)
+        if done >= count:
+            return ""
+        self.holding[HR_WORKLIST_NEXT] = done + 1
+        first = HR_WORKLIST_IDS + 8 * done
+        return registers_to_string(self.holding[first:first + 8])
+
+    def worklist(self) -> list[str]:
+        """The sample IDs the host loaded, in position order."""
+        count = min(self.holding[HR_WORKLIST_COUNT], WORKLIST_POSITIONS)
+        return [registers_to_string(self.holding[HR_WORKLIST_IDS + 8 * i:HR_WORKLIST_IDS + 8 * i + 8])
+                for i in range(count)]
 
     def input_registers(self) -> list[int]:
         regs = [0] * INPUT_COUNT
@@ -169,6 +188,8 @@ class AnalyzerModel:
             reg = address + i
             if 0 <= reg < HOLDING_COUNT:
                 self.holding[reg] = value
+        if address <= HR_WORKLIST_COUNT < address + len(values):  # a new worklist starts at its first position
+            self.holding[HR_WORKLIST_NEXT] = 0
         if address <= HR_COMMAND < address + len(values):
             code = values[HR_COMMAND - address]
             stored[HR_COMMAND - address] = 0

@@ -12,14 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from drivers.codecs.modbus_map import RegisterValue, block_span, decode_block
-from drivers.errors import DriverError, LinkTimeout, TransportError
+from drivers.codecs.modbus_map import RegisterValue, block_span, decode_block, worklist_writes
+from drivers.errors import DriverError, FieldError, LinkTimeout, TransportError
 from drivers.profiles import Profile
-from drivers.transports.modbus import ModbusLink
+from drivers.transports.modbus import ModbusDeviceError, ModbusLink
 from drivers.transports.tcp import ConnectionLost
 from lims.acquisition.dialects.base import Dialect, register
 from lims.acquisition.ingest import ParseFailure, fail, ingest, parsed
 from lims.acquisition.links import open_modbus_link
+from lims.acquisition.orders import FAILED, SENT, pending_worklist, settle_worklist
 from lims.acquisition.runner import Runner
 from lims.acquisition.store import CaptureStore, NewCapture, StatusTracker, sha256_hex
 from lims.acquisition.values import new_reading
@@ -81,7 +82,13 @@ class ModbusRunner(Runner):
     A new result (``result_counter`` changed while ``result_available`` is set, or — without those
     registers — any change outside status bits) is committed as a register-block capture, then parsed.
     A poll that fails (timeout, CRC error, exception response) or starts later than one interval after
-    its slot counts as missed."""
+    its slot counts as missed.
+
+    Worklist download (issue 13): a profile with ``[modbus.worklist]`` gets the sample IDs of the oldest
+    pending worklist (:mod:`lims.acquisition.orders`) written into its holding registers
+    (:func:`drivers.codecs.modbus_map.worklist_writes`), checked at most once a second between polls;
+    marked ``sent`` once every write was answered, ``failed`` when the device refuses a write (exception
+    response) or an ID does not fit; a timeout leaves it pending (tried again)."""
 
     def __init__(self, cfg: InstrumentConfig, link: ModbusLink, store: CaptureStore, status: StatusTracker,
                  stop: threading.Event) -> None:
@@ -95,6 +102,7 @@ class ModbusRunner(Runner):
         assert self.profile.modbus is not None
         self.registers = regs = self.profile.modbus.registers
         self.status_names = {n for n, r in regs.items() if r.table == "input" and r.type == "bits"}
+        self.next_download = 0.0
 
     def run(self) -> None:
         interval = self.cfg.poll_interval_s
@@ -114,6 +122,7 @@ class ModbusRunner(Runner):
                         self.stats.missed_polls += skipped
                         due += skipped * interval
                     self._poll(due)
+                    self._download(time.monotonic())
                     self.status.flush()
                     due += interval
             except ConnectionLost as exc:
@@ -167,6 +176,36 @@ class ModbusRunner(Runner):
         latency = time.monotonic() - due
         self.stats.max_poll_latency_s = max(self.stats.max_poll_latency_s, latency)
         return regs
+
+    def _download(self, now: float) -> None:
+        """Write the oldest pending worklist's sample IDs into the device (class docstring)."""
+        assert self.profile.modbus is not None
+        spec = self.profile.modbus.worklist
+        if spec is None or now < self.next_download:
+            return
+        self.next_download = now + max(1.0, self.cfg.poll_interval_s)
+        with session_scope(self.factory, actor=self.store.actor) as s:
+            row = pending_worklist(s, self.store.instrument_id)
+            if row is None:
+                return
+            worklist_id, ids = row.id, [str(e["sample_code"]) for e in row.entries]
+        try:
+            for address, values in worklist_writes(spec, ids):
+                self.link.write_registers(address, values)
+        except (FieldError, ModbusDeviceError) as exc:
+            self._settle(worklist_id, FAILED, f"not loaded: {exc}")
+            return
+        except LinkTimeout as exc:
+            log.info("%s: worklist %d not written yet: %s", self.code, worklist_id, exc)
+            return
+        self._settle(worklist_id, SENT, f"{len(ids)} sample ID(s) written to holding registers "
+                                        f"{spec.first_register}+ (count in {spec.count_register})")
+
+    def _settle(self, worklist_id: int, status: str, detail: str) -> None:
+        with session_scope(self.factory, actor=self.store.actor, reason="worklist download") as s:
+            settle_worklist(s, worklist_id, status, detail)
+        self.stats.extra[f"worklists_{status}"] = self.stats.extra.get(f"worklists_{status}", 0) + 1
+        log.info("%s: worklist %d %s: %s", self.code, worklist_id, status, detail)
 
     def _unit(self, regs: list[int]) -> str:
         """Identity of the result in a block: every register except status bits (which change while the
