@@ -1,10 +1,12 @@
 """Review of one batch and one result (issue 16): the batch page with its results, QC outcome, why it is
 held, its curves with residuals and the chromatograms; the result page with the limit and the decision in
 words, the old value and reason of an amendment; an audited manual re-integration of a peak
-(:func:`lims.services.chromatography.reintegrate`: a new reading naming the automatic one, which is kept)."""
+(:func:`lims.services.chromatography.reintegrate`: a new reading naming the automatic one, which is kept);
+the amendment of a certified result with its reason (:func:`lims.services.signoff.amend_result`)."""
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -15,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.deps import FactoryDep, read_service, run_service
 from api.security import Principal, require_ui
 from api.ui.base import P, ResultsPage, area_router, not_found, render, ui_error
-from lims.services import chromatography
+from lims.services import chromatography, signoff
 from lims.services.views import review as review_views
 
 router = area_router()
@@ -42,14 +44,14 @@ def _result_page(request: Request, me: Principal, factory: sessionmaker[Session]
     if result is None:
         return not_found(request, me, "/review", f"结果 {result_id} / result {result_id}")
     return render(request, me, "ui_result.html", "/review", status=status, r=result, error=error, form=form or {},
-                  done=done, can_reintegrate=me.can(P.RESULTS_ENTER))
+                  done=done, can_reintegrate=me.can(P.RESULTS_ENTER), can_amend=me.can(P.RESULTS_ENTER))
 
 
 @router.get("/results/{result_id:int}", response_class=HTMLResponse)
 def result_page(result_id: int, request: Request, me: ResultsPage, factory: FactoryDep,
                 done: Annotated[str, Query(max_length=20)] = "") -> HTMLResponse:
     """One result: limit and decision in words, amendment (old value, reason), curve, chromatogram."""
-    return _result_page(request, me, factory, result_id, done="reintegrated" if done == "reintegrated" else "")
+    return _result_page(request, me, factory, result_id, done=done if done in ("reintegrated", "amended") else "")
 
 
 Number = Annotated[str, Form(max_length=30)]
@@ -85,3 +87,34 @@ def reintegrate(result_id: int, request: Request, me: Reintegrator, factory: Fac
     if error is not None:
         return _result_page(request, me, factory, result_id, status=error["status"], error=error, form=form)
     return RedirectResponse(f"/results/{result_id}?{urlencode({'done': 'reintegrated'})}", status_code=303)
+
+
+@router.post("/results/{result_id:int}/amend", response_class=HTMLResponse)
+def amend_result(result_id: int, request: Request, me: Reintegrator, factory: FactoryDep,
+                 value: Number = "", value_text: Annotated[str, Form(max_length=200)] = "",
+                 reason: Annotated[str, Form(max_length=2000)] = "") -> Response:
+    """更正结果: a new version of a certified result with its reason (signoff.amend_result, as the REST API);
+    it is signed, reviewed and approved again before the report is amended."""
+    form = {"value": value, "value_text": value_text, "amend_reason": reason}
+    number, error = None, None
+    if value.strip():
+        try:
+            number = float(value.strip().replace(",", "."))
+        except ValueError:
+            number = float("nan")
+        if not (math.isfinite(number) and number >= 0):
+            error = ui_error(422, {"message": "value: a finite non-negative number", "field": "value",
+                                   "code": "bench.bad_number"})
+    if error is None and not value_text.strip():
+        error = ui_error(422, {"message": "the value as reported is required", "field": "value_text",
+                               "code": "result.value_text_required"})
+    if error is None:
+        try:
+            new_id = run_service(factory, me.username, reason.strip() or "amendment (web UI)",
+                                 lambda s: signoff.amend_result(s, result_id, value=number, value_text=value_text.strip(),
+                                                                reason=reason.strip(), analyst_id=me.user_id).id)
+        except HTTPException as e:
+            error = ui_error(e.status_code, e.detail)
+    if error is not None:
+        return _result_page(request, me, factory, result_id, status=error["status"], error=error, form=form)
+    return RedirectResponse(f"/results/{new_id}?{urlencode({'done': 'amended'})}", status_code=303)

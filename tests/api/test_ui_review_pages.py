@@ -260,3 +260,29 @@ def test_pages_in_english_after_the_language_switch(day):
     assert web.get("/review").status_code == 200
     reports = visible(web.get("/reports").text)
     assert "Test reports" in reports and "Find reports" in reports
+
+
+def test_a_certified_result_is_amended_from_its_page_with_the_reason_shown(day):
+    with day.factory() as s:
+        current = s.execute(select(Result).where(Result.supersedes_id.is_not(None))).scalar_one()
+        rid, count = current.id, len(s.execute(select(Result.id)).all())
+    tech, reviewer = day.browser("zhangwei"), day.browser("liqiang")
+    page = tech.get(f"/results/{rid}").text
+    assert f'action="/results/{rid}/amend"' in page and "计算过程" in visible(page) and "称样量" in visible(page)
+    assert f'action="/results/{rid}/amend"' not in reviewer.get(f"/results/{rid}").text
+    form = {"csrf_token": csrf_of(page), "value": "0.25", "value_text": "0.25", "reason": "短"}
+    short = tech.post(f"/results/{rid}/amend", data=form)
+    assert short.status_code == 422 and "field-error" in short.text
+    bad = tech.post(f"/results/{rid}/amend", data={**form, "value": "abc", "reason": "复核称样量记录，更正结果"})
+    assert bad.status_code == 422 and 'id="value" name="value"' in bad.text
+    assert reviewer.post(f"/results/{rid}/amend", data={**form, "csrf_token": csrf_of(reviewer.get("/review").text),
+                                                         "reason": "复核称样量记录，更正结果"}).status_code == 403
+    with day.factory() as s:
+        assert len(s.execute(select(Result.id)).all()) == count  # refused: nothing written
+    ok = tech.post(f"/results/{rid}/amend", data={**form, "reason": "复核称样量记录，更正结果"}, follow_redirects=False)
+    assert ok.status_code == 303 and ok.headers["location"].endswith("?done=amended")
+    new = visible(tech.get(ok.headers["location"]).text)
+    assert "已建立更正版本" in new and "更正前" in new and "0.24" in new and "复核称样量记录，更正结果" in new
+    assert "待审核" in new
+    again = tech.get(f"/results/{rid}").text
+    assert f'action="/results/{rid}/amend"' not in again and "已被更正" in visible(again)  # one amendment at a time
