@@ -14,6 +14,7 @@ DEFAULT_DATABASE_URL = "sqlite:///./var/lims.db"
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LIMS_", extra="ignore")
 
+    #: The database: embedded SQLite (WAL) by default; production ``postgresql+psycopg://user@host/db``.
     database_url: str = DEFAULT_DATABASE_URL
     #: Database of the hub mode (`lims hub serve`); the main database when unset.
     hub_database_url: str | None = None
@@ -77,6 +78,7 @@ class Settings(BaseSettings):
     max_problems: int = 20
     #: Log lines: ``json`` (one JSON object a line, with the request ID) or ``text`` (lims/ops/logs.py).
     log_format: Literal["json", "text"] = "json"
+    #: Lowest level logged (DEBUG, INFO, WARNING, ERROR).
     log_level: str = "INFO"
     #: Bearer token that opens ``/metrics``; unset: ``/metrics`` answers loopback clients only (api/ops.py).
     metrics_token: str | None = None
