@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
 from lims.db.engine import make_engine, make_session_factory
-from lims.db.models import Analysis, AuditEvent, Batch, Producer, Reading, Report, Result, Sample
+from lims.db.models import Analysis, AuditEvent, Batch, Producer, Reading, Report, Result, Sample, User
 from lims.demo import PASSWORDS, run_demo
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -286,3 +286,58 @@ def test_a_certified_result_is_amended_from_its_page_with_the_reason_shown(day):
     assert "待审核" in new
     again = tech.get(f"/results/{rid}").text
     assert f'action="/results/{rid}/amend"' not in again and "已被更正" in visible(again)  # one amendment at a time
+
+
+# ------------------------------------------------------------------------------------------ both databases
+
+
+def test_held_batch_and_report_search_on_either_database(db_engine, db_factory, tmp_path, monkeypatch):
+    """The batch and reports read models on the test database (PostgreSQL in CI): a rapid-test batch held by
+    its CCV names its analysis and the rule; an issued report is found by producer and by its issue day."""
+    from lims.config import get_settings
+    from lims.db.engine import session_scope
+    from lims.demo import register_samples, seed_reference
+    from lims.services import batches, reporting, signoff
+    from lims.services.views import review as review_views
+
+    monkeypatch.setenv("LIMS_REPORT_DIR", str(tmp_path / "reports"))
+    get_settings.cache_clear()
+    seed_reference(db_factory)
+    register_samples(db_factory)
+    with session_scope(db_factory, actor="zhangwei", reason="test: batch with a failed CCV") as s:
+        aid = s.execute(select(Analysis.id).join(Sample).where(Sample.code == "S20261128-004")).scalar_one()
+        batches.create_batch(s, code="B-HELD", method_code="RAPID-EI", instrument_code=None, analysis_ids=[aid])
+        batches.add_qc(s, "B-HELD", kind="ccv", nominal_value=0.10, measured_value=0.13)
+        batches.evaluate_batch_qc(s, "B-HELD")
+        analyst = s.execute(select(User.id).where(User.username == "zhangwei")).scalar_one()
+        rid = batches.enter_manual_result(s, analysis_id=aid, value_text="12.0", value=12.0, unit="%",
+                                          reason="读数仪故障，人工录入抑制率", analyst_id=analyst).id
+        other = s.execute(select(Analysis.id).join(Sample).where(Sample.code == "S20261128-001")).scalar_one()
+        ok_id = batches.enter_manual_result(s, analysis_id=other, value_text="10.0", value=10.0, unit="%",
+                                            reason="读数仪故障，人工录入抑制率", analyst_id=analyst).id
+    for user, sign in (("zhangwei", signoff.author_results), ("liqiang", signoff.review_results)):
+        with session_scope(db_factory, actor=user, reason="test: sign") as s:
+            sign(s, [ok_id], username=user, password=PASSWORDS[user])
+    with session_scope(db_factory, actor="wangfang", reason="test: approve") as s:
+        signoff.approve_results(s, [ok_id], username="wangfang", password=PASSWORDS["wangfang"], lab_code="JC")
+    with session_scope(db_factory, actor="wangfang", reason="test: report") as s:
+        no = reporting.issue_report(s, "S20261128-001", out_dir=tmp_path / "reports").report_no
+    with db_factory() as s:
+        batch = review_views.batch_review(s, "B-HELD")
+        assert batch is not None and batch["held"] and [r["id"] for r in batch["results"]] == [rid]
+        assert batch["reasons"][0]["zh"] == "连续校准核查（CCV）偏差 +30.0 %，偏差绝对值应不大于 20 %：不通过"
+        assert batch["results"][0]["limit_zh"] == "快速筛查，不作符合性判定"
+        producer = s.execute(select(Producer.name).join(Sample, Sample.producer_id == Producer.id)
+                             .where(Sample.code == "S20261128-001")).scalar_one()
+        report = s.execute(select(Report).where(Report.report_no == no)).scalar_one()
+        day_cn = report.issued_at.replace(tzinfo=dt.UTC).astimezone(dt.timezone(dt.timedelta(hours=8))).date() \
+            if report.issued_at.tzinfo is None else report.issued_at.astimezone(dt.timezone(dt.timedelta(hours=8))).date()
+
+        def found(**kw: object) -> list[str]:
+            return [x["report_no"] for x in review_views.search_reports(s, **kw)["items"]]  # type: ignore[arg-type]
+
+        assert found(q=producer) == [no] and found(q="S20261128-001") == [no] and found(q="无此") == []
+        assert found(q="50%") == []  # LIKE wildcards are taken literally
+        assert found(date_from=day_cn, date_to=day_cn) == [no]
+        assert found(date_to=day_cn - dt.timedelta(days=1)) == [] and found(date_from=day_cn + dt.timedelta(days=1)) == []
+    get_settings.cache_clear()
