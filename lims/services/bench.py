@@ -40,6 +40,9 @@ TYPED_REASON = "快检读数人工录入 / rapid-test reading typed at the bench
 #: PROTOCOLS.md (c): a strip reader calls a strip invalid when its control line is below 300 counts; a typed
 #: C intensity is judged the same way.
 GOLD_MIN_C_INTENSITY = 300.0
+#: A strip read by eye (competitive format), recorded in the result's details.
+VISUAL_RULE = "胶体金竞争法目视判读：T 线不显色或显色浅于 C 线为阳性，C 线不显色为无效 / competitive strip read by eye: " \
+    "no T line or T fainter than C is positive, no C line is invalid"
 CALL_TEXT = {ScreenCall.POSITIVE: "阳性 / positive", ScreenCall.NEGATIVE: "阴性 / negative",
              ScreenCall.INVALID: "无效 / invalid"}
 
@@ -130,13 +133,13 @@ def enter_strips(s: Session, batch_code: str, *, strips: Sequence[StripReading],
             call, ratio, details = _strip_call(strip, cutoff_t_over_c)
         else:
             try:
-                call, ratio, details = ScreenCall(strip.visual), None, {"read_by_eye": True}
+                call, ratio, details = ScreenCall(strip.visual), None, {"read_by_eye": True, "rule": VISUAL_RULE}
             except ValueError:
                 raise InvalidInput(f"analysis {strip.analysis_id}: give T and C, or the strip read by eye",
                                    field=f"visual_{strip.analysis_id}", code="bench.strip_unread") from None
         text = f"T/C {ratio:.3f} {CALL_TEXT[call]}" if ratio is not None else CALL_TEXT[call]
         rule = (f"胶体金竞争法 T/C < {cutoff_t_over_c:g} 为阳性" if ratio is not None and cutoff_t_over_c is not None
-                else "胶体金竞争法目视判读：T 线不显色或显色浅于 C 线为阳性，C 线不显色为无效")
+                else "胶体金竞争法目视判读")  # result.decision_rule holds 30 characters; the rule is in the details
         batch.add(analysis, call, source="manual", manual_reason=_reason(note), unit="T/C" if ratio is not None else "",
                   value=ratio, value_text=text, analyst_id=analyst_id, decision_rule=rule, details=details)
     out = ReadingsOutcome()

@@ -247,7 +247,8 @@ def test_colloidal_gold_strips_by_reader_and_by_eye(lab: Lab):
     assert r.status_code == 303, r.text
     a, b, c = lab.results([ids[x] for x in DAY[:3]])
     assert (a.qualitative, a.value) == ("positive", pytest.approx(0.8)) and a.unit == "T/C"
-    assert b.qualitative == "negative" and c.qualitative == "negative" and c.details == {"read_by_eye": True}
+    assert b.qualitative == "negative" and c.qualitative == "negative" and c.details["read_by_eye"] is True
+    assert c.decision_rule == "胶体金竞争法目视判读" and a.decision_rule == "胶体金竞争法 T/C < 0.9 为阳性"
 
 
 def test_manual_result_needs_its_reason(lab: Lab):

@@ -56,7 +56,7 @@ def open_analyses(s: Session, *, method_code: str = "", commodity_code: str = ""
     if commodity_code:
         where.append(Commodity.code == commodity_code)
     if q:
-        where.append(Sample.code.contains(q, autoescape=True))
+        where.append(Sample.code.icontains(q, autoescape=True))
     stmt = (select(Analysis, Sample.code, Sample.received_at, Commodity.name_zh, Commodity.name_en, Analyte.name_zh,
                    Method.code).join(Sample, Sample.id == Analysis.sample_id)
             .join(Commodity, Commodity.id == Sample.commodity_id).join(Analyte, Analyte.id == Analysis.analyte_id)
@@ -163,7 +163,7 @@ def search_batches(s: Session, *, q: str = "", method_code: str = "", status: st
     days, ``date_to`` inclusive), sorted by creation time, code or status."""
     where: list[ColumnElement[bool]] = []
     if q:
-        where.append(Batch.code.contains(q, autoescape=True))
+        where.append(Batch.code.icontains(q, autoescape=True))
     if method_code:
         where.append(Method.code == method_code)
     if status:
