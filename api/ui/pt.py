@@ -194,6 +194,7 @@ def _round(s: Session, code: str, me: Principal) -> dict[str, Any]:
     highlight = next(iter(own)) if len(own) == 1 else None
     return {
         "round": views.round_view(s, code), "visible": visible, "own": sorted(own),
+        "analyte_names": {a.code: a.name_zh for a in rnd.analytes},
         "analytes_text": {a.code: {"sigma": views.sigma_method_text(a),
                                    "assigned": views.ASSIGNED_ZH.get(a.assigned_method, a.assigned_method)}
                           for a in rnd.analytes},
