@@ -223,7 +223,7 @@ def new_sample_page(request: Request, me: SamplesWriter, factory: FactoryDep,
 
 def _service_field(detail: Any, adding_producer: bool) -> Any:
     """A refusal of the producer's creation names the form's producer fields (``producer_…``)."""
-    if adding_producer and isinstance(detail, dict) and detail.get("code", "").startswith("producer."):
+    if adding_producer and isinstance(detail, dict) and (detail.get("code") or "").startswith("producer."):
         return detail | {"field": f"producer_{detail.get('field')}"}
     return detail
 

@@ -54,8 +54,10 @@ def samples_page(request: Request, me: SamplesPage, factory: FactoryDep, q: Filt
 
 
 def label_symbols(code: str) -> dict[str, str]:
-    """One label's code with its barcode and QR code (both carry the code itself)."""
-    return {"code": code, "barcode": code128_svg(code), "qr": qr_svg(code)}
+    """One label's code with its barcode and QR code (both carry the code itself); Code 128 holds ASCII only,
+    so a code with other characters (a sub-sample code given through the API) gets the QR code alone."""
+    printable = code.isascii() and code.isprintable()
+    return {"code": code, "barcode": code128_svg(code) if printable else "", "qr": qr_svg(code)}
 
 
 @router.get("/samples/{code}/label", response_class=HTMLResponse)

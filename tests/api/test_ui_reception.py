@@ -357,3 +357,10 @@ def test_rest_receipt_temperature_and_keep_until(app, db_factory, login):
         events = s.execute(select(CustodyEvent).order_by(CustodyEvent.id)).scalars().all()
         assert [(e.kind, e.temperature_c, str(e.keep_until)) for e in events] == [
             ("received", -18.0, "None"), ("retained", None, keep)]
+    # a sub-sample code given through the API in Chinese: Code 128 cannot hold it, its label has the QR alone
+    r = c.post("/api/v1/samples/S-API-R1/custody", headers=tech, json={"kind": "subsampled", "sub_sample_code": "甲"})
+    assert r.status_code == 201
+    label = _signed_in(app, "zhangwei").get("/samples/S-API-R1/label").text
+    assert [_decode_code128(unescape(svg)) for svg in re.findall(r'<svg xmlns="http://www.w3.org/2000/svg" '
+                                                                  r'class="barcode".*?</svg>', label)] == ["S-API-R1"]
+    assert re.findall(r'data-qr="([^"]*)"', label) == ["S-API-R1", "甲"]
