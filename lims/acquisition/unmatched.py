@@ -6,7 +6,7 @@ A reading is **unmatched** when all of these hold:
 
 - its record type bears a result (:data:`RESULT_RECORD_TYPES`): an enzyme tester's sample channel (``CH``,
   channel ≠ 0 — channel 0 is the run's control), a colloidal-gold strip (``GR``), an ASTM result record
-  (``R``);
+  (``R``); a Modbus photometer's result (``result``);
 - no result names it (``Result.reading_id``) — its sample ID is unknown, its sample has no open analysis of
   the right kind, or that analysis already had a current result (lims.services.results_guard);
 - it is not held for review (``review_hold`` empty: held readings have their own list, lims.acquisition.holds);
@@ -14,7 +14,8 @@ A reading is **unmatched** when all of these hold:
 
 Assigning makes the result through the screening path (:class:`lims.services.screening.ScreenBatch`: same
 versioning, attribution check, second-result refusal, workflow transitions and confirmation request of a
-positive). Only enzyme-tester channels are assigned here; other record types are refused with a typed code.
+positive) for rapid testers, through :func:`lims.services.attach.astm_result` (judged against its limit) for a
+data system's R record.
 """
 
 from __future__ import annotations
@@ -27,12 +28,15 @@ from typing_extensions import TypedDict
 
 from calibration.rapid import ScreenCall, delta_absorbance, enzyme_inhibition
 from lims.db.models import Analysis, Instrument, Reading, ReadingDisposition, Result
+from lims.services.attach import astm_result, gold_result, photometer_result
+from lims.services.batches import latest_result_versions
 from lims.services.errors import Conflict, InvalidInput, NotFound
 from lims.services.results_guard import refuse_second_result
 from lims.services.screening import ENZYME_DECISION_RULE, ReadingsOutcome, ScreenBatch, screen_text
 
-#: Record types that become results when their sample has an open analysis.
-RESULT_RECORD_TYPES = ("CH", "GR", "R")
+#: Record types that become results when their sample has an open analysis (``result``: a Modbus
+#: photometer's register block, lims.acquisition.dialects.modbus).
+RESULT_RECORD_TYPES = ("CH", "GR", "R", "result")
 
 
 class UnmatchedReading(TypedDict):
@@ -146,35 +150,77 @@ def _control(s: Session, reading: Reading) -> Reading:
     return control
 
 
-def assign_reading(s: Session, reading_id: int, analysis_id: int, reason: str, *,
-                   analyst_id: int | None = None) -> Disposed:
-    """Make the result of an unmatched enzyme-tester reading in ``analysis_id`` (a screening analysis
-    pending or in analysis, without a current result) through :class:`ScreenBatch`; audited."""
-    reason = _reason(reason)
-    reading = _queued(s, reading_id)
-    if reading.record_type != "CH":
-        raise InvalidInput(f"reading {reading_id}: assigning {reading.record_type} readings is not supported",
-                           field="reading_id", code="reading.assign_unsupported")
-    if reading.value_state != "ok":
-        raise Conflict(f"reading {reading_id} has no usable value ({reading.value_state})", field="reading_id",
-                       code="reading.held")
+def _open_analysis(s: Session, analysis_id: int, kind: str) -> Analysis:
+    """The analysis a reading is assigned to: it exists, has no standing result and is an open analysis of
+    ``kind`` (screening for rapid testers, confirmatory for a data system's R records)."""
     analysis = s.get(Analysis, analysis_id)
     if analysis is None:
         raise NotFound(f"analysis {analysis_id} not found", field="analysis_id", code="reading.analysis_not_found")
     refuse_second_result(s, [analysis_id])  # result.already_current (409), before the status check
-    if analysis.kind != "screening" or analysis.status not in ("pending", "in_analysis"):
-        raise Conflict(f"analysis {analysis_id} is not an open screening analysis ({analysis.kind}, "
+    if analysis.kind != kind or analysis.status not in ("pending", "in_analysis"):
+        raise Conflict(f"analysis {analysis_id} is not an open {kind} analysis ({analysis.kind}, "
                        f"{analysis.status})", field="analysis_id", code="reading.analysis_not_open")
+    return analysis
+
+
+def _enzyme(s: Session, batch: ScreenBatch, analysis: Analysis, reading: Reading, analyst_id: int | None,
+            note: dict[str, Any]) -> Result | None:
     control = _control(s, reading)
-    batch = ScreenBatch(s, [analysis])  # refuses an analysis with a current result (result.already_current)
     call = enzyme_inhibition(delta_absorbance(float(control.fields["a0"]), float(control.fields["a3"])),
                              delta_absorbance(float(reading.fields["a0"]), float(reading.fields["a3"])))
-    result = batch.add(analysis, call.call, unit="%", inhibition_percent=call.inhibition_percent,
-                       value=call.inhibition_percent if call.call != ScreenCall.INVALID else None,
-                       value_text=screen_text(call.call, call.inhibition_percent), reading_id=reading.id,
-                       analyst_id=analyst_id, decision_rule=ENZYME_DECISION_RULE,
-                       details={"assigned": {"reading_sample_code": reading.sample_code, "reason": reason}})
-    batch.settle(ReadingsOutcome())
+    return batch.add(analysis, call.call, unit="%", inhibition_percent=call.inhibition_percent,
+                     value=call.inhibition_percent if call.call != ScreenCall.INVALID else None,
+                     value_text=screen_text(call.call, call.inhibition_percent), reading_id=reading.id,
+                     analyst_id=analyst_id, decision_rule=ENZYME_DECISION_RULE, details=note)
+
+
+def _screening_result(s: Session, analysis_id: int, reading: Reading, analyst_id: int | None,
+                      note: dict[str, Any]) -> Result | None:
+    """A rapid tester's reading (enzyme channel, photometer, colloidal-gold strip) → a screening result
+    through :class:`ScreenBatch` (same versioning, attribution check, confirmation request of a positive)."""
+    analysis = _open_analysis(s, analysis_id, "screening")
+    batch = ScreenBatch(s, [analysis])
+    out = ReadingsOutcome()
+    if reading.record_type == "CH":
+        result = _enzyme(s, batch, analysis, reading, analyst_id, note)
+    elif reading.record_type == "GR":
+        result = gold_result(batch, analysis, reading, out, analyst_id=analyst_id, details=note)
+    else:
+        result = photometer_result(batch, analysis, reading, analyst_id=analyst_id, details=note)
+    if result is not None:
+        batch.settle(out)
+    return result
+
+
+def assign_reading(s: Session, reading_id: int, analysis_id: int, reason: str, *,
+                   analyst_id: int | None = None) -> Disposed:
+    """Make the result of an unmatched reading in ``analysis_id`` (audited by the disposition row):
+
+    - an enzyme-tester channel (``CH``), a colloidal-gold strip (``GR``) or a Modbus photometer result
+      (``result``) in an open screening analysis, through :class:`ScreenBatch`;
+    - an ASTM result record (``R``) in an open confirmatory analysis, judged against its limit
+      (:func:`lims.services.attach.astm_result`); a test code other than the analysis's analyte is kept in
+      the result's details (the person's decision, with the reason).
+
+    :class:`Conflict` ``reading.held`` for a reading without a usable value, ``reading.no_value`` when the
+    reading lacks what its result needs (T/C, inhibition %, a number or ND in a mass-fraction unit)."""
+    reason = _reason(reason)
+    reading = _queued(s, reading_id)
+    if reading.value_state != "ok":
+        raise Conflict(f"reading {reading_id} has no usable value ({reading.value_state})", field="reading_id",
+                       code="reading.held")
+    note: dict[str, Any] = {"assigned": {"reading_sample_code": reading.sample_code, "reason": reason}}
+    out = ReadingsOutcome()
+    if reading.record_type == "R":
+        analysis = _open_analysis(s, analysis_id, "confirmatory")
+        note["assigned"]["reading_test_code"] = reading.fields.get("test_code")
+        result = astm_result(s, analysis, reading, out, versions=latest_result_versions(s, [analysis_id]),
+                             analyst_id=analyst_id, details=note)
+    else:
+        result = _screening_result(s, analysis_id, reading, analyst_id, note)
+    if result is None:
+        why = "; ".join(out.problems) or "the reading lacks the values its result needs"
+        raise Conflict(f"reading {reading_id}: {why}", field="reading_id", code="reading.no_value")
     s.add(ReadingDisposition(reading_id=reading_id, action="assigned", analysis_id=analysis_id, reason=reason,
                              by=str(s.info.get("actor") or "system")))
     s.flush()

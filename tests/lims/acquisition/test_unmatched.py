@@ -145,6 +145,8 @@ def test_instruments_page_shows_the_unmatched_count_and_list(lab, db_factory):
     r = web.post("/login", data={"username": "wangfang", "password": PASSWORDS["wangfang"],
                                  "csrf_token": csrf_of(web.get("/login").text)}, follow_redirects=False)
     assert r.status_code == 303, r.text
-    page = web.get("/instruments").text
-    assert "待匹配读数" in page and "X-UNKNOWN-1" in page and "— 3 in all" in page
-    assert "S20261128-001" not in page.split("Unmatched readings")[1].split("</table>")[0]  # the matched channel
+    page = web.get("/instruments/EI-UM").text  # the instrument console (api/ui/instruments.py)
+    unmatched = page.split('id="unmatched"')[1].split("</h2>")[0]
+    assert "待匹配读数" in unmatched and ">3 —" in unmatched.replace("</small>", "")
+    section = page.split('id="unmatched"')[1].split("<h2")[0]
+    assert "X-UNKNOWN-1" in section and "S20261128-001" not in section  # the matched channel is not listed
