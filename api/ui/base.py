@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Coroutine
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -71,17 +72,26 @@ def label(value: Any, vocabulary: type[Labelled], lang: str = "zh-CN") -> str:
     return vocabulary.label_of(value, lang)
 
 
+#: The language of the page being rendered (set by :func:`render`), for macros imported without the page's
+#: context (``{% import "ui_macros.html" as m %}``), whose ``tr`` sees no ``lang``.
+PAGE_LANG: ContextVar[str] = ContextVar("PAGE_LANG", default="zh-CN")
+
+
+def _lang(context: Any) -> str:
+    return context.get("lang") or PAGE_LANG.get()
+
+
 @pass_context
 def tr(context: Any, zh: str, en: str) -> str:
     """Template global: the page's words in the user's language — ``{{ tr("样品", "Samples") }}``.
     Chinese is the default; English when the signed-in user chose it (User.language)."""
-    return en if context.get("lang") == "en" else zh
+    return en if _lang(context) == "en" else zh
 
 
 @pass_context
 def label_in(context: Any, value: Any, vocabulary: type[Labelled]) -> str:
     """Template filter: a stored value's label in the user's language (``{{ s.status | label_in(SampleStatus) }}``)."""
-    return vocabulary.label_of(value, "en" if context.get("lang") == "en" else "zh-CN")
+    return vocabulary.label_of(value, "en" if _lang(context) == "en" else "zh-CN")
 
 
 TEMPLATES.env.filters["local_time"] = local_time
@@ -116,10 +126,14 @@ def render(request: Request, me: Principal, template: str, active: str, *, statu
     lang = "en" if me.language == "en" else "zh-CN"
     nav = [{"zh": zh, "en": en, "href": href, "active": href == active} for zh, en, href, perm in NAV
            if me.can(perm)]
-    page = TEMPLATES.TemplateResponse(request, template, {
-        "me": me, "csrf": csrf, "csrf_field": CSRF_FIELD, "nav": nav, "active": active, "P": P, "lang": lang,
-        "path": request.url.path, **context},
-        status_code=status)
+    lang_token = PAGE_LANG.set(lang)
+    try:
+        page = TEMPLATES.TemplateResponse(request, template, {
+            "me": me, "csrf": csrf, "csrf_field": CSRF_FIELD, "nav": nav, "active": active, "P": P, "lang": lang,
+            "path": request.url.path, **context},
+            status_code=status)
+    finally:
+        PAGE_LANG.reset(lang_token)
     page.raw_headers.extend(h for h in holder.raw_headers if h[0] == b"set-cookie")
     page.headers["Cache-Control"] = "no-store"  # records of identifiable producers: not for shared caches
     return page
