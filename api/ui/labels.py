@@ -128,6 +128,7 @@ ERROR_ZH = {
     "sample.sub_sample_exists": "该分样编号已被使用，请换一个编号",
     "sample.keep_until_past": "留样期限不能早于今天",
     "sample.retention_not_expired": "留样尚未到期：提前处置须在备注中写明原因",
+    "sample.assignment_not_planned": "该抽样计划条目已抽样或已取消，不能再登记样品",
     "producer.credit_code_invalid": "统一社会信用代码无效（18 位，GB 32100-2015 校验位不符）",
     "producer.region_invalid": "受检单位的行政区划代码无效：须为 6 位 GB/T 2260 代码",
     "ui.field_required": "请填写此项（必填）",

@@ -41,6 +41,7 @@ KEEP_DAYS = 90
 FIELDS = {
     "code": ("样品编号", "sample code"), "task_code": ("监测任务", "monitoring task"),
     "commodity_code": ("样品名称", "commodity"), "producer_id": ("受检单位", "producer"),
+    "assignment_id": ("双随机抽样计划", "sampling plan line"),
     "producer_name": ("新受检单位名称", "new producer's name"), "producer_kind": ("主体类型", "kind"),
     "producer_credit_code": ("统一社会信用代码", "unified social credit code"),
     "producer_region_code": ("受检单位区划代码", "producer's region code"),
@@ -76,6 +77,7 @@ class RegistrationForm(BaseModel):
     task_code: str = ""
     commodity_code: str = ""
     producer_id: str = ""
+    assignment_id: str = ""
     producer_name: str = ""
     producer_kind: str = "farmer"
     producer_credit_code: str = ""
@@ -144,8 +146,9 @@ def registration_problems(form: RegistrationForm, *, now: dt.datetime,
             out["sampled_at"] = problem("sampled_at", "ui.datetime_invalid", "not a date and time")
         elif at > now + dt.timedelta(minutes=10):
             out["sampled_at"] = problem("sampled_at", "ui.datetime_future", "the sampling time is in the future")
-    if form.producer_id and not form.producer_id.isdigit():
-        out["producer_id"] = problem("producer_id", "ui.number_invalid", "choose a producer from the list")
+    for name in ("producer_id", "assignment_id"):
+        if getattr(form, name) and not getattr(form, name).isdigit():
+            out[name] = problem(name, "ui.number_invalid", "choose from the list")
     if form.producer_name.strip() and not may_add_producer:
         out["producer_name"] = problem("producer_name", "ui.producer_add_forbidden",
                                        "adding a producer to the directory needs tasks:manage")
@@ -162,6 +165,7 @@ def registration_command(form: RegistrationForm) -> RegisterSample:
         sampling_place=form.sampling_place.strip(), region_code=form.region_code.strip(),
         sampling_link=form.sampling_link, samplers=(form.sampler1.strip(), form.sampler2.strip()),
         task_code=form.task_code, producer_id=int(form.producer_id) if form.producer_id else None,
+        assignment_id=int(form.assignment_id) if form.assignment_id else None,
         certificate_no=form.certificate_no.strip(), trace_code=form.trace_code.strip(),
         description=form.description.strip(), quantity=form.quantity.strip(),
         requested=requested)  # type: ignore[arg-type]

@@ -237,7 +237,8 @@ def _planned_assignment(s: Session, assignment_id: int | None) -> SamplingAssign
     if assignment is None:
         raise NotFound(f"sampling assignment {assignment_id} does not exist", field="assignment_id")
     if assignment.status != "planned":
-        raise Conflict(f"sampling assignment {assignment_id} is {assignment.status}", field="assignment_id")
+        raise Conflict(f"sampling assignment {assignment_id} is {assignment.status}", field="assignment_id",
+                       code="sample.assignment_not_planned")
     return assignment
 
 

@@ -364,3 +364,28 @@ def test_rest_receipt_temperature_and_keep_until(app, db_factory, login):
     assert [_decode_code128(unescape(svg)) for svg in re.findall(r'<svg xmlns="http://www.w3.org/2000/svg" '
                                                                   r'class="barcode".*?</svg>', label)] == ["S-API-R1"]
     assert re.findall(r'data-qr="([^"]*)"', label) == ["S-API-R1", "甲"]
+
+
+def test_register_from_the_random_sampling_plan(app, db_factory):
+    """A sample taken by the 双随机 plan: the plan line gives the producer and is marked sampled; once."""
+    from lims.db.models import SamplingAssignment
+    from lims.services import sampling
+
+    with session_scope(db_factory, actor="wangfang", reason="test: plan") as s:
+        plan = sampling.draw_sampling_plan(s, "T2026-LX-11", producers=2, seed=7)
+    line = plan.lines[0]
+    with db_factory() as s:
+        line_id = s.execute(select(SamplingAssignment.id).where(SamplingAssignment.draw_order == 1)).scalar_one()
+    tech = _signed_in(app, "zhangwei")
+    page = tech.get("/samples/new").text
+    assert f'<option value="{line_id}">T2026-LX-11 #1 {line.producer_name}</option>' in page
+    r = tech.post("/samples/new", data=_form(tech, assignment_id=str(line_id)), follow_redirects=False)
+    assert r.status_code == 303
+    with db_factory() as s:
+        sample = s.execute(select(Sample).where(Sample.code == "S-RCP-001")).scalar_one()
+        assignment = s.get(SamplingAssignment, line_id)
+        assert sample.producer_id == line.producer_id and (assignment.status, assignment.sample_id) == (
+            "sampled", sample.id)
+    r = tech.post("/samples/new", data=_form(tech, code="S-RCP-009", assignment_id=str(line_id)))
+    assert r.status_code == 409 and "该抽样计划条目已抽样或已取消" in r.text
+    assert re.search(r'id="assignment_id" name="assignment_id" class="field-error"', r.text)

@@ -24,6 +24,8 @@ from lims.db.models import (
     Producer,
     Report,
     Sample,
+    SamplingAssignment,
+    User,
 )
 from lims.services import queries
 from lims.services.lookup import find_by_code, get_by_code
@@ -126,6 +128,10 @@ def sample_record(s: Session, code: str) -> dict[str, Any]:
                       for e in s.execute(select(CustodyEvent).where(CustodyEvent.sample_id == sample.id)
                                          .order_by(CustodyEvent.at, CustodyEvent.id)).scalars()]
     row.update(custody_state(sample.code, row["custody"]))
+    names = dict(s.execute(select(User.username, User.full_name).where(
+        User.username.in_({e["actor"] for e in row["custody"]}))).all())
+    for e in row["custody"]:
+        e["actor_name"] = names.get(e["actor"], e["actor"])
     row["reports"] = [{"report_no": r.report_no, "version": r.version, "status": r.status, "lang": r.lang,
                        "issued_at": iso(r.issued_at), "content_hash": r.content_hash}
                       for r in s.execute(select(Report).where(Report.sample_id == sample.id)
@@ -236,9 +242,15 @@ def registration_choices(s: Session, n: int = 1000) -> dict[str, Any]:
                                  Producer.region_code, Producer.address)
                           .order_by(Producer.region_code, Producer.name).limit(n)).mappings().all()
     inspectors = s.execute(select(Inspector.name).where(Inspector.active.is_(True)).order_by(Inspector.id)).scalars()
+    planned = s.execute(select(SamplingAssignment.id, SamplingAssignment.draw_order, MonitoringTask.code.label("task"),
+                               Producer.name.label("producer"))
+                        .join(MonitoringTask, MonitoringTask.id == SamplingAssignment.task_id)
+                        .join(Producer, Producer.id == SamplingAssignment.producer_id)
+                        .where(SamplingAssignment.status == "planned")
+                        .order_by(MonitoringTask.code, SamplingAssignment.draw_order).limit(n)).mappings().all()
     today = dt.datetime.now(LAB_TZ).date()
     return {"tasks": [{"code": t.code, "name": t.name, "required_analytes": list(t.required_analytes or [])}
                       for t in tasks],
             "commodities": [dict(c) for c in commodities], "producers": [dict(p) for p in producers],
-            "inspectors": list(inspectors), "analyses": analysis_choices(s),
+            "inspectors": list(inspectors), "analyses": analysis_choices(s), "planned": [dict(a) for a in planned],
             "lab_region_code": lab.region_code if lab else "", "next_code": next_sample_code(s, today)}
