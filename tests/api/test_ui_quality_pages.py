@@ -296,3 +296,25 @@ def test_pages_are_chinese_by_default_and_english_after_the_switch(lab):
         for word in words:
             assert word in page, (path, word)
         assert "质量管理" not in text_of(page), path  # the page's own words are English
+
+
+def test_a_pt_participant_sees_the_published_round_anonymised_with_only_its_own_report(lab):
+    from lims.pt import provider, submissions
+
+    with session_scope(lab.factory, actor="admin", reason="test: a participant's account") as s:
+        accounts.create_user(s, "lab003", "县检测站 03 能力验证联系人", "pt-participant-pass-2026", ["pt_participant"])
+        mine = next(p.code for p in provider.participants(s, provider.get_round(s, lab.round_code)))
+        submissions.bind_account(s, lab.round_code, mine, "lab003")
+    client = TestClient(lab.app)
+    r = client.post("/login", data={"username": "lab003", "password": "pt-participant-pass-2026",
+                                    "csrf_token": csrf_of(client.get("/login").text)}, follow_redirects=False)
+    assert r.status_code == 303
+    page = client.get(f"/pt/rounds/{lab.round_code}")
+    assert page.status_code == 200 and "<svg" in page.text
+    assert "LAB00" not in page.text and "县级农产品质量安全检测站" not in page.text  # labs stay anonymous
+    reports = re.findall(r'/reports/([^"/]+)\.pdf"', page.text)
+    assert reports == ["summary", mine]  # the summary and its own report, nobody else's
+    assert f'<tr class="soon"><td>{mine}' in page.text  # its own rows marked
+    assert "开始接收结果" not in page.text and 'action="/pt/rounds"' not in client.get("/pt").text
+    refused = post(client, f"/pt/rounds/{lab.round_code}/step/open", {}, page="/pt")
+    assert refused.status_code == 403 and "pt:manage" in refused.text
