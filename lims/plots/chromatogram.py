@@ -89,9 +89,9 @@ def _peak_shape(peak: PeakMark, trace: Sequence[tuple[float, float]], base: Sequ
     ring = decimate(inside, columns) + decimate(under, columns)
     coords = " ".join(f"{num(xs(t))},{num(ys(v))}" for t, v in ring)
     cls = "peak manual" if peak.manual else "peak"
-    fill = "#f39c12" if peak.manual else "#5dade2"
-    return (f'<polygon class="{cls}" data-peak={quoteattr(peak.label)} points="{coords}" fill="{fill}" '
-            f'fill-opacity="0.45" stroke="none"/>')
+    paint = ('fill="#f39c12" fill-opacity="0.2" stroke="#d35400" stroke-width="1.5" stroke-dasharray="4 2"'
+             if peak.manual else 'fill="#5dade2" fill-opacity="0.45" stroke="none"')
+    return f'<polygon class="{cls}" data-peak={quoteattr(peak.label)} points="{coords}" {paint}/>'
 
 
 def _label(peak: PeakMark, trace: Sequence[tuple[float, float]], xs: Scale, ys: Scale, frame: Frame) -> list[str]:

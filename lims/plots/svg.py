@@ -24,10 +24,10 @@ def num(v: float) -> str:
 
 
 def tick_text(v: float) -> str:
-    """An axis label: four significant figures, no exponent for ordinary magnitudes."""
+    """An axis label: plain digits from 0.0001 to 10⁷ (26000, not 2.6e+04), an exponent beyond."""
     if v == 0:
         return "0"
-    return f"{v:.4g}"
+    return f"{v:.6g}" if 1e-4 <= abs(v) < 1e7 else f"{v:.3g}"
 
 
 def text(x: float, y: float, words: str, *, cls: str = "", anchor: str = "middle", extra: str = "") -> str:

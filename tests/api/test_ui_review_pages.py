@@ -104,6 +104,9 @@ def test_held_batch_says_which_analyses_and_which_rule_in_chinese(day):
     # the held analysis is named and linked though it left the batch for the re-run
     assert f'href="/results/{rid}"' in page.text and sample_code in words
     assert "退回原因" in words and "已退回" in words
+    # the held result's page names the batch it was made in (its curve's), not the re-run its analysis joined
+    result_page = web.get(f"/results/{rid}").text
+    assert f'href="/batches/{held}"' in result_page and "批次质控不通过，结果暂停" in visible(result_page)
     # limit, decision and its rule in words beside the result
     assert "0.05 mg/kg（GB 2763-2021" in words and "简单接受规则" in words and "不合格" in words
     for code in CODES:

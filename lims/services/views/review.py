@@ -203,10 +203,10 @@ def result_review(s: Session, result_id: int, lang: str = "zh-CN") -> dict[str, 
         return None
     row: dict[str, Any] = dict(result_views.result_detail(s, result_id))
     row.update(decision_words(row, r.details))
-    batch = s.get(Batch, r.analysis.batch_id) if r.analysis.batch_id else None
     curve = s.get(CalibrationCurve, r.curve_id) if r.curve_id else None
-    if batch is None and curve is not None:
-        batch = s.get(Batch, curve.batch_id)
+    # the batch the result was made in: its curve's (a re-tested analysis has moved on to the re-run batch)
+    batch_id = curve.batch_id if curve is not None else r.analysis.batch_id
+    batch = s.get(Batch, batch_id) if batch_id else None
     row["batch"] = {"code": batch.code, "status": batch.status, "reasons": [vars(x) for x in held_reasons(s, batch)]
                     if batch.status == BatchStatus.QC_FAILED else []} if batch else None
     row["amends"] = _version_brief(s, s.get(Result, r.supersedes_id) if r.supersedes_id else None)

@@ -17,6 +17,7 @@ from calibration.errors import CalibrationError
 from drivers.files import ChromatogramFileError, read_chromatogram_bytes
 from lims.db.models import RawCapture, Reading
 from lims.plots import PeakMark, chromatogram_svg
+from lims.plots.svg import Frame
 
 PEAK, PEAK_MANUAL = "PEAK", "PEAK_MANUAL"
 REPLACES = "replaces:"
@@ -45,6 +46,20 @@ def _t(lang: str, zh: str, en: str) -> str:
     return en if lang == "en" else zh
 
 
+def _zoom(t: np.ndarray, y: np.ndarray, baseline: np.ndarray, marks: list[PeakMark], lang: str, analyte: str) -> str:
+    """The analyte's peak enlarged: its integration bounds (automatic and manual) with half a peak width
+    either side, so the shaded area and the baseline under it can be judged."""
+    if not marks:
+        return ""
+    lo, hi = min(m.start_min for m in marks), max(m.end_min for m in marks)
+    pad = max(hi - lo, 0.05) * 0.5
+    sel = (t >= lo - pad) & (t <= hi + pad)
+    return chromatogram_svg(t[sel].tolist(), y[sel].tolist(), baseline=baseline[sel].tolist(), peaks=marks,
+                            title=_t(lang, f"峰放大：{analyte}", f"Peak enlarged: {analyte}"),
+                            x_label=_t(lang, "保留时间 min", "retention time min"), y_label=_t(lang, "信号", "signal"),
+                            frame=Frame(width=420, height=320))
+
+
 def chromatogram_plot(s: Session, reading_id: int, lang: str = "zh-CN", *, title_of: str = "") -> dict[str, Any] | None:
     """The chromatogram of a peak reading: SVG, the automatic peak, its manual re-integrations; None when the
     reading is no chromatographic peak. An export that cannot be read again is reported, not raised."""
@@ -54,7 +69,7 @@ def chromatogram_plot(s: Session, reading_id: int, lang: str = "zh-CN", *, title
     manual = _manual(s, auto)
     out: dict[str, Any] = {"reading_id": auto.id, "file": auto.run_no, "peak": _peak(auto.fields or {}),
                            "manual": [{"reading_id": m.id, **_peak(m.fields or {})} for m in manual],
-                           "svg": "", "error": None, "peaks": []}
+                           "svg": "", "zoom_svg": "", "error": None, "peaks": []}
     cap = s.get(RawCapture, auto.raw_capture_id)
     try:
         assert cap is not None
@@ -72,6 +87,7 @@ def chromatogram_plot(s: Session, reading_id: int, lang: str = "zh-CN", *, title
                        float(m.fields["start_min"]), float(m.fields["end_min"]), float(m.fields["area"]), manual=True)
               for m in manual]
     out["peaks"] = [vars(m) for m in marks]
+    out["zoom_svg"] = _zoom(t, y, integ.baseline, [m for m in marks if m.label], lang, analyte)
     out["svg"] = chromatogram_svg(
         t.tolist(), y.tolist(), baseline=integ.baseline.tolist(), peaks=marks,
         title=_t(lang, f"色谱图 {title_of}（{auto.run_no}）", f"Chromatogram {title_of} ({auto.run_no})"),
