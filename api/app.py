@@ -22,6 +22,7 @@ from api.instruments import router as instruments_router
 from api.instruments import worklist_router
 from api.lifecycle import router as lifecycle_router
 from api.methods import router as methods_router
+from api.ops import document_error_shapes
 from api.ops import router as ops_router
 from api.pages import PageJSON, page_of
 from api.pt import router as pt_router
@@ -79,6 +80,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     middleware.install_request_context(app)  # outermost: request ID, access log line, request metrics
 
     app.include_router(ops_router)  # /health, /ready, /metrics (issue 17)
+    document_error_shapes(app)  # /openapi.json declares the 422 answers the routes really give
     install_local_docs(app)  # Swagger UI from the installed swagger-ui-bundle package: /docs works offline
 
     # The two busiest routes first: routes are matched in order.

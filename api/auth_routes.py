@@ -249,11 +249,13 @@ def api_create_user(body: UserIn, me: Annotated[Principal, require(Permission.US
         with session_scope(factory, actor=me.username, reason=f"create user {body.username}") as s:
             if body.service:
                 if body.password is not None:
-                    raise HTTPException(422, detail="password: a service user has no password")
+                    raise HTTPException(422, detail={"message": "password: a service user has no password",
+                                                     "field": "password", "code": "auth.service_no_password"})
                 user = auth.create_service_user(s, body.username, body.full_name, body.roles)
             else:
                 if body.password is None:
-                    raise HTTPException(422, detail="password: required for a person's account")
+                    raise HTTPException(422, detail={"message": "password: required for a person's account",
+                                                     "field": "password", "code": "auth.weak_password"})
                 user = auth.create_user(s, body.username, body.full_name, body.password, body.roles)
             out = UserOut.of(user)
     except ServiceError as e:

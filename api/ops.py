@@ -86,3 +86,32 @@ def metrics_text(request: Request, factory: FactoryDep) -> Response:
 
     return Response(metrics.exposition(metrics.DatabaseCollector(figures)), media_type=metrics.CONTENT_TYPE,
                     headers=_NO_STORE)
+
+
+#: A refusal's ``detail`` (api.deps.run_service, api/input_guard.py): the stable code, the field, the text.
+PROBLEM_SCHEMA = {"title": "Problem", "type": "object", "required": ["message", "code"],
+                  "properties": {"message": {"type": "string"}, "field": {"type": ["string", "null"]},
+                                 "code": {"type": "string"}}}
+
+
+def document_error_shapes(app: Any) -> None:
+    """The 422 answers as the app really gives them, in /openapi.json: FastAPI declares only its list of
+    validation problems, but a business rule (an unknown status, a NUL character, a wrong old password)
+    answers 422 with one problem object {message, field, code} — found by tests/ops/test_schemathesis.py."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema  # type: ignore[no-any-return]
+        doc: dict[str, Any] = generate()
+        schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+        if "HTTPValidationError" in schemas:
+            schemas["Problem"] = PROBLEM_SCHEMA
+            detail = schemas["HTTPValidationError"].setdefault("properties", {}).get("detail", {})
+            schemas["HTTPValidationError"]["properties"]["detail"] = {
+                "anyOf": [detail or {"type": "array"}, {"$ref": "#/components/schemas/Problem"}], "title": "Detail"}
+            schemas["HTTPValidationError"]["properties"].update(
+                {"problems_total": {"type": "integer"}, "problems_shown": {"type": "integer"}})
+        return doc
+
+    app.openapi = openapi
