@@ -140,6 +140,7 @@ ERROR_ZH = {
     "ui.producer_add_forbidden": "新增受检单位须有“管理监测任务”权限（质量负责人）；请从监管名录中选择",
     "request.nul_character": "提交的内容含有空字符（NUL），无法保存，请删除后重试",
     "request.too_large": "提交的内容过大，超过该功能允许的大小，未写入任何数据",
+    "metrics.forbidden": "运行指标仅限本机或持有指标令牌的监控系统访问",
     "pt.participant_not_bound": "该参加者代码未绑定到您的账号：不能提交或修改其他参加者的结果",
     "workflow.illegal_transition": "记录的当前状态不允许此操作",
     "quality.unknown_value": "取值不在允许范围内，请从列出的选项中选择",
