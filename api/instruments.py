@@ -16,7 +16,13 @@ from lims.acquisition.holds import HeldList, Released, held_readings, release_ho
 from lims.acquisition.orders import StoredWorklist, Worklist, build_worklist, list_worklists, send_worklist
 from lims.acquisition.reparse import reparse_instrument
 from lims.services.views import instruments as instrument_views
-from lims.services.views.instruments import CAPTURE_STATUSES, CaptureList, InstrumentList, ReparseOutcome
+from lims.services.views.instruments import (
+    CAPTURE_STATUSES,
+    CaptureList,
+    InstrumentList,
+    LinkAlerts,
+    ReparseOutcome,
+)
 
 router = APIRouter(prefix="/api/v1/instruments", tags=["instruments"])
 #: worklists built from a batch (issue 13: both directions; lims.acquisition.orders)
@@ -59,6 +65,12 @@ def send(code: Code, body: WorklistIn, factory: FactoryDep,
 @router.get("", summary="仪器状态 / instrument status", dependencies=[require("instruments:read")])
 def list_instruments(factory: FactoryDep) -> InstrumentList:
     return read_service(factory, instrument_views.list_instruments)
+
+
+@router.get("/alerts", summary="仪器链路告警 / open link alerts (devices silent past their expected interval)",
+            dependencies=[require("instruments:read")])
+def alerts(factory: FactoryDep) -> LinkAlerts:
+    return read_service(factory, instrument_views.link_alerts)
 
 
 @router.get("/{code}/captures", summary="原始数据 / raw captures of an instrument",

@@ -27,6 +27,7 @@ Example::
     profile = "colloidal_gold_8lane"
     transport = "/dev/ttyUSB2"
     resend_window_s = 5.0                      # a record sent again this soon after its ACK: a late ACK
+    expected_interval_s = 600                  # silent longer than this (no byte at all): a link alert
 
     [[instrument]]
     code = "GC-01"
@@ -100,6 +101,9 @@ class InstrumentConfig:
     #: a record identical to the one last ACKed that arrives within this many seconds of the ACK is a
     #: duplicate resend (the device did not see our ACK in time; lims.acquisition.dialects.line.LineRunner)
     resend_window_s: float = 5.0
+    #: a device that sends nothing (no byte, no poll reply) for longer than this raises a link alert
+    #: (``link_silent`` event, ``instrument.silent_since``; lims.acquisition.linkwatch); None: not watched
+    expected_interval_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -164,7 +168,7 @@ def _table(data: Any, file: str, key: str) -> TomlTable:
 
 def _instrument(t: TomlTable, base: Path) -> InstrumentConfig:
     t.check_keys({"code", "name", "profile", "transport", "poll_interval_s", "timeout_s", "enabled",
-                  "worklist", "resend_window_s", *SERIAL_KEYS})
+                  "worklist", "resend_window_s", "expected_interval_s", *SERIAL_KEYS})
     code = t.get("code", str)
     if not code.strip() or len(code) > 60:
         raise t.error("code", "must be 1-60 characters")
@@ -180,7 +184,8 @@ def _instrument(t: TomlTable, base: Path) -> InstrumentConfig:
                             timeout_s=t.positive("timeout_s", None), serial_overrides=overrides,
                             enabled=t.get("enabled", bool, True),
                             worklist=base / worklist if worklist is not None else None,
-                            resend_window_s=t.positive("resend_window_s", 5.0) or 5.0)
+                            resend_window_s=t.positive("resend_window_s", 5.0) or 5.0,
+                            expected_interval_s=t.positive("expected_interval_s", None))
 
 
 def _transport(t: TomlTable, profile: Profile) -> TransportSpec:

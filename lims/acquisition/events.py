@@ -21,6 +21,8 @@ class EventKind(StrEnum):
     GAVE_UP = "gave_up"  # the reader gave up on a record after its retries
     FILE_REFUSED = "file_refused"  # a watch-folder entry refused (symlink, not a regular file)
     QUARANTINED = "quarantined"  # a unit whose parsing failed unexpectedly (kept, reason recorded)
+    LINK_SILENT = "link_silent"  # the device sent nothing for longer than its expected interval (an alert)
+    LINK_RESUMED = "link_resumed"  # a silent device was heard again
 
 
 def add_event(s: Session, instrument_id: int, kind: EventKind, detail: str, *, run_no: str = "",

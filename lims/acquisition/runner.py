@@ -95,6 +95,7 @@ class StreamRunner(Runner):
                     data = self.link.read(READ_TIMEOUT_S)
                     if data:
                         self.stats.bytes_in += len(data)
+                        self.status.heard()
                     self.on_bytes(data, time.monotonic())
                     self.after_bytes(data)
             except ConnectionLost as exc:

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from drivers.transports.backoff import Backoff, Retrier
+from lims.acquisition import linkwatch
 from lims.acquisition.config import AcquireConfig, InstrumentConfig, WatchConfig
 from lims.acquisition.dialects import FILE_PROFILE, dialect_of
 from lims.acquisition.dialects.files import WatchFolderRunner, quarantine
@@ -50,6 +51,7 @@ def ensure_instruments(factory: sessionmaker[Session], config: AcquireConfig) ->
     missing ones when ``create_instruments`` is on; :class:`UnknownInstrument` names the first missing."""
     wanted: dict[str, tuple[str, str, str]] = {c.code: (c.name, c.profile.name, c.transport.url)
                                                for c in config.instruments}
+    expected = {c.code: c.expected_interval_s for c in config.instruments}
     for w in config.watches:
         wanted.setdefault(w.instrument, (w.instrument, FILE_PROFILE, str(w.folder)))
     out: dict[str, tuple[int, str]] = {}
@@ -69,6 +71,8 @@ def ensure_instruments(factory: sessionmaker[Session], config: AcquireConfig) ->
                 inst = Instrument(lab_id=lab.id, code=code, name=name, profile=profile, transport_url=url)
                 s.add(inst)
                 s.flush()
+            if code in expected and inst.expected_interval_s != expected[code]:
+                inst.expected_interval_s = expected[code]  # what the link watch holds it to (the view shows it)
             out[code] = (inst.id, inst.profile)
     return out
 
@@ -159,6 +163,7 @@ class AcquisitionService:
             if cfg.enabled:
                 self._spawn(cfg.code, lambda cfg=cfg: self._runner(cfg),
                             lambda cfg=cfg: self._settle(cfg.code, [cfg.profile.name]))
+        self._watch_links()
         for w in self.config.watches:
             inst_id, _ = self._ids[w.instrument]
 
@@ -167,6 +172,22 @@ class AcquisitionService:
                                          StatusTracker(self.factory, inst_id), self.stop_event)
             self._spawn(f"watch:{w.instrument}:{w.folder}", make,
                         lambda w=w: self._settle(w.instrument, [FILE_PROFILE]))
+
+    def _watch_links(self) -> None:
+        """The link-silence watch of the instruments with ``expected_interval_s`` (lims.acquisition.linkwatch)."""
+        watched = [linkwatch.Watched(self._ids[c.code][0], c.code, c.expected_interval_s,
+                                     lambda code=c.code: self._status_of(code))
+                   for c in self.config.instruments if c.enabled and c.expected_interval_s is not None]
+        linkwatch.clear(self.factory, {c.code: self._ids[c.code][0] for c in self.config.instruments})
+        if watched:
+            t = threading.Thread(target=linkwatch.watch, args=(self.factory, watched, self.stop_event),
+                                 name="acquire link-watch", daemon=True)
+            self._threads.append(t)
+            t.start()
+
+    def _status_of(self, code: str) -> StatusTracker | None:
+        runner = self.runners.get(code)
+        return runner.status if runner is not None else None
 
     def _spawn(self, name: str, make: Any, settle: Any) -> None:
         t = threading.Thread(target=self._supervise, args=(name, make, settle), name=f"acquire {name}",

@@ -261,6 +261,9 @@ class StatusTracker:
         self.messages_total = 0
         self.errors_total = 0
         self.resends_total = 0
+        #: when the device was last heard (any byte, any poll reply; monotonic clock), from the runner's start
+        self.last_heard = time.monotonic()
+        self.silent = False  # a link alert is open (lims.acquisition.linkwatch)
 
     def message(self, n: int = 1) -> None:
         with self._lock:
@@ -268,6 +271,10 @@ class StatusTracker:
             self.messages_total += n
             self._last = utcnow()
             self._dirty = True
+
+    def heard(self) -> None:
+        """The device sent something (bytes on the link, a reply to a poll): the link is alive."""
+        self.last_heard = time.monotonic()
 
     def error(self, n: int = 1) -> None:
         with self._lock:

@@ -173,6 +173,7 @@ class ModbusRunner(Runner):
             self.status.error()
             log.info("%s: poll failed: %s", self.code, exc)
             return None
+        self.status.heard()
         latency = time.monotonic() - due
         self.stats.max_poll_latency_s = max(self.stats.max_poll_latency_s, latency)
         return regs

@@ -1,4 +1,14 @@
-"""Instruments as shown: status (what ``lims acquire`` reports), raw captures, recent parse errors."""
+"""Instruments as shown: status (what ``lims acquire`` reports), raw captures, recent parse errors.
+
+Stable read functions for the API and the web pages:
+
+- :func:`list_instruments` / :func:`instrument_row` — each instrument's status, with its ``link_state``
+  (:func:`link_state`: ``online``, ``silent`` — connected but nothing heard past ``expected_interval_s``,
+  an open alert since ``silent_since`` — or ``offline``) and its counters;
+- :func:`link_alerts` — the open link alerts (silent instruments) and the newest link events;
+- :func:`list_captures`, :func:`instruments_overview` — raw captures, capture counts, parse errors, events,
+  the unmatched-reading queue.
+"""
 
 from __future__ import annotations
 
@@ -29,6 +39,34 @@ class InstrumentRow(TypedDict):
     message_count: int
     error_count: int
     duplicate_resends: int
+    expected_interval_s: float | None  # a link alert is raised after this long without a byte (None: not watched)
+    silent_since: str | None  # the open link alert's start (None: none open)
+    link_state: str  # online | silent | offline (:func:`link_state`)
+
+
+#: Link states as shown (zh-CN, English).
+LINK_STATES = {"online": ("在线", "online"), "silent": ("无数据（超时告警）", "silent (alert)"),
+               "offline": ("离线", "offline")}
+
+
+def link_state(connected: bool, silent_since: object) -> str:
+    """``offline`` when the link is not open, ``silent`` when it is open but the device has sent nothing for
+    longer than its expected interval (lims.acquisition.linkwatch), else ``online``."""
+    if not connected:
+        return "offline"
+    return "silent" if silent_since is not None else "online"
+
+
+class LinkAlert(TypedDict):
+    code: str
+    name: str
+    silent_since: str | None
+    expected_interval_s: float | None
+
+
+class LinkAlerts(TypedDict):
+    silent: list[LinkAlert]  # instruments whose link alert is open
+    events: list[dict[str, Any]]  # newest link_silent / link_resumed events
 
 
 class InstrumentList(TypedDict):
@@ -66,7 +104,22 @@ def instrument_row(inst: Instrument) -> InstrumentRow:
     return {"code": inst.code, "name": inst.name, "profile": inst.profile, "transport_url": inst.transport_url,
             "connected": inst.connected, "last_message_at": iso(inst.last_message_at),
             "message_count": inst.message_count, "error_count": inst.error_count,
-            "duplicate_resends": inst.duplicate_resends}
+            "duplicate_resends": inst.duplicate_resends, "expected_interval_s": inst.expected_interval_s,
+            "silent_since": iso(inst.silent_since), "link_state": link_state(inst.connected, inst.silent_since)}
+
+
+def link_alerts(s: Session, events_shown: int = 20) -> LinkAlerts:
+    """Open link alerts (instruments silent past their expected interval while connected) and the newest
+    link events (:data:`lims.acquisition.events.EventKind` ``link_silent`` / ``link_resumed``)."""
+    silent = s.execute(select(Instrument).where(Instrument.silent_since.is_not(None), Instrument.connected)
+                       .order_by(Instrument.code)).scalars().all()
+    rows = s.execute(select(InstrumentEvent, Instrument.code).join(Instrument, Instrument.id == InstrumentEvent.instrument_id)
+                     .where(InstrumentEvent.kind.in_(("link_silent", "link_resumed")))
+                     .order_by(InstrumentEvent.id.desc()).limit(events_shown)).all()
+    return {"silent": [{"code": i.code, "name": i.name, "silent_since": iso(i.silent_since),
+                        "expected_interval_s": i.expected_interval_s} for i in silent],
+            "events": [{"id": e.id, "instrument": code, "at": iso(e.at), "kind": e.kind, "detail": e.detail}
+                       for e, code in rows]}
 
 
 def list_instruments(s: Session) -> InstrumentList:
@@ -107,6 +160,7 @@ def instruments_overview(s: Session, errors_shown: int = 50) -> dict[str, Any]:
     queue = unmatched_readings(s, limit=errors_shown)
     return {"instruments": [{**instrument_row(i), "captures": counts.get(i.id, {}), "unmatched": unmatched.get(i.id, 0)}
                             for i in insts],
+            "link_alerts": link_alerts(s)["silent"],
             "unmatched": queue["readings"], "unmatched_total": queue["total"],
             "events": [{"id": e.id, "instrument": code_of.get(e.instrument_id, "?"), "at": iso(e.at), "kind": e.kind,
                         "run_no": e.run_no, "detail": e.detail} for e in events],
