@@ -8,13 +8,22 @@ and a status code instead of an exception.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import BoolArray, FloatArray, IntArray
+from ._validate import BoolArray, FloatArray, IntArray, as_results
 from .errors import ProficiencyError
-from .robust import HUBER_K, U_FACTOR, StoppingRule, algorithm_a_parameters, algorithm_a_rows
+from .robust import (
+    HUBER_K,
+    U_FACTOR,
+    RobustEstimate,
+    StoppingRule,
+    algorithm_a_parameters,
+    algorithm_a_rows,
+    u_assigned,
+)
 
 STATUS_OK = 0
 STATUS_TOO_FEW = 1
@@ -110,6 +119,48 @@ def algorithm_a_batch(
     with np.errstate(all="ignore"):
         u = U_FACTOR * sca / np.sqrt(n)
     return BatchEstimate(loc, sca, n, res.iterations, u, status)
+
+
+def algorithm_a_each(samples: Sequence[Sequence[float]]) -> list[RobustEstimate | None]:
+    """:func:`proficiency.robust.algorithm_a` (ISO 13528:2022 C.3.1, its default stopping rule) of every
+    sample, with the samples of equal size computed together: each row gets the starting values
+    ``algorithm_a`` computes for it alone (median and MADe of its own results: the same order statistics,
+    the same arithmetic), the same kernel (:func:`algorithm_a_rows` on rows of its own length, no padding)
+    and its own stopping test, so each estimate is the one ``algorithm_a`` gives. None where
+    ``algorithm_a`` raises (too few results, no spread, no convergence): call it for the error."""
+    out: list[RobustEstimate | None] = [None] * len(samples)
+    by_size: dict[int, list[tuple[int, FloatArray]]] = {}
+    for i, values in enumerate(samples):
+        try:
+            a = as_results(values, minimum=2)
+        except ProficiencyError:
+            continue
+        by_size.setdefault(a.size, []).append((i, a))
+    for rows in by_size.values():
+        x = np.stack([a for _, a in rows])
+        spread = np.ptp(x, axis=1) > 0
+        index = [i for (i, _), ok in zip(rows, spread, strict=True) if ok]
+        for i, est in zip(index, _same_size(x[spread]), strict=True):
+            out[i] = est
+    return out
+
+
+def _same_size(x: FloatArray) -> list[RobustEstimate | None]:
+    """Algorithm A of every row of ``x`` (rows of one sample size, each with some spread)."""
+    params = algorithm_a_parameters("iso13528")
+    rows, size = x.shape
+    x0 = np.median(x, axis=1)
+    s0 = params.start_factor * np.median(np.abs(x - x0[:, None]), axis=1)
+    for r in np.flatnonzero(s0 == 0.0):
+        s0[r] = float(np.std(x[r], ddof=1))
+    res = algorithm_a_rows(x, np.ones((rows, size)), np.full(rows, float(size)), x0, s0, factor=params.factor,
+                           k=HUBER_K, rule="iso13528", tol=params.tol, max_iter=params.max_iter, update_scale=True)
+    out: list[RobustEstimate | None] = []
+    for loc, sc, its, ok in zip(res.location.tolist(), res.scale.tolist(), res.iterations.tolist(),
+                                res.converged.tolist(), strict=True):
+        out.append(RobustEstimate("algorithm-a", loc, sc, size, its, u_assigned(sc, size)) if ok and sc > 0
+                   else None)
+    return out
 
 
 def score_batch(

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy import stats
 
 from ._sigfig import round_sig as round_sig  # re-exported: part of this module's API
 from ._sigfig import same_sig3
@@ -119,6 +118,8 @@ def huber_consistency(k: float = HUBER_K) -> float:
     beta(k) = theta + k^2 (1 - theta) - 2 k phi(k), theta = 2 Phi(k) - 1 (Huber proposal 2);
     1.13339 for k = 1.5 (ISO 13528 C.3.1 uses 1.134, carried over from ISO 5725-5).
     """
+    from scipy import stats  # only here and for Algorithm S / the Q method: not for every `lims pt` run
+
     theta = 2.0 * stats.norm.cdf(k) - 1.0
     beta = theta + k * k * (1.0 - theta) - 2.0 * k * stats.norm.pdf(k)
     return float(1.0 / math.sqrt(beta))
@@ -326,6 +327,8 @@ def algorithm_s_factors(dof: int) -> tuple[float, float]:
         raise ProficiencyError(f"Algorithm S: degrees of freedom must be a positive integer (got {dof!r})")
     if dof in ALGORITHM_S_FACTORS:
         return ALGORITHM_S_FACTORS[dof]
+    from scipy import stats
+
     eta = math.sqrt(stats.chi2.ppf(0.90, dof) / dof)
     xi = 1.0 / math.sqrt(stats.chi2.cdf(dof * eta * eta, dof + 2) + 0.10 * eta * eta)
     return float(eta), float(xi)
@@ -427,6 +430,8 @@ def q_method(results: Sequence[float] | Sequence[Sequence[float]]) -> float:
         gy = np.concatenate([[0.0, 0.5 * h[0]], 0.5 * (h[1:] + h[:-1])])
     target = 0.25 + 0.75 * h0
     num = float(np.interp(target, gy, gx))
+    from scipy import stats
+
     return num / (math.sqrt(2.0) * float(stats.norm.ppf(0.625 + 0.375 * h0)))
 
 

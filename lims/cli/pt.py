@@ -10,7 +10,9 @@ Typed errors of :mod:`proficiency` become BadInput (exit 2) naming file, line an
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import re
 import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -20,6 +22,7 @@ from proficiency.errors import NonConvergenceError, ProficiencyError
 
 if TYPE_CHECKING:  # the statistics (numpy/scipy) load when a command runs, not for `--help` (issue 17)
     from proficiency import robust
+    from proficiency._validate import FloatArray
 
 ASSIGN_METHODS = ("algorithm-a", "median", "q-hampel", "mean", "algorithm-s")
 
@@ -80,6 +83,24 @@ def _groups(rows: list[CsvRow], path: str) -> list[_Group]:
     return list(groups.values())
 
 
+def _plain_groups(path: str) -> list[_Group] | None:
+    """The groups of a plain CSV read column-wise (:mod:`lims.cli.pt_ingest`); None to read it row by row.
+    A plain CSV has its header on line 1 and no blank line: data row i is on line i + 2."""
+    from lims.cli.pt_ingest import groups_in_order, read_columns
+
+    cols = read_columns(path, ["lab", "result"], ["analyte"])
+    if cols is None or cols.texts("lab") is None:
+        return None
+    values = cols.numbers("result")
+    if values is None:
+        return None
+    if "analyte" not in cols.cells:
+        return [_Group(None, 2, values.tolist())]
+    keys = cols.cells["analyte"] if cols.stripped else list(map(str.strip, cols.cells["analyte"]))
+    # the estimators get lists of floats, as from the row-by-row reader: the same numbers to the last bit
+    return [_Group(key or None, first + 2, vals.tolist()) for key, first, vals in groups_in_order(keys, values)]
+
+
 def _estimate(method: str, values: list[float], dof: int | None) -> robust.RobustEstimate:
     from proficiency import robust
 
@@ -101,13 +122,21 @@ def cmd_assign(args: argparse.Namespace) -> int:
     path = args.csv
     if args.method == "algorithm-s" and (args.dof is None or args.dof < 1):
         raise BadInput("--dof N (a positive integer) is required with --method algorithm-s", field="--dof")
-    rows = read_csv(path, required=["lab", "result"], optional=["analyte", "uncertainty", "k"])
-    if not rows:
-        raise BadInput("no data rows", file=path, line=2, field="result")
+    groups = _plain_groups(path)
+    if groups is None:  # not a plain CSV: the csv module reads it and names any fault
+        rows = read_csv(path, required=["lab", "result"], optional=["analyte", "uncertainty", "k"])
+        if not rows:
+            raise BadInput("no data rows", file=path, line=2, field="result")
+        groups = _groups(rows, path)
     out: list[dict[str, Any]] = []
-    for grp in _groups(rows, path):
+    fast: list[robust.RobustEstimate | None] = [None] * len(groups)
+    if args.method == "algorithm-a":  # analytes with the same number of results iterate together
+        from proficiency.batch import algorithm_a_each
+
+        fast = algorithm_a_each([grp.values for grp in groups])
+    for grp, ready in zip(groups, fast, strict=True):
         try:
-            est = _estimate(args.method, grp.values, args.dof)
+            est = ready or _estimate(args.method, grp.values, args.dof)
         except NonConvergenceError as exc:
             print(f"lims pt assign: {path}: analyte {grp.analyte!r}: {exc}", file=sys.stderr)
             return EXIT_FAILURE
@@ -162,8 +191,6 @@ def _sigma_pt(args: argparse.Namespace) -> float:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from proficiency import scores
-
     path = args.csv
     for name, v in (("--assigned", args.assigned), ("--u-assigned", args.u_assigned)):
         if not math.isfinite(v):
@@ -173,6 +200,56 @@ def cmd_score(args: argparse.Namespace) -> int:
     sig = _sigma_pt(args)
     if not sig > 0:
         raise BadInput(f"sigma_pt evaluates to {sig}; it must be positive", field="--sigma")
+    plain = _plain_scores(path, args.assigned, sig, args.u_assigned)
+    if plain is not None and args.json:
+        _write_scores(args.assigned, sig, *plain)
+        return EXIT_OK
+    out, statistic = (([dict(zip(SCORE_KEYS, r, strict=True)) for r in zip(*plain[0].values(), strict=True)],
+                       plain[1]) if plain is not None else _row_scores(path, args.assigned, sig, args.u_assigned))
+    doc = {"assigned_value": args.assigned, "sigma_pt": sig, "statistic": statistic, "scores": out}
+    if args.json:
+        emit_json(doc)
+    else:
+        print(f"x_pt = {args.assigned:.6g}, sigma_pt = {sig:.6g}, classified by {statistic}")
+        for e in out:
+            print(f"{e['lab']}\t{e['result']:.6g}\tz={e['z']:.2f}\tz'={e['z_prime']:.2f}\t{e['class']}")
+    return EXIT_OK
+
+
+SCORE_KEYS = ("lab", "result", "z", "z_prime", "zeta", "en", "d", "d_percent", "class")
+_SCORE_ROW = "{" + ", ".join(f'"{key}": %s' for key in SCORE_KEYS) + "}"
+
+
+def _json_column(values: list[Any]) -> list[str]:
+    """Each value as ``json.dumps`` writes it: floats by ``float.__repr__``, None as null, texts through
+    ``json``'s string encoder (quotes only, when nothing needs escaping)."""
+    from json.encoder import encode_basestring  # type: ignore[attr-defined]
+
+    if not values:
+        return []
+    if isinstance(values[0], str) and all(isinstance(v, str) for v in values):
+        if re.search(r'["\\\x00-\x1f]', "".join(values)) is None:
+            return list(map('"{}"'.format, values))
+        return list(map(encode_basestring, values))
+    if all(isinstance(v, float) for v in values):
+        return list(map(float.__repr__, values))
+    return ["null" if v is None else repr(v) for v in values]
+
+
+def _write_scores(xpt: float, sig: float, columns: dict[str, list[Any]], statistic: str) -> None:
+    """The document ``emit_json`` prints for these columns (finite numbers only, so its cleaning changes
+    nothing), written row by row from a template."""
+    head = json.dumps({"assigned_value": xpt, "sigma_pt": sig, "statistic": statistic, "scores": []},
+                      ensure_ascii=False)
+    texts = [_json_column(columns[key]) for key in SCORE_KEYS]
+    sys.stdout.write(head[:-2] + ", ".join(map(_SCORE_ROW.__mod__, zip(*texts, strict=True))) + "]}\n")
+    sys.stdout.flush()
+
+
+def _row_scores(path: str, xpt: float, sig: float, u: float) -> tuple[list[dict[str, Any]], str]:
+    """Every row read and scored one by one (:func:`proficiency.scores.score_result`); faults are BadInput."""
+    from proficiency import scores
+
     rows = read_csv(path, required=["lab", "result"], optional=["uncertainty", "k"])
     out: list[dict[str, Any]] = []
     statistic = "z"
@@ -187,21 +264,69 @@ def cmd_score(args: argparse.Namespace) -> int:
             raise BadInput("coverage factor must be positive", file=path, line=row.line, field="k")
         assert x is not None
         try:
-            sc = scores.score_result(x, args.assigned, sig, args.u_assigned, expanded_u_result=big_u,
-                                     coverage_factor=2.0 if k is None else k)
+            sc = scores.score_result(x, xpt, sig, u, expanded_u_result=big_u, coverage_factor=2.0 if k is None else k)
         except ProficiencyError as exc:
             raise BadInput(str(exc), file=path, line=row.line, field="result") from None
         statistic = sc.statistic
         out.append({"lab": lab, "result": x, "z": sc.z, "z_prime": sc.z_prime, "zeta": sc.zeta, "en": sc.en,
                     "d": sc.d, "d_percent": sc.d_percent, "class": sc.classification})
-    doc = {"assigned_value": args.assigned, "sigma_pt": sig, "statistic": statistic, "scores": out}
-    if args.json:
-        emit_json(doc)
-    else:
-        print(f"x_pt = {args.assigned:.6g}, sigma_pt = {sig:.6g}, classified by {statistic}")
-        for e in out:
-            print(f"{e['lab']}\t{e['result']:.6g}\tz={e['z']:.2f}\tz'={e['z_prime']:.2f}\t{e['class']}")
-    return EXIT_OK
+    return out, statistic
+
+
+def _plain_score_inputs(path: str) -> tuple[list[str], FloatArray, FloatArray | None, FloatArray] | None:
+    """(labs, results, expanded uncertainties or None without the column, coverage factors) of a plain
+    CSV (:mod:`lims.cli.pt_ingest`); None when it is not plain or a value would be refused row by row."""
+    import numpy as np
+
+    from lims.cli.pt_ingest import read_columns
+
+    cols = read_columns(path, ["lab", "result"], ["uncertainty", "k"])
+    labs = cols.texts("lab") if cols is not None else None
+    x = cols.numbers("result") if cols is not None else None
+    if cols is None or labs is None or x is None:
+        return None
+    big_u = cols.numbers("uncertainty") if "uncertainty" in cols.cells else None
+    k = cols.numbers("k") if "k" in cols.cells else np.full(cols.rows, 2.0)
+    if ("uncertainty" in cols.cells and (big_u is None or (big_u < 0).any())) or k is None or not (k > 0).all():
+        return None
+    return labs, x, big_u, k
+
+
+def _plain_scores(path: str, xpt: float, sig: float, u: float) -> tuple[dict[str, list[Any]], str] | None:
+    """The score columns (by :data:`SCORE_KEYS`) and the statistic of a plain CSV computed column by
+    column, the same arithmetic as :func:`proficiency.scores.score_result` row by row (element-wise IEEE
+    operations in the same order, ``math.hypot`` itself for each denominator); None — read row by row — for
+    anything that is not plain or that ``score_result`` would refuse."""
+    import numpy as np
+
+    from proficiency.scores import QUESTIONABLE, SATISFACTORY, UNSATISFACTORY
+    from proficiency.sigma import uncertainty_negligible
+
+    inputs = _plain_score_inputs(path)
+    if inputs is None:
+        return None
+    labs, x, big_u, k = inputs
+    n = len(labs)
+    scored = np.zeros(n, dtype=bool) if big_u is None else (big_u > 0) | (u > 0)
+    big_u = np.full(n, np.nan) if big_u is None else big_u
+    prime = not uncertainty_negligible(u, sig)
+    with np.errstate(all="ignore"):  # a non-finite outcome sends the file to the row-by-row path
+        d = x - xpt
+        z = d / sig
+        zp = d / math.hypot(sig, u)
+        zeta = d / np.fromiter(map(math.hypot, (big_u / k).tolist(), [u] * n), dtype=np.float64, count=n)
+        en = d / np.fromiter(map(math.hypot, big_u.tolist(), [2.0 * u] * n), dtype=np.float64, count=n)
+        pct = 100.0 * d / xpt if xpt != 0 else np.zeros(n)
+    score = np.abs(zp if prime else z)
+    if not all(bool(np.isfinite(a).all()) for a in (d, z, zp, pct, zeta[scored], en[scored])):
+        return None
+    classes = np.where(score <= 2.0, SATISFACTORY, np.where(score < 3.0, QUESTIONABLE, UNSATISFACTORY)).tolist()
+    ok = scored.tolist()
+    zeta_l = zeta.tolist() if all(ok) else [v if s else None for v, s in zip(zeta.tolist(), ok, strict=True)]
+    en_l = en.tolist() if all(ok) else [v if s else None for v, s in zip(en.tolist(), ok, strict=True)]
+    pct_l = pct.tolist() if xpt != 0 else [None] * n
+    values = (labs, x.tolist(), z.tolist(), zp.tolist(), zeta_l, en_l, d.tolist(), pct_l, classes)
+    return dict(zip(SCORE_KEYS, values, strict=True)), "z'" if prime else "z"
 
 
 # ---------------------------------------------------------------------------- homogeneity
