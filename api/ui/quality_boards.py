@@ -23,6 +23,7 @@ from api.schemas import MAX_DB_INT
 from api.security import Principal
 from api.ui.base import P, area_router, not_found, render, ui_error
 from api.ui.quality import HUB, QualityManager, QualityPage, QualityRaiser, act, date_of, form_of
+from lims.clock import utcnow
 from lims.quality import audits
 from lims.quality import nonconformity as ncs
 from lims.quality.views import audit_view, nc_detail, nc_summary
@@ -143,7 +144,18 @@ def _nc_board(s: Session) -> dict[str, Any]:
     for r in rows:
         r["overdue"] = r["id"] in late
     return {"columns": [{"status": st, "ncs": [r for r in rows if r["status"] == st]} for st in NonconformityStatus],
-            "overdue": ncs.overdue(s)}
+            "overdue": ncs.overdue(s), "capa": _capa_board(s, [r for r in rows if r["status"] != "closed"])}
+
+
+def _capa_board(s: Session, open_ncs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The corrective actions of the open nonconformities in three columns: open, overdue, done (8.7.1 d)."""
+    today = utcnow().date()
+    cards = [{"nc_id": n["id"], "id": a.id, "description": a.description, "owner": a.owner, "due_date": a.due_date,
+              "done_at": a.done_at, "column": "done" if a.done_at else ("late" if a.due_date < today else "open")}
+             for n in open_ncs for a in ncs.actions_of(s, n["id"])]
+    words = {"open": ("进行中", "in progress"), "late": ("逾期", "overdue"), "done": ("已完成", "done")}
+    return [{"key": k, "zh": zh, "en": en, "cards": [c for c in cards if c["column"] == k]}
+            for k, (zh, en) in words.items()]
 
 
 def _ncs_page(request: Request, me: Principal, factory: sessionmaker[Session], *, error: dict[str, Any] | None = None,

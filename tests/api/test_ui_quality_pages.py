@@ -173,6 +173,8 @@ def test_an_audit_finding_goes_through_nonconformity_and_capa_to_closure_by_the_
                          "due_date": str(today + dt.timedelta(days=7))})]
     for step, data in steps:
         assert post(web, f"{nc}/{step}", data, page=nc).status_code == 303, step
+    capa = web.get("/quality/ncs").text  # the action on the CAPA board, in progress
+    assert re.search(r'aria-label="进行中">.*增设每日复核栏并培训.*aria-label="逾期"', capa, re.S)
     refused = post(web, f"{nc}/implemented", {}, page=nc)
     assert refused.status_code == 409 and "还有纠正措施未完成" in refused.text
     action_id = re.search(r'name="action_id" value="(\d+)"', web.get(nc).text).group(1)  # type: ignore[union-attr]
