@@ -26,10 +26,16 @@ router = area_router()
 def _review_page(request: Request, me: Principal, factory: sessionmaker[Session], *, status: int = 200,
                  error: dict[str, Any] | None = None, selected: list[int] | None = None,
                  done: str = "", n: int = 0, reason: str = "") -> HTMLResponse:
-    queues = read_service(factory, lambda s: result_views.review_queues(s, QUEUE_SIZE))
+    def read(s: Session) -> dict[str, Any]:
+        queues = result_views.review_queues(s, QUEUE_SIZE)
+        queues["held"] = review_views.held_batches(s, {b["code"] for b in queues["batches"].values()})
+        return queues
+
+    queues = read_service(factory, read)
     for row in (*queues["to_review"].items, *queues["to_approve"].items):
         row.update(review_views.decision_words(row, None))  # the limit and the rule in words beside each result
     return render(request, me, "ui_review.html", "/review", status=status, error=error, batches=queues["batches"],
+                  held=queues["held"],
                   to_review=queues["to_review"], to_approve=queues["to_approve"],
                   selected=set(selected or ()), done=done, n=n, reason=reason,
                   can_review=me.can(P.RESULTS_REVIEW), can_approve=me.can(P.RESULTS_APPROVE))

@@ -343,4 +343,7 @@ def test_held_batch_and_report_search_on_either_database(db_engine, db_factory, 
         assert found(q="50%") == []  # LIKE wildcards are taken literally
         assert found(date_from=day_cn, date_to=day_cn) == [no]
         assert found(date_to=day_cn - dt.timedelta(days=1)) == [] and found(date_from=day_cn + dt.timedelta(days=1)) == []
+    # the review queue says beside the held result why its batch holds it, and links the result's page
+    queue = Day(create_app(db_engine), db_factory).browser("liqiang").get("/review").text
+    assert "连续校准核查（CCV）偏差 +30.0 %，偏差绝对值应不大于 20 %：不通过" in queue and f'href="/results/{rid}"' in queue
     get_settings.cache_clear()

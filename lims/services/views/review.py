@@ -245,3 +245,12 @@ def search_reports(s: Session, *, q: str = "", date_from: dt.date | None = None,
         {"report_no": r.report_no, "version": r.version, "status": r.status, "lang": r.lang, "sample_code": code,
          "producer": producer, "issued_at": iso(r.issued_at), "content_hash": r.content_hash,
          "amendment_reason": r.amendment_reason or None} for r, code, producer in rows]}
+
+
+def held_batches(s: Session, codes: set[str]) -> dict[str, list[dict[str, Any]]]:
+    """Of these batch codes, the held ones (QC failed) with why each is held, in words (the review queue)."""
+    if not codes:
+        return {}
+    held = s.execute(select(Batch).where(Batch.code.in_(sorted(codes)), Batch.status == BatchStatus.QC_FAILED)
+                     ).scalars().all()
+    return {b.code: [vars(x) for x in held_reasons(s, b)] for b in held}
