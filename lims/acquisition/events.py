@@ -25,6 +25,18 @@ class EventKind(StrEnum):
     LINK_RESUMED = "link_resumed"  # a silent device was heard again
 
 
+#: Each event kind in words (zh-CN, English), for pages that show events (never the machine code).
+EVENT_LABELS: dict[str, tuple[str, str]] = {
+    EventKind.RUN_INCOMPLETE: ("批次不完整（读数暂挂）", "run incomplete (readings held)"),
+    EventKind.SEQUENCE_GAP: ("记录序号缺失", "record sequence gap"),
+    EventKind.GAVE_UP: ("多次重试后放弃该记录", "record given up after retries"),
+    EventKind.FILE_REFUSED: ("文件被拒收", "file refused"),
+    EventKind.QUARANTINED: ("解析异常，已隔离", "quarantined after a parse failure"),
+    EventKind.LINK_SILENT: ("仪器超时无数据（告警）", "device silent past its expected interval (alert)"),
+    EventKind.LINK_RESUMED: ("仪器恢复通信", "device heard again"),
+}
+
+
 def add_event(s: Session, instrument_id: int, kind: EventKind, detail: str, *, run_no: str = "",
               capture_id: int | None = None) -> InstrumentEvent:
     """Add one event in ``s`` (the caller commits)."""
