@@ -149,7 +149,8 @@ def test_qc_samples_are_judged_and_the_batch_evaluated(lab: Lab):
     page = "/batches/B-QC/entry"
     assert post(tech, page, "/batches/B-QC/qc", {"kind": "reagent_blank", "measured_value": "0.001",
                                                  "reporting_limit": "0.01"}).status_code == 303
-    assert post(tech, page, "/batches/B-QC/qc", {"kind": "spike", "nominal_value": "0.10",
+    assert '<option value="OP-CARB">有机磷和氨基甲酸酯类农药</option>' in tech.get(page).text
+    assert post(tech, page, "/batches/B-QC/qc", {"kind": "spike", "nominal_value": "0.10", "analyte_code": "OP-CARB",
                                                  "measured_value": "0.092"}).status_code == 303
     assert post(tech, page, "/batches/B-QC/qc", {"kind": "duplicate", "measured_value": "0.050",
                                                  "second_value": "0.052"}).status_code == 303

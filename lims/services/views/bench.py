@@ -96,7 +96,7 @@ def batch_bench(s: Session, code: str) -> dict[str, Any] | None:
         return None
     method = s.get(Method, b.method_id)
     instrument = s.get(Instrument, b.instrument_id) if b.instrument_id else None
-    rows = s.execute(select(Analysis, Sample.code, Commodity.name_zh, Commodity.name_en, Analyte.name_zh)
+    rows = s.execute(select(Analysis, Sample.code, Commodity.name_zh, Commodity.name_en, Analyte.name_zh, Analyte.code)
                      .join(Sample, Sample.id == Analysis.sample_id).join(Commodity, Commodity.id == Sample.commodity_id)
                      .join(Analyte, Analyte.id == Analysis.analyte_id).where(Analysis.batch_id == b.id)
                      .order_by(Analysis.id)).all()
@@ -105,11 +105,11 @@ def batch_bench(s: Session, code: str) -> dict[str, Any] | None:
         Result.analysis_id.in_(ids), Result.status.in_([str(x) for x in STANDING]))).scalars()} if ids else {}
     authored = _authored(s, [r.id for r in standing.values()])
     analyses = []
-    for position, (a, sample_code, c_zh, c_en, analyte) in enumerate(rows, start=1):
+    for position, (a, sample_code, c_zh, c_en, analyte, analyte_code) in enumerate(rows, start=1):
         r = standing.get(a.id)
         analyses.append({
             "id": a.id, "position": position, "sample_code": sample_code, "commodity_zh": c_zh, "commodity_en": c_en,
-            "analyte": analyte, "kind": a.kind, "status": a.status, "open": r is None and a.status in OPEN,
+            "analyte": analyte, "analyte_code": analyte_code, "kind": a.kind, "status": a.status, "open": r is None and a.status in OPEN,
             "result": None if r is None else {
                 "id": r.id, "value_text": r.value_text, "unit": r.unit, "qualitative": r.qualitative,
                 "status": r.status, "source": r.source, "authored": r.id in authored}})
@@ -117,7 +117,9 @@ def batch_bench(s: Session, code: str) -> dict[str, Any] | None:
             "method": {"code": method.code, "name": method.name, "standard": method.standard, "kind": method.kind,
                        "unit": method.unit} if method else None,
             "instrument": {"code": instrument.code, "name": instrument.name} if instrument else None,
-            "analyses": analyses}
+            "analyses": analyses,
+            "analytes": [{"code": c, "name": n} for c, n in dict.fromkeys((x["analyte_code"], x["analyte"])
+                                                                       for x in analyses)]}
 
 
 def worklist_rows(bench: dict[str, Any]) -> list[dict[str, Any]]:
