@@ -202,7 +202,8 @@ def _round(s: Session, code: str, me: Principal) -> dict[str, Any]:
                          if visible or p.code in own],
         "scores": rows, "outliers": views.outliers(rows) if visible else [],
         "charts": _charts(rnd, rows, highlight) if visible else [],
-        "reports": (["summary"] + ([p.code for p in parts] if manager else sorted(own))) if visible else [],
+        "reports": (["summary"] + ([p.code for p in parts] if manager else sorted(own)))
+        if visible and rnd.status in (RoundStatus.SCORED, RoundStatus.PUBLISHED) else [],
     }
 
 

@@ -176,7 +176,7 @@ def _histogram_span(x: np.ndarray, assigned_value: float | None, sigma_pt: float
     marks = [float(v) for v in (assigned_value, highlight_value) if v is not None]
     if assigned_value is not None and sigma_pt:
         marks += [assigned_value - 3 * sigma_pt, assigned_value + 3 * sigma_pt]
-    lo, hi = float(min(x.min(), *marks)), float(max(x.max(), *marks))
+    lo, hi = min([float(x.min()), *marks]), max([float(x.max()), *marks])  # no marks before scoring
     pad = (hi - lo) * 0.05 or abs(hi) * 0.1 or 1.0
     return lo - pad, hi + pad
 

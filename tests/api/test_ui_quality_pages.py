@@ -146,6 +146,21 @@ def test_a_pt_round_from_creation_to_scoring_through_the_provider_forms(lab):
     assert post(web, f"{page}/step/open", {}, page=page).status_code == 303
     shown = web.get(page).text
     assert "接收结果中" in shown and "县检测站 3" in shown and f'href="{page}/submit"' in shown
+    assert ".pdf" not in shown  # no reports before the round is scored
+    codes = re.findall(r"<tr><td>(P\d+)</td>", shown)
+    assert len(codes) == 5
+    for i, code in enumerate(codes):  # the provider enters each lab's results on its behalf (pt:manage)
+        r = post(web, f"{page}/submit", {"participant_code": code, "method": "GB 23200.113-2018",
+                                         "result__chlorpyrifos": str(0.150 + 0.004 * i),
+                                         "result__omethoate": str(0.040 + 0.002 * i)}, page=f"{page}/submit")
+        assert r.status_code == 200 and "field-error" not in r.text, r.text[-400:]
+    for step in ("close", "score", "publish"):
+        r = post(web, f"{page}/step/{step}", {}, page=page)
+        assert r.status_code == 303, (step, r.text[-400:])
+    scored = web.get(page).text
+    assert "已发布" in scored and scored.count('<svg class="chart"') >= 2
+    report = re.search(rf'href="(/api/v1/pt/rounds/PT-WEB-1/reports/{codes[0]}\.pdf)"', scored)
+    assert report and web.get(report.group(1)).content.startswith(b"%PDF")  # a participant's report
     bad = post(web, "/pt/rounds", {"scheme_code": "PROV-PEST", "code": "PT-WEB-2", "title": "x", "deadline": "soon",
                                    "analytes": "a, 甲"}, page="/pt")
     assert bad.status_code == 422 and "日期格式不正确" in bad.text and "field-error" in bad.text
