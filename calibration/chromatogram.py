@@ -22,7 +22,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage, signal
 
 from calibration.errors import CalibrationError
 
@@ -108,6 +107,8 @@ def _odd(n: float, lo: int = 3) -> int:
 
 
 def _baseline_from_mask(y_s: np.ndarray, is_base: np.ndarray, w: int) -> np.ndarray:
+    from scipy import ndimage
+
     idx = np.flatnonzero(is_base)
     if idx.size < 2:
         return np.full_like(y_s, float(np.min(y_s)))
@@ -126,6 +127,8 @@ def integrate_chromatogram(times_min: np.ndarray, y: np.ndarray, *, smooth_point
                            baseline_window_min: float = 1.0, min_height: float | None = None,
                            skim_ratio: float = 0.1) -> Integration:
     """Baseline-correct, detect and integrate peaks of one trace (see module docstring)."""
+    from scipy import ndimage, signal
+
     t = np.asarray(times_min, dtype=float)
     y = np.asarray(y, dtype=float)
     if t.shape != y.shape or t.ndim != 1:
@@ -171,6 +174,8 @@ def integrate_chromatogram(times_min: np.ndarray, y: np.ndarray, *, smooth_point
 
 def _find_and_bound(t: np.ndarray, y: np.ndarray, y_s: np.ndarray, base: np.ndarray, thr: float, sp: int,
                     skim_ratio: float) -> list[Peak]:
+    from scipy import signal
+
     yc_s = y_s - base
     yc = y - base
     apex, props = signal.find_peaks(yc_s, height=thr, prominence=thr)

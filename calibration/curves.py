@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import stats
 
 from calibration.errors import CalibrationError
 from calibration.models import CURVE_MODELS, DEFAULT_MIN_LEVELS, CurveModel, curve_model
@@ -222,6 +221,8 @@ def inverse_predict(fit: CurveFit, response: float, replicates: int = 1, alpha: 
     None with ``out_of_range`` = ``above_highest_level`` (dilute and re-inject),
     ``below_lowest_level`` or ``not_invertible``.
     """
+    from scipy import stats
+
     if replicates < 1:
         raise CalibrationError(f"replicates must be ≥ 1 (got {replicates})")
     if not 0.0 < alpha < 1.0:
@@ -274,6 +275,8 @@ def detection_limits(fit: CurveFit, alpha: float = 0.05, k: float = 3.0, replica
     x_BG = k·s_x0·t(f, 1 − α/2)·√(1/m + 1/n + (x_BG − x̄)²/Q_x) (LOQ, solved by iteration),
     with s_x0 = s_y/b, f = n − 2. Returns None for other models and weighted lines.
     """
+    from scipy import stats
+
     if fit.model != "linear" or fit.weight != "none":
         return None
     beta = alpha if beta is None else beta

@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, signal, special
 
 from calibration.errors import CalibrationError
 
@@ -53,6 +52,8 @@ class Deconvolution:
 
 def emg(t_s: np.ndarray, area: float, mu_s: float, sigma_s: float, tau_s: float) -> np.ndarray:
     """Exponentially modified Gaussian of the given area (module docstring), t in seconds."""
+    from scipy import special
+
     t = np.asarray(t_s, dtype=float)
     u = (t - mu_s) / sigma_s
     z = (sigma_s / tau_s - u) / _SQRT2
@@ -73,6 +74,8 @@ def _model(t: np.ndarray, p: np.ndarray) -> np.ndarray:
 
 
 def _guesses(t: np.ndarray, yc: np.ndarray, n: int, dt: float) -> list[float]:
+    from scipy import signal
+
     w = max(5, int(round(2.0 / dt)) | 1)
     ys = signal.savgol_filter(yc, min(w, (yc.size // 2) * 2 - 1), 3) if yc.size > 7 else yc
     pk, props = signal.find_peaks(ys, height=0.05 * float(np.max(ys)))
@@ -96,6 +99,8 @@ def deconvolve_emg(times_min: np.ndarray, y: np.ndarray, *, start_min: float, en
     ``baseline`` (same length as ``y``) is subtracted first; without it a straight line through
     the mean signal of the first and last 5 % of the window is used.
     """
+    from scipy import optimize
+
     t_all = np.asarray(times_min, dtype=float)
     y_all = np.asarray(y, dtype=float)
     if t_all.shape != y_all.shape or t_all.ndim != 1:

@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from calibration.curves import PARAM_NAMES, CurveFit, FloatArray, fit_curve, parameter_gradient
 from calibration.errors import CalibrationError
@@ -46,6 +45,8 @@ class MandelTest:
 def mandel_test(concentrations: FloatArray, responses: FloatArray, *, alpha: float = MANDEL_ALPHA,
                 weight: str = "none") -> MandelTest:
     """Mandel's test (DIN 38402-51 / ISO 8466-1) of a straight line against a quadratic."""
+    from scipy import stats
+
     if not 0.0 < alpha < 1.0:
         raise CalibrationError(f"alpha must be between 0 and 1 (got {alpha})")
     lin = fit_curve(concentrations, responses, model="linear", weight=weight)
@@ -92,6 +93,8 @@ def runs_test(signs: Sequence[float]) -> tuple[int, float, float, float]:
     Returns (runs, expected runs, z, one-sided p for too few runs). Expected R = 2·n₊·n₋/n + 1,
     var R = 2·n₊·n₋·(2·n₊·n₋ − n)/(n²·(n − 1)); z uses the continuity correction of ½.
     """
+    from scipy import stats
+
     s = np.sign(np.asarray(signs, dtype=float))
     s = s[s != 0]
     n = s.size

@@ -23,7 +23,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import linalg
 
 from calibration.errors import CalibrationError
 from calibration.logistic import fit_logistic_batch, logistic_grad_natural, logistic_value
@@ -80,6 +79,8 @@ class CurveModel:
 
 def solve_linear(design: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """Weighted least squares by QR of the column-scaled design (returns β, (XᵀWX)⁻¹, rss)."""
+    from scipy import linalg
+
     sw = np.sqrt(w)
     a = design * sw[:, None]
     scale = np.linalg.norm(a, axis=0)

@@ -22,7 +22,6 @@ import math
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy import stats
 
 from calibration.curves import (
     CurveFit,
@@ -136,6 +135,8 @@ def matrix_effect(solvent_concentrations: FloatArray, solvent_responses: FloatAr
                   model: str = "linear", weight: str = "none",
                   threshold_percent: float = MATRIX_EFFECT_THRESHOLD_PERCENT) -> MatrixEffect:
     """Fit both curves and compute ME % = (b_matrix/b_solvent − 1)·100 (SANTE/11312/2021 v2)."""
+    from scipy import stats
+
     if model not in ("linear", "linear-origin"):
         raise CalibrationError(f"matrix effect compares straight-line slopes (model is {model})")
     solvent = fit_curve(solvent_concentrations, solvent_responses, model=model, weight=weight)
@@ -175,6 +176,8 @@ def standard_addition(added_concentrations: FloatArray, responses: FloatArray, *
 def standard_addition_from_fit(fit: CurveFit, *, alpha: float = 0.05) -> StandardAddition:
     """The x-intercept and its interval from an addition line already fitted (or rebuilt from its stored
     record, :func:`calibration.stored.from_stored`): no new fit."""
+    from scipy import stats
+
     if not 0.0 < alpha < 1.0:
         raise CalibrationError(f"alpha must be between 0 and 1 (got {alpha})")
     if fit.model != "linear" or fit.weight != "none":

@@ -17,7 +17,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from ._validate import as_results, non_negative, positive
 from .errors import ProficiencyError, TooFewResultsError
@@ -32,6 +31,8 @@ TABLE_B1: dict[int, tuple[float, float]] = {
 
 def expanded_criterion_factors(g: int, m: int = 2, *, use_table: bool = True) -> tuple[float, float]:
     """(F1, F2) of B.2.3: Table B.1 for duplicates with 7 <= g <= 20, else the defining formulae."""
+    from scipy import stats
+
     if g < 2 or m < 2:
         raise TooFewResultsError(f"homogeneity: need g >= 2 items and m >= 2 replicates (got g={g}, m={m})")
     if use_table and m == 2 and g in TABLE_B1:
@@ -65,6 +66,8 @@ class HomogeneityResult:
 
 def homogeneity_check(items: Sequence[Sequence[float]], sigma_pt: float) -> HomogeneityResult:
     """B.2/B.3 homogeneity check of a balanced g x m design (rows = items, columns = replicates)."""
+    from scipy import stats
+
     sig = positive("sigma_pt", sigma_pt)
     try:
         x = np.asarray(items, dtype=float)
