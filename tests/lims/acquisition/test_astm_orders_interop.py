@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import socket
 import time
+from pathlib import Path
 
 import pytest
 
@@ -105,3 +106,33 @@ def test_order_download_to_python_astm_server(gc_lab, monkeypatch):
         (ON_BATCH[0], "1", [None, None, None, "CHLORPYRIFOS"], "N", "O"),
         (ON_BATCH[1], "2", [None, None, None, "CHLORPYRIFOS"], "N", "O")]
     assert server.records[-1][:3] == ["L", "1", "N"]
+
+
+def test_order_download_nobody_answers_fails_with_the_link_reason(gc_lab, tmp_path):
+    """A receiver that accepts the connection and never answers ENQ (E1381 §8.5.1: no reply within the
+    sender timeout, here 0.5 s in a copy of the profile): the worklist is marked failed with the reason."""
+    profile = tmp_path / "astm_fast.toml"
+    text = (Path(__file__).parents[3] / "drivers/profiles/astm_gc_datasystem.toml").read_text(encoding="utf-8")
+    profile.write_text(text.replace('name = "astm_gc_datasystem"', 'name = "astm_fast"')
+                       .replace("sender_timeout_s = 15.0", "sender_timeout_s = 0.5"), encoding="utf-8")
+    with socket.socket() as mute:
+        mute.bind(("127.0.0.1", 0))
+        mute.listen(1)
+        with session_scope(gc_lab, actor="zhangwei") as s:
+            stored = send_worklist(s, "GC-01", batch_code="B-GC-1")
+        cfg = parse_config(f'[[instrument]]\ncode = "GC-01"\nprofile = "{profile}"\n'
+                           f'transport = "socket://127.0.0.1:{mute.getsockname()[1]}"\npoll_interval_s = 0.2\n')
+        svc = AcquisitionService(cfg, gc_lab)
+        svc.start()
+        try:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                with gc_lab() as s:
+                    if s.get(InstrumentWorklist, stored["id"]).status != "pending":
+                        break
+                time.sleep(0.1)
+        finally:
+            svc.stop()
+    with gc_lab() as s:
+        row = s.get(InstrumentWorklist, stored["id"])
+        assert (row.status, row.detail) == ("failed", "aborted: no reply to ENQ within 0.5 s")
