@@ -134,9 +134,51 @@ def _charts(s: Session, wanted: tuple[str, str, str, str] | None) -> dict[str, A
     return {"keys": keys, "charts": charts, "more": len(keys) > len(shown)}
 
 
+def _series(keys: list[tuple[str, str, str, str]]) -> list[dict[str, Any]]:
+    """The charts grouped by control material, analyte and instrument, with their levels (one QC run form each)."""
+    out: dict[tuple[str, str, str], list[str]] = {}
+    for m, a, i, lv in keys:
+        out.setdefault((m, a, i), []).append(lv)
+    return [{"material": m, "analyte": a, "instrument": i, "levels": lvs} for (m, a, i), lvs in out.items()]
+
+
+def _qc_page(request: Request, me: Principal, factory: sessionmaker[Session], wanted: tuple[str, str, str, str] | None,
+             *, run: dict[str, Any] | None = None, error: dict[str, Any] | None = None) -> HTMLResponse:
+    data = read_service(factory, lambda s: _charts(s, wanted))
+    return render(request, me, "ui_quality_qc.html", HUB, status=error["status"] if error else 200, wanted=wanted,
+                  error=error, run=run, series=_series(data["keys"]), can_record=me.can(P.QUALITY_RAISE), **data)
+
+
 @router.get("/quality/qc", response_class=HTMLResponse)
 def qc_charts(request: Request, me: QualityPage, factory: FactoryDep, material: str = "", analyte: str = "",
               instrument: str = "", level: str = "") -> HTMLResponse:
     wanted = (material, analyte, instrument, level) if material and analyte and level else None
-    data = read_service(factory, lambda s: _charts(s, wanted))
-    return render(request, me, "ui_quality_qc.html", HUB, wanted=wanted, **data)
+    return _qc_page(request, me, factory, wanted)
+
+
+@router.post("/quality/qc/runs", response_class=HTMLResponse)
+async def qc_run(request: Request, me: QualityRaiser, factory: FactoryDep) -> HTMLResponse:
+    """Record a QC run and judge it by the Westgard rules (lims.quality.qcruns.record_run, as POST
+    /api/v1/quality/qc/runs); a rejection holds the batch named and opens a nonconformity."""
+    form = await form_of(request)
+    values = [(k.removeprefix("level__"), v) for k, v in form.items() if k.startswith("level__") and v]
+    out: dict[str, Any] = {}
+
+    def go(s: Session) -> None:
+        if not form.get("code"):
+            raise InvalidInput("code is missing", field="code", code="quality.missing_text")
+        numbers = []
+        for level, raw in values:
+            try:
+                numbers.append((level, float(raw)))
+            except ValueError:
+                raise InvalidInput(f"level {level}: not a number: {raw[:40]!r}", field="values",
+                                   code="quality.bad_qc_values") from None
+        r = qcruns.record_run(s, code=form.get("code", ""), material=form.get("material", ""),
+                              analyte=form.get("analyte", ""), instrument=form.get("instrument", ""),
+                              method=form.get("method", ""), batch_code=form.get("batch_code") or None,
+                              values=numbers, raised_by=me.username)
+        out.update(code=r.code, accepted=r.accepted, warnings=list(r.warnings), rejections=list(r.rejections),
+                   nonconformity_id=r.nonconformity_id)
+    error = act(factory, me, f"QC run {form.get('code', '')}", go)
+    return _qc_page(request, me, factory, None, run=None if error else out, error=error)

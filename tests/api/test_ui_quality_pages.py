@@ -335,3 +335,20 @@ def test_a_pt_participant_sees_the_published_round_anonymised_with_only_its_own_
     assert "开始接收结果" not in page.text and 'action="/pt/rounds"' not in client.get("/pt").text
     refused = post(client, f"/pt/rounds/{lab.round_code}/step/open", {}, page="/pt")
     assert refused.status_code == 403 and "pt:manage" in refused.text
+
+
+def test_a_qc_run_recorded_by_a_technician_is_judged_by_the_westgard_rules(lab):
+    tech = lab.browser("zhangwei")
+    chart = {"material": "菠菜基质质控品 QC-SP", "analyte": "毒死蜱", "instrument": "GC-01", "method": "GC-OP"}
+    ok = post(tech, "/quality/qc/runs", {**chart, "code": "QC-WEB-001", "level__L1": "0.0503", "level__L2": "0.502"},
+              page="/quality/qc")
+    assert ok.status_code == 200 and "在控，接受" in ok.text
+    bad = post(tech, "/quality/qc/runs", {**chart, "code": "QC-WEB-002", "level__L1": "0.080", "level__L2": "0.502"},
+               page="/quality/qc")
+    assert bad.status_code == 200 and "失控，拒绝" in bad.text and "1-3s" in bad.text
+    nc_id = int(re.search(r'href="/quality/ncs/(\d+)">NC-', bad.text).group(1))  # type: ignore[union-attr]
+    with lab.factory() as s:
+        assert ncs.get_nc(s, nc_id).source == "qc"
+    assert "QC-WEB-002" in tech.get("/quality/qc").text  # on the chart's table of rejected runs
+    junk = post(tech, "/quality/qc/runs", {**chart, "code": "QC-WEB-003", "level__L1": "abc"}, page="/quality/qc")
+    assert junk.status_code == 422 and "质控数据无效" in junk.text
