@@ -27,9 +27,12 @@ from api.security import Principal, require_ui
 from api.ui.base import area_router, not_found, parse_ids, render, ui_error
 from api.ui.labels import P
 from lims.acquisition import orders
+from lims.db.models import Batch
 from lims.services import batches as batch_service
 from lims.services import bench as bench_service
 from lims.services import signoff
+from lims.services.batches import QuantifyAnalysis
+from lims.services.lookup import get_by_code
 from lims.services.views import batches as batch_views
 from lims.services.views import bench as bench_views
 from lims.vocabulary import QcKind
@@ -45,6 +48,8 @@ DONE = {"created": ("批次已创建，含 {n} 个检测项目", "batch created 
         "evaluated": ("批次质控已判定", "batch QC evaluated"),
         "rapid": ("已录入 {n} 条快检结果", "{n} rapid-test result(s) entered"),
         "manual": ("已手工录入 1 条结果（含理由）", "1 manual result entered (with its reason)"),
+        "curve": ("标准曲线已保存（第 {n} 版），验收结论见下表", "calibration curve stored (version {n}); its acceptance below"),
+        "quantified": ("已按标准曲线定量 1 条结果", "1 result quantified against its curve"),
         "sent": ("工作表（{n} 个位置）已排队，由采集进程发送至仪器", "worklist ({n} positions) queued; the acquisition "
                  "process sends it to the instrument")}
 #: A stored worklist's state (lims.acquisition.orders) in words.
@@ -61,6 +66,11 @@ FIELDS = {"control_a0": ("对照 A₀", "control A0"), "control_a3": ("对照 A�
           "measured_value": ("测得值", "measured value"), "second_value": ("第二个测定值", "second value"),
           "reporting_limit": ("报告限", "reporting limit"), "analyte_code": ("检测项目", "analyte"),
           "password": ("密码", "password"), "result_ids": ("所选结果", "selected results"),
+          "concentrations": ("标准浓度", "concentrations"), "responses": ("响应值", "responses"),
+          "is_responses": ("内标响应值", "IS responses"), "is_response": ("样品内标响应", "sample IS response"),
+          "response": ("样品响应值", "sample response"), "curve_id": ("标准曲线", "curve"),
+          "sample_mass_g": ("称样量", "sample mass"), "extract_volume_ml": ("定容体积", "extract volume"),
+          "dilution_factor": ("稀释倍数", "dilution factor"),
           "code": ("批次编号", "batch code"), "method_code": ("方法", "method"), "instrument_code": ("仪器", "instrument")}
 
 
@@ -241,6 +251,59 @@ def enter_manual(code: str, request: Request, me: Bench, factory: FactoryDep, an
                     lambda s: batch_service.enter_manual_result(s, analysis_id=int(analysis_id), value_text=text,
                                                                 value=v, unit=unit.strip(), reason=reason,
                                                                 analyst_id=me.user_id), "manual")
+
+
+def numbers(raw: str, field: str) -> list[float]:
+    """A list of numbers typed in one field, separated by commas, semicolons or spaces."""
+    parts = [x for x in raw.replace("，", ",").replace("；", ",").replace(";", ",").replace(",", " ").split() if x]
+    return [number(x, field, required=True) or 0.0 for x in parts]
+
+
+@router.post("/batches/{code}/curves", response_class=HTMLResponse)
+def store_curve(code: str, request: Request, me: Bench, factory: FactoryDep, analyte_code: Text60 = "",
+                concentrations: Note = "", responses: Note = "", is_responses: Note = "") -> Response:
+    """标准曲线: the standards' concentrations and responses (and the IS responses for an internal-standard
+    method), fitted by the method's calibration strategy and judged (lims.services.batches.store_curve)."""
+    form = {"curve_analyte": analyte_code, "concentrations": concentrations, "responses": responses,
+            "is_responses": is_responses}
+    try:
+        xs, ys = numbers(concentrations, "concentrations"), numbers(responses, "responses")
+        internal = numbers(is_responses, "is_responses") or None
+        if len(xs) < 2 or len(xs) != len(ys) or (internal is not None and len(internal) != len(xs)):
+            raise Refused("give as many responses as concentrations (at least 2)", "responses", "bench.curve_points")
+    except Refused as r:
+        return _refused(request, me, factory, code, r, form)
+    return _written(request, me, factory, code, form, "store calibration curve (web UI)",
+                    lambda s: batch_service.store_curve(s, batch=get_by_code(s, Batch, code), analyte_code=analyte_code,
+                                                        concentrations=xs, responses=ys, is_responses=internal),
+                    "curve", lambda curve: (curve.version, 0))
+
+
+@router.post("/batches/{code}/quantify", response_class=HTMLResponse)
+def quantify(code: str, request: Request, me: Bench, factory: FactoryDep, analysis_id: Text60 = "",
+             curve_id: Text60 = "", response: Text60 = "", is_response: Text60 = "", sample_mass_g: Text60 = "",
+             extract_volume_ml: Text60 = "", dilution_factor: Text60 = "1") -> Response:
+    """按标准曲线定量: response → extract concentration → mg/kg (lims.services.batches.quantify)."""
+    form = {"q_analysis": analysis_id, "q_curve": curve_id, "response": response, "is_response": is_response,
+            "sample_mass_g": sample_mass_g, "extract_volume_ml": extract_volume_ml, "dilution_factor": dilution_factor}
+    try:
+        if not analysis_id.isdigit() or not curve_id.isdigit():
+            raise Refused("choose the analysis and its curve", "curve_id" if analysis_id.isdigit() else "analysis_id",
+                          "bench.nothing_entered")
+        values = {f: number(form[f], f, required=f != "is_response") for f in
+                  ("response", "is_response", "sample_mass_g", "extract_volume_ml", "dilution_factor")}
+        for f in ("sample_mass_g", "extract_volume_ml", "dilution_factor"):
+            if not values[f]:
+                raise Refused(f"{f} must be > 0", f, "bench.bad_number")
+    except Refused as r:
+        return _refused(request, me, factory, code, r, form)
+    command = QuantifyAnalysis(analysis_id=int(analysis_id), curve_id=int(curve_id), analyst_id=me.user_id,
+                               response=values["response"] or 0.0, is_response=values["is_response"],
+                               sample_mass_g=values["sample_mass_g"] or 0.0,
+                               extract_volume_ml=values["extract_volume_ml"] or 0.0,
+                               dilution_factor=values["dilution_factor"] or 1.0)
+    return _written(request, me, factory, code, form, "quantitation (web UI)",
+                    lambda s: batch_service.quantify(s, command), "quantified")
 
 
 @router.get("/batches/{code}/worklist.csv")

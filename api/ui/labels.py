@@ -117,6 +117,7 @@ ERROR_ZH = {
     "batches.method_mismatch": "所选检测项目的方法与批次方法不一致", "batches.analysis_in_batch": "所选检测项目已在其他批次中",
     "batches.qc_value_missing": "该质控样缺少判定所需的数值（空白须填报告限，平行样须填第二个测定值，加标、CCV、标准物质须填标称值）",
     "result.manual_reason_required": "手工录入须填写理由（至少 5 个字）", "result.value_text_required": "请填写结果（报告文字）",
+    "bench.curve_points": "标准曲线须至少 2 个点，浓度与响应值（及内标响应值）的个数须相同",
     "signoff.not_own_result": "只能对本人检验（录入）的结果进行检验签名",
     "ui.no_result_selected": "请至少勾选一条结果",
     "ui.password_required": "电子签名须重新输入您的登录密码",

@@ -362,3 +362,45 @@ def test_pages_are_chinese_by_default_and_english_after_the_switch(lab: Lab):
     r = post(tech, "/batches/B-LANG/entry", "/batches/B-LANG/entry/manual",
              {"analysis_id": str(lab.analyses(DAY[:1])[DAY[0]]), "value": "1", "unit": "%", "reason": "no"})
     assert r.status_code == 422 and "Nothing was written or signed." in r.text and "(at least 5 characters)" in r.text
+
+
+def test_a_positive_screen_is_confirmed_by_quantitation_in_a_gc_batch(lab: Lab):
+    tech = lab.browser("zhangwei")
+    _, ids = make_batch(lab, tech, "B-SCREEN", DAY[2:3])
+    post(tech, "/batches/B-SCREEN/entry", "/batches/B-SCREEN/entry/enzyme",
+         _enzyme_form(ids, {DAY[2]: ("0.10", "0.30")}))  # 67 % inhibition: positive
+    with lab.factory() as s:
+        [confirm] = s.execute(select(Analysis.id).where(Analysis.requested_by_analysis_id == ids[DAY[2]])).scalars()
+    assert f'value="{confirm}"' in tech.get("/batches/new?method=GC-OP").text  # in the queue of GC-OP
+    r = post(tech, "/batches/new", "/batches/new", [("code", "B-GC"), ("analysis_id", str(confirm))])
+    assert r.status_code == 303
+    page = "/batches/B-GC/entry"
+    assert 'id="curve-form"' in tech.get(page).text and 'id="enzyme-form"' not in tech.get(page).text
+    r = post(tech, page, "/batches/B-GC/curves", {"concentrations": "0.01, 0.05, 0.1, 0.5", "responses": "10 52"})
+    assert r.status_code == 422 and "个数须相同" in r.text
+    assert re.search(r'id="responses"[^>]*class="field-error"', r.text)
+    r = post(tech, page, "/batches/B-GC/curves", {"analyte_code": "OP-CARB", "concentrations": "0.01, 0.05, 0.1, 0.5, 1.0",
+                                                  "responses": "10.2，50.9 101.5; 498 1003"})
+    assert r.status_code == 303 and "done=curve" in r.headers["location"]
+    with lab.factory() as s:
+        from lims.db.models import CalibrationCurve
+        curve = s.execute(select(CalibrationCurve)).scalar_one()
+        assert curve.passed and [p[0] for p in curve.points] == [0.01, 0.05, 0.1, 0.5, 1.0]
+    form = {"analysis_id": str(confirm), "curve_id": str(curve.id), "response": "201", "sample_mass_g": "0",
+            "extract_volume_ml": "10"}
+    r = post(tech, page, "/batches/B-GC/quantify", form)
+    assert r.status_code == 422 and re.search(r'id="sample_mass_g"[^>]*class="field-error"', r.text)
+    r = post(tech, page, "/batches/B-GC/quantify", {**form, "sample_mass_g": "10"})
+    assert r.status_code == 303 and "done=quantified" in r.headers["location"]
+    [result] = lab.results([confirm])
+    assert result.source == "calculated" and result.unit == "mg/kg" and result.curve_id == curve.id
+    assert result.value == pytest.approx(0.2, rel=0.05)  # 201 → 0.2 mg/L × 10 mL / 10 g
+    # the batch QC closes the held state, the tester signs, the reviewer can review
+    post(tech, page, "/batches/B-GC/qc", {"kind": "spike", "nominal_value": "0.1", "measured_value": "0.095"})
+    post(tech, page, "/batches/B-GC/evaluate", {})
+    r = post(tech, "/author", "/author", [("result_id", str(result.id)), ("password", PASSWORDS["zhangwei"])])
+    assert r.status_code == 303
+    reviewer = lab.browser("liqiang")
+    r = post(reviewer, "/review", "/review/sign/review", [("result_id", str(result.id)),
+                                                          ("password", PASSWORDS["liqiang"])])
+    assert r.status_code == 303, r.text

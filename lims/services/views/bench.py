@@ -14,6 +14,7 @@ from lims.db.models import (
     Analysis,
     Analyte,
     Batch,
+    CalibrationCurve,
     Commodity,
     Instrument,
     Method,
@@ -117,9 +118,19 @@ def batch_bench(s: Session, code: str) -> dict[str, Any] | None:
             "method": {"code": method.code, "name": method.name, "standard": method.standard, "kind": method.kind,
                        "unit": method.unit} if method else None,
             "instrument": {"code": instrument.code, "name": instrument.name} if instrument else None,
-            "analyses": analyses,
+            "analyses": analyses, "curves": _curves(s, b.id),
             "analytes": [{"code": c, "name": n} for c, n in dict.fromkeys((x["analyte_code"], x["analyte"])
                                                                        for x in analyses)]}
+
+
+def _curves(s: Session, batch_id: int) -> list[dict[str, Any]]:
+    """The batch's stored curves, newest version first, with their analyte's name and code."""
+    return [{"id": c.id, "version": c.version, "analyte": name, "analyte_code": code, "passed": c.passed, "r2": c.r2,
+             "points": len(c.points or [])}
+            for c, name, code in s.execute(select(CalibrationCurve, Analyte.name_zh, Analyte.code)
+                                           .join(Analyte, Analyte.id == CalibrationCurve.analyte_id)
+                                           .where(CalibrationCurve.batch_id == batch_id)
+                                           .order_by(CalibrationCurve.id.desc())).all()]
 
 
 def worklist_rows(bench: dict[str, Any]) -> list[dict[str, Any]]:
