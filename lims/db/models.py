@@ -234,6 +234,7 @@ class Instrument(Base):
     #: a device silent longer than this (seconds) raises a link alert; since when it is silent (0028)
     expected_interval_s: Mapped[float | None] = mapped_column(Float)
     silent_since: Mapped[dt.datetime | None] = mapped_column()
+    heard_at: Mapped[dt.datetime | None] = mapped_column()  # last byte or poll reply from the device (0029)
 
 
 class Sample(Base):
