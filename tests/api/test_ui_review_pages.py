@@ -119,7 +119,11 @@ def test_held_batch_says_which_analyses_and_which_rule_in_chinese(day):
 
 def test_batch_page_draws_the_curve_its_residuals_and_the_chromatograms(day):
     _, rerun, _ = _gc_batches(day)
+    with day.factory() as s:
+        held_result = s.execute(select(Result.id).where(Result.status == "rejected",
+                                                        Result.curve_id.is_not(None))).scalar_one()
     page = day.browser("wangfang").get(f"/batches/{rerun}").text
+    assert f'href="/results/{held_result}"' not in page  # it stays with the held batch of its curve
     plots = svgs(page)
     kinds = [p.get("class") for p in plots]
     assert "plot curve" in kinds and "plot residuals" in kinds and "plot chromatogram" in kinds
@@ -131,6 +135,18 @@ def test_batch_page_draws_the_curve_its_residuals_and_the_chromatograms(day):
     assert any(x and x.startswith("CHLORPYRIFOS 8.2") for x in labelled), labelled
     assert len(chrom.findall(f".//{ns}polygon")) >= 2  # the internal check peak and the analyte's, shaded
     assert "NaN" not in page and "inf" not in "".join(SVG.findall(page)).lower().replace("info", "")
+    assert "其余结果的色谱图见各结果页" not in page
+
+
+def test_a_large_batch_draws_its_first_chromatograms_and_links_the_rest(day, monkeypatch):
+    from lims.services.views import review as review_views
+
+    _, rerun, _ = _gc_batches(day)
+    monkeypatch.setattr(review_views, "BATCH_CHROMATOGRAMS", 1)
+    page = day.browser("wangfang").get(f"/batches/{rerun}").text
+    drawn = [p for p in svgs(page) if p.get("class") == "plot chromatogram"]
+    assert len(drawn) == 2  # one result's chromatogram and its enlarged peak
+    assert "其余结果的色谱图见各结果页" in page
 
 
 def test_result_page_shows_limit_decision_and_the_amendment_with_its_reason(day):

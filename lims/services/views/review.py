@@ -10,7 +10,7 @@ import datetime as dt
 from typing import Any
 
 import numpy as np
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from calibration.errors import CalibrationError
@@ -42,6 +42,8 @@ from lims.services.views.traces import chromatogram_plot
 from lims.vocabulary import AnalysisKind, BatchStatus, LimitFlag, ResultStatus
 
 EN = "en"
+#: Chromatograms drawn on a batch's page (each is read again and integrated); the others on their results' pages.
+BATCH_CHROMATOGRAMS = 12
 
 
 def _t(lang: str, zh: str, en: str) -> str:
@@ -141,11 +143,13 @@ def held_reasons(s: Session, batch: Batch) -> list[Reason]:
 
 
 def batch_results(s: Session, batch: Batch) -> list[Result]:
-    """Every result made in the batch: of its analyses, and of its curves (a held batch's results were sent
-    back for a re-test, so their analyses have left it for the re-run batch; the results keep their curve)."""
+    """Every result made in the batch: quantified by its curves, or (no curve: rapid tests, manual entries) of
+    its analyses. A held batch's results were sent back for a re-test and their analyses moved on to the
+    re-run batch; each result stays with the batch of its curve."""
     curves = select(CalibrationCurve.id).where(CalibrationCurve.batch_id == batch.id)
     return list(s.execute(select(Result).join(Analysis, Analysis.id == Result.analysis_id).where(
-        or_(Analysis.batch_id == batch.id, Result.curve_id.in_(curves))).order_by(Result.id)).scalars())
+        or_(Result.curve_id.in_(curves), and_(Result.curve_id.is_(None), Analysis.batch_id == batch.id)))
+        .order_by(Result.id)).scalars())
 
 
 def rejection_reasons(s: Session, result_ids: list[int]) -> dict[int, str]:
@@ -175,11 +179,13 @@ def batch_review(s: Session, code: str, lang: str = "zh-CN", *, plots: bool = Tr
         row = _shown(s, r)
         row["rejection_reason"] = rejected.get(r.id)
         row["held"] = batch.status == BatchStatus.QC_FAILED
-        if plots and r.reading_id is not None:
+        drawn = sum(1 for x in rows if x.get("chromatogram"))
+        if plots and r.reading_id is not None and drawn < BATCH_CHROMATOGRAMS:
             row["chromatogram"] = chromatogram_plot(s, r.reading_id, lang, title_of=row["sample_code"])
         rows.append(row)
     reasons = held_reasons(s, batch) if batch.status == BatchStatus.QC_FAILED else []
     return {**record, "held": bool(reasons) or batch.status == BatchStatus.QC_FAILED,
+            "more_chromatograms": sum(1 for r in results if r.reading_id is not None) > BATCH_CHROMATOGRAMS,
             "reasons": [vars(x) for x in reasons], "results": rows,
             "plots": _curves(s, batch.id, lang) if plots else []}
 
