@@ -28,6 +28,7 @@ from lims.quality import audits
 from lims.quality import nonconformity as ncs
 from lims.quality.views import audit_view, nc_detail, nc_summary
 from lims.quality.vocabulary import AuditKind, AuditStatus, Containment, FindingGrade, NcLinkKind, NcRisk
+from lims.services import accounts
 from lims.services.errors import InvalidInput, NotFound
 from lims.vocabulary import NonconformityStatus
 
@@ -51,7 +52,12 @@ def _done(done: str) -> tuple[str, str] | None:
 def _audit_board(s: Session) -> dict[str, Any]:
     rows = [audit_view(a) for a in audits.list_audits(s)]
     return {"columns": [{"status": st, "audits": [a for a in rows if a["status"] == st]} for st in AuditStatus],
-            "clauses": audits.clause_library()}
+            "clauses": audits.clause_library(), "names": _names(s)}
+
+
+def _names(s: Session) -> dict[str, str]:
+    """Username → the person's name, for owners, auditors and who raised a record."""
+    return {u.username: u.full_name for u in accounts.list_users(s)}
 
 
 def _audits_page(request: Request, me: Principal, factory: sessionmaker[Session], *, error: dict[str, Any] | None = None,
@@ -92,7 +98,7 @@ def _missing(field: str) -> dict[str, Any]:
 def _audit(s: Session, code: str) -> dict[str, Any]:
     audit = audits.get_audit(s, code)
     findings = audits.findings_of(s, code)
-    return {"audit": audit_view(audit, findings), "checklist": audits.checklist(s, code),
+    return {"audit": audit_view(audit, findings), "checklist": audits.checklist(s, code), "names": _names(s),
             "clauses": [c for c in audits.clause_library() if c.clause_id in audit.clauses] or audits.clause_library()}
 
 
@@ -144,7 +150,8 @@ def _nc_board(s: Session) -> dict[str, Any]:
     for r in rows:
         r["overdue"] = r["id"] in late
     return {"columns": [{"status": st, "ncs": [r for r in rows if r["status"] == st]} for st in NonconformityStatus],
-            "overdue": ncs.overdue(s), "capa": _capa_board(s, [r for r in rows if r["status"] != "closed"])}
+            "overdue": ncs.overdue(s), "capa": _capa_board(s, [r for r in rows if r["status"] != "closed"]),
+            "names": _names(s)}
 
 
 def _capa_board(s: Session, open_ncs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -190,7 +197,7 @@ async def nc_raise(request: Request, me: QualityRaiser, factory: FactoryDep) -> 
 def _nc(s: Session, nc_id: int) -> dict[str, Any]:
     doc = nc_detail(s, ncs.get_nc(s, nc_id))
     doc["overdue"] = [o for o in ncs.overdue(s) if o.nonconformity_id == nc_id]
-    return {"nc": doc}
+    return {"nc": doc, "names": _names(s)}
 
 
 def _nc_page(request: Request, me: Principal, factory: sessionmaker[Session], nc_id: int, *, done: str = "",
