@@ -10,10 +10,12 @@ own (hardware_sim over a pty, read by the driver exactly as a serial port)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -134,3 +136,50 @@ def test_a_sample_from_reception_to_a_verified_report(page: Any, login: Any, as_
     assert "报告真实有效" in verdict and "内容哈希一致" in verdict, verdict[:600]
     page.goto("/")  # the day's dashboard lists the sample
     assert code in page.inner_text("main")
+
+
+def _post_form(page: Any, action: str, fields: dict[str, str] | None = None, *, within: str = "") -> str:
+    """Fill the form posting to ``action`` (text fields and selects by name) and submit it; the answer's text."""
+    form = page.locator(f"{within} form[action='{action}']".strip()).first
+    for name, value in (fields or {}).items():
+        field = form.locator(f"[name='{name}']").first
+        if field.evaluate("e => e.tagName") == "SELECT":
+            field.select_option(value)
+        elif field.get_attribute("type") == "radio":
+            form.locator(f"[name='{name}'][value='{value}']").check()
+        else:
+            field.fill(value)
+    with page.expect_navigation():
+        form.locator("button[type=submit]").first.click()
+    return _ok(page)
+
+
+def test_an_audit_finding_through_capa_to_closure(page: Any, login: Any) -> None:
+    suffix = uuid.uuid4().hex[:6].upper()
+    code = f"IA-E2E-{suffix}"
+    login(page, "wangfang")
+    page.goto("/quality/audits")
+    today = dt.date.today().isoformat()
+    _post_form(page, "/quality/audits", {"code": code, "title": "样品管理专项内部审核", "start_date": today,
+                                         "end_date": today, "clauses": "17025:7.4"})
+    assert f"/quality/audits/{code}" in page.url
+    _post_form(page, f"/quality/audits/{code}/start")
+    _post_form(page, f"/quality/audits/{code}/findings", {
+        "clause_id": "17025:7.4", "grade": "minor", "owner": "zhangwei",
+        "description": "留样室 3 份样品的留样标签未注明留样期限（抽查 10 份）"})
+    with page.expect_navigation():
+        page.locator("a[href^='/quality/ncs/']").first.click()
+    nc_path = urlsplit(page.url).path
+    assert "留样期限" in _ok(page)  # the finding's nonconformity, raised by the finding itself
+    _post_form(page, f"{nc_path}/root-cause", {"root_cause": "留样标签模板缺少留样期限一栏，培训未覆盖"})
+    due = (dt.date.today() + dt.timedelta(days=14)).isoformat()
+    _post_form(page, f"{nc_path}/action", {"description": "修订留样标签模板并补标现存留样", "owner": "zhangwei",
+                                           "due_date": due})
+    _post_form(page, f"{nc_path}/done", {"note": "新模板已启用，现存留样已补标"})
+    _post_form(page, f"{nc_path}/implemented")
+    _post_form(page, f"{nc_path}/verification", {"verification": "复查 20 份留样，标签均注明留样期限",
+                                                 "effective": "yes"})
+    text = _post_form(page, f"{nc_path}/close", {"note": "措施有效，关闭"})
+    assert "已关闭" in text
+    page.goto(f"/quality/audits/{code}")
+    assert "已完成" in _post_form(page, f"/quality/audits/{code}/complete")
