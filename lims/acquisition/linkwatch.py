@@ -6,8 +6,10 @@ than that interval (from the runner's start, so a device that never answers coun
 event is stored (:mod:`lims.acquisition.events`) and ``instrument.silent_since`` set; when the device is
 heard again, a ``link_resumed`` event clears it. A link that is merely open is not a live device: a serial
 port opens whether or not the tester is switched on, a Modbus gateway accepts the connection of a device
-that no longer answers. The instruments view reads ``connected`` and ``silent_since`` as one
-``link_state`` (:func:`lims.services.views.instruments.link_state`).
+that no longer answers. Every runner also writes ``instrument.heard_at`` (at most every 5 s), so a
+stopped acquisition process — whose ``connected`` flag nobody clears — shows as silent too. The instruments
+view reads ``connected``, ``silent_since`` and ``heard_at`` as one ``link_state``
+(:func:`lims.services.views.instruments.link_state`).
 """
 
 from __future__ import annotations

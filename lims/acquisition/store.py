@@ -20,6 +20,8 @@ from lims.db.models import Instrument, RawCapture, Reading
 
 log = logging.getLogger("lims.acquire")
 
+#: ``instrument.heard_at`` is written at most this often (seconds): the link state's freshness, not a log.
+HEARD_WRITE_S = 5.0
 #: SQLite's default ``wal_autocheckpoint`` (pages), restored on a connection going back to the pool.
 SQLITE_AUTOCHECKPOINT_PAGES = 1000
 
@@ -264,6 +266,8 @@ class StatusTracker:
         #: when the device was last heard (any byte, any poll reply; monotonic clock), from the runner's start
         self.last_heard = time.monotonic()
         self.silent = False  # a link alert is open (lims.acquisition.linkwatch)
+        self._heard_at: dt.datetime | None = None  # the same instant, wall clock, not yet written
+        self._heard_written = 0.0
 
     def message(self, n: int = 1) -> None:
         with self._lock:
@@ -273,8 +277,11 @@ class StatusTracker:
             self._dirty = True
 
     def heard(self) -> None:
-        """The device sent something (bytes on the link, a reply to a poll): the link is alive."""
+        """The device sent something (bytes on the link, a reply to a poll): the link is alive. Written to
+        ``instrument.heard_at`` by :meth:`flush` at most every :data:`HEARD_WRITE_S` seconds."""
         self.last_heard = time.monotonic()
+        with self._lock:
+            self._heard_at = utcnow()
 
     def error(self, n: int = 1) -> None:
         with self._lock:
@@ -300,9 +307,14 @@ class StatusTracker:
     def flush(self, *, force: bool = False) -> None:
         now = time.monotonic()
         with self._lock:
-            if not self._dirty or (not force and now - self._written_at < self.interval_s):
+            heard = self._heard_at if self._heard_at is not None and (
+                force or now - self._heard_written >= HEARD_WRITE_S) else None
+            if heard is None and (not self._dirty or (not force and now - self._written_at < self.interval_s)):
                 return
             values: dict[str, object] = {}
+            if heard is not None:
+                values["heard_at"] = heard
+                self._heard_at, self._heard_written = None, now
             if self._messages:
                 values["message_count"] = Instrument.message_count + self._messages
             if self._errors:
@@ -326,6 +338,8 @@ class StatusTracker:
                 s.commit()
         except Exception:
             with self._lock:  # keep the counts for the next write
+                if heard is not None and self._heard_at is None:
+                    self._heard_at = heard
                 self._messages += pending[0]
                 self._errors += pending[1]
                 self._resends += pending[2]

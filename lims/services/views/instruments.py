@@ -12,13 +12,16 @@ Stable read functions for the API and the web pages:
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from typing_extensions import TypedDict
 
+from lims.acquisition.store import HEARD_WRITE_S
 from lims.acquisition.unmatched import unmatched_counts, unmatched_readings
+from lims.clock import as_utc, utcnow
 from lims.db.models import Instrument, InstrumentEvent, RawCapture
 from lims.services.lookup import find_by_code
 from lims.services.views.common import iso
@@ -41,6 +44,7 @@ class InstrumentRow(TypedDict):
     duplicate_resends: int
     expected_interval_s: float | None  # a link alert is raised after this long without a byte (None: not watched)
     silent_since: str | None  # the open link alert's start (None: none open)
+    heard_at: str | None  # when lims acquire last heard the device (any byte or poll reply; written every 5 s)
     link_state: str  # online | silent | offline (:func:`link_state`)
 
 
@@ -49,12 +53,22 @@ LINK_STATES = {"online": ("在线", "online"), "silent": ("无数据（超时告
                "offline": ("离线", "offline")}
 
 
-def link_state(connected: bool, silent_since: object) -> str:
-    """``offline`` when the link is not open, ``silent`` when it is open but the device has sent nothing for
-    longer than its expected interval (lims.acquisition.linkwatch), else ``online``."""
+def link_state(connected: bool, silent_since: object, *, heard_at: dt.datetime | None = None,
+               expected_interval_s: float | None = None, now: dt.datetime | None = None) -> str:
+    """``offline`` when the link is not open; ``silent`` when it is open but the device has sent nothing for
+    longer than its expected interval — the alert ``lims acquire`` raised (``silent_since``,
+    lims.acquisition.linkwatch), or ``heard_at`` older than the interval plus the write period
+    (:data:`lims.acquisition.store.HEARD_WRITE_S`: the acquisition process itself stopped writing);
+    else ``online``."""
     if not connected:
         return "offline"
-    return "silent" if silent_since is not None else "online"
+    if silent_since is not None:
+        return "silent"
+    if heard_at is not None and expected_interval_s is not None:
+        age = ((now or utcnow()) - as_utc(heard_at)).total_seconds()
+        if age > expected_interval_s + HEARD_WRITE_S:
+            return "silent"
+    return "online"
 
 
 class LinkAlert(TypedDict):
@@ -105,14 +119,19 @@ def instrument_row(inst: Instrument) -> InstrumentRow:
             "connected": inst.connected, "last_message_at": iso(inst.last_message_at),
             "message_count": inst.message_count, "error_count": inst.error_count,
             "duplicate_resends": inst.duplicate_resends, "expected_interval_s": inst.expected_interval_s,
-            "silent_since": iso(inst.silent_since), "link_state": link_state(inst.connected, inst.silent_since)}
+            "silent_since": iso(inst.silent_since), "heard_at": iso(inst.heard_at),
+            "link_state": link_state(inst.connected, inst.silent_since, heard_at=inst.heard_at,
+                                     expected_interval_s=inst.expected_interval_s)}
 
 
 def link_alerts(s: Session, events_shown: int = 20) -> LinkAlerts:
-    """Open link alerts (instruments silent past their expected interval while connected) and the newest
-    link events (:data:`lims.acquisition.events.EventKind` ``link_silent`` / ``link_resumed``)."""
-    silent = s.execute(select(Instrument).where(Instrument.silent_since.is_not(None), Instrument.connected)
-                       .order_by(Instrument.code)).scalars().all()
+    """Open link alerts (instruments connected but silent past their expected interval: :func:`link_state`)
+    and the newest link events (:data:`lims.acquisition.events.EventKind` ``link_silent`` / ``link_resumed``)."""
+    watched = s.execute(select(Instrument).where(
+        Instrument.connected, Instrument.silent_since.is_not(None) | Instrument.expected_interval_s.is_not(None))
+        .order_by(Instrument.code)).scalars().all()
+    silent = [i for i in watched if link_state(i.connected, i.silent_since, heard_at=i.heard_at,
+                                               expected_interval_s=i.expected_interval_s) == "silent"]
     rows = s.execute(select(InstrumentEvent, Instrument.code).join(Instrument, Instrument.id == InstrumentEvent.instrument_id)
                      .where(InstrumentEvent.kind.in_(("link_silent", "link_resumed")))
                      .order_by(InstrumentEvent.id.desc()).limit(events_shown)).all()

@@ -8,6 +8,7 @@ stored as an event, ``silent_since`` set, ``link_state`` ``silent`` in the instr
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,6 +18,7 @@ from sqlalchemy import select
 from api.app import create_app
 from lims.acquisition import AcquisitionService, ConfigError, parse_config
 from lims.acquisition.linkwatch import silence_of
+from lims.clock import utcnow
 from lims.db.engine import session_scope
 from lims.db.models import Instrument, InstrumentEvent
 from lims.services import auth
@@ -50,6 +52,11 @@ def test_pure_rules():
     assert silence_of(10.0, 12.0, 1.5) == pytest.approx(2.0) and silence_of(10.0, 11.0, 1.5) is None
     assert [link_state(False, None), link_state(True, None), link_state(True, "2026-12-06")] == [
         "offline", "online", "silent"]
+    now = datetime(2026, 12, 6, 8, 0, tzinfo=UTC)
+    # acquisition stopped without closing the link (killed): connected stays set, heard_at ages
+    assert link_state(True, None, heard_at=now - timedelta(seconds=14), expected_interval_s=10, now=now) == "online"
+    assert link_state(True, None, heard_at=now - timedelta(seconds=16), expected_interval_s=10, now=now) == "silent"
+    assert link_state(True, None, heard_at=now - timedelta(hours=1), expected_interval_s=None, now=now) == "online"
     with pytest.raises(ConfigError, match="expected_interval_s"):
         parse_config('[[instrument]]\ncode = "X"\nprofile = "modbus_photometric"\n'
                      'transport = "modbus-tcp://127.0.0.1:5020"\nexpected_interval_s = 0\n')
@@ -65,6 +72,7 @@ def test_a_photometer_that_goes_silent_raises_an_alert_and_clears_it(db_engine, 
     svc.start()
     try:
         assert _wait(lambda: _row(db_factory, "PH-S")["link_state"] == "online")
+        assert _wait(lambda: _row(db_factory, "PH-S")["heard_at"] is not None)  # poll replies are heard
         errors_before = _row(db_factory, "PH-S")["error_count"]
         sim.response_delay_s = 1.0  # the device stops answering; its TCP connection stays open
         assert _wait(lambda: _row(db_factory, "PH-S")["link_state"] == "silent")
@@ -91,12 +99,15 @@ def test_alerts_route(db_engine, db_factory):
         s.add(lab)
         s.flush()
         s.add(Instrument(lab_id=lab.id, code="EI-S", name="酶抑制速测仪", profile="enzyme_ascii_16ch",
-                         connected=True, expected_interval_s=60.0, silent_since=None))
+                         connected=True, expected_interval_s=60.0, silent_since=None, heard_at=utcnow()))
+        # left "connected" by an acquisition process that was killed an hour ago
+        s.add(Instrument(lab_id=lab.id, code="EI-T", name="酶抑制速测仪 2", profile="enzyme_ascii_16ch",
+                         connected=True, expected_interval_s=60.0, heard_at=utcnow() - timedelta(hours=1)))
         user = auth.create_user(s, "tech", "技术员", PASSWORD, ["technician"])
         token = auth.create_bearer_token(s, user).token
     c = TestClient(create_app(db_engine))
     assert c.get("/api/v1/instruments/alerts").status_code == 401
-    assert c.get("/api/v1/instruments/alerts", headers={"Authorization": f"Bearer {token}"}).json() == {
-        "silent": [], "events": []}
+    alerts = c.get("/api/v1/instruments/alerts", headers={"Authorization": f"Bearer {token}"}).json()
+    assert [a["code"] for a in alerts["silent"]] == ["EI-T"] and alerts["events"] == []
     listed = c.get("/api/v1/instruments", headers={"Authorization": f"Bearer {token}"}).json()["instruments"]
-    assert [(r["code"], r["link_state"]) for r in listed] == [("EI-S", "online")]
+    assert [(r["code"], r["link_state"]) for r in listed] == [("EI-S", "online"), ("EI-T", "silent")]
