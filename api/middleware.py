@@ -24,6 +24,7 @@ access_log = logging.getLogger("lims.access")
 #: ``detail.code`` of the 503 answers (zh-CN texts in api.ui.labels.ERROR_ZH).
 DB_UNAVAILABLE = "db.unavailable"
 DB_BUSY = "db.busy"
+DB_DISK_FULL = "db.disk_full"
 RETRY_AFTER_S = 5
 
 
@@ -73,7 +74,11 @@ _TEXTS = {
     DB_UNAVAILABLE: ("数据库暂时无法连接，系统将在数据库恢复后自动恢复服务",
                      "the database cannot be reached; the service resumes by itself when it is back"),
     DB_BUSY: ("数据库繁忙，请稍后重试", "the database is busy; please try again"),
+    DB_DISK_FULL: ("数据库所在磁盘已满或无法写入，本次未保存任何数据，请联系系统管理员",
+                   "the disk is full (or cannot be written) under the database: nothing was saved"),
 }
+#: SQLite's words for a write the file system refused (SQLITE_FULL: ENOSPC; SQLITE_IOERR_WRITE: EFBIG, EIO).
+_DISK_FULL = ("database or disk is full", "disk i/o error")
 
 
 def _wants_html(request: Request) -> bool:
@@ -85,16 +90,18 @@ def _wants_html(request: Request) -> bool:
 
 def database_unavailable(request: Request, error: Exception) -> Response:
     """503 for a database that is away (or, on SQLite, locked past the busy timeout)."""
-    busy = "locked" in str(error).lower() or isinstance(error, sa_exc.TimeoutError)
-    zh, en = _TEXTS[DB_BUSY if busy else DB_UNAVAILABLE]
-    log.warning("%s %s: database %s: %s", request.method, request.url.path, "busy" if busy else "unavailable",
-                str(error).splitlines()[0] if str(error) else type(error).__name__)
+    words = str(error).lower()
+    code = (DB_DISK_FULL if any(w in words for w in _DISK_FULL) else
+            DB_BUSY if "locked" in words or isinstance(error, sa_exc.TimeoutError) else DB_UNAVAILABLE)
+    zh, en = _TEXTS[code]
+    status = 507 if code == DB_DISK_FULL else 503  # 507 Insufficient Storage (RFC 4918)
+    log.log(logging.ERROR if code == DB_DISK_FULL else logging.WARNING, "%s %s: %s: %s", request.method,
+            request.url.path, code, str(error).splitlines()[0] if str(error) else type(error).__name__)
     headers = {"Retry-After": str(RETRY_AFTER_S), "Cache-Control": "no-store"}
     if _wants_html(request):
-        return HTMLResponse(_PAGE.format(zh=zh, en=en), status_code=503, headers=headers)
-    return JSONResponse({"detail": {"message": f"{zh} / {en}", "field": None,
-                                    "code": "db.busy" if busy else "db.unavailable"}},
-                        status_code=503, headers=headers)
+        return HTMLResponse(_PAGE.format(zh=zh, en=en), status_code=status, headers=headers)
+    return JSONResponse({"detail": {"message": f"{zh} / {en}", "field": None, "code": code}},
+                        status_code=status, headers=headers)
 
 
 async def _handler(request: Request, error: Exception) -> Response:

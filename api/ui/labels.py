@@ -57,6 +57,7 @@ ERROR_ZH = {
     "auth.old_password_wrong": "原密码错误",
     "db.unavailable": "数据库暂时无法连接，系统将在数据库恢复后自动恢复服务",
     "db.busy": "数据库繁忙，请稍后重试",
+    "db.disk_full": "数据库所在磁盘已满或无法写入，本次未保存任何数据，请联系系统管理员",
     "ui.passwords_differ": "两次输入的新密码不一致",
     CSRF_FAILED: "表单已失效，请刷新页面后重试",
     "signoff.reviewer_is_analyst": "职责分离：审核人不得为该结果的检验人",

@@ -112,6 +112,7 @@ def _worker(engine: Any) -> Any:
     key = _load(_key_path())
     audit.install()
     return Worker(make_session_factory(engine), key, hub_url=settings.upstream_url, lab_code=settings.lab_code,
+                  timeout_s=settings.upstream_timeout_s,
                   tasks_every_s=3600.0)
 
 

@@ -300,4 +300,5 @@ def worker_from_settings() -> Worker | None:
     key = load_key(settings.upstream_key)
     audit.install()
     factory = make_session_factory(make_engine(settings.database_url))
-    return Worker(factory, key, hub_url=settings.upstream_url, lab_code=settings.lab_code, tasks_every_s=3600.0)
+    return Worker(factory, key, hub_url=settings.upstream_url, lab_code=settings.lab_code, tasks_every_s=3600.0,
+                  timeout_s=settings.upstream_timeout_s)
