@@ -236,13 +236,18 @@ def _json_column(values: list[Any]) -> list[str]:
     return ["null" if v is None else repr(v) for v in values]
 
 
-def _write_scores(xpt: float, sig: float, columns: dict[str, list[Any]], statistic: str) -> None:
+def _write_scores(xpt: float, sig: float, columns: dict[str, list[Any]], statistic: str, block: int = 8192) -> None:
     """The document ``emit_json`` prints for these columns (finite numbers only, so its cleaning changes
     nothing), written row by row from a template."""
     head = json.dumps({"assigned_value": xpt, "sigma_pt": sig, "statistic": statistic, "scores": []},
                       ensure_ascii=False)
-    texts = [_json_column(columns[key]) for key in SCORE_KEYS]
-    sys.stdout.write(head[:-2] + ", ".join(map(_SCORE_ROW.__mod__, zip(*texts, strict=True))) + "]}\n")
+    write = sys.stdout.write
+    write(head[:-2])
+    rows = len(columns[SCORE_KEYS[0]])
+    for start in range(0, rows, block):  # block by block: memory stays flat however long the round
+        texts = [_json_column(columns[key][start:start + block]) for key in SCORE_KEYS]
+        write((", " if start else "") + ", ".join(map(_SCORE_ROW.__mod__, zip(*texts, strict=True))))
+    write("]}\n")
     sys.stdout.flush()
 
 
