@@ -112,10 +112,9 @@ def build_worklist(s: Session, *, batch_code: str | None = None, instrument_code
     batch = find_by_code(s, Batch, batch_code)
     if batch is None:
         raise NotFound(f"batch {batch_code} not found", field="batch", code="batch.not_found")
-    if instrument_code is not None:
-        inst_code: str | None = _instrument(s, instrument_code).code
-    else:
-        inst_code = s.get(Instrument, batch.instrument_id).code if batch.instrument_id else None  # type: ignore[union-attr]
+    inst = _instrument(s, instrument_code) if instrument_code is not None else (
+        s.get(Instrument, batch.instrument_id) if batch.instrument_id is not None else None)
+    inst_code = inst.code if inst is not None else None
     rows = s.execute(select(Analysis).where(Analysis.batch_id == batch.id, *_open())
                      .order_by(Analysis.id)).scalars().all()
     return {"instrument": inst_code, "batch": batch.code, "source": "batch", "entries": _entries(rows)}

@@ -116,11 +116,10 @@ class AstmOrderDesk:
     def on_events(self, events: Sequence[LinkEvent]) -> None:
         """Settle the worklists whose message was delivered or aborted."""
         for ev in events:
-            if isinstance(ev, MessageDelivered | MessageAborted) and ev.message_id in self.in_flight:
-                worklist_id = self.in_flight.pop(ev.message_id)
-                ok = isinstance(ev, MessageDelivered)
-                self._settle(worklist_id, SENT if ok else FAILED,
-                             "every frame acknowledged" if ok else f"aborted: {ev.reason}")  # type: ignore[union-attr]
+            if isinstance(ev, MessageDelivered) and ev.message_id in self.in_flight:
+                self._settle(self.in_flight.pop(ev.message_id), SENT, "every frame acknowledged")
+            elif isinstance(ev, MessageAborted) and ev.message_id in self.in_flight:
+                self._settle(self.in_flight.pop(ev.message_id), FAILED, f"aborted: {ev.reason}")
 
     def on_disconnect(self) -> None:
         """The link was lost: worklists in flight failed (a person sends them again)."""
