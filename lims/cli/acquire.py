@@ -4,6 +4,11 @@ Instruments, transports and watch folders come from a TOML file (format: :mod:`l
 default ``acquire.toml`` in the working directory, or ``LIMS_ACQUIRE_CONFIG``). Every instrument runs on its
 own thread until Ctrl-C / SIGTERM (or ``--duration``). ``--reparse CODE`` parses again the captures in error
 of one instrument (after a profile fix) and exits.
+
+Both directions: worklists stored with ``lims worklist send`` (or the API) are sent while it runs — ASTM
+order records, Modbus sample-ID registers, or the next run's channel map — and ASTM host queries are
+answered from the open batches on the instrument. An instrument with ``expected_interval_s`` raises a link
+alert when it sends nothing for longer (events ``link_silent`` / ``link_resumed``).
 """
 
 from __future__ import annotations
