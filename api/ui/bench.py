@@ -116,6 +116,7 @@ def _entry_page(request: Request, me: Principal, factory: sessionmaker[Session],
     data = read_service(factory, lambda s: {"batch": bench_views.batch_bench(s, code),
                                             "record": batch_views.batch_record(s, code),
                                             "instruments": bench_views.form_choices(s)["instruments"]})
+    worklist = read_service(factory, lambda s: bench_views.worklist_rows(s, data["batch"])) if data["batch"] else []
     batch = data["batch"]
     if batch is None:
         return not_found(request, me, "/batches", f"批次 {code} / batch {code}")
@@ -123,7 +124,7 @@ def _entry_page(request: Request, me: Principal, factory: sessionmaker[Session],
                                             if w["batch"] == batch["code"]]) if batch["instrument"] else []
     words = DONE.get(done)
     return render(request, me, "ui_entry.html", "/batches", status=status, error=error, form=form or {},
-                  batch=batch, worklist=bench_views.worklist_rows(batch), qc=data["record"]["qc"],
+                  batch=batch, worklist=worklist, qc=data["record"]["qc"],
                   instruments=data["instruments"], sent=sent, worklist_state=WORKLIST_STATE,
                   qc_kinds=[k.value for k in QcKind], positives=positives,
                   done={"zh": words[0].format(n=n), "en": words[1].format(n=n)} if words else None)
@@ -309,15 +310,17 @@ def quantify(code: str, request: Request, me: Bench, factory: FactoryDep, analys
 @router.get("/batches/{code}/worklist.csv")
 def worklist_csv(code: str, request: Request, me: Bench, factory: FactoryDep,
                  run: Annotated[str, Query(max_length=30, pattern=r"^[0-9A-Za-z-]*$")] = "1") -> Response:
-    """The worklist as the acquisition reads it (lims.acquisition.worklist.read_worklist: run_no, channel,
-    sample_code), for a tester whose wire carries no sample ID; channel 0 is the control."""
-    batch = read_service(factory, lambda s: bench_views.batch_bench(s, code))
-    if batch is None:
+    """The worklist as sent (positions of the open analyses) in the file the acquisition reads
+    (lims.acquisition.worklist.read_worklist: run_no, channel, sample_code), for a tester whose wire carries no
+    sample ID; channel 0 is the control."""
+    rows = read_service(factory, lambda s: None if (b := bench_views.batch_bench(s, code)) is None
+                        else bench_views.worklist_rows(s, b))
+    if rows is None:
         return not_found(request, me, "/batches", f"批次 {code} / batch {code}")
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["run_no", "channel", "sample_code"])
-    for row in bench_views.worklist_rows(batch):
+    for row in rows:
         if not row["control"]:
             writer.writerow([run or "1", row["position"], row["sample_code"]])
     safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in code)

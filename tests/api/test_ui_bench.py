@@ -223,6 +223,9 @@ def test_enzyme_inhibition_typed_at_the_bench(lab: Lab):
     with lab.factory() as s:  # the positive screen requested its confirmation
         assert s.execute(select(func.count()).select_from(Analysis).where(
             Analysis.requested_by_analysis_id == ids[DAY[1]])).scalar_one() >= 1
+    # the worklist (as sent to the instrument) keeps only the analysis still open
+    left = list(csv.DictReader(io.StringIO(tech.get("/batches/B-EI/worklist.csv").text)))
+    assert [(x["channel"], x["sample_code"]) for x in left] == [("1", DAY[2])]
     # an analysis with a result takes no second one
     r = post(tech, page, "/batches/B-EI/entry/enzyme", _enzyme_form(ids, {DAY[0]: ("0.10", "0.64")}))
     assert r.status_code == 409 and lab.count(Result) == 2

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.orm import Session
 
+from lims.acquisition.orders import build_worklist
 from lims.db.models import (
     Analysis,
     Analyte,
@@ -133,14 +134,18 @@ def _curves(s: Session, batch_id: int) -> list[dict[str, Any]]:
                                            .order_by(CalibrationCurve.id.desc())).all()]
 
 
-def worklist_rows(bench: dict[str, Any]) -> list[dict[str, Any]]:
-    """The batch's worklist, position → sample → analysis; a screening batch starts with its control
+def worklist_rows(s: Session, bench: dict[str, Any]) -> list[dict[str, Any]]:
+    """The batch's worklist as it is sent to the instrument (lims.acquisition.orders.build_worklist: its open
+    analyses, one position per sample), the analytes in words; a screening batch starts with its control
     (channel 0 of a multi-channel tester, GB/T 5009.199-2003)."""
+    names = {x["code"]: x["name"] for x in bench["analytes"]}
+    entries = build_worklist(s, batch_code=bench["code"])["entries"]
     rows: list[dict[str, Any]] = []
-    if bench["method"] and bench["method"]["kind"] == "screening":
-        rows.append({"position": 0, "sample_code": "", "analysis_id": None, "analyte": "", "control": True})
-    rows.extend({"position": a["position"], "sample_code": a["sample_code"], "analysis_id": a["id"],
-                 "analyte": a["analyte"], "control": False} for a in bench["analyses"])
+    if entries and bench["method"] and bench["method"]["kind"] == "screening":
+        rows.append({"position": 0, "sample_code": "", "analyses": [], "control": True})
+    rows.extend({"position": e["position"], "sample_code": e["sample_code"], "control": False,
+                 "analyses": [f"#{a['analysis_id']} {names.get(a['test_code'], a['test_code'])}" for a in e["analyses"]]}
+                for e in entries)
     return rows
 
 
