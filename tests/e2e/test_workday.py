@@ -183,3 +183,50 @@ def test_an_audit_finding_through_capa_to_closure(page: Any, login: Any) -> None
     assert "已关闭" in text
     page.goto(f"/quality/audits/{code}")
     assert "已完成" in _post_form(page, f"/quality/audits/{code}/complete")
+
+
+#: The participants' results for chlorpyrifos (mg/kg): eleven close to 0.20 and one far off.
+PT_RESULTS = (0.198, 0.205, 0.191, 0.210, 0.202, 0.187, 0.199, 0.215, 0.196, 0.204, 0.201, 0.320)
+
+
+def _participants(page: Any) -> dict[str, str]:
+    """{lab code: anonymous participant code} from the round page's participant table."""
+    out = {}
+    for row in page.locator("h2:has-text('参加者') + div.scroll tr").all()[1:]:
+        cells = row.locator("td").all_inner_texts()
+        out[cells[1].split()[-1]] = cells[0].split()[0]
+    return out
+
+
+def test_a_pt_round_from_creation_to_a_participants_report(page: Any, login: Any) -> None:
+    suffix = uuid.uuid4().hex[:6].upper()
+    code = f"PT-E2E-{suffix}"
+    login(page, "wangfang")
+    page.goto("/pt")
+    deadline = (dt.datetime.now() + dt.timedelta(days=20)).strftime("%Y-%m-%dT%H:%M")
+    _post_form(page, "/pt/rounds", {"scheme_code": "PROV-PEST", "scheme_name": "蔬菜中农药残留能力验证",
+                                    "provider_name": "省农产品质量安全中心", "code": code,
+                                    "title": "2026 年蔬菜中毒死蜱测定能力验证", "matrix": "芹菜匀浆",
+                                    "deadline": deadline, "analytes": "chlorpyrifos, 毒死蜱, mg/kg, 0.01"})
+    assert f"/pt/rounds/{code}" in page.url
+    labs = "\n".join(f"LAB{i:03d}, 某县农产品质量安全检测站 {i}" for i in range(1, len(PT_RESULTS) + 1))
+    _post_form(page, f"/pt/rounds/{code}/participants", {"labs": labs})
+    participants = _participants(page)
+    assert len(participants) == len(PT_RESULTS), participants
+    _post_form(page, f"/pt/rounds/{code}/step/open")
+    for i, value in enumerate(PT_RESULTS, start=1):  # the provider enters each lab's returned result
+        page.goto(f"/pt/rounds/{code}/submit")
+        page.fill("input[name=participant_code]", participants[f"LAB{i:03d}"])
+        page.fill("input[name=result__chlorpyrifos]", f"{value}")
+        with page.expect_navigation():
+            page.click("form button[type=submit]")
+        assert page.locator("[role=alert]").count() == 0, page.inner_text("body")[:600]
+    page.goto(f"/pt/rounds/{code}")
+    for step in ("close", "score", "publish"):
+        _post_form(page, f"/pt/rounds/{code}/step/{step}")
+    text = page.inner_text("main")
+    assert "已发布" in text and "不满意" in text  # the far-off lab (0.320 mg/kg) is unsatisfactory
+    outlier = participants[f"LAB{len(PT_RESULTS):03d}"]
+    href = page.locator(f"a[href$='/reports/{outlier}.pdf']").first.get_attribute("href")
+    pdf = page.request.get(href)  # the participant's report, as the link on the page gives it
+    assert pdf.status == 200 and pdf.body().startswith(b"%PDF")
