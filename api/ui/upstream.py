@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -22,13 +23,16 @@ from api.deps import FactoryDep, read_service
 from api.security import Principal, require_ui
 from api.ui.base import PAGE_SIZE, Offset, P, ResultsPage, area_router, not_found, pager, render, ui_error
 from api.ui.quality import act, form_of
+from lims.services import sampling
+from lims.services.errors import InvalidInput
 from lims.services.views import tasks as task_views
 from lims.upstream import queue
-from lims.vocabulary import OutboxStatus
+from lims.vocabulary import OutboxStatus, ProgrammeType, SamplingLink
 
 router = area_router()
 UpstreamManager = Annotated[Principal, require_ui(P.UPSTREAM_MANAGE)]
 TasksPage = Annotated[Principal, require_ui(P.TASKS_READ)]
+TasksManager = Annotated[Principal, require_ui(P.TASKS_MANAGE)]
 PAGE = "/upstream"
 #: Kinds of outbox message in words (lims.upstream.outbox, lims.db.anchors).
 KIND_WORDS = {"result": ("检测结果", "results"), "retraction": ("撤回结果", "retraction"),
@@ -81,19 +85,67 @@ def _refusal(message: str, field: str, code: str) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------ monitoring tasks
 
 
-@router.get("/tasks", response_class=HTMLResponse)
-def tasks_page(request: Request, me: TasksPage, factory: FactoryDep, offset: Offset = 0) -> HTMLResponse:
+def _tasks_page(request: Request, me: Principal, factory: sessionmaker[Session], *, offset: int = 0,
+                error: dict[str, Any] | None = None, form: dict[str, str] | None = None) -> HTMLResponse:
     page = read_service(factory, lambda s: task_views.list_tasks(s, limit=PAGE_SIZE, offset=offset))
-    return render(request, me, "ui_tasks.html", "/quality", tasks=page.items,
+    return render(request, me, "ui_tasks.html", "/quality", status=error["status"] if error else 200, error=error,
+                  form=form or {}, tasks=page.items, can_manage=me.can(P.TASKS_MANAGE),
+                  programme_types=list(ProgrammeType),
                   pager=pager("/tasks", {}, offset, PAGE_SIZE, page.total, page.total_exact))
 
 
-@router.get("/tasks/{code}", response_class=HTMLResponse)
-def task_page(code: str, request: Request, me: TasksPage, factory: FactoryDep) -> HTMLResponse:
+@router.get("/tasks", response_class=HTMLResponse)
+def tasks_page(request: Request, me: TasksPage, factory: FactoryDep, offset: Offset = 0) -> HTMLResponse:
+    return _tasks_page(request, me, factory, offset=offset)
+
+
+@router.post("/tasks", response_class=HTMLResponse)
+async def create_task(request: Request, me: TasksManager, factory: FactoryDep) -> Response:
+    """下达监测任务 (lims.services.sampling.create_task, as POST /api/v1/tasks)."""
+    form = await form_of(request)
+    analytes = [a.strip() for a in form.get("required_analytes", "").replace("，", ",").replace("、", ",").split(",")
+                if a.strip()]
+    error = act(factory, me, "create monitoring task", lambda s: sampling.create_task(
+        s, code=form.get("code", ""), name=form.get("name", ""), programme_type=form.get("programme_type", ""),
+        issuing_authority=form.get("issuing_authority", ""), required_analytes=analytes,
+        sampling_plan=form.get("sampling_plan", "")))
+    if error:
+        return _tasks_page(request, me, factory, error=error, form=form)
+    return RedirectResponse(f"/tasks/{quote(form.get('code', ''), safe='')}", status_code=303)
+
+
+def _task_page(request: Request, me: Principal, factory: sessionmaker[Session], code: str, *,
+               error: dict[str, Any] | None = None) -> HTMLResponse:
     try:
         data = read_service(factory, lambda s: task_views.task_detail(s, code))
     except HTTPException as e:
         if e.status_code == 404:
             return not_found(request, me, "/tasks", f"监测任务 {code} / task {code}")
         raise
-    return render(request, me, "ui_tasks_detail.html", "/quality", **data)
+    return render(request, me, "ui_tasks_detail.html", "/quality", status=error["status"] if error else 200,
+                  error=error, can_manage=me.can(P.TASKS_MANAGE), links=list(SamplingLink), **data)
+
+
+@router.get("/tasks/{code}", response_class=HTMLResponse)
+def task_page(code: str, request: Request, me: TasksPage, factory: FactoryDep) -> HTMLResponse:
+    return _task_page(request, me, factory, code)
+
+
+@router.post("/tasks/{code}/plan", response_class=HTMLResponse)
+async def draw_plan(code: str, request: Request, me: TasksManager, factory: FactoryDep) -> Response:
+    """双随机: producers and inspectors drawn at random, reproducibly (lims.services.sampling.draw_sampling_plan)."""
+    form = await form_of(request)
+
+    def number(name: str, default: int) -> int:
+        raw = form.get(name, "")
+        if not raw:
+            return default
+        if not raw.isdigit() or len(raw) > 6:
+            raise InvalidInput(f"{name}: a whole number (got {raw[:20]!r})", field=name, code="quality.bad_value")
+        return int(raw)
+    error = act(factory, me, "draw sampling plan (双随机)", lambda s: sampling.draw_sampling_plan(
+        s, code, producers=number("producers", 1), inspectors_per_visit=number("inspectors_per_visit", 2),
+        region_prefix=form.get("region_prefix", ""), sampling_link=form.get("sampling_link") or "before_harvest"))
+    if error:
+        return _task_page(request, me, factory, code, error=error)
+    return RedirectResponse(f"/tasks/{quote(code, safe='')}", status_code=303)

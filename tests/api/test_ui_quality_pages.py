@@ -352,3 +352,24 @@ def test_a_qc_run_recorded_by_a_technician_is_judged_by_the_westgard_rules(lab):
     assert "QC-WEB-002" in tech.get("/quality/qc").text  # on the chart's table of rejected runs
     junk = post(tech, "/quality/qc/runs", {**chart, "code": "QC-WEB-003", "level__L1": "abc"}, page="/quality/qc")
     assert junk.status_code == 422 and "质控数据无效" in junk.text
+
+
+def test_a_monitoring_task_is_created_and_its_plan_drawn_through_the_forms(lab):
+    web = lab.browser("wangfang")
+    r = post(web, "/tasks", {"code": "T-WEB-1", "name": "冬季蔬菜专项监测", "programme_type": "special",
+                             "issuing_authority": "县农业农村局", "required_analytes": "CHLORPYRIFOS、ACEPHATE"},
+             page="/tasks")
+    assert r.status_code == 303 and r.headers["location"] == "/tasks/T-WEB-1"
+    page = web.get("/tasks/T-WEB-1").text
+    assert "专项监测" in page and "尚未抽取抽样计划" in page
+    r = post(web, "/tasks/T-WEB-1/plan", {"producers": "2", "inspectors_per_visit": "2",
+                                          "sampling_link": "before_harvest"}, page="/tasks/T-WEB-1")
+    assert r.status_code == 303, r.text[-400:]
+    drawn = web.get("/tasks/T-WEB-1").text
+    assert drawn.count("待抽样") == 2 and "采收前" in drawn and "抽取双随机抽样计划" not in drawn
+    bad = post(web, "/tasks", {"code": "T-WEB-2", "name": "x", "programme_type": "weekly",
+                               "issuing_authority": "局"}, page="/tasks")
+    assert bad.status_code == 422 and "未写入任何数据" in bad.text
+    tech = lab.browser("zhangwei")
+    assert 'action="/tasks"' not in tech.get("/tasks").text
+    assert post(tech, "/tasks/T-WEB-1/plan", {"producers": "1"}, page="/tasks").status_code == 403
