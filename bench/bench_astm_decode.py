@@ -9,7 +9,8 @@ The peer is ``bench/_astm_peer_loop.py``: python-astm (``astm-2025``) ``make_che
 ``codec.join`` for continuations, ``decode_message`` per record, results from the O and R records, one
 ``json.dumps``. Both run as their own process N times, each run of ours paired with a peer run just before
 it (the machine is shared; its load drifts). Printed: best and median wall time, peak RSS (GNU time
-``%M``), the median of the paired ratios peer/ours (the target: ≥ 3×), and a check that both processes
+``%M``), the median of the paired ratios peer/ours (the target: ≥ 3×), the median of the paired CPU-time
+(user + system) ratios, and a check that both processes
 found the same sessions and results (ours must also equal the library path ``decode_capture`` →
 ``session_document``, byte for byte, on the first run).
 
@@ -73,15 +74,17 @@ def make_capture(sessions: int, seed: int = 20240520) -> bytes:
     return bytes(out)
 
 
-def run_once(argv: list[str], out_path: str) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one child writing stdout to ``out_path``; it must exit 0."""
+def run_once(argv: list[str], out_path: str) -> tuple[float, float, float]:
+    """Wall seconds, peak RSS (MB) and CPU seconds (user + system) of one child writing stdout to
+    ``out_path`` (GNU time ``%M %U %S``); it must exit 0."""
     with open(out_path, "wb") as out:
         start = time.perf_counter()
-        done = subprocess.run([TIME, "-f", "%M", *argv], stdout=out, stderr=subprocess.PIPE, text=True)
+        done = subprocess.run([TIME, "-f", "%M %U %S", *argv], stdout=out, stderr=subprocess.PIPE, text=True)
         elapsed = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} exited {done.returncode}: {done.stderr.strip()[-300:]}")
-    return elapsed, int(done.stderr.strip().splitlines()[-1]) / 1024.0
+    rss, user, system = done.stderr.strip().splitlines()[-1].split()
+    return elapsed, int(rss) / 1024.0, float(user) + float(system)
 
 
 def library_document(capture: bytes) -> bytes:
@@ -109,7 +112,7 @@ def main() -> int:
         Path(cap).write_bytes(capture)
         ours_argv = [*lims, "astm", "decode", cap, "--json"]
         peer_argv = [sys.executable, str(HERE / "_astm_peer_loop.py"), cap]
-        runs: dict[str, list[tuple[float, float]]] = {"ours": [], "peer": []}
+        runs: dict[str, list[tuple[float, float, float]]] = {"ours": [], "peer": []}
         for i in range(args.n):
             runs["peer"].append(run_once(peer_argv, os.path.join(tmp, "peer.json")))
             runs["ours"].append(run_once(ours_argv, os.path.join(tmp, "ours.json")))
@@ -124,13 +127,14 @@ def main() -> int:
           f"{n_rejected} rejected frames; N={args.n} paired runs (peer right before ours)")
     fig = {}
     for key in ("peer", "ours"):
-        times = [t for t, _ in runs[key]]
-        fig[key] = (min(times), statistics.median(times), max(m for _, m in runs[key]))
+        times = [t for t, _, _ in runs[key]]
+        fig[key] = (min(times), statistics.median(times), max(m for _, m, _ in runs[key]))
         label = "python-astm loop (astm-2025)" if key == "peer" else "lims astm decode --json"
         print(f"{label:30} best {fig[key][0]:6.3f} s  median {fig[key][1]:6.3f} s  peak RSS {fig[key][2]:6.1f} MB")
     paired = statistics.median(p[0] / o[0] for p, o in zip(runs["peer"], runs["ours"], strict=True))
+    cpu = statistics.median(p[2] / o[2] for p, o in zip(runs["peer"], runs["ours"], strict=True))
     print(f"ratio peer/ours: best {fig['peer'][0] / fig['ours'][0]:.2f}x, median of paired runs {paired:.2f}x "
-          f"(target >= {TARGET}x)")
+          f"(target >= {TARGET}x); CPU time (user + system), median of paired runs {cpu:.2f}x")
     print(f"output identical to decode_capture → session_document: {identical}; same sessions and results as "
           f"the peer: {agree}")
     ok = paired >= TARGET and identical and agree

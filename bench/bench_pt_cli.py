@@ -12,7 +12,8 @@ written as the contract CSV ``lab,analyte,result,uncertainty`` (~6.5 MB, ~257,00
 
 Each command runs N times as its own process, each run paired with a peer run right before it (the machine
 is shared: its load drifts). Printed per command: best and median wall time, peak RSS (GNU time ``%M``),
-the median of the paired ratios peer/ours (target ≥ 5×), peak RSS target < 200 MB, and a check that the
+the median of the paired ratios peer/ours (target ≥ 5×), peak RSS target < 200 MB, the median of the paired
+CPU-time ratios (user + system: what a loaded, shared machine blurs least), and a check that the
 numbers agree with the peer's (x_pt, s*, u(x_pt) per analyte; z, z', zeta, En, D, D % per row; to 1e-9
 relative: pt13528 computes the same formulas, its stopping tolerance differs in form).
 
@@ -55,15 +56,17 @@ def write_round(path: str) -> int:
     return rows
 
 
-def run_once(argv: list[str], out_path: str) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one child writing stdout to ``out_path``; it must exit 0."""
+def run_once(argv: list[str], out_path: str) -> tuple[float, float, float]:
+    """Wall seconds, peak RSS (MB) and CPU seconds (user + system) of one child writing stdout to
+    ``out_path`` (GNU time ``%M %U %S``); it must exit 0."""
     with open(out_path, "wb") as out:
         start = time.perf_counter()
-        done = subprocess.run([TIME, "-f", "%M", *argv], stdout=out, stderr=subprocess.PIPE, text=True)
+        done = subprocess.run([TIME, "-f", "%M %U %S", *argv], stdout=out, stderr=subprocess.PIPE, text=True)
         elapsed = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} exited {done.returncode}: {done.stderr.strip()[-300:]}")
-    return elapsed, int(done.stderr.strip().splitlines()[-1]) / 1024.0
+    rss, user, system = done.stderr.strip().splitlines()[-1].split()
+    return elapsed, int(rss) / 1024.0, float(user) + float(system)
 
 
 def close(a: float | None, b: float | None, floor: float = 1e-12) -> bool:
@@ -85,7 +88,7 @@ def agree(kind: str, ours: dict, peer: dict) -> bool:  # type: ignore[type-arg]
 
 
 def measure(kind: str, ours_argv: list[str], peer_argv: list[str], n: int, tmp: str) -> bool:
-    runs: dict[str, list[tuple[float, float]]] = {"peer": [], "ours": []}
+    runs: dict[str, list[tuple[float, float, float]]] = {"peer": [], "ours": []}
     for i in range(n):
         runs["peer"].append(run_once(peer_argv, os.path.join(tmp, "peer.json")))
         runs["ours"].append(run_once(ours_argv, os.path.join(tmp, "ours.json")))
@@ -94,15 +97,17 @@ def measure(kind: str, ours_argv: list[str], peer_argv: list[str], n: int, tmp: 
                          json.loads(Path(tmp, "peer.json").read_bytes()))
     fig = {}
     for key in ("peer", "ours"):
-        times = [t for t, _ in runs[key]]
-        fig[key] = (min(times), statistics.median(times), max(m for _, m in runs[key]))
+        times = [t for t, _, _ in runs[key]]
+        fig[key] = (min(times), statistics.median(times), max(m for _, m, _ in runs[key]))
     paired = statistics.median(p[0] / o[0] for p, o in zip(runs["peer"], runs["ours"], strict=True))
+    cpu = statistics.median(p[2] / o[2] for p, o in zip(runs["peer"], runs["ours"], strict=True))
     ok = paired >= TARGET and fig["ours"][2] < RSS_LIMIT_MB and same
     print(f"lims pt {kind}: best {fig['ours'][0]:.3f} s, median {fig['ours'][1]:.3f} s, peak RSS "
           f"{fig['ours'][2]:.1f} MB | pt13528 loop: best {fig['peer'][0]:.3f} s, median {fig['peer'][1]:.3f} s, "
           f"peak RSS {fig['peer'][2]:.1f} MB")
     print(f"  ratio peer/ours: best {fig['peer'][0] / fig['ours'][0]:.2f}x, median of paired runs {paired:.2f}x "
-          f"(target >= {TARGET}x, RSS < {RSS_LIMIT_MB:.0f} MB); numbers agree with the peer: {same}  "
+          f"(target >= {TARGET}x, RSS < {RSS_LIMIT_MB:.0f} MB); CPU time (user + system) ratio, median of paired "
+          f"runs {cpu:.2f}x; numbers agree with the peer: {same}  "
           f"{'ok' if ok else 'NOT MET'}")
     return ok
 
