@@ -88,6 +88,7 @@ ERROR_ZH = {
     "worklist.empty": "没有可下发的待检项目（批次或仪器待检队列中的项目均已出结果或不在检测中）",
     "worklist.too_long": "工作清单位置过多，请分批下发",
     "worklist.no_source": "请指定批次或仪器",
+    "worklist.not_supported": "该仪器不接收工作清单（仪器自行发送样品编号，或其配置未声明下发方式）",
     "instrument.not_found": "找不到该仪器",
     "batch.not_found": "找不到该批次",
     "reading.no_control": "该批次没有有效的对照通道，无法计算抑制率",

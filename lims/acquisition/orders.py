@@ -127,14 +127,37 @@ def stored_row(w: InstrumentWorklist, instrument: str, batch: str | None) -> Sto
             "entries": list(w.entries)}
 
 
-def send_worklist(s: Session, instrument_code: str, *, batch_code: str | None = None,
-                  takes: Sequence[str] = ()) -> StoredWorklist:
+def download_kind(profile_name: str) -> str | None:
+    """How an instrument of this profile takes a worklist: ``astm`` (order records), ``modbus`` (sample-ID
+    registers, when its profile declares ``[modbus.worklist]``), ``channels`` (a tester without sample IDs
+    on the wire: the next run's channel map); None when it takes none (it sends sample IDs itself, or it is
+    a watch folder)."""
+    from drivers.errors import ProfileError
+    from drivers.profiles import load_profile
+
+    try:
+        profile = load_profile(profile_name)
+    except ProfileError:
+        return None
+    if profile.dialect == "astm":
+        return "astm"
+    if profile.dialect == "modbus":
+        return "modbus" if profile.modbus is not None and profile.modbus.worklist is not None else None
+    return "channels" if profile.dialect == "binary_frame" else None
+
+
+def send_worklist(s: Session, instrument_code: str, *, batch_code: str | None = None) -> StoredWorklist:
     """Store the worklist of ``batch_code`` (or of the instrument's open queue) for ``lims acquire`` to send
     to instrument ``instrument_code`` (audited: the row is a record). A pending worklist of the instrument
-    not yet sent is cancelled (superseded). :class:`Conflict` ``worklist.empty`` when no open analysis is
-    left, ``worklist.too_long`` over :data:`MAX_POSITIONS` positions."""
+    not yet sent is cancelled (superseded). :class:`Conflict` ``worklist.not_supported`` for an instrument
+    that takes no worklist (:func:`download_kind`), ``worklist.empty`` when no open analysis is left,
+    ``worklist.too_long`` over :data:`MAX_POSITIONS` positions."""
     wl = build_worklist(s, batch_code=batch_code, instrument_code=instrument_code)
     inst = _instrument(s, instrument_code)
+    if download_kind(inst.profile) is None:
+        raise Conflict(f"instrument {instrument_code} (profile {inst.profile}) takes no worklist: it sends the "
+                       "sample IDs itself, or its profile declares no download", field="instrument",
+                       code="worklist.not_supported")
     if not wl["entries"]:
         raise Conflict(f"no open analysis to send to {instrument_code}"
                        + (f" in batch {batch_code}" if batch_code else ""), field="batch", code="worklist.empty")

@@ -49,8 +49,10 @@ def test_rest_builds_sends_and_lists_worklists(client, gc_lab):
     listed = client.get("/api/v1/instruments/GC-01/worklists", headers=client.h).json()
     assert [(w["id"], w["status"]) for w in listed] == [(second["id"], "pending"), (first.json()["id"], "cancelled")]
     assert listed[1]["detail"] == f"superseded by worklist {second['id']}"
-    refused = client.post("/api/v1/instruments/EI-01/worklist", json={}, headers=client.h)  # nothing queued there
+    refused = client.post("/api/v1/instruments/PH-01/worklist", json={}, headers=client.h)  # nothing queued there
     assert refused.status_code == 409 and refused.json()["detail"]["code"] == "worklist.empty"
+    refused = client.post("/api/v1/instruments/EI-01/worklist", json={}, headers=client.h)  # sends its sample IDs
+    assert refused.status_code == 409 and refused.json()["detail"]["code"] == "worklist.not_supported"
     with gc_lab() as s:
         audited = s.execute(select(AuditEvent).where(AuditEvent.table_name == "instrument_worklist")).scalars().all()
     assert {(e.action, e.actor) for e in audited} >= {("create", "tech"), ("update", "tech")}
