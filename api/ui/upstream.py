@@ -87,8 +87,12 @@ def _refusal(message: str, field: str, code: str) -> dict[str, Any]:
 
 def _tasks_page(request: Request, me: Principal, factory: sessionmaker[Session], *, offset: int = 0,
                 error: dict[str, Any] | None = None, form: dict[str, str] | None = None) -> HTMLResponse:
-    page = read_service(factory, lambda s: task_views.list_tasks(s, limit=PAGE_SIZE, offset=offset))
+    def read(s: Session) -> tuple[Any, dict[str, tuple[str, str]]]:
+        page = task_views.list_tasks(s, limit=PAGE_SIZE, offset=offset)
+        return page, task_views.analyte_names(s, sorted({a for t in page.items for a in t["required_analytes"]}))
+    page, names = read_service(factory, read)
     return render(request, me, "ui_tasks.html", "/quality", status=error["status"] if error else 200, error=error,
+                  analyte_names=names,
                   form=form or {}, tasks=page.items, can_manage=me.can(P.TASKS_MANAGE),
                   programme_types=list(ProgrammeType),
                   pager=pager("/tasks", {}, offset, PAGE_SIZE, page.total, page.total_exact))
@@ -114,10 +118,15 @@ async def create_task(request: Request, me: TasksManager, factory: FactoryDep) -
     return RedirectResponse(f"/tasks/{quote(form.get('code', ''), safe='')}", status_code=303)
 
 
+def _task(s: Session, code: str) -> dict[str, Any]:
+    doc = task_views.task_detail(s, code)
+    return {**doc, "analyte_names": task_views.analyte_names(s, list(doc["task"]["required_analytes"]))}
+
+
 def _task_page(request: Request, me: Principal, factory: sessionmaker[Session], code: str, *,
                error: dict[str, Any] | None = None) -> HTMLResponse:
     try:
-        data = read_service(factory, lambda s: task_views.task_detail(s, code))
+        data = read_service(factory, lambda s: _task(s, code))
     except HTTPException as e:
         if e.status_code == 404:
             return not_found(request, me, "/tasks", f"监测任务 {code} / task {code}")

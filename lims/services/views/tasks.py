@@ -162,3 +162,12 @@ def task_detail(s: Session, code: str) -> dict[str, Any]:
              for ln in plan["lines"]]
     return {"task": task_row(task), "sampling_plan": task.sampling_plan, "created_at": task.created_at,
             "lines": lines}
+
+
+def analyte_names(s: Session, codes: list[str]) -> dict[str, tuple[str, str]]:
+    """Analyte code → (中文名, English name), for showing a task's required analytes by name."""
+    from lims.db.models import Analyte
+
+    if not codes:
+        return {}
+    return {a.code: (a.name_zh, a.name_en) for a in s.execute(select(Analyte).where(Analyte.code.in_(codes))).scalars()}
