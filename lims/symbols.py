@@ -10,9 +10,10 @@ readers often do not read; error correction level M, raised when it fits in the 
 from __future__ import annotations
 
 from html import escape
+from typing import TYPE_CHECKING
 
-import segno
-from barcode.codex import Code128
+if TYPE_CHECKING:  # both load when a label is drawn, not with every page module (issue 17: serve memory)
+    import segno
 
 #: Quiet zones (ISO/IEC 15417 §4.5: at least 10 modules; ISO/IEC 18004 §6.3.8: 4 modules).
 BARCODE_QUIET = 10
@@ -21,6 +22,8 @@ QR_QUIET = 4
 
 def code128_modules(text: str) -> str:
     """The symbol as a string of modules, ``1`` a bar module and ``0`` a space, start to stop pattern."""
+    from barcode.codex import Code128
+
     return Code128(text).build()[0]
 
 
@@ -52,6 +55,8 @@ def code128_svg(text: str, *, height: int = 40, label: str = "") -> str:
 
 def qr_code(text: str) -> segno.QRCode:
     """The QR symbol of ``text`` (level M or better in the smallest version that holds it)."""
+    import segno
+
     return segno.make_qr(text, error="m", boost_error=True)
 
 
