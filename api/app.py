@@ -70,7 +70,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     engine = engine or make_engine()
     app = FastAPI(title="县级农产品质量安全检测 LIMS", version="0.1.0", lifespan=_lifespan,
                   description="样品、检测结果、审核签发与报告 / samples, results, review and reports",
-                  docs_url=None, redoc_url=None)  # /docs with local assets (api.docs_assets)
+                  docs_url=None, redoc_url=None)  # /docs and /redoc with local assets (api.docs_assets)
     app.state.session_factory = make_session_factory(engine)
     declare_public(app, *FRAMEWORK_PUBLIC_PATHS)
     app.add_middleware(RejectNulBytes)
@@ -81,7 +81,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
 
     app.include_router(ops_router)  # /health, /ready, /metrics (issue 17)
     document_error_shapes(app)  # /openapi.json declares the 422 answers the routes really give
-    install_local_docs(app)  # Swagger UI from the installed swagger-ui-bundle package: /docs works offline
+    install_local_docs(app)  # Swagger UI and ReDoc from the installed fastapi-offline package: they work offline
 
     # The two busiest routes first: routes are matched in order.
     @app.get("/api/v1/samples", tags=["samples"], summary="样品列表 / list samples",

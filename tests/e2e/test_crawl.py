@@ -96,7 +96,9 @@ def check_page(page: Any, target: str, came_from: str, crawl: Crawl, shot: Any) 
 def test_every_link_as_every_role(username: str, page: Any, login: Any, live_server: str, shot: Any) -> None:
     login(page, username)
     crawl = Crawl(live_server)
-    queue: deque[tuple[str, str]] = deque([(crawl.admit("/", page.url) or "/", "login")])
+    # the dashboard, and the header's search box (a form, not a link) with a sample code and a producer
+    starts = ["/", "/search?q=S2026", "/search?q=合作社"]
+    queue: deque[tuple[str, str]] = deque([(crawl.admit(p, page.url) or p, "login") for p in starts])
     while queue and len(crawl.visited) < MAX_PAGES:
         target, came_from = queue.popleft()
         if FILES.search(target):
