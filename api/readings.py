@@ -47,7 +47,9 @@ class DismissIn(BaseModel):
     reason: Annotated[str, Field(min_length=1, max_length=500)]
 
 
-@router.post("/{reading_id}/assign", summary="指派读数到检测项目 / assign an unmatched reading (audited)")
+@router.post("/{reading_id}/assign", summary="指派读数到检测项目 / assign an unmatched reading (audited): enzyme "
+             "channel, photometer or colloidal-gold strip → an open screening analysis; ASTM result → an open "
+             "confirmatory analysis")
 def assign(reading_id: ReadingId, body: AssignIn, factory: FactoryDep,
            who: Annotated[Principal, require("results:enter")]) -> Disposed:
     return run_service(factory, who.username, f"assign reading {reading_id} to analysis {body.analysis_id}: "
