@@ -103,17 +103,19 @@ def _rss_kib(pid: int) -> int:
 
 
 def _wait_health(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 120
+    deadline, last = time.monotonic() + 300, "no answer"
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise SystemExit(f"lims serve exited {proc.returncode}: {log.read_text()[-1500:]}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=2).status_code == 200:
+            r = httpx.get(f"http://127.0.0.1:{port}/ready", timeout=10)
+            if r.status_code == 200:
                 return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit("lims serve did not become ready")
+            last = r.text
+        except httpx.HTTPError as exc:
+            last = repr(exc)
+        time.sleep(0.5)
+    raise SystemExit(f"lims serve did not become ready: {last}")
 
 
 class Recorder:
@@ -140,11 +142,16 @@ def _timed(rec: Recorder, kind: str, call, expect: int) -> httpx.Response | None
     return r
 
 
-def _api_technician(base: str, who: str, commodity: str, rng: random.Random, stop: threading.Event,
+def _token(base: str, who: str) -> str:
+    r = httpx.post(f"{base}/api/v1/auth/login", json={"username": who, "password": PASSWORDS[who]}, timeout=60)
+    if r.status_code != 200:
+        raise SystemExit(f"login of {who} failed: {r.status_code} {r.text[:200]}")
+    return str(r.json()["token"])
+
+
+def _api_technician(base: str, bearer: str, commodity: str, rng: random.Random, stop: threading.Event,
                     rec: Recorder, n: int) -> None:
-    with httpx.Client(base_url=base, timeout=30) as client:
-        r = client.post("/api/v1/auth/login", json={"username": who, "password": PASSWORDS[who]})
-        client.headers["Authorization"] = f"Bearer {r.json()['token']}"
+    with httpx.Client(base_url=base, timeout=30, headers={"Authorization": f"Bearer {bearer}"}) as client:
         i = 0
         while not stop.is_set():
             kind = rng.choices([k for k, _ in API_MIX], [w for _, w in API_MIX])[0]
@@ -161,18 +168,27 @@ def _api_technician(base: str, who: str, commodity: str, rng: random.Random, sto
                 _timed(rec, kind, lambda body=body: client.post("/api/v1/samples", json=body), 201)
 
 
-def _ui_technician(base: str, who: str, rng: random.Random, stop: threading.Event, rec: Recorder) -> None:
-    with httpx.Client(base_url=base, timeout=30, follow_redirects=False) as client:
+def _ui_session(base: str, who: str) -> httpx.Client:
+    """A browser signed in through the login form (CSRF field from the page), before the clock starts."""
+    client = httpx.Client(base_url=base, timeout=30, follow_redirects=False)
+    for _ in range(10):
         page = client.get("/login")
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
         r = client.post("/login", data={"username": who, "password": PASSWORDS[who],
                                         "csrf_token": csrf.group(1) if csrf else "", "next": "/"})
-        if r.status_code not in (302, 303):
-            rec.add("ui login", 0.0, False, str(r.status_code))
-            return
+        if r.status_code in (302, 303):
+            return client
+        time.sleep(float(r.headers.get("retry-after", "1")))
+    raise SystemExit(f"UI login of {who} failed: {r.status_code}")
+
+
+def _ui_technician(client: httpx.Client, rng: random.Random, stop: threading.Event, rec: Recorder) -> None:
+    try:
         while not stop.is_set():
             path = rng.choice(UI_PAGES)
             _timed(rec, f"ui {path}", lambda path=path: client.get(path, headers={"Accept": "text/html"}), 200)
+    finally:
+        client.close()
 
 
 def _instruments(count: int, seed: int) -> list[AstmSenderSim]:
@@ -239,9 +255,10 @@ def run(args: argparse.Namespace) -> None:
             _wait_health(port, serve, Path(tmp) / "serve.log")
             base, rec, stop = f"http://127.0.0.1:{port}", Recorder(), threading.Event()
             rng = random.Random(args.seed)
-            threads = [threading.Thread(target=_api_technician, args=(base, "zhangwei", commodity,
+            bearer = _token(base, "zhangwei")  # one API key per script, as a lab's integration would hold
+            threads = [threading.Thread(target=_api_technician, args=(base, bearer, commodity,
                                         random.Random(rng.random()), stop, rec, i)) for i in range(args.api)]
-            threads += [threading.Thread(target=_ui_technician, args=(base, TECHNICIANS[i % 3],
+            threads += [threading.Thread(target=_ui_technician, args=(_ui_session(base, TECHNICIANS[i % 3]),
                                          random.Random(rng.random()), stop, rec)) for i in range(args.ui)]
             engine = make_engine(url)
             with engine.connect() as c:

@@ -13,7 +13,9 @@
   filesystem to be mounted here): writes get a clear 507 naming the full disk, reads still work, nothing
   acknowledged is lost and the database passes `PRAGMA integrity_check` and `lims audit verify`.
 
-kill -9 of `lims acquire` mid-stream: tests/integration/test_acquire_service.py.
+* kill -9 of `lims acquire` mid-stream while the instrument keeps sending: a new process resumes the stream
+  and every completed message gives its readings once (no acknowledged frame lost:
+  tests/integration/test_acquire_service.py).
 """
 
 from __future__ import annotations
@@ -270,3 +272,53 @@ def test_disk_full_under_sqlite_is_a_clear_error_and_no_corruption(db_url, db_fa
     verify = subprocess.run([sys.executable, "-m", "lims.cli", "audit", "verify"], env={**os.environ, **env},
                             capture_output=True, text=True, timeout=120)
     assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+# ------------------------------------------------------------------------------------ lims acquire kill -9
+
+def test_kill_9_of_acquire_then_a_new_process_resumes_the_stream_by_itself(db_url, db_factory, tmp_path):
+    """The instrument keeps sending while `lims acquire` is killed and started again (what Restart=always
+    does): the new process picks the stream up, the instrument finishes, and every message it completed
+    gives its readings exactly once — the killed process's stored-but-unparsed captures included."""
+    from collections import Counter
+
+    from hardware_sim.astm import AstmMessage, AstmResult, AstmSenderSim
+    from sqlalchemy import select
+
+    from lims.db.models import RawCapture, Reading
+
+    msgs = [AstmMessage(f"R{i:04d}", (AstmResult("CHLORPYRIFOS", f"{i / 1000:.3f}"),)) for i in range(120)]
+    sim = AstmSenderSim(msgs, reply_timeout_s=0.5, busy_retry_s=0.2)
+    cfg = tmp_path / "acquire.toml"
+    cfg.write_text(f'[[instrument]]\ncode = "GC-R9"\nprofile = "astm_gc_datasystem"\ntransport = "{sim.start_pty()}"\n',
+                   encoding="utf-8")
+    env = {**os.environ, "LIMS_DATABASE_URL": db_url}
+
+    def acquire() -> subprocess.Popen[bytes]:
+        return subprocess.Popen([sys.executable, "-m", "lims.cli", "acquire", "--config", str(cfg)], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    proc = acquire()
+    try:
+        assert _wait(lambda: len(sim.acked_frames) >= 30, 60), "no ACKs"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        assert len(sim.completed) < len(msgs)
+        proc = acquire()  # nobody repairs anything
+        assert _wait(lambda: len(sim.completed) == len(msgs), 240), f"{len(sim.completed)} of {len(msgs)} completed"
+        assert _wait(lambda: _readings(db_factory, Reading) >= len(msgs), 60)
+    finally:
+        _stop(proc)
+        sim.stop()
+    with db_factory() as s:
+        samples = Counter(s.execute(select(Reading.sample_code)).scalars())
+        pending = s.execute(select(RawCapture.id).where(RawCapture.parse_status == "pending")).all()
+    assert set(samples) == {m.sample_id for m in msgs} and set(samples.values()) == {1}
+    assert not pending
+
+
+def _readings(factory, model) -> int:  # type: ignore[no-untyped-def]
+    from sqlalchemy import func, select
+
+    with factory() as s:
+        return int(s.execute(select(func.count()).select_from(model)).scalar_one())
