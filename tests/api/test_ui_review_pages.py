@@ -210,8 +210,8 @@ def test_manual_reintegration_is_audited_and_keeps_the_automatic_peak(day):
     assert refused.status_code == 403
     with day.factory() as s:
         assert not s.execute(select(Reading.id).where(Reading.record_type == "PEAK_MANUAL")).first()
-    ok = tech.post(f"/results/{rid}/reintegrate", data={"csrf_token": csrf_of(page), "start_min": f"{start - 0.05:.3f}",
-                                                        "end_min": f"{end + 0.05:.3f}",
+    ok = tech.post(f"/results/{rid}/reintegrate", data={"csrf_token": csrf_of(page), "start_min": f"{start + 0.02:.3f}",
+                                                        "end_min": f"{reading.fields['retention_time_min'] + 0.08:.3f}",
                                                         "reason": "基线漂移，手动调整积分起止点"}, follow_redirects=False)
     assert ok.status_code == 303 and ok.headers["location"] == f"/results/{rid}?done=reintegrated"
     shown = tech.get(ok.headers["location"]).text
@@ -223,6 +223,12 @@ def test_manual_reintegration_is_audited_and_keeps_the_automatic_peak(day):
     with day.factory() as s:
         manual = s.execute(select(Reading).where(Reading.record_type == "PEAK_MANUAL")).scalar_one()
         assert manual.run_no == f"replaces:{reading.id}" and manual.fields["integration"] == "manual"
+        value = s.get(Result, rid).value  # type: ignore[union-attr]
+    # what the manual area gives by the result's curve (nearly through the origin: value × area ratio), unchanged
+    implied = float(re.search(r"按本曲线相当于 ([0-9.]+) mg/kg", shown).group(1))  # type: ignore[union-attr]
+    assert implied == pytest.approx(value * manual.fields["area"] / reading.fields["area"], rel=0.02)
+    assert implied != pytest.approx(value, rel=1e-3)
+    with day.factory() as s:
         event = s.execute(select(AuditEvent).where(AuditEvent.action == "reintegrate")).scalar_one()
         assert event.actor == "zhangwei" and "基线漂移" in event.reason
     again = tech.post(f"/results/{rid}/reintegrate", data={"csrf_token": csrf_of(page), "start_min": "8.0",

@@ -14,7 +14,8 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from calibration.errors import CalibrationError
-from calibration.stored import from_stored
+from calibration.quantify import sample_concentration_mg_kg
+from calibration.stored import from_stored, invert_stored
 from lims.db.models import (
     Analysis,
     Analyte,
@@ -225,7 +226,26 @@ def result_review(s: Session, result_id: int, lang: str = "zh-CN") -> dict[str, 
                     } if curve else None
     row["chromatogram"] = chromatogram_plot(s, r.reading_id, lang, title_of=row["sample_code"]) \
         if r.reading_id is not None else None
+    if row["chromatogram"] and curve is not None:
+        for m in row["chromatogram"]["manual"]:
+            m["mg_kg"] = manual_area_mg_kg(curve.fit, r.details or {}, m.get("area"))
     return row
+
+
+def manual_area_mg_kg(fit_record: dict[str, Any] | None, details: dict[str, Any], area: Any) -> float | None:
+    """What a manually integrated area would give in the sample (mg/kg) by the result's own curve and
+    preparation — for the reviewer to judge the re-integration's effect; the result itself is unchanged.
+    None for a calibration other than the external standard, or an area outside the calibrated range."""
+    if not fit_record or not isinstance(area, int | float) or details.get("strategy") not in (None, "external_standard"):
+        return None
+    try:
+        x = invert_stored(fit_record, float(area)).concentration
+        if x is None:
+            return None
+        return sample_concentration_mg_kg(x, float(details["extract_volume_ml"]), float(details["sample_mass_g"]),
+                                          float(details.get("dilution_factor") or 1.0), details.get("recovery_percent"))
+    except (CalibrationError, KeyError, TypeError, ValueError):
+        return None
 
 
 # ------------------------------------------------------------------------------------------ reports
