@@ -68,7 +68,7 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 class _Group:
     analyte: str | None
     first_line: int
-    values: list[float]
+    values: list[float] | FloatArray
 
 
 def _groups(rows: list[CsvRow], path: str) -> list[_Group]:
@@ -95,10 +95,11 @@ def _plain_groups(path: str) -> list[_Group] | None:
     if values is None:
         return None
     if "analyte" not in cols.cells:
-        return [_Group(None, 2, values.tolist())]
+        return [_Group(None, 2, values)]
     keys = cols.cells["analyte"] if cols.stripped else list(map(str.strip, cols.cells["analyte"]))
-    # the estimators get lists of floats, as from the row-by-row reader: the same numbers to the last bit
-    return [_Group(key or None, first + 2, vals.tolist()) for key, first, vals in groups_in_order(keys, values)]
+    # float64 arrays of the very numbers the row-by-row reader's lists hold: the estimators make the same
+    # arrays of either (tests/proficiency/test_pt_cli_plain.py compares both paths)
+    return [_Group(key or None, first + 2, vals) for key, first, vals in groups_in_order(keys, values)]
 
 
 def _estimate(method: str, values: list[float], dof: int | None) -> robust.RobustEstimate:
@@ -204,8 +205,9 @@ def cmd_score(args: argparse.Namespace) -> int:
     if plain is not None and args.json:
         _write_scores(args.assigned, sig, *plain)
         return EXIT_OK
-    out, statistic = (([dict(zip(SCORE_KEYS, r, strict=True)) for r in zip(*plain[0].values(), strict=True)],
-                       plain[1]) if plain is not None else _row_scores(path, args.assigned, sig, args.u_assigned))
+    out, statistic = (([dict(zip(SCORE_KEYS, r, strict=True)) for r in zip(*map(_as_list, plain[0].values()),
+                                                                              strict=True)], plain[1])
+                      if plain is not None else _row_scores(path, args.assigned, sig, args.u_assigned))
     doc = {"assigned_value": args.assigned, "sigma_pt": sig, "statistic": statistic, "scores": out}
     if args.json:
         emit_json(doc)
@@ -218,6 +220,11 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 SCORE_KEYS = ("lab", "result", "z", "z_prime", "zeta", "en", "d", "d_percent", "class")
 _SCORE_ROW = "{" + ", ".join(f'"{key}": %s' for key in SCORE_KEYS) + "}"
+
+
+def _as_list(column: Any) -> list[Any]:
+    """A score column as Python values (a numpy array's floats as Python floats)."""
+    return column.tolist() if hasattr(column, "tolist") else list(column)
 
 
 def _json_column(values: list[Any]) -> list[str]:
@@ -236,7 +243,7 @@ def _json_column(values: list[Any]) -> list[str]:
     return ["null" if v is None else repr(v) for v in values]
 
 
-def _write_scores(xpt: float, sig: float, columns: dict[str, list[Any]], statistic: str, block: int = 8192) -> None:
+def _write_scores(xpt: float, sig: float, columns: dict[str, Any], statistic: str, block: int = 8192) -> None:
     """The document ``emit_json`` prints for these columns (finite numbers only, so its cleaning changes
     nothing), written row by row from a template."""
     head = json.dumps({"assigned_value": xpt, "sigma_pt": sig, "statistic": statistic, "scores": []},
@@ -245,7 +252,7 @@ def _write_scores(xpt: float, sig: float, columns: dict[str, list[Any]], statist
     write(head[:-2])
     rows = len(columns[SCORE_KEYS[0]])
     for start in range(0, rows, block):  # block by block: memory stays flat however long the round
-        texts = [_json_column(columns[key][start:start + block]) for key in SCORE_KEYS]
+        texts = [_json_column(_as_list(columns[key][start:start + block])) for key in SCORE_KEYS]
         write((", " if start else "") + ", ".join(map(_SCORE_ROW.__mod__, zip(*texts, strict=True))))
     write("]}\n")
     sys.stdout.flush()
@@ -297,7 +304,7 @@ def _plain_score_inputs(path: str) -> tuple[list[str], FloatArray, FloatArray | 
     return labs, x, big_u, k
 
 
-def _plain_scores(path: str, xpt: float, sig: float, u: float) -> tuple[dict[str, list[Any]], str] | None:
+def _plain_scores(path: str, xpt: float, sig: float, u: float) -> tuple[dict[str, Any], str] | None:
     """The score columns (by :data:`SCORE_KEYS`) and the statistic of a plain CSV computed column by
     column, the same arithmetic as :func:`proficiency.scores.score_result` row by row (element-wise IEEE
     operations in the same order, ``math.hypot`` itself for each denominator); None — read row by row — for
@@ -326,11 +333,11 @@ def _plain_scores(path: str, xpt: float, sig: float, u: float) -> tuple[dict[str
     if not all(bool(np.isfinite(a).all()) for a in (d, z, zp, pct, zeta[scored], en[scored])):
         return None
     classes = np.where(score <= 2.0, SATISFACTORY, np.where(score < 3.0, QUESTIONABLE, UNSATISFACTORY)).tolist()
-    ok = scored.tolist()
-    zeta_l = zeta.tolist() if all(ok) else [v if s else None for v, s in zip(zeta.tolist(), ok, strict=True)]
-    en_l = en.tolist() if all(ok) else [v if s else None for v, s in zip(en.tolist(), ok, strict=True)]
-    pct_l = pct.tolist() if xpt != 0 else [None] * n
-    values = (labs, x.tolist(), z.tolist(), zp.tolist(), zeta_l, en_l, d.tolist(), pct_l, classes)
+    every = bool(scored.all())
+    zeta_c = zeta if every else [v if s else None for v, s in zip(zeta.tolist(), scored.tolist(), strict=True)]
+    en_c = en if every else [v if s else None for v, s in zip(en.tolist(), scored.tolist(), strict=True)]
+    pct_c = pct if xpt != 0 else [None] * n
+    values = (labs, x, z, zp, zeta_c, en_c, d, pct_c, classes)  # arrays become lists block by block
     return dict(zip(SCORE_KEYS, values, strict=True)), "z'" if prime else "z"
 
 
