@@ -110,22 +110,29 @@ def number(raw: str, field: str, *, required: bool = False) -> float | None:
     return value
 
 
+def _entry_data(s: Session, code: str) -> dict[str, Any] | None:
+    """What the entry page shows of batch ``code`` (None: no such batch): the batch at the bench, its worklist
+    as sent, its QC samples (as GET /api/v1/batches/{code}), the instruments and the worklists sent."""
+    batch = bench_views.batch_bench(s, code)
+    if batch is None:
+        return None
+    instruments = bench_views.form_choices(s)["instruments"]
+    return {"batch": batch, "worklist": bench_views.worklist_rows(s, batch),
+            "qc": batch_views.batch_detail(s, code)["qc"],
+            "instruments": [i for i in instruments if orders.download_kind(i["profile"]) is not None],
+            "sent": sorted((w for i in instruments for w in orders.list_worklists(s, i["code"]) if w["batch"] == code),
+                           key=lambda w: -w["id"])}
+
+
 def _entry_page(request: Request, me: Principal, factory: sessionmaker[Session], code: str, *, status: int = 200,
                 error: dict[str, Any] | None = None, form: dict[str, Any] | None = None, done: str = "",
                 n: int = 0, positives: int = 0) -> HTMLResponse:
-    data = read_service(factory, lambda s: {"batch": bench_views.batch_bench(s, code),
-                                            "record": batch_views.batch_record(s, code),
-                                            "instruments": bench_views.form_choices(s)["instruments"]})
-    worklist = read_service(factory, lambda s: bench_views.worklist_rows(s, data["batch"])) if data["batch"] else []
-    batch = data["batch"]
-    if batch is None:
+    data = read_service(factory, lambda s: _entry_data(s, code))
+    if data is None:
         return not_found(request, me, "/batches", f"批次 {code} / batch {code}")
-    sent = read_service(factory, lambda s: [w for w in orders.list_worklists(s, batch["instrument"]["code"])
-                                            if w["batch"] == batch["code"]]) if batch["instrument"] else []
     words = DONE.get(done)
     return render(request, me, "ui_entry.html", "/batches", status=status, error=error, form=form or {},
-                  batch=batch, worklist=worklist, qc=data["record"]["qc"],
-                  instruments=data["instruments"], sent=sent, worklist_state=WORKLIST_STATE,
+                  **data, worklist_state=WORKLIST_STATE,
                   qc_kinds=[k.value for k in QcKind], positives=positives,
                   done={"zh": words[0].format(n=n), "en": words[1].format(n=n)} if words else None)
 

@@ -179,8 +179,14 @@ def test_worklist_shows_positions_and_downloads_as_csv(lab: Lab):
     assert [(x["run_no"], x["channel"], x["sample_code"]) for x in rows] == [
         ("7", "1", DAY[0]), ("7", "2", DAY[1]), ("7", "3", DAY[2])]
     assert tech.get("/batches/NOPE/worklist.csv").status_code == 404
+    missing = tech.get("/batches/NOPE/entry")
+    assert missing.status_code == 404 and "未找到：批次 NOPE" in missing.text
     # sent to the instrument: stored for the acquisition process (lims.acquisition.orders), shown with its state
     r = post(tech, "/batches/B-WL/entry", "/batches/B-WL/worklist/send", {"instrument_code": "EI-01"})
+    assert '<option value="LC-01"' in page and '<option value="EI-01"' not in page.split('id="send-instrument"')[1]
+    assert r.status_code == 409 and "未写入任何数据" in r.text  # the enzyme tester sends sample IDs itself
+    assert re.search(r'id="send-instrument"[^>]*class="field-error"', r.text) and lab.count(InstrumentWorklist) == 0
+    r = post(tech, "/batches/B-WL/entry", "/batches/B-WL/worklist/send", {"instrument_code": "LC-01"})  # ASTM
     assert r.status_code == 303 and "done=sent" in r.headers["location"] and "n=3" in r.headers["location"]
     assert lab.count(InstrumentWorklist) == 1
     shown = tech.get(r.headers["location"]).text

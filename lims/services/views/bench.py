@@ -42,7 +42,7 @@ def form_choices(s: Session) -> dict[str, list[dict[str, Any]]]:
                     for m in s.execute(select(Method).order_by(Method.code)).scalars()],
         "commodities": [{"code": c.code, "name_zh": c.name_zh, "name_en": c.name_en}
                         for c in s.execute(select(Commodity).order_by(Commodity.code)).scalars()],
-        "instruments": [{"code": i.code, "name": i.name}
+        "instruments": [{"code": i.code, "name": i.name, "profile": i.profile}
                         for i in s.execute(select(Instrument).order_by(Instrument.code)).scalars()]}
 
 
