@@ -98,7 +98,9 @@ def groups_in_order(keys: list[str], values: NDArray[np.float64]) -> list[tuple[
 
     index = {key: i for i, key in enumerate(dict.fromkeys(keys))}
     codes = np.fromiter(map(index.__getitem__, keys), dtype=np.intp, count=len(keys))
-    order = np.argsort(codes, kind="stable")
     ends = np.cumsum(np.bincount(codes, minlength=len(index)))
+    if np.count_nonzero(np.diff(codes)) == len(index) - 1:  # already grouped (a file sorted by key)
+        return list(zip(index, np.concatenate(([0], ends[:-1])).tolist(), np.split(values, ends[:-1]), strict=True))
+    order = np.argsort(codes, kind="stable")
     firsts = order[np.concatenate(([0], ends[:-1]))].tolist()
     return list(zip(index, firsts, np.split(values[order], ends[:-1]), strict=True))

@@ -123,3 +123,6 @@ def test_groups_keep_file_order() -> None:
     groups = groups_in_order(keys, np.arange(6.0))
     assert [(k, first, v.tolist()) for k, first, v in groups] == [
         ("b", 0, [0.0, 2.0, 5.0]), ("a", 1, [1.0, 4.0]), ("c", 3, [3.0])]
+    grouped = groups_in_order(["b", "b", "a", "c", "c", "c"], np.arange(6.0))  # a file sorted by analyte
+    assert [(k, first, v.tolist()) for k, first, v in grouped] == [
+        ("b", 0, [0.0, 1.0]), ("a", 2, [2.0]), ("c", 3, [3.0, 4.0, 5.0])]
