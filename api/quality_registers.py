@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from api import quality_registers_models as m
 from api.deps import FactoryDep, read_service, run_service
+from api.schemas import DbId
 from api.security import Permission, Principal, require
 from lims.db.models import Instrument, Lab
 from lims.db.models_registers import InstrumentCheck, InstrumentRegister, MaterialLot
@@ -99,7 +100,7 @@ def add_check(code: str, body: m.CheckIn, me: Writer, factory: FactoryDep) -> m.
 
 
 @router.post(f"{P}/instruments/{{code}}/checks/{{check_id}}/certificate", summary="上传证书 / attach the certificate")
-async def attach_certificate(code: str, check_id: int, me: Writer, factory: FactoryDep,
+async def attach_certificate(code: str, check_id: DbId, me: Writer, factory: FactoryDep,
                              file: Annotated[UploadFile, File(description="certificate (size-limited)")]) -> m.CheckOut:
     data = await file.read(MAX_FILE_BYTES + 1)  # one byte more than allowed: refused, never truncated
     return _w(factory, me, f"{code}: certificate", lambda s: _check(
