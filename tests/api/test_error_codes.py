@@ -41,6 +41,12 @@ def _literals(node: ast.expr, where: str) -> set[str]:
                          f"this test can check it has a Chinese text")
 
 
+#: The web forms' refusals raised before any service is called: (field, code, message) or (message, field, code).
+FORM_REFUSALS = {"problem", "Refused"}
+#: Codes kept as named constants (answered by middleware, not raised by a class): ``DB_BUSY = "db.busy"``.
+CONSTANT_CODE = re.compile(r"[A-Z][A-Z_]*")
+
+
 def _callee(call: ast.Call) -> str:
     f = call.func
     return f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
@@ -59,11 +65,19 @@ def raised_codes() -> dict[str, list[str]]:
                 for kw in node.keywords:
                     if kw.arg == "code":
                         codes |= _literals(kw.value, where)
+            elif isinstance(node, ast.Call) and _callee(node) in FORM_REFUSALS:
+                # a web form's own refusal (api/ui): its code is the positional string that reads as a code
+                codes |= {a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)
+                          and "." in a.value and CODE.fullmatch(a.value)}
             elif isinstance(node, ast.Dict):
                 keys = {k.value: v for k, v in zip(node.keys, node.values, strict=True)
                         if isinstance(k, ast.Constant)}
                 if "message" in keys and isinstance(keys.get("code"), ast.Constant | ast.IfExp):
                     codes |= _literals(keys["code"], where)
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and isinstance(
+                    node.value.value, str) and "." in node.value.value and CODE.fullmatch(node.value.value) and all(
+                    isinstance(t, ast.Name) and CONSTANT_CODE.fullmatch(t.id) for t in node.targets):
+                codes.add(node.value.value)
             for code in codes:
                 found.setdefault(code, []).append(where)
     for cls in ERROR_CLASSES.values():
