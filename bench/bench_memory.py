@@ -37,7 +37,7 @@ SERVE_LIMIT_MB, TOTAL_LIMIT_MB = 150.0, 300.0
 USER, PASSWORD = "bench-admin", "bench-Passw0rd-2026"
 API_LISTS = ["/api/v1/samples", "/api/v1/tasks", "/api/v1/results", "/api/v1/instruments", "/api/v1/pt/rounds",
              "/api/v1/reports", "/api/v1/audit/events", "/api/v1/auth/me"]
-UI_PAGES = ["/", "/samples", "/batches", "/review", "/author", "/reports", "/instruments", "/pt", "/quality",
+UI_PAGES = ["/", "/samples", "/batches", "/review", "/reports", "/instruments", "/pt",
             "/audit", "/admin/users"]
 
 
@@ -78,24 +78,30 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 120.0) -
     raise SystemExit("lims serve did not answer")
 
 
-def use(url: str, user: str, password: str) -> tuple[int, int]:
-    """One round of use: (requests made, answers that were not 2xx)."""
-    bad = total = 0
+def use(url: str, user: str, password: str) -> tuple[int, list[str]]:
+    """One round of use: (requests made, "STATUS path" of the answers that were not OK)."""
+    bad: list[str] = []
+    total = 0
     with httpx.Client(base_url=url, timeout=60) as api:
         token = api.post("/api/v1/auth/login", json={"username": user, "password": password}).json()["token"]
         for path in API_LISTS:
             total += 1
-            bad += api.get(path, headers={"Authorization": f"Bearer {token}"}).status_code >= 300
+            code = api.get(path, headers={"Authorization": f"Bearer {token}"}).status_code
+            if code >= 300:
+                bad.append(f"{code} {path}")
     with httpx.Client(base_url=url, timeout=60, follow_redirects=True) as ui:
         form = ui.get("/login")
         token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
         done = ui.post("/login", data={"username": user, "password": password, "next": "/",
                                        "csrf_token": token.group(1) if token else ""})
         total += 1
-        bad += done.status_code >= 300 or "/login" in str(done.url)
+        if done.status_code >= 300 or "/login" in str(done.url):
+            bad.append(f"{done.status_code} POST /login")
         for path in UI_PAGES:
             total += 1
-            bad += ui.get(path).status_code >= 400
+            code = ui.get(path).status_code
+            if code >= 400:
+                bad.append(f"{code} {path}")
     return total, bad
 
 
@@ -114,8 +120,8 @@ def measure_serve(env: dict[str, str], rounds: int, user: str, password: str) ->
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
-    total, bad = sum(a for a, _ in answers), sum(b for _, b in answers)
-    return started, after, peak, f"{total} requests, {bad} not OK"
+    total, bad = sum(a for a, _ in answers), sorted({b for _, round_bad in answers for b in round_bad})
+    return started, after, peak, f"{total} requests; not OK: {', '.join(bad) or 'none'}"
 
 
 def measure_acquire(env: dict[str, str], tmp: Path, seconds: float, analyzers: int = 8) -> float:
