@@ -27,7 +27,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
-	for f in bench/bench_*.py; do $(PY) $$f || exit 1; done
+	fail=0; for f in bench/bench_*.py; do $(PY) $$f || fail=1; done; exit $$fail
 
 clean:
 	rm -rf $(VENV) var/demo
