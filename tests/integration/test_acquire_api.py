@@ -99,4 +99,4 @@ def test_instrument_events_route_lists_incomplete_runs(db_engine, db_factory, lo
     token = re.search(r'name="csrf_token" value="([^"]+)"', web.get("/login").text).group(1)
     web.post("/login", data={"username": "zhangwei", "password": PASSWORDS["zhangwei"], "csrf_token": token})
     page = web.get("/instruments").text
-    assert "仪器事件" in page and "run_incomplete" in page and "declares 2 item lines, 1 received" in page
+    assert "仪器事件" in page and "批次不完整" in page and "run_incomplete" not in page and "declares 2 item lines, 1 received" in page
