@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
-from api import hub_auth
+from api import hub_auth, middleware
 from api.deps import FactoryDep
 from api.hub_auth import OPERATOR, OperatorDep
 from api.input_guard import BodySizeLimit
@@ -207,6 +207,7 @@ def create_hub_app(engine: Engine | None = None) -> FastAPI:
     app = FastAPI(title="农产品质量安全监测数据汇交中心 / Monitoring data hub", version="1")
     app.state.session_factory = make_session_factory(engine)
     app.add_middleware(BodySizeLimit)  # a message body above LIMS_MAX_UPLOAD_BYTES: 413 (api/input_guard.py)
+    middleware.install_request_context(app)  # request IDs on every log line, one access line per request
     hub_auth.install(app)
     _signed_routes(app, settings)
     _registry_routes(app)
