@@ -1,19 +1,30 @@
-"""Apply Alembic migrations (``lims db upgrade``) on SQLite or PostgreSQL."""
+"""Apply Alembic migrations (``lims db upgrade``) on SQLite or PostgreSQL.
+
+Reading where a database stands (``current_revisions``, ``head_revisions``) does not import Alembic
+(about 10 MB resident): ``lims serve`` checks it at start-up and ``/ready`` on every probe. The version
+is the ``alembic_version`` table Alembic keeps; the heads are read from the migration files' text."""
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, inspect, text
 
 from lims.db.engine import normalise_url
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).with_name("migrations")
+#: The table (one column, ``version_num``) where Alembic records the revision(s) a database is at.
+VERSION_TABLE = "alembic_version"
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", normalise_url(url).replace("%", "%%"))
@@ -33,6 +44,8 @@ def upgrade(engine: Engine, revision: str = "heads") -> None:
     database that holds data. They are switched off for the migration (the pragma is a no-op inside a
     transaction, so it goes to the driver connection before BEGIN), checked with ``foreign_key_check``
     before commit, and switched on again."""
+    from alembic import command
+
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.connect() as conn:
         sqlite = conn.dialect.name == "sqlite"
@@ -59,13 +72,37 @@ def _check_foreign_keys(conn: Connection) -> None:
 
 
 def current_revisions(engine: Engine) -> tuple[str, ...]:
-    from alembic.runtime.migration import MigrationContext
-
+    """The revision(s) recorded in the database's version table (empty: no schema yet)."""
     with engine.connect() as conn:
-        return tuple(sorted(MigrationContext.configure(conn).get_current_heads()))
+        if not inspect(conn).has_table(VERSION_TABLE):
+            return ()
+        rows = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars()
+        return tuple(sorted(str(rev) for rev in rows))
 
 
 def head_revisions() -> tuple[str, ...]:
-    from alembic.script import ScriptDirectory
+    """The revisions no other migration builds on, as Alembic's ``ScriptDirectory.get_heads``."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in sorted((MIGRATIONS / "versions").glob("*.py")):
+        names = _module_constants(path)
+        if isinstance(names.get("revision"), str):
+            revisions.add(names["revision"])
+            down = names.get("down_revision")
+            parents.update((down,) if isinstance(down, str) else tuple(down or ()))
+    return tuple(sorted(revisions - parents))
 
-    return tuple(sorted(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads()))
+
+def _module_constants(path: Path) -> dict[str, object]:
+    """Module-level ``name = literal`` assignments of a migration file (``revision``, ``down_revision``)."""
+    found: dict[str, object] = {}
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            target, value = node.targets[0].id, node.value
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+            target, value = node.target.id, node.value
+        else:
+            continue
+        if target in ("revision", "down_revision"):
+            found[target] = ast.literal_eval(value)
+    return found
