@@ -170,3 +170,18 @@ def test_docs_are_served_with_local_assets(app):
             r = client.get(asset)
             assert r.status_code == 200 and len(r.content) > 500, asset
     assert client.get("/docs/oauth2-redirect").status_code == 200
+
+
+def test_audit_trail_filters_in_words_and_hides_sign_ins(app, db_factory):
+    web = _browser(app, "wangfang")  # signing in writes login rows
+    page = web.get("/audit").text
+    assert "登录与退出记录已隐藏" in page and "<td>登录</td>" not in page
+    assert '<option value="sample">样品</option>' in page and '<option value="zhangwei">张伟（zhangwei）</option>' in page
+    with_logins = web.get("/audit", params={"logins": "1", "action": "login"}).text
+    assert "<td>登录</td>" in with_logins and "王芳" in with_logins
+    samples = web.get("/audit", params={"actor": "zhangwei", "table": "sample"}).text
+    assert '<a href="/samples/S20261128-001">S20261128-001</a>' in samples and "张伟" in samples
+    assert "demo reference data" not in samples  # another person's events are filtered out
+    future = web.get("/audit", params={"since": "2099-01-01"}).text
+    assert "没有符合条件的审计事件" in future
+    assert web.get("/audit", params={"since": "not a date", "action": "nonsense"}).status_code == 200
