@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ConfigDict, with_config
 from typing_extensions import TypedDict
 
-from proficiency.homogeneity import HomogeneityResult, StabilityResult
+from proficiency.outcomes import HomogeneityResult, StabilityResult
 
 OPEN = ConfigDict(extra="allow")
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 
 import numpy as np
 from numpy.typing import NDArray
 
+from ._scalars import finite, non_negative, positive
 from .errors import EmptyInputError, ProficiencyError, TooFewResultsError
+
+__all__ = ["BoolArray", "FloatArray", "IntArray", "as_results", "finite", "non_negative", "positive"]
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -33,28 +35,3 @@ def as_results(values: Iterable[float], *, what: str = "results", minimum: int =
     if a.size < minimum:
         raise TooFewResultsError(f"{what}: {a.size} result(s), at least {minimum} needed")
     return a
-
-
-def finite(name: str, value: float) -> float:
-    """``value`` as a float, or a ProficiencyError naming ``name``."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ProficiencyError(f"{name}: not a number: {value!r}") from None
-    if not math.isfinite(v):
-        raise ProficiencyError(f"{name}: not a finite number: {value!r}")
-    return v
-
-
-def positive(name: str, value: float) -> float:
-    v = finite(name, value)
-    if v <= 0:
-        raise ProficiencyError(f"{name}: must be positive (got {v!r})")
-    return v
-
-
-def non_negative(name: str, value: float) -> float:
-    v = finite(name, value)
-    if v < 0:
-        raise ProficiencyError(f"{name}: must not be negative (got {v!r})")
-    return v

@@ -12,9 +12,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
-from ._validate import as_results, positive
+from ._scalars import positive
 from .errors import ProficiencyError
 
 AZ2_CAP = 5.0
@@ -22,18 +20,28 @@ AZ2_CAP = 5.0
 
 def rescaled_sum_z(z_scores: Iterable[float]) -> float:
     """RSZ = sum z_i / sqrt(n)."""
+    from ._validate import as_results  # numpy: loaded when a score is combined, not with the web app
+
     z = as_results(z_scores, what="z scores")
     return float(z.sum() / math.sqrt(z.size))
 
 
 def sum_squared_z(z_scores: Iterable[float]) -> float:
     """SSZ = sum z_i^2."""
+    import numpy as np
+
+    from ._validate import as_results
+
     z = as_results(z_scores, what="z scores")
     return float(np.sum(z * z))
 
 
 def average_squared_z(z_scores: Iterable[float], cap: float = AZ2_CAP) -> float:
     """AZ^2 = (1/n) sum min(|z_i|, cap)^2 (EU proficiency tests, cap 5)."""
+    import numpy as np
+
+    from ._validate import as_results
+
     z = np.minimum(np.abs(as_results(z_scores, what="z scores")), positive("cap", cap))
     return float(np.mean(z * z))
 

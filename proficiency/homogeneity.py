@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
 from ._validate import as_results, non_negative, positive
 from .errors import ProficiencyError, TooFewResultsError
+from .outcomes import HomogeneityResult, StabilityResult
+
+__all__ = ["HomogeneityResult", "StabilityResult", "expanded_criterion_factors", "homogeneity_check",
+           "stability_check"]
 
 #: ISO 13528:2022 Table B.1: number of items g -> (F1, F2) for duplicate measurements.
 TABLE_B1: dict[int, tuple[float, float]] = {
@@ -40,28 +43,6 @@ def expanded_criterion_factors(g: int, m: int = 2, *, use_table: bool = True) ->
     f1 = stats.chi2.ppf(0.95, g - 1) / (g - 1)
     f2 = (stats.f.ppf(0.95, g - 1, g * (m - 1)) - 1.0) / m
     return float(f1), float(f2)
-
-
-@dataclass(frozen=True)
-class HomogeneityResult:
-    """Annex B homogeneity statistics and verdicts (criteria as standard deviations)."""
-
-    g: int
-    m: int
-    mean: float
-    s_x: float
-    s_w: float
-    s_s: float
-    sigma_pt: float
-    criterion: float
-    expanded_criterion: float
-    f1: float
-    f2: float
-    passed: bool
-    passed_expanded: bool
-    f_statistic: float | None
-    f_critical: float
-    p_value: float | None
 
 
 def homogeneity_check(items: Sequence[Sequence[float]], sigma_pt: float) -> HomogeneityResult:
@@ -99,17 +80,6 @@ def homogeneity_check(items: Sequence[Sequence[float]], sigma_pt: float) -> Homo
         passed=s_s <= crit, passed_expanded=s_s <= expanded,
         f_statistic=f_stat, f_critical=f_crit, p_value=p,
     )
-
-
-@dataclass(frozen=True)
-class StabilityResult:
-    mean_before: float
-    mean_after: float
-    difference: float
-    criterion: float
-    passed: bool
-    expanded_criterion: float | None
-    passed_expanded: bool | None
 
 
 def stability_check(

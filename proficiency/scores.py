@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ._validate import finite, non_negative, positive
+from ._scalars import finite, non_negative, positive
 from .errors import ProficiencyError
 from .sigma import uncertainty_negligible
 

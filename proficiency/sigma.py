@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from ._validate import finite, non_negative, positive
+from ._scalars import finite, non_negative, positive
 from .errors import ProficiencyError
 
 #: EU proficiency tests for pesticide residues use a fitness-for-purpose RSD of 25 % (DOMAIN.md).

@@ -19,14 +19,17 @@ import io
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from reportlab.graphics import renderSVG
 from reportlab.graphics.shapes import Drawing, Group, Line, Polygon, PolyLine, Rect, String
 from reportlab.lib import colors
 
 from lims.reports.fonts import register_cjk_font
+
+if TYPE_CHECKING:  # numpy loads with the first histogram, not with the web app
+    import numpy as np
 
 BAR = colors.HexColor("#9aa7b8")
 OWN = colors.HexColor("#d62728")
@@ -95,6 +98,8 @@ def z_score_chart(scores: Sequence[tuple[str, float]], *, highlight: str | None 
 def kernel_density(values: Sequence[float], grid: np.ndarray) -> np.ndarray:
     """Gaussian kernel density of ``values`` on ``grid`` with Silverman's bandwidth
     h = 0.9 min(s, IQR/1.34) n^(-1/5) (Silverman 1986, eq. 3.31)."""
+    import numpy as np
+
     x = np.asarray(values, dtype=float)
     n = x.size
     sd = float(np.std(x, ddof=1)) if n > 1 else 0.0
@@ -107,6 +112,8 @@ def kernel_density(values: Sequence[float], grid: np.ndarray) -> np.ndarray:
 
 def _bin_edges(x: np.ndarray, lo: float, hi: float, sigma_pt: float | None) -> np.ndarray:
     """Bins of σ_pt/2 (so the ±2σ_pt lines fall on bin edges' scale), else √n bins over the data."""
+    import numpy as np
+
     if sigma_pt and (hi - lo) / (sigma_pt / 2) <= 60:
         width = sigma_pt / 2
     else:
@@ -121,6 +128,8 @@ def histogram_chart(values: Sequence[float], *, assigned_value: float | None, si
                     width: float = 480, height: float = 220) -> Drawing:
     """Histogram of results with a kernel density, x_pt (solid) and x_pt ± 2σ_pt (dashed);
     ``highlight_value`` (the reader's result) is marked with a triangle under the axis."""
+    import numpy as np
+
     font = _font()
     d = _drawing(width, height, font)
     left, right, bottom, top = 36.0, 10.0, 34.0, 24.0
@@ -202,6 +211,8 @@ def _histogram_marks(d: Drawing, plot: _Plot, font: str, assigned_value: float |
 
 def _histogram_ticks(d: Drawing, plot: _Plot, font: str, unit: str, height: float) -> None:
     """Result axis (6 ticks) with its unit, count axis with integer ticks."""
+    import numpy as np
+
     left, bottom = plot.left, plot.bottom
     for v in np.linspace(plot.lo, plot.hi, 6):
         d.add(Line(plot.x(float(v)), bottom - 3, plot.x(float(v)), bottom, strokeColor=AXIS, strokeWidth=0.5))

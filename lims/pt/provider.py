@@ -51,8 +51,9 @@ from lims.pt.submissions import (
 from lims.services.errors import Conflict, InvalidInput, NotFound
 from lims.services.lookup import code_exists, find_by_code, get_by_code
 from lims.workflow import transition
-from proficiency import homogeneity, sigma
+from proficiency import sigma
 from proficiency.errors import ProficiencyError
+from proficiency.outcomes import HomogeneityResult, StabilityResult
 
 ASSIGNED_METHODS = ("consensus", "reference")
 SIGMA_METHODS = ("ffp", "horwitz", "robust")
@@ -289,11 +290,13 @@ def as_json(obj: Any) -> dict[str, Any]:
 
 
 def record_homogeneity(s: Session, round_code: str, analyte_code: str, items: Sequence[Sequence[float]], *,
-                       sigma_pt: float | None = None) -> homogeneity.HomogeneityResult:
+                       sigma_pt: float | None = None) -> HomogeneityResult:
     """Store a g × m homogeneity study (items H01…) and check it (B.2, B.3).
 
     σ_pt is the given one or follows the analyte's σ_pt method at the study's mean; the check is
     repeated with the round's final σ_pt when the round is scored."""
+    from proficiency import homogeneity  # numpy: loaded with the first study, not with the web app
+
     rnd = get_round(s, round_code)
     require_status(rnd, [RoundStatus.DRAFT, RoundStatus.OPEN, RoundStatus.CLOSED], "record homogeneity data")
     a = round_analyte(rnd, analyte_code)
@@ -316,8 +319,10 @@ def record_homogeneity(s: Session, round_code: str, analyte_code: str, items: Se
 
 
 def record_stability(s: Session, round_code: str, analyte_code: str, before: Sequence[float],
-                     after: Sequence[float], *, sigma_pt: float | None = None) -> homogeneity.StabilityResult:
+                     after: Sequence[float], *, sigma_pt: float | None = None) -> StabilityResult:
     """Store a stability study (items S01…, results before and after) and check it (B.5.1)."""
+    from proficiency import homogeneity
+
     rnd = get_round(s, round_code)
     require_status(rnd, [RoundStatus.DRAFT, RoundStatus.OPEN, RoundStatus.CLOSED], "record stability data")
     a = round_analyte(rnd, analyte_code)

@@ -30,7 +30,7 @@ from lims.pt.provider import (
 )
 from lims.services.errors import InvalidInput
 from lims.workflow import transition
-from proficiency import combined, homogeneity, robust, scores, sigma
+from proficiency import combined, scores, sigma
 from proficiency.errors import ProficiencyError
 
 
@@ -104,6 +104,8 @@ def _sigma_pt(a: PtRoundAnalyte, xpt: float, robust_sd: float | None) -> float:
 
 def _assign(a: PtRoundAnalyte, values: list[float]) -> tuple[float, float, float | None]:
     """(x_pt, u(x_pt), robust SD s*) for one analyte."""
+    from proficiency import robust  # numpy: loaded when a round is scored, not with the web app
+
     est: robust.RobustEstimate | None = None
     if a.assigned_method == "consensus" or len(values) >= 2:
         try:
@@ -156,6 +158,8 @@ def _assign_and_score(s: Session, a: PtRoundAnalyte, numeric: Sequence[PtSubmiss
 
 def _recheck_items(s: Session, a: PtRoundAnalyte, sig: float) -> None:
     """Repeat the homogeneity and stability checks with the round's σ_pt (Annex B uses σ_pt)."""
+    from proficiency import homogeneity
+
     hom = measurements(s, a, "homogeneity")
     if hom:
         a.homogeneity = as_json(homogeneity.homogeneity_check(list(hom.values()), sig))

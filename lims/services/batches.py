@@ -17,10 +17,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from calibration import qc as qcm
-from calibration.curves import acceptance, detection_limits
 from calibration.qc import QcLimits
 from calibration.quantify import report_value, sample_concentration_mg_kg
-from calibration.stored import stored_fit
 from lims.db.models import (
     Analysis,
     Analyte,
@@ -116,6 +114,9 @@ def store_curve(s: Session, *, batch: Batch, analyte_code: str, concentrations: 
                 closing_responses: list[float] | None = None, material_lots: Sequence[str] = ()) -> CalibrationCurve:
     """Fit a new curve version by the method's calibration strategy and store it with its fit record
     (calibration.stored: what every result of the curve is computed from) and its acceptance outcome."""
+    from calibration.curves import acceptance, detection_limits  # numpy: loaded when a curve is fitted
+    from calibration.stored import stored_fit
+
     analyte = known_by_code(s, Analyte, analyte_code, field="analyte_code")
     usable_lots(s, material_lots)  # issue 15: the curve's standards must be in date (409 material.expired)
     strategy = calibration_strategy(s, batch.method_id)

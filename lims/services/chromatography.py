@@ -10,20 +10,20 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from calibration.chromatogram import RetentionWindow, assign_peaks, integrate_chromatogram
-from drivers.files import ChromatogramFileError, read_chromatogram_bytes
 from lims.db.audit import append_events
 from lims.db.models import Instrument, RawCapture, Reading
 from lims.services.errors import Conflict, InvalidInput, NotFound
 from lims.services.lookup import get_by_code
 from lims.vocabulary import ParseStatus
 from lims.workflow import transition
+
+if TYPE_CHECKING:  # numpy, the readers and the integration load with the first run imported, not the web app
+    from calibration.chromatogram import RetentionWindow
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,11 @@ def import_run(s: Session, path: Path, *, instrument_code: str, sample_code: str
     """Store the export file (once per content hash), integrate it, record one reading per analyte peak.
     With ``qualifier_channel`` (MS: the qualifier transition's trace) each peak's reading also carries the
     ion ratio qualifier/quantifier area, which identification checks (lims.services.quantitation)."""
+    import numpy as np
+
+    from calibration.chromatogram import assign_peaks, integrate_chromatogram
+    from drivers.files import ChromatogramFileError, read_chromatogram_bytes
+
     inst = get_by_code(s, Instrument, instrument_code, field="instrument_code")
     data = path.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
@@ -92,6 +97,10 @@ def import_run(s: Session, path: Path, *, instrument_code: str, sample_code: str
 def _qualifier_areas(traces: Sequence[Any], channel: str | None,
                      windows: list[RetentionWindow]) -> dict[str, float]:
     """Analyte → qualifier peak area in its window on the qualifier trace (absent: no such trace or peak)."""
+    import numpy as np
+
+    from calibration.chromatogram import assign_peaks, integrate_chromatogram
+
     if channel is None:
         return {}
     trace = next((t for t in traces if t.channel == channel), None)
@@ -103,6 +112,10 @@ def _qualifier_areas(traces: Sequence[Any], channel: str | None,
 
 def reintegrate(s: Session, reading_id: int, *, start_min: float, end_min: float, reason: str) -> Reading:
     """Manual re-integration between two times (straight baseline): a new reading; the automatic kept."""
+    import numpy as np
+
+    from drivers.files import read_chromatogram_bytes
+
     if len(reason.strip()) < 5:
         raise InvalidInput("a manual re-integration needs a reason", field="reason")
     auto = s.get(Reading, reading_id)

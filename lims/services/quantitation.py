@@ -22,23 +22,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from calibration.curves import CurveFit, fit_curve, inverse_predict
 from calibration.errors import CalibrationError
 from calibration.qc import CCV_MAX_DRIFT_PERCENT, Identification, QcLimits, identify
-from calibration.stored import fit_digest, from_stored
-from calibration.strategies import (
-    bracketing_calibration,
-    fit_internal_standard,
-    matrix_effect,
-    standard_addition_from_fit,
-)
 from lims.db.models import Analysis, CalibrationCurve, QcSample, Result
 from lims.services.errors import Conflict, InvalidInput
 from lims.vocabulary import CalibrationStrategy, QcKind, QcOutcome
+
+if TYPE_CHECKING:  # the fitting modules (numpy) load when a curve is fitted or used, not with the web app
+    from calibration.curves import CurveFit
 
 Strategy = CalibrationStrategy
 
@@ -64,6 +59,8 @@ class CurvePoints:
 def fit_by_strategy(strategy: Strategy, pts: CurvePoints,
                     ccv_max_drift_percent: float = CCV_MAX_DRIFT_PERCENT) -> tuple[CurveFit, dict[str, Any]]:
     """The curve's fit and the strategy's record (ME %, IS responses, the spiked sample, bracket drifts…)."""
+    from calibration.curves import fit_curve
+
     detail: dict[str, Any] = {}
     for key, v in (("reference_rt_min", pts.reference_retention_time_min),
                    ("reference_ion_ratio", pts.reference_ion_ratio)):
@@ -92,6 +89,8 @@ def _internal_standard(pts: CurvePoints, detail: dict[str, Any]) -> CurveFit:
     if pts.is_responses is None:
         raise InvalidInput("internal-standard calibration needs the IS response of every standard",
                            field="is_responses", code="batches.is_response_missing")
+    from calibration.strategies import fit_internal_standard
+
     cal = fit_internal_standard(pts.concentrations, pts.responses, pts.is_responses, model=pts.model,
                                 weight=pts.weight)
     detail.update(basis=cal.basis, is_responses=[float(v) for v in pts.is_responses],
@@ -103,6 +102,8 @@ def _matrix_matched(pts: CurvePoints, detail: dict[str, Any]) -> CurveFit:
     if pts.solvent_concentrations is None or pts.solvent_responses is None:
         raise InvalidInput("matrix-matched calibration records ME %: give the solvent standards too",
                            field="solvent_responses", code="batches.solvent_curve_missing")
+    from calibration.strategies import matrix_effect
+
     me = matrix_effect(pts.solvent_concentrations, pts.solvent_responses, pts.concentrations, pts.responses,
                        model=pts.model, weight=pts.weight)
     detail.update(matrix_effect_percent=me.matrix_effect_percent, matrix_matched_required=me.matrix_matched_required,
@@ -115,6 +116,9 @@ def _standard_addition_curve(pts: CurvePoints, detail: dict[str, Any]) -> CurveF
     if pts.analysis_id is None:
         raise InvalidInput("a standard-addition curve is made on one sample: name its analysis",
                            field="analysis_id", code="batches.standard_addition_sample")
+    from calibration.curves import fit_curve
+    from calibration.strategies import standard_addition_from_fit
+
     fit = fit_curve(pts.concentrations, pts.responses, model="linear")
     standard_addition_from_fit(fit)  # refuses a line that does not cross below zero
     detail["analysis_id"] = int(pts.analysis_id)
@@ -125,6 +129,8 @@ def _bracketing_sets(pts: CurvePoints, drift_limit: float, detail: dict[str, Any
     if pts.closing_concentrations is None or pts.closing_responses is None:
         raise InvalidInput("a closing calibration set needs its concentrations and responses",
                            field="closing_responses")
+    from calibration.strategies import bracketing_calibration
+
     bc = bracketing_calibration(pts.concentrations, pts.responses, pts.closing_concentrations,
                                 pts.closing_responses, model=pts.model, weight=pts.weight,
                                 max_drift_percent=drift_limit)
@@ -150,6 +156,8 @@ def stored_fit_of(curve: CalibrationCurve) -> CurveFit:
         raise Conflict(f"curve {curve.id} (version {curve.version}) has no stored fit: it was stored before fits "
                        "were kept with the curve; store the curve again (a new version) to quantify with it",
                        field="curve_id", code="batches.curve_fit_missing")
+    from calibration.stored import from_stored
+
     try:
         return from_stored(curve.fit)
     except CalibrationError as exc:
@@ -160,6 +168,8 @@ def stored_fit_of(curve: CalibrationCurve) -> CurveFit:
 def extract_mg_l(s: Session, curve: CalibrationCurve, inj: Injection, limits: QcLimits,
                  details: dict[str, Any]) -> float:
     """The extract's concentration (curve units) by the curve's strategy; the trail goes into ``details``."""
+    from calibration.stored import fit_digest
+
     fit = stored_fit_of(curve)
     strategy = Strategy(curve.strategy)
     record: dict[str, Any] = curve.strategy_detail or {}
@@ -187,6 +197,8 @@ def extract_mg_l(s: Session, curve: CalibrationCurve, inj: Injection, limits: Qc
 
 
 def _invert(fit: CurveFit, y: float, details: dict[str, Any]) -> float:
+    from calibration.curves import inverse_predict
+
     pred = inverse_predict(fit, y)
     if pred.out_of_range == "above_highest_level":
         raise Conflict(f"response {y} is above the highest calibration level: dilute the extract and "
@@ -204,6 +216,8 @@ def _standard_addition(fit: CurveFit, record: dict[str, Any], analysis_id: int, 
     if record.get("analysis_id") != analysis_id:
         raise InvalidInput("this standard-addition curve was made on another sample's extract",
                            field="curve_id", code="batches.standard_addition_sample")
+    from calibration.strategies import standard_addition_from_fit
+
     sa = standard_addition_from_fit(fit)
     details.update(extract_mg_l=sa.concentration, extract_ci=[sa.ci_low, sa.ci_high],
                    standard_addition={"x_intercept": sa.concentration, "stderr": sa.stderr, "dof": sa.dof})

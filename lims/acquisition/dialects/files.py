@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from drivers.files import ChromatogramFileError, read_chromatogram_file
 from drivers.profiles import Profile
 from lims.acquisition.dialects.base import Dialect, register
 from lims.acquisition.events import EventKind, record_event
@@ -42,6 +41,8 @@ FILE_PROFILE = "export_file"
 def parse_file_capture(s: Session, cap: RawCapture) -> list[Reading]:
     """Readings of an export file kept in ``cap`` (``cap.source`` is its file name, which selects the
     reader): one ``peak`` reading per row of each peak table, one ``trace`` reading per detector trace."""
+    from drivers.files import ChromatogramFileError, read_chromatogram_file  # numpy: with the first file
+
     name = Path(cap.source or "export.csv").name
     with tempfile.TemporaryDirectory(prefix="lims-import-") as tmp:
         path = Path(tmp) / name

@@ -9,13 +9,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import numpy as np
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from calibration.errors import CalibrationError
 from calibration.quantify import sample_concentration_mg_kg
-from calibration.stored import from_stored, invert_stored
 from lims.db.models import (
     Analysis,
     Analyte,
@@ -100,6 +98,10 @@ def curve_predict(fit_record: dict[str, Any] | None) -> Any:
     """f(concentration) → response of a stored fit (None when the record cannot be read)."""
     if not fit_record:
         return None
+    import numpy as np  # the fitting modules load with the first curve shown, not with the web app
+
+    from calibration.stored import from_stored
+
     try:
         fit = from_stored(fit_record)
     except (CalibrationError, KeyError, TypeError, ValueError):
@@ -238,6 +240,8 @@ def manual_area_mg_kg(fit_record: dict[str, Any] | None, details: dict[str, Any]
     None for a calibration other than the external standard, or an area outside the calibrated range."""
     if not fit_record or not isinstance(area, int | float) or details.get("strategy") not in (None, "external_standard"):
         return None
+    from calibration.stored import invert_stored
+
     try:
         x = invert_stored(fit_record, float(area)).concentration
         if x is None:

@@ -6,18 +6,18 @@ reintegrate`) drawn with its straight baseline beside the automatic one, which i
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from calibration.chromatogram import integrate_chromatogram
 from calibration.errors import CalibrationError
-from drivers.files import ChromatogramFileError, read_chromatogram_bytes
 from lims.db.models import RawCapture, Reading
 from lims.plots import PeakMark, chromatogram_svg
 from lims.plots.svg import Frame
+
+if TYPE_CHECKING:  # numpy, the readers and the integration load with the first chromatogram shown
+    import numpy as np
 
 PEAK, PEAK_MANUAL = "PEAK", "PEAK_MANUAL"
 REPLACES = "replaces:"
@@ -70,6 +70,11 @@ def chromatogram_plot(s: Session, reading_id: int, lang: str = "zh-CN", *, title
     out: dict[str, Any] = {"reading_id": auto.id, "file": auto.run_no, "peak": _peak(auto.fields or {}),
                            "manual": [{"reading_id": m.id, **_peak(m.fields or {})} for m in manual],
                            "svg": "", "zoom_svg": "", "error": None, "peaks": []}
+    import numpy as np
+
+    from calibration.chromatogram import integrate_chromatogram
+    from drivers.files import ChromatogramFileError, read_chromatogram_bytes
+
     cap = s.get(RawCapture, auto.raw_capture_id)
     try:
         assert cap is not None
