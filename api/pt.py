@@ -63,7 +63,7 @@ from api.ui import UiRoute
 from lims.csv_export import to_csv
 from lims.db.engine import session_scope
 from lims.db.models_pt import PtRound, PtSubmission, RoundStatus
-from lims.pt import charts, participant, provider, reports, scoring, submissions, views
+from lims.pt import participant, provider, scoring, submissions, views
 from lims.pt.submissions import RowProblem, SubmissionIn, SubmissionRejected, parse_row
 from lims.services.errors import ServiceError
 
@@ -240,6 +240,8 @@ def get_scores_csv(code: str, me: Reader, factory: FactoryDep) -> Response:
             responses=CHART_RESPONSE)
 def chart(code: str, analyte: str, kind: Literal["z", "histogram"], fmt: Literal["svg", "png"], me: Reader,
           factory: FactoryDep, highlight: str | None = None) -> Response:
+    from lims.pt import charts  # reportlab: loaded with the first chart, not with the web app
+
     def q(s: Session) -> Response:
         rnd = _visible(s, code, me)
         a = provider.round_analyte(rnd, analyte)
@@ -262,6 +264,8 @@ def chart(code: str, analyte: str, kind: Literal["z", "histogram"], fmt: Literal
 @router.get("/api/v1/pt/rounds/{code}/reports/{name}.pdf", summary="PDF 报告 / participant or summary report",
             responses=PDF_RESPONSE)
 def report_pdf(code: str, name: str, me: Reader, factory: FactoryDep) -> Response:
+    from lims.pt import reports  # reportlab: loaded with the first PDF, not with the web app
+
     def q(s: Session) -> Response:
         rnd = _visible(s, code, me)
         if name != "summary" and not me.can(Permission.PT_MANAGE) and name not in submissions.bound_codes(
@@ -333,6 +337,8 @@ def performance(me: Reader, factory: FactoryDep, analyte: str | None = None,
 def performance_chart(me: Reader, factory: FactoryDep, analyte: Annotated[str, Query(min_length=1)],
                       fmt: Annotated[Literal["svg", "png"], Query(alias="format")] = "svg",
                       window: Annotated[int, Query(ge=1, le=50)] = 5, lab_code: str | None = None) -> Response:
+    from lims.pt import charts
+
     def q(s: Session) -> Response:
         d = participant.performance_chart(s, analyte, window=window, lab_code=lab_code)
         if fmt == "svg":

@@ -26,7 +26,6 @@ from lims.config import get_settings
 from lims.db.models_quality import AuditProgramme, QualityAudit
 from lims.quality import audits, complaints, documents, qcruns
 from lims.quality import nonconformity as ncs
-from lims.quality.charts import levey_jennings_svg
 from lims.quality.views import audit_view, complaint_view, nc_detail, nc_summary
 
 router = APIRouter(tags=["quality"])
@@ -320,4 +319,6 @@ def chart_svg(me: Reader, factory: FactoryDep, material: str, analyte: str, leve
     points = read_service(factory, lambda s: qcruns.chart_points(s, material=material, analyte=analyte,
                                                                  instrument=instrument, level=level))
     title = f"{material} / {analyte} / {level}{' / ' + instrument if instrument else ''} Levey-Jennings"
+    from lims.quality.charts import levey_jennings_svg  # reportlab: with the first chart, not the web app
+
     return Response(levey_jennings_svg(points, title=title), media_type="image/svg+xml")

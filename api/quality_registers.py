@@ -27,7 +27,7 @@ from lims.db.models_registers import InstrumentCheck, InstrumentRegister, Materi
 from lims.quality import environment as env
 from lims.quality import instruments as ins
 from lims.quality import materials as mat
-from lims.quality import staff, statistics, survey_report
+from lims.quality import staff, statistics
 from lims.quality.common import MAX_FILE_BYTES
 from lims.quality.registers_vocab import (
     EnvLocationKind,
@@ -261,6 +261,8 @@ def survey(year: Year, me: Reader, factory: FactoryDep) -> m.SurveyOut:
 
 @router.get(f"{P}/statistics/survey.csv", summary="年度统计调查 CSV / survey as CSV", responses=CSV)
 def survey_csv(year: Year, me: Reader, factory: FactoryDep) -> Response:
+    from lims.quality import survey_report  # reportlab: loaded with the first survey, not with the web app
+
     text = read_service(factory, lambda s: survey_report.csv_text(
         statistics.survey_rows(statistics.survey(s, year)), ("section", "item", "value")))
     return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8",
@@ -269,6 +271,8 @@ def survey_csv(year: Year, me: Reader, factory: FactoryDep) -> Response:
 
 @router.get(f"{P}/statistics/survey.pdf", summary="年度统计调查 PDF / survey as PDF", responses=PDF)
 def survey_pdf(year: Year, me: Reader, factory: FactoryDep) -> Response:
+    from lims.quality import survey_report
+
     pdf = read_service(factory, lambda s: survey_report.survey_pdf(
         statistics.survey_rows(statistics.survey(s, year)), year=year, lab_name=_lab_name(s)))
     return Response(pdf, media_type="application/pdf")
@@ -282,6 +286,8 @@ def review(year: Year, me: Reader, factory: FactoryDep) -> m.ReviewOut:
 
 @router.get(f"{P}/statistics/management-review.pdf", summary="管理评审输入 PDF / as PDF", responses=PDF)
 def review_pdf(year: Year, me: Reader, factory: FactoryDep) -> Response:
+    from lims.quality import survey_report
+
     pdf = read_service(factory, lambda s: survey_report.review_pdf(statistics.review_pack(s, year), year=year,
                                                                    lab_name=_lab_name(s)))
     return Response(pdf, media_type="application/pdf")
@@ -289,6 +295,8 @@ def review_pdf(year: Year, me: Reader, factory: FactoryDep) -> Response:
 
 @router.get(f"{P}/statistics/management-review.csv", summary="管理评审输入 CSV / as CSV", responses=CSV)
 def review_csv(year: Year, me: Reader, factory: FactoryDep) -> Response:
+    from lims.quality import survey_report
+
     text = read_service(factory, lambda s: survey_report.csv_text(statistics.review_pack(s, year),
                                                                   ("clause", "item", "value")))
     return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8",

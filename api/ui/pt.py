@@ -27,7 +27,7 @@ from api.deps import FactoryDep, read_service
 from api.security import Principal, require_ui
 from api.ui.base import P, PtPage, area_router, not_found, render
 from api.ui.quality import act, date_of, form_of, inline_svg
-from lims.pt import charts, participant, provider, scoring, submissions, views
+from lims.pt import participant, provider, scoring, submissions, views
 from lims.services import signoff
 from lims.services.errors import InvalidInput, NotFound
 from lims.services.lookup import code_exists
@@ -49,6 +49,10 @@ CLASS_CSS = {"satisfactory": "ok", "questionable": "warn", "unsatisfactory": "ba
 
 def _performance(s: Session, parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     analytes = sorted({sc["analyte"] for p in parts for sc in p["scores"]})
+    if not analytes:
+        return []
+    from lims.pt import charts  # reportlab: loaded with the first chart, not with the web app
+
     out = []
     for a in analytes[:8]:
         try:
@@ -167,6 +171,8 @@ async def record_score(participation_id: int, request: Request, me: PtManager, f
 
 
 def _charts(rnd: Any, rows: list[dict[str, Any]], highlight: str | None) -> list[dict[str, Any]]:
+    from lims.pt import charts  # reportlab: loaded with the first chart, not with the web app
+
     out = []
     for a in rnd.analytes:
         mine = [r for r in rows if r["analyte"] == a.code]

@@ -32,7 +32,6 @@ from lims.quality import instruments as ins
 from lims.quality import materials as mat
 from lims.quality import nonconformity as ncs
 from lims.quality import qcruns
-from lims.quality.charts import levey_jennings_svg
 from lims.services.errors import InvalidInput
 from lims.upstream import queue
 from lims.vocabulary import NonconformityStatus
@@ -121,6 +120,8 @@ def quality_hub(request: Request, me: QualityPage, factory: FactoryDep) -> HTMLR
 
 
 def _charts(s: Session, wanted: tuple[str, str, str, str] | None) -> dict[str, Any]:
+    from lims.quality.charts import levey_jennings_svg  # reportlab: with the first chart, not the web app
+
     keys = qcruns.chart_keys(s)
     shown = [k for k in keys if wanted is None or k == wanted][:MAX_CHARTS]
     charts = []

@@ -23,11 +23,8 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import event, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -36,6 +33,9 @@ from lims.clock import utcnow
 from lims.config import get_settings
 from lims.db.audit import GENESIS_HASH, ChainCheck, canonical_json
 from lims.db.models import AuditEvent, Lab, OutboxMessage
+
+if TYPE_CHECKING:  # cryptography (6 MB) loads with the lab key, not with every process that audits
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 _log = logging.getLogger(__name__)
 CHECKPOINT_KIND = "checkpoint"
@@ -88,6 +88,9 @@ def key_path(session: Session) -> Path | None:
 def _load_key(path: Path | None) -> Ed25519PrivateKey | None:
     if path is None or not path.is_file():
         return None
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(key, Ed25519PrivateKey):
         raise ValueError(f"{path}: not an Ed25519 private key")
@@ -95,6 +98,8 @@ def _load_key(path: Path | None) -> Ed25519PrivateKey | None:
 
 
 def fingerprint(key: Ed25519PrivateKey) -> str:
+    from cryptography.hazmat.primitives import serialization
+
     raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return hashlib.sha256(raw).hexdigest()[:32]
 
@@ -175,6 +180,8 @@ def install(session_class: type[Session] = Session) -> None:
 
 def _parse(sources: list[tuple[str, str]], key: Ed25519PrivateKey | None) -> tuple[list[dict[str, Any]], list[str]]:
     """Checkpoints from (where, text) pairs, each signature checked when the lab key is known."""
+    from cryptography.exceptions import InvalidSignature
+
     anchors: list[dict[str, Any]] = []
     problems: list[str] = []
     public = key.public_key() if key is not None else None

@@ -13,21 +13,23 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from reportlab.graphics.shapes import Drawing
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lims.clock import utcnow
 from lims.db.models import Lab, Sample
 from lims.db.models_pt import Nonconformity, NonconformityStatus, PtExternalScore, PtParticipation
-from lims.pt import charts
 from lims.services import sampling
 from lims.services.errors import Conflict, InvalidInput, NotFound
 from lims.services.lookup import get_by_code
 from lims.workflow import transition
 from proficiency import combined, scores
 from proficiency.errors import ProficiencyError
+
+if TYPE_CHECKING:
+    from reportlab.graphics.shapes import Drawing
 
 #: Days given to the corrective action of a PT nonconformity unless another due date is given.
 DEFAULT_DUE_DAYS = 30
@@ -244,6 +246,8 @@ def performance_chart(s: Session, analyte: str, *, window: int = 5, lab_code: st
     points = running_performance(s, analyte=analyte, window=window, lab_code=lab_code)
     if not points:
         raise NotFound(f"no PT score recorded for {analyte}", field="analyte")
+    from lims.pt import charts  # reportlab: loaded with the first chart, not with the web app
+
     trend = [charts.TrendPoint(p.round_code, p.round_date.isoformat(), p.z, p.rsz) for p in points]
     return charts.z_trend_chart(trend, title=f"{analyte} 能力验证得分趋势 / PT scores over time", width=width,
                                 height=height)

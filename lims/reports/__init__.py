@@ -1,6 +1,7 @@
 """Test reports: plain report data (:mod:`.model`), the CJK font (:mod:`.fonts`), the PDF (:mod:`.pdf`)."""
 
-from lims.reports.fonts import FontNotFoundError, register_cjk_font
+from typing import TYPE_CHECKING, Any
+
 from lims.reports.model import (
     Amendment,
     Conformity,
@@ -23,7 +24,25 @@ from lims.reports.model import (
     content_hash,
     iter_text_fields,
 )
-from lims.reports.pdf import RenderedReport, UnprintableTextError, qr_payload, render_report_pdf
+
+if TYPE_CHECKING:
+    from lims.reports.fonts import FontNotFoundError, register_cjk_font
+    from lims.reports.pdf import RenderedReport, UnprintableTextError, qr_payload, render_report_pdf
+
+#: Names whose modules load reportlab (about 7 MB): imported on first use, so the web app and the report
+#: numbers (:mod:`.numbers`) start without it.
+_LAZY = {"FontNotFoundError": "fonts", "register_cjk_font": "fonts", "RenderedReport": "pdf",
+         "UnprintableTextError": "pdf", "qr_payload": "pdf", "render_report_pdf": "pdf"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "Amendment",

@@ -31,7 +31,6 @@ from lims.db.models import (
 )
 from lims.reports import model as rm
 from lims.reports.conclusion import LineBasis, conclusion
-from lims.reports.pdf import render_report_pdf
 from lims.reports.statements import VALIDITY_STATEMENTS, objection_statement
 from lims.reports.wording import bi
 from lims.services import reported
@@ -294,6 +293,8 @@ def issue_report(s: Session, sample_code: str, *, out_dir: Path, language: rm.La
                  if previous else None)
     data = build_report(s, sample, results, report_id=report_no, version=version, amendment=amendment,
                         language=language)
+    from lims.reports.pdf import render_report_pdf  # reportlab: loaded with the first PDF, not the web app
+
     rendered = render_report_pdf(data, out_dir / f"{report_no}.pdf")
     report = Report(report_no=report_no, version=version, supersedes_id=previous.id if previous else None,
                     sample_id=sample.id, lang=language, path=str(rendered.path), file_sha256=rendered.sha256,
