@@ -234,26 +234,34 @@ def _json_column(values: list[Any]) -> list[str]:
 
     if not values:
         return []
-    if isinstance(values[0], str) and all(isinstance(v, str) for v in values):
+    kinds = set(map(type, values))  # a few types at most: checked once each, not once per value
+    if all(issubclass(kind, str) for kind in kinds):
         if re.search(r'["\\\x00-\x1f]', "".join(values)) is None:
             return list(map('"{}"'.format, values))
         return list(map(encode_basestring, values))
-    if all(isinstance(v, float) for v in values):
+    if all(issubclass(kind, float) for kind in kinds):
         return list(map(float.__repr__, values))
     return ["null" if v is None else repr(v) for v in values]
 
 
 def _write_scores(xpt: float, sig: float, columns: dict[str, Any], statistic: str, block: int = 8192) -> None:
     """The document ``emit_json`` prints for these columns (finite numbers only, so its cleaning changes
-    nothing), written row by row from a template."""
+    nothing), written block by block: a float column goes straight into ``%r`` (``float.__repr__``, what
+    ``json`` writes for a finite float) of one format string per block, other columns as their JSON texts."""
+    from itertools import chain
+
     head = json.dumps({"assigned_value": xpt, "sigma_pt": sig, "statistic": statistic, "scores": []},
                       ensure_ascii=False)
     write = sys.stdout.write
     write(head[:-2])
     rows = len(columns[SCORE_KEYS[0]])
+    floats = [getattr(columns[key], "dtype", None) == "float64" for key in SCORE_KEYS]
+    row = "{" + ", ".join(f'"{key}": {"%r" if f else "%s"}' for key, f in zip(SCORE_KEYS, floats, strict=True)) + "}"
     for start in range(0, rows, block):  # block by block: memory stays flat however long the round
-        texts = [_json_column(_as_list(columns[key][start:start + block])) for key in SCORE_KEYS]
-        write((", " if start else "") + ", ".join(map(_SCORE_ROW.__mod__, zip(*texts, strict=True))))
+        cells = [columns[key][start:start + block].tolist() if f else _json_column(_as_list(columns[key][
+            start:start + block])) for key, f in zip(SCORE_KEYS, floats, strict=True)]
+        values = tuple(chain.from_iterable(zip(*cells, strict=True)))  # row by row, key by key
+        write((", " if start else "") + ", ".join([row] * len(cells[0])) % values)
     write("]}\n")
     sys.stdout.flush()
 

@@ -90,7 +90,8 @@ def test_assign_faults_and_edges_as_before(tmp_path: Path, capsys: pytest.Captur
 def test_score_same_as_row_by_row(tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
     for text in (round_csv(3), round_csv(4, extra=",2.5").replace("uncertainty", "uncertainty,k", 1),
                  "lab,result\nL1,0.1\nL2,0.31\n", "lab,result,uncertainty\nL1,0.1,0\nL2,0.31,0.05\n",
-                 'lab,result\nL"1,0.1\nL\\2,0.3\n'):
+                 'lab,result\nL"1,0.1\nL\\2,0.3\n',
+                 "lab,result,uncertainty\nL1,1e-07,1e-09\nL2,12345678901234567.0,0.5\nL3,-0.0,0.001\n"):
         plain, rows = both(tmp_path, capsys, text, "score", *argv, "--json")
         assert plain == rows and plain.startswith("0\n")
         plain, rows = both(tmp_path, capsys, text, "score", *argv)
