@@ -244,10 +244,26 @@ def _json_column(values: list[Any]) -> list[str]:
     return ["null" if v is None else repr(v) for v in values]
 
 
+def _float_texts(column: Any) -> Any:
+    """``float.__repr__`` of every value of a float64 array as an object array, each distinct value
+    formatted once (results are reported to a few significant figures, so a round repeats them, and the
+    scores of a repeated result repeat too); values told apart by their bits (−0.0 is not 0.0). None
+    when most values differ: then formatting each is cheaper than sorting first."""
+    import numpy as np
+
+    bits = np.ascontiguousarray(column).view(np.int64)
+    distinct, first, inverse = np.unique(bits, return_index=True, return_inverse=True)
+    if len(distinct) * 4 > len(bits):
+        return None
+    texts = np.array(list(map(float.__repr__, column[first].tolist())), dtype=object)
+    return texts[inverse.reshape(-1)]
+
+
 def _write_scores(xpt: float, sig: float, columns: dict[str, Any], statistic: str, block: int = 8192) -> None:
     """The document ``emit_json`` prints for these columns (finite numbers only, so its cleaning changes
     nothing), written block by block: a float column goes straight into ``%r`` (``float.__repr__``, what
-    ``json`` writes for a finite float) of one format string per block, other columns as their JSON texts."""
+    ``json`` writes for a finite float) of one format string per block, or as its texts when it repeats
+    values (:func:`_float_texts`); other columns as their JSON texts."""
     from itertools import chain
 
     head = json.dumps({"assigned_value": xpt, "sigma_pt": sig, "statistic": statistic, "scores": []},
@@ -256,10 +272,13 @@ def _write_scores(xpt: float, sig: float, columns: dict[str, Any], statistic: st
     write(head[:-2])
     rows = len(columns[SCORE_KEYS[0]])
     floats = [getattr(columns[key], "dtype", None) == "float64" for key in SCORE_KEYS]
-    row = "{" + ", ".join(f'"{key}": {"%r" if f else "%s"}' for key, f in zip(SCORE_KEYS, floats, strict=True)) + "}"
+    texts = [_float_texts(columns[key]) if f and rows else None for key, f in zip(SCORE_KEYS, floats, strict=True)]
+    raw = [f and t is None for f, t in zip(floats, texts, strict=True)]
+    row = "{" + ", ".join(f'"{key}": {"%r" if r else "%s"}' for key, r in zip(SCORE_KEYS, raw, strict=True)) + "}"
     for start in range(0, rows, block):  # block by block: memory stays flat however long the round
-        cells = [columns[key][start:start + block].tolist() if f else _json_column(_as_list(columns[key][
-            start:start + block])) for key, f in zip(SCORE_KEYS, floats, strict=True)]
+        cells = [(t if t is not None else columns[key])[start:start + block].tolist() if f else
+                 _json_column(_as_list(columns[key][start:start + block]))
+                 for key, f, t in zip(SCORE_KEYS, floats, texts, strict=True)]
         values = tuple(chain.from_iterable(zip(*cells, strict=True)))  # row by row, key by key
         write((", " if start else "") + ", ".join([row] * len(cells[0])) % values)
     write("]}\n")

@@ -127,3 +127,23 @@ def test_groups_keep_file_order() -> None:
     grouped = groups_in_order(["b", "b", "a", "c", "c", "c"], np.arange(6.0))  # a file sorted by analyte
     assert [(k, first, v.tolist()) for k, first, v in grouped] == [
         ("b", 0, [0.0, 1.0]), ("a", 2, [2.0]), ("c", 3, [3.0, 4.0, 5.0])]
+
+
+def test_score_with_repeated_values_same_as_row_by_row(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # results repeat (reported to few figures): each distinct value is formatted once (lims.cli.pt._float_texts);
+    # 0.1 − 0.1 = 0.0 and −0.0 must stay apart, exponents as json writes them
+    values = ["0.1", "-0.0", "0.0", "1e-07", "0.12", "12345678901234567.0", "0.09"]
+    rows = [f"L{i:03d},{values[i % len(values)]},{['0.01', '0.02'][i % 2]}" for i in range(200)]
+    text = "lab,result,uncertainty\n" + "\n".join(rows) + "\n"
+    for argv in (["--assigned", "0.1", "--u-assigned", "0.004", "--sigma-pt", "0.02"],
+                 ["--assigned", "0", "--sigma-pt", "0.02"]):
+        plain, by_row = both(tmp_path, capsys, text, "score", *argv, "--json")
+        assert plain == by_row and plain.startswith("0\n") and '"result": -0.0' in plain and "1e-07" in plain
+
+
+def test_float_texts_are_reprs() -> None:
+    from lims.cli.pt import _float_texts
+
+    column = np.array([0.1, -0.0, 0.0, 1e-07, 0.1, -0.0] * 10)
+    assert _float_texts(column).tolist() == [repr(v) for v in column.tolist()]
+    assert _float_texts(np.arange(40, dtype=float) / 7) is None  # all distinct: formatted one by one
