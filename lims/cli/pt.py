@@ -236,9 +236,10 @@ def _json_column(values: list[Any]) -> list[str]:
         return []
     kinds = set(map(type, values))  # a few types at most: checked once each, not once per value
     if all(issubclass(kind, str) for kind in kinds):
-        if re.search(r'["\\\x00-\x1f]', "".join(values)) is None:
-            return list(map('"{}"'.format, values))
-        return list(map(encode_basestring, values))
+        distinct = set(values)  # lab codes and classes repeat: each distinct text encoded once
+        plain = re.search(r'["\\\x00-\x1f]', "".join(distinct)) is None
+        encoded = {v: f'"{v}"' if plain else encode_basestring(v) for v in distinct}
+        return list(map(encoded.__getitem__, values))
     if all(issubclass(kind, float) for kind in kinds):
         return list(map(float.__repr__, values))
     return ["null" if v is None else repr(v) for v in values]
