@@ -17,6 +17,7 @@ from api.security import Principal, require_ui
 from api.ui.base import InstrumentsPage, InstrumentsWriter, Offset, area_router, not_found, render, ui_error
 from api.ui.labels import FIELD_ZH, P
 from drivers.errors import DriverError
+from lims.acquisition.events import EVENT_LABELS
 from lims.acquisition.holds import release_hold
 from lims.acquisition.reparse import reparse_instrument
 from lims.acquisition.unmatched import assign_reading, dismiss_reading
@@ -30,13 +31,9 @@ Code = Annotated[str, Path(max_length=60)]
 RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 Reason = Annotated[str, Form(max_length=500)]
 STATUSES = [st.value for st in ParseStatus]
-#: Instrument event kinds (lims.acquisition.events.EventKind) and reading value states
-#: (lims.acquisition.values) in words: (Chinese, English).
-EVENT_WORDS = {"run_incomplete": ("批次不完整（读数暂挂）", "run incomplete (readings held)"),
-               "sequence_gap": ("记录序号缺失", "record sequence gap"),
-               "gave_up": ("多次重试后放弃该记录", "record given up after retries"),
-               "file_refused": ("文件被拒收", "file refused"),
-               "quarantined": ("解析异常，已隔离", "quarantined after a parse failure")}
+#: Instrument event kinds in words (Chinese, English), link alerts included (lims.acquisition.events).
+EVENT_WORDS = EVENT_LABELS
+#: Reading value states (lims.acquisition.values) in words: (Chinese, English).
 VALUE_WORDS = {"sentinel": ("仪器报告无数值", "no value (instrument code)"), "nan": ("非数值", "not a number"),
                "infinite": ("无穷大", "infinite"), "out_of_range": ("超出量程", "out of range")}
 
@@ -60,7 +57,7 @@ def _console(request: Request, me: Principal, factory: sessionmaker[Session], co
     if data is None:
         return not_found(request, me, "/instruments", f"仪器 {code} / instrument {code}")
     can_assign = me.can(P.RESULTS_ENTER)
-    analyses = read_service(factory, console.open_screening_analyses) if can_assign and data["unmatched"]["total"] else []
+    analyses = read_service(factory, console.open_analyses) if can_assign and data["unmatched"]["total"] else []
     return render(request, me, "ui_instrument.html", "/instruments", status=status, data=data,
                   capture_status=capture_status, offset=offset, page_size=console.CAPTURES_SHOWN,
                   statuses=STATUSES, can_reparse=me.can(P.INSTRUMENTS_WRITE), can_assign=can_assign,

@@ -123,6 +123,9 @@ def test_console_shows_frames_and_assigns_an_unmatched_reading(app, db_factory):
     console = web.get("/instruments/EI-01")
     assert console.status_code == 200 and "仪器控制台" in console.text and "S-UNKNOWN-9" in console.text
     assert f'/instruments/EI-01/readings/{reading_id}/assign' in console.text
+    # the analyses offered are named by their kind in words (confirmatory ones are offered too, for ASTM R)
+    offered = console.text.split(f"/readings/{reading_id}/assign", 1)[1].split("</form>", 1)[0]
+    assert "· 快速筛查 ·" in offered and "screening" not in offered
     viewer = web.get(f"/instruments/EI-01/captures/{cap_id}").text
     assert "#CH,5,02,S-UNKNOWN-9,0.4000,0.6000,60.0*00&lt;CR&gt;&lt;LF&gt;" in viewer and "解析出的读数" in viewer
     assert web.get(f"/instruments/LC-01/captures/{cap_id}").status_code == 404  # another instrument's capture

@@ -87,17 +87,19 @@ def last_readings(s: Session, instrument_id: int, limit: int = READINGS_SHOWN) -
     return [{**_reading_row(r), "result_id": rid, "result_status": rst} for r, rid, rst in rows]
 
 
-def open_screening_analyses(s: Session, limit: int = 200) -> list[dict[str, Any]]:
-    """Screening analyses a reading may be assigned to: pending or in analysis, without a current result."""
+def open_analyses(s: Session, limit: int = 200) -> list[dict[str, Any]]:
+    """Analyses a reading may be assigned to: pending or in analysis, without a current result — screening
+    ones for rapid testers' readings, confirmatory ones for an analyzer's ASTM results (the assignment
+    service refuses a reading of the other kind with its reason)."""
     current = exists(select(Result.id).where(Result.analysis_id == Analysis.id,
                                              Result.status != ResultStatus.SUPERSEDED.value,
                                              Result.status != ResultStatus.REJECTED.value))
     rows = s.execute(select(Analysis).join(Sample, Sample.id == Analysis.sample_id)
-                     .where(Analysis.kind == AnalysisKind.SCREENING.value,
+                     .where(Analysis.kind.in_([AnalysisKind.SCREENING.value, AnalysisKind.CONFIRMATORY.value]),
                             Analysis.status.in_([AnalysisStatus.PENDING.value, AnalysisStatus.IN_ANALYSIS.value]),
-                            ~current).order_by(Sample.code, Analysis.id).limit(limit)).scalars().all()
+                            ~current).order_by(Sample.code, Analysis.kind.desc(), Analysis.id).limit(limit)).scalars().all()
     return [{"id": a.id, "sample_code": a.sample.code, "analyte": a.analyte.name_zh, "analyte_en": a.analyte.name_en,
-             "method": a.method.code} for a in rows]
+             "method": a.method.code, "kind": a.kind} for a in rows]
 
 
 def capture_page(s: Session, instrument_id: int, status: str | None, offset: int) -> dict[str, Any]:
