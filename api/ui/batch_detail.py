@@ -2,7 +2,9 @@
 held, its curves with residuals and the chromatograms; the result page with the limit and the decision in
 words, the old value and reason of an amendment; an audited manual re-integration of a peak
 (:func:`lims.services.chromatography.reintegrate`: a new reading naming the automatic one, which is kept);
-the amendment of a certified result with its reason (:func:`lims.services.signoff.amend_result`)."""
+the amendment of a certified result with its reason (:func:`lims.services.signoff.amend_result`); the
+approver's judgement of a result without an applicable limit, before approval
+(:func:`lims.services.limit_judgements.judge_result`, as ``POST /api/v1/results/{id}/limit-judgement``)."""
 
 from __future__ import annotations
 
@@ -16,8 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.deps import FactoryDep, read_service, run_service
 from api.security import Principal, require_ui
-from api.ui.base import P, ResultsPage, area_router, not_found, render, ui_error
-from lims.services import chromatography, signoff
+from api.ui.base import Approver, P, ResultsPage, area_router, not_found, render, ui_error
+from lims.services import chromatography, limit_judgements, signoff
 from lims.services.views import review as review_views
 
 router = area_router()
@@ -44,16 +46,18 @@ def _result_page(request: Request, me: Principal, factory: sessionmaker[Session]
     if result is None:
         return not_found(request, me, "/review", f"结果 {result_id} / result {result_id}")
     return render(request, me, "ui_result.html", "/review", status=status, r=result, error=error, form=form or {},
-                  done=done, can_reintegrate=me.can(P.RESULTS_ENTER), can_amend=me.can(P.RESULTS_ENTER))
+                  done=done, can_reintegrate=me.can(P.RESULTS_ENTER), can_amend=me.can(P.RESULTS_ENTER),
+                  can_judge=me.can(P.RESULTS_APPROVE))
 
 
 @router.get("/results/{result_id:int}", response_class=HTMLResponse)
 def result_page(result_id: int, request: Request, me: ResultsPage, factory: FactoryDep,
                 done: Annotated[str, Query(max_length=20)] = "") -> HTMLResponse:
     """One result: limit and decision in words, amendment (old value, reason), curve, chromatogram."""
-    return _result_page(request, me, factory, result_id, done=done if done in ("reintegrated", "amended") else "")
+    return _result_page(request, me, factory, result_id, done=done if done in DONE else "")
 
 
+DONE = ("reintegrated", "amended", "judged")
 Number = Annotated[str, Form(max_length=30)]
 
 
@@ -118,3 +122,46 @@ def amend_result(result_id: int, request: Request, me: Reintegrator, factory: Fa
     if error is not None:
         return _result_page(request, me, factory, result_id, status=error["status"], error=error, form=form)
     return RedirectResponse(f"/results/{new_id}?{urlencode({'done': 'amended'})}", status_code=303)
+
+
+Text = Annotated[str, Form(max_length=500)]
+
+
+def _judgement_fields(kind: str, reason: str, standard: str, clause: str, value_mg_kg: str,
+                      source: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The form's fields as the service takes them; a limit value that is not a number is refused here."""
+    value = None
+    if value_mg_kg.strip():
+        try:
+            value = float(value_mg_kg.strip().replace(",", "."))
+        except ValueError:
+            return {}, ui_error(422, {"message": "value_mg_kg: a positive limit value in mg/kg",
+                                      "field": "value_mg_kg", "code": "bench.bad_number"})
+    return {"kind": kind.strip(), "reason": reason.strip(), "standard": standard.strip(), "clause": clause.strip(),
+            "value_mg_kg": value, "source": source.strip()}, None
+
+
+@router.post("/results/{result_id:int}/limit-judgement", response_class=HTMLResponse)
+def judge_without_limit(result_id: int, request: Request, me: Approver, factory: FactoryDep,
+                        kind: Annotated[str, Form(max_length=40)] = "", reason: Annotated[str, Form(max_length=2000)] = "",
+                        standard: Annotated[str, Form(max_length=100)] = "", clause: Annotated[str, Form(max_length=200)] = "",
+                        value_mg_kg: Number = "", source: Text = "",
+                        password: Annotated[str, Form(max_length=1024)] = "") -> Response:
+    """无限量标准的判定: the approver's judgement of a result without an applicable limit, with the re-entered
+    password, recorded (and audited) before the approval signature — the approval then proceeds as usual."""
+    form = {"kind": kind, "judgement_reason": reason, "standard": standard, "clause": clause,
+            "value_mg_kg": value_mg_kg, "source": source}
+    fields, error = _judgement_fields(kind, reason, standard, clause, value_mg_kg, source)
+    if error is None and not password:
+        error = ui_error(422, {"message": "re-enter your password to sign", "field": "password",
+                               "code": "ui.password_required"})
+    if error is None:
+        try:
+            run_service(factory, me.username, f"limit judgement: {fields['kind']} (web UI)",
+                        lambda s: limit_judgements.judge_result(s, result_id, limit_judgements.judgement_from(fields),
+                                                                username=me.username, password=password).id)
+        except HTTPException as e:
+            error = ui_error(e.status_code, e.detail)
+    if error is not None:
+        return _result_page(request, me, factory, result_id, status=error["status"], error=error, form=form)
+    return RedirectResponse(f"/results/{result_id}?{urlencode({'done': 'judged'})}", status_code=303)

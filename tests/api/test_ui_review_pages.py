@@ -370,3 +370,105 @@ def test_held_batch_and_report_search_on_either_database(db_engine, db_factory, 
     queue = Day(create_app(db_engine), db_factory).browser("liqiang").get("/review").text
     assert "连续校准核查（CCV）偏差 +30.0 %，偏差绝对值应不大于 20 %：不通过" in queue and f'href="/results/{rid}"' in queue
     get_settings.cache_clear()
+
+
+# ------------------------------------------------------------------------ 无限量标准: the approver's judgement
+
+
+def _reviewed_without_limit(day: Day) -> int:
+    """An amended version of a certified result, its limit check stored as the limit table finds no limit
+    (as lims.limits.checks stores it), signed by its analyst and reviewed: waiting for the approver."""
+    from lims.db.engine import session_scope
+    from lims.services import signoff
+
+    with session_scope(day.factory, actor="zhangwei", reason="test: amendment") as s:
+        current = s.execute(select(Result).where(Result.supersedes_id.is_not(None))).scalar_one()
+        analyst = s.execute(select(User.id).where(User.username == "zhangwei")).scalar_one()
+        new = signoff.amend_result(s, current.id, value=0.25, value_text="0.25", reason="复核称样量记录，更正结果",
+                                   analyst_id=analyst)
+        s.flush()
+        rid, details = new.id, dict(new.details or {})
+    with day.factory() as s:
+        s.execute(Result.__table__.update().where(Result.id == rid).values(
+            verdict="not_evaluated", details={**details, "limit_check": {"flag": "no_limit", "banned": False,
+                                                                         "judgement": None}}))
+        s.commit()
+    for user, sign in (("zhangwei", signoff.author_results), ("liqiang", signoff.review_results)):
+        with session_scope(day.factory, actor=user, reason="test: sign") as s:
+            sign(s, [rid], username=user, password=PASSWORDS[user])
+    return rid
+
+
+def _judgements(day: Day) -> list[AuditEvent]:
+    with day.factory() as s:
+        return list(s.execute(select(AuditEvent).where(AuditEvent.reason.like("limit judgement%"))).scalars())
+
+
+def test_the_approver_judges_a_result_without_a_limit_on_its_page_then_approves(day):
+    rid = _reviewed_without_limit(day)
+    approver = day.browser("wangfang")
+    queue = approver.get("/review").text
+    assert f'href="/results/{rid}#judge"' in queue and "批准前须判定" in visible(queue)
+    page = approver.get(f"/results/{rid}").text
+    assert f'action="/results/{rid}/limit-judgement"' in page
+    words = visible(page)
+    assert "无限量标准：批准前判定" in words and "依据指定标准的限量判定" in words and "named_standard" not in words
+    # approval without the judgement is refused, as over REST
+    refused = approver.post("/review/sign/approve", data={"csrf_token": csrf_of(page), "result_id": str(rid),
+                                                          "password": PASSWORDS["wangfang"]})
+    assert refused.status_code == 409
+    form = {"csrf_token": csrf_of(page), "kind": "named_standard", "standard": "GB 2763-2021", "clause": "4.1",
+            "value_mg_kg": "0.5", "source": "", "reason": "", "password": PASSWORDS["wangfang"]}
+    ok = approver.post(f"/results/{rid}/limit-judgement", data=form, follow_redirects=False)
+    assert ok.status_code == 303 and ok.headers["location"] == f"/results/{rid}?done=judged"
+    shown = visible(approver.get(ok.headers["location"]).text)
+    assert "已记录无限量标准的判定" in shown and "批准人判定" in shown and "依据指定标准的限量判定" in shown
+    assert "无限量标准：批准前判定" not in shown  # judged once
+    events = _judgements(day)
+    assert [e.actor for e in events] == ["wangfang"] and "named_standard" in events[0].reason
+    with day.factory() as s:
+        r = s.get(Result, rid)
+        assert r is not None and r.verdict == "compliant"  # 0.25 ≤ 0.5 mg/kg
+        assert r.details["limit_check"]["judgement"]["standard"] == "GB 2763-2021"
+    again = approver.post(f"/results/{rid}/limit-judgement", data=form)
+    assert again.status_code == 422 and "已判定" in visible(again.text)
+    signed = approver.post("/review/sign/approve", data={"csrf_token": csrf_of(page), "result_id": str(rid),
+                                                         "password": PASSWORDS["wangfang"]}, follow_redirects=False)
+    assert signed.status_code == 303, signed.text
+    with day.factory() as s:
+        assert s.get(Result, rid).status == "certified"  # type: ignore[union-attr]
+
+
+def test_a_technician_sees_no_judgement_form_and_is_refused(day):
+    rid = _reviewed_without_limit(day)
+    tech = day.browser("zhangwei")
+    page = tech.get(f"/results/{rid}").text
+    assert "/limit-judgement" not in page and "#judge" not in tech.get("/review").text
+    refused = tech.post(f"/results/{rid}/limit-judgement", data={
+        "csrf_token": csrf_of(page), "kind": "no_limit_applies", "reason": "该产品无国家限量标准",
+        "password": PASSWORDS["zhangwei"]})
+    assert refused.status_code == 403 and "<html" in refused.text.lower()
+    assert _judgements(day) == []
+
+
+def test_a_bad_judgement_is_refused_in_chinese_and_records_nothing(day):
+    rid = _reviewed_without_limit(day)
+    approver = day.browser("wangfang")
+    token = csrf_of(approver.get(f"/results/{rid}").text)
+    base = {"csrf_token": token, "password": PASSWORDS["wangfang"]}
+    short = approver.post(f"/results/{rid}/limit-judgement", data={**base, "kind": "no_limit_applies", "reason": "无"})
+    assert short.status_code == 422 and "限量判定不完整" in visible(short.text)
+    assert re.search(r'id="judgement_reason"[^>]*class="field-error"', short.text)
+    value = approver.post(f"/results/{rid}/limit-judgement", data={
+        **base, "kind": "value_with_source", "value_mg_kg": "abc", "source": "企业标准 Q/ABC 001"})
+    assert value.status_code == 422 and "请输入有效的数值" in visible(value.text)
+    assert re.search(r'id="value_mg_kg"[^>]*class="field-error"', value.text) and 'value="abc"' in value.text
+    kind = approver.post(f"/results/{rid}/limit-judgement", data={**base, "kind": "whatever", "reason": "理由写清楚了"})
+    assert kind.status_code == 422 and re.search(r'id="kind"[^>]*class="field-error"', kind.text)
+    wrong = approver.post(f"/results/{rid}/limit-judgement", data={
+        "csrf_token": token, "password": "not-the-password", "kind": "no_limit_applies", "reason": "该产品无国家限量标准"})
+    assert wrong.status_code in (401, 403) and "密码错误" in visible(wrong.text)
+    assert _judgements(day) == []
+    with day.factory() as s:
+        r = s.get(Result, rid)
+        assert r is not None and r.verdict == "not_evaluated" and not r.details["limit_check"]["judgement"]

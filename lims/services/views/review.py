@@ -29,7 +29,7 @@ from lims.db.models import (
 from lims.db.models_quality import QcRun
 from lims.plots import calibration_curve_svg, residual_svg, residuals
 from lims.reports.conclusion import BANNED_RULE_WORDS, DECISION_RULE_WORDS, SCREENING_RULE_EN
-from lims.services import queries
+from lims.services import limit_judgements, queries
 from lims.services.lookup import find_by_code
 from lims.services.reported import value_text
 from lims.services.signoff import TZ_CHINA
@@ -226,6 +226,8 @@ def result_review(s: Session, result_id: int, lang: str = "zh-CN") -> dict[str, 
     row["curve"] = {"id": curve.id, "version": curve.version, "batch_code": batch.code if batch else "",
                     **curve_plots(curve, r.analysis.analyte.name_zh if lang != EN else r.analysis.analyte.name_en, lang)
                     } if curve else None
+    row["needs_judgement"] = r.status in (ResultStatus.TO_BE_REVIEWED, ResultStatus.REVIEWED) \
+        and limit_judgements.needs_judgement(r)  # 无限量标准: the approver judges before approving
     row["chromatogram"] = chromatogram_plot(s, r.reading_id, lang, title_of=row["sample_code"]) \
         if r.reading_id is not None else None
     if row["chromatogram"] and curve is not None:
