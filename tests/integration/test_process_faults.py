@@ -40,6 +40,7 @@ from lims.db.engine import make_engine, session_scope
 from lims.db.models import OutboxMessage
 from tests.integration.serve_support import (
     SampleLoad,
+    children,
     commodity_code,
     free_port,
     sample_body,
@@ -85,17 +86,6 @@ def test_kill_9_of_serve_under_load_loses_nothing_acknowledged_and_a_restart_ser
         _stop(proc)
 
 
-def _children(pid: int) -> set[int]:
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.add(int(entry.name))
-    return found
 
 
 def test_a_worker_killed_under_load_is_replaced_by_the_supervisor(db_url, db_factory, tmp_path):
@@ -106,15 +96,15 @@ def test_a_worker_killed_under_load_is_replaced_by_the_supervisor(db_url, db_fac
     try:
         with SampleLoad(port, token(port), commodity_code(db_factory), "W9") as load:
             load.wait_for(20)
-            before = _children(proc.pid)
+            before = children(proc.pid)
             victim = max(before)
             os.kill(victim, signal.SIGKILL)
             deadline = time.monotonic() + 30
-            while not (_children(proc.pid) - before) and time.monotonic() < deadline:
+            while not (children(proc.pid) - before) and time.monotonic() < deadline:
                 time.sleep(0.2)
             count = len(load.acknowledged)
             load.wait_for(count + 20)  # still served, by the survivor and the replacement
-        assert _children(proc.pid) - before, "no replacement worker"
+        assert children(proc.pid) - before, "no replacement worker"
         assert not set(load.acknowledged) - stored_codes(db_factory, "W9")
         assert not {s for s in load.statuses if s.startswith("5")}, load.statuses
     finally:

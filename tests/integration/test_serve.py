@@ -12,11 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.integration.serve_support import children, free_port
 
 
 def _get(port: int, path: str) -> tuple[int, bytes]:
@@ -29,21 +25,10 @@ def _get(port: int, path: str) -> tuple[int, bytes]:
         conn.close()
 
 
-def _children(pid: int) -> set[int]:
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.add(int(entry.name))
-    return found
 
 
 def test_workers_share_the_port_and_stop_on_sigterm(tmp_path):
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "LIMS_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}"}
     subprocess.run([sys.executable, "-m", "lims.cli", "db", "upgrade"], env=env, check=True, capture_output=True)
     proc = subprocess.Popen([sys.executable, "-m", "lims.cli", "serve", "--port", str(port), "--workers", "2"],
@@ -59,7 +44,7 @@ def test_workers_share_the_port_and_stop_on_sigterm(tmp_path):
                 assert time.monotonic() < deadline, "lims serve did not answer"
                 time.sleep(0.2)
         assert status == 401 and b"authentication required" in body
-        workers = _children(proc.pid)
+        workers = children(proc.pid)
         assert len(workers) >= 2
         # many fresh connections: every one answered (none lands on a closed socket)
         assert all(_get(port, "/openapi.json")[0] == 200 for _ in range(40))
