@@ -24,17 +24,16 @@ import json
 import os
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from _timed import run_once
 
 from drivers.codecs.astm.frames import build_frames
 
 HERE = Path(__file__).resolve().parent
 VENV_BIN = Path(sys.executable).parent
-TIME = "/usr/bin/time"
 TARGET = 3.0
 ANALYTES = [b"chlorpyrifos", b"dimethoate", b"omethoate", b"carbofuran", b"phorate", b"methamidophos",
             b"acephate", b"isocarbophos", b"fenitrothion", b"triazophos", b"cypermethrin", b"cyhalothrin"]
@@ -74,17 +73,6 @@ def make_capture(sessions: int, seed: int = 20240520) -> bytes:
     return bytes(out)
 
 
-def run_once(argv: list[str], out_path: str) -> tuple[float, float, float]:
-    """Wall seconds, peak RSS (MB) and CPU seconds (user + system) of one child writing stdout to
-    ``out_path`` (GNU time ``%M %U %S``); it must exit 0."""
-    with open(out_path, "wb") as out:
-        start = time.perf_counter()
-        done = subprocess.run([TIME, "-f", "%M %U %S", *argv], stdout=out, stderr=subprocess.PIPE, text=True)
-        elapsed = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(argv)} exited {done.returncode}: {done.stderr.strip()[-300:]}")
-    rss, user, system = done.stderr.strip().splitlines()[-1].split()
-    return elapsed, int(rss) / 1024.0, float(user) + float(system)
 
 
 def library_document(capture: bytes) -> bytes:

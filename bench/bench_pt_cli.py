@@ -26,15 +26,14 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from _timed import run_once
 
 HERE = Path(__file__).resolve().parent
 VENV_BIN = Path(sys.executable).parent
-TIME = "/usr/bin/time"
 TARGET, RSS_LIMIT_MB = 5.0, 200.0
 X_PT, U_PT, SIGMA = "0.1", "0.004", "0.02"
 
@@ -56,17 +55,6 @@ def write_round(path: str) -> int:
     return rows
 
 
-def run_once(argv: list[str], out_path: str) -> tuple[float, float, float]:
-    """Wall seconds, peak RSS (MB) and CPU seconds (user + system) of one child writing stdout to
-    ``out_path`` (GNU time ``%M %U %S``); it must exit 0."""
-    with open(out_path, "wb") as out:
-        start = time.perf_counter()
-        done = subprocess.run([TIME, "-f", "%M %U %S", *argv], stdout=out, stderr=subprocess.PIPE, text=True)
-        elapsed = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(argv)} exited {done.returncode}: {done.stderr.strip()[-300:]}")
-    rss, user, system = done.stderr.strip().splitlines()[-1].split()
-    return elapsed, int(rss) / 1024.0, float(user) + float(system)
 
 
 def close(a: float | None, b: float | None, floor: float = 1e-12) -> bool:
