@@ -5,12 +5,14 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Annotated
 
 import anyio.to_thread
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from api import middleware
@@ -52,6 +54,9 @@ from lims.services import queries, throttle
 from lims.services.views.results import ResultRow
 from lims.services.views.samples import SampleRow
 
+#: The web pages' own scripts (api/static/ui), served from this site.
+UI_ASSETS = "/static/ui"
+
 
 @asynccontextmanager
 async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -82,6 +87,8 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     app.include_router(ops_router)  # /health, /ready, /metrics (issue 17)
     document_error_shapes(app)  # /openapi.json declares the 422 answers the routes really give
     install_local_docs(app)  # Swagger UI and ReDoc from the installed fastapi-offline package: they work offline
+    app.mount(UI_ASSETS, StaticFiles(directory=str(Path(__file__).parent / "static" / "ui")), name="ui-assets")
+    declare_public(app, UI_ASSETS)  # the pages' own small scripts (CSP: script-src 'self', nothing inline)
 
     # The two busiest routes first: routes are matched in order.
     @app.get("/api/v1/samples", tags=["samples"], summary="样品列表 / list samples",

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select
+from sqlalchemy import event, or_, select
 from sqlalchemy.orm import Session
 
 from lims.clock import utcnow
@@ -58,6 +58,7 @@ def grant(s: Session, g: Grant) -> StaffAuthorisation:
                              may_test=g.may_test, may_review=g.may_review, may_sign=g.may_sign,
                              valid_from=g.valid_from, valid_until=g.valid_until, granted_by=text(g.granted_by, "granted_by"))
     s.add(row)
+    s.info.pop(_MEMO, None)
     if g.may_sign and s.execute(select(MethodSignatory.id).where(
             MethodSignatory.user_id == user.id, MethodSignatory.method_id == method.id)).first() is None:
         s.add(MethodSignatory(user_id=user.id, method_id=method.id))
@@ -65,13 +66,42 @@ def grant(s: Session, g: Grant) -> StaffAuthorisation:
     return row
 
 
+#: Session.info key of the matrix answers already looked up in this unit of work: a batch of 1,000 readings
+#: or approvals asks the same few questions 1,000 times. :func:`grant`, the matrix's one writer, clears it.
+_MEMO = "staff_matrix_memo"
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _forget(s: Session) -> None:
+    """The memo lives for one transaction (a session kept across commits asks the database again)."""
+    s.info.pop(_MEMO, None)
+
+
+def _memo(s: Session) -> dict[object, bool]:
+    memo: dict[object, bool] = s.info.setdefault(_MEMO, {})
+    return memo
+
+
 def in_force(s: Session) -> bool:
-    return s.execute(select(StaffAuthorisation.id).limit(1)).first() is not None
+    memo = _memo(s)
+    if "in_force" not in memo:
+        memo["in_force"] = s.execute(select(StaffAuthorisation.id).limit(1)).first() is not None
+    return memo["in_force"]
 
 
 def allowed(s: Session, user_id: int, method_id: int, action: str, *, instrument_id: int | None = None,
             on: dt.date | None = None) -> bool:
     on = on or utcnow().date()
+    key = (user_id, method_id, action, instrument_id, on)
+    memo = _memo(s)
+    if key not in memo:
+        memo[key] = _allowed(s, user_id, method_id, action, instrument_id, on)
+    return memo[key]
+
+
+def _allowed(s: Session, user_id: int, method_id: int, action: str, instrument_id: int | None,
+             on: dt.date) -> bool:
     col = {"test": StaffAuthorisation.may_test, "review": StaffAuthorisation.may_review,
            "sign": StaffAuthorisation.may_sign}[action]
     q = select(StaffAuthorisation.id).where(

@@ -79,8 +79,7 @@ def authenticate_signer(s: Session, username: str, password: str, role: Role) ->
 def _sign(s: Session, user: User, result: Result, meaning: str) -> Signature:
     sig = Signature(record_type="result", record_id=result.id, user_id=user.id, printed_name=user.full_name,
                     meaning=meaning, record_hash=record_hash(result), signed_at=utcnow())
-    s.add(sig)
-    _flush_signed(s, meaning)  # at once: a parallel signature of this version is refused here (409)
+    s.add(sig)  # written by the caller's _flush_signed, once for the whole batch of results
     return sig
 
 
@@ -182,6 +181,10 @@ def approve_results(s: Session, result_ids: list[int], *, username: str, passwor
         if r.id in given:
             apply_judgement(s, r, given[r.id], approver)
         sigs.append(_sign(s, approver, r, SignatureMeaning.APPROVAL))  # bound to the content as certified
+    # the signatures (a parallel one of the same version: 409 here) and what they bind are written before
+    # the results become certified, after which only their status may change (lims.db.audit)
+    _flush_signed(s, SignatureMeaning.APPROVAL)
+    for r in results:
         transition(r, ResultStatus.CERTIFIED)
         old = olds.get(r.supersedes_id) if r.supersedes_id is not None else None
         if old is not None and old.status in (ResultStatus.CERTIFIED, ResultStatus.REPORTED):

@@ -389,3 +389,13 @@ def test_register_from_the_random_sampling_plan(app, db_factory):
     r = tech.post("/samples/new", data=_form(tech, code="S-RCP-009", assignment_id=str(line_id)))
     assert r.status_code == 409 and "该抽样计划条目已抽样或已取消" in r.text
     assert re.search(r'id="assignment_id" name="assignment_id" class="field-error"', r.text)
+
+
+def test_the_scan_script_is_served_from_this_site(app):
+    """The registration page's scanner/camera script is a file of this site (the CSP allows no inline
+    script), served to anyone (it holds no data) with a JavaScript type."""
+    page = _signed_in(app, "zhangwei").get("/samples/new").text
+    assert '<script src="/static/ui/scan.js" defer></script>' in page and "<script>" not in page
+    js = TestClient(app).get("/static/ui/scan.js")
+    assert js.status_code == 200 and "javascript" in js.headers["content-type"]
+    assert "BarcodeDetector" in js.text and 'getElementById("scan-form")' in js.text
