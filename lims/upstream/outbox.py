@@ -143,6 +143,14 @@ def _by_sample(results: Iterable[Result]) -> dict[int, list[Result]]:
 
 def _add(s: Session, *, kind: str, key: str, doc: w.Wire, sample_code: str | None,
          result_ids: Sequence[int]) -> OutboxMessage:
+    msg = _message(s, kind=kind, key=key, doc=doc, sample_code=sample_code)
+    s.flush()
+    s.add_all(OutboxItem(message_id=msg.id, result_id=rid) for rid in result_ids)
+    return msg
+
+
+def _message(s: Session, *, kind: str, key: str, doc: w.Wire, sample_code: str | None) -> OutboxMessage:
+    """The message, its payload validated against its schema as it will be sent (added, not yet flushed)."""
     payload = doc.wire()
     try:
         w.validate_message(payload)  # the payload as it will be sent, re-read against its schema
@@ -151,23 +159,25 @@ def _add(s: Session, *, kind: str, key: str, doc: w.Wire, sample_code: str | Non
                        field=exc.problems[0].split(":")[0], code="upstream.payload_invalid") from None
     msg = OutboxMessage(kind=kind, idempotency_key=key, payload=canonical_json(payload), sample_code=sample_code)
     s.add(msg)
-    s.flush()
-    s.add_all(OutboxItem(message_id=msg.id, result_id=rid) for rid in result_ids)
     return msg
 
 
 def queue_results(s: Session, results: Iterable[Result], *, lab_code: str) -> list[OutboxMessage]:
     """Queue the upstream messages of certified results (originals and amendments): one per sample, in
     result order, split at the batch limit."""
-    messages = []
-    for rows in _by_sample(results).values():
-        sample = rows[0].analysis.sample
-        for i in range(0, len(rows), w.MAX_RESULTS_PER_MESSAGE):
-            chunk = rows[i:i + w.MAX_RESULTS_PER_MESSAGE]
-            doc = build_batch(s, sample, [result_item(s, r) for r in chunk], lab_code=lab_code)
-            messages.append(_add(s, kind=RESULTS_KIND, key=f"{lab_code}:result:{chunk[0].id}", doc=doc,
-                                 sample_code=sample.code, result_ids=[r.id for r in chunk]))
-    return messages
+    queued: list[tuple[OutboxMessage, list[int]]] = []
+    s.flush()  # what the messages describe is written; building them reads, it changes nothing
+    with s.no_autoflush:  # (else every read in the loop would flush the message added before it)
+        for rows in _by_sample(results).values():
+            sample = rows[0].analysis.sample
+            for i in range(0, len(rows), w.MAX_RESULTS_PER_MESSAGE):
+                chunk = rows[i:i + w.MAX_RESULTS_PER_MESSAGE]
+                doc = build_batch(s, sample, [result_item(s, r) for r in chunk], lab_code=lab_code)
+                queued.append((_message(s, kind=RESULTS_KIND, key=f"{lab_code}:result:{chunk[0].id}", doc=doc,
+                                        sample_code=sample.code), [r.id for r in chunk]))
+    s.flush()  # the messages' ids, once for all of them (then their items)
+    s.add_all(OutboxItem(message_id=msg.id, result_id=rid) for msg, ids in queued for rid in ids)
+    return [msg for msg, _ in queued]
 
 
 def queue_result_message(s: Session, r: Result, *, lab_code: str) -> OutboxMessage:
