@@ -58,6 +58,13 @@ from lims.services.views.samples import SampleRow
 UI_ASSETS = "/static/ui"
 
 
+def _install_ui_assets(app: FastAPI) -> None:
+    """The pages' own small scripts under :data:`UI_ASSETS`, open to all (the CSP allows scripts from
+    this site only, never inline)."""
+    app.mount(UI_ASSETS, StaticFiles(directory=str(Path(__file__).parent / "static" / "ui")), name="ui-assets")
+    declare_public(app, UI_ASSETS)
+
+
 @asynccontextmanager
 async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
     anyio.to_thread.current_default_thread_limiter().total_tokens = max(1, get_settings().api_threads)
@@ -87,8 +94,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     app.include_router(ops_router)  # /health, /ready, /metrics (issue 17)
     document_error_shapes(app)  # /openapi.json declares the 422 answers the routes really give
     install_local_docs(app)  # Swagger UI and ReDoc from the installed fastapi-offline package: they work offline
-    app.mount(UI_ASSETS, StaticFiles(directory=str(Path(__file__).parent / "static" / "ui")), name="ui-assets")
-    declare_public(app, UI_ASSETS)  # the pages' own small scripts (CSP: script-src 'self', nothing inline)
+    _install_ui_assets(app)
 
     # The two busiest routes first: routes are matched in order.
     @app.get("/api/v1/samples", tags=["samples"], summary="样品列表 / list samples",
