@@ -55,21 +55,6 @@ def measure(argv: list[str], peer_argv: list[str], n: int) -> tuple[dict[str, fl
     return out[0], out[1]
 
 
-def help_commands() -> list[list[str]]:
-    """``[]`` (the top level) and the path of every sub-command, walked from the parser itself."""
-    from lims.cli import build_parser
-
-    paths: list[list[str]] = [[]]
-
-    def walk(parser: argparse.ArgumentParser, prefix: list[str]) -> None:
-        for action in parser._actions:
-            if isinstance(action, argparse._SubParsersAction):
-                for name, child in action.choices.items():
-                    paths.append([*prefix, name])
-                    walk(child, [*prefix, name])
-
-    walk(build_parser(), [])
-    return paths
 
 
 def main() -> int:
@@ -85,7 +70,9 @@ def main() -> int:
     print(f"{'command':48} {'best ms':>8} {'med ms':>8} {'×best':>6} {'×med':>6} {'×pair':>6} {'RSS MB':>7} "
           f"{'peer ms':>8} {'peer MB':>8}  ok")
     failures = 0
-    for path in help_commands():
+    from lims.cli import command_paths
+
+    for path in command_paths():
         label = " ".join(["lims", *path, "--help"])
         if not label.startswith(args.only):
             continue

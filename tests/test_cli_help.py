@@ -11,24 +11,12 @@ import sys
 
 import pytest
 
-from lims.cli import COMMAND_MODULES, COMMANDS, build_parser
+from lims.cli import COMMAND_MODULES, COMMANDS, build_parser, command_paths
 
 HEAVY = ("sqlalchemy", "scipy", "numpy", "fastapi", "reportlab", "pymodbus", "pydantic_settings",
          "lims.config", "lims.db", "alembic", "uvicorn", "pandas")
 
 
-def _command_paths() -> list[list[str]]:
-    paths: list[list[str]] = [[]]
-
-    def walk(parser: argparse.ArgumentParser, prefix: list[str]) -> None:
-        for action in parser._actions:
-            if isinstance(action, argparse._SubParsersAction):
-                for name, child in action.choices.items():
-                    paths.append([*prefix, name])
-                    walk(child, [*prefix, name])
-
-    walk(build_parser(), [])
-    return paths
 
 
 def test_building_the_parser_imports_no_heavy_library() -> None:
@@ -75,7 +63,7 @@ def test_calibrate_choices_are_the_library_s() -> None:
     assert (calibrate.MODELS, calibrate.WEIGHTS) == (MODELS, WEIGHTS)
 
 
-@pytest.mark.parametrize("path", _command_paths(), ids=lambda p: " ".join(p) or "lims")
+@pytest.mark.parametrize("path", command_paths(), ids=lambda p: " ".join(p) or "lims")
 def test_every_help_exits_zero(path: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     argv = [*path, "--help"]
     with pytest.raises(SystemExit) as stop:

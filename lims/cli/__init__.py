@@ -82,6 +82,22 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def command_paths() -> list[list[str]]:
+    """``[]`` (the top level) and the path of every sub-command, walked from the whole parser (the
+    ``--help`` test and the start-up benchmark run each)."""
+    paths: list[list[str]] = [[]]
+
+    def walk(parser: argparse.ArgumentParser, prefix: list[str]) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, child in action.choices.items():
+                    paths.append([*prefix, name])
+                    walk(child, [*prefix, name])
+
+    walk(build_parser(), [])
+    return paths
+
+
 def main(argv: list[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(words)
