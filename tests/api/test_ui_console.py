@@ -14,21 +14,11 @@ from sqlalchemy import select
 from api.app import create_app
 from lims.db.engine import session_scope
 from lims.db.models import Analysis, Instrument, RawCapture, Reading, ReadingDisposition, Result, Sample
-from lims.demo import PASSWORDS, register_samples, seed_reference
+from lims.demo import register_samples, seed_reference
 from lims.demo.reference import SAMPLES_DAY
 from lims.services.views import dashboard as dash
 from lims.services.views.instrument_console import frames_of
-
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def _browser(app, username: str) -> TestClient:
-    client = TestClient(app)
-    token = CSRF.search(client.get("/login").text).group(1)
-    r = client.post("/login", data={"username": username, "password": PASSWORDS[username], "csrf_token": token},
-                    follow_redirects=False)
-    assert r.status_code == 303, r.text
-    return client
+from tests.api.ui_session import CSRF, signed_in
 
 
 def _post(client: TestClient, path: str, data: dict[str, object], page: str):
@@ -90,7 +80,7 @@ def test_local_day_is_beijing_midnight_to_midnight():
 
 
 def test_dashboard_page_in_chinese_and_in_english(app, db_factory):
-    web = _browser(app, "wangfang")
+    web = signed_in(app, "wangfang")
     page = web.get("/").text
     for shown in ("工作台", "超过检测周期", "不合格结果", "质控警示", "仪器状态", "上报积压", 'action="/search"'):
         assert shown in page, shown
@@ -102,7 +92,7 @@ def test_dashboard_page_in_chinese_and_in_english(app, db_factory):
 
 
 def test_search_by_code_trace_code_certificate_and_producer(app, db_factory):
-    web = _browser(app, "zhangwei")
+    web = signed_in(app, "zhangwei")
     r = web.get("/search", params={"q": "S20261128-003"}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/samples/S20261128-003"
     for q in ("5115210042026", "hgz-511521-004"):  # 追溯码, 合格证 (any case)
@@ -119,7 +109,7 @@ def test_search_by_code_trace_code_certificate_and_producer(app, db_factory):
 
 def test_console_shows_frames_and_assigns_an_unmatched_reading(app, db_factory):
     cap_id, reading_id = _unmatched_run(db_factory)
-    web = _browser(app, "zhangwei")
+    web = signed_in(app, "zhangwei")
     console = web.get("/instruments/EI-01")
     assert console.status_code == 200 and "仪器控制台" in console.text and "S-UNKNOWN-9" in console.text
     assert f'/instruments/EI-01/readings/{reading_id}/assign' in console.text
@@ -148,11 +138,11 @@ def test_console_shows_frames_and_assigns_an_unmatched_reading(app, db_factory):
 
 def test_dismiss_needs_results_enter_and_a_reason(app, db_factory):
     _, reading_id = _unmatched_run(db_factory)
-    reviewer = _browser(app, "liqiang")
+    reviewer = signed_in(app, "liqiang")
     assert "/dismiss" not in reviewer.get("/instruments/EI-01").text
     assert _post(reviewer, f"/instruments/EI-01/readings/{reading_id}/dismiss", {"reason": "x"},
                  page="/instruments/EI-01").status_code == 403
-    tech = _browser(app, "zhangwei")
+    tech = signed_in(app, "zhangwei")
     r = _post(tech, f"/instruments/EI-01/readings/{reading_id}/dismiss", {"reason": "仪器自检样本，非送检样品"},
               page="/instruments/EI-01")
     assert r.status_code == 303
@@ -176,7 +166,7 @@ def test_docs_are_served_with_local_assets(app):
 
 
 def test_audit_trail_filters_in_words_and_hides_sign_ins(app, db_factory):
-    web = _browser(app, "wangfang")  # signing in writes login rows
+    web = signed_in(app, "wangfang")  # signing in writes login rows
     page = web.get("/audit").text
     assert "登录与退出记录已隐藏" in page and "<td>登录</td>" not in page
     assert '<option value="sample">样品</option>' in page and '<option value="zhangwei">张伟（zhangwei）</option>' in page

@@ -4,8 +4,6 @@ an API route stays JSON, and an anonymous visitor is still sent to /login."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -14,10 +12,9 @@ from api.app import create_app
 from api.security import CSRF_COOKIE, SESSION_COOKIE
 from lims.db.engine import session_scope
 from lims.db.models import AuditEvent
-from lims.demo import PASSWORDS, seed_reference
+from lims.demo import seed_reference
 from lims.services import auth
-
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+from tests.api.ui_session import CSRF, signed_in
 
 
 @pytest.fixture
@@ -26,17 +23,10 @@ def app(db_engine, db_factory):
     return create_app(db_engine)
 
 
-def _browser(app, username: str) -> TestClient:
-    client = TestClient(app)
-    token = CSRF.search(client.get("/login").text).group(1)  # type: ignore[union-attr]
-    r = client.post("/login", data={"username": username, "password": PASSWORDS[username], "csrf_token": token},
-                    follow_redirects=False)
-    assert r.status_code == 303, r.text
-    return client
 
 
 def test_a_technician_opening_the_audit_page_gets_a_chinese_403_page(app):
-    tech = _browser(app, "zhangwei")
+    tech = signed_in(app, "zhangwei")
     r = tech.get("/audit")
     assert r.status_code == 403 and r.headers["content-type"].startswith("text/html")
     page = r.text
@@ -51,7 +41,7 @@ def test_a_technician_opening_the_audit_page_gets_a_chinese_403_page(app):
 
 
 def test_the_same_refusal_on_the_api_stays_json(app, db_factory):
-    tech = _browser(app, "zhangwei")
+    tech = signed_in(app, "zhangwei")
     r = tech.get("/api/v1/audit/events")  # the session cookie on an API route
     assert r.status_code == 403 and r.headers["content-type"] == "application/json"
     assert "audit:read" in r.json()["detail"] and "zhangwei" in r.json()["detail"]
@@ -73,7 +63,7 @@ def _audit_events(db_factory) -> int:
 
 
 def test_a_refused_form_post_is_a_page_too_and_writes_nothing(app, db_factory):
-    tech = _browser(app, "zhangwei")
+    tech = signed_in(app, "zhangwei")
     before = _audit_events(db_factory)
     csrf = CSRF.search(tech.get("/instruments").text).group(1)  # type: ignore[union-attr]
     r = tech.post("/instruments/EI-01/reparse", data={"csrf_token": csrf}, follow_redirects=False)

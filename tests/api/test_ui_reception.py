@@ -20,15 +20,14 @@ from api.ui.reception import RegistrationForm, registration_problems
 from lims import demo
 from lims.db.engine import session_scope
 from lims.db.models import Analysis, CustodyEvent, Producer, Role, Sample, User, UserRole
-from lims.demo import PASSWORDS
 from lims.demo import reference as demo_reference
 from lims.scan import parse_scan
 from lims.security import hash_password
 from lims.services.sampling import LAB_TZ
 from lims.symbols import bar_runs, code128_svg, qr_svg
+from tests.api.ui_session import CSRF, signed_in
 
 pytestmark = pytest.mark.db
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _HASHES: dict[str, str] = {}
 
 
@@ -45,13 +44,6 @@ def app(db_engine, db_factory, monkeypatch):
     return create_app(db_engine)
 
 
-def _signed_in(app, username: str) -> TestClient:
-    c = TestClient(app, raise_server_exceptions=True)
-    token = CSRF.search(c.get("/login").text).group(1)
-    r = c.post("/login", data={"username": username, "password": PASSWORDS[username], "csrf_token": token},
-               follow_redirects=False)
-    assert r.status_code == 303, r.text
-    return c
 
 
 def _csrf(c: TestClient, path: str = "/samples") -> str:
@@ -166,7 +158,7 @@ def test_registration_form_problems_are_named_by_field():
 
 
 def test_register_receive_custody_label(app, db_factory):
-    tech = _signed_in(app, "zhangwei")
+    tech = signed_in(app, "zhangwei")
     page = tech.get("/samples/new")
     assert page.status_code == 200 and 'lang="zh-CN"' in page.text and "样品登记" in page.text
     for field in ("code", "commodity_code", "sampled_at", "sampler1", "trace_code", "certificate_no", "scan"):
@@ -230,7 +222,7 @@ def test_register_receive_custody_label(app, db_factory):
 
 
 def test_scan_prefills_the_form(app):
-    tech = _signed_in(app, "zhangwei")
+    tech = signed_in(app, "zhangwei")
     text = "合格证编号：HGZ-7\n品名：芹菜\n生产者：某县青禾家庭农场\n追溯码：5115210000777"
     page = tech.get("/samples/new", params={"scan": text}).text
     assert 'id="certificate_no" name="certificate_no" value="HGZ-7"' in page
@@ -243,7 +235,7 @@ def test_scan_prefills_the_form(app):
 
 
 def test_refusals_are_shown_beside_their_field(app, db_factory):
-    tech = _signed_in(app, "zhangwei")
+    tech = signed_in(app, "zhangwei")
     r = tech.post("/samples/new", data=_form(tech, region_code="12345", sampler2="", code="S-RCP-002"))
     assert r.status_code == 422
     assert "抽样单须有至少两名抽样人员" in r.text and "未写入任何数据" in r.text
@@ -259,11 +251,11 @@ def test_refusals_are_shown_beside_their_field(app, db_factory):
     # a technician may not add to the supervision directory; the QA manager may
     r = tech.post("/samples/new", data=_form(tech, code="S-RCP-003", producer_name="某县新农户"))
     assert r.status_code == 422 and "新增受检单位须有" in r.text
-    qa = _signed_in(app, "wangfang")
+    qa = signed_in(app, "wangfang")
     with session_scope(db_factory, actor="test", reason="test: QA manager registers") as s:
         user = s.execute(select(User).where(User.username == "wangfang")).scalar_one()
         user.roles.append(UserRole(role=str(Role.TECHNICIAN)))
-    qa = _signed_in(app, "wangfang")
+    qa = signed_in(app, "wangfang")
     r = qa.post("/samples/new", data=_form(qa, code="S-RCP-003", producer_name="某县新农户",
                                            producer_credit_code="123"))
     assert r.status_code == 422 and "统一社会信用代码无效" in r.text
@@ -286,7 +278,7 @@ def test_refusals_are_shown_beside_their_field(app, db_factory):
 
 
 def test_reception_needs_samples_write(app):
-    reviewer = _signed_in(app, "liqiang")
+    reviewer = signed_in(app, "liqiang")
     for r in (reviewer.get("/samples/new"),
               reviewer.post("/samples/new", data=_form(reviewer)),
               reviewer.post("/samples/S20261128-001/receive", data={"csrf_token": _csrf(reviewer),
@@ -297,7 +289,7 @@ def test_reception_needs_samples_write(app):
 
 def test_sample_list_search_filters_sort_and_english(app, db_factory):
     demo.register_samples(db_factory)
-    tech = _signed_in(app, "zhangwei")
+    tech = signed_in(app, "zhangwei")
     assert tech.post("/samples/new", data=_form(tech), follow_redirects=False).status_code == 303
     page = tech.get("/samples").text
     assert 'class="scroll"' in page and 'data-label="样品编号"' in page
@@ -360,7 +352,7 @@ def test_rest_receipt_temperature_and_keep_until(app, db_factory, login):
     # a sub-sample code given through the API in Chinese: Code 128 cannot hold it, its label has the QR alone
     r = c.post("/api/v1/samples/S-API-R1/custody", headers=tech, json={"kind": "subsampled", "sub_sample_code": "甲"})
     assert r.status_code == 201
-    label = _signed_in(app, "zhangwei").get("/samples/S-API-R1/label").text
+    label = signed_in(app, "zhangwei").get("/samples/S-API-R1/label").text
     assert [_decode_code128(unescape(svg)) for svg in re.findall(r'<svg xmlns="http://www.w3.org/2000/svg" '
                                                                   r'class="barcode".*?</svg>', label)] == ["S-API-R1"]
     assert re.findall(r'data-qr="([^"]*)"', label) == ["S-API-R1", "甲"]
@@ -376,7 +368,7 @@ def test_register_from_the_random_sampling_plan(app, db_factory):
     line = plan.lines[0]
     with db_factory() as s:
         line_id = s.execute(select(SamplingAssignment.id).where(SamplingAssignment.draw_order == 1)).scalar_one()
-    tech = _signed_in(app, "zhangwei")
+    tech = signed_in(app, "zhangwei")
     page = tech.get("/samples/new").text
     assert f'<option value="{line_id}">T2026-LX-11 #1 {line.producer_name}</option>' in page
     r = tech.post("/samples/new", data=_form(tech, assignment_id=str(line_id)), follow_redirects=False)
@@ -394,7 +386,7 @@ def test_register_from_the_random_sampling_plan(app, db_factory):
 def test_the_scan_script_is_served_from_this_site(app):
     """The registration page's scanner/camera script is a file of this site (the CSP allows no inline
     script), served to anyone (it holds no data) with a JavaScript type."""
-    page = _signed_in(app, "zhangwei").get("/samples/new").text
+    page = signed_in(app, "zhangwei").get("/samples/new").text
     assert '<script src="/static/ui/scan.js" defer></script>' in page and "<script>" not in page
     js = TestClient(app).get("/static/ui/scan.js")
     assert js.status_code == 200 and "javascript" in js.headers["content-type"]
