@@ -67,8 +67,9 @@ class Settings(BaseSettings):
     upstream_key: Path | None = None
     #: The hub's base URL (``lims upstream run``; ``lims serve`` runs the delivery worker when it is set).
     upstream_url: str | None = None
-    #: Seconds a request to the hub may take. A worker leases the messages it sends for 2 × this × 20 + 5 s
-    #: (lims/upstream/delivery.py), so after a worker is killed its in-flight messages are resent that much later.
+    #: Seconds a request to the hub may take. A worker leases each message it holds for this + 5 s, renewed
+    #: before each request (lims/upstream/delivery.py), so after a worker is killed its messages are due again
+    #: at most that much later.
     upstream_timeout_s: float = 30.0
     #: Append-only log of signed audit checkpoints; unset: ``<database file>.anchors`` for SQLite, none
     #: otherwise (lims/db/anchors.py).

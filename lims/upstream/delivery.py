@@ -11,9 +11,18 @@
 * per-sample ordering: a message is not due while an earlier message of the same sample is undelivered, so an
   amendment or retraction never overtakes its original.
 
-Workers may run in several processes: a message is claimed in a short unit of work (``FOR UPDATE SKIP LOCKED``
-on PostgreSQL, SQLite's write lock) that counts the attempt and leases it past the request timeout; the request
-itself runs outside any transaction. Should two workers still send one message, the hub's idempotency absorbs it.
+Workers may run in several processes. A message is claimed in a short unit of work (``FOR UPDATE SKIP LOCKED``
+on PostgreSQL, SQLite's write lock) that counts the attempt and leases it; the requests run outside any
+transaction. The lease follows each message, not the chunk: it is one request timeout plus LEASE_MARGIN_S
+from the moment it is written, and before each request the worker checks that at least a timeout plus
+LEASE_SLACK_S of it is left — if not, one short unit of work records the answers received so far and renews
+the lease of the messages it has yet to send. So another worker never takes a message while its request may
+still be running (a request bounded by the timeout), and a worker killed at any moment (kill -9) leaves its
+messages due again within a timeout plus LEASE_MARGIN_S. A fast hub costs two units of work per chunk of
+CLAIM_CHUNK messages (claim, record); a slow one at most one more per LEASE_MARGIN_S - LEASE_SLACK_S seconds.
+The attempt count a claim took is the lease's fencing token: a worker whose lease lapsed (a request that
+outlived it: a slow connect followed by a slow answer) writes nothing over the worker that took the message
+over, and the hub's idempotency absorbs the second send.
 """
 
 from __future__ import annotations
@@ -149,12 +158,27 @@ def _record(msg: OutboxMessage, code: int, resp: httpx.Response | None, error: s
 
 #: Messages claimed and recorded per unit of work (two short transactions per chunk, not per message).
 CLAIM_CHUNK = 20
+#: A message is leased for one request timeout plus this (seconds): how long its messages wait after a worker
+#: is killed. The lease is renewed before a request when less than a timeout plus LEASE_SLACK_S is left.
+LEASE_MARGIN_S = 5.0
+LEASE_SLACK_S = 1.0
 
 
-def _claim(factory: sessionmaker[Session], ids: list[int], *, lease_s: float) -> list[tuple[int, bytes, str]]:
+@dataclass(frozen=True)
+class Claim:
+    """A message a worker holds: what it sends, and ``attempt``, the attempt count its claim took (the
+    lease's fencing token: another claim of the message counts another attempt)."""
+
+    id: int
+    body: bytes
+    idempotency_key: str
+    attempt: int
+
+
+def _claim(factory: sessionmaker[Session], ids: list[int], *, lease_s: float) -> list[Claim]:
     """Take messages for one attempt in a short unit of work (no transaction stays open over the network:
-    SQLite's write lock would stall the API): count the attempt and lease each past the requests' timeouts, so
-    another worker leaves them alone. Messages another worker holds, or no longer due, are left out."""
+    SQLite's write lock would stall the API): count the attempt and lease each for ``lease_s``, so another
+    worker leaves them alone. Messages another worker holds, or no longer due, are left out."""
     claimed = []
     with session_scope(factory, actor=WORKER_ACTOR) as s:
         msgs = s.execute(select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)
@@ -165,38 +189,79 @@ def _claim(factory: sessionmaker[Session], ids: list[int], *, lease_s: float) ->
                 continue
             msg.attempts += 1
             msg.next_attempt_at = now + dt.timedelta(seconds=lease_s)
-            claimed.append((msg.id, msg.payload.encode(), msg.idempotency_key))
+            claimed.append(Claim(msg.id, msg.payload.encode(), msg.idempotency_key, msg.attempts))
     return claimed
 
 
 Answer = tuple[int, httpx.Response | None, str]
 
 
-def _record_all(factory: sessionmaker[Session], answers: dict[int, Answer], stats: DeliveryStats) -> None:
+def _settle(factory: sessionmaker[Session], answers: dict[int, Answer], renew: list[int], tokens: dict[int, int],
+            *, lease_s: float, stats: DeliveryStats) -> set[int]:
+    """One short unit of work: record the answers received, and lease the messages of ``renew`` (still to
+    send) for ``lease_s`` again. Either only while the message is still this worker's (pending, with the
+    attempt count of its claim, ``tokens``); the ids of ``renew`` it still holds."""
+    held: set[int] = set()
     with session_scope(factory, actor=WORKER_ACTOR) as s:
-        for msg in s.execute(select(OutboxMessage).where(OutboxMessage.id.in_(list(answers)))).scalars():
-            if msg.status == OutboxStatus.PENDING:  # (a worker whose lease ran out may have recorded it)
-                _record(msg, *answers[msg.id], stats)
+        if answers:
+            for msg in s.execute(select(OutboxMessage).where(OutboxMessage.id.in_(list(answers)))
+                                 .order_by(OutboxMessage.id).with_for_update()).scalars():
+                if msg.status == OutboxStatus.PENDING and msg.attempts == tokens[msg.id]:
+                    _record(msg, *answers[msg.id], stats)
+                else:  # the lease lapsed and another worker took the message over: its answer counts
+                    log.info("outbox message %s: answer not recorded, another worker holds it", msg.id)
+        if renew:
+            until = utcnow() + dt.timedelta(seconds=lease_s)
+            for msg in s.execute(select(OutboxMessage).where(OutboxMessage.id.in_(renew))
+                                 .order_by(OutboxMessage.id).with_for_update(skip_locked=True)).scalars():
+                if msg.status == OutboxStatus.PENDING and msg.attempts == tokens[msg.id]:
+                    msg.next_attempt_at = until
+                    held.add(msg.id)
+    return held
+
+
+def request_timeout_s(client: httpx.Client) -> float:
+    """The longest a phase of one request may wait (connect, send, answer): the client's timeout."""
+    phases = (client.timeout.connect, client.timeout.write, client.timeout.read)
+    return max((float(t) for t in phases if t is not None), default=30.0)
+
+
+def _deliver_chunk(factory: sessionmaker[Session], client: httpx.Client, key: Ed25519PrivateKey, ids: list[int],
+                   *, url: str, lab_code: str, stats: DeliveryStats) -> None:
+    """Claim ``ids``, POST each, record the answers. Before a request, a lease with less than a timeout plus
+    LEASE_SLACK_S left is renewed (with the answers so far recorded) for the messages not yet sent."""
+    timeout = request_timeout_s(client)
+    lease_s = timeout + LEASE_MARGIN_S
+    leased_at = time.monotonic()  # taken before the claim's unit of work: the lease runs at least this long
+    todo = _claim(factory, ids, lease_s=lease_s)
+    tokens = {c.id: c.attempt for c in todo}
+    answers: dict[int, Answer] = {}
+    while todo:
+        if leased_at + lease_s - time.monotonic() < timeout + LEASE_SLACK_S:
+            leased_at = time.monotonic()
+            held = _settle(factory, answers, [c.id for c in todo], tokens, lease_s=lease_s, stats=stats)
+            answers = {}
+            todo = [c for c in todo if c.id in held]
+            if not todo:
+                break
+        msg = todo.pop(0)
+        headers = sign_request(key, msg.body, lab_code=lab_code, idempotency_key=msg.idempotency_key)
+        answers[msg.id] = _post(client, url, msg.body, headers)
+    if answers:
+        _settle(factory, answers, [], tokens, lease_s=lease_s, stats=stats)
 
 
 def deliver_due(factory: sessionmaker[Session], client: httpx.Client, key: Ed25519PrivateKey, *,
                 hub_url: str, lab_code: str, limit: int = 100) -> DeliveryStats:
     """One pass of the delivery worker over due pending messages, by chunks: claim (a short unit of work), POST
-    each, record the answers (another short unit of work). A pass holds at most one message per sample (the
-    next is not due while it is undelivered)."""
+    each, record the answers (another short unit of work; a slow hub adds lease renewals: the module's
+    docstring). A pass holds at most one message per sample (the next is not due while it is undelivered)."""
     stats = DeliveryStats()
     url = f"{hub_url.rstrip('/')}/hub/v1/messages"
-    timeout = float(client.timeout.read or client.timeout.connect or 30.0)
     with getattr(factory, "read", factory)() as s:
         due = due_ids(s, limit=limit, now=utcnow())
     for i in range(0, len(due), CLAIM_CHUNK):
-        claimed = _claim(factory, due[i:i + CLAIM_CHUNK], lease_s=2 * timeout * CLAIM_CHUNK + 5)
-        answers: dict[int, Answer] = {}
-        for msg_id, body, idempotency_key in claimed:
-            headers = sign_request(key, body, lab_code=lab_code, idempotency_key=idempotency_key)
-            answers[msg_id] = _post(client, url, body, headers)
-        if answers:
-            _record_all(factory, answers, stats)
+        _deliver_chunk(factory, client, key, due[i:i + CLAIM_CHUNK], url=url, lab_code=lab_code, stats=stats)
     return stats
 
 

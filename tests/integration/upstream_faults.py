@@ -1,21 +1,28 @@
 """A fault-injecting HTTP/1.1 proxy on loopback in front of the real hub (a test double for the transport
 only): per request it forwards, answers 500 or 429 with Retry-After itself, refuses the connection, or
-forwards and then cuts the connection before the lab sees the hub's answer (the hub has committed)."""
+forwards and then cuts the connection before the lab sees the hub's answer (the hub has committed), forwards
+after a delay (a slow hub), or reads the request and never answers (a hub that hangs)."""
 
 from __future__ import annotations
 
 import socket
 import socketserver
 import threading
+import time
 from collections import deque
 
 import httpx
 
-PASS, ERROR_500, CUT_AFTER_COMMIT, DROP = "pass", "500", "cut_after_commit", "drop"
+PASS, ERROR_500, CUT_AFTER_COMMIT, DROP, HANG = "pass", "500", "cut_after_commit", "drop", "hang"
 
 
 def retry_after(seconds: int) -> str:
     return f"429:{seconds}"
+
+
+def slow(seconds: float) -> str:
+    """Forwarded to the hub after ``seconds``."""
+    return f"slow:{seconds}"
 
 
 def _read_request(sock: socket.socket) -> tuple[str, str, dict[str, str], bytes] | None:
@@ -77,6 +84,15 @@ class FaultProxy:
             self.log.append((mode, headers.get("idempotency-key", "")))
         if mode == DROP:
             return  # connection closed without an answer, nothing forwarded
+        if mode == HANG:
+            try:
+                while sock.recv(65536):  # no answer, ever: until the lab gives up (its timeout) or dies
+                    pass
+            except OSError:
+                pass
+            return
+        if mode.startswith("slow:"):
+            time.sleep(float(mode[5:]))
         if mode == ERROR_500:
             sock.sendall(_answer(500, "Internal Server Error", b'{"title": "injected"}'))
             return
