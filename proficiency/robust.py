@@ -245,11 +245,14 @@ def _rows_stop(rule: str, it: int, new_l: FloatArray, old_l: FloatArray, new_s: 
     """Which rows meet ``rule`` after update ``it`` (see :func:`algorithm_a_rows`)."""
     stop: BoolArray
     if rule == "iso13528":
-        stop = same_sig3(new_l, old_l)
-        if update_scale:
-            stop &= same_sig3(new_s, old_s)
-        if it == 1:
-            stop = np.zeros_like(stop)
+        if it == 1:  # the starting values are not an iteration
+            return np.zeros(new_l.shape, dtype=bool)
+        if not update_scale:
+            stop = same_sig3(new_l, old_l)
+        else:  # one rounding of the four arrays (element-wise: the same roundings as one by one)
+            rows = new_l.size
+            r = round_sig(np.concatenate((new_l, old_l, new_s, old_s)))
+            stop = np.equal(r[:rows], r[rows:2 * rows]) & np.equal(r[2 * rows:3 * rows], r[3 * rows:])
     elif rule == "metrology":
         stop = np.abs(new_s - old_s) <= tol * new_s if update_scale else np.abs(new_l - old_l) <= tol * old_s
     else:

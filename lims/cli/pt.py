@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import re
 import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -86,20 +85,22 @@ def _groups(rows: list[CsvRow], path: str) -> list[_Group]:
 def _plain_groups(path: str) -> list[_Group] | None:
     """The groups of a plain CSV read column-wise (:mod:`lims.cli.pt_ingest`); None to read it row by row.
     A plain CSV has its header on line 1 and no blank line: data row i is on line i + 2."""
-    from lims.cli.pt_ingest import groups_in_order, read_columns
+    from lims.cli.pt_ingest import groups_by_code, read_columns, text_codes
 
     cols = read_columns(path, ["lab", "result"], ["analyte"])
-    if cols is None or cols.texts("lab") is None:
+    if cols is None or not cols.filled("lab"):
         return None
     values = cols.numbers("result")
     if values is None:
         return None
-    if "analyte" not in cols.cells:
+    if not cols.has("analyte"):
         return [_Group(None, 2, values)]
-    keys = cols.cells["analyte"] if cols.stripped else list(map(str.strip, cols.cells["analyte"]))
+    coded = cols.codes("analyte")
+    if coded is None:  # a blank analyte: a group of its own (None), as row by row
+        coded = text_codes(cols.cells["analyte"] if cols.stripped else list(map(str.strip, cols.cells["analyte"])))
     # float64 arrays of the very numbers the row-by-row reader's lists hold: the estimators make the same
     # arrays of either (tests/proficiency/test_pt_cli_plain.py compares both paths)
-    return [_Group(key or None, first + 2, vals) for key, first, vals in groups_in_order(keys, values)]
+    return [_Group(key or None, first + 2, vals) for key, first, vals in groups_by_code(*coded, values)]
 
 
 def _estimate(method: str, values: list[float], dof: int | None) -> robust.RobustEstimate:
@@ -203,11 +204,10 @@ def cmd_score(args: argparse.Namespace) -> int:
         raise BadInput(f"sigma_pt evaluates to {sig}; it must be positive", field="--sigma")
     plain = _plain_scores(path, args.assigned, sig, args.u_assigned)
     if plain is not None and args.json:
-        _write_scores(args.assigned, sig, *plain)
+        _write_scores(args.assigned, sig, plain)
         return EXIT_OK
-    out, statistic = (([dict(zip(SCORE_KEYS, r, strict=True)) for r in zip(*map(_as_list, plain[0].values()),
-                                                                              strict=True)], plain[1])
-                      if plain is not None else _row_scores(path, args.assigned, sig, args.u_assigned))
+    out, statistic = (plain.rows(), plain.statistic) if plain is not None else _row_scores(
+        path, args.assigned, sig, args.u_assigned)
     doc = {"assigned_value": args.assigned, "sigma_pt": sig, "statistic": statistic, "scores": out}
     if args.json:
         emit_json(doc)
@@ -219,69 +219,62 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 SCORE_KEYS = ("lab", "result", "z", "z_prime", "zeta", "en", "d", "d_percent", "class")
-_SCORE_ROW = "{" + ", ".join(f'"{key}": %s' for key in SCORE_KEYS) + "}"
 
 
-def _as_list(column: Any) -> list[Any]:
-    """A score column as Python values (a numpy array's floats as Python floats)."""
-    return column.tolist() if hasattr(column, "tolist") else list(column)
+@dataclass(frozen=True)
+class _PlainScores:
+    """The scores of a plain CSV: every distinct combination of a row's numbers (result, U, k) scored once
+    (``columns``: by :data:`SCORE_KEYS` after ``lab``, as Python values, None for null), ``combination``:
+    which one each row has; labs as (distinct names, the code of every row)."""
+
+    labs: list[str]
+    lab_codes: Any
+    columns: list[list[Any]]
+    combination: Any
+    statistic: str
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Every row as its dict, in file order."""
+        distinct = list(zip(*self.columns, strict=True))
+        return [dict(zip(SCORE_KEYS, (self.labs[lab], *distinct[c]), strict=True))
+                for lab, c in zip(self.lab_codes.tolist(), self.combination.tolist(), strict=True)]
 
 
 def _json_column(values: list[Any]) -> list[str]:
     """Each value as ``json.dumps`` writes it: floats by ``float.__repr__``, None as null, texts through
-    ``json``'s string encoder (quotes only, when nothing needs escaping)."""
+    ``json``'s string encoder (what ``ensure_ascii=False`` uses)."""
     from json.encoder import encode_basestring  # type: ignore[attr-defined]
 
-    if not values:
-        return []
     kinds = set(map(type, values))  # a few types at most: checked once each, not once per value
-    if all(issubclass(kind, str) for kind in kinds):
-        distinct = set(values)  # lab codes and classes repeat: each distinct text encoded once
-        plain = re.search(r'["\\\x00-\x1f]', "".join(distinct)) is None
-        encoded = {v: f'"{v}"' if plain else encode_basestring(v) for v in distinct}
-        return list(map(encoded.__getitem__, values))
-    if all(issubclass(kind, float) for kind in kinds):
+    if kinds <= {float}:
         return list(map(float.__repr__, values))
-    return ["null" if v is None else repr(v) for v in values]
+    if kinds <= {str}:
+        return list(map(encode_basestring, values))
+    return ["null" if v is None else encode_basestring(v) if isinstance(v, str) else float.__repr__(v)
+            for v in values]
 
 
-def _float_texts(column: Any) -> Any:
-    """``float.__repr__`` of every value of a float64 array as an object array, each distinct value
-    formatted once (results are reported to a few significant figures, so a round repeats them, and the
-    scores of a repeated result repeat too); values told apart by their bits (−0.0 is not 0.0). None
-    when most values differ: then formatting each is cheaper than sorting first."""
+def _write_scores(xpt: float, sig: float, plain: _PlainScores, block: int = 8192) -> None:
+    """The document ``emit_json`` prints for these scores (finite numbers only, so its cleaning changes
+    nothing), written block by block: each row is its lab's text and its combination's text, each formatted
+    once (``json.dumps``'s separators, key order and texts)."""
     import numpy as np
 
-    bits = np.ascontiguousarray(column).view(np.int64)
-    distinct, first, inverse = np.unique(bits, return_index=True, return_inverse=True)
-    if len(distinct) * 4 > len(bits):
-        return None
-    texts = np.array(list(map(float.__repr__, column[first].tolist())), dtype=object)
-    return texts[inverse.reshape(-1)]
-
-
-def _write_scores(xpt: float, sig: float, columns: dict[str, Any], statistic: str, block: int = 8192) -> None:
-    """The document ``emit_json`` prints for these columns (finite numbers only, so its cleaning changes
-    nothing), written block by block: a float column goes straight into ``%r`` (``float.__repr__``, what
-    ``json`` writes for a finite float) of one format string per block, or as its texts when it repeats
-    values (:func:`_float_texts`); other columns as their JSON texts."""
-    from itertools import chain
-
-    head = json.dumps({"assigned_value": xpt, "sigma_pt": sig, "statistic": statistic, "scores": []},
+    head = json.dumps({"assigned_value": xpt, "sigma_pt": sig, "statistic": plain.statistic, "scores": []},
                       ensure_ascii=False)
     write = sys.stdout.write
     write(head[:-2])
-    rows = len(columns[SCORE_KEYS[0]])
-    floats = [getattr(columns[key], "dtype", None) == "float64" for key in SCORE_KEYS]
-    texts = [_float_texts(columns[key]) if f and rows else None for key, f in zip(SCORE_KEYS, floats, strict=True)]
-    raw = [f and t is None for f, t in zip(floats, texts, strict=True)]
-    row = "{" + ", ".join(f'"{key}": {"%r" if r else "%s"}' for key, r in zip(SCORE_KEYS, raw, strict=True)) + "}"
-    for start in range(0, rows, block):  # block by block: memory stays flat however long the round
-        cells = [(t if t is not None else columns[key])[start:start + block].tolist() if f else
-                 _json_column(_as_list(columns[key][start:start + block]))
-                 for key, f, t in zip(SCORE_KEYS, floats, texts, strict=True)]
-        values = tuple(chain.from_iterable(zip(*cells, strict=True)))  # row by row, key by key
-        write((", " if start else "") + ", ".join([row] * len(cells[0])) % values)
+    row = ", ".join(f'"{key}": %s' for key in SCORE_KEYS[1:]) + "}"
+    tails = np.array([row % cells for cells in zip(*map(_json_column, plain.columns), strict=True)], dtype=object)
+    labs = np.array([f', {{"lab": {text}, ' for text in _json_column(plain.labs)], dtype=object)
+    rows = len(plain.combination)
+    for start in range(0, rows, block):  # block by block: memory stays flat
+        end = min(start + block, rows)
+        texts = np.empty(2 * (end - start), dtype=object)
+        texts[0::2] = labs[plain.lab_codes[start:end]]
+        texts[1::2] = tails[plain.combination[start:end]]
+        chunk = "".join(texts.tolist())
+        write(chunk if start else chunk[2:])
     write("]}\n")
     sys.stdout.flush()
 
@@ -313,30 +306,65 @@ def _row_scores(path: str, xpt: float, sig: float, u: float) -> tuple[list[dict[
     return out, statistic
 
 
-def _plain_score_inputs(path: str) -> tuple[list[str], FloatArray, FloatArray | None, FloatArray] | None:
-    """(labs, results, expanded uncertainties or None without the column, coverage factors) of a plain
-    CSV (:mod:`lims.cli.pt_ingest`); None when it is not plain or a value would be refused row by row."""
+def _plain_score_inputs(path: str) -> tuple[tuple[list[str], Any], FloatArray, FloatArray | None, FloatArray] | None:
+    """((distinct labs, lab code of every row), results, expanded uncertainties or None without the column,
+    coverage factors) of a plain CSV (:mod:`lims.cli.pt_ingest`); None when it is not plain or a value would
+    be refused row by row."""
     import numpy as np
 
     from lims.cli.pt_ingest import read_columns
 
     cols = read_columns(path, ["lab", "result"], ["uncertainty", "k"])
-    labs = cols.texts("lab") if cols is not None else None
+    labs = cols.codes("lab") if cols is not None else None
     x = cols.numbers("result") if cols is not None else None
     if cols is None or labs is None or x is None:
         return None
-    big_u = cols.numbers("uncertainty") if "uncertainty" in cols.cells else None
-    k = cols.numbers("k") if "k" in cols.cells else np.full(cols.rows, 2.0)
-    if ("uncertainty" in cols.cells and (big_u is None or (big_u < 0).any())) or k is None or not (k > 0).all():
+    big_u = cols.numbers("uncertainty") if cols.has("uncertainty") else None
+    k = cols.numbers("k") if cols.has("k") else np.full(cols.rows, 2.0)
+    if (cols.has("uncertainty") and (big_u is None or (big_u < 0).any())) or k is None or not (k > 0).all():
         return None
     return labs, x, big_u, k
 
 
-def _plain_scores(path: str, xpt: float, sig: float, u: float) -> tuple[dict[str, Any], str] | None:
-    """The score columns (by :data:`SCORE_KEYS`) and the statistic of a plain CSV computed column by
-    column, the same arithmetic as :func:`proficiency.scores.score_result` row by row (element-wise IEEE
-    operations in the same order, ``math.hypot`` itself for each denominator); None — read row by row — for
-    anything that is not plain or that ``score_result`` would refuse."""
+def _mix64(key: Any) -> Any:
+    """MurmurHash3's 64-bit finaliser (a bijection of 64-bit words; products wrap modulo 2**64)."""
+    import numpy as np
+
+    key = key ^ (key >> np.uint64(33))
+    key = key * np.uint64(0xFF51AFD7ED558CCD)
+    key ^= key >> np.uint64(33)
+    key *= np.uint64(0xC4CEB9FE1A85EC53)
+    return key ^ (key >> np.uint64(33))
+
+
+def _combinations(columns: list[FloatArray]) -> tuple[Any, Any]:
+    """(a row of every distinct combination of the columns' values, told apart by their bits (−0.0 is not
+    0.0), the combination of every row). The bits are mixed into one 64-bit key (:func:`_mix64`) and sorted once; rows with
+    equal keys are checked to have equal bits (else every row is a combination of its own). A column of one
+    value (== each other: U and k, whose sign of zero changes no score) is left out by the caller."""
+    import numpy as np
+
+    bits = [np.ascontiguousarray(column).view(np.uint64) for column in columns]
+    key = bits[0]
+    for more in bits[1:]:
+        key = _mix64(key) ^ more
+    order = np.argsort(key)
+    ordered = key[order]
+    new = np.concatenate(([True], ordered[1:] != ordered[:-1]))
+    group = np.cumsum(new) - 1
+    heads = order[new]
+    if not all(bool(np.array_equal(b[order], b[heads][group])) for b in bits):
+        return np.arange(len(key)), np.arange(len(key))
+    combination = np.empty(len(key), dtype=np.intp)
+    combination[order] = group
+    return heads, combination
+
+
+def _plain_scores(path: str, xpt: float, sig: float, u: float) -> _PlainScores | None:
+    """The scores of a plain CSV computed column by column for its distinct combinations of numbers, the
+    same arithmetic as :func:`proficiency.scores.score_result` row by row (element-wise IEEE operations in
+    the same order, ``math.hypot`` itself for each denominator); None — read row by row — for anything
+    that is not plain or that ``score_result`` would refuse."""
     import numpy as np
 
     from proficiency.scores import QUESTIONABLE, SATISFACTORY, UNSATISFACTORY
@@ -346,9 +374,11 @@ def _plain_scores(path: str, xpt: float, sig: float, u: float) -> tuple[dict[str
     if inputs is None:
         return None
     labs, x, big_u, k = inputs
-    n = len(labs)
-    scored = np.zeros(n, dtype=bool) if big_u is None else (big_u > 0) | (u > 0)
-    big_u = np.full(n, np.nan) if big_u is None else big_u
+    first, combination = _combinations([x, *(c for c in (big_u, k) if c is not None and not (c == c[0]).all())])
+    x, k = x[first], k[first]
+    n = len(x)
+    scored = np.zeros(n, dtype=bool) if big_u is None else (big_u[first] > 0) | (u > 0)
+    big_u = np.full(n, np.nan) if big_u is None else big_u[first]
     prime = not uncertainty_negligible(u, sig)
     with np.errstate(all="ignore"):  # a non-finite outcome sends the file to the row-by-row path
         d = x - xpt
@@ -361,12 +391,12 @@ def _plain_scores(path: str, xpt: float, sig: float, u: float) -> tuple[dict[str
     if not all(bool(np.isfinite(a).all()) for a in (d, z, zp, pct, zeta[scored], en[scored])):
         return None
     classes = np.where(score <= 2.0, SATISFACTORY, np.where(score < 3.0, QUESTIONABLE, UNSATISFACTORY)).tolist()
-    every = bool(scored.all())
-    zeta_c = zeta if every else [v if s else None for v, s in zip(zeta.tolist(), scored.tolist(), strict=True)]
-    en_c = en if every else [v if s else None for v, s in zip(en.tolist(), scored.tolist(), strict=True)]
-    pct_c = pct if xpt != 0 else [None] * n
-    values = (labs, x, z, zp, zeta_c, en_c, d, pct_c, classes)  # arrays become lists block by block
-    return dict(zip(SCORE_KEYS, values, strict=True)), "z'" if prime else "z"
+    flags = scored.tolist()
+    zeta_c = [v if s else None for v, s in zip(zeta.tolist(), flags, strict=True)]
+    en_c = [v if s else None for v, s in zip(en.tolist(), flags, strict=True)]
+    pct_c = pct.tolist() if xpt != 0 else [None] * n
+    columns = [x.tolist(), z.tolist(), zp.tolist(), zeta_c, en_c, d.tolist(), pct_c, classes]
+    return _PlainScores(labs[0], labs[1], columns, combination, "z'" if prime else "z")
 
 
 # ---------------------------------------------------------------------------- homogeneity

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lims.cli import main
-from lims.cli.pt_ingest import groups_in_order, read_columns
+from lims.cli.pt_ingest import Columns, groups_in_order, read_columns, text_codes
 from proficiency import robust
 from proficiency.batch import algorithm_a_each
 
@@ -141,9 +141,66 @@ def test_score_with_repeated_values_same_as_row_by_row(tmp_path: Path, capsys: p
         assert plain == by_row and plain.startswith("0\n") and '"result": -0.0' in plain and "1e-07" in plain
 
 
-def test_float_texts_are_reprs() -> None:
-    from lims.cli.pt import _float_texts
+def _columns(tmp_path: Path, text: str, *columns: str) -> Columns:
+    path = tmp_path / "c.csv"
+    path.write_text(text, encoding="utf-8")
+    cols = read_columns(path, list(columns), [])
+    assert cols is not None
+    return cols
 
-    column = np.array([0.1, -0.0, 0.0, 1e-07, 0.1, -0.0] * 10)
-    assert _float_texts(column).tolist() == [repr(v) for v in column.tolist()]
-    assert _float_texts(np.arange(40, dtype=float) / 7) is None  # all distinct: formatted one by one
+
+_NUMBER = st.one_of(
+    st.from_regex(r"\A[+-]?[0-9]{0,19}(\.[0-9]{0,19})?\Z"),
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    st.sampled_from(["1e-07", "-0", "-0.0", "+.5", "5.", "007.50", "1_000", "9007199254740993", "0.1e1",
+                     "123456789012345", "1234567890123456", "-.0", "1E5", "nan", "inf", "-", ".", "+"]),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_NUMBER, min_size=1, max_size=30))
+def test_numbers_from_bytes_are_float(tmp_path_factory: pytest.TempPathFactory, cells: list[str]) -> None:
+    # parsed in numpy (mantissa / 10**fraction digits) where exact, else by float: the very doubles float gives
+    tmp = tmp_path_factory.mktemp("n")
+    got = _columns(tmp, "lab,result\n" + "".join(f"L,{c}\n" for c in cells), "lab", "result").numbers("result")
+    try:
+        want = [float(c) for c in cells]
+    except ValueError:
+        assert got is None
+        return
+    if not all(np.isfinite(want)):
+        assert got is None
+    else:
+        assert got is not None and np.array_equal(got.view(np.int64), np.array(want).view(np.int64))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.text("AaB0-._", min_size=1, max_size=12), min_size=1, max_size=40))
+def test_codes_from_bytes_are_text_codes(tmp_path_factory: pytest.TempPathFactory, keys: list[str]) -> None:
+    tmp = tmp_path_factory.mktemp("c")
+    cols = _columns(tmp, "lab,result\n" + "".join(f"{k},1\n" for k in keys), "lab", "result")
+    names, codes = text_codes(keys)
+    got = cols.codes("lab")
+    assert got is not None and got[0] == names and got[1].tolist() == codes.tolist()
+
+
+def test_codes_of_many_long_keys_and_blank_cells(tmp_path: Path) -> None:
+    keys = [f"sample {i * 7919 % 100003:06d} of lot {i % 97}" for i in range(3000)]  # too many codes: texts
+    cols = _columns(tmp_path, "lab,result\n" + "".join(f"{k},1\n" for k in keys), "lab", "result")
+    got = cols.codes("lab")
+    assert got is not None and got[0] == keys and got[1].tolist() == list(range(3000))
+    cols = _columns(tmp_path, "lab,result,analyte\nL1,1,\nL2,2,A\n", "lab", "result", "analyte")
+    assert cols.codes("analyte") is None and cols.filled("lab") and not cols.filled("analyte")
+
+
+def test_combinations_tell_bits_apart() -> None:
+    from lims.cli.pt import _combinations
+
+    x = np.array([0.1, -0.0, 0.0, 0.1, 0.2, -0.0, 0.1])
+    u = np.array([0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.25])
+    heads, combination = _combinations([x, u])
+    assert len(heads) == 5 and combination.shape == (7,)
+    pairs = list(zip(x.view(np.int64).tolist(), u.tolist(), strict=True))
+    for row, c in enumerate(combination.tolist()):  # every row has the bits of its combination's head
+        assert pairs[row] == pairs[heads[c]]
+    assert len({pairs[h] for h in heads.tolist()}) == len(heads)
