@@ -54,6 +54,7 @@ __all__ = [
     "load_starter_table",
     "parse_limits_csv",
     "read_limits_csv",
+    "validate_row",
 ]
 
 STARTER_TABLE = "starter_mrls.csv"
@@ -268,6 +269,13 @@ class _Rejected(Exception):
         super().__init__(reason)
         self.field = field
         self.reason = reason
+
+
+def validate_row(values: dict[str, str], *, line: int = 0, raw: str = "") -> LimitRow | RejectedRow:
+    """One row given as column → text (the CSV's columns, :data:`ALL_COLUMNS`), checked by the same rules as
+    a line of the file: a :class:`LimitRow`, or the first problem as a :class:`RejectedRow` naming its field.
+    For a single row typed in a form (:func:`lims.services.limits.save_limit`)."""
+    return _validate_row(line, {col: str(values.get(col) or "").strip() for col in ALL_COLUMNS}, raw)
 
 
 def _validate_row(line: int, values: dict[str, str], raw: str) -> LimitRow | RejectedRow:

@@ -34,7 +34,8 @@ from lims.limits import (
     load_starter_table,
 )
 from lims.limits.classification import CommodityClass, Match, choose, load_classification
-from lims.services.errors import InvalidInput
+from lims.limits.csv_import import validate_row
+from lims.services.errors import Conflict, InvalidInput, NotFound
 from lims.services.lookup import code_exists
 from lims.services.uncertainty import result_uncertainty
 from lims.vocabulary import CommodityLevel, LimitFlag, MatchedVia, Verdict
@@ -50,6 +51,8 @@ __all__ = [
     "import_starter_table",
     "resolve_analyte",
     "resolve_commodity",
+    "limit_form",
+    "save_limit",
 ]
 
 
@@ -240,6 +243,89 @@ def import_limits(s: Session, report: ImportReport) -> LimitImport:
 
 def import_starter_table(s: Session) -> LimitImport:
     return import_limits(s, load_starter_table())
+
+
+# ------------------------------------------------------------------------------------ one row by hand
+
+#: The columns a single row is edited by (the CSV's, :data:`lims.limits.ALL_COLUMNS`, less the commodity's
+#: category and the notes, which the table does not store).
+ROW_FIELDS = ("commodity_zh", "commodity_en", "analyte_zh", "analyte_en", "cas", "residue_definition", "limit_type",
+              "limit_value", "unit", "source_standard", "source_clause", "verified", "valid_from", "valid_until")
+#: Shortest reason accepted for a change of the table (it goes into the audit trail with the change).
+MIN_REASON = 5
+
+
+def limit_form(s: Session, limit_id: int) -> dict[str, str]:
+    """A stored row as the form shows it: column → text, the value in the row's own unit."""
+    x = s.get(Limit, limit_id)
+    if x is None:
+        raise NotFound(f"limit {limit_id} not found", field="limit_id")
+    c, a = (s.get(Commodity, x.commodity_id) if x.commodity_id else None), s.get(Analyte, x.analyte_id)
+    value = "" if x.value_mg_kg is None else f"{units.from_mg_per_kg(x.value_mg_kg, x.unit):g}"
+    return {"commodity_zh": c.name_zh if c else "", "commodity_en": c.name_en if c else "",
+            "analyte_zh": a.name_zh if a else "", "analyte_en": a.name_en if a else "", "cas": (a.cas or "") if a else "",
+            "residue_definition": x.residue_definition, "limit_type": x.limit_type, "limit_value": value,
+            "unit": x.unit if x.value_mg_kg is not None else "", "source_standard": x.source_standard,
+            "source_clause": x.source_clause, "verified": "yes" if x.verified else "no",
+            "valid_from": x.valid_from.isoformat() if x.valid_from else "",
+            "valid_until": x.valid_until.isoformat() if x.valid_until else ""}
+
+
+def _refused(problem: RejectedRow) -> InvalidInput:
+    """A row's first problem (:func:`lims.limits.csv_import.validate_row` names the field and says why in
+    English) as the refusal with its stable code (the page shows the code's Chinese with the field's name)."""
+    field, why = problem.field, problem.reason
+    if why.startswith("value is missing"):
+        return InvalidInput(why, field=field, code="ui.field_required")
+    if field in ("valid_from", "valid_until"):
+        return InvalidInput(why, field=field, code="quality.dates_out_of_order" if "before" in why else "ui.bad_date")
+    if field == "limit_value":
+        return InvalidInput(why, field=field, code="quality.bad_value")
+    return InvalidInput(why, field=field, code="quality.unknown_value")
+
+
+def save_limit(s: Session, values: dict[str, str], *, reason: str, limit_id: int | None = None) -> Limit:
+    """Add one limit row (``limit_id`` None) or change row ``limit_id``, checked by the rules of the CSV import
+    (:func:`lims.limits.csv_import.validate_row`: the first problem refused naming its field). A changed row keeps
+    its commodity and analyte (a different pair is a new row). ``reason`` (at least :data:`MIN_REASON`
+    characters) goes into the audit trail with the change; a row that would repeat another (same commodity,
+    analyte, residue definition and standard) is refused."""
+    why = " ".join(str(reason or "").split())
+    if len(why) < MIN_REASON:
+        raise InvalidInput(f"a reason of at least {MIN_REASON} characters is required", field="reason",
+                           code="ui.field_required")
+    row = s.get(Limit, limit_id) if limit_id is not None else None
+    if limit_id is not None and row is None:
+        raise NotFound(f"limit {limit_id} not found", field="limit_id")
+    given = {k: str(values.get(k) or "") for k in ROW_FIELDS}
+    if row is not None:  # the pair stays; the names are the stored ones
+        given.update({k: v for k, v in limit_form(s, row.id).items() if k in ("commodity_zh", "commodity_en",
+                                                                             "analyte_zh", "analyte_en", "cas")})
+    checked = validate_row(given)
+    if isinstance(checked, RejectedRow):
+        raise _refused(checked)
+    s.info["reason"] = f"limit {'row ' + str(limit_id) if row else 'added'}: {why}"
+    ensure_classification(s)
+    if row is None:
+        row = Limit(commodity_id=_commodity(s, checked, _Commodities(s), []).id, analyte_id=_analyte(s, checked).id)
+    _same_as_another(s, row, checked)
+    row.residue_definition, row.limit_type = checked.residue_definition, str(checked.limit_type)
+    row.value_mg_kg, row.unit = checked.limit_mg_kg, checked.unit or "mg/kg"
+    row.source_standard, row.source_clause = checked.source_standard, checked.source_clause
+    row.verified, row.valid_from, row.valid_until = checked.verified, checked.valid_from, checked.valid_until
+    s.add(row)
+    s.flush()
+    return row
+
+
+def _same_as_another(s: Session, row: Limit, checked: LimitRow) -> None:
+    other = s.execute(select(Limit.id).where(
+        Limit.commodity_id == row.commodity_id, Limit.analyte_id == row.analyte_id,
+        Limit.residue_definition == checked.residue_definition, Limit.source_standard == checked.source_standard,
+        Limit.id != (row.id or 0))).first()
+    if other is not None:
+        raise Conflict(f"limit {other[0]} already states this commodity, analyte, residue definition and standard",
+                       field="source_standard", code="quality.duplicate_code")
 
 
 # ------------------------------------------------------------------------------------ lookup
