@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING
 from lims import csvio
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     import numpy as np
     from numpy.typing import NDArray
 
@@ -37,9 +39,10 @@ _CODE_LIMIT = 1 << 20  # text cells are coded from their bytes when the mixed-ra
 class Columns:
     """The wanted columns of a plain contract CSV. ``stripped``: no cell has blanks around it (ASCII text
     without a blank character), so ``str.strip`` is not needed; then the cells stay in the file's bytes
-    (``bounds``: start and length of every cell by column) until a column is asked for as texts."""
+    (``bounds``: start and length of every cell by column) until a column is asked for as texts. ``text``:
+    the file's text, None for ASCII bytes (decoded when a column is asked for as texts)."""
 
-    def __init__(self, text: str, header: list[str], wanted: list[str], rows: int, stripped: bool,
+    def __init__(self, text: str | None, header: list[str], wanted: list[str], rows: int, stripped: bool,
                  bounds: dict[str, tuple[NDArray[np.intp], NDArray[np.intp]]] | None, raw: bytes) -> None:
         self.rows, self.stripped, self.wanted = rows, stripped, wanted
         self._text, self._header, self._bounds, self._raw = text, header, bounds, raw
@@ -61,7 +64,8 @@ class Columns:
     def cells(self) -> dict[str, list[str]]:
         """Cells as written, one list per present wanted column (the text split at LF and comma, once)."""
         if self._cells is None:
-            body = self._text[self._text.find("\n") + 1:]
+            text = self._raw.decode("ascii") if self._text is None else self._text
+            body = text[text.find("\n") + 1:]
             body = body[:-1] if body.endswith("\n") else body
             flat = body.replace("\n", ",").split(",")
             width = len(self._header)
@@ -110,62 +114,54 @@ def read_columns(path: str | Path, required: list[str], optional: list[str]) -> 
     """The ``required`` and present ``optional`` columns of a plain CSV at ``path``; None otherwise."""
     try:
         data = csvio.read_bytes(path).removeprefix(b"\xef\xbb\xbf")
-        text = csvio.decode(data, source=str(path))
+        text = None if data.isascii() else csvio.decode(data, source=str(path))  # ASCII: decoded if need be
     except csvio.CsvError:
         return None
     if b'"' in data or b"\r" in data or b"\x00" in data:
         return None
-    header_end = text.find("\n")
+    header_end = data.find(b"\n")
     if header_end < 0:
         return None
-    header = [csvio.header_name(c) for c in text[:header_end].split(",")]
-    if len(text) <= header_end + 1 or any(c not in header for c in required):
+    header = [csvio.header_name(c) for c in data[:header_end].decode("utf-8").split(",")]
+    if len(data) <= header_end + 1 or any(c not in header for c in required):
         return None
+    data = data if data.endswith(b"\n") else data + b"\n"  # one final LF is allowed, not required
     ends = _cell_ends(data, len(header))
     if ends is None:
         return None
     wanted = [c for c in (*required, *optional) if c in header]
-    stripped = data.isascii() and not any(bytes((blank,)) in data for blank in _BLANKS)
+    stripped = text is None and not any(bytes((blank,)) in data for blank in _BLANKS)
     bounds = None
-    if stripped:  # cells as (start, length) in the bytes: ASCII, so byte offsets are text offsets
-        import numpy as np
-
-        starts = np.concatenate(([0], ends.reshape(-1)[:-1] + 1)).reshape(ends.shape)
-        bounds = {c: (starts[1:, i], ends[1:, i] - starts[1:, i]) for c in wanted
-                  for i in (header.index(c),)}
+    if stripped:  # cells as (start, length) in the bytes: a cell starts after the comma or LF before it
+        bounds = {}
+        for column in wanted:
+            i = header.index(column)
+            starts = ends[1:, i - 1] + 1 if i else ends[:-1, -1] + 1
+            bounds[column] = (starts, ends[1:, i] - starts)
     return Columns(text, header, wanted, len(ends) - 1, stripped, bounds, data)
 
 
 def _cell_ends(data: bytes, width: int) -> NDArray[np.intp] | None:
     """The offset of the comma or LF after every cell, (lines, ``width``), header line included; None
-    unless every line (one final LF allowed) has ``width`` - 1 commas and there is a data line (UTF-8 never
-    has these bytes inside a character)."""
+    unless every line (``data`` ends with LF) has ``width`` - 1 commas and there is a data line (UTF-8
+    never has these bytes inside a character)."""
     import numpy as np
 
     raw = np.frombuffer(data, dtype=np.uint8)
     found = np.flatnonzero((raw == 0x2C) | (raw == 0x0A))
-    if not data.endswith(b"\n"):
-        found = np.append(found, len(data))
     if len(found) % width or len(found) < 2 * width:
         return None
-    ends = found.reshape(-1, width)
-    last = raw[np.minimum(ends[:, -1], len(data) - 1)]
-    if ends[-1, -1] < len(data) and not bool((last == 0x0A).all()):
-        return None
-    if ends[-1, -1] == len(data) and not bool((last[:-1] == 0x0A).all()):
-        return None
-    if width > 1 and not bool((raw[ends[:, :-1]] == 0x2C).all()):
-        return None
-    return ends
+    line = np.full(width, 0x2C, dtype=np.uint8)
+    line[-1] = 0x0A
+    return found.reshape(-1, width) if bool((raw[found].reshape(-1, width) == line).all()) else None
 
 
-def _byte_columns(padded: NDArray[np.uint8], starts: NDArray[np.intp], lengths: NDArray[np.intp],
-                  width: int) -> list[NDArray[np.uint8]]:
-    """Byte ``j`` of every cell for j < ``width``, 0 past a cell's end (``padded``: the file's bytes and
-    ``width`` zero bytes; the file has no NUL)."""
-    import numpy as np
-
-    return [np.where(lengths > j, padded.take(starts + j), np.uint8(0)) for j in range(width)]
+def _byte_rows(padded: NDArray[np.uint8], starts: NDArray[np.intp], lengths: NDArray[np.intp],
+               width: int) -> Iterator[tuple[NDArray[np.uint8], NDArray[np.bool_]]]:
+    """For j < ``width``: (byte ``j`` of every cell, whether the cell is that long); ``padded`` is the
+    file's bytes and ``_PAD`` zero bytes."""
+    for j in range(width):
+        yield padded.take(starts + j), lengths > j
 
 
 def _parse_numbers(raw: bytes, padded: NDArray[np.uint8], starts: NDArray[np.intp],
@@ -175,19 +171,20 @@ def _parse_numbers(raw: bytes, padded: NDArray[np.uint8], starts: NDArray[np.int
 
     if not len(lengths) or int(lengths.min()) == 0 or int(lengths.max()) > _PAD:
         return None
-    n = len(lengths)
-    mantissa = np.zeros(n, dtype=np.int64)
-    digits, fraction, dots = (np.zeros(n, dtype=np.int64) for _ in range(3))
-    other = np.zeros(n, dtype=bool)
-    for j, byte in enumerate(_byte_columns(padded, starts, lengths, int(lengths.max()))):
+    rows = len(lengths)
+    mantissa = np.zeros(rows, dtype=np.int64)
+    digits, fraction, dots = (np.zeros(rows, dtype=np.int8) for _ in range(3))
+    other = np.zeros(rows, dtype=bool)
+    for j, (byte, inside) in enumerate(_byte_rows(padded, starts, lengths, int(lengths.max()))):
         digit = byte - np.uint8(0x30)  # wraps above 9 for any other byte
-        is_digit = digit < 10
-        is_dot = byte == 0x2E
+        is_digit = (digit < 10) & inside
+        is_dot = (byte == 0x2E) & inside
         mantissa = np.where(is_digit, mantissa * 10 + digit, mantissa)  # wraps past 18 digits: not used then
         digits += is_digit
         fraction += is_digit & (dots > 0)
         dots += is_dot
-        other |= ~(is_digit | is_dot | (byte == 0) | (((byte == 0x2D) | (byte == 0x2B)) if j == 0 else False))
+        allowed = is_digit | is_dot | ((byte == 0x2D) | (byte == 0x2B) if j == 0 else is_dot)  # a sign leads
+        other |= inside & ~allowed
     fast = ~other & (dots <= 1) & (digits >= 1) & (digits <= _MAX_DIGITS)
     scale = np.array([float(10 ** i) for i in range(_MAX_DIGITS + 1)])
     values: NDArray[np.float64] = mantissa.astype(np.float64) / scale[np.minimum(fraction, _MAX_DIGITS)]
@@ -210,7 +207,8 @@ def _byte_codes(raw: bytes, padded: NDArray[np.uint8], starts: NDArray[np.intp],
 
     rows = len(lengths)
     code, size = np.zeros(rows, dtype=np.intp), 1
-    for byte in _byte_columns(padded, starts, lengths, int(lengths.max())):
+    for byte, inside in _byte_rows(padded, starts, lengths, int(lengths.max())):
+        byte = np.where(inside, byte, np.uint8(0))
         found = np.bincount(byte, minlength=256) > 0
         count = int(found.sum())
         size *= count
