@@ -21,8 +21,8 @@ still be running (a request bounded by the timeout), and a worker killed at any 
 messages due again within a timeout plus LEASE_MARGIN_S. A fast hub costs two units of work per chunk of
 CLAIM_CHUNK messages (claim, record); a slow one at most one more per LEASE_MARGIN_S - LEASE_SLACK_S seconds.
 The attempt count a claim took is the lease's fencing token: a worker whose lease lapsed (a request that
-outlived it: a slow connect followed by a slow answer) writes nothing over the worker that took the message
-over, and the hub's idempotency absorbs the second send.
+outlived it: a slow connect followed by a slow answer) writes no failure over the worker that took the message
+over (a delivery it records: the hub holds the message), and the hub's idempotency absorbs the second send.
 """
 
 from __future__ import annotations
@@ -200,13 +200,17 @@ def _settle(factory: sessionmaker[Session], answers: dict[int, Answer], renew: l
             *, lease_s: float, stats: DeliveryStats) -> set[int]:
     """One short unit of work: record the answers received, and lease the messages of ``renew`` (still to
     send) for ``lease_s`` again. Either only while the message is still this worker's (pending, with the
-    attempt count of its claim, ``tokens``); the ids of ``renew`` it still holds."""
+    attempt count of its claim, ``tokens``) — but a 2xx is recorded whoever holds the message: the hub has
+    it. The ids of ``renew`` it still holds."""
     held: set[int] = set()
     with session_scope(factory, actor=WORKER_ACTOR) as s:
         if answers:
             for msg in s.execute(select(OutboxMessage).where(OutboxMessage.id.in_(list(answers)))
                                  .order_by(OutboxMessage.id).with_for_update()).scalars():
-                if msg.status == OutboxStatus.PENDING and msg.attempts == tokens[msg.id]:
+                code = answers[msg.id][0]
+                if msg.status != OutboxStatus.PENDING:
+                    continue
+                if msg.attempts == tokens[msg.id] or 200 <= code < 300:  # (the hub holds it, whoever sent it)
                     _record(msg, *answers[msg.id], stats)
                 else:  # the lease lapsed and another worker took the message over: its answer counts
                     log.info("outbox message %s: answer not recorded, another worker holds it", msg.id)

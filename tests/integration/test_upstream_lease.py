@@ -7,7 +7,9 @@ PostgreSQL with LIMS_TEST_DATABASE).
   LEASE_MARGIN_S after the kill at the latest — not 2 × timeout × CLAIM_CHUNK + 5 s later.
 * two workers on one outbox behind a slow hub (a chunk takes longer than a lease): the worker renews the
   lease of what it has yet to send, so the other never sends a message while it is held; no message is ever
-  leased further ahead than a timeout plus LEASE_MARGIN_S (what a kill -9 would leave)."""
+  leased further ahead than a timeout plus LEASE_MARGIN_S (what a kill -9 would leave).
+* a worker whose request outlived its lease writes no failure over the worker that took the message over
+  (the attempt count of a claim fences it)."""
 
 from __future__ import annotations
 
@@ -16,15 +18,17 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 
+import httpx
 from sqlalchemy import select
 
 from lims.clock import as_utc, utcnow
 from lims.db.models import OutboxMessage
-from lims.upstream.delivery import CLAIM_CHUNK, LEASE_MARGIN_S, Worker, due_ids
+from lims.upstream.delivery import CLAIM_CHUNK, LEASE_MARGIN_S, Worker, deliver_due, due_ids
 from lims.vocabulary import OutboxStatus
 from tests.integration import test_upstream_delivery as base
-from tests.integration.upstream_faults import HANG, PASS, FaultProxy, slow
+from tests.integration.upstream_faults import ERROR_500, HANG, PASS, FaultProxy, slow
 
 LAB = base.LAB
 key = base.key  # fixtures: the lab's key (tmp_path/lab.pem), the real hub on loopback knowing it
@@ -111,3 +115,31 @@ def test_two_workers_behind_a_slow_hub_never_send_a_held_message(db_factory, key
     assert not too_far  # never leased further ahead than one request (what a kill -9 leaves behind)
     assert any(len(ends) > 1 for ends in seen.values())  # leases were renewed (the chunk outlasted one)
     assert len(base.hub_receipts(hub)) == n
+
+
+def test_a_worker_whose_lease_lapsed_writes_no_failure_over_the_next_holder(db_factory, key, hub, wait_until):
+    mid = base.queue(db_factory, "S1", 1)
+
+    def worker(timeout_s: float) -> threading.Thread:
+        def run() -> None:
+            with httpx.Client(timeout=timeout_s) as client:
+                deliver_due(db_factory, client, key, hub_url=proxy.url, lab_code=LAB)
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+    with FaultProxy(hub.url, [slow(1.5, ERROR_500), HANG]) as proxy:
+        first = worker(5.0)  # its request: a 500 after 1.5 s
+        assert wait_until(lambda: len(proxy.log) == 1, 10)
+        base.time_passes(db_factory)  # ...which outlives its lease (moved into the past)
+        second = worker(5.0)  # claims the message again; its request hangs
+        assert wait_until(lambda: len(proxy.log) == 2, 10)
+        held = base.messages(db_factory)[mid]
+        assert held.attempts == 2
+        first.join(10)
+        after = base.messages(db_factory)[mid]  # the first worker's 500 is not written over the second's lease
+        assert (after.status, after.attempts, after.last_error) == ("pending", 2, "")
+        assert as_utc(after.next_attempt_at) == as_utc(held.next_attempt_at)
+        second.join(10)
+    after = base.messages(db_factory)[mid]  # the holder records its own answer
+    assert after.status == "pending" and "ReadTimeout" in after.last_error

@@ -20,9 +20,9 @@ def retry_after(seconds: int) -> str:
     return f"429:{seconds}"
 
 
-def slow(seconds: float) -> str:
-    """Forwarded to the hub after ``seconds``."""
-    return f"slow:{seconds}"
+def slow(seconds: float, then: str = "pass") -> str:
+    """``then`` (forwarded to the hub, or another mode) after ``seconds``."""
+    return f"slow:{seconds}:{then}"
 
 
 def _read_request(sock: socket.socket) -> tuple[str, str, dict[str, str], bytes] | None:
@@ -82,6 +82,9 @@ class FaultProxy:
         with self.lock:
             mode = self.plan.popleft() if self.plan else PASS
             self.log.append((mode, headers.get("idempotency-key", "")))
+        if mode.startswith("slow:"):
+            delay, _, mode = mode[5:].partition(":")
+            time.sleep(float(delay))
         if mode == DROP:
             return  # connection closed without an answer, nothing forwarded
         if mode == HANG:
@@ -91,8 +94,6 @@ class FaultProxy:
             except OSError:
                 pass
             return
-        if mode.startswith("slow:"):
-            time.sleep(float(mode[5:]))
         if mode == ERROR_500:
             sock.sendall(_answer(500, "Internal Server Error", b'{"title": "injected"}'))
             return
