@@ -11,7 +11,7 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): $(PY) pyproject.toml
-	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --upgrade pip setuptools  # the venv's bundled ones carry known CVEs (pip-audit)
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
