@@ -137,6 +137,9 @@ async def _save(request: Request, me: Principal, factory: sessionmaker[Session],
         run_service(factory, me.username, f"limit edit: {reason}", lambda s: saved.append(
             limits.save_limit(s, values, reason=reason, limit_id=limit_id).id))
     except HTTPException as e:
+        if limit_id is not None:  # the row's commodity and analyte are not form fields: shown as stored
+            stored = read_record(factory, lambda s: limits.limit_form(s, limit_id)) or {}
+            values |= {k: stored.get(k, "") for k in ("commodity_zh", "commodity_en", "analyte_zh", "analyte_en", "cas")}
         return _row_page(request, me, limit_id, values, status=e.status_code, error=ui_error(e.status_code, e.detail))
     return RedirectResponse(f"{PAGE}?saved={saved[0]}#limit-{saved[0]}", status_code=303)
 

@@ -105,6 +105,7 @@ def test_bad_input_is_refused_naming_the_field_and_changes_nothing(app, db_facto
         assert r.status_code == 422, (change, r.text[-400:])
         assert f"<code>{field}</code>" in r.text and words in r.text and field_words in r.text, change
         assert "field-error" in r.text and "未写入任何数据" in r.text
+        assert "检测项目</b>：毒死蜱" in r.text  # the row's analyte still shown with the refusal
     with db_factory() as s:
         after = s.get(Limit, before.id)
         assert (after.value_mg_kg, after.unit, after.source_clause, after.valid_from) == \
