@@ -145,15 +145,28 @@ def algorithm_a_each(samples: Sequence[Sequence[float]]) -> list[RobustEstimate 
     return out
 
 
+def _median_same_size(x: FloatArray) -> FloatArray:
+    """``np.median(x, axis=1)`` of finite rows, the same numbers (the middle value, or the mean of the two
+    middle values: their sum / 2), without its NaN check (which imports ``numpy.ma``)."""
+    size = x.shape[1]
+    half = size // 2
+    if size % 2:
+        middle: FloatArray = np.partition(x, half, axis=1)[:, half]
+        return middle
+    part = np.partition(x, (half - 1, half), axis=1)
+    mean: FloatArray = (part[:, half - 1] + part[:, half]) / 2.0
+    return mean
+
+
 def _same_size(x: FloatArray) -> list[RobustEstimate | None]:
     """Algorithm A of every row of ``x`` (rows of one sample size, each with some spread)."""
     params = algorithm_a_parameters("iso13528")
     rows, size = x.shape
-    x0 = np.median(x, axis=1)
-    s0 = params.start_factor * np.median(np.abs(x - x0[:, None]), axis=1)
+    x0 = _median_same_size(x)
+    s0 = params.start_factor * _median_same_size(np.abs(x - x0[:, None]))
     for r in np.flatnonzero(s0 == 0.0):
         s0[r] = float(np.std(x[r], ddof=1))
-    res = algorithm_a_rows(x, np.ones((rows, size)), np.full(rows, float(size)), x0, s0, factor=params.factor,
+    res = algorithm_a_rows(x, None, np.full(rows, float(size)), x0, s0, factor=params.factor,
                            k=HUBER_K, rule="iso13528", tol=params.tol, max_iter=params.max_iter, update_scale=True)
     out: list[RobustEstimate | None] = []
     for loc, sc, its, ok in zip(res.location.tolist(), res.scale.tolist(), res.iterations.tolist(),

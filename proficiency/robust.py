@@ -185,7 +185,7 @@ class _RowsResult:
 
 def algorithm_a_rows(
     x: FloatArray,
-    mask: FloatArray,
+    mask: FloatArray | None,
     n: FloatArray,
     x0: FloatArray,
     s0: FloatArray,
@@ -200,7 +200,8 @@ def algorithm_a_rows(
     """Iterate Algorithm A (C.3.1 steps (C.7) to (C.10)) on every row at once.
 
     ``x`` holds the results with missing ones replaced by 0 and flagged 0 in ``mask`` (1.0 for a
-    result); ``n`` is the number of results per row; ``x0``/``s0`` the starting values. Each row
+    result; None when every row is full: multiplying by 1.0 changes nothing); ``n`` is the number of results
+    per row; ``x0``/``s0`` the starting values. Each row
     stops independently under ``rule``:
 
     - ``iso13528``: the updated x* and s* agree with the previous update in their third significant
@@ -220,14 +221,18 @@ def algorithm_a_rows(
     for it in range(1, max_iter + 1):
         if active.size == 0:
             break
-        xa, ma, na = x[active], mask[active], n[active]
+        ma = None if mask is None else mask[active]
+        xa, na = x[active], n[active]
         la, sa = loc[active], sca[active]
         delta = k * sa
         w = np.clip(xa, (la - delta)[:, None], (la + delta)[:, None])
-        w *= ma
+        if ma is not None:
+            w *= ma
         new_l = w.sum(axis=1) / na
         if update_scale:
-            dev = (w - new_l[:, None]) * ma
+            dev = w - new_l[:, None]
+            if ma is not None:
+                dev *= ma
             new_s = factor * np.sqrt(np.einsum("ij,ij->i", dev, dev) / (na - 1.0))
         else:
             new_s = sa
@@ -302,7 +307,7 @@ def algorithm_a(
         if s0 == 0.0:
             s0 = float(np.std(a, ddof=1))
     res = algorithm_a_rows(
-        a[None, :], np.ones((1, a.size)), np.array([float(a.size)]), np.array([x0]), np.array([s0]),
+        a[None, :], None, np.array([float(a.size)]), np.array([x0]), np.array([s0]),
         factor=params.factor, k=k, rule=rule, tol=params.tol, max_iter=limit, update_scale=not fixed_scale,
     )
     loc, sc, its = float(res.location[0]), float(res.scale[0]), int(res.iterations[0])

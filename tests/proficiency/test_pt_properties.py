@@ -57,6 +57,8 @@ def test_algorithm_a_stays_within_the_data_and_is_mirror_symmetric(x: list[float
 def test_one_gross_outlier_moves_algorithm_a_little(x: list[float], far: float) -> None:
     """Bounded influence: one result moved arbitrarily far shifts x* by at most ~1.5 s* / (p - 1)."""
     assume(_spread_ok(x) and len(x) >= 10)
-    a = robust.algorithm_a(x, rule="converged", tol=1e-13)
-    b = robust.algorithm_a([*x[:-1], far * 1e3], rule="converged", tol=1e-13)
+    # tol 1e-10 (the rule's default): |delta x*| <= 1e-13 s* is below the rounding of sums of results up to
+    # 1e3 (a limit cycle, NonConvergenceError; found by hypothesis with the code before issue 17 too)
+    a = robust.algorithm_a(x, rule="converged", tol=1e-10)
+    b = robust.algorithm_a([*x[:-1], far * 1e3], rule="converged", tol=1e-10)
     assert abs(b.location - a.location) <= 4 * max(a.scale, b.scale)
