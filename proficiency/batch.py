@@ -146,15 +146,13 @@ def algorithm_a_each(samples: Sequence[Sequence[float]]) -> list[RobustEstimate 
 
 
 def _median_same_size(x: FloatArray) -> FloatArray:
-    """``np.median(x, axis=1)`` of finite rows, the same numbers (the middle value, or the mean of the two
-    middle values: their sum / 2), without its NaN check (which imports ``numpy.ma``)."""
-    size = x.shape[1]
-    half = size // 2
-    if size % 2:
-        middle: FloatArray = np.partition(x, half, axis=1)[:, half]
-        return middle
-    part = np.partition(x, (half - 1, half), axis=1)
-    mean: FloatArray = (part[:, half - 1] + part[:, half]) / 2.0
+    """``np.median(x, axis=1)`` of finite rows by its own steps (partition at the middle, the mean of the
+    middle one or two values: a sum from 0.0, so −0.0 comes out as 0.0), without its NaN check (which
+    imports ``numpy.ma``)."""
+    half = x.shape[1] // 2
+    middle = (half,) if x.shape[1] % 2 else (half - 1, half)
+    part = np.partition(x, middle, axis=1)
+    mean: FloatArray = np.mean(part[:, middle[0]:half + 1], axis=1)
     return mean
 
 

@@ -204,3 +204,14 @@ def test_combinations_tell_bits_apart() -> None:
     for row, c in enumerate(combination.tolist()):  # every row has the bits of its combination's head
         assert pairs[row] == pairs[heads[c]]
     assert len({pairs[h] for h in heads.tolist()}) == len(heads)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 12), st.integers(1, 6), st.sampled_from([1.0, 1e-300, 1e300, 7.3]), st.integers(0, 2 ** 32))
+def test_row_median_is_np_median(size: int, rows: int, scale: float, seed: int) -> None:
+    from proficiency.batch import _median_same_size
+
+    rng = np.random.default_rng(seed)
+    x = np.round(rng.standard_normal((rows, size)), 2) * scale  # ties and −0.0 included
+    x[0, 0] = -0.0
+    assert np.array_equal(_median_same_size(x).view(np.int64), np.median(x, axis=1).view(np.int64))
