@@ -19,12 +19,13 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import HTTPException, Request, Response
+from fastapi import Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.deps import FactoryDep, read_service
 from api.security import Principal, require_ui
+from api.ui import pt_homogeneity
 from api.ui.base import P, PtPage, area_router, not_found, render
 from api.ui.quality import act, date_of, form_of, inline_svg
 from lims.pt import participant, provider, scoring, submissions, views
@@ -34,6 +35,7 @@ from lims.services.lookup import code_exists
 from lims.vocabulary import RoundStatus
 
 router = area_router()
+router.routes.extend(pt_homogeneity.router.routes)  # /pt/rounds/{code}/homogeneity: Annex B studies (pt:manage)
 PtManager = Annotated[Principal, require_ui(P.PT_MANAGE)]
 #: What the page says after an action (?done=).
 DONE = {"created": ("已新建轮次", "round created"), "enrolled": ("已登记参加者", "participants enrolled"),
@@ -215,12 +217,10 @@ def _round(s: Session, code: str, me: Principal) -> dict[str, Any]:
 
 def _round_page(request: Request, me: Principal, factory: sessionmaker[Session], code: str, *, done: str = "",
                 error: dict[str, Any] | None = None) -> HTMLResponse:
-    try:
-        data = read_service(factory, lambda s: _round(s, code, me))
-    except HTTPException as e:
-        if e.status_code == 404:
-            return not_found(request, me, "/pt", f"能力验证轮次 {code} / PT round {code}")
-        raise
+    data = pt_homogeneity.read_or_not_found(request, me, factory, lambda s: _round(s, code, me),
+                                            f"能力验证轮次 {code} / PT round {code}")
+    if isinstance(data, HTMLResponse):
+        return data
     return render(request, me, "ui_pt_round.html", "/pt", status=error["status"] if error else 200, error=error,
                   done=DONE.get(done), can_manage=me.can(P.PT_MANAGE), can_submit=me.can(P.PT_SUBMIT),
                   class_css=CLASS_CSS, class_zh=views.CLASS_ZH, detection_zh=views.DETECTION_ZH,

@@ -401,13 +401,14 @@ def _plain_scores(path: str, xpt: float, sig: float, u: float) -> _PlainScores |
 
 # ---------------------------------------------------------------------------- homogeneity
 
-def cmd_homogeneity(args: argparse.Namespace) -> int:
-    from proficiency import homogeneity as hom
+#: Columns of a homogeneity CSV: one row per measurement (the web page's upload reads the same).
+HOMOGENEITY_COLUMNS = ("item", "replicate", "result")
 
-    path = args.csv
-    if not (math.isfinite(args.sigma_pt) and args.sigma_pt > 0):
-        raise BadInput(f"sigma_pt must be positive (got {args.sigma_pt})", field="--sigma-pt")
-    rows = read_csv(path, required=["item", "replicate", "result"])
+
+def homogeneity_table(rows: list[CsvRow], path: str) -> list[list[float]]:
+    """The g x m table (items in first-seen order, replicates in row order) of a homogeneity CSV's rows;
+    :class:`BadInput` naming the line and field of a missing or bad value, a repeated replicate, an
+    unbalanced design."""
     items: dict[str, dict[str, float]] = {}
     first_line: dict[str, int] = {}
     for row in rows:
@@ -428,7 +429,16 @@ def cmd_homogeneity(args: argparse.Namespace) -> int:
         if len(reps) != m:
             raise BadInput(f"item {item!r} has {len(reps)} replicate(s), others have {m} (balanced design needed)",
                            file=path, line=first_line[item], field="replicate")
-    table = [list(reps.values()) for reps in items.values()]
+    return [list(reps.values()) for reps in items.values()]
+
+
+def cmd_homogeneity(args: argparse.Namespace) -> int:
+    from proficiency import homogeneity as hom
+
+    path = args.csv
+    if not (math.isfinite(args.sigma_pt) and args.sigma_pt > 0):
+        raise BadInput(f"sigma_pt must be positive (got {args.sigma_pt})", field="--sigma-pt")
+    table = homogeneity_table(read_csv(path, required=HOMOGENEITY_COLUMNS), path)
     try:
         res = hom.homogeneity_check(table, args.sigma_pt)
     except ProficiencyError as exc:
