@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict
 from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import quote
 
 from fastapi import APIRouter, File, Query, Response, UploadFile
 from sqlalchemy import select
@@ -252,6 +253,24 @@ def draft_version(code: str, body: m.VersionIn, me: Manager, factory: FactoryDep
         documents.draft(s, code, version=body.version)
         return _document(s, code)
     return _w(factory, me, f"draft {code} {body.version}", go)
+
+
+DOCUMENT_FILE: dict[int | str, dict[str, Any]] = {200: {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+                       "description": "the version's file, checked against its SHA-256 (also in X-Content-SHA256)"}}
+
+
+@router.get(f"{P}/documents/{{code}}/versions/{{version}}/file", summary="下载版本文件 / download a version's file",
+            response_class=Response, responses=DOCUMENT_FILE)
+def version_file(code: str, version: str, me: Reader, factory: FactoryDep) -> Response:
+    """The file as drafted: its SHA-256 is checked on every read — a changed file is refused (409
+    ``document.file_altered``), a missing one answers 410 ``document.file_missing``."""
+    def go(s: Session) -> tuple[str, bytes]:
+        row, data = documents.version_file(s, code, version)
+        return row.sha256, data
+    sha256, data = read_service(factory, go)
+    name, media = documents.download_name(code, version, data)
+    return Response(data, media_type=media, headers={
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name, safe='')}", "X-Content-SHA256": sha256})
 
 
 @router.post(f"{P}/documents/{{code}}/versions/{{version}}/approve", summary="批准版本（旧版作废）/ approve")

@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     lab_code: str = "LAB-DEMO"
     #: Folder for generated reports.
     report_dir: Path = Path("var/reports")
+    #: Folder for controlled documents' files (one file per version, named by its SHA-256; ``lims backup``).
+    documents_dir: Path = Path("var/documents")
     #: The lab's public base URL (e.g. ``https://jc.example.gov.cn``): reports print ``{public_url}/verify/
     #: {report_no}`` and carry it in their QR code, so anyone can check a report outside the lab PC. Unset:
     #: the QR code carries the report number and hash only, and no address is printed.

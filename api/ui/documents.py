@@ -4,8 +4,9 @@ the documents due for periodic review flagged (:func:`lims.quality.documents.due
 versions and the steps each allows: draft a version from an uploaded file, approve it (the version in force
 is withdrawn), distribute it to named holders, record its periodic review.
 
-The service keeps a version's SHA-256, not the file (the file itself lives in the lab's document system): the
-page shows the digest, against which a copy is checked, and offers no download. Every write is the call of
+The service keeps each version's file under its SHA-256 (``LIMS_DOCUMENTS_DIR``): the page shows the digest and
+links the download (``/api/v1/quality/documents/{code}/versions/{version}/file``), which checks the file against
+it on every read and refuses a changed or missing one. Every write is the call of
 :mod:`lims.quality.documents` that ``/api/v1/quality/documents`` makes, in one unit of work
 (:func:`api.ui.quality.act`); a refusal re-renders the page, naming the field, and writes nothing. Viewing
 needs ``quality:read``; everything else ``quality:manage`` (the QA manager's).

@@ -1,7 +1,8 @@
 """`lims backup [--out FILE]` and `lims restore ARCHIVE [--force]` (issue 17, operations): one archive with
-the database (SQLite online backup API, or pg_dump), the issued report PDFs, the keys and the audit anchor
-log, listed in a manifest of SHA-256s; a restore refuses a tampered archive and re-verifies the audit chain
-and every report hash (lims/ops/backup.py, lims/ops/restore.py). Heavy modules load when the command runs."""
+the database (SQLite online backup API, or pg_dump), the issued report PDFs, the controlled documents' files,
+the keys and the audit anchor log, listed in a manifest of SHA-256s; a restore refuses a tampered archive and
+re-verifies the audit chain, every report hash and every document file's hash (lims/ops/backup.py,
+lims/ops/restore.py). Heavy modules load when the command runs."""
 
 from __future__ import annotations
 

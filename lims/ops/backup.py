@@ -10,11 +10,14 @@ The archive (a gzip'd tar) holds ``manifest.json`` and the files it lists with t
 * ``reports/…`` — every issued report PDF the database names (copied *after* the snapshot: a report's file
   is written before its row commits, so each row of the snapshot finds its file), and whatever else lies
   in ``LIMS_REPORT_DIR``;
+* ``documents/<sha256>`` — the file of every controlled document version the database names
+  (``LIMS_DOCUMENTS_DIR``, content-addressed; copied after the snapshot, as the reports);
 * ``keys/…`` — the lab's Ed25519 key (``LIMS_UPSTREAM_KEY``) and the hub relay key (``LIMS_HUB_KEY``). The
   archive therefore holds private keys: keep it as you keep the key (deploy/README.md, Backups).
 
 `lims restore` (lims/ops/restore.py) refuses an archive whose members do not match the manifest, and
-re-verifies the audit chain and every report hash before it puts the database in place.
+re-verifies the audit chain, every report hash and every document version's file hash before it puts the
+database in place.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, inspect, select
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
@@ -53,7 +56,7 @@ class BackupError(Exception):
 @dataclass(frozen=True)
 class Member:
     name: str  # inside the archive
-    kind: str  # database | anchors | report | key | file
+    kind: str  # database | anchors | report | document | key | file
     sha256: str
     bytes: int
     origin: str  # where it came from (a report: the path its database row names)
@@ -202,6 +205,21 @@ def _report_members(writer: _Writer, engine: Engine, settings: Settings) -> None
                 writer.add(path, f"files/{path.relative_to(folder).as_posix()}", "file", str(path))
 
 
+def _document_members(writer: _Writer, engine: Engine, settings: Settings) -> None:
+    from lims.quality.documents import stored_hashes
+
+    if not inspect(engine).has_table("document_version"):  # a database from before document control
+        return
+    folder = Path(settings.documents_dir)
+    with Session(engine) as s:
+        hashes = stored_hashes(s)
+    for sha in hashes:
+        path = folder / sha
+        if not path.is_file():
+            raise BackupError(f"受控文件缺失 / document file {path} named by the database is missing")
+        writer.add(path, f"documents/{sha}", "document", str(path))
+
+
 def backup(engine: Engine, out: Path, settings: Settings | None = None) -> BackupResult:
     """Write the archive ``out`` (module docstring) from the database of ``engine``."""
     from lims.db.migrate import current_revisions
@@ -222,6 +240,7 @@ def backup(engine: Engine, out: Path, settings: Settings | None = None) -> Backu
             name = dump_database(engine, dump)
             writer.add(dump, name, "database", engine.url.render_as_string(hide_password=True))
             _report_members(writer, engine, settings)
+            _document_members(writer, engine, settings)
             for key_name, key in key_files(engine, settings):
                 writer.add(key, key_name, "key", str(key))
             writer.finish({"format": FORMAT, "created_at": dt.datetime.now(dt.UTC).isoformat(),

@@ -4,13 +4,15 @@
    manifest's SHA-256 and size; a member not listed, a listed one missing, a link or a path leaving the
    archive's folders refuses the whole archive before anything is written.
 2. Report PDFs, keys and other files go back to where they came from (a report: the path its database row
-   names, relative paths from the current folder — run restore where `lims serve` runs); a different file
+   names, relative paths from the current folder — run restore where `lims serve` runs); controlled documents'
+   files into ``LIMS_DOCUMENTS_DIR``, each only if its content has the SHA-256 it is named by; a different file
    already there is refused unless ``--force``.
 3. The database: SQLite is staged beside its target and checked first; PostgreSQL is restored with
    ``pg_restore`` into the target database, which must be empty (``--force``: its objects are dropped).
 4. `lims audit verify` runs on the restored database with the restored anchor log and key: the hash chain,
    the checkpoints, the covered rows, the certified records and every report file against its stored
-   SHA-256. SQLite is put in place only when that passes; a PostgreSQL restore that fails it is reported
+   SHA-256; then every document version's file in ``LIMS_DOCUMENTS_DIR`` against the SHA-256 its row
+   recorded. SQLite is put in place only when that passes; a PostgreSQL restore that fails it is reported
    (exit 1) and must not be served.
 """
 
@@ -29,11 +31,12 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
 
 from lims.config import Settings
 from lims.ops.backup import FORMAT, MANIFEST, BackupError, anchor_log, libpq_url, pg_env, sha256_of
 
-FOLDERS = ("database", "anchors", "reports", "files", "keys")
+FOLDERS = ("database", "anchors", "reports", "documents", "files", "keys")
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,13 @@ def _files(doc: dict[str, Any], staged: dict[str, Path], settings: Settings, *, 
         if f["kind"] in ("report", "file"):
             _place(staged[f["name"]], Path(f["origin"]), force=force)
             placed += 1
+        elif f["kind"] == "document":
+            sha = PurePosixPath(f["name"]).name
+            if f["sha256"] != sha:  # the manifest matched the member, but the member is not the file it names
+                raise BackupError(f"备份被篡改 / tampered archive: {f['name']} is not the document file of that "
+                                  "SHA-256")
+            _place(staged[f["name"]], Path(settings.documents_dir) / sha, force=force)
+            placed += 1
         elif f["kind"] == "key":
             configured = settings.upstream_key if f["name"] == "keys/upstream.pem" else settings.hub_key
             target = Path(configured or f["origin"])
@@ -139,6 +149,27 @@ def verify(url: str, anchors: Path | None, lab_key: Path | None, scratch: Path) 
         return False, (done.stderr.strip().splitlines() or ["audit verify gave no answer"])[-1]
 
 
+def verify_all(url: str, anchors: Path | None, lab_key: Path | None, scratch: Path,
+               settings: Settings) -> tuple[bool, str]:
+    """:func:`verify`, then every document version's file against its recorded SHA-256."""
+    ok, message = verify(url, anchors, lab_key, scratch)
+    if not ok:
+        return ok, message
+    from lims.db.engine import make_engine
+    from lims.quality.documents import file_problems
+
+    engine = make_engine(url)
+    try:
+        with Session(engine) as s:
+            problems = file_problems(s, Path(settings.documents_dir))
+    finally:
+        engine.dispose()
+    if problems:
+        extra = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+        return False, problems[0] + extra
+    return True, f"{message}; document files match their SHA-256"
+
+
 def _sqlite(engine: Engine, staged_db: Path, anchors: Path | None, lab_key: Path | None, work: Path,
             settings: Settings, *, force: bool) -> tuple[bool, str]:
     target = Path(str(engine.url.database))
@@ -151,7 +182,7 @@ def _sqlite(engine: Engine, staged_db: Path, anchors: Path | None, lab_key: Path
     if anchors is not None:
         staged_anchors = stage.with_name(stage.name + ".anchors")
         shutil.copyfile(anchors, staged_anchors)
-    ok, message = verify(_at_head(stage, work), staged_anchors, lab_key, work)
+    ok, message = verify_all(_at_head(stage, work), staged_anchors, lab_key, work, settings)
     if not ok:
         for p in (stage, staged_anchors, Path(f"{stage}-wal"), Path(f"{stage}-shm")):
             if p is not None:
@@ -229,7 +260,7 @@ def _postgres(engine: Engine, staged_db: Path, anchors: Path | None, lab_key: Pa
     if set(at) != set(heads):
         return False, (f"restored at revision {', '.join(at)}, older than this version's {', '.join(heads)}: "
                        "not verified — run `lims db upgrade`, then `lims audit verify`")
-    return verify(url.render_as_string(hide_password=False), log, lab_key, work)
+    return verify_all(url.render_as_string(hide_password=False), log, lab_key, work, settings)
 
 
 def restore(archive: Path, engine: Engine, settings: Settings | None = None, *, force: bool = False) -> RestoreResult:

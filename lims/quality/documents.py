@@ -1,25 +1,41 @@
 """Document control (ISO/IEC 17025:2017 8.3; RB/T 214-2017 4.5.3): SOPs and forms with versions; a version
 is approved before use (approver and time recorded), distributed to named holders, reviewed periodically
 (next review date from the document's interval); approving a new version withdraws the one in force
-(obsolete, with the time it was withdrawn)."""
+(obsolete, with the time it was withdrawn).
+
+A version's file is kept, content-addressed: ``<LIMS_DOCUMENTS_DIR>/<sha256>``, written atomically (a temporary
+file beside it, renamed) before the version's row commits; every read checks it against the SHA-256 the row
+recorded (:func:`version_file`), and `lims backup` / `lims restore` carry and check it (lims/ops)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
+import re
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lims.clock import utcnow
+from lims.config import get_settings
 from lims.db.models_quality import ControlledDocument, DocumentVersion
 from lims.quality import nonconformity as ncs
 from lims.quality.vocabulary import DocumentStatus
-from lims.services.errors import Conflict, InvalidInput, NotFound
+from lims.services.errors import Conflict, InvalidInput, NotFound, ServiceError
 from lims.workflow import transition
 
 KINDS = ("sop", "form", "manual", "procedure")
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+class Gone(ServiceError):
+    """The version's file is no longer in the document store (410, as a report whose PDF is missing)."""
+
+    status_code = 410
 
 
 def register(s: Session, *, code: str, title: str, kind: str, review_interval_months: int = 12) -> ControlledDocument:
@@ -50,12 +66,37 @@ def versions(s: Session, code: str) -> list[DocumentVersion]:
                           .order_by(DocumentVersion.id)).scalars())
 
 
-def draft(s: Session, code: str, *, version: str, content: bytes = b"") -> DocumentVersion:
+def store_file(content: bytes, folder: Path) -> str:
+    """Keep ``content`` as ``folder/<sha256>`` (written to a temporary file beside it, flushed to disk, renamed
+    onto it: a reader never sees half a file); returns the SHA-256. A file already there with that content is
+    kept; one whose content no longer matches its name is replaced."""
+    digest = hashlib.sha256(content).hexdigest()
+    path = folder / digest
+    if path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == digest:
+        return digest
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{digest}.", suffix=".part", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(content)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return digest
+
+
+def draft(s: Session, code: str, *, version: str, content: bytes = b"",
+          store_dir: Path | None = None) -> DocumentVersion:
+    """A draft version; its file (``content``) kept under ``store_dir`` (default ``LIMS_DOCUMENTS_DIR``)."""
     doc = get_document(s, code)
     if any(v.version == version for v in versions(s, code)):
         raise Conflict(f"{code} version {version} already exists", field="version", code="quality.duplicate_code")
-    row = DocumentVersion(document_id=doc.id, version=ncs._text(version, "version"), status=DocumentStatus.DRAFT,
-                          sha256=hashlib.sha256(content).hexdigest() if content else "", distribution=[])
+    text = ncs._text(version, "version")
+    digest = store_file(content, store_dir or get_settings().documents_dir) if content else ""
+    row = DocumentVersion(document_id=doc.id, version=text, status=DocumentStatus.DRAFT, sha256=digest,
+                          distribution=[])
     s.add(row)
     s.flush()
     return row
@@ -110,3 +151,65 @@ def mark_reviewed(s: Session, code: str, *, version: str, now: dt.datetime | Non
         raise NotFound(f"{code} has no approved version {version}", field="version")
     row.next_review_on = _add_months((now or utcnow()).date(), doc.review_interval_months)
     return row
+
+
+def _checked(folder: Path, sha256: str, what: str) -> bytes:
+    """The stored file of SHA-256 ``sha256``, read once and checked: missing → :class:`Gone`, content that no
+    longer has that hash → ``document.file_altered``."""
+    try:
+        data = (folder / sha256).read_bytes() if SHA256_HEX.fullmatch(sha256) else None
+    except FileNotFoundError:
+        data = None
+    if data is None:
+        raise Gone(f"{what}: file {sha256} is missing from the document store", field="version",
+                   code="document.file_missing")
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise Conflict(f"{what}: the stored file differs from the version recorded (SHA-256 changed); it is not "
+                       "served", field="version", code="document.file_altered")
+    return data
+
+
+def version_file(s: Session, code: str, version: str, store_dir: Path | None = None) -> tuple[DocumentVersion, bytes]:
+    """A version and its file's bytes, checked against the SHA-256 recorded at drafting (on every read)."""
+    row = next((v for v in versions(s, code) if v.version == version), None)
+    if row is None:
+        raise NotFound(f"{code} has no version {version}", field="version")
+    if not row.sha256:
+        raise NotFound(f"{code} {version} was recorded without a file", field="version", code="document.no_file")
+    return row, _checked(store_dir or get_settings().documents_dir, row.sha256, f"{code} {version}")
+
+
+def file_problems(s: Session, store_dir: Path, most: int = 20) -> list[str]:
+    """What is wrong with the stored files of every version that has one (a restore checks them all)."""
+    problems: list[str] = []
+    for code, version, sha in s.execute(
+            select(ControlledDocument.code, DocumentVersion.version, DocumentVersion.sha256)
+            .join(ControlledDocument, ControlledDocument.id == DocumentVersion.document_id)
+            .where(DocumentVersion.sha256 != "").order_by(DocumentVersion.id)):
+        try:
+            _checked(store_dir, sha, f"document {code} {version}")
+        except ServiceError as exc:
+            problems.append(str(exc))
+            if len(problems) >= most:
+                break
+    return problems
+
+
+def stored_hashes(s: Session) -> list[str]:
+    """The SHA-256s of the versions' files, in drafting order, each once (what a backup carries)."""
+    seen = dict.fromkeys(h for h in s.execute(select(DocumentVersion.sha256).where(DocumentVersion.sha256 != "")
+                                               .order_by(DocumentVersion.id)).scalars())
+    return list(seen)
+
+
+def download_name(code: str, version: str, data: bytes) -> tuple[str, str]:
+    """(file name, media type) of a version's file: the name from its code and version (the name it was
+    uploaded under is not kept), the type from its first bytes (PDF, Word, Excel; else octet-stream)."""
+    stem = re.sub(r"[^\w.\-]+", "_", f"{code}_{version}").strip("._") or "document"
+    if data.startswith(b"%PDF-"):
+        return f"{stem}.pdf", "application/pdf"
+    if data.startswith(b"PK\x03\x04") and b"word/document.xml" in data:
+        return f"{stem}.docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    if data.startswith(b"PK\x03\x04") and b"xl/workbook.xml" in data:
+        return f"{stem}.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return stem, "application/octet-stream"

@@ -325,7 +325,7 @@ def _same_as_another(s: Session, row: Limit, checked: LimitRow) -> None:
         Limit.id != (row.id or 0))).first()
     if other is not None:
         raise Conflict(f"limit {other[0]} already states this commodity, analyte, residue definition and standard",
-                       field="source_standard", code="quality.duplicate_code")
+                       field="source_standard", code="limits.duplicate_row")
 
 
 # ------------------------------------------------------------------------------------ lookup

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from api.app import create_app
 from lims.clock import utcnow
+from lims.config import get_settings
 from lims.db.engine import session_scope
 from lims.db.models_quality import Complaint, ControlledDocument, DocumentVersion
 from lims.demo import seed_reference
@@ -25,7 +26,16 @@ from tests.api.ui_session import CSRF, signed_in
 
 
 @pytest.fixture
-def app(db_engine, db_factory):
+def store(tmp_path, monkeypatch):
+    """The documents folder (LIMS_DOCUMENTS_DIR) of this test."""
+    monkeypatch.setenv("LIMS_DOCUMENTS_DIR", str(tmp_path / "documents"))
+    get_settings.cache_clear()
+    yield tmp_path / "documents"
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def app(db_engine, db_factory, store):
     seed_reference(db_factory)
     return create_app(db_engine)
 
@@ -184,6 +194,7 @@ def test_a_technician_reads_documents_but_every_action_is_refused(app, db_factor
     with session_scope(db_factory, actor="wangfang", reason="test: a document with a draft") as s:
         documents.register(s, code="SOP-GC-01", title="气相色谱仪操作规程", kind="sop")
         documents.draft(s, "SOP-GC-01", version="1.0", content=b"v1")
+    assert web_download(signed_in(app, "zhangwei"), "1.0").content == b"v1"  # reading needs quality:read only
     tech = signed_in(app, "zhangwei")
     page, doc = "/quality/documents", "/quality/documents/SOP-GC-01"
     assert "SOP-GC-01" in tech.get(page).text and 'action="/quality/documents"' not in tech.get(page).text
@@ -199,3 +210,34 @@ def test_a_technician_reads_documents_but_every_action_is_refused(app, db_factor
         assert s.execute(select(ControlledDocument.code)).scalars().all() == ["SOP-GC-01"]
         assert [(v.version, v.status) for v in documents.versions(s, "SOP-GC-01")] == [("1.0", "draft")]
         assert s.execute(select(Complaint)).first() is None
+
+
+def web_download(client: TestClient, version: str, code: str = "SOP-GC-01"):
+    return client.get(f"/api/v1/quality/documents/{code}/versions/{version}/file")
+
+
+def test_an_uploaded_version_downloads_byte_for_byte_and_a_changed_or_missing_file_is_refused(app, store):
+    web = signed_in(app, "wangfang")
+    page, doc = "/quality/documents", "/quality/documents/SOP-GC-01"
+    assert post(web, page, SOP, page=page).status_code == 303
+    pdf = b"%PDF-1.7\n" + "气相色谱仪操作规程 第 1 版".encode() + bytes(range(256)) * 40 + b"\n%%EOF\n"
+    assert post(web, f"{doc}/versions", {"version": "1.0"}, page=doc,
+                files={"file": ("sop-gc-01.pdf", pdf)}).status_code == 303
+    digest = hashlib.sha256(pdf).hexdigest()
+    assert [p.name for p in store.iterdir()] == [digest]  # named by its SHA-256, no temporary file left
+    link = "/api/v1/quality/documents/SOP-GC-01/versions/1.0/file"
+    assert f'href="{link}"' in web.get(doc).text
+    got = web.get(link)
+    assert got.status_code == 200 and got.content == pdf and got.headers["content-type"] == "application/pdf"
+    assert got.headers["x-content-sha256"] == digest
+    assert got.headers["content-disposition"] == "attachment; filename*=UTF-8''SOP-GC-01_1.0.pdf"
+    (store / digest).write_bytes(pdf.replace(b"\xff", b"\xfe", 1))  # replaced behind the application
+    altered = web.get(link)
+    assert altered.status_code == 409 and altered.json()["detail"]["code"] == "document.file_altered"
+    (store / digest).unlink()
+    gone = web.get(link)
+    assert gone.status_code == 410 and gone.json()["detail"]["code"] == "document.file_missing"
+    assert web_download(web, "9.9").status_code == 404
+    # the same content drafted again (a later version restating it) puts the file back, whole
+    assert post(web, f"{doc}/versions", {"version": "1.1"}, page=doc, files={"file": ("a.pdf", pdf)}).status_code == 303
+    assert web.get(link).content == pdf and sorted(p.name for p in store.iterdir()) == [digest]

@@ -142,6 +142,7 @@ def test_one_row_is_added_audited_and_a_repeat_refused(app, db_factory):
     assert event.action == "create" and "补录标准新增限量" in event.reason and event.actor == "wangfang"
     again = post(web, "/limits/rows", NEW_ROW, page="/limits/rows/new")
     assert again.status_code == 409 and "<code>source_standard</code>" in again.text
+    assert "已有一条限量记录" in again.text and "该编号已存在" not in again.text  # limits.duplicate_row, not a code
     with db_factory() as s:
         assert len(s.execute(select(Limit).where(Limit.source_standard == NEW_ROW["source_standard"])).all()) == 1
 

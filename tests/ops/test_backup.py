@@ -30,22 +30,34 @@ from lims.db.models import OutboxMessage
 from lims.ops import backup as ops_backup
 from lims.ops.backup import BackupError
 from lims.ops.restore import read_archive, restore
+from lims.quality import documents
 from lims.services import reporting
 from lims.upstream.signing import create_key
 from tests.lims.conftest import certified_result
 
 LIMS = [sys.executable, "-m", "lims.cli"]
+SOP_FILE = "%PDF-1.7\n气相色谱仪操作规程 第 1 版\n%%EOF\n".encode()
+SOP_SHA = hashlib.sha256(SOP_FILE).hexdigest()
 PG_URL = os.environ.get("LIMS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(autouse=True)
+def _settings_not_kept():
+    """The settings a test's lab cached (its anchor log, key) go with it: a later test reading them would check
+    its own audit trail against this lab's checkpoints."""
+    yield
+    get_settings.cache_clear()
 
 
 def _lab_env(root: Path, url: str) -> dict[str, str]:
     return {"LIMS_DATABASE_URL": url, "LIMS_REPORT_DIR": str(root / "reports"),
             "LIMS_ANCHOR_LOG": str(root / "anchors.log"), "LIMS_UPSTREAM_KEY": str(root / "keys" / "lab.pem"),
-            "LIMS_AUDIT_STATUS_FILE": str(root / "verify.json")}
+            "LIMS_AUDIT_STATUS_FILE": str(root / "verify.json"), "LIMS_DOCUMENTS_DIR": str(root / "documents")}
 
 
 def _make_lab(root: Path, url: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """A lab at ``url``: a certified result with its signed checkpoints and an issued report."""
+    """A lab at ``url``: a certified result with its signed checkpoints, an issued report and a controlled
+    document's version with its file."""
     env = _lab_env(root, url)
     for k, v in env.items():
         monkeypatch.setenv(k, v)
@@ -59,7 +71,10 @@ def _make_lab(root: Path, url: str, monkeypatch: pytest.MonkeyPatch) -> dict[str
         sample = s.execute(text("SELECT s.code FROM sample s JOIN analysis a ON a.sample_id = s.id "
                                 "JOIN result r ON r.analysis_id = a.id WHERE r.status = 'certified'")).scalar_one()
         reporting.issue_report(s, sample, out_dir=root / "reports")
+        documents.register(s, code="SOP-GC-01", title="气相色谱仪操作规程", kind="sop")
+        documents.draft(s, "SOP-GC-01", version="1.0", content=SOP_FILE, store_dir=Path(env["LIMS_DOCUMENTS_DIR"]))
     engine.dispose()
+    assert (root / "documents" / SOP_SHA).read_bytes() == SOP_FILE
     assert Path(env["LIMS_ANCHOR_LOG"]).is_file()  # checkpoints were signed and logged
     return env
 
@@ -83,6 +98,7 @@ def _rewrite(archive: Path, out: Path, change: dict[str, bytes | None], *, fix_m
     members.update(extra or {})
     if fix_manifest:
         doc = json.loads(members["manifest.json"])
+        doc["files"] = [f for f in doc["files"] if f["name"] in members]  # a dropped member: its entry too
         for f in doc["files"]:
             if f["name"] in members:
                 f["sha256"] = hashlib.sha256(members[f["name"]]).hexdigest()
@@ -118,12 +134,13 @@ def sqlite_lab(tmp_path, monkeypatch):
 
 def _target(tmp_path: Path, env: dict[str, str]) -> tuple[dict[str, str], Path]:
     db = tmp_path / "restored" / "lims.db"
-    return {**env, "LIMS_DATABASE_URL": f"sqlite:///{db}", "LIMS_ANCHOR_LOG": str(db) + ".anchors"}, db
+    return {**env, "LIMS_DATABASE_URL": f"sqlite:///{db}", "LIMS_ANCHOR_LOG": str(db) + ".anchors",
+            "LIMS_DOCUMENTS_DIR": str(db.parent / "documents")}, db
 
 
 def test_sqlite_backup_restores_and_verifies(sqlite_lab, tmp_path):
     env, archive, summary = sqlite_lab
-    assert summary["files"] == {"anchors": 1, "database": 1, "key": 1, "report": 1}
+    assert summary["files"] == {"anchors": 1, "database": 1, "document": 1, "key": 1, "report": 1}
     assert summary["sha256"] == hashlib.sha256(archive.read_bytes()).hexdigest()
     assert oct(archive.stat().st_mode & 0o777) == "0o600"  # it holds the lab's private key
     target_env, db = _target(tmp_path, env)
@@ -131,6 +148,7 @@ def test_sqlite_backup_restores_and_verifies(sqlite_lab, tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert json.loads(done.stdout)["ok"] is True
     assert _cli(target_env, tmp_path, "audit", "verify").returncode == 0
+    assert (db.parent / "documents" / SOP_SHA).read_bytes() == SOP_FILE  # the document's file came back whole
     with sqlite3.connect(db) as a, sqlite3.connect(Path(env["LIMS_DATABASE_URL"][10:])) as b:
         q = "SELECT count(*), max(hash) FROM audit_event"
         assert a.execute(q).fetchone() == b.execute(q).fetchone()
@@ -173,6 +191,17 @@ def test_a_changed_report_with_a_matching_manifest_fails_the_report_hash(sqlite_
     done = _cli(target_env, tmp_path, "restore", str(forged))
     assert done.returncode == 1 and "differs from the PDF issued" in done.stderr, done.stdout + done.stderr
     assert not db.exists()
+
+
+def test_a_changed_or_dropped_document_file_with_a_matching_manifest_is_refused(sqlite_lab, tmp_path):
+    env, archive, _ = sqlite_lab
+    name, data = _member(archive, "document")
+    assert (name, data) == (f"documents/{SOP_SHA}", SOP_FILE)
+    _rewrite(archive, tmp_path / "d.tar.gz", {name: data.replace(b"1", b"2")}, fix_manifest=True)
+    _refused(tmp_path, env, tmp_path / "d.tar.gz", "is not the document file of that SHA-256")
+    assert not (tmp_path / "restored" / "documents" / SOP_SHA).exists()
+    _rewrite(archive, tmp_path / "n.tar.gz", {name: None}, fix_manifest=True)  # file and manifest entry gone
+    _refused(tmp_path, env, tmp_path / "n.tar.gz", f"document SOP-GC-01 1.0: file {SOP_SHA} is missing")
 
 
 def test_a_changed_database_row_with_a_matching_manifest_fails_the_audit_chain(sqlite_lab, tmp_path):

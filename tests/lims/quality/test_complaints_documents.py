@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 import pytest
 
 from lims.db.engine import session_scope
 from lims.db.models_pt import Nonconformity
 from lims.quality import complaints, documents
-from lims.services.errors import Conflict, InvalidInput
+from lims.services.errors import Conflict, InvalidInput, NotFound
 from lims.workflow import IllegalTransition
 
 pytestmark = pytest.mark.db
@@ -34,19 +35,25 @@ def test_complaint_opens_nc_and_needs_a_resolution(db_factory):
         assert e.value.code == "quality.dates_out_of_order"
 
 
-def test_document_versions_approval_distribution_review_withdrawal(db_factory):
+def test_document_versions_approval_distribution_review_withdrawal(db_factory, tmp_path):
     t1 = dt.datetime(2026, 1, 10, tzinfo=dt.UTC)
     with session_scope(db_factory, actor="zhaomin") as s:
         documents.register(s, code="SOP-07", title="农药残留检测作业指导书", kind="sop", review_interval_months=12)
-        v1 = documents.draft(s, "SOP-07", version="A/0", content=b"v1")
+        v1 = documents.draft(s, "SOP-07", version="A/0", content=b"v1", store_dir=tmp_path)
         with pytest.raises(Conflict):  # a draft is not distributed
             documents.distribute(s, "SOP-07", version="A/0", holders=["检测室"])
         documents.approve(s, "SOP-07", version="A/0", approver="zhaomin", now=t1)
         documents.distribute(s, "SOP-07", version="A/0", holders=["检测室", "样品室"])
         assert v1.next_review_on == dt.date(2027, 1, 10) and v1.distribution == ["样品室", "检测室"]
-        assert v1.approved_by == "zhaomin" and len(v1.sha256) == 64
+        assert v1.approved_by == "zhaomin" and v1.sha256 == hashlib.sha256(b"v1").hexdigest()
+        assert (tmp_path / v1.sha256).read_bytes() == b"v1"  # the file is kept, named by its SHA-256
+        assert documents.version_file(s, "SOP-07", "A/0", tmp_path)[1] == b"v1"
+        documents.draft(s, "SOP-07", version="B/0")  # recorded without a file: nothing to download
+        with pytest.raises(NotFound) as e:
+            documents.version_file(s, "SOP-07", "B/0", tmp_path)
+        assert e.value.code == "document.no_file"
         assert documents.due_for_review(s, today=dt.date(2027, 1, 10)) == [("SOP-07", "A/0", dt.date(2027, 1, 10))]
-        v2 = documents.draft(s, "SOP-07", version="A/1", content=b"v2")
+        v2 = documents.draft(s, "SOP-07", version="A/1", content=b"v2", store_dir=tmp_path)
         documents.approve(s, "SOP-07", version="A/1", approver="zhaomin", now=t1 + dt.timedelta(days=30))
         assert (v1.status, v2.status) == ("obsolete", "approved") and v1.withdrawn_at is not None
         with pytest.raises(InvalidInput):
