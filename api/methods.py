@@ -1,18 +1,21 @@
-"""REST for a method's quantitation data under /api/v1/methods: calibration strategy, batch-QC limits,
-identification rule and validation studies (lims.services.method_data; read model lims.services.views.methods).
-Changing them needs ``methods:manage`` (the quality manager); every change is audited like any row."""
+"""REST for methods under /api/v1/methods: the methods themselves with their scope and signatories
+(lims.services.methods_admin: a fresh install has none), and a method's quantitation data: calibration strategy,
+batch-QC limits, identification rule and validation studies (lims.services.method_data; read model
+lims.services.views.methods). Changing them needs ``methods:manage`` (the quality manager); every change is
+audited like any row, a signatory granted or revoked with the reason given."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from api.deps import FactoryDep, read_service, run_service
 from api.security import Principal, require
-from lims.services import method_data
+from lims.services import method_data, methods_admin
+from lims.services.methods_admin import MethodRow
 from lims.services.views import methods as method_views
 from lims.services.views.methods import MethodQuantitation
 from lims.vocabulary import Permission
@@ -26,6 +29,75 @@ def _as(*permissions: Permission) -> Any:
 
 ResultsRead, MethodsManage = _as(Permission.RESULTS_READ), _as(Permission.METHODS_MANAGE)
 Percent = Annotated[float, Field(ge=0, le=1000)]
+Reason = Annotated[str, Field(min_length=5, max_length=500)]
+
+
+class MethodIn(BaseModel):
+    """A method as the lab states it (checked by lims.services.methods_admin.validate, field named)."""
+
+    name: str = Field(min_length=1, max_length=200)
+    standard: str = Field(min_length=1, max_length=100)
+    kind: str = Field(pattern="^(screening|confirmatory)$")
+    unit: str = Field(default="mg/kg", max_length=20)
+    lod_mg_kg: float | None = Field(default=None, gt=0)
+    loq_mg_kg: float | None = Field(default=None, gt=0)
+    decision_rule: str = Field(default="simple_acceptance", max_length=30)
+    report_figures: int | None = Field(default=None, ge=1, le=6)
+    report_decimals: int | None = Field(default=None, ge=0, le=6)
+    analytes: list[Annotated[str, Field(min_length=1, max_length=60)]] | None = Field(
+        default=None, max_length=500, description="the scope: analyte codes (omitted on PUT: scope unchanged)")
+
+
+class NewMethodIn(MethodIn):
+    code: str = Field(min_length=1, max_length=60)
+
+
+class SignatoryIn(BaseModel):
+    username: str = Field(min_length=1, max_length=60)
+    reason: Reason
+
+
+def _saved(code: str, body: MethodIn, *, create: bool) -> Any:
+    def save(s: Any) -> MethodRow:
+        fields = body.model_dump(exclude={"code", "analytes"})
+        analytes = tuple(body.analytes) if body.analytes is not None else None
+        methods_admin.save_method(s, methods_admin.MethodSpec(code=code, analytes=analytes, **fields), create=create)
+        return methods_admin.method_row(s, code)
+    return save
+
+
+@router.get("/methods", tags=["methods"], summary="检测方法列表 / methods with their scope and signatories")
+def list_methods(me: ResultsRead, factory: FactoryDep) -> list[MethodRow]:
+    return read_service(factory, lambda s: methods_admin.list_methods(s))
+
+
+@router.post("/methods", tags=["methods"], status_code=201, summary="新建检测方法 / create a method")
+def post_method(body: NewMethodIn, me: MethodsManage, factory: FactoryDep) -> MethodRow:
+    return run_service(factory, me.username, "create method", _saved(body.code.strip(), body, create=True))
+
+
+@router.put("/methods/{code}", tags=["methods"], summary="修改检测方法 / change a method (and its scope)")
+def put_method(code: str, body: MethodIn, me: MethodsManage, factory: FactoryDep) -> MethodRow:
+    return run_service(factory, me.username, "change method", _saved(code, body, create=False))
+
+
+@router.post("/methods/{code}/signatories", tags=["methods"], status_code=201,
+             summary="授予授权签字人资格 / let an approver approve this method's results")
+def post_signatory(code: str, body: SignatoryIn, me: MethodsManage, factory: FactoryDep) -> MethodRow:
+    def grant(s: Any) -> MethodRow:
+        methods_admin.grant_signatory(s, body.username, code, reason=body.reason)
+        return methods_admin.method_row(s, code)
+    return run_service(factory, me.username, body.reason, grant)
+
+
+@router.delete("/methods/{code}/signatories/{username}", tags=["methods"],
+               summary="撤销授权签字人资格 / withdraw a signatory's authority")
+def delete_signatory(code: str, username: str, me: MethodsManage, factory: FactoryDep,
+                     reason: Annotated[str, Query(min_length=5, max_length=500)]) -> MethodRow:
+    def revoke(s: Any) -> MethodRow:
+        methods_admin.revoke_signatory(s, username, code, reason=reason)
+        return methods_admin.method_row(s, code)
+    return run_service(factory, me.username, reason, revoke)
 
 
 class MethodQcRequest(BaseModel):

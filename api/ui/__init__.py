@@ -21,6 +21,7 @@ from __future__ import annotations
 from api.ui import audit, batches, instruments, pt, reports, review, samples, users
 from api.ui import batch_detail as batch_detail_area
 from api.ui import bench as bench_area
+from api.ui import methods_admin as methods_area
 from api.ui import qa_pages as qa_area
 from api.ui import reception as reception_area  # before samples: /samples/new ahead of /samples/{code}
 from api.ui import search as search_area  # the header's global search
@@ -37,6 +38,7 @@ for _area in (reception_area, samples, review, batches, batch_detail_area, bench
     router.routes.extend(_area.router.routes)
 router.routes.extend(search_area.router.routes)
 router.routes.extend(qa_area.router.routes)  # the QA manager's pages (issue 16)
+router.routes.extend(methods_area.router.routes)  # methods, scope and signatories (/admin/methods)
 
 __all__ = ["ERROR_ZH", "GENERIC_ERROR_ZH", "UiRoute", "audit_changes",
            "dashboard_page", "local_time", "render", "router", "ui_error"]
