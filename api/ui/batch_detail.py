@@ -1,7 +1,8 @@
 """Review of one batch and one result (issue 16): the batch page with its results, QC outcome, why it is
 held, its curves with residuals and the chromatograms; the result page with the limit and the decision in
 words, the old value and reason of an amendment; an audited manual re-integration of a peak
-(:func:`lims.services.chromatography.reintegrate`: a new reading naming the automatic one, which is kept);
+(:func:`lims.services.chromatography.reintegrate_result`: a new reading naming the automatic one, which is kept,
+and the result recalculated from the new area — in place while unsigned, a new version once signed);
 the amendment of a certified result with its reason (:func:`lims.services.signoff.amend_result`); the
 approver's judgement of a result without an applicable limit, before approval
 (:func:`lims.services.limit_judgements.judge_result`, as ``POST /api/v1/results/{id}/limit-judgement``)."""
@@ -83,14 +84,15 @@ def reintegrate(result_id: int, request: Request, me: Reintegrator, factory: Fac
     if error is None:
         assert start is not None and end is not None
         try:
-            run_service(factory, me.username, reason.strip() or "manual re-integration (web UI)",
-                        lambda s: chromatography.reintegrate_result(s, result_id, start_min=start, end_min=end,
-                                                                    reason=reason.strip()).id)
+            shown = run_service(factory, me.username, reason.strip() or "manual re-integration (web UI)",
+                                lambda s: chromatography.reintegrate_result(s, result_id, start_min=start, end_min=end,
+                                                                            reason=reason.strip()).result.id)
         except HTTPException as e:
             error = ui_error(e.status_code, e.detail)
     if error is not None:
         return _result_page(request, me, factory, result_id, status=error["status"], error=error, form=form)
-    return RedirectResponse(f"/results/{result_id}?{urlencode({'done': 'reintegrated'})}", status_code=303)
+    # the result as it now stands: the draft recalculated in place, or the new version replacing a signed one
+    return RedirectResponse(f"/results/{shown}?{urlencode({'done': 'reintegrated'})}", status_code=303)
 
 
 @router.post("/results/{result_id:int}/amend", response_class=HTMLResponse)

@@ -6,6 +6,7 @@ reading that names the automatic one it replaces; the automatic one is kept (ISO
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,10 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lims.db.audit import append_events
-from lims.db.models import Instrument, RawCapture, Reading
+from lims.db.models import Instrument, RawCapture, Reading, Result, Signature
 from lims.services.errors import Conflict, InvalidInput, NotFound
 from lims.services.lookup import get_by_code
-from lims.vocabulary import ParseStatus
+from lims.vocabulary import FROZEN_RESULT_STATUSES, ParseStatus, ResultStatus
 from lims.workflow import transition
 
 if TYPE_CHECKING:  # numpy, the readers and the integration load with the first run imported, not the web app
@@ -156,17 +157,101 @@ def reintegrate(s: Session, reading_id: int, *, start_min: float, end_min: float
     return manual
 
 
-def reintegrate_result(s: Session, result_id: int, *, start_min: float, end_min: float, reason: str) -> Reading:
+def reintegrate_result(s: Session, result_id: int, *, start_min: float, end_min: float,
+                       reason: str) -> Reintegrated:
     """Manual re-integration of the peak a result was quantified from (:func:`reintegrate` of its automatic
-    reading; the web UI's form names the result, never a reading, so no other run's peak can be touched)."""
-    from lims.db.models import Result
+    reading; the web UI's form names the result, never a reading, so no other run's peak can be touched),
+    and the result recalculated from the new area by :func:`lims.services.batches.quantify` — the function
+    that made it, with the curve's stored fit and the result's own preparation (IS response, dilution,
+    recovery, LOD/LOQ), the limit decision made again:
 
+    - nothing signed yet (to be reviewed, no authorship): the draft is updated in place;
+    - authored or reviewed: a new version naming the one it replaces (``supersedes_id``), to be signed,
+      reviewed and approved again; the replaced one, whose signatures bound the old number, is withdrawn
+      (rejected: the only way out of review the workflow allows);
+    - certified or reported, or an amendment of a certified result: refused — corrected by amendment only;
+    - rejected (withdrawn, re-tested): the re-integration is recorded, the result is not recalculated.
+
+    The trail (old area → new area, old value → new value, the reason) is in ``details["reintegration"]``."""
     result = s.get(Result, result_id)
     if result is None:
         raise NotFound(f"result {result_id} does not exist", field="result_id")
+    if result.status in FROZEN_RESULT_STATUSES:
+        raise Conflict(f"result {result_id} is {result.status}: a certified result is corrected by amendment "
+                       "(a new version with its reason), not by re-integration", field="result_id",
+                       code="result.already_current")
+    amended = s.get(Result, result.supersedes_id) if result.supersedes_id is not None else None
+    if amended is not None and amended.status in FROZEN_RESULT_STATUSES:
+        raise Conflict(f"result {result_id} amends certified result {amended.id} with the value its amendment gave: "
+                       "re-integrate by a new amendment of the certified result", field="result_id",
+                       code="result.already_current")
     reading = s.get(Reading, result.reading_id) if result.reading_id is not None else None
     if reading is not None and reading.record_type == "PEAK_MANUAL":
         reading = s.get(Reading, int(str(reading.run_no).removeprefix("replaces:")))
     if reading is None or reading.record_type != "PEAK":
         raise Conflict(f"result {result_id} was not quantified from an integrated peak", field="result_id")
-    return reintegrate(s, reading.id, start_min=start_min, end_min=end_min, reason=reason)
+    manual = reintegrate(s, reading.id, start_min=start_min, end_min=end_min, reason=reason)
+    if result.status == ResultStatus.REJECTED or result.curve_id is None:
+        return Reintegrated(manual, result)
+    return Reintegrated(manual, _requantified(s, result, reading, manual, reason))
+
+
+@dataclass(frozen=True)
+class Reintegrated:
+    reading: Reading  # the manual peak reading
+    result: Result  # the result as it now stands: the same draft, a new version, or the rejected one as it was
+
+
+#: What quantify computes onto a result (everything else of the draft stays as it is).
+COMPUTED = ("value", "value_text", "unit", "lod", "loq", "expanded_uncertainty", "coverage_factor", "limit_id",
+            "decision_rule", "verdict", "reading_id", "details")
+
+
+def _requantified(s: Session, old: Result, auto: Reading, manual: Reading, reason: str) -> Result:
+    from lims.services import batches
+
+    d = old.details or {}
+    ccvs = tuple(int(c["qc_sample_id"]) for c in d.get("bracketing_ccvs") or ()) or None
+    cmd = batches.QuantifyAnalysis(
+        analysis_id=old.analysis_id, curve_id=int(old.curve_id or 0), response=float(manual.fields["area"]),
+        sample_mass_g=float(d["sample_mass_g"]), extract_volume_ml=float(d["extract_volume_ml"]),
+        dilution_factor=float(d.get("dilution_factor") or 1.0), recovery_percent=d.get("recovery_percent"),
+        analyst_id=old.analyst_id, lod_mg_kg=old.lod, loq_mg_kg=old.loq, reading_id=manual.id,
+        is_response=d.get("is_response"), bracketing_ccv_ids=ccvs)
+    before = {"result_id": old.id, "version": old.version, "area": float(auto.fields["area"]),
+              "response": d.get("response"), "value": old.value, "value_text": old.value_text,
+              "verdict": old.verdict}
+    signed = old.status != ResultStatus.TO_BE_REVIEWED or s.execute(select(Signature.id).where(
+        Signature.record_type == "result", Signature.record_id == old.id)).first() is not None
+    if signed:
+        transition(old, ResultStatus.REJECTED)  # its signatures bound the old number; it no longer stands
+        new = batches.quantify(s, cmd)
+        new.supersedes_id = old.id
+        trail_reason = f"手动重新积分 / manual re-integration: {reason}"
+        new.details = {**(new.details or {}), "amendment_reason": trail_reason, "amends_result": old.id}
+    else:
+        _recalculate_draft(s, old, cmd)
+        new = old
+    new.details = {**(new.details or {}), "reintegration": {
+        "reason": reason, "reading_id": manual.id, "automatic_reading_id": auto.id, "in_place": not signed,
+        "before": before, "after": {"area": float(manual.fields["area"]), "value": new.value,
+                                    "value_text": new.value_text, "verdict": new.verdict}}}
+    s.flush()
+    return new
+
+
+def _recalculate_draft(s: Session, draft: Result, cmd: Any) -> None:
+    """An unsigned draft takes the numbers :func:`lims.services.batches.quantify` computes for the new area —
+    the very function, not a copy of it: run in a savepoint that is rolled back (it makes a result row, and
+    only while the draft does not stand), its computed fields are then written onto the draft."""
+    from lims.services import batches
+
+    savepoint = s.begin_nested()
+    try:
+        transition(draft, ResultStatus.REJECTED)
+        fresh = batches.quantify(s, cmd)
+        computed = {k: copy.deepcopy(getattr(fresh, k)) for k in COMPUTED}
+    finally:
+        savepoint.rollback()
+    for k, v in computed.items():
+        setattr(draft, k, v)
