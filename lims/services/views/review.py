@@ -238,7 +238,8 @@ def result_review(s: Session, result_id: int, lang: str = "zh-CN") -> dict[str, 
 
 def manual_area_mg_kg(fit_record: dict[str, Any] | None, details: dict[str, Any], area: Any) -> float | None:
     """What a manually integrated area would give in the sample (mg/kg) by the result's own curve and
-    preparation — for the reviewer to judge the re-integration's effect; the result itself is unchanged.
+    preparation, annotating the chromatogram's manual peaks (the re-integration itself recalculates the result
+    through lims.services.batches.quantify: lims.services.chromatography.reintegrate_result).
     None for a calibration other than the external standard, or an area outside the calibrated range."""
     if not fit_record or not isinstance(area, int | float) or details.get("strategy") not in (None, "external_standard"):
         return None
