@@ -187,10 +187,9 @@ def audit_step(code: str, action: Literal["start", "complete"], me: Manager, fac
 async def attach(owner_kind: str, owner_id: DbId, me: Manager, factory: FactoryDep,
                  file: Annotated[UploadFile, File(description="evidence file (size-limited)")]) -> m.EvidenceOut:
     data = await file.read(audits.MAX_EVIDENCE_BYTES + 1)  # one byte more than allowed: refused, never truncated
-    store = get_settings().report_dir.parent / "quality-evidence"
     return _w(factory, me, f"evidence for {owner_kind} {owner_id}", lambda s: m.EvidenceOut.model_validate(
         audits.attach_evidence(s, owner_kind=owner_kind, owner_id=owner_id, filename=file.filename or "",
-                               data=data, store_dir=store, uploaded_by=me.username), from_attributes=True))
+                               data=data, uploaded_by=me.username), from_attributes=True))  # LIMS_EVIDENCE_DIR
 
 
 # ------------------------------------------------------------------------------------------ complaints

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
+from urllib.parse import quote
 
 from fastapi import APIRouter, File, Query, Response, UploadFile
 from sqlalchemy import select
@@ -24,10 +25,10 @@ from api.schemas import DbId
 from api.security import Permission, Principal, require
 from lims.db.models import Instrument, Lab
 from lims.db.models_registers import InstrumentCheck, InstrumentRegister, MaterialLot
+from lims.quality import documents, staff, statistics
 from lims.quality import environment as env
 from lims.quality import instruments as ins
 from lims.quality import materials as mat
-from lims.quality import staff, statistics
 from lims.quality.common import MAX_FILE_BYTES
 from lims.quality.registers_vocab import (
     EnvLocationKind,
@@ -105,6 +106,26 @@ async def attach_certificate(code: str, check_id: DbId, me: Writer, factory: Fac
     data = await file.read(MAX_FILE_BYTES + 1)  # one byte more than allowed: refused, never truncated
     return _w(factory, me, f"{code}: certificate", lambda s: _check(
         ins.attach_certificate(s, check_id, data, file.filename or "certificate")))
+
+
+CERTIFICATE_FILE: dict[int | str, dict[str, Any]] = {200: {
+    "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    "description": "the certificate's file, checked against its SHA-256 (also in X-Content-SHA256)"}}
+
+
+@router.get(f"{P}/instruments/{{code}}/checks/{{check_id}}/certificate", summary="下载证书 / download the certificate",
+            response_class=Response, responses=CERTIFICATE_FILE)
+def certificate_file(code: str, check_id: DbId, me: Reader, factory: FactoryDep) -> Response:
+    """The certificate as uploaded: its SHA-256 is checked on every read — a changed file is refused (409
+    ``certificate.file_altered``), a missing one answers 410 ``certificate.file_missing``."""
+    def go(s: Session) -> tuple[str, str, bytes]:
+        row, data = ins.certificate_file(s, code, check_id)
+        return row.certificate_sha256, row.certificate_name, data
+    sha256, uploaded_as, data = read_service(factory, go)
+    stem, media = documents.download_name(code, f"certificate-{check_id}", data)
+    name = uploaded_as or stem
+    return Response(data, media_type=media, headers={
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name, safe='')}", "X-Content-SHA256": sha256})
 
 
 @router.post(f"{P}/instruments/{{code}}/exceptions", status_code=201,

@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     report_dir: Path = Path("var/reports")
     #: Folder for controlled documents' files (one file per version, named by its SHA-256; ``lims backup``).
     documents_dir: Path = Path("var/documents")
+    #: Folder for quality evidence files and instruments' calibration certificates (one file each, named by its
+    #: SHA-256; ``lims backup``). Unset: ``quality-evidence`` in the folder that holds ``LIMS_REPORT_DIR``
+    #: (default ``var/quality-evidence``), where earlier versions kept evidence: an existing install keeps it.
+    evidence_dir: Path | None = None
     #: The lab's public base URL (e.g. ``https://jc.example.gov.cn``): reports print ``{public_url}/verify/
     #: {report_no}`` and carry it in their QR code, so anyone can check a report outside the lab PC. Unset:
     #: the QR code carries the report number and hash only, and no address is printed.

@@ -2,7 +2,8 @@
 facilities and environmental conditions, 6.4 equipment, 6.5 metrological traceability; RB/T 214-2017 4.4):
 
 - instruments: fitness and the next calibration/verification due date (overdue red, due within
-  :data:`~api.ui.quality.DUE_SOON_DAYS` days orange), with a form to record a calibration, check or maintenance;
+  :data:`~api.ui.quality.DUE_SOON_DAYS` days orange), the last check's certificate to download (its SHA-256
+  checked on every read), with a form to record a calibration, check or maintenance;
 - reagents and reference materials: expiry and the date a lot is usable until once opened (expired red,
   expiring orange);
 - staff: the authorisation matrix (may test / review / sign per method and instrument) with validity, and a
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -60,11 +62,15 @@ def _instruments(s: Session, today: dt.date) -> list[dict[str, Any]]:
     for f in ins.schedule(s, within_days=DUE_SOON_DAYS):
         checks = ins.checks_of(s, f.instrument)
         last = checks[-1] if checks else None
+        cert = next((c for c in reversed(checks) if c.certificate_sha256), None)  # the newest certificate kept
         out.append({"code": f.instrument, "fitness": f.fitness, "may_feed": f.may_feed, "due": f.calibration_due,
                     "reason": f.reason, "exception_until": f.exception_until,
                     "css": "over" if not f.may_feed else due_class(f.calibration_due, today),
                     "last": {"kind": last.kind, "performed_on": last.performed_on, "outcome": last.outcome,
-                             "provider": last.provider, "certificate_no": last.certificate_no} if last else None})
+                             "provider": last.provider, "certificate_no": last.certificate_no} if last else None,
+                    "certificate": {"url": f"/api/v1/quality/instruments/{quote(f.instrument, safe='')}/checks/"
+                                           f"{cert.id}/certificate", "no": cert.certificate_no,
+                                    "performed_on": cert.performed_on} if cert else None})
     return out
 
 

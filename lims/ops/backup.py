@@ -12,12 +12,15 @@ The archive (a gzip'd tar) holds ``manifest.json`` and the files it lists with t
   in ``LIMS_REPORT_DIR``;
 * ``documents/<sha256>`` — the file of every controlled document version the database names
   (``LIMS_DOCUMENTS_DIR``, content-addressed; copied after the snapshot, as the reports);
+* ``evidence/<sha256>`` — every quality evidence file and every instrument calibration certificate file the
+  database names (``LIMS_EVIDENCE_DIR``, content-addressed, as the documents; a certificate recorded before
+  its file was kept, with its hash only, has none to carry);
 * ``keys/…`` — the lab's Ed25519 key (``LIMS_UPSTREAM_KEY``) and the hub relay key (``LIMS_HUB_KEY``). The
   archive therefore holds private keys: keep it as you keep the key (deploy/README.md, Backups).
 
 `lims restore` (lims/ops/restore.py) refuses an archive whose members do not match the manifest, and
-re-verifies the audit chain, every report hash and every document version's file hash before it puts the
-database in place.
+re-verifies the audit chain, every report hash, every document version's file hash and the evidence folder
+before it puts the database in place.
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ class BackupError(Exception):
 @dataclass(frozen=True)
 class Member:
     name: str  # inside the archive
-    kind: str  # database | anchors | report | document | key | file
+    kind: str  # database | anchors | report | document | evidence | key | file
     sha256: str
     bytes: int
     origin: str  # where it came from (a report: the path its database row names)
@@ -220,6 +223,25 @@ def _document_members(writer: _Writer, engine: Engine, settings: Settings) -> No
         writer.add(path, f"documents/{sha}", "document", str(path))
 
 
+def _evidence_members(writer: _Writer, engine: Engine, settings: Settings) -> None:
+    from lims.quality.audits import backup_hashes, evidence_dir
+
+    if not inspect(engine).has_table("quality_evidence"):  # a database from before the quality system
+        return
+    folder = evidence_dir(settings)
+    with Session(engine) as s:
+        evidence, certificates = backup_hashes(s)
+    for sha in evidence:
+        path = folder / sha
+        if not path.is_file():
+            raise BackupError(f"证据文件缺失 / evidence file {path} named by the database is missing")
+        writer.add(path, f"evidence/{sha}", "evidence", str(path))
+    for sha in certificates:
+        path = folder / sha
+        if path.is_file():
+            writer.add(path, f"evidence/{sha}", "evidence", str(path))
+
+
 def backup(engine: Engine, out: Path, settings: Settings | None = None) -> BackupResult:
     """Write the archive ``out`` (module docstring) from the database of ``engine``."""
     from lims.db.migrate import current_revisions
@@ -241,6 +263,7 @@ def backup(engine: Engine, out: Path, settings: Settings | None = None) -> Backu
             writer.add(dump, name, "database", engine.url.render_as_string(hide_password=True))
             _report_members(writer, engine, settings)
             _document_members(writer, engine, settings)
+            _evidence_members(writer, engine, settings)
             for key_name, key in key_files(engine, settings):
                 writer.add(key, key_name, "key", str(key))
             writer.finish({"format": FORMAT, "created_at": dt.datetime.now(dt.UTC).isoformat(),

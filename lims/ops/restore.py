@@ -5,14 +5,16 @@
    archive's folders refuses the whole archive before anything is written.
 2. Report PDFs, keys and other files go back to where they came from (a report: the path its database row
    names, relative paths from the current folder — run restore where `lims serve` runs); controlled documents'
-   files into ``LIMS_DOCUMENTS_DIR``, each only if its content has the SHA-256 it is named by; a different file
+   files into ``LIMS_DOCUMENTS_DIR`` and evidence files and calibration certificates into ``LIMS_EVIDENCE_DIR``,
+   each only if its content has the SHA-256 it is named by; a different file
    already there is refused unless ``--force``.
 3. The database: SQLite is staged beside its target and checked first; PostgreSQL is restored with
    ``pg_restore`` into the target database, which must be empty (``--force``: its objects are dropped).
 4. `lims audit verify` runs on the restored database with the restored anchor log and key: the hash chain,
    the checkpoints, the covered rows, the certified records and every report file against its stored
    SHA-256; then every document version's file in ``LIMS_DOCUMENTS_DIR`` against the SHA-256 its row
-   recorded. SQLite is put in place only when that passes; a PostgreSQL restore that fails it is reported
+   recorded, and the evidence folder (every evidence row's file, every certificate file there).
+   SQLite is put in place only when that passes; a PostgreSQL restore that fails it is reported
    (exit 1) and must not be served.
 """
 
@@ -36,7 +38,7 @@ from sqlalchemy.orm import Session
 from lims.config import Settings
 from lims.ops.backup import FORMAT, MANIFEST, BackupError, anchor_log, libpq_url, pg_env, sha256_of
 
-FOLDERS = ("database", "anchors", "reports", "documents", "files", "keys")
+FOLDERS = ("database", "anchors", "reports", "documents", "evidence", "files", "keys")
 
 
 @dataclass(frozen=True)
@@ -110,18 +112,22 @@ def _place(source: Path, target: Path, *, force: bool) -> None:
 
 
 def _files(doc: dict[str, Any], staged: dict[str, Path], settings: Settings, *, force: bool) -> tuple[int, Path | None]:
-    """Reports, other files and keys back in place; returns (count, restored lab key or None)."""
+    """Reports, documents, evidence, other files and keys back in place; returns (count, restored lab key or
+    None)."""
+    from lims.quality.audits import evidence_dir
+
     placed, lab_key = 0, None
     for f in doc["files"]:
         if f["kind"] in ("report", "file"):
             _place(staged[f["name"]], Path(f["origin"]), force=force)
             placed += 1
-        elif f["kind"] == "document":
+        elif f["kind"] in ("document", "evidence"):
             sha = PurePosixPath(f["name"]).name
             if f["sha256"] != sha:  # the manifest matched the member, but the member is not the file it names
-                raise BackupError(f"备份被篡改 / tampered archive: {f['name']} is not the document file of that "
+                raise BackupError(f"备份被篡改 / tampered archive: {f['name']} is not the {f['kind']} file of that "
                                   "SHA-256")
-            _place(staged[f["name"]], Path(settings.documents_dir) / sha, force=force)
+            folder = Path(settings.documents_dir) if f["kind"] == "document" else evidence_dir(settings)
+            _place(staged[f["name"]], folder / sha, force=force)
             placed += 1
         elif f["kind"] == "key":
             configured = settings.upstream_key if f["name"] == "keys/upstream.pem" else settings.hub_key
@@ -151,23 +157,26 @@ def verify(url: str, anchors: Path | None, lab_key: Path | None, scratch: Path) 
 
 def verify_all(url: str, anchors: Path | None, lab_key: Path | None, scratch: Path,
                settings: Settings) -> tuple[bool, str]:
-    """:func:`verify`, then every document version's file against its recorded SHA-256."""
+    """:func:`verify`, then every document version's file and the evidence folder against the recorded
+    SHA-256s."""
     ok, message = verify(url, anchors, lab_key, scratch)
     if not ok:
         return ok, message
     from lims.db.engine import make_engine
-    from lims.quality.documents import file_problems
+    from lims.quality import audits, documents
+    from lims.quality.audits import evidence_dir
 
     engine = make_engine(url)
     try:
         with Session(engine) as s:
-            problems = file_problems(s, Path(settings.documents_dir))
+            problems = [*documents.file_problems(s, Path(settings.documents_dir)),
+                        *audits.file_problems(s, evidence_dir(settings))]
     finally:
         engine.dispose()
     if problems:
         extra = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
         return False, problems[0] + extra
-    return True, f"{message}; document files match their SHA-256"
+    return True, f"{message}; document and evidence files match their SHA-256"
 
 
 def _sqlite(engine: Engine, staged_db: Path, anchors: Path | None, lab_key: Path | None, work: Path,

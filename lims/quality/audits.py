@@ -3,6 +3,12 @@
 library (``clauses.csv``, shipped as data), checklists generated from it, findings graded major / minor /
 observation (a major or minor finding opens a nonconformity; an observation is a note for improvement,
 not a nonconformity), and evidence files stored under their SHA-256 with a size limit.
+
+The evidence folder (``LIMS_EVIDENCE_DIR``, :func:`evidence_dir`) keeps each file once as ``<sha256>``, written
+atomically by :func:`store_evidence` — the one writer, for evidence and for instruments' calibration
+certificates (lims.quality.instruments) alike. A file is found by its row's SHA-256 in the folder (the row's
+``path`` column, kept, is not read), so a restore onto a machine with other paths finds it; `lims backup` /
+`lims restore` carry and check them (:func:`backup_hashes`, :func:`file_problems`, lims/ops).
 """
 
 from __future__ import annotations
@@ -18,7 +24,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lims import csvio
+from lims.config import Settings, get_settings
 from lims.db.models_quality import AuditFinding, AuditProgramme, QualityAudit, QualityEvidence
+from lims.db.models_registers import InstrumentCheck
+from lims.quality import documents
 from lims.quality import nonconformity as ncs
 from lims.quality.vocabulary import AuditKind, AuditStatus, FindingGrade, NcLinkKind, NcRisk, NcSource
 from lims.services.errors import Conflict, InvalidInput, NotFound
@@ -195,9 +204,33 @@ def findings_of(s: Session, code: str) -> list[AuditFinding]:
                           .order_by(AuditFinding.id)).scalars())
 
 
-def attach_evidence(s: Session, *, owner_kind: str, owner_id: int, filename: str, data: bytes, store_dir: Path,
-                    uploaded_by: str = "", max_bytes: int | None = None) -> QualityEvidence:
-    """Store ``data`` as ``store_dir/<sha256>`` (content-addressed: the same file is kept once) and record it."""
+def evidence_dir(settings: Settings | None = None) -> Path:
+    """``LIMS_EVIDENCE_DIR``; unset: ``quality-evidence`` beside the report folder (where evidence always was)."""
+    settings = settings or get_settings()
+    return Path(settings.evidence_dir or Path(settings.report_dir).parent / "quality-evidence")
+
+
+def store_evidence(data: bytes, store_dir: Path | None = None) -> str:
+    """Keep ``data`` as ``<store_dir>/<sha256>`` (default :func:`evidence_dir`), atomically (temporary file,
+    fsync, rename: :func:`lims.quality.documents.store_file`); the same content is kept once. Returns the
+    SHA-256. The one writer of the evidence folder: evidence files and calibration certificates."""
+    return documents.store_file(data, store_dir or evidence_dir())
+
+
+def stored_evidence(sha256: str, store_dir: Path | None = None) -> bytes | None:
+    """The bytes of the stored file named ``sha256`` (None: not there); the caller checks them against it."""
+    if not documents.SHA256_HEX.fullmatch(sha256):
+        return None
+    try:
+        return ((store_dir or evidence_dir()) / sha256).read_bytes()
+    except (FileNotFoundError, IsADirectoryError):
+        return None
+
+
+def attach_evidence(s: Session, *, owner_kind: str, owner_id: int, filename: str, data: bytes,
+                    store_dir: Path | None = None, uploaded_by: str = "", max_bytes: int | None = None) -> QualityEvidence:
+    """Store ``data`` as ``<store_dir>/<sha256>`` (default :func:`evidence_dir`; content-addressed: the same
+    file is kept once) and record it."""
     if owner_kind not in EVIDENCE_OWNERS:
         raise InvalidInput(f"evidence belongs to one of {', '.join(EVIDENCE_OWNERS)}", field="owner_kind",
                            code="quality.unknown_value")
@@ -210,23 +243,45 @@ def attach_evidence(s: Session, *, owner_kind: str, owner_id: int, filename: str
                            code="quality.file_too_large")
     if not data:
         raise InvalidInput(f"{name} is empty", field="file", code="quality.missing_text")
-    digest = hashlib.sha256(data).hexdigest()
-    store_dir.mkdir(parents=True, exist_ok=True)
-    path = store_dir / digest
-    if not path.exists():
-        tmp = path.with_suffix(".part")
-        tmp.write_bytes(data)
-        tmp.replace(path)
+    folder = store_dir or evidence_dir()
+    digest = store_evidence(data, folder)
     row = QualityEvidence(owner_kind=owner_kind, owner_id=owner_id, filename=name, sha256=digest,
-                          size_bytes=len(data), path=str(path), uploaded_by=uploaded_by)
+                          size_bytes=len(data), path=str(folder / digest), uploaded_by=uploaded_by)
     s.add(row)
     s.flush()
     return row
 
 
-def evidence_ok(row: QualityEvidence) -> bool:
-    """Whether the stored file still has the recorded hash."""
-    try:
-        return hashlib.sha256(Path(row.path).read_bytes()).hexdigest() == row.sha256
-    except OSError:
-        return False
+def evidence_ok(row: QualityEvidence, store_dir: Path | None = None) -> bool:
+    """Whether the evidence folder still holds the file with the recorded hash."""
+    data = stored_evidence(row.sha256, store_dir)
+    return data is not None and hashlib.sha256(data).hexdigest() == row.sha256
+
+
+def backup_hashes(s: Session) -> tuple[list[str], list[str]]:
+    """(evidence files' SHA-256s, calibration certificates' SHA-256s not among them), each once, in record
+    order: what a backup carries. Every evidence file was stored with its row; a certificate recorded before
+    the files were kept (only its hash) may have none."""
+    evidence = list(dict.fromkeys(s.execute(select(QualityEvidence.sha256).order_by(QualityEvidence.id)).scalars()))
+    seen = set(evidence)
+    certificates = [h for h in dict.fromkeys(s.execute(
+        select(InstrumentCheck.certificate_sha256).where(InstrumentCheck.certificate_sha256 != "")
+        .order_by(InstrumentCheck.id)).scalars()) if h not in seen]
+    return evidence, certificates
+
+
+def file_problems(s: Session, store_dir: Path, most: int = 20) -> list[str]:
+    """What is wrong in the evidence folder (a restore checks it): an evidence row's file missing or changed, a
+    certificate's file changed (a certificate recorded with its hash only has no file to miss)."""
+    evidence, certificates = backup_hashes(s)
+    problems: list[str] = []
+    for sha, required in [*((h, True) for h in evidence), *((h, False) for h in certificates)]:
+        data = stored_evidence(sha, store_dir)
+        if data is None and required:
+            problems.append(f"evidence file {sha} is missing from {store_dir}")
+        elif data is not None and hashlib.sha256(data).hexdigest() != sha:
+            problems.append(f"{'evidence' if required else 'certificate'} file {sha} in {store_dir} no longer "
+                            "has that SHA-256")
+        if len(problems) >= most:
+            break
+    return problems

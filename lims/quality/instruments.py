@@ -7,15 +7,21 @@ calibrated or is out of service is *unfit*: acquisition holds its readings for r
 (:func:`hold_reason`, called by lims.acquisition.ingest and the ASTM store), unless a QA manager recorded a
 justified, time-limited exception (:func:`grant_exception`). :func:`raise_overdue` opens one nonconformity
 per overdue instrument (lims.quality.nonconformity). Services take a Session and never commit.
+
+A calibration certificate's file is kept in the evidence folder under its SHA-256 (``LIMS_EVIDENCE_DIR``, by
+the one writer :func:`lims.quality.audits.store_evidence`); :func:`certificate_file` reads it back, checked
+against the SHA-256 its check recorded on every read. `lims backup` / `lims restore` carry it (lims/ops).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,11 +30,12 @@ from lims.clock import as_utc, utcnow
 from lims.db.models import Instrument, Reading
 from lims.db.models_quality import NcLink
 from lims.db.models_registers import InstrumentCheck, InstrumentException, InstrumentRegister
-from lims.quality import nonconformity
+from lims.quality import audits, nonconformity
 from lims.quality.common import choice, file_digest, ordered, text
+from lims.quality.documents import Gone
 from lims.quality.registers_vocab import CheckOutcome, Fitness, InstrumentCheckKind
 from lims.quality.vocabulary import NcLinkKind, NcRisk, NcSource
-from lims.services.errors import InvalidInput, NotFound
+from lims.services.errors import Conflict, InvalidInput, NotFound
 from lims.services.lookup import get_by_code
 
 #: Checks that set when the next calibration is due.
@@ -80,7 +87,7 @@ def record_check(s: Session, code: str, *, kind: str, performed_on: dt.date, out
                            code="quality.missing_text")
     row = InstrumentCheck(instrument_id=inst.id, kind=kind, performed_on=performed_on, due_on=due_on,
                           provider=provider.strip(), certificate_no=certificate_no.strip(),
-                          certificate_sha256=file_digest(certificate, "certificate"),
+                          certificate_sha256=_keep_certificate(certificate),
                           certificate_name=certificate_name.strip(), outcome=outcome, acceptance=acceptance.strip(),
                           recorded_by=text(recorded_by, "recorded_by"))
     s.add(row)
@@ -259,16 +266,46 @@ class FitnessCache:
         return self._reason
 
 
+def _keep_certificate(data: bytes | None) -> str:
+    """The certificate's SHA-256 (over the size limit refused), its file kept in the evidence folder."""
+    digest = file_digest(data, "certificate")
+    if data:
+        audits.store_evidence(data)
+    return digest
+
+
 def attach_certificate(s: Session, check_id: int, data: bytes, name: str) -> InstrumentCheck:
-    """Store the certificate's SHA-256 and file name on a check (the file itself goes to the archive the
-    caller chose); over the size limit is refused."""
+    """Keep a check's certificate: its file in the evidence folder under its SHA-256, the hash and the file
+    name on the check; over the size limit is refused."""
     row = s.get(InstrumentCheck, check_id)
     if row is None:
         raise NotFound(f"instrument check {check_id} does not exist", field="check_id")
-    row.certificate_sha256 = file_digest(data, "certificate")
+    row.certificate_sha256 = _keep_certificate(data)
     row.certificate_name = name.strip()[:200]
     s.flush()
     return row
+
+
+def certificate_file(s: Session, code: str, check_id: int, store_dir: Path | None = None) -> tuple[InstrumentCheck, bytes]:
+    """A check of instrument ``code`` and its certificate's bytes, checked against the SHA-256 recorded with it
+    on every read: none recorded → 404 ``certificate.no_file``; the file gone → 410 ``certificate.file_missing``;
+    changed → 409 ``certificate.file_altered``."""
+    inst = get_by_code(s, Instrument, code, field="instrument")
+    row = s.get(InstrumentCheck, check_id)
+    if row is None or row.instrument_id != inst.id:
+        raise NotFound(f"instrument {code} has no check {check_id}", field="check_id")
+    what = f"{code} check {check_id}"
+    if not row.certificate_sha256:
+        raise NotFound(f"{what} was recorded without a certificate file", field="check_id",
+                       code="certificate.no_file")
+    data = audits.stored_evidence(row.certificate_sha256, store_dir)
+    if data is None:
+        raise Gone(f"{what}: certificate {row.certificate_sha256} is missing from the evidence folder (recorded "
+                   "before certificate files were kept, or removed)", field="check_id", code="certificate.file_missing")
+    if hashlib.sha256(data).hexdigest() != row.certificate_sha256:
+        raise Conflict(f"{what}: the stored certificate differs from the one recorded (SHA-256 changed); it is not "
+                       "served", field="check_id", code="certificate.file_altered")
+    return row, data
 
 
 def held_summary(s: Session) -> list[dict[str, object]]:

@@ -2,17 +2,23 @@
 lab roles, registers:write for the QA manager and the administrator, an instrument's exception and the
 authorisation matrix for the QA manager only, nothing for an anonymous caller), a register → overdue →
 exception path, lots with an expired one, the certificate size limit, an environment excursion opening a
-nonconformity, the survey as JSON, CSV and PDF."""
+nonconformity, the survey as JSON, CSV and PDF; a calibration certificate kept in the evidence folder and
+downloaded checked against its SHA-256 (identical bytes; 409 altered, 410 missing, 404 none), linked from the
+registers page."""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import re
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.quality_registers import router
+from lims.config import get_settings
 from lims.db.engine import session_scope
 from lims.demo import seed_reference
 from lims.quality.common import MAX_FILE_BYTES
@@ -26,6 +32,15 @@ TODAY = dt.datetime.now(dt.UTC).date()
 WRITE = {"qa", "admin"}
 READ = {"qa", "admin", "tech"}
 QA_ONLY = {"qa"}
+
+
+@pytest.fixture(autouse=True)
+def evidence(tmp_path, monkeypatch):
+    """The evidence folder (LIMS_EVIDENCE_DIR) of this test: certificates are kept there."""
+    monkeypatch.setenv("LIMS_EVIDENCE_DIR", str(tmp_path / "evidence"))
+    get_settings.cache_clear()
+    yield tmp_path / "evidence"
+    get_settings.cache_clear()
 
 
 @pytest.fixture
@@ -121,3 +136,64 @@ def test_lots_environment_and_survey(client):
     pdf = client.get(f"{P}/statistics/management-review.pdf", params={"year": TODAY.year}, headers=tech)
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     assert client.get(f"{P}/statistics/survey", params={"year": 1990}, headers=tech).status_code == 422
+
+
+CERTIFICATE = "%PDF-1.4\n校准证书 JZ-2026-0417 农药残留快速检测仪\n%%EOF\n".encode()
+
+
+def _calibrated(client: TestClient, code: str, certificate_no: str) -> int:
+    r = client.post(f"{P}/instruments/{code}/checks", headers=client.h["qa"], json={  # type: ignore[attr-defined]
+        "kind": "calibration", "performed_on": str(TODAY - dt.timedelta(days=10)), "outcome": "pass",
+        "certificate_no": certificate_no, "provider": "县计量所"})
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
+
+
+def _registers_page(client: TestClient) -> str:
+    """/quality/registers as the QA manager sees it in a browser (login form, session cookie)."""
+    web = TestClient(client.app)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', web.get("/login").text).group(1)  # type: ignore[union-attr]
+    assert web.post("/login", data={"username": "qa", "password": PASSWORD, "csrf_token": token},
+                    follow_redirects=False).status_code == 303
+    page = web.get("/quality/registers")
+    assert page.status_code == 200
+    return page.text
+
+
+def test_a_certificate_is_kept_and_downloaded_checked_against_its_hash(client, evidence):
+    qa, tech = client.h["qa"], client.h["tech"]
+    check_id = _calibrated(client, "EI-01", "JZ-2026-0417")
+    url = f"{P}/instruments/EI-01/checks/{check_id}/certificate"
+    none = client.get(url, headers=tech)
+    assert none.status_code == 404 and none.json()["detail"]["code"] == "certificate.no_file"
+    up = client.post(url, headers=qa, files={"file": ("JZ-2026-0417.pdf", CERTIFICATE, "application/pdf")})
+    sha = hashlib.sha256(CERTIFICATE).hexdigest()
+    assert up.status_code == 200 and up.json()["certificate_sha256"] == sha
+    assert (evidence / sha).read_bytes() == CERTIFICATE  # content-addressed in LIMS_EVIDENCE_DIR
+    got = client.get(url, headers=tech)
+    assert got.status_code == 200 and got.content == CERTIFICATE
+    assert got.headers["x-content-sha256"] == sha and got.headers["content-type"] == "application/pdf"
+    assert "JZ-2026-0417.pdf" in got.headers["content-disposition"]
+    assert f'href="{url}"' in _registers_page(client)  # linked from the instrument's row of the registers page
+    other = client.get(f"{P}/instruments/PH-01/checks/{check_id}/certificate", headers=tech)
+    assert other.status_code == 404  # a check is reached through its own instrument only
+    (evidence / sha).write_bytes(CERTIFICATE.replace(b"0417", b"0418"))
+    altered = client.get(url, headers=tech)
+    assert altered.status_code == 409 and altered.json()["detail"]["code"] == "certificate.file_altered"
+    (evidence / sha).unlink()
+    missing = client.get(url, headers=tech)
+    assert missing.status_code == 410 and missing.json()["detail"]["code"] == "certificate.file_missing"
+
+
+def test_a_certificate_recorded_with_its_check_is_kept_by_the_same_writer(db_factory, evidence):
+    from lims.quality import audits
+    from lims.quality import instruments as ins
+
+    seed_reference(db_factory)
+    with session_scope(db_factory, actor="qa") as s:
+        row = ins.record_check(s, "EI-01", kind="calibration", performed_on=TODAY, outcome="pass", recorded_by="qa",
+                               certificate_no="JZ-9", certificate=CERTIFICATE, certificate_name="JZ-9.pdf")
+        ev = audits.attach_evidence(s, owner_kind="audit", owner_id=1, filename="JZ-9.pdf", data=CERTIFICATE)
+        assert ev.sha256 == row.certificate_sha256 and audits.evidence_ok(ev)
+        assert ins.certificate_file(s, "EI-01", row.id)[1] == CERTIFICATE
+    assert [p.name for p in Path(evidence).iterdir()] == [row.certificate_sha256]  # one file, kept once

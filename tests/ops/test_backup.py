@@ -1,11 +1,13 @@
 """`lims backup` / `lims restore` (issue 17): one archive with a manifest of SHA-256s; a consistent SQLite
 snapshot while writers carry on; a restore that refuses a tampered archive (a member that differs from the
 manifest, a member the manifest does not list, a report or a database row changed with the manifest
-re-written to match) and re-verifies the audit chain and the report hashes; PostgreSQL through pg_dump and
-pg_restore on a scratch database of the real server."""
+re-written to match) and re-verifies the audit chain and the report hashes; controlled documents' files,
+quality evidence files and instruments' calibration certificates carried under their SHA-256 and a forged one
+refused; PostgreSQL through pg_dump and pg_restore on a scratch database of the real server."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import json
@@ -30,7 +32,8 @@ from lims.db.models import OutboxMessage
 from lims.ops import backup as ops_backup
 from lims.ops.backup import BackupError
 from lims.ops.restore import read_archive, restore
-from lims.quality import documents
+from lims.quality import audits, documents
+from lims.quality import instruments as ins
 from lims.services import reporting
 from lims.upstream.signing import create_key
 from tests.lims.conftest import certified_result
@@ -38,6 +41,10 @@ from tests.lims.conftest import certified_result
 LIMS = [sys.executable, "-m", "lims.cli"]
 SOP_FILE = "%PDF-1.7\n气相色谱仪操作规程 第 1 版\n%%EOF\n".encode()
 SOP_SHA = hashlib.sha256(SOP_FILE).hexdigest()
+EVIDENCE_FILE = "%PDF-1.7\n内部审核 气相色谱原始记录 照片\n%%EOF\n".encode()
+EVIDENCE_SHA = hashlib.sha256(EVIDENCE_FILE).hexdigest()
+CERTIFICATE = "%PDF-1.7\n校准证书 JZ-2026-0417 农药残留快速检测仪\n%%EOF\n".encode()
+CERTIFICATE_SHA = hashlib.sha256(CERTIFICATE).hexdigest()
 PG_URL = os.environ.get("LIMS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
@@ -52,12 +59,13 @@ def _settings_not_kept():
 def _lab_env(root: Path, url: str) -> dict[str, str]:
     return {"LIMS_DATABASE_URL": url, "LIMS_REPORT_DIR": str(root / "reports"),
             "LIMS_ANCHOR_LOG": str(root / "anchors.log"), "LIMS_UPSTREAM_KEY": str(root / "keys" / "lab.pem"),
-            "LIMS_AUDIT_STATUS_FILE": str(root / "verify.json"), "LIMS_DOCUMENTS_DIR": str(root / "documents")}
+            "LIMS_AUDIT_STATUS_FILE": str(root / "verify.json"), "LIMS_DOCUMENTS_DIR": str(root / "documents"),
+            "LIMS_EVIDENCE_DIR": str(root / "evidence")}
 
 
 def _make_lab(root: Path, url: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """A lab at ``url``: a certified result with its signed checkpoints, an issued report and a controlled
-    document's version with its file."""
+    """A lab at ``url``: a certified result with its signed checkpoints, an issued report, a controlled
+    document's version with its file, an audit's evidence file and an instrument's calibration certificate."""
     env = _lab_env(root, url)
     for k, v in env.items():
         monkeypatch.setenv(k, v)
@@ -73,8 +81,14 @@ def _make_lab(root: Path, url: str, monkeypatch: pytest.MonkeyPatch) -> dict[str
         reporting.issue_report(s, sample, out_dir=root / "reports")
         documents.register(s, code="SOP-GC-01", title="气相色谱仪操作规程", kind="sop")
         documents.draft(s, "SOP-GC-01", version="1.0", content=SOP_FILE, store_dir=Path(env["LIMS_DOCUMENTS_DIR"]))
+        audits.attach_evidence(s, owner_kind="audit", owner_id=1, filename="照片.pdf", data=EVIDENCE_FILE)
+        check = ins.record_check(s, "EI-01", kind="calibration", performed_on=dt.date(2026, 11, 2), outcome="pass",
+                                 recorded_by="wangfang", certificate_no="JZ-2026-0417")
+        ins.attach_certificate(s, check.id, CERTIFICATE, "JZ-2026-0417.pdf")
     engine.dispose()
     assert (root / "documents" / SOP_SHA).read_bytes() == SOP_FILE
+    assert (root / "evidence" / EVIDENCE_SHA).read_bytes() == EVIDENCE_FILE
+    assert (root / "evidence" / CERTIFICATE_SHA).read_bytes() == CERTIFICATE
     assert Path(env["LIMS_ANCHOR_LOG"]).is_file()  # checkpoints were signed and logged
     return env
 
@@ -135,12 +149,12 @@ def sqlite_lab(tmp_path, monkeypatch):
 def _target(tmp_path: Path, env: dict[str, str]) -> tuple[dict[str, str], Path]:
     db = tmp_path / "restored" / "lims.db"
     return {**env, "LIMS_DATABASE_URL": f"sqlite:///{db}", "LIMS_ANCHOR_LOG": str(db) + ".anchors",
-            "LIMS_DOCUMENTS_DIR": str(db.parent / "documents")}, db
+            "LIMS_DOCUMENTS_DIR": str(db.parent / "documents"), "LIMS_EVIDENCE_DIR": str(db.parent / "evidence")}, db
 
 
 def test_sqlite_backup_restores_and_verifies(sqlite_lab, tmp_path):
     env, archive, summary = sqlite_lab
-    assert summary["files"] == {"anchors": 1, "database": 1, "document": 1, "key": 1, "report": 1}
+    assert summary["files"] == {"anchors": 1, "database": 1, "document": 1, "evidence": 2, "key": 1, "report": 1}
     assert summary["sha256"] == hashlib.sha256(archive.read_bytes()).hexdigest()
     assert oct(archive.stat().st_mode & 0o777) == "0o600"  # it holds the lab's private key
     target_env, db = _target(tmp_path, env)
@@ -149,9 +163,24 @@ def test_sqlite_backup_restores_and_verifies(sqlite_lab, tmp_path):
     assert json.loads(done.stdout)["ok"] is True
     assert _cli(target_env, tmp_path, "audit", "verify").returncode == 0
     assert (db.parent / "documents" / SOP_SHA).read_bytes() == SOP_FILE  # the document's file came back whole
+    _evidence_came_back(db.parent / "evidence", target_env)
     with sqlite3.connect(db) as a, sqlite3.connect(Path(env["LIMS_DATABASE_URL"][10:])) as b:
         q = "SELECT count(*), max(hash) FROM audit_event"
         assert a.execute(q).fetchone() == b.execute(q).fetchone()
+
+
+def _evidence_came_back(folder: Path, target_env: dict[str, str]) -> None:
+    """The evidence file and the certificate are in the target's evidence folder, and read back through it."""
+    assert (folder / EVIDENCE_SHA).read_bytes() == EVIDENCE_FILE
+    assert (folder / CERTIFICATE_SHA).read_bytes() == CERTIFICATE
+    engine = make_engine(target_env["LIMS_DATABASE_URL"])
+    try:
+        with session_scope(make_session_factory(engine), actor="check") as s:
+            check = ins.checks_of(s, "EI-01")[-1]
+            assert ins.certificate_file(s, "EI-01", check.id, folder)[1] == CERTIFICATE
+            assert audits.file_problems(s, folder) == []
+    finally:
+        engine.dispose()
 
 
 def _refused(tmp_path: Path, env: dict[str, str], archive: Path, words: str) -> None:
@@ -202,6 +231,34 @@ def test_a_changed_or_dropped_document_file_with_a_matching_manifest_is_refused(
     assert not (tmp_path / "restored" / "documents" / SOP_SHA).exists()
     _rewrite(archive, tmp_path / "n.tar.gz", {name: None}, fix_manifest=True)  # file and manifest entry gone
     _refused(tmp_path, env, tmp_path / "n.tar.gz", f"document SOP-GC-01 1.0: file {SOP_SHA} is missing")
+
+
+def _evidence_member(archive: Path, sha: str) -> tuple[str, bytes]:
+    with tarfile.open(archive) as tar:
+        return f"evidence/{sha}", tar.extractfile(f"evidence/{sha}").read()  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("sha", [EVIDENCE_SHA, CERTIFICATE_SHA], ids=["evidence", "certificate"])
+def test_a_forged_evidence_file_or_certificate_with_a_matching_manifest_is_refused(sqlite_lab, tmp_path, sha):
+    env, archive, _ = sqlite_lab
+    name, data = _evidence_member(archive, sha)
+    assert hashlib.sha256(data).hexdigest() == sha
+    _rewrite(archive, tmp_path / "e.tar.gz", {name: data.replace(b"PDF", b"PDX")}, fix_manifest=True)
+    _refused(tmp_path, env, tmp_path / "e.tar.gz", "is not the evidence file of that SHA-256")
+    assert not (tmp_path / "restored" / "evidence" / sha).exists()
+
+
+def test_a_dropped_evidence_file_is_refused_a_certificate_kept_by_hash_only_is_not(sqlite_lab, tmp_path):
+    env, archive, _ = sqlite_lab
+    name, _ = _evidence_member(archive, EVIDENCE_SHA)
+    _rewrite(archive, tmp_path / "n.tar.gz", {name: None}, fix_manifest=True)  # file and manifest entry gone
+    _refused(tmp_path, env, tmp_path / "n.tar.gz", f"evidence file {EVIDENCE_SHA} is missing")
+    # a certificate recorded before certificate files were kept has its hash only: the restore does not miss it
+    name, _ = _evidence_member(archive, CERTIFICATE_SHA)
+    _rewrite(archive, tmp_path / "c.tar.gz", {name: None}, fix_manifest=True)
+    target_env, db = _target(tmp_path, env)
+    done = _cli(target_env, tmp_path, "restore", str(tmp_path / "c.tar.gz"))
+    assert done.returncode == 0 and db.exists(), done.stdout + done.stderr
 
 
 def test_a_changed_database_row_with_a_matching_manifest_fails_the_audit_chain(sqlite_lab, tmp_path):
@@ -304,7 +361,8 @@ def test_postgresql_backup_with_pg_dump_restores_with_pg_restore(scratch_databas
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["backend"] == "postgresql"
     assert _member(archive, "database")[0] == ops_backup.PG_MEMBER
-    target_env = {**env, "LIMS_DATABASE_URL": target, "LIMS_ANCHOR_LOG": str(tmp_path / "restored-anchors.log")}
+    target_env = {**env, "LIMS_DATABASE_URL": target, "LIMS_ANCHOR_LOG": str(tmp_path / "restored-anchors.log"),
+                  "LIMS_EVIDENCE_DIR": str(tmp_path / "restored-evidence")}
     done = _cli(target_env, tmp_path, "restore", str(archive), "--json")
     assert done.returncode == 0, done.stdout + done.stderr
     assert json.loads(done.stdout)["ok"] is True
@@ -312,3 +370,4 @@ def test_postgresql_backup_with_pg_dump_restores_with_pg_restore(scratch_databas
     assert again.returncode == 1 and "restore into an empty database" in again.stderr  # never over data unasked
     assert _cli(target_env, tmp_path, "restore", str(archive), "--force").returncode == 0
     assert _cli(target_env, tmp_path, "audit", "verify").returncode == 0
+    _evidence_came_back(tmp_path / "restored-evidence", target_env)

@@ -51,7 +51,7 @@ def test_finding_opens_nc_closed_through_capa(db_factory, tmp_path):
         ev = audits.attach_evidence(s, owner_kind="finding", owner_id=f.id, filename="../照片.jpg", data=b"jpeg",
                                     store_dir=tmp_path)
         assert ev.sha256 == hashlib.sha256(b"jpeg").hexdigest() and ev.filename == "照片.jpg"
-        assert audits.evidence_ok(ev)
+        assert audits.evidence_ok(ev, tmp_path)  # found by its SHA-256 in the evidence folder
         with pytest.raises(Conflict) as e:  # major → high risk: containment first
             ncs.record_root_cause(s, nc.id, "记录表格无温度栏")
         assert e.value.code == "quality.containment_required"
