@@ -1,5 +1,6 @@
 """REST for methods under /api/v1/methods: the methods themselves with their scope and signatories
-(lims.services.methods_admin: a fresh install has none), and a method's quantitation data: calibration strategy,
+(lims.services.methods_admin: a fresh install has none), the analytes a scope names under /api/v1/analytes
+(lims.services.analytes_admin: a fresh install has only the limits table's), and a method's quantitation data: calibration strategy,
 batch-QC limits, identification rule and validation studies (lims.services.method_data; read model
 lims.services.views.methods). Changing them needs ``methods:manage`` (the quality manager); every change is
 audited like any row, a signatory granted or revoked with the reason given."""
@@ -13,8 +14,10 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from api.deps import FactoryDep, read_service, run_service
+from api.schemas import CODE_PATTERN, PrintedText
 from api.security import Principal, require
-from lims.services import method_data, methods_admin
+from lims.services import analytes_admin, method_data, methods_admin
+from lims.services.analytes_admin import AnalyteRow
 from lims.services.methods_admin import MethodRow
 from lims.services.views import methods as method_views
 from lims.services.views.methods import MethodQuantitation
@@ -98,6 +101,44 @@ def delete_signatory(code: str, username: str, me: MethodsManage, factory: Facto
         methods_admin.revoke_signatory(s, username, code, reason=reason)
         return methods_admin.method_row(s, code)
     return run_service(factory, me.username, reason, revoke)
+
+
+class AnalyteIn(BaseModel):
+    """An analyte as the lab states it (checked by lims.services.analytes_admin.validate, field named)."""
+
+    name_zh: PrintedText = Field(min_length=1, max_length=120)
+    name_en: PrintedText = Field(default="", max_length=120, description="empty: the Chinese name")
+    cas: str = Field(default="", max_length=30, description="CAS Registry Number (check digit checked); "
+                                                             "empty for a group")
+    kind: str = Field(default="pesticide", pattern="^(pesticide|vet_drug|banned|group)$")
+    reason: Reason
+
+
+class NewAnalyteIn(AnalyteIn):
+    code: str = Field(pattern=CODE_PATTERN, max_length=60)
+
+
+def _analyte_saved(code: str, body: AnalyteIn, *, create: bool) -> Any:
+    def save(s: Any) -> AnalyteRow:
+        spec = analytes_admin.AnalyteSpec(code=code, **body.model_dump(exclude={"code", "reason"}))
+        analytes_admin.save_analyte(s, spec, reason=body.reason, create=create)
+        return analytes_admin.analyte_row(s, code)
+    return save
+
+
+@router.get("/analytes", tags=["methods"], summary="检测项目列表 / analytes")
+def list_analytes(me: ResultsRead, factory: FactoryDep) -> list[AnalyteRow]:
+    return read_service(factory, lambda s: analytes_admin.list_analytes(s))
+
+
+@router.post("/analytes", tags=["methods"], status_code=201, summary="新增检测项目 / add an analyte")
+def post_analyte(body: NewAnalyteIn, me: MethodsManage, factory: FactoryDep) -> AnalyteRow:
+    return run_service(factory, me.username, body.reason, _analyte_saved(body.code, body, create=True))
+
+
+@router.put("/analytes/{code}", tags=["methods"], summary="修改检测项目 / change an analyte")
+def put_analyte(code: str, body: AnalyteIn, me: MethodsManage, factory: FactoryDep) -> AnalyteRow:
+    return run_service(factory, me.username, body.reason, _analyte_saved(code, body, create=False))
 
 
 class MethodQcRequest(BaseModel):

@@ -1,7 +1,8 @@
 """检测方法与授权签字人 (/admin/methods): the lab's methods with their scope (the analytes each determines) and
 signatories (who may approve its results); forms to add or change a method and to grant or revoke a
 signatory, with the reason that goes into the audit trail (lims.services.methods_admin, the same service as
-``lims method …`` and /api/v1/methods). Viewing needs ``results:read``; changing ``methods:manage`` (the QA
+``lims method …`` and /api/v1/methods); the analytes a scope may name, with a form to add one (POST
+/admin/analytes: lims.services.analytes_admin, as ``lims analyte import`` and /api/v1/analytes). Viewing needs ``results:read``; changing ``methods:manage`` (the QA
 manager's)."""
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from api.deps import FactoryDep, read_service, run_service
 from api.security import Principal, require_ui
 from api.ui.base import P, area_router, not_found, render, ui_error
 from lims.limits.decision import DecisionRule
-from lims.services import accounts, methods_admin
+from lims.services import accounts, analytes_admin, methods_admin
 from lims.vocabulary import AnalysisKind, Role, UserKind
 
 router = area_router()
@@ -31,7 +32,8 @@ PAGE = "/admin/methods"
 Text = Annotated[str, Form(max_length=500)]
 #: What the page says after a change (value of ?done=).
 DONE_ZH = {"saved": ("已保存方法", "method saved"), "granted": ("已授予授权签字人资格", "signatory authority granted"),
-           "revoked": ("已撤销授权签字人资格", "signatory authority withdrawn")}
+           "revoked": ("已撤销授权签字人资格", "signatory authority withdrawn"),
+           "analyte": ("已新增检测项目", "analyte added")}
 DECISION_RULES = {DecisionRule.SIMPLE_ACCEPTANCE: ("简单接受（不考虑测量不确定度）", "simple acceptance"),
                   DecisionRule.GUARD_BAND: ("保护带", "guard band"),
                   DecisionRule.EU_ENFORCEMENT: ("执法判定（扣除扩展不确定度）", "enforcement (value minus U)")}
@@ -47,12 +49,14 @@ def _approvers(s: Session) -> list[dict[str, str]]:
 
 def _page(request: Request, me: Principal, factory: sessionmaker[Session], *, status: int = 200,
           error: dict[str, Any] | None = None, done: str = "", who: str = "",
-          form: dict[str, str] | None = None) -> HTMLResponse:
-    rows, approvers = read_service(factory, lambda s: (methods_admin.list_methods(s), _approvers(s)))
+          form: dict[str, str] | None = None, analyte: dict[str, str] | None = None) -> HTMLResponse:
+    rows, approvers, analytes = read_service(factory, lambda s: (methods_admin.list_methods(s), _approvers(s),
+                                                                 analytes_admin.list_analytes(s)))
     return render(request, me, "ui_methods.html", PAGE, status=status, error=error, methods=rows,
                   approvers=approvers, done=DONE_ZH.get(done), who=who, can_manage=me.can(P.METHODS_MANAGE),
                   v=form or {"unit": "mg/kg", "kind": "confirmatory"}, edit=None, kinds=list(AnalysisKind),
-                  rules=DECISION_RULES)
+                  rules=DECISION_RULES, analytes=analytes, analyte_kinds=analytes_admin.KINDS,
+                  a=analyte or {"kind": "pesticide"})
 
 
 @router.get(PAGE, response_class=HTMLResponse)
@@ -164,24 +168,49 @@ def update_method(request: Request, code: str, me: MethodsManager, factory: Fact
     return _saved(code)
 
 
-def _signatory(request: Request, me: Principal, factory: sessionmaker[Session], done: str, username: str,
-               reason: str, change: Callable[[Session], object]) -> Response:
+def _change(request: Request, me: Principal, factory: sessionmaker[Session], done: str, who: str,
+            reason: str, change: Callable[[Session], object], *, analyte: dict[str, str] | None = None,
+            anchor: str = "") -> Response:
+    """``change`` in one audited unit of work, then back to the page saying ``done`` to ``who``; a refusal
+    shows the page with its error (and the analyte form as posted)."""
     try:
-        run_service(factory, me.username, reason.strip() or f"signatory {done} (web UI)", change)
+        run_service(factory, me.username, reason.strip() or f"{done} (web UI)", change)
     except HTTPException as e:
-        return _page(request, me, factory, status=e.status_code, error=ui_error(e.status_code, e.detail))
-    return RedirectResponse(f"{PAGE}?{urlencode({'done': done, 'who': username})}", status_code=303)
+        return _page(request, me, factory, status=e.status_code, error=ui_error(e.status_code, e.detail),
+                     analyte=analyte)
+    return RedirectResponse(f"{PAGE}?{urlencode({'done': done, 'who': who})}{anchor}", status_code=303)
 
 
 @router.post(PAGE + "/{code}/signatories", response_class=HTMLResponse)
 def grant(request: Request, code: str, me: MethodsManager, factory: FactoryDep,
           username: Annotated[str, Form(max_length=80)] = "", reason: Text = "") -> Response:
-    return _signatory(request, me, factory, "granted", username, reason,
-                      lambda s: methods_admin.grant_signatory(s, username, code, reason=reason))
+    return _change(request, me, factory, "granted", username, reason,
+                   lambda s: methods_admin.grant_signatory(s, username, code, reason=reason))
 
 
 @router.post(PAGE + "/{code}/signatories/{username}/revoke", response_class=HTMLResponse)
 def revoke(request: Request, code: str, username: str, me: MethodsManager, factory: FactoryDep,
            reason: Text = "") -> Response:
-    return _signatory(request, me, factory, "revoked", username, reason,
-                      lambda s: methods_admin.revoke_signatory(s, username, code, reason=reason))
+    return _change(request, me, factory, "revoked", username, reason,
+                   lambda s: methods_admin.revoke_signatory(s, username, code, reason=reason))
+
+
+class AnalyteForm(BaseModel):
+    """The analyte form as posted (checked by lims.services.analytes_admin)."""
+
+    code: str = Field(default="", max_length=500)
+    name_zh: str = Field(default="", max_length=500)
+    name_en: str = Field(default="", max_length=500)
+    cas: str = Field(default="", max_length=500)
+    kind: str = Field(default="", max_length=500)
+    reason: str = Field(default="", max_length=500)
+
+
+@router.post("/admin/analytes", response_class=HTMLResponse)
+def create_analyte(request: Request, me: MethodsManager, factory: FactoryDep,
+                   form: Annotated[AnalyteForm, Form()]) -> Response:
+    v = form.model_dump()
+    spec = analytes_admin.AnalyteSpec(**{k: v[k] for k in ("code", "name_zh", "name_en", "cas", "kind")})
+    return _change(request, me, factory, "analyte", form.code.strip(), form.reason,
+                   lambda s: analytes_admin.save_analyte(s, spec, reason=form.reason, create=True),
+                   analyte=v, anchor="#analytes")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from lims.cli.common import EXIT_FAILURE, EXIT_OK, BadInput, command_group, emit_json
@@ -35,7 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         p.set_defaults(handler=_signatory, action=action)
 
 
-def _factory() -> Any:
+def session_factory() -> Any:
+    """The audited session factory of LIMS_DATABASE_URL (``lims method``, ``lims analyte``)."""
     from lims.db import audit
     from lims.db.engine import make_engine, make_session_factory
 
@@ -43,10 +45,35 @@ def _factory() -> Any:
     return make_session_factory(make_engine())
 
 
-def _database_failure(command: str, factory: Any, exc: Exception) -> int:
+def database_failure(command: str, factory: Any, exc: Exception) -> int:
+    """``command``: what follows ``lims`` (``method import``, ``analyte list``)."""
     url = factory.kw["bind"].url.render_as_string()
-    print(f"lims method {command}: database {url}: {str(exc).splitlines()[0]}", file=sys.stderr)
+    print(f"lims {command}: database {url}: {str(exc).splitlines()[0]}", file=sys.stderr)
     return EXIT_FAILURE
+
+
+def print_listing(args: argparse.Namespace, command: str, read: Callable[[Any], list[Any]], *, empty: str,
+                  show: Callable[[Any], str]) -> int:
+    """``lims method list`` / ``lims analyte list``: the rows ``read`` gives (dataclasses), as one JSON
+    document with ``--json``, else one ``show(row)`` each (``empty`` when there are none)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    factory = session_factory()
+    try:
+        with factory() as s:
+            rows = read(s)
+    except SQLAlchemyError as e:
+        return database_failure(command, factory, e)
+    finally:
+        factory.kw["bind"].dispose()
+    if args.json:
+        emit_json([dataclasses.asdict(r) for r in rows])
+        return EXIT_OK
+    if not rows:
+        print(empty)
+    for r in rows:
+        print(show(r))
+    return EXIT_OK
 
 
 def _import(args: argparse.Namespace) -> int:
@@ -62,7 +89,7 @@ def _import(args: argparse.Namespace) -> int:
         report = read_methods_csv(args.csv)
     except CsvError as e:
         raise BadInput(e.detail, file=e.source, line=e.line, field=e.field) from None
-    factory = _factory()
+    factory = session_factory()
     try:
         with session_scope(factory, actor="cli:method-import", reason=f"method import {report.source}") as s:
             rejected = sorted([*report.rejected, *unknown_scope_rows(s, report)], key=lambda r: r.line)
@@ -71,7 +98,7 @@ def _import(args: argparse.Namespace) -> int:
                 raise BadInput(f"{len(rejected)} rows rejected, nothing imported: {rows}", file=report.source)
             saved = [m.code for m in methods_admin.save_methods(s, [spec for _line, spec in report.accepted])]
     except SQLAlchemyError as e:
-        return _database_failure("import", factory, e)
+        return database_failure("method import", factory, e)
     finally:
         factory.kw["bind"].dispose()
     if args.json:
@@ -82,28 +109,15 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from sqlalchemy.exc import SQLAlchemyError
-
     from lims.services import methods_admin
 
-    factory = _factory()
-    try:
-        with factory() as s:
-            rows = methods_admin.list_methods(s)
-    except SQLAlchemyError as e:
-        return _database_failure("list", factory, e)
-    finally:
-        factory.kw["bind"].dispose()
-    if args.json:
-        emit_json([dataclasses.asdict(r) for r in rows])
-        return EXIT_OK
-    if not rows:
-        print("no methods: `lims method import lims/methods/example_methods.csv` (edit it to the lab's methods)")
-    for r in rows:
+    def show(r: Any) -> str:
         limits = f"LOD {r.lod_mg_kg:g} / LOQ {r.loq_mg_kg:g} mg/kg" if r.lod_mg_kg and r.loq_mg_kg else "LOD/LOQ —"
-        print(f"{r.code}  {r.standard}  {r.kind}  {r.unit}  {limits}\n  {r.name}\n"
-              f"  scope: {', '.join(r.analytes) or '—'}\n  signatories: {', '.join(r.signatories) or '—'}")
-    return EXIT_OK
+        return (f"{r.code}  {r.standard}  {r.kind}  {r.unit}  {limits}\n  {r.name}\n"
+                f"  scope: {', '.join(r.analytes) or '—'}\n  signatories: {', '.join(r.signatories) or '—'}")
+    return print_listing(args, "method list", methods_admin.list_methods, show=show,
+                         empty="no methods: `lims method import lims/methods/example_methods.csv` (edit it to the "
+                               "lab's methods)")
 
 
 def _signatory(args: argparse.Namespace) -> int:
@@ -113,7 +127,7 @@ def _signatory(args: argparse.Namespace) -> int:
     from lims.services import methods_admin
     from lims.services.errors import ServiceError
 
-    factory = _factory()
+    factory = session_factory()
     try:
         with session_scope(factory, actor=f"cli:method-signatory-{args.action}", reason=args.reason) as s:
             if args.action == "grant":
@@ -126,7 +140,7 @@ def _signatory(args: argparse.Namespace) -> int:
         field = {"username": "USER", "method": "METHOD", "reason": "--reason"}.get(e.field or "", e.field)
         raise BadInput(str(e), field=field) from None
     except SQLAlchemyError as e:
-        return _database_failure(f"signatory {args.action}", factory, e)
+        return database_failure(f"method signatory {args.action}", factory, e)
     finally:
         factory.kw["bind"].dispose()
     return EXIT_OK

@@ -131,8 +131,8 @@ def check_scope(s: Session, codes: Iterable[str]) -> None:
     """InvalidInput (``method.unknown_analyte``, field ``analytes``) naming every analyte code not known."""
     missing = unknown_analytes(s, codes)
     if missing:
-        raise InvalidInput(f"analytes: no analyte with code {', '.join(missing)} (import the limits table, "
-                           "`lims limits import`, or check the code)", field="analytes",
+        raise InvalidInput(f"analytes: no analyte with code {', '.join(missing)} (add it first: `lims analyte "
+                           "import`, /api/v1/analytes, or the limits table; or check the code)", field="analytes",
                            code="method.unknown_analyte")
 
 

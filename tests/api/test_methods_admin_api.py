@@ -127,3 +127,67 @@ def test_others_see_the_list_but_cannot_change_it(app):
         assert r.status_code == 403 and "维护方法质控限值" in r.text
         assert c.get("/admin/methods/GC-OP").status_code == 403
     assert 'href="/admin/methods"' in signed_in(app, "admin").get("/admin/users").text
+
+
+A = "/api/v1/analytes"
+PHOXIM = {"code": "PHOXIM", "name_zh": "辛硫磷", "name_en": "phoxim", "cas": "14816-18-3", "kind": "pesticide",
+          "reason": "新增检测项目（韭菜专项）"}
+
+
+def test_api_analytes_create_change_list_and_refusals(app, db_factory):
+    c = TestClient(app)
+    qa, tech, admin = (_bearer(db_factory, u) for u in ("wangfang", "zhangwei", "admin"))
+    r = c.post(A, json=PHOXIM, headers=qa)
+    assert r.status_code == 201, r.text
+    assert r.json() == {k: v for k, v in PHOXIM.items() if k != "reason"}
+    assert c.post(A, json=PHOXIM, headers=qa).json()["detail"]["code"] == "analyte.exists"
+    bad = c.post(A, json={**PHOXIM, "code": "PHOXIM-2", "name_zh": "辛硫磷二", "cas": "14816-18-4"}, headers=qa)
+    assert bad.status_code == 422 and bad.json()["detail"] == {**bad.json()["detail"], "field": "cas",
+                                                               "code": "analyte.invalid"}
+    twin = c.post(A, json={**PHOXIM, "code": "CPF", "name_zh": "毒死蜱", "cas": "2921-88-2"}, headers=qa)
+    assert twin.status_code == 409 and twin.json()["detail"]["code"] == "analyte.name_exists"
+    assert c.post(A, json={**PHOXIM, "code": "A/B"}, headers=qa).status_code == 422  # not a reachable code
+    assert c.post(A, json={**PHOXIM, "code": "X-1", "reason": "短"}, headers=qa).status_code == 422
+    change = {k: v for k, v in PHOXIM.items() if k != "code"} | {"kind": "banned", "reason": "按公告改为禁用"}
+    r = c.put(f"{A}/PHOXIM", json=change, headers=qa)
+    assert r.status_code == 200 and r.json()["kind"] == "banned"
+    assert c.put(f"{A}/NOPE", json=change, headers=qa).status_code == 404
+    # a scope may name it now
+    r = c.post(P, json={**NEW, "analytes": ["CHLORPYRIFOS", "PHOXIM"]}, headers=qa)
+    assert r.status_code == 201 and r.json()["analytes"] == ["CHLORPYRIFOS", "PHOXIM"]
+    listed = {a["code"]: a for a in c.get(A, headers=tech).json()}  # every lab role reads the list
+    assert listed["OP-CARB"]["kind"] == "group" and listed["PHOXIM"]["kind"] == "banned"
+    for who in (tech, admin):  # methods:manage is the QA manager's
+        assert c.post(A, json={**PHOXIM, "code": "Y-1", "name_zh": "某农药"}, headers=who).status_code == 403
+        assert c.put(f"{A}/PHOXIM", json=change, headers=who).status_code == 403
+    with db_factory() as s:
+        events = s.execute(select(AuditEvent.action, AuditEvent.reason).where(AuditEvent.table_name == "analyte",
+                                                                              AuditEvent.actor == "wangfang")).all()
+    assert [(str(a), r) for a, r in events] == [("create", "新增检测项目（韭菜专项）"), ("update", "按公告改为禁用")]
+
+
+def test_page_lists_analytes_and_the_qa_manager_adds_one(app, db_factory):
+    qa = signed_in(app, "wangfang")
+    page = qa.get("/admin/methods")
+    assert page.status_code == 200 and 'id="analytes"' in page.text and "有机磷和氨基甲酸酯类农药" in page.text
+    assert 'action="/admin/analytes"' in page.text and "2921-88-2" in page.text
+    token = CSRF.search(page.text).group(1)
+    form = {"csrf_token": token, "code": "PHOXIM", "name_zh": "辛硫磷", "name_en": "phoxim", "cas": "14816-18-4",
+            "kind": "pesticide", "reason": "新增检测项目（韭菜专项）"}
+    bad = qa.post("/admin/analytes", data=form)
+    assert bad.status_code == 422 and "CAS 号须校验位正确" in bad.text and 'value="14816-18-4"' in bad.text
+    assert 'name="cas" maxlength="30" size="12" value="14816-18-4" class="field-error"' in bad.text
+    r = qa.post("/admin/analytes", data={**form, "cas": "14816-18-3"}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    listing = qa.get(r.headers["location"]).text
+    assert "已新增检测项目" in listing and "14816-18-3" in listing
+    assert qa.post("/admin/analytes", data={**form, "cas": "14816-18-3"}).status_code == 409
+    with db_factory() as s:
+        assert s.execute(select(AuditEvent.reason).where(AuditEvent.table_name == "analyte",
+                                                         AuditEvent.actor == "wangfang")).scalars().all() == \
+            ["新增检测项目（韭菜专项）"]
+    tech = signed_in(app, "zhangwei")
+    page = tech.get("/admin/methods")
+    assert page.status_code == 200 and "OP-CARB" in page.text and 'action="/admin/analytes"' not in page.text
+    r = tech.post("/admin/analytes", data={**form, "code": "Y-1", "csrf_token": CSRF.search(page.text).group(1)})
+    assert r.status_code == 403

@@ -1,6 +1,7 @@
 """Setting up methods on a fresh install (no demo): `lims method import` (all or nothing, every bad row named),
-`lims method signatory grant|revoke`, and the whole first start of deploy/README.md section 4 up to a result
-of an imported method approved by its signatory — and refused once the authority is revoked."""
+`lims method signatory grant|revoke`, and the whole first start of deploy/README.md section 4 (limits,
+analytes, methods) up to a result of an imported method approved by its signatory — and refused once the
+authority is revoked."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from lims.db.models import (
     User,
 )
 from lims.demo import qc_passed_batch
-from lims.methods import EXAMPLE_CSV, parse_methods_csv
+from lims.methods import EXAMPLE_ANALYTES_CSV, EXAMPLE_CSV, parse_methods_csv
 from lims.services import batches, methods_admin, sampling, signoff
 from lims.services.errors import Conflict, Forbidden, InvalidInput, NotFound
 
@@ -59,6 +60,7 @@ def _first_start(db_url: str) -> None:
         _ok(db_url, "user", "create", username, "--full-name", name, "--role", role, "--password-env",
             "LIMS_TEST_PASSWORD")
     _ok(db_url, "limits", "import", "--starter")
+    _ok(db_url, "analyte", "import", str(EXAMPLE_ANALYTES_CSV), "--reason", "检测项目初始化")
     _ok(db_url, "method", "import", str(EXAMPLE_CSV))
 
 
@@ -71,6 +73,9 @@ def test_the_example_csv_holds_the_demo_methods_values():
     assert (specs["RAPID-EI"].standard, specs["RAPID-EI"].kind, specs["RAPID-EI"].unit) == \
         ("GB/T 5009.199-2003", "screening", "%")
     assert specs["RAPID-EI"].lod_mg_kg is None and specs["RAPID-EI"].loq_mg_kg is None  # the demo states none
+    # the demo offers RAPID-EI for its group analyte OP-CARB (a screening method screens every group analyte:
+    # lims.services.views.samples.analysis_choices); the example states that pair as RAPID-EI's scope
+    assert specs["RAPID-EI"].analytes == ("OP-CARB",)
     assert (specs["GC-OP"].standard, specs["GC-OP"].lod_mg_kg, specs["GC-OP"].loq_mg_kg) == ("NY/T 761-2008", 0.005, 0.01)
     assert (specs["LC-BA"].standard, specs["LC-BA"].unit, specs["LC-BA"].lod_mg_kg, specs["LC-BA"].loq_mg_kg) == \
         ("GB/T 22286-2008", "µg/kg", 0.00025, 0.0005)
