@@ -116,7 +116,7 @@ ERROR_ZH = {
     "certificate.no_file": "该记录登记时未上传证书文件，无可下载的文件",
     "ui.bad_date": "日期格式不正确，请按 年-月-日 填写（如 2026-12-06）",
     "method.invalid": "检测方法信息无效：请按提示更正所列字段",
-    "method.unknown_analyte": "检测范围中有不存在的检测项目代码：请先导入限量表（含该检测项目）或核对代码",
+    "method.unknown_analyte": "检测范围中有不存在的检测项目代码：请先添加该检测项目（lims analyte import 或“方法管理”页）或核对代码",
     "method.exists": "该方法编号已存在：请修改该方法，或换一个编号",
     "method.not_approver": "该用户不是在用的批准人：须先授予批准人角色，才能成为授权签字人",
     "method.not_signatory": "该用户不是该方法的授权签字人",
