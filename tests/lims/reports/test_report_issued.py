@@ -220,9 +220,19 @@ def test_analyte_precision_in_the_method_wins_over_the_methods(lab, tmp_path):
         method.report_figures = 4
         scope = s.execute(select(MethodScope).where(MethodScope.method_id == method.id)).scalars().first()
         scope.report_figures, scope.report_decimals = None, 3  # chlorpyrifos in GC-OP: 3 decimals
+        scope_id = scope.id
     rid = _manual(lab, aid, 0.12345, "0.12345")
     _sign(lab, rid)
     assert _payload(lab, rid)["valueText"] == "0.123"
+    from lims.services import queries
+
+    with lab() as s:  # the list selects the precision with its rows: the same text, no column of it shown
+        listed = queries.list_results(s, sample_code="S-N2").items[0]
+        assert listed["reported_text"] == "0.123" and not any(k.startswith("_") for k in listed)
+    with session_scope(lab, actor="qa", reason="method precision") as s:
+        s.get(MethodScope, scope_id).report_decimals = None  # now the method's 4 figures
+    with lab() as s:
+        assert queries.list_results(s, sample_code="S-N2").items[0]["reported_text"] == "0.1234"  # half-even
     text = _text(_issue(lab, "S-N2", tmp_path)[1])
     assert "0.123" in text and "0.12345" not in text
 
