@@ -194,6 +194,46 @@ def quantify(s: Session, cmd: QuantifyAnalysis) -> Result:
     mg/kg in the sample → identification (MS methods) → uncertainty and decision."""
     analysis, curve = _analysis_and_curve(s, cmd.analysis_id, cmd.curve_id)
     refuse_second_result(s, [analysis.id])  # issue 11: corrections go through amendment only
+    q = _quantitation(s, cmd, analysis, curve)
+    analysis.sample_mass_g = cmd.sample_mass_g
+    analysis.extract_volume_ml = cmd.extract_volume_ml
+    analysis.dilution_factor = cmd.dilution_factor
+    result = Result(analysis_id=analysis.id, version=next_result_version(s, analysis.id), source="calculated",
+                    analyst_id=cmd.analyst_id, **q.fields)
+    s.add(result)
+    s.flush()
+    _decide(s, result, q)
+    transition(analysis, AnalysisStatus.TO_BE_REVIEWED)
+    transition(analysis.sample, SampleStatus.TO_BE_REVIEWED)
+    s.flush()
+    return result
+
+
+def requantify_draft(s: Session, draft: Result, cmd: QuantifyAnalysis) -> None:
+    """An unsigned draft result recalculated in place from ``cmd`` (a re-integrated peak's area): the numbers,
+    texts, U and decision :func:`quantify` would give a new result, written onto the draft; nothing else of
+    the draft, its analysis or sample changes."""
+    analysis, curve = _analysis_and_curve(s, cmd.analysis_id, cmd.curve_id)
+    q = _quantitation(s, cmd, analysis, curve)
+    for name, value in q.fields.items():
+        setattr(draft, name, value)
+    # what a new result has before its decision (quantify's Result starts from the columns' defaults)
+    draft.expanded_uncertainty = draft.coverage_factor = draft.limit_id = None
+    draft.decision_rule = ""
+    _decide(s, draft, q)
+
+
+@dataclass(frozen=True)
+class _Quantitation:
+    """What quantify computes: the result's columns (``fields``), and whether its peak is identified and the
+    analyte detected (the decision's inputs)."""
+
+    fields: dict[str, object]
+    identified: bool
+    detected: bool
+
+
+def _quantitation(s: Session, cmd: QuantifyAnalysis, analysis: Analysis, curve: CalibrationCurve) -> _Quantitation:
     limits = qc_limits(s, analysis.method_id)
     details: dict[str, object] = {"response": cmd.response, "curve_id": curve.id, "curve_version": curve.version,
                                   "sample_mass_g": cmd.sample_mass_g, "extract_volume_ml": cmd.extract_volume_ml,
@@ -208,29 +248,24 @@ def quantify(s: Session, cmd: QuantifyAnalysis) -> Result:
     text = {"ND": f"未检出（<{lod:g}）" if lod is not None else "未检出",
             "<LOQ": f"<{loq:g}（定量限）" if loq is not None else "<LOQ"}.get(reported.qualifier, reported.text)
     details["mg_kg_unrounded"] = mg_kg
-    identified = _identification(s, cmd, limits, curve, analysis, details, detected=reported.qualifier != "ND")
-    analysis.sample_mass_g = cmd.sample_mass_g
-    analysis.extract_volume_ml = cmd.extract_volume_ml
-    analysis.dilution_factor = cmd.dilution_factor
+    detected = reported.qualifier != "ND"
+    identified = _identification(s, cmd, limits, curve, analysis, details, detected=detected)
     value = float(reported.value) if reported.value is not None else None
-    result = Result(analysis_id=analysis.id, version=next_result_version(s, analysis.id), value=value,
-                    value_text=text, unit="mg/kg", lod=lod, loq=loq, source="calculated", curve_id=curve.id,
-                    analyst_id=cmd.analyst_id, details=details, reading_id=cmd.reading_id)
-    s.add(result)
-    s.flush()
-    if identified:
-        decide_result(s, result, value_mg_kg=value, detected=reported.qualifier != "ND",
-                      decision_limit_mg_kg=lod)
+    return _Quantitation({"value": value, "value_text": text, "unit": "mg/kg", "lod": lod, "loq": loq,
+                          "curve_id": curve.id, "details": details, "reading_id": cmd.reading_id},
+                         identified, detected)
+
+
+def _decide(s: Session, result: Result, q: _Quantitation) -> None:
+    """U and the limit decision of an identified result; an unidentified peak gets neither."""
+    if q.identified:
+        decide_result(s, result, value_mg_kg=result.value, detected=q.detected, decision_limit_mg_kg=result.lod)
     else:  # a peak that is not identified is no detection and no conformity decision: approval refuses it
         result.verdict = Verdict.NOT_EVALUATED
-        result.details = {**details, "decision": {
+        result.details = {**(result.details or {}), "decision": {
             "statement_zh": "确证鉴定条件（保留时间、离子丰度比）未满足，不能报告为检出，需复测",
             "statement_en": "identification criteria (retention time, ion ratio) not met: cannot be reported "
                             "as detected; re-test", "limit_mg_kg": None}}
-    transition(analysis, AnalysisStatus.TO_BE_REVIEWED)
-    transition(analysis.sample, SampleStatus.TO_BE_REVIEWED)
-    s.flush()
-    return result
 
 
 def _identification(s: Session, cmd: QuantifyAnalysis, limits: QcLimits, curve: CalibrationCurve,

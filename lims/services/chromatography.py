@@ -6,7 +6,6 @@ reading that names the automatic one it replaces; the automatic one is kept (ISO
 
 from __future__ import annotations
 
-import copy
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -202,11 +201,6 @@ class Reintegrated:
     result: Result  # the result as it now stands: the same draft, a new version, or the rejected one as it was
 
 
-#: What quantify computes onto a result (everything else of the draft stays as it is).
-COMPUTED = ("value", "value_text", "unit", "lod", "loq", "expanded_uncertainty", "coverage_factor", "limit_id",
-            "decision_rule", "verdict", "reading_id", "details")
-
-
 def _requantified(s: Session, old: Result, auto: Reading, manual: Reading, reason: str) -> Result:
     from lims.services import batches
 
@@ -230,7 +224,7 @@ def _requantified(s: Session, old: Result, auto: Reading, manual: Reading, reaso
         trail_reason = f"手动重新积分 / manual re-integration: {reason}"
         new.details = {**(new.details or {}), "amendment_reason": trail_reason, "amends_result": old.id}
     else:
-        _recalculate_draft(s, old, cmd)
+        batches.requantify_draft(s, old, cmd)
         new = old
     new.details = {**(new.details or {}), "reintegration": {
         "reason": reason, "reading_id": manual.id, "automatic_reading_id": auto.id, "in_place": not signed,
@@ -238,20 +232,3 @@ def _requantified(s: Session, old: Result, auto: Reading, manual: Reading, reaso
                                     "value_text": new.value_text, "verdict": new.verdict}}}
     s.flush()
     return new
-
-
-def _recalculate_draft(s: Session, draft: Result, cmd: Any) -> None:
-    """An unsigned draft takes the numbers :func:`lims.services.batches.quantify` computes for the new area —
-    the very function, not a copy of it: run in a savepoint that is rolled back (it makes a result row, and
-    only while the draft does not stand), its computed fields are then written onto the draft."""
-    from lims.services import batches
-
-    savepoint = s.begin_nested()
-    try:
-        transition(draft, ResultStatus.REJECTED)
-        fresh = batches.quantify(s, cmd)
-        computed = {k: copy.deepcopy(getattr(fresh, k)) for k in COMPUTED}
-    finally:
-        savepoint.rollback()
-    for k, v in computed.items():
-        setattr(draft, k, v)
