@@ -208,19 +208,28 @@ def _report_members(writer: _Writer, engine: Engine, settings: Settings) -> None
                 writer.add(path, f"files/{path.relative_to(folder).as_posix()}", "file", str(path))
 
 
+def _stored_members(writer: _Writer, folder: Path, hashes: list[str], prefix: str, kind: str, *,
+                    missing: str | None) -> None:
+    """The files of content-addressed ``folder`` (:mod:`lims.filestore`) named by ``hashes``, as members
+    ``<prefix>/<sha256>`` of ``kind``; a file not there is refused with ``missing`` (the bilingual name of what
+    it is), or left out when ``missing`` is None."""
+    for sha in hashes:
+        path = folder / sha
+        if path.is_file():
+            writer.add(path, f"{prefix}/{sha}", kind, str(path))
+        elif missing is not None:
+            raise BackupError(f"{missing} {path} named by the database is missing")
+
+
 def _document_members(writer: _Writer, engine: Engine, settings: Settings) -> None:
     from lims.quality.documents import stored_hashes
 
     if not inspect(engine).has_table("document_version"):  # a database from before document control
         return
-    folder = Path(settings.documents_dir)
     with Session(engine) as s:
         hashes = stored_hashes(s)
-    for sha in hashes:
-        path = folder / sha
-        if not path.is_file():
-            raise BackupError(f"受控文件缺失 / document file {path} named by the database is missing")
-        writer.add(path, f"documents/{sha}", "document", str(path))
+    _stored_members(writer, Path(settings.documents_dir), hashes, "documents", "document",
+                    missing="受控文件缺失 / document file")
 
 
 def _evidence_members(writer: _Writer, engine: Engine, settings: Settings) -> None:
@@ -231,15 +240,8 @@ def _evidence_members(writer: _Writer, engine: Engine, settings: Settings) -> No
     folder = evidence_dir(settings)
     with Session(engine) as s:
         evidence, certificates = backup_hashes(s)
-    for sha in evidence:
-        path = folder / sha
-        if not path.is_file():
-            raise BackupError(f"证据文件缺失 / evidence file {path} named by the database is missing")
-        writer.add(path, f"evidence/{sha}", "evidence", str(path))
-    for sha in certificates:
-        path = folder / sha
-        if path.is_file():
-            writer.add(path, f"evidence/{sha}", "evidence", str(path))
+    _stored_members(writer, folder, evidence, "evidence", "evidence", missing="证据文件缺失 / evidence file")
+    _stored_members(writer, folder, certificates, "evidence", "evidence", missing=None)  # recorded by hash only: may have none
 
 
 def backup(engine: Engine, out: Path, settings: Settings | None = None) -> BackupResult:

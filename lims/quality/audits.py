@@ -14,7 +14,6 @@ certificates (lims.quality.instruments) alike. A file is found by its row's SHA-
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -23,11 +22,10 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lims import csvio
+from lims import csvio, filestore
 from lims.config import Settings, get_settings
 from lims.db.models_quality import AuditFinding, AuditProgramme, QualityAudit, QualityEvidence
 from lims.db.models_registers import InstrumentCheck
-from lims.quality import documents
 from lims.quality import nonconformity as ncs
 from lims.quality.vocabulary import AuditKind, AuditStatus, FindingGrade, NcLinkKind, NcRisk, NcSource
 from lims.services.errors import Conflict, InvalidInput, NotFound
@@ -211,20 +209,15 @@ def evidence_dir(settings: Settings | None = None) -> Path:
 
 
 def store_evidence(data: bytes, store_dir: Path | None = None) -> str:
-    """Keep ``data`` as ``<store_dir>/<sha256>`` (default :func:`evidence_dir`), atomically (temporary file,
-    fsync, rename: :func:`lims.quality.documents.store_file`); the same content is kept once. Returns the
-    SHA-256. The one writer of the evidence folder: evidence files and calibration certificates."""
-    return documents.store_file(data, store_dir or evidence_dir())
+    """Keep ``data`` in the evidence folder (``store_dir``, default :func:`evidence_dir`; :func:`lims.filestore.store`:
+    atomically, the same content once); returns its SHA-256. The one writer of the evidence folder: evidence
+    files and calibration certificates."""
+    return filestore.store(data, store_dir or evidence_dir())
 
 
 def stored_evidence(sha256: str, store_dir: Path | None = None) -> bytes | None:
-    """The bytes of the stored file named ``sha256`` (None: not there); the caller checks them against it."""
-    if not documents.SHA256_HEX.fullmatch(sha256):
-        return None
-    try:
-        return ((store_dir or evidence_dir()) / sha256).read_bytes()
-    except (FileNotFoundError, IsADirectoryError):
-        return None
+    """The bytes of the evidence folder's file named ``sha256`` (None: not there); the caller checks them."""
+    return filestore.read(store_dir or evidence_dir(), sha256)
 
 
 def attach_evidence(s: Session, *, owner_kind: str, owner_id: int, filename: str, data: bytes,
@@ -255,7 +248,7 @@ def attach_evidence(s: Session, *, owner_kind: str, owner_id: int, filename: str
 def evidence_ok(row: QualityEvidence, store_dir: Path | None = None) -> bool:
     """Whether the evidence folder still holds the file with the recorded hash."""
     data = stored_evidence(row.sha256, store_dir)
-    return data is not None and hashlib.sha256(data).hexdigest() == row.sha256
+    return data is not None and filestore.intact(data, row.sha256)
 
 
 def backup_hashes(s: Session) -> tuple[list[str], list[str]]:
@@ -279,7 +272,7 @@ def file_problems(s: Session, store_dir: Path, most: int = 20) -> list[str]:
         data = stored_evidence(sha, store_dir)
         if data is None and required:
             problems.append(f"evidence file {sha} is missing from {store_dir}")
-        elif data is not None and hashlib.sha256(data).hexdigest() != sha:
+        elif data is not None and not filestore.intact(data, sha):
             problems.append(f"{'evidence' if required else 'certificate'} file {sha} in {store_dir} no longer "
                             "has that SHA-256")
         if len(problems) >= most:

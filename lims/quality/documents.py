@@ -10,16 +10,14 @@ recorded (:func:`version_file`), and `lims backup` / `lims restore` carry and ch
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import os
 import re
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lims import filestore
 from lims.clock import utcnow
 from lims.config import get_settings
 from lims.db.models_quality import ControlledDocument, DocumentVersion
@@ -29,7 +27,6 @@ from lims.services.errors import Conflict, InvalidInput, NotFound, ServiceError
 from lims.workflow import transition
 
 KINDS = ("sop", "form", "manual", "procedure")
-SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 class Gone(ServiceError):
@@ -66,27 +63,6 @@ def versions(s: Session, code: str) -> list[DocumentVersion]:
                           .order_by(DocumentVersion.id)).scalars())
 
 
-def store_file(content: bytes, folder: Path) -> str:
-    """Keep ``content`` as ``folder/<sha256>`` (written to a temporary file beside it, flushed to disk, renamed
-    onto it: a reader never sees half a file); returns the SHA-256. A file already there with that content is
-    kept; one whose content no longer matches its name is replaced."""
-    digest = hashlib.sha256(content).hexdigest()
-    path = folder / digest
-    if path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == digest:
-        return digest
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{digest}.", suffix=".part", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(content)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    return digest
-
-
 def draft(s: Session, code: str, *, version: str, content: bytes = b"",
           store_dir: Path | None = None) -> DocumentVersion:
     """A draft version; its file (``content``) kept under ``store_dir`` (default ``LIMS_DOCUMENTS_DIR``)."""
@@ -94,7 +70,7 @@ def draft(s: Session, code: str, *, version: str, content: bytes = b"",
     if any(v.version == version for v in versions(s, code)):
         raise Conflict(f"{code} version {version} already exists", field="version", code="quality.duplicate_code")
     text = ncs._text(version, "version")
-    digest = store_file(content, store_dir or get_settings().documents_dir) if content else ""
+    digest = filestore.store(content, store_dir or get_settings().documents_dir) if content else ""
     row = DocumentVersion(document_id=doc.id, version=text, status=DocumentStatus.DRAFT, sha256=digest,
                           distribution=[])
     s.add(row)
@@ -156,14 +132,11 @@ def mark_reviewed(s: Session, code: str, *, version: str, now: dt.datetime | Non
 def _checked(folder: Path, sha256: str, what: str) -> bytes:
     """The stored file of SHA-256 ``sha256``, read once and checked: missing → :class:`Gone`, content that no
     longer has that hash → ``document.file_altered``."""
-    try:
-        data = (folder / sha256).read_bytes() if SHA256_HEX.fullmatch(sha256) else None
-    except FileNotFoundError:
-        data = None
+    data = filestore.read(folder, sha256)
     if data is None:
         raise Gone(f"{what}: file {sha256} is missing from the document store", field="version",
                    code="document.file_missing")
-    if hashlib.sha256(data).hexdigest() != sha256:
+    if not filestore.intact(data, sha256):
         raise Conflict(f"{what}: the stored file differs from the version recorded (SHA-256 changed); it is not "
                        "served", field="version", code="document.file_altered")
     return data

@@ -16,7 +16,6 @@ against the SHA-256 its check recorded on every read. `lims backup` / `lims rest
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import math
 import time
 from collections.abc import Sequence
@@ -26,6 +25,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from lims import filestore
 from lims.clock import as_utc, utcnow
 from lims.db.models import Instrument, Reading
 from lims.db.models_quality import NcLink
@@ -302,7 +302,7 @@ def certificate_file(s: Session, code: str, check_id: int, store_dir: Path | Non
     if data is None:
         raise Gone(f"{what}: certificate {row.certificate_sha256} is missing from the evidence folder (recorded "
                    "before certificate files were kept, or removed)", field="check_id", code="certificate.file_missing")
-    if hashlib.sha256(data).hexdigest() != row.certificate_sha256:
+    if not filestore.intact(data, row.certificate_sha256):
         raise Conflict(f"{what}: the stored certificate differs from the one recorded (SHA-256 changed); it is not "
                        "served", field="check_id", code="certificate.file_altered")
     return row, data
