@@ -11,8 +11,15 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from lims.cli.common import EXIT_OK, BadInput, command_group, emit_json
-from lims.cli.method import database_failure, print_listing, session_factory
+from lims.cli.common import (
+    EXIT_OK,
+    BadInput,
+    command_group,
+    database_failure,
+    emit_json,
+    print_listing,
+    session_factory,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import sys
@@ -126,3 +127,45 @@ def emit_json(document: Any) -> None:
     sys.stdout.write(json.dumps(_clean(document), ensure_ascii=False, allow_nan=False))
     sys.stdout.write("\n")
     sys.stdout.flush()
+
+
+# ---------------------------------------------------------------------------- database commands
+
+def session_factory() -> Any:
+    """The audited session factory of LIMS_DATABASE_URL (the ``lims method`` and ``lims analyte`` commands)."""
+    from lims.db import audit
+    from lims.db.engine import make_engine, make_session_factory
+
+    audit.install()
+    return make_session_factory(make_engine())
+
+
+def database_failure(command: str, factory: Any, exc: Exception) -> int:
+    """``command``: what follows ``lims`` (``method import``, ``analyte list``)."""
+    url = factory.kw["bind"].url.render_as_string()
+    print(f"lims {command}: database {url}: {str(exc).splitlines()[0]}", file=sys.stderr)
+    return EXIT_FAILURE
+
+
+def print_listing(args: argparse.Namespace, command: str, read: Callable[[Any], list[Any]], *, empty: str,
+                  show: Callable[[Any], str]) -> int:
+    """``lims method list`` / ``lims analyte list``: the rows ``read`` gives (dataclasses), as one JSON
+    document with ``--json``, else one ``show(row)`` each (``empty`` when there are none)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    factory = session_factory()
+    try:
+        with factory() as s:
+            rows = read(s)
+    except SQLAlchemyError as e:
+        return database_failure(command, factory, e)
+    finally:
+        factory.kw["bind"].dispose()
+    if args.json:
+        emit_json([dataclasses.asdict(r) for r in rows])
+        return EXIT_OK
+    if not rows:
+        print(empty)
+    for r in rows:
+        print(show(r))
+    return EXIT_OK

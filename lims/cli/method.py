@@ -8,12 +8,17 @@ The database code is imported when the command runs, not when the parser is buil
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import sys
-from collections.abc import Callable
 from typing import Any
 
-from lims.cli.common import EXIT_FAILURE, EXIT_OK, BadInput, command_group, emit_json
+from lims.cli.common import (
+    EXIT_OK,
+    BadInput,
+    command_group,
+    database_failure,
+    emit_json,
+    print_listing,
+    session_factory,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -34,46 +39,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         p.add_argument("method", help="method code")
         p.add_argument("--reason", required=True, help="why (goes into the audit trail)")
         p.set_defaults(handler=_signatory, action=action)
-
-
-def session_factory() -> Any:
-    """The audited session factory of LIMS_DATABASE_URL (``lims method``, ``lims analyte``)."""
-    from lims.db import audit
-    from lims.db.engine import make_engine, make_session_factory
-
-    audit.install()
-    return make_session_factory(make_engine())
-
-
-def database_failure(command: str, factory: Any, exc: Exception) -> int:
-    """``command``: what follows ``lims`` (``method import``, ``analyte list``)."""
-    url = factory.kw["bind"].url.render_as_string()
-    print(f"lims {command}: database {url}: {str(exc).splitlines()[0]}", file=sys.stderr)
-    return EXIT_FAILURE
-
-
-def print_listing(args: argparse.Namespace, command: str, read: Callable[[Any], list[Any]], *, empty: str,
-                  show: Callable[[Any], str]) -> int:
-    """``lims method list`` / ``lims analyte list``: the rows ``read`` gives (dataclasses), as one JSON
-    document with ``--json``, else one ``show(row)`` each (``empty`` when there are none)."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    factory = session_factory()
-    try:
-        with factory() as s:
-            rows = read(s)
-    except SQLAlchemyError as e:
-        return database_failure(command, factory, e)
-    finally:
-        factory.kw["bind"].dispose()
-    if args.json:
-        emit_json([dataclasses.asdict(r) for r in rows])
-        return EXIT_OK
-    if not rows:
-        print(empty)
-    for r in rows:
-        print(show(r))
-    return EXIT_OK
 
 
 def _import(args: argparse.Namespace) -> int:
